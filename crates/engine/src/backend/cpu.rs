@@ -1,0 +1,376 @@
+//! `CpuBackend`: every kernel in plain Rust. It is the oracle the GPU kernels are tested
+//! against and the fallback where no GPU (or no WebGPU) is available.
+
+use super::kernel::{adam_bias_corrections, dropout_uniform, BinaryOp, Kernel, UnaryOp};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
+use crate::error::{EngineError, Result};
+use std::cell::{Cell, RefCell};
+
+/// The CPU reference backend. Kernels run immediately when [`Backend::run`](super::Backend::run)
+/// is called; there is nothing to flush.
+#[derive(Default)]
+pub struct CpuBackend {
+    storage: RefCell<Slab>,
+    counters: Cell<Counters>,
+}
+
+#[derive(Default)]
+struct Slab {
+    buffers: Vec<Option<Vec<f32>>>,
+    free_ids: Vec<u32>,
+}
+
+impl Slab {
+    fn get(&self, id: BufId) -> &[f32] {
+        self.buffers[id.0 as usize].as_deref().expect("invariant: a live BufId names an allocated buffer")
+    }
+
+    fn take(&mut self, id: BufId) -> Vec<f32> {
+        self.buffers[id.0 as usize].take().expect("invariant: a live BufId names an allocated buffer")
+    }
+
+    fn put(&mut self, id: BufId, data: Vec<f32>) {
+        self.buffers[id.0 as usize] = Some(data);
+    }
+}
+
+/// `out = value` or `out += value`.
+#[inline]
+fn store(out: &mut f32, value: f32, accumulate: bool) {
+    if accumulate {
+        *out += value;
+    } else {
+        *out = value;
+    }
+}
+
+fn unary_forward(op: UnaryOp, x: f32) -> f32 {
+    match op {
+        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        UnaryOp::Relu => x.max(0.0),
+    }
+}
+
+fn unary_derivative(op: UnaryOp, saved: f32) -> f32 {
+    match op {
+        UnaryOp::Tanh => 1.0 - saved * saved,
+        UnaryOp::Sigmoid => saved * (1.0 - saved),
+        UnaryOp::Relu => {
+            if saved > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn count(&self, update: impl FnOnce(&mut Counters)) {
+        let mut counters = self.counters.get();
+        update(&mut counters);
+        self.counters.set(counters);
+    }
+
+    /// Runs `body` with the output buffer taken out of the slab and the rest readable.
+    fn with_output(&self, out: BufId, inputs: &[BufId], body: impl FnOnce(&Slab, &mut [f32])) -> Result<()> {
+        if inputs.contains(&out) {
+            return Err(EngineError::InvalidArgument("a kernel's output buffer is also one of its inputs".into()));
+        }
+        let mut slab = self.storage.borrow_mut();
+        let mut data = slab.take(out);
+        body(&slab, &mut data);
+        slab.put(out, data);
+        Ok(())
+    }
+}
+
+impl super::Backend for CpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: BackendKind::Cpu,
+            adapter: "cpu".into(),
+            api: "native".into(),
+            max_buffer_bytes: u64::MAX,
+            matmul_variant: MatmulVariant::Blocked4x4,
+        }
+    }
+
+    fn alloc(&self, len: usize) -> Result<BufId> {
+        let mut slab = self.storage.borrow_mut();
+        let data = vec![0.0; len];
+        let id = match slab.free_ids.pop() {
+            Some(id) => {
+                slab.buffers[id as usize] = Some(data);
+                id
+            }
+            None => {
+                slab.buffers.push(Some(data));
+                (slab.buffers.len() - 1) as u32
+            }
+        };
+        self.count(|c| c.buffers_created += 1);
+        Ok(BufId(id))
+    }
+
+    fn upload(&self, buf: BufId, data: &[u32]) -> Result<()> {
+        let mut slab = self.storage.borrow_mut();
+        let mut target = slab.take(buf);
+        let fits = data.len() <= target.len();
+        if fits {
+            for (dst, word) in target.iter_mut().zip(data) {
+                *dst = f32::from_bits(*word);
+            }
+        }
+        let capacity = target.len();
+        slab.put(buf, target);
+        if !fits {
+            return Err(EngineError::InvalidArgument(format!(
+                "upload of {} elements into a buffer of {capacity}",
+                data.len()
+            )));
+        }
+        self.count(|c| c.bytes_uploaded += 4 * data.len() as u64);
+        Ok(())
+    }
+
+    fn free(&self, buf: BufId) {
+        let mut slab = self.storage.borrow_mut();
+        slab.buffers[buf.0 as usize] = None;
+        slab.free_ids.push(buf.0);
+    }
+
+    fn run(&self, kernel: Kernel) -> Result<()> {
+        self.count(|c| c.dispatches += 1);
+        run_kernel(self, kernel)
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn read(&self, buf: BufId, len: usize) -> LocalFuture<'_, Result<Vec<u32>>> {
+        let slab = self.storage.borrow();
+        let data = slab.get(buf);
+        let result = if len <= data.len() {
+            Ok(data[..len].iter().map(|v| v.to_bits()).collect())
+        } else {
+            Err(EngineError::Readback(format!("read of {len} elements from a buffer of {}", data.len())))
+        };
+        drop(slab);
+        self.count(|c| {
+            c.read_backs += 1;
+            c.bytes_read_back += 4 * len as u64;
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn counters(&self) -> Counters {
+        self.counters.get()
+    }
+
+    fn reset_counters(&self) {
+        self.counters.set(Counters::default());
+    }
+}
+
+fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
+    match kernel {
+        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant: _ } => {
+            backend.with_output(c, &[a, b], |slab, c| {
+                let (a, b) = (slab.get(a), slab.get(b));
+                let (rsa, csa) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
+                let (rsb, csb) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
+                let beta = if accumulate { 1.0 } else { 0.0 };
+                if k == 0 {
+                    if !accumulate {
+                        c[..m * n].fill(0.0);
+                    }
+                    return;
+                }
+                // SAFETY: the op layer checked that a holds m·k, b holds k·n and c holds m·n
+                // elements, so every strided access stays inside the slices.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta,
+                        c.as_mut_ptr(), n as isize, 1,
+                    );
+                }
+            })
+        }
+        Kernel::Fill { out, len, value } => backend.with_output(out, &[], |_, out| out[..len].fill(value)),
+        Kernel::Unary { op, x, y, len } => backend.with_output(y, &[x], |slab, y| {
+            for (y, x) in y[..len].iter_mut().zip(slab.get(x)) {
+                *y = unary_forward(op, *x);
+            }
+        }),
+        Kernel::UnaryBackward { op, saved, dy, dx, len, accumulate } => {
+            backend.with_output(dx, &[saved, dy], |slab, dx| {
+                let (saved, dy) = (slab.get(saved), slab.get(dy));
+                for i in 0..len {
+                    store(&mut dx[i], dy[i] * unary_derivative(op, saved[i]), accumulate);
+                }
+            })
+        }
+        Kernel::Binary { op, a, b, out, len, accumulate } => backend.with_output(out, &[a, b], |slab, out| {
+            let (a, b) = (slab.get(a), slab.get(b));
+            for i in 0..len {
+                let value = match op {
+                    BinaryOp::Add => a[i] + b[i],
+                    BinaryOp::Sub => a[i] - b[i],
+                    BinaryOp::Mul => a[i] * b[i],
+                };
+                store(&mut out[i], value, accumulate);
+            }
+        }),
+        Kernel::Scale { x, out, len, alpha, accumulate } => backend.with_output(out, &[x], |slab, out| {
+            let x = slab.get(x);
+            for i in 0..len {
+                store(&mut out[i], alpha * x[i], accumulate);
+            }
+        }),
+        Kernel::ScaleByScalar { x, s, out, len, accumulate } => {
+            let inputs: Vec<BufId> = x.into_iter().chain([s]).collect();
+            backend.with_output(out, &inputs, |slab, out| {
+                let scalar = slab.get(s)[0];
+                for i in 0..len {
+                    let value = x.map_or(scalar, |x| slab.get(x)[i] * scalar);
+                    store(&mut out[i], value, accumulate);
+                }
+            })
+        }
+        Kernel::AddBias { x, bias, out, rows, cols } => backend.with_output(out, &[x, bias], |slab, out| {
+            let (x, bias) = (slab.get(x), slab.get(bias));
+            for r in 0..rows {
+                for c in 0..cols {
+                    out[r * cols + c] = x[r * cols + c] + bias[c];
+                }
+            }
+        }),
+        Kernel::ColumnSum { x, out, rows, cols, accumulate } => backend.with_output(out, &[x], |slab, out| {
+            let x = slab.get(x);
+            for c in 0..cols {
+                let total: f64 = (0..rows).map(|r| f64::from(x[r * cols + c])).sum();
+                store(&mut out[c], total as f32, accumulate);
+            }
+        }),
+        Kernel::Copy2d { src, dst, rows, cols, src_stride, src_offset, dst_stride, dst_offset, accumulate } => {
+            backend.with_output(dst, &[src], |slab, dst| {
+                let src = slab.get(src);
+                for r in 0..rows {
+                    for c in 0..cols {
+                        store(&mut dst[r * dst_stride + dst_offset + c], src[r * src_stride + src_offset + c], accumulate);
+                    }
+                }
+            })
+        }
+        Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => {
+            backend.with_output(out, &[table, indices], |slab, out| {
+                let (table, indices) = (slab.get(table), slab.get(indices));
+                for i in 0..num_indices {
+                    let row = indices[i].to_bits() as usize;
+                    for c in 0..dim {
+                        out[i * dim + c] = if row < table_rows { table[row * dim + c] } else { 0.0 };
+                    }
+                }
+            })
+        }
+        Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows } => {
+            backend.with_output(grad_table, &[grad_out, indices], |slab, grad_table| {
+                let (grad_out, indices) = (slab.get(grad_out), slab.get(indices));
+                for i in 0..num_indices {
+                    let row = indices[i].to_bits() as usize;
+                    if row < table_rows {
+                        for c in 0..dim {
+                            grad_table[row * dim + c] += grad_out[i * dim + c];
+                        }
+                    }
+                }
+            })
+        }
+        Kernel::SoftmaxCrossEntropy { logits, labels, weights, row_loss, dlogits, rows, classes, grad_scale } => {
+            // Two outputs: compute dlogits into a local vector, then write row_loss.
+            let mut slab = backend.storage.borrow_mut();
+            let mut dl = slab.take(dlogits);
+            let mut losses = slab.take(row_loss);
+            {
+                let (logits, labels) = (slab.get(logits), slab.get(labels));
+                let weights = weights.map(|w| slab.get(w));
+                for r in 0..rows {
+                    let row = &logits[r * classes..(r + 1) * classes];
+                    let label = labels[r].to_bits() as usize;
+                    let weight = weights.map_or(1.0, |w| w[r]);
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+                    let log_sum = max + sum.ln();
+                    let target = if label < classes { row[label] } else { log_sum };
+                    losses[r] = weight * (log_sum - target);
+                    for c in 0..classes {
+                        let p = (row[c] - log_sum).exp();
+                        let onehot = if c == label { 1.0 } else { 0.0 };
+                        dl[r * classes + c] = (p - onehot) * weight * grad_scale;
+                    }
+                }
+            }
+            slab.put(dlogits, dl);
+            slab.put(row_loss, losses);
+            Ok(())
+        }
+        Kernel::Sum { x, out, out_index, len, scale, squares, accumulate } => {
+            backend.with_output(out, &[x], |slab, out| {
+                let x = slab.get(x);
+                let total: f64 = x[..len]
+                    .iter()
+                    .map(|v| if squares { f64::from(*v) * f64::from(*v) } else { f64::from(*v) })
+                    .sum();
+                store(&mut out[out_index], scale * total as f32, accumulate);
+            })
+        }
+        Kernel::Dropout { x, y, len, p, seed, accumulate } => backend.with_output(y, &[x], |slab, y| {
+            let x = slab.get(x);
+            for i in 0..len {
+                let kept = dropout_uniform(seed, i as u32) >= p;
+                store(&mut y[i], if kept { x[i] / (1.0 - p) } else { 0.0 }, accumulate);
+            }
+        }),
+        Kernel::Sqrt { x, out } => backend.with_output(out, &[x], |slab, out| out[0] = slab.get(x)[0].sqrt()),
+        Kernel::ClipScale { grad, norm, len, max_norm } => backend.with_output(grad, &[norm], |slab, grad| {
+            let norm = slab.get(norm)[0];
+            if norm > max_norm {
+                let factor = max_norm / norm;
+                grad[..len].iter_mut().for_each(|g| *g *= factor);
+            }
+        }),
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size } => backend.with_output(param, &[grad], |slab, param| {
+            let grad = slab.get(grad);
+            for i in 0..len {
+                param[i] -= lr * grad[i] / batch_size;
+            }
+        }),
+        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, step } => {
+            let mut slab = backend.storage.borrow_mut();
+            let (mut p, mut mm, mut vv) = (slab.take(param), slab.take(m), slab.take(v));
+            {
+                let g = slab.get(grad);
+                let (bias1, bias2) = adam_bias_corrections(beta1, beta2, step);
+                for i in 0..len {
+                    let gi = g[i] + weight_decay * p[i];
+                    mm[i] = beta1 * mm[i] + (1.0 - beta1) * gi;
+                    vv[i] = beta2 * vv[i] + (1.0 - beta2) * gi * gi;
+                    let m_hat = mm[i] / bias1;
+                    let v_hat = vv[i] / bias2;
+                    p[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+                }
+            }
+            slab.put(param, p);
+            slab.put(m, mm);
+            slab.put(v, vv);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Translates a [`Kernel`] into a dispatch: which shader family and entry point, the uniform
+//! parameter words (in the order of that shader's `Params` struct), the storage bindings and
+//! the grid. Each family here mirrors one file under `shaders/`.
+
+use super::super::kernel::{adam_bias_corrections, Kernel, MatmulVariant};
+use super::super::BufId;
+use crate::error::{EngineError, Result};
+
+/// A shader file under `shaders/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    Matmul,
+    Elementwise,
+    Reduce,
+    Shape,
+    Embedding,
+    Loss,
+    Optimizer,
+}
+
+impl Family {
+    pub(crate) fn source(self) -> &'static str {
+        match self {
+            Family::Matmul => include_str!("../../../../../shaders/matmul.wgsl"),
+            Family::Elementwise => include_str!("../../../../../shaders/elementwise.wgsl"),
+            Family::Reduce => include_str!("../../../../../shaders/reduce.wgsl"),
+            Family::Shape => include_str!("../../../../../shaders/shape.wgsl"),
+            Family::Embedding => include_str!("../../../../../shaders/embedding.wgsl"),
+            Family::Loss => include_str!("../../../../../shaders/loss.wgsl"),
+            Family::Optimizer => include_str!("../../../../../shaders/optimizer.wgsl"),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Family::Matmul => "matmul",
+            Family::Elementwise => "elementwise",
+            Family::Reduce => "reduce",
+            Family::Shape => "shape",
+            Family::Embedding => "embedding",
+            Family::Loss => "loss",
+            Family::Optimizer => "optimizer",
+        }
+    }
+}
+
+/// Everything needed to record one dispatch.
+#[derive(Debug)]
+pub(crate) struct DispatchSpec {
+    pub family: Family,
+    pub entry: &'static str,
+    /// The `Params` uniform as 32-bit words (u32 or f32 bits).
+    pub params: Vec<u32>,
+    /// (binding index, buffer) for bindings 1.. of the entry point.
+    pub bindings: Vec<(u32, BufId)>,
+    pub grid: [u32; 3],
+}
+
+/// Most workgroups a dispatch may have in one dimension (WebGPU's default limit).
+const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+fn to_u32(value: usize, what: &str) -> Result<u32> {
+    u32::try_from(value).map_err(|_| EngineError::InvalidArgument(format!("{what} = {value} does not fit in 32 bits")))
+}
+
+/// Grid for `len` elements with `per_group` threads per workgroup, laid out in 2-D when the
+/// group count exceeds the per-dimension limit (the shaders flatten it with `num_workgroups`).
+fn grid_1d(len: usize, per_group: usize) -> Result<[u32; 3]> {
+    let groups = to_u32(len.div_ceil(per_group).max(1), "workgroup count")?;
+    let x = groups.min(MAX_GROUPS_PER_DIM);
+    let y = groups.div_ceil(x);
+    if y > MAX_GROUPS_PER_DIM {
+        return Err(EngineError::InvalidArgument(format!("{len} elements are too many for one dispatch")));
+    }
+    Ok([x, y, 1])
+}
+
+fn grid_2d(cols: usize, rows: usize, cols_per_group: usize, rows_per_group: usize) -> Result<[u32; 3]> {
+    let x = to_u32(cols.div_ceil(cols_per_group).max(1), "workgroup count")?;
+    let y = to_u32(rows.div_ceil(rows_per_group).max(1), "workgroup count")?;
+    if x > MAX_GROUPS_PER_DIM || y > MAX_GROUPS_PER_DIM {
+        return Err(EngineError::InvalidArgument(format!("a {rows}×{cols} matmul output is too large for one dispatch")));
+    }
+    Ok([x, y, 1])
+}
+
+fn flag(value: bool) -> u32 {
+    u32::from(value)
+}
+
+/// Builds the dispatch of `kernel`; `default_matmul` is the adapter's preferred variant.
+pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<DispatchSpec> {
+    use Family::*;
+    let w = |v: usize, what: &str| to_u32(v, what);
+    let f = f32::to_bits;
+    let spec = |family, entry, params: Vec<u32>, bindings: Vec<(u32, BufId)>, grid| DispatchSpec {
+        family,
+        entry,
+        params,
+        bindings,
+        grid,
+    };
+    Ok(match *kernel {
+        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant } => {
+            let (a_row, a_col) = if trans_a { (1, m) } else { (k, 1) };
+            let (b_row, b_col) = if trans_b { (1, k) } else { (n, 1) };
+            let params = vec![
+                w(m, "m")?,
+                w(k, "k")?,
+                w(n, "n")?,
+                flag(accumulate),
+                w(a_row, "stride")?,
+                w(a_col, "stride")?,
+                w(b_row, "stride")?,
+                w(b_col, "stride")?,
+            ];
+            let (entry, grid) = match variant.unwrap_or(default_matmul) {
+                MatmulVariant::Naive => ("matmul_naive", grid_2d(n, m, 16, 16)?),
+                MatmulVariant::Blocked4x4 => ("matmul_blocked4x4", grid_2d(n, m, 32, 32)?),
+                MatmulVariant::Tiled16 => ("matmul_tiled16", grid_2d(n, m, 16, 16)?),
+            };
+            spec(Matmul, entry, params, vec![(1, a), (2, b), (3, c)], grid)
+        }
+        Kernel::Fill { out, len, value } => {
+            spec(Elementwise, "fill", elementwise(len, 0, false, f(value), 0, 0.0, 1)?, vec![(3, out)], grid_1d(len, 256)?)
+        }
+        Kernel::Unary { op, x, y, len } => spec(
+            Elementwise,
+            "unary",
+            elementwise(len, op.code(), false, 0, 0, 0.0, 1)?,
+            vec![(1, x), (3, y)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::UnaryBackward { op, saved, dy, dx, len, accumulate } => spec(
+            Elementwise,
+            "unary_backward",
+            elementwise(len, op.code(), accumulate, 0, 0, 0.0, 1)?,
+            vec![(1, saved), (2, dy), (3, dx)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::Binary { op, a, b, out, len, accumulate } => spec(
+            Elementwise,
+            "binary",
+            elementwise(len, op.code(), accumulate, 0, 0, 0.0, 1)?,
+            vec![(1, a), (2, b), (3, out)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::Scale { x, out, len, alpha, accumulate } => spec(
+            Elementwise,
+            "scale",
+            elementwise(len, 0, accumulate, f(alpha), 0, 0.0, 1)?,
+            vec![(1, x), (3, out)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::ScaleByScalar { x: Some(x), s, out, len, accumulate } => spec(
+            Elementwise,
+            "scale_by_scalar",
+            elementwise(len, 0, accumulate, 0, 0, 0.0, 1)?,
+            vec![(1, x), (2, s), (3, out)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::ScaleByScalar { x: None, s, out, len, accumulate } => spec(
+            Elementwise,
+            "broadcast_scalar",
+            elementwise(len, 0, accumulate, 0, 0, 0.0, 1)?,
+            vec![(2, s), (3, out)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::AddBias { x, bias, out, rows, cols } => spec(
+            Elementwise,
+            "add_bias",
+            elementwise(rows * cols, 0, false, 0, 0, 0.0, cols)?,
+            vec![(1, x), (2, bias), (3, out)],
+            grid_1d(rows * cols, 256)?,
+        ),
+        Kernel::Dropout { x, y, len, p, seed, accumulate } => spec(
+            Elementwise,
+            "dropout",
+            elementwise(len, 0, accumulate, 0, seed, p, 1)?,
+            vec![(1, x), (3, y)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::ColumnSum { x, out, rows, cols, accumulate } => spec(
+            Reduce,
+            "column_sum",
+            vec![0, w(rows, "rows")?, w(cols, "cols")?, 0, f(1.0), 0, flag(accumulate), 0],
+            vec![(1, x), (2, out)],
+            grid_1d(cols, 256)?,
+        ),
+        Kernel::Sum { x, out, out_index, len, scale, squares, accumulate } => spec(
+            Reduce,
+            "sum",
+            vec![w(len, "len")?, 0, 0, w(out_index, "index")?, f(scale), flag(squares), flag(accumulate), 0],
+            vec![(1, x), (2, out)],
+            [1, 1, 1],
+        ),
+        Kernel::Copy2d { src, dst, rows, cols, src_stride, src_offset, dst_stride, dst_offset, accumulate } => spec(
+            Shape,
+            "copy2d",
+            vec![
+                w(rows, "rows")?,
+                w(cols, "cols")?,
+                w(src_stride, "stride")?,
+                w(src_offset, "offset")?,
+                w(dst_stride, "stride")?,
+                w(dst_offset, "offset")?,
+                flag(accumulate),
+                0,
+            ],
+            vec![(1, src), (2, dst)],
+            grid_1d(rows * cols, 256)?,
+        ),
+        Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => spec(
+            Embedding,
+            "gather",
+            vec![w(num_indices, "indices")?, w(dim, "dim")?, w(table_rows, "rows")?, 0],
+            vec![(1, table), (2, indices), (3, out)],
+            grid_1d(num_indices * dim, 256)?,
+        ),
+        Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows } => spec(
+            Embedding,
+            "scatter_add",
+            vec![w(num_indices, "indices")?, w(dim, "dim")?, w(table_rows, "rows")?, 0],
+            vec![(1, grad_out), (2, indices), (3, grad_table)],
+            grid_1d(dim, 256)?,
+        ),
+        Kernel::SoftmaxCrossEntropy { logits, labels, weights, row_loss, dlogits, rows, classes, grad_scale } => spec(
+            Loss,
+            "softmax_cross_entropy",
+            vec![w(rows, "rows")?, w(classes, "classes")?, flag(weights.is_some()), f(grad_scale)],
+            // Without weights the shader never reads binding 3; the logits stand in for it.
+            vec![(1, logits), (2, labels), (3, weights.unwrap_or(logits)), (4, row_loss), (5, dlogits)],
+            grid_1d(rows, 64)?,
+        ),
+        Kernel::Sqrt { x, out } => spec(Optimizer, "sqrt_scalar", optimizer(1, 0.0, 1.0, [0.0; 6], 0.0)?, vec![(1, x), (2, out)], [1, 1, 1]),
+        Kernel::ClipScale { grad, norm, len, max_norm } => spec(
+            Optimizer,
+            "clip_scale",
+            optimizer(len, 0.0, 1.0, [0.0; 6], max_norm)?,
+            vec![(1, norm), (2, grad)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size } => spec(
+            Optimizer,
+            "sgd",
+            optimizer(len, lr, batch_size, [0.0; 6], 0.0)?,
+            vec![(1, grad), (2, param)],
+            grid_1d(len, 256)?,
+        ),
+        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, step } => {
+            let (bias1, bias2) = adam_bias_corrections(beta1, beta2, step);
+            spec(
+                Optimizer,
+                "adam",
+                optimizer(len, lr, 1.0, [beta1, beta2, eps, weight_decay, bias1, bias2], 0.0)?,
+                vec![(1, grad), (2, param), (3, m), (4, v)],
+                grid_1d(len, 256)?,
+            )
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn elementwise(len: usize, op: u32, accumulate: bool, alpha_bits: u32, seed: u32, prob: f32, cols: usize) -> Result<Vec<u32>> {
+    Ok(vec![to_u32(len, "len")?, op, flag(accumulate), alpha_bits, seed, prob.to_bits(), to_u32(cols, "cols")?, 0])
+}
+
+/// `adam` = [beta1, beta2, eps, weight_decay, bias1, bias2].
+fn optimizer(len: usize, lr: f32, batch_size: f32, adam: [f32; 6], max_norm: f32) -> Result<Vec<u32>> {
+    let mut words = vec![to_u32(len, "len")?, lr.to_bits(), batch_size.to_bits()];
+    words.extend(adam.iter().map(|v| v.to_bits()));
+    words.extend([max_norm.to_bits(), 0, 0]);
+    Ok(words)
+}

@@ -1,0 +1,383 @@
+//! `GpuBackend`: the kernels of `shaders/` on wgpu (Vulkan, Metal, DX12 natively; WebGPU in the
+//! browser).
+//!
+//! Execution model: [`Backend::run`] only *records* a kernel. Everything recorded until the
+//! next [`Backend::flush`] (or read-back) is encoded into one command encoder with one compute
+//! pass and submitted once, so a training step costs one `queue.submit`. Uniform parameters of
+//! all recorded kernels go into one arena buffer written once per submit. Buffers freed while
+//! a step is being recorded return to the size-keyed pool only after that step is submitted,
+//! so a buffer is never reused while a recorded kernel still refers to it.
+
+mod adapters;
+mod encode;
+
+pub use adapters::{list_adapters, AdapterSummary};
+
+use super::kernel::{Kernel, MatmulVariant};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture};
+use crate::error::{EngineError, Result};
+use encode::{DispatchSpec, Family};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+use std::sync::{Arc, Mutex};
+
+/// Bytes reserved per dispatch in the parameter arena (the largest `Params` struct is 48 bytes;
+/// offsets must be multiples of `min_uniform_buffer_offset_alignment`, at most 256).
+const PARAMS_SLOT: u64 = 256;
+
+struct Slot {
+    buffer: wgpu::Buffer,
+    /// Size in bytes (a multiple of 4, at least 16).
+    bytes: u64,
+}
+
+struct Pipeline {
+    entry: &'static str,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+enum Command {
+    Dispatch { pipeline: std::rc::Rc<Pipeline>, params_offset: u64, params_bytes: u64, bindings: Vec<(u32, wgpu::Buffer)>, grid: [u32; 3] },
+    Copy { src: wgpu::Buffer, dst: wgpu::Buffer, bytes: u64 },
+}
+
+#[derive(Default)]
+struct State {
+    buffers: Vec<Option<Slot>>,
+    free_ids: Vec<u32>,
+    /// Idle buffers by byte size.
+    pool: HashMap<u64, Vec<wgpu::Buffer>>,
+    /// Buffers freed since the last submit; pooled after it.
+    retired: Vec<Slot>,
+    commands: Vec<Command>,
+    params: Vec<u32>,
+    params_buffer: Option<wgpu::Buffer>,
+    modules: HashMap<Family, wgpu::ShaderModule>,
+    pipelines: HashMap<(Family, &'static str), std::rc::Rc<Pipeline>>,
+}
+
+/// The GPU backend. Create it with [`GpuBackend::new`].
+pub struct GpuBackend {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    summary: AdapterSummary,
+    matmul_variant: MatmulVariant,
+    state: RefCell<State>,
+    counters: Cell<Counters>,
+    /// Errors the device reported outside any call (validation, out of memory).
+    device_errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// The matmul variant for an adapter: `RNNPLAY_MATMUL` when set, else register blocking on
+/// CPU-like adapters (measured fastest on lavapipe) and workgroup tiling on real GPUs.
+fn choose_matmul_variant(device_type: wgpu::DeviceType) -> Result<MatmulVariant> {
+    if let Ok(name) = std::env::var("RNNPLAY_MATMUL") {
+        return MatmulVariant::parse(name.trim()).ok_or_else(|| {
+            EngineError::InvalidArgument(format!("unknown RNNPLAY_MATMUL '{name}'; use naive, blocked4x4 or tiled16"))
+        });
+    }
+    Ok(match device_type {
+        wgpu::DeviceType::Cpu => MatmulVariant::Blocked4x4,
+        _ => MatmulVariant::Tiled16,
+    })
+}
+
+impl GpuBackend {
+    /// Opens the preferred adapter with its own limits (so large buffers are allowed up to what
+    /// the hardware offers).
+    pub async fn new() -> Result<Self> {
+        let instance = adapters::instance();
+        let adapter = adapters::pick_adapter(&instance).await?;
+        let summary = AdapterSummary::of(&adapter);
+        let matmul_variant = choose_matmul_variant(adapter.get_info().device_type)?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("rnnplay"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| EngineError::NoAdapter { reason: format!("could not open {}: {err}", summary.name) })?;
+        let device_errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&device_errors);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut errors) = sink.lock() {
+                errors.push(error.to_string());
+            }
+        }));
+        Ok(Self {
+            device,
+            queue,
+            summary,
+            matmul_variant,
+            state: RefCell::new(State::default()),
+            counters: Cell::new(Counters::default()),
+            device_errors,
+        })
+    }
+
+    /// The adapter this backend runs on.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    fn count(&self, update: impl FnOnce(&mut Counters)) {
+        let mut counters = self.counters.get();
+        update(&mut counters);
+        self.counters.set(counters);
+    }
+
+    fn take_device_error(&self) -> Result<()> {
+        let mut errors = self.device_errors.lock().map_err(|_| EngineError::Device("error log poisoned".into()))?;
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let message = errors.join("; ");
+        errors.clear();
+        Err(EngineError::Device(message))
+    }
+
+    fn pipeline(&self, state: &mut State, family: Family, entry: &'static str) -> std::rc::Rc<Pipeline> {
+        if let Some(pipeline) = state.pipelines.get(&(family, entry)) {
+            return pipeline.clone();
+        }
+        let device = &self.device;
+        let module = state.modules.entry(family).or_insert_with(|| {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(family.name()),
+                source: wgpu::ShaderSource::Wgsl(family.source().into()),
+            })
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: None,
+            module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let layout = pipeline.get_bind_group_layout(0);
+        let cached = std::rc::Rc::new(Pipeline { entry, pipeline, layout });
+        state.pipelines.insert((family, entry), cached.clone());
+        cached
+    }
+
+    fn buffer(state: &State, id: BufId) -> &Slot {
+        state.buffers[id.0 as usize].as_ref().expect("invariant: a live BufId names an allocated buffer")
+    }
+
+    fn record(&self, spec: DispatchSpec) {
+        let mut state = self.state.borrow_mut();
+        let pipeline = self.pipeline(&mut state, spec.family, spec.entry);
+        let bindings = spec.bindings.iter().map(|(binding, id)| (*binding, Self::buffer(&state, *id).buffer.clone())).collect();
+        let params_offset = state.params.len() as u64 * 4;
+        let params_bytes = spec.params.len() as u64 * 4;
+        state.params.extend_from_slice(&spec.params);
+        state.params.resize((params_offset + PARAMS_SLOT) as usize / 4, 0);
+        state.commands.push(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid: spec.grid });
+        drop(state);
+        self.count(|c| c.dispatches += 1);
+    }
+
+    /// Encodes and submits everything recorded: one encoder, one compute pass per run of
+    /// dispatches (copies for read-back sit between passes), one submit.
+    fn submit(&self) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        if state.commands.is_empty() {
+            return Ok(());
+        }
+        let params_bytes = (state.params.len() as u64 * 4).max(PARAMS_SLOT);
+        let needs_new = state.params_buffer.as_ref().is_none_or(|b| b.size() < params_bytes);
+        if needs_new {
+            state.params_buffer = Some(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("params arena"),
+                size: params_bytes.next_power_of_two(),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let params_buffer = state.params_buffer.clone().expect("invariant: the params arena was just ensured");
+        if !state.params.is_empty() {
+            self.queue.write_buffer(&params_buffer, 0, bytemuck::cast_slice(&state.params));
+        }
+        let commands = std::mem::take(&mut state.commands);
+        state.params.clear();
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rnnplay step") });
+        let mut index = 0;
+        while index < commands.len() {
+            if let Command::Copy { src, dst, bytes } = &commands[index] {
+                encoder.copy_buffer_to_buffer(src, 0, dst, 0, *bytes);
+                index += 1;
+                continue;
+            }
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            while let Some(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid }) = commands.get(index) {
+                let mut entries = vec![wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &params_buffer,
+                        offset: *params_offset,
+                        size: NonZeroU64::new(*params_bytes),
+                    }),
+                }];
+                entries.extend(bindings.iter().map(|(binding, buffer)| wgpu::BindGroupEntry {
+                    binding: *binding,
+                    resource: buffer.as_entire_binding(),
+                }));
+                let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(pipeline.entry),
+                    layout: &pipeline.layout,
+                    entries: &entries,
+                });
+                pass.set_pipeline(&pipeline.pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+                index += 1;
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+        for slot in std::mem::take(&mut state.retired) {
+            state.pool.entry(slot.bytes).or_default().push(slot.buffer);
+        }
+        drop(state);
+        self.count(|c| c.submits += 1);
+        self.take_device_error()
+    }
+}
+
+impl super::Backend for GpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: BackendKind::Gpu,
+            adapter: self.summary.name.clone(),
+            api: self.summary.backend.clone(),
+            max_buffer_bytes: self.summary.max_storage_buffer_binding_size,
+            matmul_variant: self.matmul_variant,
+        }
+    }
+
+    fn alloc(&self, len: usize) -> Result<BufId> {
+        let bytes = (len as u64 * 4).max(16);
+        let limit = self.summary.max_storage_buffer_binding_size.min(self.summary.max_buffer_size);
+        if bytes > limit {
+            return Err(EngineError::BufferTooLarge { bytes, limit });
+        }
+        let mut state = self.state.borrow_mut();
+        let pooled = state.pool.get_mut(&bytes).and_then(Vec::pop);
+        let reused = pooled.is_some();
+        let buffer = pooled.unwrap_or_else(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
+        let slot = Some(Slot { buffer, bytes });
+        let id = match state.free_ids.pop() {
+            Some(id) => {
+                state.buffers[id as usize] = slot;
+                id
+            }
+            None => {
+                state.buffers.push(slot);
+                (state.buffers.len() - 1) as u32
+            }
+        };
+        drop(state);
+        self.count(|c| if reused { c.pool_hits += 1 } else { c.buffers_created += 1 });
+        Ok(BufId(id))
+    }
+
+    fn upload(&self, buf: BufId, data: &[u32]) -> Result<()> {
+        let state = self.state.borrow();
+        let slot = Self::buffer(&state, buf);
+        let bytes = data.len() as u64 * 4;
+        if bytes > slot.bytes {
+            return Err(EngineError::InvalidArgument(format!("upload of {} elements into a buffer of {}", data.len(), slot.bytes / 4)));
+        }
+        if !data.is_empty() {
+            self.queue.write_buffer(&slot.buffer, 0, bytemuck::cast_slice(data));
+        }
+        drop(state);
+        self.count(|c| c.bytes_uploaded += bytes);
+        Ok(())
+    }
+
+    fn free(&self, buf: BufId) {
+        let mut state = self.state.borrow_mut();
+        if let Some(slot) = state.buffers[buf.0 as usize].take() {
+            state.retired.push(slot);
+            state.free_ids.push(buf.0);
+        }
+    }
+
+    fn run(&self, kernel: Kernel) -> Result<()> {
+        let spec = encode::encode(&kernel, self.matmul_variant)?;
+        self.record(spec);
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.submit()
+    }
+
+    fn read(&self, buf: BufId, len: usize) -> LocalFuture<'_, Result<Vec<u32>>> {
+        let bytes = (len as u64 * 4).max(4);
+        let prepared = (|| {
+            let mut state = self.state.borrow_mut();
+            let slot = Self::buffer(&state, buf);
+            if len as u64 * 4 > slot.bytes {
+                return Err(EngineError::Readback(format!("read of {len} elements from a buffer of {}", slot.bytes / 4)));
+            }
+            let src = slot.buffer.clone();
+            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("read-back"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            state.commands.push(Command::Copy { src, dst: staging.clone(), bytes });
+            drop(state);
+            self.submit()?;
+            Ok(staging)
+        })();
+        Box::pin(async move {
+            let staging = prepared?;
+            let (sender, receiver) = futures_channel::oneshot::channel();
+            staging.slice(..).map_async(wgpu::MapMode::Read, move |result| {
+                let _ = sender.send(result);
+            });
+            #[cfg(not(target_arch = "wasm32"))]
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|err| EngineError::Readback(err.to_string()))?;
+            receiver
+                .await
+                .map_err(|_| EngineError::Readback("the device was lost before the read finished".into()))?
+                .map_err(|err| EngineError::Readback(err.to_string()))?;
+            let words: Vec<u32> = {
+                let view = staging.get_mapped_range(..).map_err(|err| EngineError::Readback(err.to_string()))?;
+                bytemuck::cast_slice::<u8, u32>(&view)[..len].to_vec()
+            };
+            staging.unmap();
+            self.count(|c| {
+                c.read_backs += 1;
+                c.bytes_read_back += len as u64 * 4;
+            });
+            self.take_device_error()?;
+            Ok(words)
+        })
+    }
+
+    fn counters(&self) -> Counters {
+        self.counters.get()
+    }
+
+    fn reset_counters(&self) {
+        self.counters.set(Counters::default());
+    }
+}

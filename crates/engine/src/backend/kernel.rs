@@ -1,0 +1,187 @@
+//! The kernel interface that both backends implement.
+//!
+//! A [`Kernel`] is one compute dispatch described by value: its buffers and its scalar
+//! parameters. `CpuBackend` runs it at once in plain Rust; `GpuBackend` records it into the
+//! current step and submits all recorded kernels together. Because both backends take the very
+//! same value, every GPU kernel can be tested against the CPU reference by running one
+//! `Kernel` on each.
+
+use super::BufId;
+
+/// Element-wise functions with a backward form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// y = tanh(x); dy/dx = 1 - y² (backward reads the saved output)
+    Tanh,
+    /// y = 1 / (1 + e^-x); dy/dx = y (1 - y) (backward reads the saved output)
+    Sigmoid,
+    /// y = max(x, 0); dy/dx = [x > 0] (backward reads the saved input)
+    Relu,
+}
+
+impl UnaryOp {
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            UnaryOp::Tanh => 0,
+            UnaryOp::Sigmoid => 1,
+            UnaryOp::Relu => 2,
+        }
+    }
+}
+
+/// Element-wise functions of two operands of equal length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+}
+
+impl BinaryOp {
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            BinaryOp::Add => 0,
+            BinaryOp::Sub => 1,
+            BinaryOp::Mul => 2,
+        }
+    }
+}
+
+/// The ways a matmul can be computed on the GPU. The CPU backend ignores the choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatmulVariant {
+    /// One thread per output element; the baseline every other variant is measured against.
+    Naive,
+    /// Each thread computes a 4×4 block of outputs from registers, no workgroup memory:
+    /// fastest on CPU-like adapters (lavapipe, SwiftShader).
+    Blocked4x4,
+    /// 16×16 tiles staged through workgroup memory: fastest on discrete GPUs.
+    Tiled16,
+}
+
+impl MatmulVariant {
+    pub const ALL: [MatmulVariant; 3] = [Self::Naive, Self::Blocked4x4, Self::Tiled16];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Naive => "naive",
+            Self::Blocked4x4 => "blocked4x4",
+            Self::Tiled16 => "tiled16",
+        }
+    }
+
+    /// Parses the names used by `RNNPLAY_MATMUL` and the benchmark.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+/// One compute kernel with its operands. Lengths are element counts; all buffers hold f32
+/// except index buffers (u32), which are named `indices` or `labels`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kernel {
+    /// c (+)= op(a) · op(b), op(a) is m×k, op(b) is k×n, c is m×n, all row-major.
+    /// `trans_a` means `a` is stored k×m; `trans_b` means `b` is stored n×k.
+    Matmul {
+        a: BufId,
+        b: BufId,
+        c: BufId,
+        m: usize,
+        k: usize,
+        n: usize,
+        trans_a: bool,
+        trans_b: bool,
+        accumulate: bool,
+        variant: Option<MatmulVariant>,
+    },
+    /// out[i] = value
+    Fill { out: BufId, len: usize, value: f32 },
+    /// y[i] = f(x[i])
+    Unary { op: UnaryOp, x: BufId, y: BufId, len: usize },
+    /// dx[i] (+)= dy[i] · f'(saved[i]); `saved` is y for tanh and sigmoid, x for relu.
+    UnaryBackward { op: UnaryOp, saved: BufId, dy: BufId, dx: BufId, len: usize, accumulate: bool },
+    /// out[i] (+)= a[i] op b[i]
+    Binary { op: BinaryOp, a: BufId, b: BufId, out: BufId, len: usize, accumulate: bool },
+    /// out[i] (+)= alpha · x[i]
+    Scale { x: BufId, out: BufId, len: usize, alpha: f32, accumulate: bool },
+    /// out[i] (+)= x[i] · s[0] (x present) or out[i] (+)= s[0] (x absent): the backward of a
+    /// scalar-valued op, whose upstream gradient lives in a one-element device buffer.
+    ScaleByScalar { x: Option<BufId>, s: BufId, out: BufId, len: usize, accumulate: bool },
+    /// out[r, c] = x[r, c] + bias[c] for a rows×cols x
+    AddBias { x: BufId, bias: BufId, out: BufId, rows: usize, cols: usize },
+    /// out[c] (+)= Σ_r x[r, c]: the gradient of a broadcast bias
+    ColumnSum { x: BufId, out: BufId, rows: usize, cols: usize, accumulate: bool },
+    /// dst[r·dst_stride + dst_offset + c] (+)= src[r·src_stride + src_offset + c] for r < rows,
+    /// c < cols: slicing and concatenation along any dimension, and their gradients.
+    Copy2d {
+        src: BufId,
+        dst: BufId,
+        rows: usize,
+        cols: usize,
+        src_stride: usize,
+        src_offset: usize,
+        dst_stride: usize,
+        dst_offset: usize,
+        accumulate: bool,
+    },
+    /// out[i, :] = table[indices[i], :] (embedding lookup; one-hot input times a matrix)
+    Gather { table: BufId, indices: BufId, out: BufId, num_indices: usize, dim: usize, table_rows: usize },
+    /// grad_table[indices[i], :] += grad_out[i, :] for every i, in index order (deterministic)
+    ScatterAdd { grad_out: BufId, indices: BufId, grad_table: BufId, num_indices: usize, dim: usize, table_rows: usize },
+    /// Per row r of a rows×classes `logits`: row_loss[r] = w_r · (logsumexp(logits[r]) - logits[r, labels[r]]),
+    /// dlogits[r] = (softmax(logits[r]) - onehot(labels[r])) · w_r · grad_scale, with w_r = weights[r]
+    /// or 1 when `weights` is absent (padding is masked by a weight of 0).
+    SoftmaxCrossEntropy {
+        logits: BufId,
+        labels: BufId,
+        weights: Option<BufId>,
+        row_loss: BufId,
+        dlogits: BufId,
+        rows: usize,
+        classes: usize,
+        grad_scale: f32,
+    },
+    /// out[out_index] (+)= scale · Σ x[i] (or Σ x[i]² when `squares`)
+    Sum { x: BufId, out: BufId, out_index: usize, len: usize, scale: f32, squares: bool, accumulate: bool },
+    /// y[i] = x[i] · keep(i) / (1 - p) with keep(i) = hash(seed, i) ≥ p; the backward is the same
+    /// kernel applied to dy with the same seed (and `accumulate`).
+    Dropout { x: BufId, y: BufId, len: usize, p: f32, seed: u32, accumulate: bool },
+    /// out[0] = sqrt(sum_sq[0]): the global gradient norm, kept for charts
+    Sqrt { x: BufId, out: BufId },
+    /// g[i] ·= min(1, max_norm / norm[0]) (d2l's grad_clipping; a zero norm leaves g unchanged)
+    ClipScale { grad: BufId, norm: BufId, len: usize, max_norm: f32 },
+    /// p[i] -= lr · g[i] / batch_size (d2l's `sgd`)
+    SgdUpdate { param: BufId, grad: BufId, len: usize, lr: f32, batch_size: f32 },
+    /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
+    /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g.
+    AdamUpdate {
+        param: BufId,
+        grad: BufId,
+        m: BufId,
+        v: BufId,
+        len: usize,
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        weight_decay: f32,
+        step: u32,
+    },
+}
+
+/// The hash that decides which elements dropout keeps. The same integer arithmetic runs in
+/// `shaders/elementwise.wgsl`, so both backends drop the same elements for the same seed.
+pub fn dropout_uniform(seed: u32, index: u32) -> f32 {
+    let mut state = index.wrapping_mul(747_796_405).wrapping_add(2_891_336_453) ^ seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+    state = state.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
+    let hashed = (word >> 22) ^ word;
+    (hashed >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// 1 - β1^t and 1 - β2^t, computed the same way by both backends.
+pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
+    let t = i32::try_from(step).unwrap_or(i32::MAX);
+    (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
+}
+

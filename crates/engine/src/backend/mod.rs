@@ -1,0 +1,130 @@
+//! The two backends behind one small, explicit interface.
+//!
+//! Storage is addressed by [`BufId`]; kernels are described by value ([`Kernel`]) so the CPU
+//! reference and the GPU runtime execute the exact same request. Read-back is asynchronous on
+//! both: in the browser `map_async` cannot block, natively `pollster` drives the same future.
+
+mod cpu;
+#[path = "gpu/mod.rs"]
+mod gpu;
+mod kernel;
+
+pub use cpu::CpuBackend;
+pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
+pub use kernel::{dropout_uniform, BinaryOp, Kernel, MatmulVariant, UnaryOp};
+
+use crate::error::{EngineError, Result};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+/// Handle of a buffer owned by a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BufId(pub(crate) u32);
+
+/// A boxed future that need not be `Send` (browser futures are not).
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What the engine did, counted since the backend was created (or since `reset_counters`).
+/// Tests assert on these to keep the execution model honest: one submit per training step,
+/// no read-back inside a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Kernels executed (GPU: compute dispatches).
+    pub dispatches: u64,
+    /// Command buffers submitted to the queue (always 0 on the CPU backend).
+    pub submits: u64,
+    /// Host-to-device bytes.
+    pub bytes_uploaded: u64,
+    /// Device-to-host bytes.
+    pub bytes_read_back: u64,
+    /// Number of read-backs.
+    pub read_backs: u64,
+    /// Buffers created new (not taken from the pool).
+    pub buffers_created: u64,
+    /// Buffers taken from the pool.
+    pub pool_hits: u64,
+}
+
+/// Which kind of backend is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Cpu,
+    Gpu,
+}
+
+/// A description of the running backend, for logs, benchmarks and `--json` summaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendInfo {
+    pub kind: BackendKind,
+    /// "cpu" or the adapter's name (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub adapter: String,
+    /// The graphics API ("Vulkan", "Metal", "WebGPU", …), or "native" for the CPU.
+    pub api: String,
+    /// The largest buffer one storage binding may hold, in bytes.
+    pub max_buffer_bytes: u64,
+    /// The matmul variant used when a kernel does not ask for one.
+    pub matmul_variant: MatmulVariant,
+}
+
+/// The kernel interface, implemented by [`CpuBackend`] and [`GpuBackend`].
+pub trait Backend {
+    fn info(&self) -> BackendInfo;
+
+    /// Allocates a buffer of `len` 32-bit elements. Its content is unspecified: write it
+    /// (upload or a kernel) before reading it.
+    fn alloc(&self, len: usize) -> Result<BufId>;
+
+    /// Writes `data` (f32 or u32 words as raw bits) to the start of `buf`.
+    fn upload(&self, buf: BufId, data: &[u32]) -> Result<()>;
+
+    /// Releases a buffer. Its storage returns to the pool once no recorded kernel uses it.
+    fn free(&self, buf: BufId);
+
+    /// Runs (CPU) or records (GPU) one kernel.
+    fn run(&self, kernel: Kernel) -> Result<()>;
+
+    /// Submits everything recorded since the last flush as one command buffer (GPU); a no-op
+    /// on the CPU backend. Returns any error the device reported.
+    fn flush(&self) -> Result<()>;
+
+    /// Reads `len` words from the start of `buf`. Flushes first.
+    fn read(&self, buf: BufId, len: usize) -> LocalFuture<'_, Result<Vec<u32>>>;
+
+    fn counters(&self) -> Counters;
+    fn reset_counters(&self);
+}
+
+/// Chooses the backend named by `RNNPLAY_BACKEND` (`gpu`, `cpu`; unset means "gpu if an adapter
+/// is found, else cpu"). With `RNNPLAY_REQUIRE_GPU=1`, a missing adapter is an error instead of a
+/// fallback.
+pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
+    let choice = std::env::var("RNNPLAY_BACKEND").unwrap_or_default();
+    backend_by_name(choice.trim()).await
+}
+
+/// Creates the backend called `name`: "gpu", "cpu" or "" / "auto".
+pub async fn backend_by_name(name: &str) -> Result<Rc<dyn Backend>> {
+    match name {
+        "cpu" => Ok(Rc::new(CpuBackend::new())),
+        "gpu" => Ok(Rc::new(GpuBackend::new().await?)),
+        "" | "auto" => match GpuBackend::new().await {
+            Ok(gpu) => Ok(Rc::new(gpu)),
+            Err(err) if require_gpu() => Err(err),
+            Err(_) => Ok(Rc::new(CpuBackend::new())),
+        },
+        other => Err(EngineError::InvalidArgument(format!(
+            "unknown backend '{other}'; use RNNPLAY_BACKEND=gpu or RNNPLAY_BACKEND=cpu"
+        ))),
+    }
+}
+
+/// True when `RNNPLAY_REQUIRE_GPU=1`: GPU tests must fail, not skip, without an adapter.
+pub fn require_gpu() -> bool {
+    std::env::var("RNNPLAY_REQUIRE_GPU").is_ok_and(|value| value == "1")
+}
+
+/// Reinterprets f32 values as the raw words that [`Backend::upload`] takes.
+pub fn f32_words(values: &[f32]) -> &[u32] {
+    bytemuck::cast_slice(values)
+}

@@ -1,0 +1,41 @@
+//! Typed errors of the engine. Every message names what was wrong and how to fix it.
+
+use thiserror::Error;
+
+/// Everything the engine can report instead of panicking.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum EngineError {
+    /// Two operands whose shapes do not fit together.
+    #[error("{op}: shape mismatch: {detail}")]
+    ShapeMismatch { op: &'static str, detail: String },
+
+    /// An op that needs at least one element got none.
+    #[error("{op}: empty tensor (shape {shape:?}); every dimension must be at least 1")]
+    EmptyTensor { op: &'static str, shape: Vec<usize> },
+
+    /// A buffer larger than the adapter can bind in one storage binding.
+    #[error(
+        "a buffer of {bytes} bytes exceeds this adapter's max_storage_buffer_binding_size of {limit} bytes; \
+         use a smaller batch, hidden size or vocabulary"
+    )]
+    BufferTooLarge { bytes: u64, limit: u64 },
+
+    /// No GPU adapter could be found or opened.
+    #[error("no GPU adapter: {reason}. Install a Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers libvulkan1`) or use RNNPLAY_BACKEND=cpu")]
+    NoAdapter { reason: String },
+
+    /// An unknown value of RNNPLAY_BACKEND or another setting.
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    /// The device reported an error (validation, out of memory, lost device).
+    #[error("GPU error: {0}")]
+    Device(String),
+
+    /// Reading a buffer back to the host failed.
+    #[error("read-back failed: {0}")]
+    Readback(String),
+}
+
+/// Result type of the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,41 @@
+//! Helpers shared by the engine's tests and the workspace tests: opening the GPU backend the
+//! way CI requires, and deterministic test data.
+
+use crate::backend::{require_gpu, GpuBackend};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The GPU backend, or `None` when no adapter exists and `RNNPLAY_REQUIRE_GPU` is not `1`.
+///
+/// # Panics
+/// With `RNNPLAY_REQUIRE_GPU=1` and no adapter, so that CI fails instead of skipping.
+pub fn gpu_or_skip(test: &str) -> Option<GpuBackend> {
+    match pollster::block_on(GpuBackend::new()) {
+        Ok(gpu) => Some(gpu),
+        Err(err) if require_gpu() => panic!(
+            "{test}: RNNPLAY_REQUIRE_GPU=1 but the GPU backend failed: {err}. \
+             Install lavapipe with `apt-get install mesa-vulkan-drivers libvulkan1`."
+        ),
+        Err(err) => {
+            eprintln!("{test}: skipped, no GPU adapter ({err})");
+            None
+        }
+    }
+}
+
+/// `len` values uniform in [-scale, scale) from a fixed seed.
+pub fn random_values(len: usize, scale: f32, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-scale..scale)).collect()
+}
+
+/// Asserts |a - b| ≤ atol + rtol·|b| element-wise, naming the first offending index.
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], rtol: f32, atol: f32) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= atol + rtol * e.abs() && a.is_finite() == e.is_finite(),
+            "{what}: element {i}: got {a}, expected {e} (rtol {rtol}, atol {atol})"
+        );
+    }
+}

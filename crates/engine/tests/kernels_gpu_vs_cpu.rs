@@ -1,0 +1,189 @@
+//! Every GPU kernel against the CPU reference on awkward shapes (1, 3, 17, 65, 257).
+//!
+//! Both backends are fresh and never free a buffer here, so allocating on both in the same
+//! order yields the same `BufId`s and one `Kernel` value can be run on each.
+
+use rnnplay_engine::backend::{f32_words, Backend, BinaryOp, BufId, CpuBackend, GpuBackend, Kernel, MatmulVariant, UnaryOp};
+use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
+
+struct Pair {
+    cpu: CpuBackend,
+    gpu: GpuBackend,
+    seed: u64,
+}
+
+impl Pair {
+    fn values(&mut self, data: &[f32]) -> BufId {
+        let cpu = self.cpu.alloc(data.len()).unwrap();
+        let gpu = self.gpu.alloc(data.len()).unwrap();
+        assert_eq!(cpu, gpu, "test invariant: both backends hand out ids in lockstep");
+        self.cpu.upload(cpu, f32_words(data)).unwrap();
+        self.gpu.upload(gpu, f32_words(data)).unwrap();
+        cpu
+    }
+
+    fn random(&mut self, len: usize, scale: f32) -> BufId {
+        self.seed += 1;
+        let data = random_values(len, scale, self.seed);
+        self.values(&data)
+    }
+
+    fn indices(&mut self, data: &[u32]) -> BufId {
+        let cpu = self.cpu.alloc(data.len()).unwrap();
+        let gpu = self.gpu.alloc(data.len()).unwrap();
+        assert_eq!(cpu, gpu);
+        self.cpu.upload(cpu, data).unwrap();
+        self.gpu.upload(gpu, data).unwrap();
+        cpu
+    }
+
+    /// Runs `kernel` on both and compares the first `len` elements of each output.
+    fn check(&self, what: &str, kernel: Kernel, outputs: &[(BufId, usize)], rtol: f32, atol: f32) {
+        self.cpu.run(kernel.clone()).unwrap();
+        self.gpu.run(kernel).unwrap();
+        for (index, (buf, len)) in outputs.iter().enumerate() {
+            let cpu: Vec<f32> = pollster::block_on(self.cpu.read(*buf, *len)).unwrap().into_iter().map(f32::from_bits).collect();
+            let gpu: Vec<f32> = pollster::block_on(self.gpu.read(*buf, *len)).unwrap().into_iter().map(f32::from_bits).collect();
+            assert_close(&format!("{what} (output {index})"), &gpu, &cpu, rtol, atol);
+        }
+    }
+}
+
+const SIZES: [usize; 5] = [1, 3, 17, 65, 257];
+
+#[test]
+fn every_gpu_kernel_matches_the_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("every_gpu_kernel_matches_the_cpu_reference") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 0 };
+
+    // Matmul: every variant, every transpose combination, accumulate on and off. Tolerance:
+    // f32 sums of up to 257 products of values in [-1, 1] in a different order: 1e-4 relative
+    // plus 1e-4 absolute.
+    for &(m, k, n) in &[(1, 1, 1), (3, 17, 65), (17, 3, 1), (65, 257, 3), (257, 65, 17), (33, 1, 257)] {
+        for variant in MatmulVariant::ALL {
+            for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
+                for accumulate in [false, true] {
+                    let a = pair.random(m * k, 1.0);
+                    let b = pair.random(k * n, 1.0);
+                    let c = pair.random(m * n, 1.0);
+                    let kernel = Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant: Some(variant) };
+                    let what = format!("matmul {m}×{k}×{n} {variant:?} ta={trans_a} tb={trans_b} acc={accumulate}");
+                    pair.check(&what, kernel, &[(c, m * n)], 1e-4, 1e-4);
+                }
+            }
+        }
+    }
+
+    // Element-wise kernels: f32 transcendental functions differ by a few ulps between
+    // implementations; 1e-5 relative, 1e-6 absolute.
+    for len in SIZES {
+        let out = pair.random(len, 1.0);
+        pair.check("fill", Kernel::Fill { out, len, value: 0.25 }, &[(out, len)], 0.0, 0.0);
+        for op in [UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Relu] {
+            let x = pair.random(len, 3.0);
+            let y = pair.random(len, 1.0);
+            pair.check(&format!("{op:?} len {len}"), Kernel::Unary { op, x, y, len }, &[(y, len)], 1e-5, 1e-6);
+            let dy = pair.random(len, 1.0);
+            for accumulate in [false, true] {
+                let dx = pair.random(len, 1.0);
+                let kernel = Kernel::UnaryBackward { op, saved: y, dy, dx, len, accumulate };
+                pair.check(&format!("{op:?} backward len {len}"), kernel, &[(dx, len)], 1e-5, 1e-6);
+            }
+        }
+        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul] {
+            for accumulate in [false, true] {
+                let (a, b, out) = (pair.random(len, 1.0), pair.random(len, 1.0), pair.random(len, 1.0));
+                let kernel = Kernel::Binary { op, a, b, out, len, accumulate };
+                pair.check(&format!("{op:?} len {len}"), kernel, &[(out, len)], 1e-6, 1e-7);
+            }
+        }
+        for accumulate in [false, true] {
+            let (x, out) = (pair.random(len, 1.0), pair.random(len, 1.0));
+            pair.check("scale", Kernel::Scale { x, out, len, alpha: -0.7, accumulate }, &[(out, len)], 1e-6, 1e-7);
+            let (s, out) = (pair.random(1, 2.0), pair.random(len, 1.0));
+            let kernel = Kernel::ScaleByScalar { x: Some(x), s, out, len, accumulate };
+            pair.check("scale_by_scalar", kernel, &[(out, len)], 1e-6, 1e-7);
+            let out = pair.random(len, 1.0);
+            let kernel = Kernel::ScaleByScalar { x: None, s, out, len, accumulate };
+            pair.check("broadcast_scalar", kernel, &[(out, len)], 1e-6, 1e-7);
+            let (x, y) = (pair.random(len, 1.0), pair.random(len, 1.0));
+            let kernel = Kernel::Dropout { x, y, len, p: 0.3, seed: 42 + len as u32, accumulate };
+            pair.check("dropout", kernel, &[(y, len)], 1e-6, 1e-7);
+        }
+    }
+
+    // Row/column kernels on rows×cols shapes.
+    for &(rows, cols) in &[(1, 1), (3, 17), (17, 3), (65, 257), (257, 65)] {
+        let (x, bias, out) = (pair.random(rows * cols, 1.0), pair.random(cols, 1.0), pair.random(rows * cols, 1.0));
+        pair.check("add_bias", Kernel::AddBias { x, bias, out, rows, cols }, &[(out, rows * cols)], 1e-6, 1e-7);
+        for accumulate in [false, true] {
+            let out = pair.random(cols, 1.0);
+            let kernel = Kernel::ColumnSum { x, out, rows, cols, accumulate };
+            pair.check("column_sum", kernel, &[(out, cols)], 1e-5, 1e-5);
+        }
+        // Copy the middle third of the columns into a wider destination at an offset.
+        let width = cols.div_ceil(3);
+        let start = cols / 3;
+        for accumulate in [false, true] {
+            let dst = pair.random(rows * (width + 5), 1.0);
+            let kernel = Kernel::Copy2d {
+                src: x,
+                dst,
+                rows,
+                cols: width.min(cols - start),
+                src_stride: cols,
+                src_offset: start,
+                dst_stride: width + 5,
+                dst_offset: 2,
+                accumulate,
+            };
+            pair.check("copy2d", kernel, &[(dst, rows * (width + 5))], 1e-6, 1e-7);
+        }
+        // Gather rows of a rows×cols table by indices with repeats and one out-of-range index.
+        let num_indices = rows * 2 + 1;
+        let idx: Vec<u32> = (0..num_indices).map(|i| if i == 1 { rows as u32 + 7 } else { ((i * 7) % rows) as u32 }).collect();
+        let indices = pair.indices(&idx);
+        let out = pair.random(num_indices * cols, 1.0);
+        let kernel = Kernel::Gather { table: x, indices, out, num_indices, dim: cols, table_rows: rows };
+        pair.check("gather", kernel, &[(out, num_indices * cols)], 0.0, 0.0);
+        let grad_out = pair.random(num_indices * cols, 1.0);
+        let grad_table = pair.random(rows * cols, 1.0);
+        let kernel = Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim: cols, table_rows: rows };
+        pair.check("scatter_add", kernel, &[(grad_table, rows * cols)], 1e-5, 1e-6);
+        // Softmax cross-entropy with and without a padding mask.
+        let labels: Vec<u32> = (0..rows).map(|r| ((r * 5 + 1) % cols) as u32).collect();
+        let labels = pair.indices(&labels);
+        let mask: Vec<f32> = (0..rows).map(|r| if r % 3 == 2 { 0.0 } else { 1.0 }).collect();
+        let mask = pair.values(&mask);
+        for weights in [None, Some(mask)] {
+            let logits = pair.random(rows * cols, 4.0);
+            let (row_loss, dlogits) = (pair.random(rows, 1.0), pair.random(rows * cols, 1.0));
+            let kernel = Kernel::SoftmaxCrossEntropy { logits, labels, weights, row_loss, dlogits, rows, classes: cols, grad_scale: 0.5 };
+            pair.check("softmax_cross_entropy", kernel, &[(row_loss, rows), (dlogits, rows * cols)], 1e-5, 1e-6);
+        }
+    }
+
+    // Reductions and optimizer updates, on lengths up to 70 000 (more than one 256-thread
+    // stride and more than 256 workgroups).
+    for len in [1, 3, 17, 65, 257, 70_001] {
+        for squares in [false, true] {
+            for accumulate in [false, true] {
+                let (x, out) = (pair.random(len, 1.0), pair.random(4, 1.0));
+                let kernel = Kernel::Sum { x, out, out_index: 2, len, scale: 0.5, squares, accumulate };
+                pair.check("sum", kernel, &[(out, 4)], 1e-5, 1e-5);
+            }
+        }
+        let (sum_sq, norm) = (pair.values(&[9.0]), pair.random(1, 1.0));
+        pair.check("sqrt", Kernel::Sqrt { x: sum_sq, out: norm }, &[(norm, 1)], 0.0, 0.0);
+        for max_norm in [1.0, 5.0] {
+            let grad = pair.random(len, 1.0);
+            pair.check("clip_scale", Kernel::ClipScale { grad, norm, len, max_norm }, &[(grad, len)], 1e-6, 1e-7);
+        }
+        let (param, grad) = (pair.random(len, 1.0), pair.random(len, 1.0));
+        let kernel = Kernel::SgdUpdate { param, grad, len, lr: 0.1, batch_size: 32.0 };
+        pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
+        let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
+        let kernel = Kernel::AdamUpdate { param, grad, m, v, len, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, step: 3 };
+        pair.check("adam", kernel, &[(param, len), (m, len), (v, len)], 1e-5, 1e-6);
+    }
+}

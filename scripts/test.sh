@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's test command (README and CI run exactly this): installs prerequisites, then
+# runs every test with the GPU backend required (lavapipe when there is no GPU), checks the
+# wasm32 build of the engine and the data crate, and runs clippy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+# GPU tests fail instead of skipping when no adapter can be opened.
+export RNNPLAY_REQUIRE_GPU=1
+# Datasets come from the shared test data beside the checkout unless told otherwise.
+export RNNPLAY_DATA_DIR="${RNNPLAY_DATA_DIR:-$(cd .. && pwd)/shared/data}"
+# Mesa's Vulkan loader complains when this is unset on headless machines.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+echo "== cargo test (workspace)"
+cargo test --workspace --locked
+
+echo "== wasm32 build check (engine, data)"
+cargo check --locked -p rnnplay-engine -p rnnplay-data --target wasm32-unknown-unknown
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,0 +1,73 @@
+// Parameter updates and global-norm clipping.
+//
+// Bindings: 0 params (uniform), 1 source (read), 2 dest (read_write), 3 moment1 (read_write),
+// 4 moment2 (read_write). 256 threads per workgroup, one element each, 2-D grid flattened with
+// `num_workgroups`.
+//   sgd         dest = param, source = grad:  param -= lr · grad / batch_size   (d2l's sgd)
+//   adam        dest = param, source = grad, moment1 = m, moment2 = v: PyTorch's Adam with
+//               bias corrections bias1 = 1-β1^t and bias2 = 1-β2^t computed on the host
+//   clip_scale  dest = grad, source = norm (one element): grad ·= min(1, max_norm / norm)
+//   sqrt        dest[0] = sqrt(source[0]) (the global norm from the sum of squares)
+
+struct Params {
+    len: u32,
+    lr: f32,
+    batch_size: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bias1: f32,
+    bias2: f32,
+    max_norm: f32,
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> source: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dest: array<f32>;
+@group(0) @binding(3) var<storage, read_write> moment1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> moment2: array<f32>;
+
+fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * 256u;
+}
+
+@compute @workgroup_size(256)
+fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = flat_index(gid, groups);
+    if (i < p.len) {
+        dest[i] = dest[i] - p.lr * source[i] / p.batch_size;
+    }
+}
+
+@compute @workgroup_size(256)
+fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = flat_index(gid, groups);
+    if (i < p.len) {
+        let g = source[i] + p.weight_decay * dest[i];
+        let m = p.beta1 * moment1[i] + (1.0 - p.beta1) * g;
+        let v = p.beta2 * moment2[i] + (1.0 - p.beta2) * g * g;
+        moment1[i] = m;
+        moment2[i] = v;
+        dest[i] = dest[i] - p.lr * (m / p.bias1) / (sqrt(v / p.bias2) + p.eps);
+    }
+}
+
+@compute @workgroup_size(256)
+fn clip_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = flat_index(gid, groups);
+    let norm = source[0];
+    if (i < p.len && norm > p.max_norm) {
+        dest[i] = dest[i] * (p.max_norm / norm);
+    }
+}
+
+@compute @workgroup_size(1)
+fn sqrt_scalar() {
+    // `len` is always 1; reading it keeps the params binding in this entry point's layout.
+    if (p.len > 0u) {
+        dest[0] = sqrt(source[0]);
+    }
+}

@@ -1,0 +1,67 @@
+// Reductions.
+//
+// Bindings: 0 params (uniform), 1 x (read), 2 out (read_write).
+//   sum         one workgroup of 256 threads: out[out_index] (+)= scale · Σ x[i] (or Σ x[i]² when
+//               squares != 0). Each thread strides over x, then a tree reduction in workgroup
+//               memory. Dispatch (1, 1, 1).
+//   column_sum  one thread per column of a rows×cols x: out[c] (+)= Σ_r x[r, c]; 256 threads per
+//               workgroup, grid (ceil(cols/256), 1, 1).
+
+struct Params {
+    len: u32,
+    rows: u32,
+    cols: u32,
+    out_index: u32,
+    scale: f32,
+    squares: u32,
+    accumulate: u32,
+    pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn sum(@builtin(local_invocation_index) lid: u32) {
+    var acc = 0.0;
+    for (var i = lid; i < p.len; i = i + 256u) {
+        let value = x[i];
+        acc = acc + select(value, value * value, p.squares != 0u);
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride = stride >> 1u) {
+        if (lid < stride) {
+            partial[lid] = partial[lid] + partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        let value = p.scale * partial[0];
+        if (p.accumulate != 0u) {
+            out[p.out_index] = out[p.out_index] + value;
+        } else {
+            out[p.out_index] = value;
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let col = gid.x;
+    if (col >= p.cols) {
+        return;
+    }
+    var acc = 0.0;
+    for (var r = 0u; r < p.rows; r = r + 1u) {
+        acc = acc + x[r * p.cols + col];
+    }
+    if (p.accumulate != 0u) {
+        out[col] = out[col] + acc;
+    } else {
+        out[col] = acc;
+    }
+}
