@@ -20,5 +20,8 @@ cargo test --workspace --locked
 echo "== wasm32 build check (engine, data)"
 cargo check --locked -p rnnplay-engine -p rnnplay-data --target wasm32-unknown-unknown
 
+echo "== rustfmt"
+cargo fmt --all -- --check
+
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

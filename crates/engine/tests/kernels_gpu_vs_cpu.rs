@@ -3,7 +3,9 @@
 //! Both backends are fresh and never free a buffer here, so allocating on both in the same
 //! order yields the same `BufId`s and one `Kernel` value can be run on each.
 
-use rnnplay_engine::backend::{f32_words, Backend, BinaryOp, BufId, CpuBackend, GpuBackend, Kernel, MatmulVariant, UnaryOp};
+use rnnplay_engine::backend::{
+    f32_words, Backend, BinaryOp, BufId, CpuBackend, GpuBackend, Kernel, MatmulVariant, UnaryOp,
+};
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
 
 struct Pair {
@@ -42,8 +44,10 @@ impl Pair {
         self.cpu.run(kernel.clone()).unwrap();
         self.gpu.run(kernel).unwrap();
         for (index, (buf, len)) in outputs.iter().enumerate() {
-            let cpu: Vec<f32> = pollster::block_on(self.cpu.read(*buf, *len)).unwrap().into_iter().map(f32::from_bits).collect();
-            let gpu: Vec<f32> = pollster::block_on(self.gpu.read(*buf, *len)).unwrap().into_iter().map(f32::from_bits).collect();
+            let cpu: Vec<f32> =
+                pollster::block_on(self.cpu.read(*buf, *len)).unwrap().into_iter().map(f32::from_bits).collect();
+            let gpu: Vec<f32> =
+                pollster::block_on(self.gpu.read(*buf, *len)).unwrap().into_iter().map(f32::from_bits).collect();
             assert_close(&format!("{what} (output {index})"), &gpu, &cpu, rtol, atol);
         }
     }
@@ -66,7 +70,8 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
                     let a = pair.random(m * k, 1.0);
                     let b = pair.random(k * n, 1.0);
                     let c = pair.random(m * n, 1.0);
-                    let kernel = Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant: Some(variant) };
+                    let kernel =
+                        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant: Some(variant) };
                     let what = format!("matmul {m}×{k}×{n} {variant:?} ta={trans_a} tb={trans_b} acc={accumulate}");
                     pair.check(&what, kernel, &[(c, m * n)], 1e-4, 1e-4);
                 }
@@ -141,7 +146,8 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         }
         // Gather rows of a rows×cols table by indices with repeats and one out-of-range index.
         let num_indices = rows * 2 + 1;
-        let idx: Vec<u32> = (0..num_indices).map(|i| if i == 1 { rows as u32 + 7 } else { ((i * 7) % rows) as u32 }).collect();
+        let idx: Vec<u32> =
+            (0..num_indices).map(|i| if i == 1 { rows as u32 + 7 } else { ((i * 7) % rows) as u32 }).collect();
         let indices = pair.indices(&idx);
         let out = pair.random(num_indices * cols, 1.0);
         let kernel = Kernel::Gather { table: x, indices, out, num_indices, dim: cols, table_rows: rows };
@@ -158,7 +164,16 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         for weights in [None, Some(mask)] {
             let logits = pair.random(rows * cols, 4.0);
             let (row_loss, dlogits) = (pair.random(rows, 1.0), pair.random(rows * cols, 1.0));
-            let kernel = Kernel::SoftmaxCrossEntropy { logits, labels, weights, row_loss, dlogits, rows, classes: cols, grad_scale: 0.5 };
+            let kernel = Kernel::SoftmaxCrossEntropy {
+                logits,
+                labels,
+                weights,
+                row_loss,
+                dlogits,
+                rows,
+                classes: cols,
+                grad_scale: 0.5,
+            };
             pair.check("softmax_cross_entropy", kernel, &[(row_loss, rows), (dlogits, rows * cols)], 1e-5, 1e-6);
         }
     }
@@ -183,7 +198,19 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         let kernel = Kernel::SgdUpdate { param, grad, len, lr: 0.1, batch_size: 32.0 };
         pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
         let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
-        let kernel = Kernel::AdamUpdate { param, grad, m, v, len, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, step: 3 };
+        let kernel = Kernel::AdamUpdate {
+            param,
+            grad,
+            m,
+            v,
+            len,
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            step: 3,
+        };
         pair.check("adam", kernel, &[(param, len), (m, len), (v, len)], 1e-5, 1e-6);
     }
 }

@@ -1,6 +1,9 @@
 //! `CpuBackend`: every kernel in plain Rust. It is the oracle the GPU kernels are tested
 //! against and the fallback where no GPU (or no WebGPU) is available.
 
+// The kernels index several slices with one loop variable, like the shaders they mirror.
+#![allow(clippy::needless_range_loop)]
+
 use super::kernel::{adam_bias_corrections, dropout_uniform, BinaryOp, Kernel, UnaryOp};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
 use crate::error::{EngineError, Result};
@@ -197,8 +200,20 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 // elements, so every strided access stays inside the slices.
                 unsafe {
                     matrixmultiply::sgemm(
-                        m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta,
-                        c.as_mut_ptr(), n as isize, 1,
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        rsa,
+                        csa,
+                        b.as_ptr(),
+                        rsb,
+                        csb,
+                        beta,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
                     );
                 }
             })
@@ -259,16 +274,19 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 store(&mut out[c], total as f32, accumulate);
             }
         }),
-        Kernel::Copy2d { src, dst, rows, cols, src_stride, src_offset, dst_stride, dst_offset, accumulate } => {
-            backend.with_output(dst, &[src], |slab, dst| {
+        Kernel::Copy2d { src, dst, rows, cols, src_stride, src_offset, dst_stride, dst_offset, accumulate } => backend
+            .with_output(dst, &[src], |slab, dst| {
                 let src = slab.get(src);
                 for r in 0..rows {
                     for c in 0..cols {
-                        store(&mut dst[r * dst_stride + dst_offset + c], src[r * src_stride + src_offset + c], accumulate);
+                        store(
+                            &mut dst[r * dst_stride + dst_offset + c],
+                            src[r * src_stride + src_offset + c],
+                            accumulate,
+                        );
                     }
                 }
-            })
-        }
+            }),
         Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => {
             backend.with_output(out, &[table, indices], |slab, out| {
                 let (table, indices) = (slab.get(table), slab.get(indices));
@@ -324,10 +342,8 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         Kernel::Sum { x, out, out_index, len, scale, squares, accumulate } => {
             backend.with_output(out, &[x], |slab, out| {
                 let x = slab.get(x);
-                let total: f64 = x[..len]
-                    .iter()
-                    .map(|v| if squares { f64::from(*v) * f64::from(*v) } else { f64::from(*v) })
-                    .sum();
+                let total: f64 =
+                    x[..len].iter().map(|v| if squares { f64::from(*v) * f64::from(*v) } else { f64::from(*v) }).sum();
                 store(&mut out[out_index], scale * total as f32, accumulate);
             })
         }

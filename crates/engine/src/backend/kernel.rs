@@ -172,7 +172,8 @@ pub enum Kernel {
 /// The hash that decides which elements dropout keeps. The same integer arithmetic runs in
 /// `shaders/elementwise.wgsl`, so both backends drop the same elements for the same seed.
 pub fn dropout_uniform(seed: u32, index: u32) -> f32 {
-    let mut state = index.wrapping_mul(747_796_405).wrapping_add(2_891_336_453) ^ seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+    let mut state = index.wrapping_mul(747_796_405).wrapping_add(2_891_336_453)
+        ^ seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
     state = state.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
     let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
     let hashed = (word >> 22) ^ word;
@@ -184,4 +185,3 @@ pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
     let t = i32::try_from(step).unwrap_or(i32::MAX);
     (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
 }
-

@@ -79,7 +79,9 @@ fn grid_2d(cols: usize, rows: usize, cols_per_group: usize, rows_per_group: usiz
     let x = to_u32(cols.div_ceil(cols_per_group).max(1), "workgroup count")?;
     let y = to_u32(rows.div_ceil(rows_per_group).max(1), "workgroup count")?;
     if x > MAX_GROUPS_PER_DIM || y > MAX_GROUPS_PER_DIM {
-        return Err(EngineError::InvalidArgument(format!("a {rows}×{cols} matmul output is too large for one dispatch")));
+        return Err(EngineError::InvalidArgument(format!(
+            "a {rows}×{cols} matmul output is too large for one dispatch"
+        )));
     }
     Ok([x, y, 1])
 }
@@ -121,9 +123,13 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
             };
             spec(Matmul, entry, params, vec![(1, a), (2, b), (3, c)], grid)
         }
-        Kernel::Fill { out, len, value } => {
-            spec(Elementwise, "fill", elementwise(len, 0, false, f(value), 0, 0.0, 1)?, vec![(3, out)], grid_1d(len, 256)?)
-        }
+        Kernel::Fill { out, len, value } => spec(
+            Elementwise,
+            "fill",
+            elementwise(len, 0, false, f(value), 0, 0.0, 1)?,
+            vec![(3, out)],
+            grid_1d(len, 256)?,
+        ),
         Kernel::Unary { op, x, y, len } => spec(
             Elementwise,
             "unary",
@@ -232,7 +238,9 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
             vec![(1, logits), (2, labels), (3, weights.unwrap_or(logits)), (4, row_loss), (5, dlogits)],
             grid_1d(rows, 64)?,
         ),
-        Kernel::Sqrt { x, out } => spec(Optimizer, "sqrt_scalar", optimizer(1, 0.0, 1.0, [0.0; 6], 0.0)?, vec![(1, x), (2, out)], [1, 1, 1]),
+        Kernel::Sqrt { x, out } => {
+            spec(Optimizer, "sqrt_scalar", optimizer(1, 0.0, 1.0, [0.0; 6], 0.0)?, vec![(1, x), (2, out)], [1, 1, 1])
+        }
         Kernel::ClipScale { grad, norm, len, max_norm } => spec(
             Optimizer,
             "clip_scale",
@@ -261,7 +269,15 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
 }
 
 #[allow(clippy::too_many_arguments)]
-fn elementwise(len: usize, op: u32, accumulate: bool, alpha_bits: u32, seed: u32, prob: f32, cols: usize) -> Result<Vec<u32>> {
+fn elementwise(
+    len: usize,
+    op: u32,
+    accumulate: bool,
+    alpha_bits: u32,
+    seed: u32,
+    prob: f32,
+    cols: usize,
+) -> Result<Vec<u32>> {
     Ok(vec![to_u32(len, "len")?, op, flag(accumulate), alpha_bits, seed, prob.to_bits(), to_u32(cols, "cols")?, 0])
 }
 

@@ -39,8 +39,18 @@ struct Pipeline {
 }
 
 enum Command {
-    Dispatch { pipeline: std::rc::Rc<Pipeline>, params_offset: u64, params_bytes: u64, bindings: Vec<(u32, wgpu::Buffer)>, grid: [u32; 3] },
-    Copy { src: wgpu::Buffer, dst: wgpu::Buffer, bytes: u64 },
+    Dispatch {
+        pipeline: std::rc::Rc<Pipeline>,
+        params_offset: u64,
+        params_bytes: u64,
+        bindings: Vec<(u32, wgpu::Buffer)>,
+        grid: [u32; 3],
+    },
+    Copy {
+        src: wgpu::Buffer,
+        dst: wgpu::Buffer,
+        bytes: u64,
+    },
 }
 
 #[derive(Default)]
@@ -172,7 +182,8 @@ impl GpuBackend {
     fn record(&self, spec: DispatchSpec) {
         let mut state = self.state.borrow_mut();
         let pipeline = self.pipeline(&mut state, spec.family, spec.entry);
-        let bindings = spec.bindings.iter().map(|(binding, id)| (*binding, Self::buffer(&state, *id).buffer.clone())).collect();
+        let bindings =
+            spec.bindings.iter().map(|(binding, id)| (*binding, Self::buffer(&state, *id).buffer.clone())).collect();
         let params_offset = state.params.len() as u64 * 4;
         let params_bytes = spec.params.len() as u64 * 4;
         state.params.extend_from_slice(&spec.params);
@@ -205,7 +216,8 @@ impl GpuBackend {
         }
         let commands = std::mem::take(&mut state.commands);
         state.params.clear();
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rnnplay step") });
+        let mut encoder =
+            self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rnnplay step") });
         let mut index = 0;
         while index < commands.len() {
             if let Command::Copy { src, dst, bytes } = &commands[index] {
@@ -213,8 +225,11 @@ impl GpuBackend {
                 index += 1;
                 continue;
             }
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-            while let Some(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid }) = commands.get(index) {
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            while let Some(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid }) =
+                commands.get(index)
+            {
                 let mut entries = vec![wgpu::BindGroupEntry {
                     binding: 0,
                     resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -297,7 +312,11 @@ impl super::Backend for GpuBackend {
         let slot = Self::buffer(&state, buf);
         let bytes = data.len() as u64 * 4;
         if bytes > slot.bytes {
-            return Err(EngineError::InvalidArgument(format!("upload of {} elements into a buffer of {}", data.len(), slot.bytes / 4)));
+            return Err(EngineError::InvalidArgument(format!(
+                "upload of {} elements into a buffer of {}",
+                data.len(),
+                slot.bytes / 4
+            )));
         }
         if !data.is_empty() {
             self.queue.write_buffer(&slot.buffer, 0, bytemuck::cast_slice(data));
@@ -331,7 +350,10 @@ impl super::Backend for GpuBackend {
             let mut state = self.state.borrow_mut();
             let slot = Self::buffer(&state, buf);
             if len as u64 * 4 > slot.bytes {
-                return Err(EngineError::Readback(format!("read of {len} elements from a buffer of {}", slot.bytes / 4)));
+                return Err(EngineError::Readback(format!(
+                    "read of {len} elements from a buffer of {}",
+                    slot.bytes / 4
+                )));
             }
             let src = slot.buffer.clone();
             let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
