@@ -9,8 +9,8 @@
 //   unary_backward    out[i] (+)= y[i] · f'(x[i])            (x is the saved output or input)
 //   binary            out[i] (+)= x[i] op y[i]               (op: 0 add, 1 sub, 2 mul)
 //   scale             out[i] (+)= alpha · x[i]
-//   scale_by_scalar   out[i] (+)= x[i] · y[0]
-//   broadcast_scalar  out[i] (+)= y[0]
+//   scale_by_scalar   out[i] (+)= alpha · x[i] · y[0]
+//   broadcast_scalar  out[i] (+)= alpha · y[0]
 //   add_bias          out[i] = x[i] + y[i % cols]
 //   dropout           out[i] (+)= x[i] · keep(seed, i) / (1 - prob)
 
@@ -108,7 +108,7 @@ fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 fn scale_by_scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     if (i < p.len) {
-        store(i, x[i] * y[0]);
+        store(i, p.alpha * x[i] * y[0]);
     }
 }
 
@@ -116,7 +116,7 @@ fn scale_by_scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 fn broadcast_scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     if (i < p.len) {
-        store(i, y[0]);
+        store(i, p.alpha * y[0]);
     }
 }
 

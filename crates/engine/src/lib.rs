@@ -2,9 +2,22 @@
 //! optimizers and global-norm gradient clipping. See `docs/ARCHITECTURE.md`.
 
 pub mod backend;
+pub mod clip;
 pub mod error;
+pub mod init;
+pub mod ops;
+pub mod optim;
+pub mod param;
+pub mod tape;
+pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
 pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel};
+pub use clip::GradClipper;
 pub use error::{EngineError, Result};
+pub use init::{Init, InitRng};
+pub use optim::{Adam, Sgd, StepLr};
+pub use param::{zero_grads, Param};
+pub use tape::{Tape, Var};
+pub use tensor::{DType, Tensor};

@@ -106,10 +106,10 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             let (x, out) = (pair.random(len, 1.0), pair.random(len, 1.0));
             pair.check("scale", Kernel::Scale { x, out, len, alpha: -0.7, accumulate }, &[(out, len)], 1e-6, 1e-7);
             let (s, out) = (pair.random(1, 2.0), pair.random(len, 1.0));
-            let kernel = Kernel::ScaleByScalar { x: Some(x), s, out, len, accumulate };
+            let kernel = Kernel::ScaleByScalar { x: Some(x), s, out, len, alpha: 1.5, accumulate };
             pair.check("scale_by_scalar", kernel, &[(out, len)], 1e-6, 1e-7);
             let out = pair.random(len, 1.0);
-            let kernel = Kernel::ScaleByScalar { x: None, s, out, len, accumulate };
+            let kernel = Kernel::ScaleByScalar { x: None, s, out, len, alpha: -2.0, accumulate };
             pair.check("broadcast_scalar", kernel, &[(out, len)], 1e-6, 1e-7);
             let (x, y) = (pair.random(len, 1.0), pair.random(len, 1.0));
             let kernel = Kernel::Dropout { x, y, len, p: 0.3, seed: 42 + len as u32, accumulate };

@@ -249,10 +249,10 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 store(&mut out[i], alpha * x[i], accumulate);
             }
         }),
-        Kernel::ScaleByScalar { x, s, out, len, accumulate } => {
+        Kernel::ScaleByScalar { x, s, out, len, alpha, accumulate } => {
             let inputs: Vec<BufId> = x.into_iter().chain([s]).collect();
             backend.with_output(out, &inputs, |slab, out| {
-                let scalar = slab.get(s)[0];
+                let scalar = alpha * slab.get(s)[0];
                 for i in 0..len {
                     let value = x.map_or(scalar, |x| slab.get(x)[i] * scalar);
                     store(&mut out[i], value, accumulate);

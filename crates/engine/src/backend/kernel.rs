@@ -104,9 +104,9 @@ pub enum Kernel {
     Binary { op: BinaryOp, a: BufId, b: BufId, out: BufId, len: usize, accumulate: bool },
     /// out[i] (+)= alpha · x[i]
     Scale { x: BufId, out: BufId, len: usize, alpha: f32, accumulate: bool },
-    /// out[i] (+)= x[i] · s[0] (x present) or out[i] (+)= s[0] (x absent): the backward of a
-    /// scalar-valued op, whose upstream gradient lives in a one-element device buffer.
-    ScaleByScalar { x: Option<BufId>, s: BufId, out: BufId, len: usize, accumulate: bool },
+    /// out[i] (+)= alpha · x[i] · s[0] (x present) or out[i] (+)= alpha · s[0] (x absent): the
+    /// backward of a scalar-valued op, whose upstream gradient lives in a one-element buffer.
+    ScaleByScalar { x: Option<BufId>, s: BufId, out: BufId, len: usize, alpha: f32, accumulate: bool },
     /// out[r, c] = x[r, c] + bias[c] for a rows×cols x
     AddBias { x: BufId, bias: BufId, out: BufId, rows: usize, cols: usize },
     /// out[c] (+)= Σ_r x[r, c]: the gradient of a broadcast bias

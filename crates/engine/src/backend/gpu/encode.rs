@@ -158,17 +158,17 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
             vec![(1, x), (3, out)],
             grid_1d(len, 256)?,
         ),
-        Kernel::ScaleByScalar { x: Some(x), s, out, len, accumulate } => spec(
+        Kernel::ScaleByScalar { x: Some(x), s, out, len, alpha, accumulate } => spec(
             Elementwise,
             "scale_by_scalar",
-            elementwise(len, 0, accumulate, 0, 0, 0.0, 1)?,
+            elementwise(len, 0, accumulate, f(alpha), 0, 0.0, 1)?,
             vec![(1, x), (2, s), (3, out)],
             grid_1d(len, 256)?,
         ),
-        Kernel::ScaleByScalar { x: None, s, out, len, accumulate } => spec(
+        Kernel::ScaleByScalar { x: None, s, out, len, alpha, accumulate } => spec(
             Elementwise,
             "broadcast_scalar",
-            elementwise(len, 0, accumulate, 0, 0, 0.0, 1)?,
+            elementwise(len, 0, accumulate, f(alpha), 0, 0.0, 1)?,
             vec![(2, s), (3, out)],
             grid_1d(len, 256)?,
         ),

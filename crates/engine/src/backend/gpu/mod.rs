@@ -62,6 +62,8 @@ struct State {
     /// Buffers freed since the last submit; pooled after it.
     retired: Vec<Slot>,
     commands: Vec<Command>,
+    /// Ids of the buffers that recorded, unsubmitted commands use.
+    pending_use: std::collections::HashSet<u32>,
     params: Vec<u32>,
     params_buffer: Option<wgpu::Buffer>,
     modules: HashMap<Family, wgpu::ShaderModule>,
@@ -184,6 +186,7 @@ impl GpuBackend {
         let pipeline = self.pipeline(&mut state, spec.family, spec.entry);
         let bindings =
             spec.bindings.iter().map(|(binding, id)| (*binding, Self::buffer(&state, *id).buffer.clone())).collect();
+        state.pending_use.extend(spec.bindings.iter().map(|(_, id)| id.0));
         let params_offset = state.params.len() as u64 * 4;
         let params_bytes = spec.params.len() as u64 * 4;
         state.params.extend_from_slice(&spec.params);
@@ -215,6 +218,7 @@ impl GpuBackend {
             self.queue.write_buffer(&params_buffer, 0, bytemuck::cast_slice(&state.params));
         }
         let commands = std::mem::take(&mut state.commands);
+        state.pending_use.clear();
         state.params.clear();
         let mut encoder =
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rnnplay step") });
@@ -318,10 +322,30 @@ impl super::Backend for GpuBackend {
                 slot.bytes / 4
             )));
         }
-        if !data.is_empty() {
-            self.queue.write_buffer(&slot.buffer, 0, bytemuck::cast_slice(data));
+        if data.is_empty() {
+            return Ok(());
         }
-        drop(state);
+        if state.pending_use.contains(&buf.0) {
+            // A recorded kernel still uses this buffer: `queue.write_buffer` would land before
+            // it, so copy from a staging buffer in recording order instead.
+            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("ordered upload"),
+                size: bytes,
+                usage: wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: true,
+            });
+            staging
+                .get_mapped_range_mut(..)
+                .map_err(|err| EngineError::Device(err.to_string()))?
+                .copy_from_slice(bytemuck::cast_slice(data));
+            staging.unmap();
+            let dst = slot.buffer.clone();
+            drop(state);
+            self.state.borrow_mut().commands.push(Command::Copy { src: staging, dst, bytes });
+        } else {
+            self.queue.write_buffer(&slot.buffer, 0, bytemuck::cast_slice(data));
+            drop(state);
+        }
         self.count(|c| c.bytes_uploaded += bytes);
         Ok(())
     }

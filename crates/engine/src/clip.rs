@@ -1,0 +1,64 @@
+//! Global-norm gradient clipping, as d2l's `grad_clipping(net, θ)`:
+//! `‖g‖ = sqrt(Σ_params Σ g²)`, then `g ← g · min(1, θ / ‖g‖)` for every parameter.
+//!
+//! Everything happens on the device: one sum-of-squares kernel per parameter accumulating
+//! into one scalar, one square root, one scale kernel per parameter. The pre-clip norm stays
+//! in a device buffer for the gradient-norm chart; nothing is read back inside a step.
+
+use crate::backend::{Backend, Kernel};
+use crate::error::{EngineError, Result};
+use crate::param::Param;
+use crate::tensor::Tensor;
+use std::rc::Rc;
+
+pub struct GradClipper {
+    max_norm: f32,
+    sum_squares: Tensor,
+    norm: Tensor,
+}
+
+impl GradClipper {
+    pub fn new(backend: &Rc<dyn Backend>, max_norm: f32) -> Result<Self> {
+        if !(max_norm.is_finite() && max_norm > 0.0) {
+            return Err(EngineError::InvalidArgument(format!(
+                "clipping threshold θ = {max_norm} must be a positive number (d2l uses 1)"
+            )));
+        }
+        Ok(Self { max_norm, sum_squares: Tensor::zeros(backend, &[1])?, norm: Tensor::zeros(backend, &[1])? })
+    }
+
+    pub fn max_norm(&self) -> f32 {
+        self.max_norm
+    }
+
+    /// Records the clipping of all `params`' gradients.
+    pub fn clip(&self, params: &[Param]) -> Result<()> {
+        let backend = self.norm.backend();
+        for (index, param) in params.iter().enumerate() {
+            backend.run(Kernel::Sum {
+                x: param.grad().id(),
+                out: self.sum_squares.id(),
+                out_index: 0,
+                len: param.len(),
+                scale: 1.0,
+                squares: true,
+                accumulate: index > 0,
+            })?;
+        }
+        backend.run(Kernel::Sqrt { x: self.sum_squares.id(), out: self.norm.id() })?;
+        for param in params {
+            backend.run(Kernel::ClipScale {
+                grad: param.grad().id(),
+                norm: self.norm.id(),
+                len: param.len(),
+                max_norm: self.max_norm,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The pre-clip global norm of the last `clip`, as a one-element device tensor.
+    pub fn norm(&self) -> &Tensor {
+        &self.norm
+    }
+}

@@ -1,0 +1,121 @@
+//! Concatenation, slicing and reshaping: forward and backward (shaders/shape.wgsl).
+//!
+//! A tensor seen along dimension `dim` is `outer × size(dim) × inner` with `outer` the product
+//! of the dimensions before and `inner` of those after; a slice or a concatenation part is then
+//! a strided 2-D block copy of `outer` rows of `part × inner` elements.
+
+use super::ensure;
+use crate::backend::Kernel;
+use crate::error::Result;
+use crate::tape::{Op, Tape, Var};
+use crate::tensor::Tensor;
+
+fn outer_inner(shape: &[usize], dim: usize) -> (usize, usize) {
+    (shape[..dim].iter().product(), shape[dim + 1..].iter().product())
+}
+
+/// Copies `part` indices of `dim` between a tensor of `size` along dim (at `offset`) and a
+/// tensor of `part` along dim. `into_part` picks the direction.
+#[allow(clippy::too_many_arguments)]
+fn copy_block(
+    tape: &Tape,
+    whole: &Tensor,
+    part_tensor: &Tensor,
+    dim: usize,
+    offset: usize,
+    part: usize,
+    into_part: bool,
+    accumulate: bool,
+) -> Result<()> {
+    let (outer, inner) = outer_inner(whole.shape(), dim);
+    let size = whole.shape()[dim];
+    let (whole_stride, part_stride) = (size * inner, part * inner);
+    let (src, dst, src_stride, src_offset, dst_stride, dst_offset) = if into_part {
+        (whole, part_tensor, whole_stride, offset * inner, part_stride, 0)
+    } else {
+        (part_tensor, whole, part_stride, 0, whole_stride, offset * inner)
+    };
+    tape.run(Kernel::Copy2d {
+        src: src.id(),
+        dst: dst.id(),
+        rows: outer,
+        cols: part * inner,
+        src_stride,
+        src_offset,
+        dst_stride,
+        dst_offset,
+        accumulate,
+    })
+}
+
+impl Tape {
+    /// Joins values along `dim`; all other dimensions must agree. The gradient of each input
+    /// is its block of the output's gradient.
+    pub fn concat(&mut self, inputs: &[Var], dim: usize) -> Result<Var> {
+        ensure(!inputs.is_empty(), "concat", || "nothing to concatenate".into())?;
+        let first = self.shape(inputs[0]).to_vec();
+        ensure(dim < first.len(), "concat", || format!("dimension {dim} of a {}-D value", first.len()))?;
+        let mut shape = first.clone();
+        shape[dim] = 0;
+        for &input in inputs {
+            let s = self.shape(input);
+            let fits = s.len() == first.len() && s.iter().zip(&first).enumerate().all(|(d, (a, b))| d == dim || a == b);
+            ensure(fits, "concat", || format!("{s:?} does not fit {first:?} along dimension {dim}"))?;
+            shape[dim] += s[dim];
+        }
+        let out = self.alloc(&shape)?;
+        let mut offset = 0;
+        for &input in inputs {
+            let value = self.value(input).clone();
+            let part = value.shape()[dim];
+            copy_block(self, &out, &value, dim, offset, part, false, false)?;
+            offset += part;
+        }
+        Ok(self.record(out, Op::Concat { inputs: inputs.to_vec(), dim }, inputs))
+    }
+
+    /// Indices `start..start + len` of `dim`. The gradient is zero outside the slice.
+    pub fn slice(&mut self, x: Var, dim: usize, start: usize, len: usize) -> Result<Var> {
+        let shape = self.shape(x).to_vec();
+        ensure(dim < shape.len() && len > 0 && start + len <= shape[dim], "slice", || {
+            format!("{start}..{} of dimension {dim} of {shape:?}", start + len)
+        })?;
+        let mut out_shape = shape.clone();
+        out_shape[dim] = len;
+        let out = self.alloc(&out_shape)?;
+        copy_block(self, &self.value(x).clone(), &out, dim, start, len, true, false)?;
+        Ok(self.record(out, Op::Slice { x, dim, start }, &[x]))
+    }
+
+    /// The same values with another shape of equal element count.
+    pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Result<Var> {
+        let out = self.value(x).reshape(shape)?;
+        Ok(self.record(out, Op::Reshape { x }, &[x]))
+    }
+}
+
+pub(super) fn concat_backward(tape: &mut Tape, inputs: &[Var], dim: usize, dy: &Tensor) -> Result<()> {
+    let mut offset = 0;
+    for &input in inputs {
+        let part = tape.shape(input)[dim];
+        if let Some((grad, acc)) = tape.grad_target(input)? {
+            copy_block(tape, dy, &grad, dim, offset, part, true, acc)?;
+        }
+        offset += part;
+    }
+    Ok(())
+}
+
+pub(super) fn slice_backward(tape: &mut Tape, x: Var, dim: usize, start: usize, dy: &Tensor) -> Result<()> {
+    if let Some(grad) = tape.grad_target_zeroed(x)? {
+        copy_block(tape, &grad, dy, dim, start, dy.shape()[dim], false, true)?;
+    }
+    Ok(())
+}
+
+pub(super) fn reshape_backward(tape: &mut Tape, x: Var, dy: &Tensor) -> Result<()> {
+    if let Some((grad, acc)) = tape.grad_target(x)? {
+        tape.run(Kernel::Scale { x: dy.id(), out: grad.id(), len: dy.len(), alpha: 1.0, accumulate: acc })?;
+    }
+    Ok(())
+}

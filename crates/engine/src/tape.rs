@@ -1,0 +1,221 @@
+//! The reverse-mode autograd tape.
+//!
+//! Every op appends a node (what it computed, from which inputs, what it saved). `backward(loss)`
+//! walks the nodes in reverse and records the gradient kernels of each; nothing is read back.
+//! Gradients of intermediate values live on the tape; gradients of parameters accumulate into
+//! each [`Param`]'s persistent buffer. A tape lives for one step: build a new one per batch and
+//! carry recurrent state across batches as plain tensors (that is `detach`, for truncated BPTT).
+//!
+//! The forward and backward rule of each op sit side by side in `ops/<family>.rs`.
+
+use crate::backend::{Backend, BinaryOp, Kernel, UnaryOp};
+use crate::error::{EngineError, Result};
+use crate::param::Param;
+use crate::tensor::{DType, Tensor};
+use std::rc::Rc;
+
+/// A value on a tape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var(pub(crate) usize);
+
+/// What produced a value, with what its backward rule needs.
+#[derive(Clone)]
+pub(crate) enum Op {
+    /// A constant or a parameter (see `Node::param`).
+    Leaf,
+    Matmul {
+        a: Var,
+        b: Var,
+        trans_a: bool,
+        trans_b: bool,
+    },
+    AddBias {
+        x: Var,
+        bias: Var,
+    },
+    Binary {
+        op: BinaryOp,
+        a: Var,
+        b: Var,
+    },
+    Unary {
+        op: UnaryOp,
+        x: Var,
+    },
+    Concat {
+        inputs: Vec<Var>,
+        dim: usize,
+    },
+    Slice {
+        x: Var,
+        dim: usize,
+        start: usize,
+    },
+    Reshape {
+        x: Var,
+    },
+    Gather {
+        table: Var,
+        indices: Tensor,
+    },
+    Dropout {
+        x: Var,
+        p: f32,
+        seed: u32,
+    },
+    SoftmaxCrossEntropy {
+        logits: Var,
+        dlogits: Tensor,
+    },
+    Sum {
+        x: Var,
+        scale: f32,
+        squares: bool,
+    },
+}
+
+pub(crate) struct Node {
+    pub(crate) value: Tensor,
+    pub(crate) op: Op,
+    /// Set for parameter leaves: their gradient goes to the parameter's buffer.
+    pub(crate) param: Option<Param>,
+    /// True when some parameter is upstream of this value.
+    pub(crate) needs_grad: bool,
+    pub(crate) grad: Option<Tensor>,
+}
+
+/// One step's computation graph.
+pub struct Tape {
+    pub(crate) backend: Rc<dyn Backend>,
+    pub(crate) nodes: Vec<Node>,
+    training: bool,
+    dropout_seed: u32,
+}
+
+impl Tape {
+    /// A tape in training mode (dropout active) whose dropout masks derive from `seed`.
+    pub fn new(backend: &Rc<dyn Backend>, seed: u32) -> Self {
+        Self { backend: Rc::clone(backend), nodes: Vec::new(), training: true, dropout_seed: seed }
+    }
+
+    pub fn backend(&self) -> &Rc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Training mode applies dropout; evaluation mode makes it the identity.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// The seed of the next dropout mask (each dropout op takes a fresh one).
+    pub(crate) fn next_dropout_seed(&mut self) -> u32 {
+        self.dropout_seed = self.dropout_seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        self.dropout_seed
+    }
+
+    /// A value that needs no gradient (inputs, carried recurrent state).
+    pub fn constant(&mut self, value: Tensor) -> Var {
+        self.push(value, Op::Leaf, None, false)
+    }
+
+    /// A parameter: backward accumulates its gradient into `param.grad()`.
+    pub fn param(&mut self, param: &Param) -> Var {
+        self.push(param.value().clone(), Op::Leaf, Some(param.clone()), true)
+    }
+
+    pub(crate) fn push(&mut self, value: Tensor, op: Op, param: Option<Param>, needs_grad: bool) -> Var {
+        self.nodes.push(Node { value, op, param, needs_grad, grad: None });
+        Var(self.nodes.len() - 1)
+    }
+
+    /// Appends the result of an op whose inputs are `inputs`.
+    pub(crate) fn record(&mut self, value: Tensor, op: Op, inputs: &[Var]) -> Var {
+        let needs_grad = inputs.iter().any(|v| self.nodes[v.0].needs_grad);
+        self.push(value, op, None, needs_grad)
+    }
+
+    pub fn value(&self, var: Var) -> &Tensor {
+        &self.nodes[var.0].value
+    }
+
+    pub fn shape(&self, var: Var) -> &[usize] {
+        self.nodes[var.0].value.shape()
+    }
+
+    /// The value as a plain tensor, cut from the graph: what truncated BPTT carries to the
+    /// next batch.
+    pub fn detach(&self, var: Var) -> Tensor {
+        self.nodes[var.0].value.clone()
+    }
+
+    /// A new uninitialised f32 tensor on this tape's backend.
+    pub(crate) fn alloc(&self, shape: &[usize]) -> Result<Tensor> {
+        Tensor::uninit(&self.backend, shape, DType::F32)
+    }
+
+    pub(crate) fn run(&self, kernel: Kernel) -> Result<()> {
+        self.backend.run(kernel)
+    }
+
+    /// Where the gradient of `var` goes, and whether to add to it (`true`) or overwrite it.
+    /// `None` when `var` needs no gradient.
+    pub(crate) fn grad_target(&mut self, var: Var) -> Result<Option<(Tensor, bool)>> {
+        let node = &self.nodes[var.0];
+        if !node.needs_grad {
+            return Ok(None);
+        }
+        if let Some(param) = &node.param {
+            return Ok(Some((param.grad().clone(), true)));
+        }
+        if let Some(grad) = &node.grad {
+            return Ok(Some((grad.clone(), true)));
+        }
+        let grad = self.alloc(node.value.shape())?;
+        self.nodes[var.0].grad = Some(grad.clone());
+        Ok(Some((grad, false)))
+    }
+
+    /// Like `grad_target`, for rules that write only part of the gradient or only add: a
+    /// new gradient buffer is zeroed first, so the caller always accumulates.
+    pub(crate) fn grad_target_zeroed(&mut self, var: Var) -> Result<Option<Tensor>> {
+        match self.grad_target(var)? {
+            None => Ok(None),
+            Some((grad, true)) => Ok(Some(grad)),
+            Some((grad, false)) => {
+                self.run(Kernel::Fill { out: grad.id(), len: grad.len(), value: 0.0 })?;
+                Ok(Some(grad))
+            }
+        }
+    }
+
+    /// Records the gradient kernels of every node that leads to `loss` (a one-element value).
+    /// Parameter gradients accumulate: call `zero_grad` between steps.
+    pub fn backward(&mut self, loss: Var) -> Result<()> {
+        if self.value(loss).len() != 1 {
+            return Err(EngineError::ShapeMismatch {
+                op: "backward",
+                detail: format!("the loss must have one element, not shape {:?}", self.shape(loss)),
+            });
+        }
+        if !self.nodes[loss.0].needs_grad {
+            return Err(EngineError::InvalidArgument("backward: the loss does not depend on any parameter".into()));
+        }
+        let seed = Tensor::full(&self.backend, &[1], 1.0)?;
+        self.nodes[loss.0].grad = Some(seed);
+        for index in (0..=loss.0).rev() {
+            let node = &self.nodes[index];
+            let (Some(grad), true) = (node.grad.clone(), node.needs_grad) else { continue };
+            let op = node.op.clone();
+            crate::ops::backward(self, Var(index), &op, &grad)?;
+            // Intermediate gradients are not needed once propagated; free them early.
+            if self.nodes[index].param.is_none() && index != loss.0 {
+                self.nodes[index].grad = None;
+            }
+        }
+        Ok(())
+    }
+}
