@@ -7,3 +7,4 @@ bash scripts/setup.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 cargo build --release --locked -p rnnplay
 ./target/release/rnnplay devices
+./target/release/rnnplay demo

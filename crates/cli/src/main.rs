@@ -1,5 +1,7 @@
 //! `rnnplay`: the native command line and test harness.
 
+mod bench;
+mod demo;
 mod devices;
 
 use anyhow::Result;
@@ -22,11 +24,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train d2l's scratch RNN briefly on a generated text and print a prediction: a quick
+    /// end-to-end check of the engine on the chosen backend.
+    Demo {
+        /// gpu, cpu or auto (GPU when an adapter exists).
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// Training steps (minibatches of 8 windows of 16 characters).
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Hidden units.
+        #[arg(long, default_value_t = 64)]
+        hidden: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Benchmarks: `rnnplay bench kernels` measures every matmul variant.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// GFLOP/s of each matmul variant on square matrices, and which variant the runtime picks.
+    Kernels {
+        /// Matrix sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "64,128,256,512,1024")]
+        sizes: Vec<usize>,
+        /// Print one JSON object per (size, variant).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Devices { json } => devices::run(json),
+        Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
+        Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
+            if sizes.iter().any(|&s| s == 0 || s > 8192) {
+                anyhow::bail!("--sizes must be between 1 and 8192, got {sizes:?}");
+            }
+            bench::kernels(&sizes, json)
+        }
     }
 }

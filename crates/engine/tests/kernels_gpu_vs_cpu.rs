@@ -60,10 +60,22 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
     let Some(gpu) = gpu_or_skip("every_gpu_kernel_matches_the_cpu_reference") else { return };
     let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 0 };
 
-    // Matmul: every variant, every transpose combination, accumulate on and off. Tolerance:
+    // Matmul: every variant, every transpose combination, accumulate on and off; shapes with
+    // k and n multiples of 4 take the vec4 path of the blocked variant. Tolerance:
     // f32 sums of up to 257 products of values in [-1, 1] in a different order: 1e-4 relative
     // plus 1e-4 absolute.
-    for &(m, k, n) in &[(1, 1, 1), (3, 17, 65), (17, 3, 1), (65, 257, 3), (257, 65, 17), (33, 1, 257)] {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (3, 17, 65),
+        (17, 3, 1),
+        (65, 257, 3),
+        (257, 65, 17),
+        (33, 1, 257),
+        (17, 4, 8),
+        (65, 68, 36),
+        (3, 256, 4),
+        (1, 8, 260),
+    ] {
         for variant in MatmulVariant::ALL {
             for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
                 for accumulate in [false, true] {

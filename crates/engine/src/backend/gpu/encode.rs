@@ -10,6 +10,7 @@ use crate::error::{EngineError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Family {
     Matmul,
+    MatmulVec4,
     Elementwise,
     Reduce,
     Shape,
@@ -22,6 +23,7 @@ impl Family {
     pub(crate) fn source(self) -> &'static str {
         match self {
             Family::Matmul => include_str!("../../../../../shaders/matmul.wgsl"),
+            Family::MatmulVec4 => include_str!("../../../../../shaders/matmul_vec4.wgsl"),
             Family::Elementwise => include_str!("../../../../../shaders/elementwise.wgsl"),
             Family::Reduce => include_str!("../../../../../shaders/reduce.wgsl"),
             Family::Shape => include_str!("../../../../../shaders/shape.wgsl"),
@@ -34,6 +36,7 @@ impl Family {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Family::Matmul => "matmul",
+            Family::MatmulVec4 => "matmul_vec4",
             Family::Elementwise => "elementwise",
             Family::Reduce => "reduce",
             Family::Shape => "shape",
@@ -116,12 +119,16 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
                 w(b_row, "stride")?,
                 w(b_col, "stride")?,
             ];
-            let (entry, grid) = match variant.unwrap_or(default_matmul) {
-                MatmulVariant::Naive => ("matmul_naive", grid_2d(n, m, 16, 16)?),
-                MatmulVariant::Blocked4x4 => ("matmul_blocked4x4", grid_2d(n, m, 32, 32)?),
-                MatmulVariant::Tiled16 => ("matmul_tiled16", grid_2d(n, m, 16, 16)?),
+            let vec4_layout = !trans_a && !trans_b && k % 4 == 0 && n % 4 == 0;
+            let (family, entry, grid) = match variant.unwrap_or(default_matmul) {
+                MatmulVariant::Naive => (Matmul, "matmul_naive", grid_2d(n, m, 16, 16)?),
+                MatmulVariant::Blocked4x4 if vec4_layout => {
+                    (MatmulVec4, "matmul_blocked4x4_vec4", grid_2d(n / 4, m, 8, 32)?)
+                }
+                MatmulVariant::Blocked4x4 => (Matmul, "matmul_blocked4x4", grid_2d(n, m, 32, 32)?),
+                MatmulVariant::Tiled16 => (Matmul, "matmul_tiled16", grid_2d(n, m, 16, 16)?),
             };
-            spec(Matmul, entry, params, vec![(1, a), (2, b), (3, c)], grid)
+            spec(family, entry, params, vec![(1, a), (2, b), (3, c)], grid)
         }
         Kernel::Fill { out, len, value } => spec(
             Elementwise,

@@ -1,0 +1,72 @@
+// Matrix multiply, register-blocked with vec4 loads: c (+)= a · b for a row-major m×k `a`
+// and k×n `b` with k and n multiples of 4 and no transposes (the runtime falls back to
+// matmul.wgsl's `matmul_blocked4x4` otherwise). Same `Params` as matmul.wgsl; it lives in its
+// own file because its buffers are typed `array<vec4<f32>>`.
+//
+// Bindings: 0 params (uniform), 1 a (read), 2 b (read), 3 c (read_write).
+// Entry point matmul_blocked4x4_vec4: 8×8 threads, each computes a 4×4 block of c from
+// registers (four vec4 loads of a and four of b per 4 steps of k, 16 vec4 FMAs), no workgroup
+// memory: the fast variant on CPU-like adapters. Grid (ceil(n/32), ceil(m/32)).
+
+struct Params {
+    m: u32,
+    k: u32,
+    n: u32,
+    accumulate: u32,
+    a_row_stride: u32,
+    a_col_stride: u32,
+    b_row_stride: u32,
+    b_col_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
+
+@compute @workgroup_size(8, 8)
+fn matmul_blocked4x4_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row0 = gid.y * 4u;
+    let col4 = gid.x; // column block: columns 4·col4 .. 4·col4 + 3
+    let n4 = p.n / 4u;
+    let k4 = p.k / 4u;
+    if (row0 >= p.m || col4 >= n4) {
+        return;
+    }
+    // Rows past the end are clamped to the last row; their results are not stored.
+    let last = p.m - 1u;
+    let r0 = row0 * k4;
+    let r1 = min(row0 + 1u, last) * k4;
+    let r2 = min(row0 + 2u, last) * k4;
+    let r3 = min(row0 + 3u, last) * k4;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var q = 0u; q < k4; q = q + 1u) {
+        let b0 = b[(4u * q) * n4 + col4];
+        let b1 = b[(4u * q + 1u) * n4 + col4];
+        let b2 = b[(4u * q + 2u) * n4 + col4];
+        let b3 = b[(4u * q + 3u) * n4 + col4];
+        let a0 = a[r0 + q];
+        let a1 = a[r1 + q];
+        let a2 = a[r2 + q];
+        let a3 = a[r3 + q];
+        acc0 = acc0 + a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
+        acc1 = acc1 + a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
+        acc2 = acc2 + a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
+        acc3 = acc3 + a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+    }
+    var rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        let row = row0 + i;
+        if (row < p.m) {
+            let index = row * n4 + col4;
+            if (p.accumulate != 0u) {
+                c[index] = c[index] + rows[i];
+            } else {
+                c[index] = rows[i];
+            }
+        }
+    }
+}
