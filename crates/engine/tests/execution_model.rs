@@ -44,7 +44,7 @@ fn a_training_step_is_one_submit_with_no_read_back() {
     let first = pollster::block_on(first_loss.to_vec()).unwrap()[0];
 
     backend.reset_counters();
-    let mut last_loss = train_step(&backend, &params, &clipper);
+    train_step(&backend, &params, &clipper);
     backend.flush().unwrap();
     let counters = backend.counters();
     assert_eq!(counters.submits, 1, "{counters:?}");
@@ -53,8 +53,18 @@ fn a_training_step_is_one_submit_with_no_read_back() {
     assert!(counters.pool_hits > 0, "the second step should reuse the first step's buffers: {counters:?}");
 
     for _ in 0..30 {
-        last_loss = train_step(&backend, &params, &clipper);
+        train_step(&backend, &params, &clipper);
     }
+    backend.flush().unwrap();
+    // Fixed shapes: the same pooled buffers in the same roles, so every bind group is cached.
+    backend.reset_counters();
+    let last_loss = train_step(&backend, &params, &clipper);
+    backend.flush().unwrap();
+    let counters = backend.counters();
+    assert_eq!(
+        counters.bind_groups_created, 0,
+        "a repeated fixed-shape step should reuse its bind groups: {counters:?}"
+    );
     let last = pollster::block_on(last_loss.to_vec()).unwrap()[0];
     assert!(last < first * 0.5, "training should reduce the loss: {first} → {last}");
 }

@@ -44,6 +44,8 @@ pub struct Counters {
     pub buffers_created: u64,
     /// Buffers taken from the pool.
     pub pool_hits: u64,
+    /// GPU bind groups created (the rest came from the cache); always 0 on the CPU backend.
+    pub bind_groups_created: u64,
 }
 
 /// Which kind of backend is running.

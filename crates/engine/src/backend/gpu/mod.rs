@@ -30,6 +30,9 @@ struct Slot {
     buffer: wgpu::Buffer,
     /// Size in bytes (a multiple of 4, at least 16).
     bytes: u64,
+    /// Position of the allocation that last took this buffer among the allocations since the
+    /// previous submit (see `State::alloc_sequence`).
+    sequence: u32,
 }
 
 struct Pipeline {
@@ -53,12 +56,21 @@ enum Command {
     },
 }
 
+type BindKey = (&'static str, u64, Vec<(u32, wgpu::Buffer)>);
+
+/// Bind groups kept at most; past this the cache starts over (shapes keep changing).
+const MAX_CACHED_BIND_GROUPS: usize = 1 << 16;
+
 #[derive(Default)]
 struct State {
     buffers: Vec<Option<Slot>>,
     free_ids: Vec<u32>,
-    /// Idle buffers by byte size.
-    pool: HashMap<u64, Vec<wgpu::Buffer>>,
+    /// Idle buffers by byte size, each with the allocation position it last served.
+    pool: HashMap<u64, Vec<(u32, wgpu::Buffer)>>,
+    /// Allocations since the last submit. A fixed-shape step allocates the same sizes in the
+    /// same order every time; handing allocation n the buffer that served allocation n last
+    /// time keeps every buffer in the same role, which is what lets bind groups be cached.
+    alloc_sequence: u32,
     /// Buffers freed since the last submit; pooled after it.
     retired: Vec<Slot>,
     commands: Vec<Command>,
@@ -67,6 +79,10 @@ struct State {
     params: Vec<u32>,
     params_buffer: Option<wgpu::Buffer>,
     modules: HashMap<Family, wgpu::ShaderModule>,
+    /// Bind groups by (entry point, params slot, bound buffers). A fixed-shape training step
+    /// records the same dispatches with the same pooled buffers every time, so after the first
+    /// steps every bind group comes from here. Cleared when the params arena is reallocated.
+    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
     pipelines: HashMap<(Family, &'static str), std::rc::Rc<Pipeline>>,
 }
 
@@ -206,6 +222,7 @@ impl GpuBackend {
         let params_bytes = (state.params.len() as u64 * 4).max(PARAMS_SLOT);
         let needs_new = state.params_buffer.as_ref().is_none_or(|b| b.size() < params_bytes);
         if needs_new {
+            state.bind_groups.clear();
             state.params_buffer = Some(self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("params arena"),
                 size: params_bytes.next_power_of_two(),
@@ -219,7 +236,12 @@ impl GpuBackend {
         }
         let commands = std::mem::take(&mut state.commands);
         state.pending_use.clear();
+        state.alloc_sequence = 0;
         state.params.clear();
+        if state.bind_groups.len() > MAX_CACHED_BIND_GROUPS {
+            state.bind_groups.clear();
+        }
+        let mut bind_groups_created = 0;
         let mut encoder =
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rnnplay step") });
         let mut index = 0;
@@ -234,35 +256,42 @@ impl GpuBackend {
             while let Some(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid }) =
                 commands.get(index)
             {
-                let mut entries = vec![wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &params_buffer,
-                        offset: *params_offset,
-                        size: NonZeroU64::new(*params_bytes),
-                    }),
-                }];
-                entries.extend(bindings.iter().map(|(binding, buffer)| wgpu::BindGroupEntry {
-                    binding: *binding,
-                    resource: buffer.as_entire_binding(),
-                }));
-                let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(pipeline.entry),
-                    layout: &pipeline.layout,
-                    entries: &entries,
+                let key: BindKey = (pipeline.entry, *params_offset, bindings.clone());
+                let bind_group = state.bind_groups.entry(key).or_insert_with(|| {
+                    bind_groups_created += 1;
+                    let mut entries = vec![wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &params_buffer,
+                            offset: *params_offset,
+                            size: NonZeroU64::new(*params_bytes),
+                        }),
+                    }];
+                    entries.extend(bindings.iter().map(|(binding, buffer)| wgpu::BindGroupEntry {
+                        binding: *binding,
+                        resource: buffer.as_entire_binding(),
+                    }));
+                    self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(pipeline.entry),
+                        layout: &pipeline.layout,
+                        entries: &entries,
+                    })
                 });
                 pass.set_pipeline(&pipeline.pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
+                pass.set_bind_group(0, &*bind_group, &[]);
                 pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
                 index += 1;
             }
         }
         self.queue.submit([encoder.finish()]);
         for slot in std::mem::take(&mut state.retired) {
-            state.pool.entry(slot.bytes).or_default().push(slot.buffer);
+            state.pool.entry(slot.bytes).or_default().push((slot.sequence, slot.buffer));
         }
         drop(state);
-        self.count(|c| c.submits += 1);
+        self.count(|c| {
+            c.submits += 1;
+            c.bind_groups_created += bind_groups_created;
+        });
         self.take_device_error()
     }
 }
@@ -285,7 +314,13 @@ impl super::Backend for GpuBackend {
             return Err(EngineError::BufferTooLarge { bytes, limit });
         }
         let mut state = self.state.borrow_mut();
-        let pooled = state.pool.get_mut(&bytes).and_then(Vec::pop);
+        let sequence = state.alloc_sequence;
+        state.alloc_sequence += 1;
+        let pooled = state.pool.get_mut(&bytes).and_then(|idle| {
+            let same_role = idle.iter().rposition(|(last, _)| *last == sequence);
+            let index = same_role.or(idle.len().checked_sub(1))?;
+            Some(idle.swap_remove(index).1)
+        });
         let reused = pooled.is_some();
         let buffer = pooled.unwrap_or_else(|| {
             self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -295,7 +330,7 @@ impl super::Backend for GpuBackend {
                 mapped_at_creation: false,
             })
         });
-        let slot = Some(Slot { buffer, bytes });
+        let slot = Some(Slot { buffer, bytes, sequence });
         let id = match state.free_ids.pop() {
             Some(id) => {
                 state.buffers[id as usize] = slot;
