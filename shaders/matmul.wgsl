@@ -11,18 +11,7 @@
 //   matmul_tiled16    16×16 threads, 16×16 tiles of a and b staged in workgroup memory
 //                     (fast on discrete GPUs); grid (ceil(n/16), ceil(m/16))
 
-struct Params {
-    m: u32,
-    k: u32,
-    n: u32,
-    accumulate: u32,
-    a_row_stride: u32,
-    a_col_stride: u32,
-    b_row_stride: u32,
-    b_col_stride: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and binding 0 come from matmul_params.wgsl.
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;

@@ -8,18 +8,7 @@
 // registers (four vec4 loads of a and four of b per 4 steps of k, 16 vec4 FMAs), no workgroup
 // memory: the fast variant on CPU-like adapters. Grid (ceil(n/32), ceil(m/32)).
 
-struct Params {
-    m: u32,
-    k: u32,
-    n: u32,
-    accumulate: u32,
-    a_row_stride: u32,
-    a_col_stride: u32,
-    b_row_stride: u32,
-    b_col_stride: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and binding 0 come from matmul_params.wgsl.
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;

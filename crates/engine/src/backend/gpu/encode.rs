@@ -22,8 +22,16 @@ pub(crate) enum Family {
 impl Family {
     pub(crate) fn source(self) -> &'static str {
         match self {
-            Family::Matmul => include_str!("../../../../../shaders/matmul.wgsl"),
-            Family::MatmulVec4 => include_str!("../../../../../shaders/matmul_vec4.wgsl"),
+            Family::Matmul => {
+                concat!(
+                    include_str!("../../../../../shaders/matmul_params.wgsl"),
+                    include_str!("../../../../../shaders/matmul.wgsl")
+                )
+            }
+            Family::MatmulVec4 => concat!(
+                include_str!("../../../../../shaders/matmul_params.wgsl"),
+                include_str!("../../../../../shaders/matmul_vec4.wgsl")
+            ),
             Family::Elementwise => include_str!("../../../../../shaders/elementwise.wgsl"),
             Family::Reduce => include_str!("../../../../../shaders/reduce.wgsl"),
             Family::Shape => include_str!("../../../../../shaders/shape.wgsl"),
