@@ -1,1 +1,1 @@
-//! Workspace-level tests live in `tests/*.rs`.
+//! Workspace-level tests: each `tests/*.rs` file is a `[[test]]` target of this package.

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod clip;
 pub mod error;
 pub mod init;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod param;
@@ -12,6 +13,7 @@ pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod train;
 
 pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel};
 pub use clip::GradClipper;
