@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod devices;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Train a d2l language model on The Time Machine (or any text) and print predictions.
+    Train(train::TrainArgs),
     /// Benchmarks: `rnnplay bench kernels` measures every matmul variant.
     Bench {
         #[command(subcommand)]
@@ -63,6 +66,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Devices { json } => devices::run(json),
+        Command::Train(args) => train::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
             if sizes.iter().any(|&s| s == 0 || s > 8192) {
