@@ -3,6 +3,10 @@
 mod bench;
 mod demo;
 mod devices;
+mod plot;
+mod predict;
+mod presets;
+mod tokens;
 mod train;
 
 use anyhow::Result;
@@ -41,7 +45,10 @@ enum Command {
         seed: u64,
     },
     /// Train a d2l language model on The Time Machine (or any text) and print predictions.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
+    /// Load a checkpoint and show its predictions: free-running from a prefix, and
+    /// teacher-forced on a given text.
+    Predict(predict::PredictArgs),
     /// Benchmarks: `rnnplay bench kernels` measures every matmul variant.
     Bench {
         #[command(subcommand)]
@@ -67,6 +74,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Devices { json } => devices::run(json),
         Command::Train(args) => train::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
             if sizes.iter().any(|&s| s == 0 || s > 8192) {

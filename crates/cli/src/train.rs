@@ -1,207 +1,264 @@
-//! `rnnplay train`: d2l's language-model training (`train_ch8`) from the command line.
+//! `rnnplay train`: d2l's language-model training (`train_ch8`) from the command line, with a
+//! progress bar, a line every few epochs with a free-running sample, optional validation,
+//! per-epoch metrics, a perplexity plot and a checkpoint.
 
+use crate::presets::{describe_presets, RunArgs, RunConfig};
+use crate::tokens::{decode, encode_with_warning};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rnnplay_data::{BatchIter, Corpus, Dataset, Hub, Sampling, TokenKind};
-use rnnplay_engine::backend::backend_by_name;
-use rnnplay_engine::nn::{CellKind, ScratchModel};
-use rnnplay_engine::train::{predict, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+use rnnplay_data::{BatchIter, Corpus, Dataset, Hub, Vocab};
+use rnnplay_engine::backend::{backend_by_name, Backend};
+use rnnplay_engine::generate::{generate, Decoding};
+use rnnplay_engine::nn::LanguageModel;
+use rnnplay_engine::train::{EpochMetrics, Optimizer, Trainer};
+use rnnplay_engine::{Checkpoint, EngineError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
-/// Settings of a run: a preset, then any flag overrides it.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// d2l-rnn-scratch (hidden 512), d2l-gru-scratch or d2l-lstm-scratch (hidden 256): d2l's
-    /// settings — The Time Machine's first 10 000 char tokens, batch 32, 35 steps, SGD lr 1,
-    /// θ = 1, sequential partitioning, 500 epochs.
-    #[arg(long, default_value = "d2l-rnn-scratch")]
-    preset: String,
-    /// rnn-scratch, gru-scratch or lstm-scratch.
-    #[arg(long)]
-    model: Option<String>,
-    #[arg(long)]
-    hidden: Option<usize>,
-    #[arg(long)]
-    lr: Option<f32>,
-    /// Global-norm clipping threshold θ.
-    #[arg(long)]
-    clip: Option<f32>,
-    #[arg(long)]
-    batch_size: Option<usize>,
-    #[arg(long)]
-    num_steps: Option<usize>,
-    /// sequential (state carried, truncated BPTT) or random (state reset per batch).
-    #[arg(long)]
-    sampling: Option<String>,
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Keep the first N tokens of the corpus (0: all).
-    #[arg(long)]
-    max_tokens: Option<usize>,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    run: RunArgs,
     /// gpu, cpu or auto (GPU when an adapter exists).
     #[arg(long, default_value = "auto")]
     backend: String,
     /// `timemachine` (from the dataset hub) or the path of a UTF-8 text file.
     #[arg(long, default_value = "timemachine")]
     data: String,
-    /// Print one JSON summary line at the end instead of the predictions.
+    /// Print one JSON summary line at the end instead of the human-readable report.
     #[arg(long)]
     json: bool,
-}
-
-/// A fully resolved configuration.
-#[derive(Debug, Clone)]
-struct Config {
-    preset: String,
-    kind: CellKind,
-    hidden: usize,
-    lr: f32,
-    clip: f32,
-    batch_size: usize,
-    num_steps: usize,
-    sampling: Sampling,
-    epochs: usize,
-    max_tokens: Option<usize>,
-}
-
-fn preset(name: &str) -> Result<Config> {
-    let (kind, hidden) = match name {
-        "d2l-rnn-scratch" => (CellKind::Rnn, 512),
-        "d2l-gru-scratch" => (CellKind::Gru, 256),
-        "d2l-lstm-scratch" => (CellKind::Lstm, 256),
-        other => bail!(
-            "unknown preset '{other}'; available: d2l-rnn-scratch, d2l-gru-scratch, d2l-lstm-scratch \
-             (the concise-layer presets come with the nn layers)"
-        ),
-    };
-    Ok(Config {
-        preset: name.to_string(),
-        kind,
-        hidden,
-        lr: 1.0,
-        clip: 1.0,
-        batch_size: 32,
-        num_steps: 35,
-        sampling: Sampling::Sequential,
-        epochs: 500,
-        max_tokens: Some(10_000),
-    })
-}
-
-fn resolve(args: &TrainArgs) -> Result<Config> {
-    let mut config = preset(&args.preset)?;
-    if let Some(model) = &args.model {
-        config.kind = match model.as_str() {
-            "rnn-scratch" => CellKind::Rnn,
-            "gru-scratch" => CellKind::Gru,
-            "lstm-scratch" => CellKind::Lstm,
-            other => bail!("unknown model '{other}'; use rnn-scratch, gru-scratch or lstm-scratch"),
-        };
-    }
-    config.hidden = args.hidden.unwrap_or(config.hidden);
-    config.lr = args.lr.unwrap_or(config.lr);
-    config.clip = args.clip.unwrap_or(config.clip);
-    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
-    config.num_steps = args.num_steps.unwrap_or(config.num_steps);
-    config.epochs = args.epochs.unwrap_or(config.epochs);
-    if let Some(sampling) = &args.sampling {
-        config.sampling = Sampling::parse(sampling)?;
-    }
-    if let Some(max) = args.max_tokens {
-        config.max_tokens = (max > 0).then_some(max);
-    }
-    for (name, value) in [
-        ("--hidden", config.hidden),
-        ("--batch-size", config.batch_size),
-        ("--num-steps", config.num_steps),
-        ("--epochs", config.epochs),
-    ] {
-        if value == 0 {
-            bail!("{name} must be at least 1");
-        }
-    }
-    Ok(config)
+    /// Append one JSON object per epoch to this file (JSON Lines).
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Draw the perplexity curve into this .svg file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Save the trained model (safetensors, PyTorch names) to this file. If training diverges,
+    /// the last good weights are saved.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Print a progress line with a free-running sample every N epochs.
+    #[arg(long, default_value_t = 10)]
+    report_every: usize,
+    /// Tokens generated for each prediction.
+    #[arg(long, default_value_t = 50)]
+    predict_len: usize,
+    /// List the presets and exit.
+    #[arg(long)]
+    list_presets: bool,
 }
 
 fn load_text(data: &str) -> Result<String> {
-    if data == "timemachine" {
-        return Ok(Hub::from_env().read_text(Dataset::TimeMachine)?);
+    match data {
+        "timemachine" => return Ok(Hub::from_env().read_text(Dataset::TimeMachine)?),
+        "fra-eng" => bail!("fra-eng is a translation corpus for the encoder-decoder; language models train on timemachine or a text file"),
+        _ => {}
     }
-    let bytes = std::fs::read(data).with_context(|| format!("reading --data {data}"))?;
+    let bytes = std::fs::read(data)
+        .with_context(|| format!("reading --data {data} (give a UTF-8 text file, or timemachine)"))?;
     Ok(rnnplay_data::text::utf8(bytes, data)?)
 }
 
+/// Fails early, before a long run, when an output file could not be written at the end.
+fn check_output_dir(flag: &str, path: &Option<PathBuf>) -> Result<()> {
+    if let Some(path) = path {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            bail!("{flag} {}: the directory {} does not exist", path.display(), dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` next to `path` and renames it into place, so that an existing file is
+/// replaced only by a complete new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".partial");
+    let temp = PathBuf::from(temp);
+    std::fs::write(&temp, bytes).with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("renaming {} to {}", temp.display(), path.display()))
+}
+
+/// Where a run is, for the checkpoint's metadata.
+struct Progress<'a> {
+    config: &'a RunConfig,
+    epochs_done: usize,
+    last: Option<EpochMetrics>,
+}
+
+fn save_checkpoint(path: &Path, checkpoint: &mut Checkpoint, progress: &Progress) -> Result<()> {
+    checkpoint.extra.insert("preset".into(), progress.config.preset.clone());
+    checkpoint.extra.insert("epochs".into(), progress.epochs_done.to_string());
+    checkpoint.extra.insert("seed".into(), progress.config.seed.to_string());
+    if let Some(last) = progress.last {
+        checkpoint.extra.insert("perplexity".into(), last.perplexity.to_string());
+    }
+    write_atomically(path, &checkpoint.to_bytes()?)
+}
+
+/// Free-running continuation of `prefix`, as text.
+fn continuation(model: &LanguageModel, vocab: &Vocab, config: &RunConfig, prefix: &str, len: usize) -> Result<String> {
+    let ids = encode_with_warning(vocab, config.tokens, prefix, "prefix");
+    let out = pollster::block_on(generate(model, &ids, len, Decoding::Greedy))?;
+    Ok(decode(vocab, config.tokens, &out))
+}
+
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let config = resolve(args)?;
+    if args.list_presets {
+        println!("{}", describe_presets());
+        return Ok(());
+    }
+    let mut config = args.run.resolve()?;
+    check_output_dir("--save", &args.save)?;
+    check_output_dir("--metrics", &args.metrics)?;
+    check_output_dir("--plot", &args.plot)?;
+    if let Some(plot) = &args.plot {
+        if plot.extension().and_then(|e| e.to_str()) != Some("svg") {
+            bail!("--plot {}: only .svg plots are supported; name the file e.g. perplexity.svg", plot.display());
+        }
+    }
+    if args.report_every == 0 {
+        bail!("--report-every must be at least 1");
+    }
     let text = load_text(&args.data)?;
-    let corpus = Corpus::from_text(&text, TokenKind::Char, config.max_tokens)?;
-    let backend = pollster::block_on(backend_by_name(&args.backend)).context("opening the backend")?;
-    let info = backend.info();
+    let corpus = Corpus::from_text(&text, config.tokens, config.max_tokens)?;
+    config.model.vocab_size = corpus.vocab.len();
+    let valid_len = (corpus.len() as f32 * config.valid_fraction).round() as usize;
+    let (train_tokens, valid_tokens) = corpus.tokens.split_at(corpus.len() - valid_len);
     let mut batches =
-        BatchIter::new(corpus.tokens.clone(), config.batch_size, config.num_steps, config.sampling, args.seed)?;
-    let model = ScratchModel::new(&backend, config.kind, corpus.vocab.len(), config.hidden, args.seed)?;
-    let mut trainer = Trainer::new(&backend, config.lr, config.clip)?;
+        BatchIter::new(train_tokens.to_vec(), config.batch_size, config.num_steps, config.sampling, config.seed)
+            .context("the training split is too short for one minibatch")?;
+    let mut valid = match valid_len {
+        0 => None,
+        _ => Some(
+            BatchIter::new(valid_tokens.to_vec(), config.batch_size, config.num_steps, config.sampling, config.seed)
+                .context(
+                    "the validation split is too short for one minibatch; raise --valid-fraction or --max-tokens",
+                )?,
+        ),
+    };
+    let backend: Rc<dyn Backend> = pollster::block_on(backend_by_name(&args.backend)).context("opening the backend")?;
+    let info = backend.info();
+    let model = LanguageModel::new(&backend, &config.model, config.seed)?;
+    let mut trainer = Trainer::new(&backend, Optimizer::by_name(&config.optimizer, config.lr)?, config.clip)?;
+    let mut metrics_file = match &args.metrics {
+        Some(path) => Some(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
+        None => None,
+    };
     if !args.json {
+        println!("{}", config.describe());
         println!(
-            "{}: {} scratch, hidden {}, {} tokens (vocab {}), batch {} × {} steps, {:?} sampling, lr {}, θ {}, {} epochs on {:?} ({})",
-            config.preset,
-            config.kind.name(),
-            config.hidden,
+            "data: {} — {} {:?} tokens (vocab {}), {} for validation; backend {:?} ({})",
+            args.data,
             corpus.len(),
+            config.tokens,
             corpus.vocab.len(),
-            config.batch_size,
-            config.num_steps,
-            config.sampling,
-            config.lr,
-            config.clip,
-            config.epochs,
+            valid_len,
             info.kind,
             info.adapter
         );
     }
-    let encode = |text: &str| -> Vec<u32> { text.chars().map(|c| corpus.vocab.index(&c.to_string())).collect() };
-    let generate = |prefix: &str| -> Result<String> {
-        let out = pollster::block_on(predict(&model, &encode(prefix), 50))?;
-        Ok(corpus.decode(&out))
-    };
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(config.epochs as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let started = Instant::now();
-    let mut tokens = 0;
-    let mut last = None;
+    let (mut tokens, mut train_curve, mut valid_curve) = (0usize, Vec::new(), Vec::new());
+    let mut progress = Progress { config: &config, epochs_done: 0, last: None };
+    let mut last_good: Option<Checkpoint> = None;
     for epoch in 1..=config.epochs {
-        let metrics =
-            pollster::block_on(trainer.train_epoch(&model, &mut batches)).with_context(|| format!("epoch {epoch}"))?;
+        let metrics = match pollster::block_on(trainer.train_epoch(&model, &mut batches)) {
+            Ok(metrics) => metrics,
+            Err(err @ EngineError::Diverged { .. }) => {
+                bar.abandon();
+                let mut saved = String::new();
+                if let (Some(path), Some(checkpoint)) = (&args.save, last_good.as_mut()) {
+                    save_checkpoint(path, checkpoint, &progress)?;
+                    saved = format!("; the weights after epoch {} are saved in {}", epoch - 1, path.display());
+                }
+                bail!("epoch {epoch}: {err}{saved}");
+            }
+            Err(err) => return Err(err).with_context(|| format!("epoch {epoch}")),
+        };
         tokens += metrics.tokens;
-        last = Some(metrics);
-        if !args.json && (epoch % 10 == 0 || epoch == 1 || epoch == config.epochs) {
-            println!(
-                "epoch {epoch:>4}  perplexity {:>8.3}  grad norm {:>7.3}  {:>8.0} tokens/s  {:?}",
-                metrics.perplexity,
-                metrics.grad_norm,
-                tokens as f64 / started.elapsed().as_secs_f64(),
-                generate("time traveller")?
-            );
+        train_curve.push(metrics.perplexity);
+        progress.epochs_done = epoch;
+        progress.last = Some(metrics);
+        let valid_ppl = match valid.as_mut() {
+            Some(v) => Some(pollster::block_on(trainer.evaluate(&model, v))?),
+            None => None,
+        };
+        valid_curve.extend(valid_ppl);
+        if args.save.is_some() {
+            last_good = Some(pollster::block_on(Checkpoint::capture(&model, &corpus.vocab, config.tokens))?);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let tokens_per_s = tokens as f64 / seconds;
+        if let Some(file) = metrics_file.as_mut() {
+            let line = serde_json::json!({
+                "epoch": epoch, "perplexity": metrics.perplexity, "valid_perplexity": valid_ppl,
+                "grad_norm": metrics.grad_norm, "tokens_per_s": tokens_per_s, "seconds": seconds,
+            });
+            writeln!(file, "{line}").context("writing --metrics")?;
+        }
+        let valid_text = valid_ppl.map(|v| format!(", valid {v:.2}")).unwrap_or_default();
+        bar.set_message(format!("perplexity {:.2}{valid_text}, {tokens_per_s:.0} tokens/s", metrics.perplexity));
+        bar.inc(1);
+        if !args.json && (epoch % args.report_every == 0 || epoch == config.epochs) {
+            let sample = continuation(&model, &corpus.vocab, &config, "time traveller", args.predict_len)?;
+            bar.println(format!(
+                "epoch {epoch:>4}  perplexity {:>7.3}{valid_text}  grad norm {:>6.3}  {tokens_per_s:>7.0} tokens/s  {sample:?}",
+                metrics.perplexity, metrics.grad_norm
+            ));
         }
     }
+    bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let last = last.expect("invariant: at least one epoch ran");
+    let last = progress.last.context("no epoch ran")?;
     let tokens_per_s = tokens as f64 / seconds;
+    if let Some(path) = &args.save {
+        let mut checkpoint = match last_good.take() {
+            Some(checkpoint) => checkpoint,
+            None => pollster::block_on(Checkpoint::capture(&model, &corpus.vocab, config.tokens))?,
+        };
+        save_checkpoint(path, &mut checkpoint, &progress)?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!("{} on {}", config.model.model_name(), args.data);
+        crate::plot::perplexity_svg(path, &title, &train_curve, &valid_curve)?;
+    }
+    let time_traveller = continuation(&model, &corpus.vocab, &config, "time traveller", args.predict_len)?;
+    let traveller = continuation(&model, &corpus.vocab, &config, "traveller", args.predict_len)?;
     if args.json {
         let summary = serde_json::json!({
-            "preset": config.preset, "model": format!("{}-scratch", config.kind.name()), "epochs": config.epochs,
-            "perplexity": last.perplexity, "grad_norm": last.grad_norm, "tokens_per_s": tokens_per_s,
-            "seconds": seconds, "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,
-            "time_traveller": generate("time traveller")?, "traveller": generate("traveller")?,
+            "preset": config.preset, "model": config.model.model_name(), "epochs": config.epochs,
+            "perplexity": last.perplexity, "valid_perplexity": valid_curve.last(), "grad_norm": last.grad_norm,
+            "tokens_per_s": tokens_per_s, "seconds": seconds,
+            "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,
+            "time_traveller": time_traveller, "traveller": traveller,
         });
         println!("{summary}");
     } else {
+        let valid_text = valid_curve.last().map(|v| format!(", validation {v:.2}")).unwrap_or_default();
         println!(
-            "perplexity {:.2}, {tokens_per_s:.0} tokens/s on {:?} ({}), {seconds:.1}s",
+            "perplexity {:.2}{valid_text}, {tokens_per_s:.0} tokens/s on {:?} ({}), {seconds:.1}s",
             last.perplexity, info.kind, info.adapter
         );
-        println!("time traveller → {:?}", generate("time traveller")?);
-        println!("traveller      → {:?}", generate("traveller")?);
+        println!("time traveller → {time_traveller:?}");
+        println!("traveller      → {traveller:?}");
+        if let Some(path) = &args.save {
+            println!(
+                "saved {} (try: rnnplay predict --checkpoint {} --prefix \"time traveller\")",
+                path.display(),
+                path.display()
+            );
+        }
     }
     Ok(())
 }

@@ -41,9 +41,12 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The inputs of time step `t`, one per sequence: (batch_size).
-    pub fn step_inputs(&self, t: usize) -> Vec<u32> {
-        (0..self.batch_size).map(|b| self.inputs[b * self.num_steps + t]).collect()
+    /// The inputs in time-major order, (num_steps, batch_size) flattened: what a model's
+    /// forward pass takes.
+    pub fn inputs_time_major(&self) -> Vec<u32> {
+        (0..self.num_steps)
+            .flat_map(|t| (0..self.batch_size).map(move |b| self.inputs[b * self.num_steps + t]))
+            .collect()
     }
 
     /// The labels in time-major order, (num_steps, batch_size) flattened: the order of logits
@@ -196,10 +199,10 @@ mod tests {
     }
 
     #[test]
-    fn time_major_labels_follow_step_order() {
+    fn time_major_inputs_and_labels_follow_step_order() {
         let batch =
             Batch { inputs: vec![0, 1, 2, 10, 11, 12], labels: vec![1, 2, 3, 11, 12, 13], batch_size: 2, num_steps: 3 };
-        assert_eq!(batch.step_inputs(1), vec![1, 11]);
+        assert_eq!(batch.inputs_time_major(), vec![0, 10, 1, 11, 2, 12]);
         assert_eq!(batch.labels_time_major(), vec![1, 11, 2, 12, 3, 13]);
     }
 }

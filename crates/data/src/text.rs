@@ -12,6 +12,13 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Char => "char",
+            Self::Word => "word",
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "char" => Ok(Self::Char),

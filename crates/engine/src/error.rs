@@ -32,6 +32,13 @@ pub enum EngineError {
     #[error("GPU error: {0}")]
     Device(String),
 
+    /// Training produced a non-finite loss.
+    #[error(
+        "training diverged: the mean loss became {mean_loss} (perplexity beyond f32); lower the learning rate (--lr) or the \
+         clipping threshold θ (--clip)"
+    )]
+    Diverged { mean_loss: f32 },
+
     /// Reading a buffer back to the host failed.
     #[error("read-back failed: {0}")]
     Readback(String),

@@ -2,8 +2,10 @@
 //! optimizers and global-norm gradient clipping. See `docs/ARCHITECTURE.md`.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod clip;
 pub mod error;
+pub mod generate;
 pub mod init;
 pub mod nn;
 pub mod ops;
@@ -16,6 +18,7 @@ pub mod testing;
 pub mod train;
 
 pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel};
+pub use checkpoint::Checkpoint;
 pub use clip::GradClipper;
 pub use error::{EngineError, Result};
 pub use init::{Init, InitRng};

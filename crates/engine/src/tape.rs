@@ -54,6 +54,9 @@ pub(crate) enum Op {
     Reshape {
         x: Var,
     },
+    Transpose {
+        x: Var,
+    },
     Gather {
         table: Var,
         indices: Tensor,

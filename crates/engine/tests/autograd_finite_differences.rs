@@ -174,6 +174,17 @@ fn cases() -> Vec<Case> {
         }),
     });
     cases.push(Case {
+        name: "transpose (then gather its rows, as one-hot input does)",
+        params: vec![(vec![3, 5], values(15, 21))],
+        build: Box::new(|t, v| {
+            let y = t.transpose(v[0])?;
+            let y = t.add(y, y)?;
+            let indices = Tensor::from_u32(t.backend(), &[4], &[4, 0, 4, 2])?;
+            let y = t.gather(y, &indices)?;
+            project(t, y)
+        }),
+    });
+    cases.push(Case {
         name: "gather",
         params: vec![(vec![5, 3], values(15, 13))],
         build: Box::new(|t, v| {

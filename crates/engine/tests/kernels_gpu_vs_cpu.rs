@@ -156,6 +156,16 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             };
             pair.check("copy2d", kernel, &[(dst, rows * (width + 5))], 1e-6, 1e-7);
         }
+        for accumulate in [false, true] {
+            let out = pair.random(rows * cols, 1.0);
+            pair.check(
+                "transpose",
+                Kernel::Transpose { x, out, rows, cols, accumulate },
+                &[(out, rows * cols)],
+                1e-6,
+                1e-7,
+            );
+        }
         // Gather rows of a rows×cols table by indices with repeats and one out-of-range index.
         let num_indices = rows * 2 + 1;
         let idx: Vec<u32> =

@@ -287,6 +287,14 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                     }
                 }
             }),
+        Kernel::Transpose { x, out, rows, cols, accumulate } => backend.with_output(out, &[x], |slab, out| {
+            let x = slab.get(x);
+            for r in 0..rows {
+                for c in 0..cols {
+                    store(&mut out[c * rows + r], x[r * cols + c], accumulate);
+                }
+            }
+        }),
         Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => {
             backend.with_output(out, &[table, indices], |slab, out| {
                 let (table, indices) = (slab.get(table), slab.get(indices));

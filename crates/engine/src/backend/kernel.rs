@@ -124,6 +124,9 @@ pub enum Kernel {
         dst_offset: usize,
         accumulate: bool,
     },
+    /// out[c, r] (+)= x[r, c] for an x of rows × cols: the transpose (one-hot input through a
+    /// PyTorch-layout weight gathers rows of its transpose).
+    Transpose { x: BufId, out: BufId, rows: usize, cols: usize, accumulate: bool },
     /// out[i, :] = table[indices[i], :] (embedding lookup; one-hot input times a matrix)
     Gather { table: BufId, indices: BufId, out: BufId, num_indices: usize, dim: usize, table_rows: usize },
     /// grad_table[indices[i], :] += grad_out[i, :] for every i, in index order (deterministic)

@@ -13,60 +13,24 @@
 //! and the output `Y = H W_hq + b_q` at every step.
 
 use crate::backend::Backend;
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::init::{Init, InitRng};
+use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 use std::rc::Rc;
 
-/// The recurrent cell of a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CellKind {
-    Rnn,
-    Gru,
-    Lstm,
-}
-
-impl CellKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CellKind::Rnn => "rnn",
-            CellKind::Gru => "gru",
-            CellKind::Lstm => "lstm",
-        }
-    }
-
-    /// Number of (W_x, W_h, b) gate groups.
-    fn gates(self) -> usize {
-        match self {
-            CellKind::Rnn => 1,
-            CellKind::Gru => 3,
-            CellKind::Lstm => 4,
-        }
-    }
-
-    /// Number of state tensors (H, or H and C).
-    pub fn state_count(self) -> usize {
-        if self == CellKind::Lstm {
-            2
-        } else {
-            1
-        }
-    }
-}
-
 /// A from-scratch model: gate parameters then the output layer.
 pub struct ScratchModel {
-    kind: CellKind,
-    vocab_size: usize,
-    hidden_size: usize,
+    config: ModelConfig,
     params: Vec<Param>,
 }
 
 /// The tape vars of one gate group.
 struct Gate {
-    w_x: Var,
+    /// `one_hot(X) W_x` for all steps, (steps·batch, hidden).
+    x_all: Var,
     w_h: Var,
     b: Var,
 }
@@ -79,11 +43,8 @@ impl ScratchModel {
         hidden_size: usize,
         seed: u64,
     ) -> Result<Self> {
-        if vocab_size == 0 || hidden_size == 0 {
-            return Err(EngineError::InvalidArgument(format!(
-                "vocab size ({vocab_size}) and hidden size ({hidden_size}) must be at least 1"
-            )));
-        }
+        let config = ModelConfig::new(kind, true, vocab_size, hidden_size);
+        config.validate()?;
         let mut rng = InitRng::new(seed);
         let normal = Init::Normal { std: 0.01 };
         let gate_names: &[&str] = match kind {
@@ -99,19 +60,11 @@ impl ScratchModel {
         }
         params.push(Param::new(backend, "W_hq", &[hidden_size, vocab_size], normal, &mut rng)?);
         params.push(Param::new(backend, "b_q", &[vocab_size], Init::Zeros, &mut rng)?);
-        Ok(Self { kind, vocab_size, hidden_size, params })
+        Ok(Self { config, params })
     }
 
-    pub fn kind(&self) -> CellKind {
-        self.kind
-    }
-
-    pub fn vocab_size(&self) -> usize {
-        self.vocab_size
-    }
-
-    pub fn hidden_size(&self) -> usize {
-        self.hidden_size
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
     }
 
     pub fn params(&self) -> &[Param] {
@@ -120,49 +73,49 @@ impl ScratchModel {
 
     /// Zero state for `batch` sequences: [H] or [H, C], each (batch, hidden).
     pub fn begin_state(&self, backend: &Rc<dyn Backend>, batch: usize) -> Result<Vec<Tensor>> {
-        (0..self.kind.state_count()).map(|_| Tensor::zeros(backend, &[batch, self.hidden_size])).collect()
+        let shape = [batch, self.config.hidden_size];
+        (0..self.config.cell.state_count()).map(|_| Tensor::zeros(backend, &shape)).collect()
     }
 
-    /// `x W_x + h W_h + b` for one gate.
-    fn pre_activation(tape: &mut Tape, gate: &Gate, tokens: &Tensor, h: Var) -> Result<Var> {
-        let x = tape.gather(gate.w_x, tokens)?;
+    /// `x W_x + h W_h + b` for one gate at step `t`; `x W_x` of all steps was gathered at once.
+    fn pre_activation(tape: &mut Tape, gate: &Gate, t: usize, batch: usize, h: Var) -> Result<Var> {
+        let x = tape.slice(gate.x_all, 0, t * batch, batch)?;
         let hh = tape.matmul(h, gate.w_h)?;
         let sum = tape.add(x, hh)?;
         tape.add_bias(sum, gate.b)
     }
 
-    /// Runs the model over `inputs` (per time step, the token ids of the batch) from `state`,
+    /// Runs the model over `inputs`, u32 token ids of shape (steps, batch), from `state`,
     /// returning logits of all steps stacked time-major, (steps·batch, vocab), and the new state.
-    pub fn forward(&self, tape: &mut Tape, inputs: &[Tensor], state: &[Tensor]) -> Result<(Var, Vec<Var>)> {
-        if state.len() != self.kind.state_count() {
-            return Err(EngineError::InvalidArgument(format!(
-                "{} needs {} state tensors, got {}",
-                self.kind.name(),
-                self.kind.state_count(),
-                state.len()
-            )));
-        }
+    pub fn forward(&self, tape: &mut Tape, inputs: &Tensor, state: &[Tensor]) -> Result<(Var, Vec<Var>)> {
+        let (steps, batch) = super::input_dims(inputs)?;
+        super::check_state(&self.config, state, &[batch, self.config.hidden_size])?;
+        let flat_inputs = inputs.reshape(&[steps * batch])?;
         let vars: Vec<Var> = self.params.iter().map(|p| tape.param(p)).collect();
-        let gates: Vec<Gate> = (0..self.kind.gates())
-            .map(|g| Gate { w_x: vars[3 * g], w_h: vars[3 * g + 1], b: vars[3 * g + 2] })
-            .collect();
+        let gates: Vec<Gate> = (0..self.config.cell.gates())
+            .map(|g| {
+                // one_hot(X)·W_x for every step: a row gather of W_x.
+                let x_all = tape.gather(vars[3 * g], &flat_inputs)?;
+                Ok(Gate { x_all, w_h: vars[3 * g + 1], b: vars[3 * g + 2] })
+            })
+            .collect::<Result<_>>()?;
         let (w_hq, b_q) = (vars[vars.len() - 2], vars[vars.len() - 1]);
         let mut h = tape.constant(state[0].clone());
         let mut c = state.get(1).map(|c| tape.constant(c.clone()));
-        let mut outputs = Vec::with_capacity(inputs.len());
-        for tokens in inputs {
-            match self.kind {
+        let mut outputs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            match self.config.cell {
                 CellKind::Rnn => {
-                    let pre = Self::pre_activation(tape, &gates[0], tokens, h)?;
+                    let pre = Self::pre_activation(tape, &gates[0], t, batch, h)?;
                     h = tape.tanh(pre)?;
                 }
                 CellKind::Gru => {
-                    let z = Self::pre_activation(tape, &gates[0], tokens, h)?;
+                    let z = Self::pre_activation(tape, &gates[0], t, batch, h)?;
                     let z = tape.sigmoid(z)?;
-                    let r = Self::pre_activation(tape, &gates[1], tokens, h)?;
+                    let r = Self::pre_activation(tape, &gates[1], t, batch, h)?;
                     let r = tape.sigmoid(r)?;
                     let reset_h = tape.mul(r, h)?;
-                    let candidate = Self::pre_activation(tape, &gates[2], tokens, reset_h)?;
+                    let candidate = Self::pre_activation(tape, &gates[2], t, batch, reset_h)?;
                     let candidate = tape.tanh(candidate)?;
                     let diff = tape.sub(h, candidate)?;
                     let keep = tape.mul(z, diff)?;
@@ -171,7 +124,7 @@ impl ScratchModel {
                 CellKind::Lstm => {
                     let mut act = Vec::with_capacity(4);
                     for (g, gate) in gates.iter().enumerate() {
-                        let pre = Self::pre_activation(tape, gate, tokens, h)?;
+                        let pre = Self::pre_activation(tape, gate, t, batch, h)?;
                         act.push(if g < 3 { tape.sigmoid(pre)? } else { tape.tanh(pre)? });
                     }
                     let cell = c.expect("invariant: an LSTM state has a memory cell");

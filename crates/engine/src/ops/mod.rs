@@ -24,6 +24,7 @@ pub(crate) fn backward(tape: &mut Tape, out: Var, op: &Op, grad: &Tensor) -> Res
         Op::Concat { inputs, dim } => shape::concat_backward(tape, inputs, *dim, grad),
         Op::Slice { x, dim, start } => shape::slice_backward(tape, *x, *dim, *start, grad),
         Op::Reshape { x } => shape::reshape_backward(tape, *x, grad),
+        Op::Transpose { x } => shape::transpose_backward(tape, *x, grad),
         Op::Gather { table, indices } => embedding::gather_backward(tape, *table, indices, grad),
         Op::SoftmaxCrossEntropy { logits, dlogits } => {
             loss::softmax_cross_entropy_backward(tape, *logits, dlogits, grad)

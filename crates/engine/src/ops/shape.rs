@@ -1,4 +1,4 @@
-//! Concatenation, slicing and reshaping: forward and backward (shaders/shape.wgsl).
+//! Concatenation, slicing, transposition and reshaping: forward and backward (shaders/shape.wgsl).
 //!
 //! A tensor seen along dimension `dim` is `outer × size(dim) × inner` with `outer` the product
 //! of the dimensions before and `inner` of those after; a slice or a concatenation part is then
@@ -87,6 +87,16 @@ impl Tape {
         Ok(self.record(out, Op::Slice { x, dim, start }, &[x]))
     }
 
+    /// The transpose of a 2-D value; the gradient is the transpose of the output's gradient.
+    pub fn transpose(&mut self, x: Var) -> Result<Var> {
+        let shape = self.shape(x).to_vec();
+        ensure(shape.len() == 2, "transpose", || format!("the value must be 2-D, got {shape:?}"))?;
+        let (rows, cols) = (shape[0], shape[1]);
+        let out = self.alloc(&[cols, rows])?;
+        self.run(Kernel::Transpose { x: self.value(x).id(), out: out.id(), rows, cols, accumulate: false })?;
+        Ok(self.record(out, Op::Transpose { x }, &[x]))
+    }
+
     /// The same values with another shape of equal element count.
     pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Result<Var> {
         let out = self.value(x).reshape(shape)?;
@@ -109,6 +119,14 @@ pub(super) fn concat_backward(tape: &mut Tape, inputs: &[Var], dim: usize, dy: &
 pub(super) fn slice_backward(tape: &mut Tape, x: Var, dim: usize, start: usize, dy: &Tensor) -> Result<()> {
     if let Some(grad) = tape.grad_target_zeroed(x)? {
         copy_block(tape, &grad, dy, dim, start, dy.shape()[dim], false, true)?;
+    }
+    Ok(())
+}
+
+pub(super) fn transpose_backward(tape: &mut Tape, x: Var, dy: &Tensor) -> Result<()> {
+    if let Some((grad, acc)) = tape.grad_target(x)? {
+        let (rows, cols) = (dy.shape()[0], dy.shape()[1]);
+        tape.run(Kernel::Transpose { x: dy.id(), out: grad.id(), rows, cols, accumulate: acc })?;
     }
     Ok(())
 }

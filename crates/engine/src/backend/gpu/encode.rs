@@ -226,9 +226,17 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
                 w(dst_stride, "stride")?,
                 w(dst_offset, "offset")?,
                 flag(accumulate),
-                0,
+                1,
             ],
             vec![(1, src), (2, dst)],
+            grid_1d(rows * cols, 256)?,
+        ),
+        // The transpose is a copy whose source walks down columns: out row c is x column c.
+        Kernel::Transpose { x, out, rows, cols, accumulate } => spec(
+            Shape,
+            "copy2d",
+            vec![w(cols, "cols")?, w(rows, "rows")?, 1, 0, w(rows, "rows")?, 0, flag(accumulate), w(cols, "cols")?],
+            vec![(1, x), (2, out)],
             grid_1d(rows * cols, 256)?,
         ),
         Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => spec(

@@ -1,0 +1,97 @@
+//! What a language model is, in one serialisable value: enough to rebuild it from a checkpoint.
+
+use crate::error::{EngineError, Result};
+use serde::{Deserialize, Serialize};
+
+/// The recurrent cell of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    Rnn,
+    Gru,
+    Lstm,
+}
+
+impl CellKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Rnn => "rnn",
+            CellKind::Gru => "gru",
+            CellKind::Lstm => "lstm",
+        }
+    }
+
+    /// Number of gate blocks stacked in a PyTorch weight (and of (W_x, W_h, b) groups in a
+    /// scratch model): RNN 1, GRU 3, LSTM 4.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Rnn => 1,
+            CellKind::Gru => 3,
+            CellKind::Lstm => 4,
+        }
+    }
+
+    /// Number of state tensors (H, or H and C).
+    pub fn state_count(self) -> usize {
+        if self == CellKind::Lstm {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// A language model's architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub cell: CellKind,
+    /// d2l's from-scratch model (one layer, one-hot input, d2l's parameter names) instead of the
+    /// PyTorch-layout layers.
+    pub scratch: bool,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    /// Stacked recurrent layers (PyTorch's `num_layers`).
+    pub num_layers: usize,
+    /// Dropout on the outputs of every layer but the last, in training mode (PyTorch's `dropout`).
+    pub dropout: f32,
+    /// Embedding width; `None` feeds one-hot vectors, as d2l does.
+    pub embedding_dim: Option<usize>,
+}
+
+impl ModelConfig {
+    /// A one-layer model with one-hot input and no dropout: d2l's chapters 9–10 setting.
+    pub fn new(cell: CellKind, scratch: bool, vocab_size: usize, hidden_size: usize) -> Self {
+        Self { cell, scratch, vocab_size, hidden_size, num_layers: 1, dropout: 0.0, embedding_dim: None }
+    }
+
+    /// The model's name as the CLI spells it: `gru`, `gru-scratch`, ….
+    pub fn model_name(&self) -> String {
+        format!("{}{}", self.cell.name(), if self.scratch { "-scratch" } else { "" })
+    }
+
+    /// Rejects sizes of zero, a dropout outside [0, 1), and options a scratch model lacks.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |message: String| Err(EngineError::InvalidArgument(message));
+        if self.vocab_size == 0 || self.hidden_size == 0 || self.num_layers == 0 {
+            return invalid(format!(
+                "vocab size ({}), hidden size ({}) and number of layers ({}) must be at least 1",
+                self.vocab_size, self.hidden_size, self.num_layers
+            ));
+        }
+        if self.embedding_dim == Some(0) {
+            return invalid("the embedding width must be at least 1 (or unset for one-hot input)".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return invalid(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if self.scratch && (self.num_layers != 1 || self.dropout != 0.0 || self.embedding_dim.is_some()) {
+            return invalid(format!(
+                "{} is d2l's one-layer scratch model with one-hot input; for layers, dropout or an embedding \
+                 use the concise model '{}'",
+                self.model_name(),
+                self.cell.name()
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! Concise recurrent layers with PyTorch's equations, parameter names and shapes: d2l's
+//! `RNNModel(nn.RNN | nn.GRU | nn.LSTM, vocab_size)` with an optional embedding and stacked layers.
+//!
+//! Per layer `l` the weights are `rnn.weight_ih_l{l}` (G·H, in), `rnn.weight_hh_l{l}` (G·H, H)
+//! and the biases `rnn.bias_ih_l{l}`, `rnn.bias_hh_l{l}` (G·H), gate blocks stacked in PyTorch's
+//! order; the head is `dense.weight` (V, H) and `dense.bias` (V). With `gi = x W_ihᵀ + b_ih` and
+//! `gh = h W_hhᵀ + b_hh`:
+//!
+//! - RNN:  `h' = tanh(gi + gh)`
+//! - GRU (r, z, n): `r = σ(gi_r + gh_r)`, `z = σ(gi_z + gh_z)`, `n = tanh(gi_n + r ⊙ gh_n)`,
+//!   `h' = (1 - z) ⊙ n + z ⊙ h` — the reset gate applies to `W_hn h + b_hn`, after the matmul
+//!   (unlike d2l's scratch GRU)
+//! - LSTM (i, f, g, o): `c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)`, `h' = σ(o) ⊙ tanh(c')`
+//!
+//! `gi` does not depend on the state, so it is one matmul over all time steps of a layer (as
+//! cuDNN does); only `gh` is computed step by step. One-hot input makes `gi` a row gather of
+//! `W_ihᵀ`. Initialisation is PyTorch's: U(±1/√H) for the recurrent weights, U(±1/√H) for the
+//! head (`kaiming_uniform_(a=√5)` on fan-in H), N(0, 1) for the embedding.
+
+use crate::backend::Backend;
+use crate::error::{EngineError, Result};
+use crate::init::{Init, InitRng};
+use crate::nn::config::{CellKind, ModelConfig};
+use crate::param::Param;
+use crate::tape::{Tape, Var};
+use crate::tensor::Tensor;
+use std::rc::Rc;
+
+/// A stack of PyTorch-layout recurrent layers with a linear head.
+pub struct RecurrentModel {
+    config: ModelConfig,
+    params: Vec<Param>,
+}
+
+/// The vars of one layer's parameters.
+struct Layer {
+    w_ih: Var,
+    w_hh: Var,
+    b_ih: Var,
+    b_hh: Var,
+}
+
+impl RecurrentModel {
+    pub fn new(backend: &Rc<dyn Backend>, config: &ModelConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        if config.scratch {
+            return Err(EngineError::InvalidArgument("RecurrentModel builds concise models, not scratch ones".into()));
+        }
+        let mut rng = InitRng::new(seed);
+        let (vocab, hidden) = (config.vocab_size, config.hidden_size);
+        let gate_rows = config.cell.gates() * hidden;
+        let bound = 1.0 / (hidden as f32).sqrt();
+        let uniform = Init::Uniform { low: -bound, high: bound };
+        let mut params = Vec::new();
+        if let Some(dim) = config.embedding_dim {
+            params.push(Param::new(backend, "embedding.weight", &[vocab, dim], Init::Normal { std: 1.0 }, &mut rng)?);
+        }
+        for layer in 0..config.num_layers {
+            let input = match (layer, config.embedding_dim) {
+                (0, Some(dim)) => dim,
+                (0, None) => vocab,
+                _ => hidden,
+            };
+            params.push(Param::new(
+                backend,
+                format!("rnn.weight_ih_l{layer}"),
+                &[gate_rows, input],
+                uniform,
+                &mut rng,
+            )?);
+            params.push(Param::new(
+                backend,
+                format!("rnn.weight_hh_l{layer}"),
+                &[gate_rows, hidden],
+                uniform,
+                &mut rng,
+            )?);
+            params.push(Param::new(backend, format!("rnn.bias_ih_l{layer}"), &[gate_rows], uniform, &mut rng)?);
+            params.push(Param::new(backend, format!("rnn.bias_hh_l{layer}"), &[gate_rows], uniform, &mut rng)?);
+        }
+        params.push(Param::new(backend, "dense.weight", &[vocab, hidden], uniform, &mut rng)?);
+        params.push(Param::new(backend, "dense.bias", &[vocab], uniform, &mut rng)?);
+        Ok(Self { config: config.clone(), params })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// Zero state: [H] or [H, C], each (num_layers, batch, hidden) as PyTorch's `h_0`/`c_0`.
+    pub fn begin_state(&self, backend: &Rc<dyn Backend>, batch: usize) -> Result<Vec<Tensor>> {
+        let shape = [self.config.num_layers, batch, self.config.hidden_size];
+        (0..self.config.cell.state_count()).map(|_| Tensor::zeros(backend, &shape)).collect()
+    }
+
+    /// Runs the model over `inputs`, u32 token ids of shape (steps, batch), from `state`.
+    /// Returns the logits of every step, (steps·batch, vocab) time-major, and the new state.
+    pub fn forward(&self, tape: &mut Tape, inputs: &Tensor, state: &[Tensor]) -> Result<(Var, Vec<Var>)> {
+        let config = &self.config;
+        let (steps, batch) = super::input_dims(inputs)?;
+        let hidden = config.hidden_size;
+        super::check_state(config, state, &[config.num_layers, batch, hidden])?;
+        let vars: Vec<Var> = self.params.iter().map(|p| tape.param(p)).collect();
+        let (embedding, rest) = match config.embedding_dim {
+            Some(_) => (Some(vars[0]), &vars[1..]),
+            None => (None, &vars[..]),
+        };
+        let layers: Vec<Layer> = rest
+            .chunks_exact(4)
+            .take(config.num_layers)
+            .map(|c| Layer { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] })
+            .collect();
+        let (dense_w, dense_b) = (vars[vars.len() - 2], vars[vars.len() - 1]);
+        let flat_inputs = inputs.reshape(&[steps * batch])?;
+        let mut layer_input = match embedding {
+            Some(table) => Some(tape.gather(table, &flat_inputs)?),
+            None => None,
+        };
+        let states: Vec<Var> = state.iter().map(|s| tape.constant(s.clone())).collect();
+        let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
+        for (index, layer) in layers.iter().enumerate() {
+            let gi_all = match layer_input {
+                Some(x) => tape.matmul_t(x, layer.w_ih, false, true)?,
+                None => {
+                    let w_t = tape.transpose(layer.w_ih)?;
+                    tape.gather(w_t, &flat_inputs)?
+                }
+            };
+            let gi_all = tape.add_bias(gi_all, layer.b_ih)?;
+            let initial = |tape: &mut Tape, s: Var| -> Result<Var> {
+                let slice = tape.slice(s, 0, index, 1)?;
+                tape.reshape(slice, &[batch, hidden])
+            };
+            let mut h = initial(tape, states[0])?;
+            let mut c = match states.get(1) {
+                Some(&s) => Some(initial(tape, s)?),
+                None => None,
+            };
+            let mut outputs = Vec::with_capacity(steps);
+            for t in 0..steps {
+                let gi = tape.slice(gi_all, 0, t * batch, batch)?;
+                let gh = tape.matmul_t(h, layer.w_hh, false, true)?;
+                let gh = tape.add_bias(gh, layer.b_hh)?;
+                (h, c) = cell_step(tape, config.cell, hidden, gi, gh, h, c)?;
+                outputs.push(h);
+            }
+            final_h.push(h);
+            final_c.extend(c);
+            let mut output = tape.concat(&outputs, 0)?;
+            if index + 1 < config.num_layers {
+                output = tape.dropout(output, config.dropout)?;
+            }
+            layer_input = Some(output);
+        }
+        let top = layer_input.expect("invariant: a model has at least one layer");
+        let logits = tape.matmul_t(top, dense_w, false, true)?;
+        let logits = tape.add_bias(logits, dense_b)?;
+        let mut new_state = vec![stack_layers(tape, &final_h, batch, hidden)?];
+        if !final_c.is_empty() {
+            new_state.push(stack_layers(tape, &final_c, batch, hidden)?);
+        }
+        Ok((logits, new_state))
+    }
+}
+
+/// One time step of a cell from the two pre-activations (batch, G·H).
+fn cell_step(
+    tape: &mut Tape,
+    cell: CellKind,
+    hidden: usize,
+    gi: Var,
+    gh: Var,
+    h: Var,
+    c: Option<Var>,
+) -> Result<(Var, Option<Var>)> {
+    match cell {
+        CellKind::Rnn => {
+            let pre = tape.add(gi, gh)?;
+            Ok((tape.tanh(pre)?, None))
+        }
+        CellKind::Gru => {
+            let gi_rz = tape.slice(gi, 1, 0, 2 * hidden)?;
+            let gh_rz = tape.slice(gh, 1, 0, 2 * hidden)?;
+            let rz = tape.add(gi_rz, gh_rz)?;
+            let rz = tape.sigmoid(rz)?;
+            let r = tape.slice(rz, 1, 0, hidden)?;
+            let z = tape.slice(rz, 1, hidden, hidden)?;
+            let gi_n = tape.slice(gi, 1, 2 * hidden, hidden)?;
+            let gh_n = tape.slice(gh, 1, 2 * hidden, hidden)?;
+            let reset = tape.mul(r, gh_n)?;
+            let n = tape.add(gi_n, reset)?;
+            let n = tape.tanh(n)?;
+            // (1 - z) n + z h = n + z (h - n)
+            let diff = tape.sub(h, n)?;
+            let keep = tape.mul(z, diff)?;
+            Ok((tape.add(n, keep)?, None))
+        }
+        CellKind::Lstm => {
+            let gates = tape.add(gi, gh)?;
+            let sig = tape.sigmoid(gates)?;
+            let i = tape.slice(sig, 1, 0, hidden)?;
+            let f = tape.slice(sig, 1, hidden, hidden)?;
+            let o = tape.slice(sig, 1, 3 * hidden, hidden)?;
+            let g = tape.slice(gates, 1, 2 * hidden, hidden)?;
+            let g = tape.tanh(g)?;
+            let cell = c.expect("invariant: an LSTM state has a memory cell");
+            let forget = tape.mul(f, cell)?;
+            let write = tape.mul(i, g)?;
+            let new_c = tape.add(forget, write)?;
+            let squashed = tape.tanh(new_c)?;
+            Ok((tape.mul(o, squashed)?, Some(new_c)))
+        }
+    }
+}
+
+/// Stacks per-layer (batch, hidden) values into (layers, batch, hidden).
+fn stack_layers(tape: &mut Tape, per_layer: &[Var], batch: usize, hidden: usize) -> Result<Var> {
+    let joined = tape.concat(per_layer, 0)?;
+    tape.reshape(joined, &[per_layer.len(), batch, hidden])
+}

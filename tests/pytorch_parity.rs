@@ -1,0 +1,101 @@
+//! The concise layers against PyTorch: for fixed weights, inputs and initial state, the logits,
+//! final states, loss and every weight gradient match what `torch.nn.RNN/GRU/LSTM` (with a
+//! one-hot or embedding input and a Linear head) computed. The numbers were recorded by
+//! `tests/fixtures/make_parity_fixtures.py` (in float64) and committed under
+//! `tests/fixtures/parity/`; running this needs no PyTorch.
+
+use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::nn::{LanguageModel, ModelConfig};
+use rnnplay_engine::testing::gpu_or_skip;
+use rnnplay_engine::{zero_grads, Tape, Tensor};
+use serde_json::Value;
+use std::rc::Rc;
+
+const CASES: [&str; 5] = ["rnn", "gru", "lstm", "gru_2layers_embedding", "lstm_2layers"];
+
+/// Relative tolerance: each value within 1e-5 of PyTorch's, relative to the largest magnitude
+/// in its tensor (so that values near zero are not held to an impossible standard).
+const RTOL: f64 = 1e-5;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/parity/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn floats(value: &Value) -> Vec<f32> {
+    value.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+}
+
+fn assert_matches(case: &str, what: &str, ours: &[f32], theirs: &Value) {
+    let theirs: Vec<f64> = theirs.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(ours.len(), theirs.len(), "{case} {what}: length");
+    let scale = theirs.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
+    for (i, (&a, &b)) in ours.iter().zip(&theirs).enumerate() {
+        let err = (f64::from(a) - b).abs() / scale;
+        assert!(err <= RTOL, "{case} {what}[{i}]: rnnplay {a}, PyTorch {b} (relative error {err:.2e})");
+    }
+}
+
+fn check_case(backend: &Rc<dyn Backend>, case: &str) {
+    let f = fixture(case);
+    let config: ModelConfig = serde_json::from_value(f["config"].clone()).unwrap();
+    let model = LanguageModel::new(backend, &config, 0).unwrap();
+    let names: Vec<&str> = model.params().iter().map(|p| p.name()).collect();
+    let torch_names: Vec<&str> = f["params"].as_object().unwrap().keys().map(String::as_str).collect();
+    let (mut sorted_ours, mut sorted_theirs) = (names.clone(), torch_names.clone());
+    sorted_ours.sort_unstable();
+    sorted_theirs.sort_unstable();
+    assert_eq!(sorted_ours, sorted_theirs, "{case}: parameter names");
+    for param in model.params() {
+        let p = &f["params"][param.name()];
+        let shape: Vec<usize> = p["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(param.value().shape(), shape.as_slice(), "{case}: shape of {}", param.name());
+        param.value().write_f32(&floats(&p["values"])).unwrap();
+    }
+    let (steps, batch) = (f["steps"].as_u64().unwrap() as usize, f["batch"].as_u64().unwrap() as usize);
+    let ids = |v: &Value| -> Vec<u32> { v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect() };
+    let inputs = Tensor::from_u32(backend, &[steps, batch], &ids(&f["inputs"])).unwrap();
+    let labels = Tensor::from_u32(backend, &[steps * batch], &ids(&f["labels"])).unwrap();
+    let state_shape = [config.num_layers, batch, config.hidden_size];
+    let state: Vec<Tensor> = f["initial_state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| Tensor::from_f32(backend, &state_shape, &floats(s)).unwrap())
+        .collect();
+
+    zero_grads(model.params()).unwrap();
+    let mut tape = Tape::new(backend, 0);
+    tape.set_training(false);
+    let (logits, final_state) = model.forward(&mut tape, &inputs, &state).unwrap();
+    let loss = tape.softmax_cross_entropy(logits, &labels).unwrap();
+    tape.backward(loss).unwrap();
+
+    let read = |t: &Tensor| pollster::block_on(t.to_vec()).unwrap();
+    assert_matches(case, "logits", &read(tape.value(logits)), &f["logits"]);
+    assert_matches(case, "loss", &read(tape.value(loss)), &Value::Array(vec![f["loss"].clone()]));
+    for (i, s) in final_state.iter().enumerate() {
+        assert_matches(case, &format!("final state {i}"), &read(tape.value(*s)), &f["final_state"][i]);
+    }
+    for param in model.params() {
+        assert_matches(case, &format!("gradient of {}", param.name()), &read(param.grad()), &f["grads"][param.name()]);
+    }
+}
+
+#[test]
+fn concise_layers_match_pytorch_on_the_cpu() {
+    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+    for case in CASES {
+        check_case(&cpu, case);
+    }
+}
+
+#[test]
+fn concise_layers_match_pytorch_on_the_gpu() {
+    let Some(gpu) = gpu_or_skip("concise_layers_match_pytorch_on_the_gpu") else { return };
+    let gpu: Rc<dyn Backend> = Rc::new(gpu);
+    for case in CASES {
+        check_case(&gpu, case);
+    }
+}
