@@ -212,10 +212,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         bar.inc(1);
         if !args.json && (epoch % args.report_every == 0 || epoch == config.epochs) {
             let sample = continuation(&model, &corpus.vocab, &config, "time traveller", args.predict_len)?;
-            bar.println(format!(
+            let line = format!(
                 "epoch {epoch:>4}  perplexity {:>7.3}{valid_text}  grad norm {:>6.3}  {tokens_per_s:>7.0} tokens/s  {sample:?}",
                 metrics.perplexity, metrics.grad_norm
-            ));
+            );
+            // A bar drawn to a terminal prints above itself; without a terminal (a log, a pipe)
+            // the bar is hidden and so would its lines be.
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
         }
     }
     bar.finish_and_clear();

@@ -87,6 +87,19 @@ fn train_runs_a_short_time_machine_job_and_prints_a_json_summary() {
 }
 
 #[test]
+fn train_prints_a_progress_line_with_a_sample_even_without_a_terminal() {
+    let args =
+        ["train", "--backend", "cpu", "--hidden", "16", "--epochs", "4", "--max-tokens", "2000", "--report-every", "2"];
+    let out = rnnplay_offline(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let epochs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 2, "one line every 2 epochs:\n{stdout}");
+    assert!(epochs[1].starts_with("epoch    4") && epochs[1].contains("\"time traveller"), "{stdout}");
+    assert!(stdout.contains("time traveller → \"time traveller"), "{stdout}");
+}
+
+#[test]
 fn train_saves_metrics_a_plot_and_a_checkpoint_that_predict_loads() {
     let dir = temp_dir("save");
     let (ckpt, metrics, plot) = (dir.join("m.safetensors"), dir.join("run.jsonl"), dir.join("ppl.svg"));
