@@ -3,33 +3,18 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use rnnplay_data::{Sampling, TokenKind};
-use rnnplay_engine::nn::{CellKind, ModelConfig};
-
-/// One preset per d2l section; every one uses d2l's classic settings: The Time Machine's first
-/// 10 000 char tokens, batch 32, 35 steps, sequential partitioning, SGD, θ = 1, 500 epochs.
-const PRESETS: &[(&str, &str, usize, usize, f32, &str)] = &[
-    // name, model, hidden, layers, lr, d2l section
-    ("d2l-rnn-scratch", "rnn-scratch", 512, 1, 1.0, "9.5 RNN from scratch"),
-    ("d2l-rnn", "rnn", 256, 1, 1.0, "9.6 concise RNN"),
-    ("d2l-gru-scratch", "gru-scratch", 256, 1, 1.0, "10.1 GRU from scratch"),
-    ("d2l-gru", "gru", 256, 1, 1.0, "10.1 concise GRU"),
-    ("d2l-lstm-scratch", "lstm-scratch", 256, 1, 1.0, "10.2 LSTM from scratch"),
-    ("d2l-lstm", "lstm", 256, 1, 1.0, "10.2 concise LSTM"),
-    ("d2l-deep-lstm", "lstm", 256, 2, 2.0, "10.3 deep RNN (2-layer LSTM, as d2l's classic edition)"),
-    ("d2l-deep-gru", "gru", 256, 2, 2.0, "10.3 deep RNN (2-layer GRU, as d2l's current edition)"),
-];
-
-/// The names of all presets, for messages.
-pub fn preset_names() -> String {
-    PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
-}
+use rnnplay_engine::nn::{parse_model_name, ModelConfig};
+use rnnplay_engine::presets::{preset, preset_names, PRESETS};
 
 /// `rnnplay train --list-presets` text.
 pub fn describe_presets() -> String {
     PRESETS
         .iter()
-        .map(|(name, model, hidden, layers, lr, section)| {
-            format!("{name:<18} {model:<13} hidden {hidden:<4} layers {layers}  lr {lr}  d2l {section}")
+        .map(|p| {
+            format!(
+                "{:<18} {:<13} hidden {:<4} layers {}  lr {}  d2l {}",
+                p.name, p.model, p.hidden, p.layers, p.lr, p.section
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -107,50 +92,34 @@ pub struct RunConfig {
     pub seed: u64,
 }
 
-/// (cell, scratch) of a model name.
-pub fn parse_model(name: &str) -> Result<(CellKind, bool)> {
-    let (cell, scratch) = match name.strip_suffix("-scratch") {
-        Some(cell) => (cell, true),
-        None => (name, false),
-    };
-    let cell = match cell {
-        "rnn" => CellKind::Rnn,
-        "gru" => CellKind::Gru,
-        "lstm" => CellKind::Lstm,
-        _ => bail!("unknown model '{name}'; use rnn, gru, lstm, rnn-scratch, gru-scratch or lstm-scratch"),
-    };
-    Ok((cell, scratch))
-}
-
 impl RunArgs {
     /// The preset with every given flag applied, checked.
     pub fn resolve(&self) -> Result<RunConfig> {
-        let Some(&(name, model, hidden, layers, lr, _)) = PRESETS.iter().find(|p| p.0 == self.preset) else {
+        let Some(preset) = preset(&self.preset) else {
             bail!("unknown preset '{}'; available: {}", self.preset, preset_names());
         };
-        let (cell, scratch) = parse_model(self.model.as_deref().unwrap_or(model))?;
+        let (cell, scratch) = parse_model_name(self.model.as_deref().unwrap_or(preset.model))?;
         // The vocabulary size is known once the corpus is read; 1 stands in until then.
-        let mut model = ModelConfig::new(cell, scratch, 1, self.hidden.unwrap_or(hidden));
-        model.num_layers = self.layers.unwrap_or(if scratch { 1 } else { layers });
+        let mut model = ModelConfig::new(cell, scratch, 1, self.hidden.unwrap_or(preset.hidden));
+        model.num_layers = self.layers.unwrap_or(if scratch { 1 } else { preset.layers });
         model.dropout = self.dropout.unwrap_or(0.0);
         model.embedding_dim = self.embedding;
         let config = RunConfig {
-            preset: name.to_string(),
+            preset: preset.name.to_string(),
             model,
-            lr: self.lr.unwrap_or(lr),
-            optimizer: self.optimizer.clone().unwrap_or_else(|| "sgd".into()),
-            clip: self.clip.unwrap_or(1.0),
-            batch_size: self.batch_size.unwrap_or(32),
-            num_steps: self.num_steps.unwrap_or(35),
+            lr: self.lr.unwrap_or(preset.lr),
+            optimizer: self.optimizer.clone().unwrap_or_else(|| preset.optimizer.into()),
+            clip: self.clip.unwrap_or(preset.clip),
+            batch_size: self.batch_size.unwrap_or(preset.batch_size),
+            num_steps: self.num_steps.unwrap_or(preset.num_steps),
             sampling: match &self.sampling {
                 Some(s) => Sampling::parse(s)?,
                 None => Sampling::Sequential,
             },
-            epochs: self.epochs.unwrap_or(500),
-            max_tokens: match self.max_tokens {
-                Some(0) => None,
-                Some(n) => Some(n),
-                None => Some(10_000),
+            epochs: self.epochs.unwrap_or(preset.epochs),
+            max_tokens: match self.max_tokens.unwrap_or(preset.max_tokens) {
+                0 => None,
+                n => Some(n),
             },
             tokens: match &self.tokens {
                 Some(t) => TokenKind::parse(t)?,

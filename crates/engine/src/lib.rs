@@ -11,6 +11,8 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod param;
+pub mod presets;
+pub mod session;
 pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]

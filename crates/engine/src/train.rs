@@ -107,39 +107,64 @@ impl Trainer {
     /// (detached: truncated BPTT); random sampling starts each batch from zeros. A mean loss
     /// whose perplexity is not finite is [`EngineError::Diverged`].
     pub async fn train_epoch(&mut self, model: &LanguageModel, batches: &mut BatchIter) -> Result<EpochMetrics> {
-        let backend = Rc::clone(&self.backend);
-        backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })?;
+        self.begin_epoch()?;
         let epoch = batches.epoch();
         let mut state: Option<Vec<Tensor>> = None;
         let mut tokens = 0;
         for batch in &epoch {
-            let initial = match (&state, batches.sampling()) {
-                (Some(carried), Sampling::Sequential) => carried.clone(),
-                _ => model.begin_state(&backend, batch.batch_size)?,
-            };
-            let (inputs, labels) = upload(&backend, batch)?;
-            zero_grads(model.params())?;
-            self.step = self.step.wrapping_add(1);
-            let mut tape = Tape::new(&backend, self.step);
-            let (logits, new_state) = model.forward(&mut tape, &inputs, &initial)?;
-            let loss = tape.softmax_cross_entropy(logits, &labels)?;
-            tape.backward(loss)?;
-            self.clipper.clip(model.params())?;
-            self.optimizer.step(model.params())?;
-            accumulate_into(&backend, tape.value(loss).id(), &self.metrics, 0)?;
-            accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
-            state = Some(new_state.iter().map(|v| tape.detach(*v)).collect());
-            backend.flush()?;
+            state = Some(self.train_batch(model, batch, state.as_deref(), batches.sampling())?);
             tokens += batch.batch_size * batch.num_steps;
         }
+        self.finish_epoch(epoch.len(), tokens).await
+    }
+
+    /// Zeroes the epoch's device-side sums of losses and gradient norms.
+    pub fn begin_epoch(&mut self) -> Result<()> {
+        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
+    }
+
+    /// One training step on `batch` — forward, mean cross-entropy, backward, clipping, update —
+    /// recorded and submitted once, with no read-back. Starts from `carried` under sequential
+    /// sampling (truncated BPTT) and from zeros otherwise; returns the detached final state.
+    pub fn train_batch(
+        &mut self,
+        model: &LanguageModel,
+        batch: &Batch,
+        carried: Option<&[Tensor]>,
+        sampling: Sampling,
+    ) -> Result<Vec<Tensor>> {
+        let backend = Rc::clone(&self.backend);
+        let initial = match (carried, sampling) {
+            (Some(carried), Sampling::Sequential) => carried.to_vec(),
+            _ => model.begin_state(&backend, batch.batch_size)?,
+        };
+        let (inputs, labels) = upload(&backend, batch)?;
+        zero_grads(model.params())?;
+        self.step = self.step.wrapping_add(1);
+        let mut tape = Tape::new(&backend, self.step);
+        let (logits, new_state) = model.forward(&mut tape, &inputs, &initial)?;
+        let loss = tape.softmax_cross_entropy(logits, &labels)?;
+        tape.backward(loss)?;
+        self.clipper.clip(model.params())?;
+        self.optimizer.step(model.params())?;
+        accumulate_into(&backend, tape.value(loss).id(), &self.metrics, 0)?;
+        accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
+        let state = new_state.iter().map(|v| tape.detach(*v)).collect();
+        backend.flush()?;
+        Ok(state)
+    }
+
+    /// Reads the epoch's sums back (the one read-back of an epoch) and turns them into means
+    /// over the `batches` trained since [`Trainer::begin_epoch`].
+    pub async fn finish_epoch(&mut self, batches: usize, tokens: usize) -> Result<EpochMetrics> {
         let sums = self.metrics.to_vec().await?;
-        let batches_run = epoch.len().max(1) as f32;
+        let batches_run = batches.max(1) as f32;
         let mean_loss = sums[0] / batches_run;
         // A loss past ~88.7 nats overflows the perplexity: no trained model is there.
         if !mean_loss.exp().is_finite() {
             return Err(EngineError::Diverged { mean_loss });
         }
-        Ok(EpochMetrics { perplexity: mean_loss.exp(), grad_norm: sums[1] / batches_run, tokens, batches: epoch.len() })
+        Ok(EpochMetrics { perplexity: mean_loss.exp(), grad_norm: sums[1] / batches_run, tokens, batches })
     }
 
     /// Perplexity of `model` on `batches` in evaluation mode (no dropout, no updates), with

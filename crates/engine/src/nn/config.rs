@@ -41,6 +41,26 @@ impl CellKind {
     }
 }
 
+/// (cell, scratch) of a model name: `rnn`, `gru`, `lstm` (PyTorch-layout layers) or
+/// `rnn-scratch`, `gru-scratch`, `lstm-scratch` (d2l's from-scratch models).
+pub fn parse_model_name(name: &str) -> Result<(CellKind, bool)> {
+    let (cell, scratch) = match name.strip_suffix("-scratch") {
+        Some(cell) => (cell, true),
+        None => (name, false),
+    };
+    let cell = match cell {
+        "rnn" => CellKind::Rnn,
+        "gru" => CellKind::Gru,
+        "lstm" => CellKind::Lstm,
+        _ => {
+            return Err(EngineError::InvalidArgument(format!(
+                "unknown model '{name}'; use rnn, gru, lstm, rnn-scratch, gru-scratch or lstm-scratch"
+            )))
+        }
+    };
+    Ok((cell, scratch))
+}
+
 /// A language model's architecture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {

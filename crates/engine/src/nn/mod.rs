@@ -6,7 +6,7 @@ pub mod config;
 pub mod recurrent;
 pub mod scratch;
 
-pub use config::{CellKind, ModelConfig};
+pub use config::{parse_model_name, CellKind, ModelConfig};
 pub use recurrent::RecurrentModel;
 pub use scratch::ScratchModel;
 

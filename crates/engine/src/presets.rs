@@ -1,0 +1,86 @@
+//! The d2l presets: one per section of the book's recurrent chapters, shared by `rnnplay train`
+//! and the web page so that a preset name means the same run in both.
+
+/// A complete d2l setting. All language-model presets use the classic `train_ch8` values:
+/// The Time Machine's first 10 000 char tokens, batch 32, 35 steps, sequential partitioning,
+/// SGD, θ = 1, 500 epochs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    /// A model name as `nn::parse_model_name` reads it (`gru`, `rnn-scratch`, …).
+    pub model: &'static str,
+    pub hidden: usize,
+    pub layers: usize,
+    pub lr: f32,
+    pub optimizer: &'static str,
+    pub clip: f32,
+    pub batch_size: usize,
+    pub num_steps: usize,
+    pub epochs: usize,
+    /// Tokens kept from the start of the corpus.
+    pub max_tokens: usize,
+    /// The d2l section it reproduces.
+    pub section: &'static str,
+}
+
+const fn language_model(
+    name: &'static str,
+    model: &'static str,
+    hidden: usize,
+    layers: usize,
+    lr: f32,
+    section: &'static str,
+) -> Preset {
+    Preset {
+        name,
+        model,
+        hidden,
+        layers,
+        lr,
+        optimizer: "sgd",
+        clip: 1.0,
+        batch_size: 32,
+        num_steps: 35,
+        epochs: 500,
+        max_tokens: 10_000,
+        section,
+    }
+}
+
+/// Every preset, in the book's order.
+pub const PRESETS: &[Preset] = &[
+    language_model("d2l-rnn-scratch", "rnn-scratch", 512, 1, 1.0, "9.5 RNN from scratch"),
+    language_model("d2l-rnn", "rnn", 256, 1, 1.0, "9.6 concise RNN"),
+    language_model("d2l-gru-scratch", "gru-scratch", 256, 1, 1.0, "10.1 GRU from scratch"),
+    language_model("d2l-gru", "gru", 256, 1, 1.0, "10.1 concise GRU"),
+    language_model("d2l-lstm-scratch", "lstm-scratch", 256, 1, 1.0, "10.2 LSTM from scratch"),
+    language_model("d2l-lstm", "lstm", 256, 1, 1.0, "10.2 concise LSTM"),
+    language_model("d2l-deep-lstm", "lstm", 256, 2, 2.0, "10.3 deep RNN (2-layer LSTM, as d2l's classic edition)"),
+    language_model("d2l-deep-gru", "gru", 256, 2, 2.0, "10.3 deep RNN (2-layer GRU, as d2l's current edition)"),
+];
+
+/// The preset called `name`.
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// The names of all presets, comma-separated, for messages.
+pub fn preset_names() -> String {
+    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::parse_model_name;
+
+    #[test]
+    fn every_preset_names_a_known_model_and_d2l_values() {
+        for p in PRESETS {
+            assert!(parse_model_name(p.model).is_ok(), "{}", p.name);
+            assert_eq!((p.batch_size, p.num_steps, p.epochs, p.max_tokens), (32, 35, 500, 10_000));
+        }
+        assert_eq!(preset("d2l-rnn-scratch").map(|p| p.hidden), Some(512));
+        assert!(preset("d2l-transformer").is_none());
+    }
+}
