@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README and CI run exactly this): installs prerequisites, then
 # runs every test with the GPU backend required (lavapipe when there is no GPU), checks the
-# wasm32 build of the engine and the data crate, and runs clippy.
+# wasm32 build of the engine and the data crate, runs clippy, and tests the web page in
+# headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,11 +18,16 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
 
-echo "== wasm32 build check (engine, data)"
-cargo check --locked -p rnnplay-engine -p rnnplay-data --target wasm32-unknown-unknown
+echo "== wasm32: clippy of the engine, the data crate and the web page"
+cargo clippy --locked -p rnnplay-engine -p rnnplay-data -p rnnplay-web --target wasm32-unknown-unknown -- -D warnings
 
 echo "== rustfmt"
 cargo fmt --all -- --check
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== web page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"
+bash scripts/setup-browser.sh
+bash scripts/build-web.sh
+node tests/e2e/e2e.cjs dist

@@ -1,1 +1,22 @@
+//! rnnplay's web page: a leptos (CSR) front end that trains the engine's models in the browser,
+//! on WebGPU when the browser offers it and on the CPU backend otherwise. `settings` is plain
+//! Rust (tested natively); everything else exists only on wasm32.
 
+pub mod settings;
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
+mod components;
+#[cfg(target_arch = "wasm32")]
+mod run;
+
+/// Entry point: wasm-bindgen calls it when the module loads.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,29 +1,8 @@
-//! Turning what the user types into token ids of a model's vocabulary, and back.
+//! The CLI's side of tokenizing user text: warnings on stderr.
 
+pub use rnnplay_data::prompt::decode;
+use rnnplay_data::prompt::encode;
 use rnnplay_data::{TokenKind, Vocab};
-
-/// Splits `text` as the corpus was split (lower-cased, as the corpus cleaning does) and maps
-/// each token to its id; tokens outside the vocabulary become `<unk>` and are listed.
-pub fn encode(vocab: &Vocab, kind: TokenKind, text: &str) -> (Vec<u32>, Vec<String>) {
-    let lower = text.to_lowercase();
-    let tokens: Vec<String> = match kind {
-        TokenKind::Char => lower.chars().map(String::from).collect(),
-        TokenKind::Word => lower.split_whitespace().map(String::from).collect(),
-    };
-    let mut unknown = Vec::new();
-    let ids = tokens
-        .iter()
-        .map(|t| {
-            vocab.get(t).unwrap_or_else(|| {
-                if !unknown.contains(t) {
-                    unknown.push(t.clone());
-                }
-                rnnplay_data::vocab::UNK
-            })
-        })
-        .collect();
-    (ids, unknown)
-}
 
 /// [`encode`], warning on stderr about tokens fed as `<unk>`.
 pub fn encode_with_warning(vocab: &Vocab, kind: TokenKind, text: &str, what: &str) -> Vec<u32> {
@@ -32,24 +11,4 @@ pub fn encode_with_warning(vocab: &Vocab, kind: TokenKind, text: &str, what: &st
         eprintln!("warning: the {what} has tokens outside the vocabulary, fed as <unk>: {unknown:?}");
     }
     ids
-}
-
-/// Token ids back to text (chars joined directly, words with spaces).
-pub fn decode(vocab: &Vocab, kind: TokenKind, ids: &[u32]) -> String {
-    let separator = if kind == TokenKind::Word { " " } else { "" };
-    ids.iter().map(|&i| vocab.token(i)).collect::<Vec<_>>().join(separator)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_characters_become_unk_and_are_reported_once() {
-        let vocab = Vocab::new(&[vec!["a", "b", " "]], 0, &[]);
-        let (ids, unknown) = encode(&vocab, TokenKind::Char, "Ab!x!");
-        assert_eq!(ids, vec![vocab.index("a"), vocab.index("b"), 0, 0, 0]);
-        assert_eq!(unknown, vec!["!", "x"]);
-        assert_eq!(decode(&vocab, TokenKind::Char, &ids[..2]), "ab");
-    }
 }

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod hub;
 pub mod iter;
+pub mod prompt;
 pub mod text;
 pub mod vocab;
 

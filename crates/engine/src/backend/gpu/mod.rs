@@ -116,6 +116,13 @@ impl GpuBackend {
     /// Opens the preferred adapter with its own limits (so large buffers are allowed up to what
     /// the hardware offers).
     pub async fn new() -> Result<Self> {
+        // A browser without `navigator.gpu` must be told apart before wgpu touches it.
+        #[cfg(target_arch = "wasm32")]
+        if !wgpu::util::is_browser_webgpu_supported().await {
+            return Err(EngineError::NoAdapter {
+                reason: "this browser does not offer WebGPU (navigator.gpu is missing or grants no adapter)".into(),
+            });
+        }
         let instance = adapters::instance();
         let adapter = adapters::pick_adapter(&instance).await?;
         let summary = AdapterSummary::of(&adapter);

@@ -1,0 +1,85 @@
+// End-to-end test of the web page in headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core; no browser download). Serves dist/ on 127.0.0.1, then:
+//  1. with WebGPU (SwiftShader, --enable-unsafe-webgpu): the banner says GPU; a small preset
+//     trains a few epochs; the perplexity chart has one point per epoch and falls; both
+//     prediction panels have text; the console has no errors; a screenshot is saved;
+//  2. without WebGPU: the banner says so and training on the CPU backend works the same way.
+// Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
+const { chromium } = require('playwright-core');
+const { spawn } = require('child_process');
+const path = require('path');
+
+const root = path.resolve(__dirname, '../..');
+const dist = path.resolve(process.argv[2] || path.join(root, 'dist'));
+const shots = path.resolve(process.argv[3] || dist);
+const port = 8000 + Math.floor(Math.random() * 1000);
+// Sized for SwiftShader (5–8× slower than lavapipe): a tiny scratch RNN, 3 epochs.
+const query = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=3&max_tokens=1500&lr=1&seed=0';
+const baseArgs = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+async function waitForServer() {
+  for (let i = 0; i < 50; i++) {
+    try { const r = await fetch(`http://127.0.0.1:${port}/`); if (r.ok) return; } catch (_) {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the static server did not start');
+}
+
+async function scenario(name, args, expectBackend) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  const errors = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await page.goto(`http://127.0.0.1:${port}/${query}`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
+    const backend = await page.getAttribute('#backend', 'data-backend');
+    const banner = await page.textContent('#backend');
+    if (backend !== expectBackend) throw new Error(`backend ${backend}, expected ${expectBackend}: ${banner}`);
+    if (expectBackend === 'cpu' && !banner.includes('WebGPU is not available')) throw new Error(`banner: ${banner}`);
+    await page.waitForFunction(() => /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+    await page.click('#start');
+    await page.waitForFunction(() => {
+      const phase = document.querySelector('#status')?.dataset.phase;
+      return phase === 'finished' || phase === 'stopped';
+    }, null, { timeout: 300000, polling: 500 });
+    const runError = await page.$('#run-error');
+    if (runError) throw new Error(`run error: ${await runError.textContent()}`);
+    const values = JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values'));
+    if (values.length !== 3) throw new Error(`perplexity chart has ${values.length} points, expected 3`);
+    if (!(values[2] < values[0])) throw new Error(`perplexity did not fall: ${values}`);
+    await page.waitForFunction(() => (document.querySelector('#free-running-text')?.textContent || '').length > 14, null, { timeout: 120000 });
+    const forced = await page.textContent('#teacher-forced-text');
+    const free = await page.textContent('#free-running-text');
+    if (forced.length < 20) throw new Error(`teacher-forced panel: '${forced}'`);
+    if (!free.startsWith('time traveller')) throw new Error(`free-running panel: '${free}'`);
+    await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
+    console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}, free-running '${free.slice(0, 40)}…'`);
+  } catch (e) {
+    errors.push(e.message);
+  } finally {
+    await browser.close();
+  }
+  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
+  return errors.length === 0;
+}
+
+(async () => {
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
+  let passed = 0; let failed = 0;
+  try {
+    await waitForServer();
+    for (const [name, args, backend] of [
+      ['webgpu', [...baseArgs, '--enable-unsafe-webgpu'], 'gpu'],
+      ['cpu-fallback', [...baseArgs, '--disable-gpu'], 'cpu'],
+    ]) {
+      if (await scenario(name, args, backend)) passed++; else failed++;
+    }
+  } finally {
+    server.kill();
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+})();

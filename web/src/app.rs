@@ -1,0 +1,181 @@
+//! The page: backend banner, dataset, settings, training controls, charts and predictions.
+
+use crate::browser;
+use crate::components::chart::{Chart, Series};
+use crate::components::dataset_panel::DatasetPanel;
+use crate::components::predictions::PredictionsPanel;
+use crate::components::settings_panel::SettingsPanel;
+use crate::run::{drive, Phase, Run, Ui};
+use crate::settings::Settings;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    /// The backend every run uses, chosen once when the page loads.
+    static BACKEND: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
+}
+
+/// What the page trains on.
+#[derive(Debug, Clone, PartialEq)]
+enum BackendState {
+    Detecting,
+    Gpu(String),
+    /// The CPU fallback, with the reason WebGPU is not used.
+    Cpu(String),
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let (initial, url_error) = match Settings::from_query(&browser::query()) {
+        Ok(settings) => (settings, None),
+        Err(err) => (Settings::default_preset(), Some(format!("{err}; the defaults are used instead"))),
+    };
+    let settings = RwSignal::new(initial);
+    let ui = Ui::new();
+    let text = RwSignal::new(None::<String>);
+    let backend_state = RwSignal::new(BackendState::Detecting);
+    let url_error = RwSignal::new(url_error);
+    let log_scale = RwSignal::new(false);
+
+    Effect::new(move |_| browser::set_query(&settings.get().to_query()));
+    spawn_local(async move {
+        let (backend, state): (Rc<dyn Backend>, _) = match GpuBackend::new().await {
+            Ok(gpu) => {
+                // Browsers may hide the adapter's name; say what kind it is then.
+                let adapter = gpu.adapter();
+                let name = if adapter.name.is_empty() { adapter.device_type.clone() } else { adapter.name.clone() };
+                (Rc::new(gpu), BackendState::Gpu(name))
+            }
+            Err(err) => (Rc::new(CpuBackend::new()), BackendState::Cpu(err.to_string())),
+        };
+        BACKEND.with(|b| *b.borrow_mut() = Some(backend));
+        backend_state.set(state);
+    });
+
+    // Builds a run from the current settings and text and starts its loop; a message instead
+    // when something is missing or wrong.
+    let begin = move |running: bool| {
+        let Some(backend) = BACKEND.with(|b| b.borrow().clone()) else {
+            ui.run_error.set(Some("the backend is still being chosen; try again in a moment".into()));
+            return;
+        };
+        let Some(corpus) = text.get_untracked() else {
+            ui.run_error.set(Some("no corpus yet: load The Time Machine, paste text or upload a file".into()));
+            return;
+        };
+        let settings = settings.get_untracked();
+        match Run::build(&settings, &corpus, &backend) {
+            Ok(run) => {
+                ui.run_error.set(None);
+                ui.curve.set(Vec::new());
+                ui.predictions.set(None);
+                ui.clip.set(settings.clip);
+                ui.progress.set(Default::default());
+                ui.running.set(running);
+                ui.pending_steps.set(if running { 0 } else { 1 });
+                ui.phase.set(if running { Phase::Running } else { Phase::Paused });
+                let generation = ui.generation.get_untracked();
+                spawn_local(drive(ui, generation, run));
+            }
+            Err(err) => ui.run_error.set(Some(err)),
+        }
+    };
+    let start = move |_| match ui.phase.get_untracked() {
+        Phase::Idle => begin(true),
+        Phase::Paused => {
+            ui.running.set(true);
+            ui.phase.set(Phase::Running);
+        }
+        _ => {}
+    };
+    let pause = move |_| ui.running.set(false);
+    let step = move |_| match ui.phase.get_untracked() {
+        Phase::Idle => begin(false),
+        Phase::Paused => ui.pending_steps.update(|n| *n += 1),
+        _ => {}
+    };
+    let reset = move |_| {
+        ui.generation.update(|g| *g += 1);
+        ui.running.set(false);
+        ui.pending_steps.set(0);
+        ui.phase.set(Phase::Idle);
+        ui.curve.set(Vec::new());
+        ui.predictions.set(None);
+        ui.progress.set(Default::default());
+        ui.run_error.set(None);
+    };
+    let save = move |_| ui.save_requests.update(|n| *n += 1);
+
+    let ready = move || backend_state.get() != BackendState::Detecting;
+    let phase_text = move || match ui.phase.get() {
+        Phase::Idle => "ready",
+        Phase::Running => "training",
+        Phase::Paused => "paused",
+        Phase::Finished => "finished",
+        Phase::Failed => "stopped",
+    };
+    let progress_text = move || {
+        let p = ui.progress.get();
+        format!("epoch {}/{} · batch {}/{} · {:.0} tokens/s", p.epoch, p.epochs, p.batch, p.batches, p.tokens_per_s)
+    };
+    let perplexities = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.perplexity).collect()));
+    let grad_norms = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.grad_norm).collect()));
+    let ppl_series = Signal::derive(move || Series::Perplexity { log_scale: log_scale.get() });
+    let norm_series = Signal::derive(move || Series::GradNorm { clip: ui.clip.get() });
+
+    view! {
+        <header>
+            <h1>"rnnplay"</h1>
+            <p>"Train recurrent networks in your browser — the recurrent chapters of " <em>"Dive into Deep Learning"</em> "."</p>
+        </header>
+        {move || match backend_state.get() {
+            BackendState::Detecting => view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any(),
+            BackendState::Gpu(name) => view! {
+                <div class="banner ok" id="backend" data-backend="gpu">{format!("Training on the GPU through WebGPU ({name}).")}</div>
+            }.into_any(),
+            BackendState::Cpu(reason) => view! {
+                <div class="banner warn" id="backend" data-backend="cpu" role="status">
+                    {format!("WebGPU is not available ({reason}). Training runs on the CPU backend instead — slower, same numbers.")}
+                </div>
+            }.into_any(),
+        }}
+        <Show when=move || url_error.get().is_some()>
+            <div class="banner warn" role="alert" id="url-error">{move || url_error.get().unwrap_or_default()}</div>
+        </Show>
+        <main>
+            <div class="column">
+                <DatasetPanel settings=settings ui=ui text=text/>
+                <SettingsPanel settings=settings ui=ui/>
+            </div>
+            <div class="column wide">
+                <section class="panel" aria-label="Training">
+                    <div class="row">
+                        <button id="start" on:click=start disabled=move || !ready() || matches!(ui.phase.get(), Phase::Running | Phase::Finished | Phase::Failed)>
+                            {move || if ui.phase.get() == Phase::Paused { "Resume" } else { "Start" }}
+                        </button>
+                        <button id="pause" on:click=pause disabled=move || ui.phase.get() != Phase::Running>"Pause"</button>
+                        <button id="step" on:click=step disabled=move || !ready() || !matches!(ui.phase.get(), Phase::Idle | Phase::Paused)>"Step (one batch)"</button>
+                        <button id="reset" on:click=reset>"Reset"</button>
+                        <button id="save" on:click=save disabled=move || ui.phase.get() == Phase::Idle>"Save model (.safetensors)"</button>
+                        <span id="status" data-phase=phase_text>{phase_text}</span>
+                    </div>
+                    <progress max=move || ui.progress.get().epochs.max(1) value=move || ui.progress.get().epoch></progress>
+                    <p id="progress">{progress_text}</p>
+                    <Show when=move || ui.run_error.get().is_some()>
+                        <p class="error" role="alert" id="run-error">{move || ui.run_error.get().unwrap_or_default()}</p>
+                    </Show>
+                </section>
+                <section class="panel charts" aria-label="Charts">
+                    <label><input type="checkbox" prop:checked=move || log_scale.get()
+                        on:change=move |ev| log_scale.set(event_target_checked(&ev))/>" log scale"</label>
+                    <Chart values=perplexities series=ppl_series title="perplexity per epoch" id="perplexity-chart"/>
+                    <Chart values=grad_norms series=norm_series title="pre-clip gradient norm" id="grad-norm-chart"/>
+                </section>
+                <PredictionsPanel ui=ui/>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,76 @@
+//! Small wrappers over browser APIs: yielding to the event loop, fetching and reading files,
+//! downloads, the URL, the clock.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+fn window() -> Result<web_sys::Window, String> {
+    web_sys::window().ok_or_else(|| "no browser window".to_string())
+}
+
+fn js_error(value: JsValue) -> String {
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Waits for a macrotask (`setTimeout(…, ms)`), so the browser can paint and handle input
+/// between training batches. A microtask would not let it.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Milliseconds since the page loaded.
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// The bytes of a same-origin file, or why they could not be had.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response: web_sys::Response =
+        JsFuture::from(window()?.fetch_with_str(url)).await.map_err(js_error)?.dyn_into().map_err(js_error)?;
+    if !response.ok() {
+        return Err(format!("HTTP {} for {url}", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(js_error)?).await.map_err(js_error)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// The bytes of a file the user picked.
+pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(js_error)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Offers `bytes` as a download called `name`.
+pub fn download(name: &str, bytes: &[u8]) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(js_error)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let document = window()?.document().ok_or("no document")?;
+    let anchor: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(js_error)?.dyn_into().map_err(|_| "not an anchor element")?;
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    web_sys::Url::revoke_object_url(&url).map_err(js_error)
+}
+
+/// The page's query string (`?a=1&b=2`, or empty).
+pub fn query() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+/// Replaces the query string without reloading or adding a history entry.
+pub fn set_query(query: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let path = window.location().pathname().unwrap_or_default();
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("{path}{query}")));
+    }
+}

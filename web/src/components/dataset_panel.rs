@@ -1,0 +1,186 @@
+//! The corpus: The Time Machine (served with the page when the build found it in the dataset
+//! cache, or fetched from d2l's public address on request, sha1-checked either way), pasted text
+//! or an uploaded `.txt` file; the tokenizer and `max_tokens`; and what the corpus looks like
+//! (length, vocabulary size, the vocabulary).
+
+use crate::browser;
+use crate::run::{Phase, Ui};
+use crate::settings::Settings;
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rnnplay_data::{Corpus, Dataset};
+
+/// Where the page looks for The Time Machine first: the copy the build put beside it.
+const SERVED_TIME_MACHINE: &str = "data/timemachine.txt";
+
+/// Fetches The Time Machine from `url` and accepts it only with d2l's sha1.
+pub async fn load_time_machine(url: &str) -> Result<String, String> {
+    let bytes = browser::fetch_bytes(url).await?;
+    let sha1 = rnnplay_data::hub::sha1_hex(&bytes);
+    let expected = Dataset::TimeMachine.sha1();
+    if sha1 != expected {
+        return Err(format!("{url} has sha1 {sha1}, not The Time Machine's {expected}; it is not used"));
+    }
+    rnnplay_data::text::utf8(bytes, url).map_err(|e| e.to_string())
+}
+
+/// Checks a user's text: UTF-8, and at least one token after d2l's cleaning.
+fn accept_text(bytes: Vec<u8>, what: &str) -> Result<String, String> {
+    let text = rnnplay_data::text::utf8(bytes, what).map_err(|e| e.to_string())?;
+    if text.trim().is_empty() {
+        return Err(format!("{what} is empty; paste or upload some text"));
+    }
+    Corpus::from_text(&text, rnnplay_data::TokenKind::Char, None).map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
+#[component]
+pub fn DatasetPanel(
+    settings: RwSignal<Settings>,
+    ui: Ui,
+    /// The corpus text in use.
+    text: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let note = RwSignal::new(None::<String>);
+    let pasted = RwSignal::new(String::new());
+    let file_input = NodeRef::<html::Input>::new();
+    let locked = move || ui.phase.get() != Phase::Idle;
+
+    let load_served = move || {
+        spawn_local(async move {
+            note.set(Some("loading The Time Machine…".into()));
+            match load_time_machine(SERVED_TIME_MACHINE).await {
+                Ok(t) => {
+                    text.set(Some(t));
+                    error.set(None);
+                    note.set(Some("The Time Machine (served with the page, sha1 checked)".into()));
+                }
+                Err(err) => {
+                    note.set(None);
+                    error.set(Some(format!(
+                        "The Time Machine is not served with this page ({err}). Fetch it from d2l below, or paste text."
+                    )));
+                }
+            }
+        });
+    };
+    if settings.get_untracked().dataset == "timemachine" {
+        load_served();
+    }
+    let fetch_d2l = move |_| {
+        spawn_local(async move {
+            let url = Dataset::TimeMachine.url();
+            note.set(Some(format!("fetching {url}…")));
+            match load_time_machine(url).await {
+                Ok(t) => {
+                    text.set(Some(t));
+                    error.set(None);
+                    note.set(Some(format!("The Time Machine from {url} (sha1 checked)")));
+                }
+                Err(err) => {
+                    note.set(None);
+                    error.set(Some(format!("could not fetch {url}: {err}")));
+                }
+            }
+        });
+    };
+    let use_pasted = move |_| match accept_text(pasted.get_untracked().into_bytes(), "the pasted text") {
+        Ok(t) => {
+            settings.update(|s| s.dataset = "custom".into());
+            note.set(Some(format!("your text ({} characters)", t.chars().count())));
+            text.set(Some(t));
+            error.set(None);
+        }
+        Err(err) => error.set(Some(err)),
+    };
+    let on_file = move |_| {
+        let Some(file) = file_input.get_untracked().and_then(|i| i.files()).and_then(|f| f.get(0)) else { return };
+        spawn_local(async move {
+            let name = file.name();
+            match browser::file_bytes(&file).await.and_then(|b| accept_text(b, &name)) {
+                Ok(t) => {
+                    settings.update(|s| s.dataset = "custom".into());
+                    note.set(Some(format!("{name} ({} characters)", t.chars().count())));
+                    text.set(Some(t));
+                    error.set(None);
+                }
+                Err(err) => error.set(Some(err)),
+            }
+        });
+    };
+    let use_time_machine = move |_| {
+        settings.update(|s| s.dataset = "timemachine".into());
+        load_served();
+    };
+    let stats = move || {
+        let (tokens, max_tokens) = settings.with(|s| (s.token_kind(), s.max_tokens));
+        let kind = tokens.ok()?;
+        text.with(|t| {
+            let t = t.as_ref()?;
+            Some(match Corpus::from_text(t, kind, (max_tokens > 0).then_some(max_tokens)) {
+                Ok(corpus) => {
+                    let shown: Vec<String> =
+                        corpus.vocab.tokens().iter().take(60).map(|t| if t == " " { "␣".into() } else { t.clone() }).collect();
+                    let more = corpus.vocab.len().saturating_sub(60);
+                    let more = if more > 0 { format!(" … and {more} more") } else { String::new() };
+                    view! {
+                        <p id="corpus-stats">{format!("{} tokens, vocabulary of {}", corpus.len(), corpus.vocab.len())}</p>
+                        <p class="vocab">{shown.join(" ")}{more}</p>
+                    }
+                    .into_any()
+                }
+                Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+            })
+        })
+    };
+    view! {
+        <section class="panel" aria-label="Dataset">
+            <h2>"Dataset"</h2>
+            <div class="row">
+                <button on:click=use_time_machine disabled=locked>"The Time Machine"</button>
+                <button on:click=fetch_d2l disabled=locked>"Fetch it from d2l"</button>
+            </div>
+            <label class="field">
+                <span>"or paste text"</span>
+                <textarea rows="3" prop:value=move || pasted.get() on:input=move |ev| pasted.set(event_target_value(&ev))
+                    disabled=locked></textarea>
+            </label>
+            <div class="row">
+                <button on:click=use_pasted disabled=locked>"Use pasted text"</button>
+                <label>"or upload a .txt file "
+                    <input type="file" accept=".txt,text/plain" node_ref=file_input on:change=on_file disabled=locked/>
+                </label>
+            </div>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert" id="dataset-error">{move || error.get().unwrap_or_default()}</p>
+            </Show>
+            <p class="note">{move || note.get().unwrap_or_default()}</p>
+            <div class="row">
+                <label class="field">
+                    <span>"tokens"</span>
+                    <select name="tokens" disabled=locked
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            settings.update(|s| s.tokens = v);
+                        }>
+                        <option value="char" selected=move || settings.with(|s| s.tokens == "char")>"char"</option>
+                        <option value="word" selected=move || settings.with(|s| s.tokens == "word")>"word"</option>
+                    </select>
+                </label>
+                <label class="field">
+                    <span>"max tokens (0 = all)"</span>
+                    <input type="number" min="0" name="max_tokens" disabled=locked
+                        prop:value=move || settings.with(|s| s.max_tokens.to_string())
+                        on:change=move |ev| {
+                            if let Ok(n) = event_target_value(&ev).trim().parse::<usize>() {
+                                settings.update(|s| s.max_tokens = n);
+                            }
+                        }/>
+                </label>
+            </div>
+            {stats}
+        </section>
+    }
+}

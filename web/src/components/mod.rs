@@ -1,0 +1,6 @@
+//! The page's panels, one file each.
+
+pub mod chart;
+pub mod dataset_panel;
+pub mod predictions;
+pub mod settings_panel;

@@ -1,0 +1,110 @@
+//! The model and training settings. Each field edits the shared [`Settings`] through its text
+//! form, so a bad value gets a message next to the field and the settings keep their last good
+//! value. Fields are locked while a run exists; Reset unlocks them.
+
+use crate::run::{Phase, Ui};
+use crate::settings::Settings;
+use leptos::prelude::*;
+use rnnplay_engine::presets::{preset, PRESETS};
+
+/// One labelled text field bound to the setting `key`.
+fn field(settings: RwSignal<Settings>, ui: Ui, key: &'static str, label: &'static str) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let value = move || settings.with(|s| s.get(key));
+    let on_change = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        let mut next = settings.get_untracked();
+        match next.set(key, text.trim()) {
+            Ok(()) => {
+                settings.set(next);
+                error.set(None);
+            }
+            Err(message) => error.set(Some(message)),
+        }
+    };
+    let locked = move || ui.phase.get() != Phase::Idle;
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input type="text" name=key prop:value=value on:change=on_change disabled=locked/>
+            <Show when=move || error.get().is_some()>
+                <span class="error" role="alert">{move || error.get().unwrap_or_default()}</span>
+            </Show>
+        </label>
+    }
+}
+
+/// A select bound to the setting `key`.
+fn choice(
+    settings: RwSignal<Settings>,
+    ui: Ui,
+    key: &'static str,
+    label: &'static str,
+    options: &'static [&'static str],
+) -> impl IntoView {
+    let on_change = move |ev: leptos::ev::Event| {
+        let mut next = settings.get_untracked();
+        if next.set(key, &event_target_value(&ev)).is_ok() {
+            settings.set(next);
+        }
+    };
+    let locked = move || ui.phase.get() != Phase::Idle;
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <select name=key on:change=on_change disabled=locked prop:value=move || settings.with(|s| s.get(key))>
+                {options
+                    .iter()
+                    .map(|&o| {
+                        view! { <option value=o selected=move || settings.with(|s| s.get(key) == o)>{o}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+#[component]
+pub fn SettingsPanel(settings: RwSignal<Settings>, ui: Ui) -> impl IntoView {
+    let on_preset = move |ev: leptos::ev::Event| {
+        if let Some(p) = preset(&event_target_value(&ev)) {
+            let current = settings.get_untracked();
+            let mut next = Settings::from_preset(p);
+            next.dataset = current.dataset;
+            next.seed = current.seed;
+            settings.set(next);
+        }
+    };
+    let locked = move || ui.phase.get() != Phase::Idle;
+    let preset_names: Vec<&'static str> = PRESETS.iter().map(|p| p.name).collect();
+    view! {
+        <section class="panel" aria-label="Model and training">
+            <h2>"Model"</h2>
+            <label class="field">
+                <span>"preset (d2l section)"</span>
+                <select name="preset" on:change=on_preset disabled=locked>
+                    {preset_names
+                        .into_iter()
+                        .map(|name| {
+                            view! { <option value=name selected=move || settings.with(|s| s.preset == name)>{name}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            {choice(settings, ui, "model", "model", &["rnn-scratch", "rnn", "gru-scratch", "gru", "lstm-scratch", "lstm"])}
+            {field(settings, ui, "hidden", "hidden units")}
+            {field(settings, ui, "layers", "layers")}
+            {field(settings, ui, "dropout", "dropout")}
+            {field(settings, ui, "embedding", "embedding width (0 = one-hot)")}
+            <h2>"Training"</h2>
+            {choice(settings, ui, "optimizer", "optimizer", &["sgd", "adam"])}
+            {field(settings, ui, "lr", "learning rate")}
+            {field(settings, ui, "clip", "clipping θ")}
+            {field(settings, ui, "batch_size", "batch size")}
+            {field(settings, ui, "num_steps", "num steps (BPTT length)")}
+            {choice(settings, ui, "sampling", "sampling", &["sequential", "random"])}
+            {field(settings, ui, "epochs", "epochs")}
+            {field(settings, ui, "seed", "seed")}
+        </section>
+    }
+}
