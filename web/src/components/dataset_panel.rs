@@ -86,28 +86,24 @@ pub fn DatasetPanel(
             }
         });
     };
-    let use_pasted = move |_| match accept_text(pasted.get_untracked().into_bytes(), "the pasted text") {
+    // A user's text replaces the corpus only when it is usable; otherwise the message says why
+    // and the corpus in use stays.
+    let use_custom = move |result: Result<String, String>, what: &str| match result {
         Ok(t) => {
             settings.update(|s| s.dataset = "custom".into());
-            note.set(Some(format!("your text ({} characters)", t.chars().count())));
+            note.set(Some(format!("{what} ({} characters)", t.chars().count())));
             text.set(Some(t));
             error.set(None);
         }
         Err(err) => error.set(Some(err)),
     };
+    let use_pasted =
+        move |_| use_custom(accept_text(pasted.get_untracked().into_bytes(), "the pasted text"), "your text");
     let on_file = move |_| {
         let Some(file) = file_input.get_untracked().and_then(|i| i.files()).and_then(|f| f.get(0)) else { return };
         spawn_local(async move {
             let name = file.name();
-            match browser::file_bytes(&file).await.and_then(|b| accept_text(b, &name)) {
-                Ok(t) => {
-                    settings.update(|s| s.dataset = "custom".into());
-                    note.set(Some(format!("{name} ({} characters)", t.chars().count())));
-                    text.set(Some(t));
-                    error.set(None);
-                }
-                Err(err) => error.set(Some(err)),
-            }
+            use_custom(browser::file_bytes(&file).await.and_then(|b| accept_text(b, &name)), &name);
         });
     };
     let use_time_machine = move |_| {
