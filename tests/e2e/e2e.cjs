@@ -3,10 +3,16 @@
 //  1. with WebGPU (SwiftShader, --enable-unsafe-webgpu): the banner says GPU; a small preset
 //     trains a few epochs; the perplexity chart has one point per epoch and falls; both
 //     prediction panels have text; the console has no errors; a screenshot is saved;
-//  2. without WebGPU: the banner says so and training on the CPU backend works the same way.
+//  2. without WebGPU: the banner says so and training on the CPU backend works the same way;
+//  3. a checkpoint saved by `rnnplay train --save` opens in the page and continues
+//     "time traveller" exactly as `rnnplay predict` does; a corrupt file gets a message next to
+//     the control and the loaded model stays.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
+// The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 const root = path.resolve(__dirname, '../..');
@@ -66,6 +72,46 @@ async function scenario(name, args, expectBackend) {
   return errors.length === 0;
 }
 
+async function loadCheckpoint(name, args) {
+  const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-e2e-'));
+  const ckpt = path.join(dir, 'tiny.safetensors');
+  const corrupt = path.join(dir, 'corrupt.safetensors');
+  fs.writeFileSync(corrupt, 'this is not a checkpoint');
+  const errors = [];
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  try {
+    execFileSync(bin, ['train', '--backend', 'cpu', '--preset', 'd2l-gru', '--hidden', '24', '--epochs', '3',
+      '--max-tokens', '3000', '--batch-size', '8', '--num-steps', '10', '--save', ckpt, '--json'], { stdio: 'pipe' });
+    const expected = JSON.parse(execFileSync(bin, ['predict', '--checkpoint', ckpt, '--backend', 'cpu',
+      '--prefix', 'time traveller', '--len', '50', '--json'], { stdio: 'pipe' }).toString()).free_running;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await page.goto(`http://127.0.0.1:${port}/?batch_size=8&num_steps=10&max_tokens=3000`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]') && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+    await page.setInputFiles('#load-checkpoint', ckpt);
+    await page.waitForFunction(() => (document.querySelector('#free-running-text')?.textContent || '').length > 14, null, { timeout: 120000 });
+    const got = await page.textContent('#free-running-text');
+    if (got !== expected) throw new Error(`the page continues '${got}', rnnplay predict '${expected}'`);
+    const hidden = await page.inputValue('input[name=hidden]');
+    if (hidden !== '24') throw new Error(`hidden field shows ${hidden} after loading a hidden-24 model`);
+    await page.setInputFiles('#load-checkpoint', corrupt);
+    await page.waitForSelector('#load-error', { timeout: 30000 });
+    const message = await page.textContent('#load-error');
+    if (!message.includes('not a usable rnnplay checkpoint')) throw new Error(`load error: '${message}'`);
+    if ((await page.textContent('#free-running-text')) !== expected) throw new Error('a bad file replaced the loaded model');
+    console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused`);
+  } catch (e) {
+    errors.push(e.message);
+  } finally {
+    await browser.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
+  return errors.length === 0;
+}
+
 (async () => {
   const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
   let passed = 0; let failed = 0;
@@ -77,6 +123,7 @@ async function scenario(name, args, expectBackend) {
     ]) {
       if (await scenario(name, args, backend)) passed++; else failed++;
     }
+    if (await loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])) passed++; else failed++;
   } finally {
     server.kill();
   }

@@ -7,9 +7,11 @@ use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::run::{drive, Phase, Run, Ui};
 use crate::settings::Settings;
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
+use rnnplay_engine::Checkpoint;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -55,6 +57,19 @@ pub fn App() -> impl IntoView {
         backend_state.set(state);
     });
 
+    // Starts the loop of a built run, training (`running`) or paused.
+    let launch = move |run: Run, running: bool, clip: f32| {
+        ui.run_error.set(None);
+        ui.curve.set(Vec::new());
+        ui.predictions.set(None);
+        ui.clip.set(clip);
+        ui.progress.set(Default::default());
+        ui.running.set(running);
+        ui.pending_steps.set(0);
+        ui.phase.set(if running { Phase::Running } else { Phase::Paused });
+        let generation = ui.generation.get_untracked();
+        spawn_local(drive(ui, generation, run));
+    };
     // Builds a run from the current settings and text and starts its loop; a message instead
     // when something is missing or wrong.
     let begin = move |running: bool| {
@@ -69,16 +84,10 @@ pub fn App() -> impl IntoView {
         let settings = settings.get_untracked();
         match Run::build(&settings, &corpus, &backend) {
             Ok(run) => {
-                ui.run_error.set(None);
-                ui.curve.set(Vec::new());
-                ui.predictions.set(None);
-                ui.clip.set(settings.clip);
-                ui.progress.set(Default::default());
-                ui.running.set(running);
-                ui.pending_steps.set(if running { 0 } else { 1 });
-                ui.phase.set(if running { Phase::Running } else { Phase::Paused });
-                let generation = ui.generation.get_untracked();
-                spawn_local(drive(ui, generation, run));
+                launch(run, running, settings.clip);
+                if !running {
+                    ui.pending_steps.set(1);
+                }
             }
             Err(err) => ui.run_error.set(Some(err)),
         }
@@ -97,7 +106,7 @@ pub fn App() -> impl IntoView {
         Phase::Paused => ui.pending_steps.update(|n| *n += 1),
         _ => {}
     };
-    let reset = move |_| {
+    let reset = move || {
         ui.generation.update(|g| *g += 1);
         ui.running.set(false);
         ui.pending_steps.set(0);
@@ -106,6 +115,41 @@ pub fn App() -> impl IntoView {
         ui.predictions.set(None);
         ui.progress.set(Default::default());
         ui.run_error.set(None);
+    };
+    // Loading a checkpoint replaces the run only once the file has proved usable; otherwise a
+    // message says why and the current model and chart stay.
+    let load_input = NodeRef::<html::Input>::new();
+    let load_error = RwSignal::new(None::<String>);
+    let on_load = move |_| {
+        let Some(file) = load_input.get_untracked().and_then(|i| i.files()).and_then(|f| f.get(0)) else { return };
+        spawn_local(async move {
+            let name = file.name();
+            let loaded = async {
+                let bytes = browser::file_bytes(&file).await?;
+                let checkpoint = Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string())?;
+                let backend =
+                    BACKEND.with(|b| b.borrow().clone()).ok_or("the backend is still being chosen; try again")?;
+                let corpus = text.get_untracked().ok_or(
+                    "load a corpus first (The Time Machine, pasted text or a file): the model trains and predicts on it",
+                )?;
+                let mut next = settings.get_untracked();
+                next.adopt_model(&checkpoint.config, checkpoint.token_kind);
+                let run = Run::from_checkpoint(&checkpoint, &next, &corpus, &backend)?;
+                Ok::<_, String>((run, next))
+            }
+            .await;
+            match loaded {
+                Ok((run, next)) => {
+                    reset();
+                    let clip = next.clip;
+                    settings.set(next);
+                    launch(run, false, clip);
+                    ui.predict_requests.update(|n| *n += 1);
+                    load_error.set(None);
+                }
+                Err(err) => load_error.set(Some(format!("{name}: {err}"))),
+            }
+        });
     };
     let save = move |_| ui.save_requests.update(|n| *n += 1);
 
@@ -158,10 +202,19 @@ pub fn App() -> impl IntoView {
                         </button>
                         <button id="pause" on:click=pause disabled=move || ui.phase.get() != Phase::Running>"Pause"</button>
                         <button id="step" on:click=step disabled=move || !ready() || !matches!(ui.phase.get(), Phase::Idle | Phase::Paused)>"Step (one batch)"</button>
-                        <button id="reset" on:click=reset>"Reset"</button>
+                        <button id="reset" on:click=move |_| reset()>"Reset"</button>
                         <button id="save" on:click=save disabled=move || ui.phase.get() == Phase::Idle>"Save model (.safetensors)"</button>
                         <span id="status" data-phase=phase_text>{phase_text}</span>
                     </div>
+                    <div class="row">
+                        <label>"Load a model (.safetensors from the page or rnnplay train --save) "
+                            <input type="file" id="load-checkpoint" accept=".safetensors" node_ref=load_input on:change=on_load
+                                disabled=move || !ready()/>
+                        </label>
+                    </div>
+                    <Show when=move || load_error.get().is_some()>
+                        <p class="error" role="alert" id="load-error">{move || load_error.get().unwrap_or_default()}</p>
+                    </Show>
                     <progress max=move || ui.progress.get().epochs.max(1) value=move || ui.progress.get().epoch></progress>
                     <p id="progress">{progress_text}</p>
                     <Show when=move || ui.run_error.get().is_some()>

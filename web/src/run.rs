@@ -137,28 +137,51 @@ impl Run {
     pub fn build(settings: &Settings, text: &str, backend: &Rc<dyn Backend>) -> Result<Self, String> {
         settings.check_training()?;
         let kind = settings.token_kind()?;
-        let max_tokens = (settings.max_tokens > 0).then_some(settings.max_tokens);
-        let corpus = Corpus::from_text(text, kind, max_tokens).map_err(|e| e.to_string())?;
+        let corpus = corpus(settings, text, kind)?;
         let config = settings.model_config(corpus.vocab.len())?;
-        let batches = BatchIter::new(
-            corpus.tokens.clone(),
-            settings.batch_size,
-            settings.num_steps,
-            settings.sampling()?,
-            settings.seed,
-        )
-        .map_err(|e| e.to_string())?;
         let model = LanguageModel::new(backend, &config, settings.seed).map_err(|e| e.to_string())?;
+        Self::assemble(settings, model, corpus.tokens, corpus.vocab, kind, backend)
+    }
+
+    /// A run that starts from a checkpoint's model (trained further on `text`, encoded with the
+    /// checkpoint's vocabulary: tokens it lacks become `<unk>`). The training values come from
+    /// `settings`; the architecture and tokenizer from the checkpoint.
+    pub fn from_checkpoint(
+        checkpoint: &Checkpoint,
+        settings: &Settings,
+        text: &str,
+        backend: &Rc<dyn Backend>,
+    ) -> Result<Self, String> {
+        settings.check_training()?;
+        let kind = checkpoint.token_kind;
+        let corpus = corpus(settings, text, kind)?;
+        let tokens = corpus.tokens.iter().map(|&id| checkpoint.vocab.index(corpus.vocab.token(id))).collect();
+        let model = checkpoint.into_model(backend).map_err(|e| e.to_string())?;
+        Self::assemble(settings, model, tokens, checkpoint.vocab.clone(), kind, backend)
+    }
+
+    fn assemble(
+        settings: &Settings,
+        model: LanguageModel,
+        tokens: Vec<u32>,
+        vocab: Vocab,
+        kind: TokenKind,
+        backend: &Rc<dyn Backend>,
+    ) -> Result<Self, String> {
+        let passage = tokens[..tokens.len().min(passage_len(kind))].to_vec();
+        let batches =
+            BatchIter::new(tokens, settings.batch_size, settings.num_steps, settings.sampling()?, settings.seed)
+                .map_err(|e| e.to_string())?;
         let optimizer = Optimizer::by_name(&settings.optimizer, settings.lr).map_err(|e| e.to_string())?;
         let trainer = Trainer::new(backend, optimizer, settings.clip).map_err(|e| e.to_string())?;
-        let passage = corpus.tokens[..corpus.len().min(passage_len(kind))].to_vec();
+        let model_name = model.config().model_name();
         Ok(Self {
             session: Session::new(model, trainer, batches),
-            vocab: corpus.vocab,
+            vocab,
             kind,
             passage,
             epochs: settings.epochs,
-            model_name: config.model_name(),
+            model_name,
         })
     }
 
@@ -204,6 +227,12 @@ impl Run {
         let bytes = checkpoint.to_bytes().map_err(|e| e.to_string())?;
         browser::download(&format!("rnnplay-{}.safetensors", self.model_name), &bytes)
     }
+}
+
+/// The corpus of `text` as the settings cut it (`max_tokens`).
+fn corpus(settings: &Settings, text: &str, kind: TokenKind) -> Result<Corpus, String> {
+    let max_tokens = (settings.max_tokens > 0).then_some(settings.max_tokens);
+    Corpus::from_text(text, kind, max_tokens).map_err(|e| e.to_string())
 }
 
 /// How often (in epochs) predictions refresh on their own: about 20 times a run.

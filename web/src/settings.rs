@@ -161,6 +161,16 @@ impl Settings {
         Ok(config)
     }
 
+    /// Takes the architecture and tokenizer of a loaded model, keeping the training values.
+    pub fn adopt_model(&mut self, config: &ModelConfig, tokens: TokenKind) {
+        self.model = config.model_name();
+        self.hidden = config.hidden_size;
+        self.layers = config.num_layers;
+        self.dropout = config.dropout;
+        self.embedding = config.embedding_dim.unwrap_or(0);
+        self.tokens = tokens.name().into();
+    }
+
     pub fn sampling(&self) -> Result<Sampling, String> {
         Sampling::parse(&self.sampling).map_err(|e| e.to_string())
     }
@@ -213,6 +223,19 @@ mod tests {
         assert!(err.contains("'lots' is not a valid number for hidden"), "{err}");
         let err = Settings::from_query("?colour=blue").unwrap_err();
         assert!(err.contains("unknown setting 'colour'"), "{err}");
+    }
+
+    #[test]
+    fn a_loaded_model_sets_the_architecture_and_keeps_the_training_values() {
+        let mut settings = Settings::default_preset();
+        settings.lr = 0.25;
+        let mut config = ModelConfig::new(rnnplay_engine::nn::CellKind::Lstm, false, 28, 24);
+        config.num_layers = 2;
+        config.embedding_dim = Some(8);
+        settings.adopt_model(&config, TokenKind::Word);
+        assert_eq!((settings.model.as_str(), settings.hidden, settings.layers, settings.embedding), ("lstm", 24, 2, 8));
+        assert_eq!((settings.tokens.as_str(), settings.lr), ("word", 0.25));
+        assert_eq!(settings.model_config(28).unwrap(), config);
     }
 
     #[test]
