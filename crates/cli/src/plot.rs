@@ -1,23 +1,48 @@
-//! `--plot perplexity.svg`: the perplexity curve of a run (and the validation curve when there
-//! is one), drawn with plotters as d2l's `Animator` draws it.
+//! `--plot perplexity.svg` or `.png`: the perplexity curve of a run (and the validation curve
+//! when there is one), drawn with plotters as d2l's `Animator` draws it. PNG text uses the
+//! DejaVu Sans font embedded in the binary, so no system fonts are needed.
 
 use anyhow::{bail, Context, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
-/// Draws `train` (and `valid`, when not empty) perplexity per epoch into an SVG file.
-pub fn perplexity_svg(path: &Path, title: &str, train: &[f32], valid: &[f32]) -> Result<()> {
-    if path.extension().and_then(|e| e.to_str()) != Some("svg") {
-        bail!("--plot {}: only .svg plots are supported; name the file e.g. perplexity.svg", path.display());
+/// Checks that `path` names a format we can draw, before a long run.
+pub fn check_plot_path(path: &Path) -> Result<()> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("svg" | "png") => Ok(()),
+        _ => bail!("--plot {}: plots are .svg or .png files; name the file e.g. perplexity.svg", path.display()),
     }
+}
+
+/// Registers the embedded font (once; later calls do nothing). plotters lays text out with it
+/// for both backends.
+fn register_font() -> Result<()> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    if !ok {
+        bail!("the embedded DejaVu font could not be loaded for the plot's text");
+    }
+    Ok(())
+}
+
+/// Draws `train` (and `valid`, when not empty) perplexity per epoch into an SVG or PNG file.
+pub fn perplexity_plot(path: &Path, title: &str, train: &[f32], valid: &[f32]) -> Result<()> {
+    check_plot_path(path)?;
     if train.is_empty() {
         bail!("nothing to plot: no epoch finished");
     }
-    let backend = SVGBackend::new(path, (720, 440));
-    let root = backend.into_drawing_area();
-    draw(&root, title, train, valid).map_err(|e| anyhow::anyhow!("{e}"))?;
-    root.present().map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    register_font()?;
+    let size = (720, 440);
+    let result = if path.extension().and_then(|e| e.to_str()) == Some("png") {
+        let root = BitMapBackend::new(path, size).into_drawing_area();
+        draw(&root, title, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
+    } else {
+        let root = SVGBackend::new(path, size).into_drawing_area();
+        draw(&root, title, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    result.with_context(|| format!("writing {}", path.display()))
 }
 
 fn draw<DB: DrawingBackend>(

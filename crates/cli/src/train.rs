@@ -34,7 +34,7 @@ pub struct TrainArgs {
     /// Append one JSON object per epoch to this file (JSON Lines).
     #[arg(long)]
     metrics: Option<PathBuf>,
-    /// Draw the perplexity curve into this .svg file.
+    /// Draw the perplexity curve into this .svg or .png file.
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Save the trained model (safetensors, PyTorch names) to this file. If training diverges,
@@ -118,9 +118,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     check_output_dir("--metrics", &args.metrics)?;
     check_output_dir("--plot", &args.plot)?;
     if let Some(plot) = &args.plot {
-        if plot.extension().and_then(|e| e.to_str()) != Some("svg") {
-            bail!("--plot {}: only .svg plots are supported; name the file e.g. perplexity.svg", plot.display());
-        }
+        crate::plot::check_plot_path(plot)?;
     }
     if args.report_every == 0 {
         bail!("--report-every must be at least 1");
@@ -238,7 +236,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if let Some(path) = &args.plot {
         let title = format!("{} on {}", config.model.model_name(), args.data);
-        crate::plot::perplexity_svg(path, &title, &train_curve, &valid_curve)?;
+        crate::plot::perplexity_plot(path, &title, &train_curve, &valid_curve)?;
     }
     let time_traveller = continuation(&model, &corpus.vocab, &config, "time traveller", args.predict_len)?;
     let traveller = continuation(&model, &corpus.vocab, &config, "traveller", args.predict_len)?;

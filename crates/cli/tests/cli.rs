@@ -100,6 +100,21 @@ fn train_prints_a_progress_line_with_a_sample_even_without_a_terminal() {
 }
 
 #[test]
+fn train_draws_a_png_plot_with_text() {
+    let dir = temp_dir("png");
+    let plot = dir.join("ppl.png");
+    let args = ["train", "--backend", "cpu", "--hidden", "16", "--epochs", "2", "--max-tokens", "2000", "--json"];
+    let mut full = args.to_vec();
+    full.extend(["--plot", plot.to_str().unwrap()]);
+    json_line(&rnnplay_offline(&full));
+    let bytes = std::fs::read(&plot).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG file");
+    // A blank 720×440 PNG compresses to a few hundred bytes; axes, curve and text take more.
+    assert!(bytes.len() > 5_000, "{} bytes: the plot looks empty", bytes.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn train_saves_metrics_a_plot_and_a_checkpoint_that_predict_loads() {
     let dir = temp_dir("save");
     let (ckpt, metrics, plot) = (dir.join("m.safetensors"), dir.join("run.jsonl"), dir.join("ppl.svg"));
@@ -216,7 +231,7 @@ fn train_reports_bad_input_clearly() {
     std::fs::write(&binary, [0xffu8, 0xfe, 0x00, 0x41]).unwrap();
     let blank = dir.join("blank.txt");
     std::fs::write(&blank, "  \n\t \n").unwrap();
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["--data", short.to_str().unwrap()], "needs at least"),
         (&["--data", binary.to_str().unwrap()], "not UTF-8"),
         (&["--data", blank.to_str().unwrap()], "empty"),
@@ -227,6 +242,7 @@ fn train_reports_bad_input_clearly() {
         (&["--model", "gru-scratch", "--layers", "2"], "one-layer scratch model"),
         (&["--dropout", "1.5"], "--dropout 1.5 must be in [0, 1)"),
         (&["--save", "/nonexistent-dir/m.safetensors"], "does not exist"),
+        (&["--plot", "perplexity.pdf"], "plots are .svg or .png files"),
     ];
     for (args, expected) in cases {
         let mut full = vec!["train", "--backend", "cpu"];
