@@ -38,6 +38,10 @@ pub enum DataError {
     #[error("corpus has {tokens} tokens; batch_size {batch_size} × num_steps {num_steps} needs at least {needed}. Use a longer text, a smaller batch size or fewer steps")]
     CorpusTooShort { tokens: usize, batch_size: usize, num_steps: usize, needed: usize },
 
+    /// A zip archive that cannot be read, or lacks the member asked for.
+    #[error("{what}: {detail}")]
+    BadArchive { what: String, detail: String },
+
     /// A size or setting out of range.
     #[error("{0}")]
     InvalidArgument(String),

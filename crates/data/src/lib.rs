@@ -10,7 +10,10 @@ pub mod hub;
 pub mod iter;
 pub mod prompt;
 pub mod text;
+pub mod toy;
+pub mod translation;
 pub mod vocab;
+pub mod zip;
 
 pub use error::{DataError, Result};
 pub use hub::{Dataset, Hub};

@@ -65,3 +65,21 @@ fn fra_eng_zip_in_the_shared_data_verifies() {
     let bytes = shared_hub().read(Dataset::FraEng).expect("fra-eng.zip in RNNPLAY_DATA_DIR");
     assert!(bytes.starts_with(b"PK"), "a zip archive");
 }
+
+#[test]
+fn fra_eng_matches_d2ls_preprocessing_and_vocabularies() {
+    use rnnplay_data::translation::{preprocess_nmt, read_fra_eng, tokenize_nmt, PairDataset};
+    let zip = shared_hub().read(Dataset::FraEng).expect("fra-eng.zip in RNNPLAY_DATA_DIR");
+    let text = preprocess_nmt(&read_fra_eng(&zip).unwrap());
+    assert!(
+        text.starts_with("go .\tva !\nhi .\tsalut !\nrun !\tcours !\nrun !\tcourez !\nwho ?\tqui ?\nwow !\tça alors !")
+    );
+    assert_eq!(tokenize_nmt(&text, None).len(), 167_130);
+    // d2l's load_data_nmt(batch_size, num_steps=10, num_examples=600).
+    let pairs = tokenize_nmt(&text, Some(600));
+    assert_eq!(pairs.len(), 601);
+    let data = PairDataset::new(&pairs, 10, 2).unwrap();
+    assert_eq!((data.src_vocab.len(), data.tgt_vocab.len()), (184, 201));
+    assert_eq!(&data.src_vocab.tokens()[..10], ["<unk>", "<pad>", "<bos>", "<eos>", ".", "!", "i", "i'm", "it", "go"]);
+    assert_eq!(&data.tgt_vocab.tokens()[4..10], [".", "!", "je", "suis", "tom", "?"]);
+}

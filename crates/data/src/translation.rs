@@ -1,0 +1,222 @@
+//! Sentence pairs for sequence-to-sequence models: d2l's fra-eng pipeline (`preprocess_nmt`,
+//! `tokenize_nmt`, vocabularies with `<pad> <bos> <eos>`, `truncate_pad` with valid lengths,
+//! shuffled minibatches) and the same format for the toy tasks of [`crate::toy`].
+
+use crate::error::{DataError, Result};
+use crate::vocab::Vocab;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// The reserved tokens of both vocabularies, after `<unk>` (so `<pad>` = 1, `<bos>` = 2,
+/// `<eos>` = 3).
+pub const RESERVED: [&str; 3] = ["<pad>", "<bos>", "<eos>"];
+
+/// One tokenized pair: (source tokens, target tokens).
+pub type Pair = (Vec<String>, Vec<String>);
+
+/// The text of `fra-eng/fra.txt` inside d2l's `fra-eng.zip`.
+pub fn read_fra_eng(zip: &[u8]) -> Result<String> {
+    let bytes = crate::zip::extract(zip, "fra-eng/fra.txt", "fra-eng.zip")?;
+    crate::text::utf8(bytes, "fra-eng/fra.txt")
+}
+
+/// d2l's `preprocess_nmt`: non-breaking spaces become spaces, everything is lower-cased, and a
+/// space goes before `, . ! ?` when none is there.
+pub fn preprocess_nmt(text: &str) -> String {
+    let text = text.replace(['\u{202f}', '\u{a0}'], " ").to_lowercase();
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if matches!(c, ',' | '.' | '!' | '?') && prev.is_some_and(|p| p != ' ') {
+            out.push(' ');
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
+}
+
+/// d2l's `tokenize_nmt`: one pair per line with exactly two tab-separated parts, tokens split
+/// on single spaces. Like d2l's loop (`if i > num_examples: break`), lines 0..=num_examples are
+/// read.
+pub fn tokenize_nmt(text: &str, num_examples: Option<usize>) -> Vec<Pair> {
+    let split = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    text.split('\n')
+        .enumerate()
+        .take_while(|(i, _)| num_examples.is_none_or(|n| *i <= n))
+        .filter_map(|(_, line)| {
+            let parts: Vec<&str> = line.split('\t').collect();
+            (parts.len() == 2).then(|| (split(parts[0]), split(parts[1])))
+        })
+        .collect()
+}
+
+/// `tokens` mapped through `vocab`, `<eos>` appended, truncated or padded to `num_steps`, with
+/// the valid length (the count of non-`<pad>` entries, as d2l computes it).
+pub fn truncate_pad(vocab: &Vocab, tokens: &[String], num_steps: usize) -> (Vec<u32>, usize) {
+    let pad = vocab.index(RESERVED[0]);
+    let mut ids: Vec<u32> = tokens.iter().map(|t| vocab.index(t)).collect();
+    ids.push(vocab.index(RESERVED[2]));
+    ids.truncate(num_steps);
+    ids.resize(num_steps, pad);
+    let valid = ids.iter().filter(|&&id| id != pad).count();
+    (ids, valid)
+}
+
+/// A minibatch of pairs; arrays are (batch, num_steps) row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairBatch {
+    pub batch_size: usize,
+    pub num_steps: usize,
+    pub src: Vec<u32>,
+    pub src_valid: Vec<usize>,
+    pub tgt: Vec<u32>,
+    pub tgt_valid: Vec<usize>,
+}
+
+/// (batch, steps) row-major → (steps, batch) flattened.
+pub fn time_major(rows: &[u32], batch_size: usize, num_steps: usize) -> Vec<u32> {
+    (0..num_steps).flat_map(|t| (0..batch_size).map(move |b| rows[b * num_steps + t])).collect()
+}
+
+impl PairBatch {
+    /// Total valid target tokens: the per-token loss's denominator.
+    pub fn target_tokens(&self) -> usize {
+        self.tgt_valid.iter().sum()
+    }
+}
+
+/// Pairs turned into padded id arrays with their vocabularies, ready for minibatches.
+#[derive(Debug, Clone)]
+pub struct PairDataset {
+    pub src_vocab: Vocab,
+    pub tgt_vocab: Vocab,
+    pub num_steps: usize,
+    /// Padded rows of `num_steps` ids, and valid lengths.
+    pub src: Vec<Vec<u32>>,
+    pub src_valid: Vec<usize>,
+    pub tgt: Vec<Vec<u32>>,
+    pub tgt_valid: Vec<usize>,
+}
+
+impl PairDataset {
+    /// d2l's `load_data_nmt` after tokenizing: vocabularies with `min_freq` and the reserved
+    /// tokens, arrays of `num_steps`.
+    pub fn new(pairs: &[Pair], num_steps: usize, min_freq: usize) -> Result<Self> {
+        if pairs.is_empty() {
+            return Err(DataError::EmptyCorpus {
+                detail: " (no sentence pairs: each line needs 'source<TAB>target')".into(),
+            });
+        }
+        if num_steps == 0 {
+            return Err(DataError::InvalidArgument("num_steps must be at least 1".into()));
+        }
+        let sources: Vec<Vec<String>> = pairs.iter().map(|p| p.0.clone()).collect();
+        let targets: Vec<Vec<String>> = pairs.iter().map(|p| p.1.clone()).collect();
+        let src_vocab = Vocab::new(&sources, min_freq, &RESERVED);
+        let tgt_vocab = Vocab::new(&targets, min_freq, &RESERVED);
+        Ok(Self::with_vocabs(pairs, src_vocab, tgt_vocab, num_steps))
+    }
+
+    /// The pairs encoded with given vocabularies (a checkpoint's, or a training set's for a
+    /// held-out set).
+    pub fn with_vocabs(pairs: &[Pair], src_vocab: Vocab, tgt_vocab: Vocab, num_steps: usize) -> Self {
+        let (mut src, mut src_valid, mut tgt, mut tgt_valid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (s, t) in pairs {
+            let (ids, valid) = truncate_pad(&src_vocab, s, num_steps);
+            src.push(ids);
+            src_valid.push(valid);
+            let (ids, valid) = truncate_pad(&tgt_vocab, t, num_steps);
+            tgt.push(ids);
+            tgt_valid.push(valid);
+        }
+        Self { src_vocab, tgt_vocab, num_steps, src, src_valid, tgt, tgt_valid }
+    }
+
+    pub fn len(&self) -> usize {
+        self.src.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.src.is_empty()
+    }
+
+    /// One epoch of minibatches in a shuffled order drawn from `rng` (d2l's
+    /// `DataLoader(shuffle=True)`: the last batch may be smaller).
+    pub fn epoch(&self, batch_size: usize, rng: &mut ChaCha8Rng) -> Result<Vec<PairBatch>> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidArgument("batch size must be at least 1".into()));
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(rng);
+        Ok(order.chunks(batch_size).map(|rows| self.batch(rows)).collect())
+    }
+
+    /// The pairs at `rows`, in that order.
+    pub fn batch(&self, rows: &[usize]) -> PairBatch {
+        PairBatch {
+            batch_size: rows.len(),
+            num_steps: self.num_steps,
+            src: rows.iter().flat_map(|&r| self.src[r].iter().copied()).collect(),
+            src_valid: rows.iter().map(|&r| self.src_valid[r]).collect(),
+            tgt: rows.iter().flat_map(|&r| self.tgt[r].iter().copied()).collect(),
+            tgt_valid: rows.iter().map(|&r| self.tgt_valid[r]).collect(),
+        }
+    }
+}
+
+/// A seeded generator for epoch orders.
+pub fn epoch_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preprocessing_and_tokenizing_follow_d2l() {
+        let raw = "Go.\tVa !\nHi.\tSalut\u{202f}!\nRun!\tCours !\nbroken line\n";
+        let text = preprocess_nmt(raw);
+        assert!(text.starts_with("go .\tva !\nhi .\tsalut !\nrun !\tcours !"), "{text:?}");
+        let pairs = tokenize_nmt(&text, None);
+        assert_eq!(pairs.len(), 3, "the line without a tab is skipped");
+        assert_eq!(pairs[1], (vec!["hi".into(), ".".into()], vec!["salut".into(), "!".into()]));
+        // d2l's loop reads lines 0..=num_examples.
+        assert_eq!(tokenize_nmt(&text, Some(1)).len(), 2);
+    }
+
+    #[test]
+    fn arrays_carry_eos_padding_and_valid_lengths() {
+        let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let pairs: Vec<Pair> = vec![(words("go ."), words("va !")), (words("go now go ."), words("va"))];
+        let data = PairDataset::new(&pairs, 4, 1).unwrap();
+        assert_eq!(data.src_vocab.index("<pad>"), 1);
+        assert_eq!(data.src_vocab.index("<bos>"), 2);
+        assert_eq!(data.src_vocab.index("<eos>"), 3);
+        let v = |t: &str| data.src_vocab.index(t);
+        assert_eq!(data.src[0], vec![v("go"), v("."), 3, 1]);
+        assert_eq!(data.src_valid[0], 3);
+        assert_eq!(data.src[1], vec![v("go"), v("now"), v("go"), v(".")], "truncated: no room for <eos>");
+        assert_eq!(data.src_valid[1], 4);
+        assert_eq!(data.tgt_valid, vec![3, 2]);
+        let batch = data.batch(&[1, 0]);
+        assert_eq!(batch.tgt_valid, vec![2, 3]);
+        assert_eq!(batch.target_tokens(), 5);
+        assert_eq!(time_major(&[1, 2, 3, 4, 5, 6], 2, 3), vec![1, 4, 2, 5, 3, 6]);
+    }
+
+    #[test]
+    fn epochs_are_shuffled_by_the_seed_and_keep_the_last_partial_batch() {
+        let pairs: Vec<Pair> = (0..10).map(|i| (vec![format!("s{i}")], vec![format!("t{i}")])).collect();
+        let data = PairDataset::new(&pairs, 3, 1).unwrap();
+        let sizes =
+            |seed| data.epoch(4, &mut epoch_rng(seed)).unwrap().iter().map(|b| b.batch_size).collect::<Vec<_>>();
+        assert_eq!(sizes(0), vec![4, 4, 2]);
+        let first = |seed| data.epoch(4, &mut epoch_rng(seed)).unwrap()[0].src.clone();
+        assert_eq!(first(1), first(1));
+        assert_ne!(first(1), first(2));
+        assert!(PairDataset::new(&[], 3, 1).is_err());
+    }
+}
