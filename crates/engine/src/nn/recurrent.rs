@@ -33,11 +33,118 @@ pub struct RecurrentModel {
 }
 
 /// The vars of one layer's parameters.
-struct Layer {
+pub(crate) struct LayerVars {
     w_ih: Var,
     w_hh: Var,
     b_ih: Var,
     b_hh: Var,
+}
+
+/// The layers' vars from their parameters, four per layer in `push_layer_params`'s order.
+pub(crate) fn layer_vars(vars: &[Var], num_layers: usize) -> Vec<LayerVars> {
+    vars.chunks_exact(4).take(num_layers).map(|c| LayerVars { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] }).collect()
+}
+
+/// Appends layer `layer`'s parameters with PyTorch's names under `prefix`
+/// (`{prefix}.weight_ih_l{layer}`, …): weights (G·H, input) and (G·H, H) drawn from
+/// `weight_init`, biases (G·H) from U(±1/√H) as PyTorch does.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn push_layer_params(
+    params: &mut Vec<Param>,
+    backend: &Rc<dyn Backend>,
+    prefix: &str,
+    layer: usize,
+    cell: CellKind,
+    input: usize,
+    hidden: usize,
+    weight_init: Init,
+    rng: &mut InitRng,
+) -> Result<()> {
+    let gate_rows = cell.gates() * hidden;
+    let bound = 1.0 / (hidden as f32).sqrt();
+    let bias_init = Init::Uniform { low: -bound, high: bound };
+    params.push(Param::new(backend, format!("{prefix}.weight_ih_l{layer}"), &[gate_rows, input], weight_init, rng)?);
+    params.push(Param::new(backend, format!("{prefix}.weight_hh_l{layer}"), &[gate_rows, hidden], weight_init, rng)?);
+    params.push(Param::new(backend, format!("{prefix}.bias_ih_l{layer}"), &[gate_rows], bias_init, rng)?);
+    params.push(Param::new(backend, format!("{prefix}.bias_hh_l{layer}"), &[gate_rows], bias_init, rng)?);
+    Ok(())
+}
+
+/// What the first layer of a stack reads.
+pub(crate) enum LayerInput<'a> {
+    /// Dense rows (steps·batch, input), time-major.
+    Dense(Var),
+    /// Token ids (steps·batch): one-hot input, computed as a row gather of `W_ihᵀ`.
+    OneHot(&'a Tensor),
+}
+
+/// The sizes of a stack run.
+#[derive(Clone, Copy)]
+pub(crate) struct StackShape {
+    pub cell: CellKind,
+    pub steps: usize,
+    pub batch: usize,
+    pub hidden: usize,
+    /// Dropout on the outputs of every layer but the last (training mode only).
+    pub dropout: f32,
+}
+
+/// Runs stacked layers over `input` from `state` ([H] or [H, C], each (layers, batch, hidden)).
+/// Returns the top layer's outputs (steps·batch, hidden), time-major, and the final state in
+/// the same layout as `state`.
+pub(crate) fn run_stack(
+    tape: &mut Tape,
+    layers: &[LayerVars],
+    input: LayerInput,
+    state: &[Var],
+    shape: StackShape,
+) -> Result<(Var, Vec<Var>)> {
+    let StackShape { cell, steps, batch, hidden, dropout } = shape;
+    let mut layer_input = input;
+    let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
+    let mut top = None;
+    for (index, layer) in layers.iter().enumerate() {
+        // The input projections of all steps at once: the part that does not depend on the state.
+        let gi_all = match layer_input {
+            LayerInput::Dense(x) => tape.matmul_t(x, layer.w_ih, false, true)?,
+            LayerInput::OneHot(ids) => {
+                let w_t = tape.transpose(layer.w_ih)?;
+                tape.gather(w_t, ids)?
+            }
+        };
+        let gi_all = tape.add_bias(gi_all, layer.b_ih)?;
+        let initial = |tape: &mut Tape, s: Var| -> Result<Var> {
+            let slice = tape.slice(s, 0, index, 1)?;
+            tape.reshape(slice, &[batch, hidden])
+        };
+        let mut h = initial(tape, state[0])?;
+        let mut c = match state.get(1) {
+            Some(&s) => Some(initial(tape, s)?),
+            None => None,
+        };
+        let mut outputs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let gi = tape.slice(gi_all, 0, t * batch, batch)?;
+            let gh = tape.matmul_t(h, layer.w_hh, false, true)?;
+            let gh = tape.add_bias(gh, layer.b_hh)?;
+            (h, c) = cell_step(tape, cell, hidden, gi, gh, h, c)?;
+            outputs.push(h);
+        }
+        final_h.push(h);
+        final_c.extend(c);
+        let mut output = tape.concat(&outputs, 0)?;
+        if index + 1 < layers.len() {
+            output = tape.dropout(output, dropout)?;
+        }
+        layer_input = LayerInput::Dense(output);
+        top = Some(output);
+    }
+    let top = top.ok_or_else(|| EngineError::InvalidArgument("a recurrent stack needs at least one layer".into()))?;
+    let mut new_state = vec![stack_layers(tape, &final_h, batch, hidden)?];
+    if !final_c.is_empty() {
+        new_state.push(stack_layers(tape, &final_c, batch, hidden)?);
+    }
+    Ok((top, new_state))
 }
 
 impl RecurrentModel {
@@ -48,7 +155,6 @@ impl RecurrentModel {
         }
         let mut rng = InitRng::new(seed);
         let (vocab, hidden) = (config.vocab_size, config.hidden_size);
-        let gate_rows = config.cell.gates() * hidden;
         let bound = 1.0 / (hidden as f32).sqrt();
         let uniform = Init::Uniform { low: -bound, high: bound };
         let mut params = Vec::new();
@@ -61,22 +167,7 @@ impl RecurrentModel {
                 (0, None) => vocab,
                 _ => hidden,
             };
-            params.push(Param::new(
-                backend,
-                format!("rnn.weight_ih_l{layer}"),
-                &[gate_rows, input],
-                uniform,
-                &mut rng,
-            )?);
-            params.push(Param::new(
-                backend,
-                format!("rnn.weight_hh_l{layer}"),
-                &[gate_rows, hidden],
-                uniform,
-                &mut rng,
-            )?);
-            params.push(Param::new(backend, format!("rnn.bias_ih_l{layer}"), &[gate_rows], uniform, &mut rng)?);
-            params.push(Param::new(backend, format!("rnn.bias_hh_l{layer}"), &[gate_rows], uniform, &mut rng)?);
+            push_layer_params(&mut params, backend, "rnn", layer, config.cell, input, hidden, uniform, &mut rng)?;
         }
         params.push(Param::new(backend, "dense.weight", &[vocab, hidden], uniform, &mut rng)?);
         params.push(Param::new(backend, "dense.bias", &[vocab], uniform, &mut rng)?);
@@ -109,60 +200,18 @@ impl RecurrentModel {
             Some(_) => (Some(vars[0]), &vars[1..]),
             None => (None, &vars[..]),
         };
-        let layers: Vec<Layer> = rest
-            .chunks_exact(4)
-            .take(config.num_layers)
-            .map(|c| Layer { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] })
-            .collect();
+        let layers = layer_vars(rest, config.num_layers);
         let (dense_w, dense_b) = (vars[vars.len() - 2], vars[vars.len() - 1]);
         let flat_inputs = inputs.reshape(&[steps * batch])?;
-        let mut layer_input = match embedding {
-            Some(table) => Some(tape.gather(table, &flat_inputs)?),
-            None => None,
+        let input = match embedding {
+            Some(table) => LayerInput::Dense(tape.gather(table, &flat_inputs)?),
+            None => LayerInput::OneHot(&flat_inputs),
         };
         let states: Vec<Var> = state.iter().map(|s| tape.constant(s.clone())).collect();
-        let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
-        for (index, layer) in layers.iter().enumerate() {
-            let gi_all = match layer_input {
-                Some(x) => tape.matmul_t(x, layer.w_ih, false, true)?,
-                None => {
-                    let w_t = tape.transpose(layer.w_ih)?;
-                    tape.gather(w_t, &flat_inputs)?
-                }
-            };
-            let gi_all = tape.add_bias(gi_all, layer.b_ih)?;
-            let initial = |tape: &mut Tape, s: Var| -> Result<Var> {
-                let slice = tape.slice(s, 0, index, 1)?;
-                tape.reshape(slice, &[batch, hidden])
-            };
-            let mut h = initial(tape, states[0])?;
-            let mut c = match states.get(1) {
-                Some(&s) => Some(initial(tape, s)?),
-                None => None,
-            };
-            let mut outputs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                let gi = tape.slice(gi_all, 0, t * batch, batch)?;
-                let gh = tape.matmul_t(h, layer.w_hh, false, true)?;
-                let gh = tape.add_bias(gh, layer.b_hh)?;
-                (h, c) = cell_step(tape, config.cell, hidden, gi, gh, h, c)?;
-                outputs.push(h);
-            }
-            final_h.push(h);
-            final_c.extend(c);
-            let mut output = tape.concat(&outputs, 0)?;
-            if index + 1 < config.num_layers {
-                output = tape.dropout(output, config.dropout)?;
-            }
-            layer_input = Some(output);
-        }
-        let top = layer_input.expect("invariant: a model has at least one layer");
+        let shape = StackShape { cell: config.cell, steps, batch, hidden, dropout: config.dropout };
+        let (top, new_state) = run_stack(tape, &layers, input, &states, shape)?;
         let logits = tape.matmul_t(top, dense_w, false, true)?;
         let logits = tape.add_bias(logits, dense_b)?;
-        let mut new_state = vec![stack_layers(tape, &final_h, batch, hidden)?];
-        if !final_c.is_empty() {
-            new_state.push(stack_layers(tape, &final_c, batch, hidden)?);
-        }
         Ok((logits, new_state))
     }
 }
