@@ -166,6 +166,38 @@ impl PairDataset {
     }
 }
 
+/// d2l's `bleu(pred_seq, label_seq, k)` on space-separated tokens: a brevity penalty
+/// `exp(min(0, 1 - len_label / len_pred))` times the n-gram precisions `p_n^(1/2^n)` for
+/// n = 1..=k, each n-gram of the label matched at most as often as it occurs. Where d2l would
+/// divide by zero (a prediction shorter than n tokens, or an empty one) the score is 0.
+pub fn bleu(pred: &str, label: &str, k: usize) -> f64 {
+    let pred_tokens: Vec<&str> = pred.split(' ').collect();
+    let label_tokens: Vec<&str> = label.split(' ').collect();
+    let (len_pred, len_label) = (pred_tokens.len(), label_tokens.len());
+    if pred.is_empty() {
+        return 0.0;
+    }
+    let mut score = (1.0 - len_label as f64 / len_pred as f64).min(0.0).exp();
+    for n in 1..=k {
+        if len_pred < n {
+            return 0.0;
+        }
+        let mut label_subs: std::collections::HashMap<&[&str], usize> = std::collections::HashMap::new();
+        for gram in label_tokens.windows(n) {
+            *label_subs.entry(gram).or_default() += 1;
+        }
+        let mut matches = 0;
+        for gram in pred_tokens.windows(n) {
+            if let Some(count) = label_subs.get_mut(gram).filter(|c| **c > 0) {
+                matches += 1;
+                *count -= 1;
+            }
+        }
+        score *= (matches as f64 / (len_pred - n + 1) as f64).powf(0.5f64.powi(n as i32));
+    }
+    score
+}
+
 /// A seeded generator for epoch orders.
 pub fn epoch_rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
@@ -205,6 +237,24 @@ mod tests {
         assert_eq!(batch.tgt_valid, vec![2, 3]);
         assert_eq!(batch.target_tokens(), 5);
         assert_eq!(time_major(&[1, 2, 3, 4, 5, 6], 2, 3), vec![1, 4, 2, 5, 3, 6]);
+    }
+
+    #[test]
+    fn bleu_matches_hand_worked_cases() {
+        assert_eq!(bleu("va !", "va !", 2), 1.0);
+        assert_eq!(bleu("j'ai perdu .", "j'ai perdu .", 2), 1.0);
+        // d2l's "he's calm ." → "il est calme ." against "il est calme .": exact.
+        assert_eq!(bleu("il est calme .", "il est calme .", 2), 1.0);
+        // One of two unigrams and no bigram match: p1 = 1/2, p2 = 0 → 0.
+        assert_eq!(bleu("va ?", "va !", 2), 0.0);
+        // Prediction shorter than the label: brevity penalty exp(1 - 4/3); p1 = 3/3, p2 = 2/2.
+        let short = bleu("je suis chez", "je suis chez moi", 2);
+        assert!((short - (1.0f64 - 4.0 / 3.0).exp()).abs() < 1e-12, "{short}");
+        // Repeated tokens are matched at most as often as the label has them:
+        // pred "a a a", label "a b": p1 = 1/3, p2 = 0/2 → 0; with k = 1 → (1/3)^(1/2).
+        assert!((bleu("a a a", "a b", 1) - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(bleu("", "va !", 2), 0.0);
+        assert_eq!(bleu("va", "va !", 2), 0.0, "one token has no bigram");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod train;
+pub mod translate;
 
 pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel};
 pub use checkpoint::Checkpoint;

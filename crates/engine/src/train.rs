@@ -44,7 +44,7 @@ impl Optimizer {
         }
     }
 
-    fn step(&mut self, params: &[crate::param::Param]) -> Result<()> {
+    pub(crate) fn step(&mut self, params: &[crate::param::Param]) -> Result<()> {
         match self {
             Self::Sgd(sgd) => sgd.step(params),
             Self::Adam(adam) => adam.step(params),
@@ -71,7 +71,7 @@ fn upload(backend: &Rc<dyn Backend>, batch: &Batch) -> Result<(Tensor, Tensor)> 
 }
 
 /// metrics[slot] += value[0], on the device.
-fn accumulate_into(backend: &Rc<dyn Backend>, value: BufId, metrics: &Tensor, slot: usize) -> Result<()> {
+pub(crate) fn accumulate_into(backend: &Rc<dyn Backend>, value: BufId, metrics: &Tensor, slot: usize) -> Result<()> {
     backend.run(Kernel::Copy2d {
         src: value,
         dst: metrics.id(),

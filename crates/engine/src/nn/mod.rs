@@ -5,10 +5,12 @@
 pub mod config;
 pub mod recurrent;
 pub mod scratch;
+pub mod seq2seq;
 
 pub use config::{parse_model_name, CellKind, ModelConfig};
 pub use recurrent::RecurrentModel;
 pub use scratch::ScratchModel;
+pub use seq2seq::{Seq2Seq, Seq2SeqConfig};
 
 use crate::backend::Backend;
 use crate::error::{EngineError, Result};

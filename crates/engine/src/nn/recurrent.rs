@@ -42,7 +42,10 @@ pub(crate) struct LayerVars {
 
 /// The layers' vars from their parameters, four per layer in `push_layer_params`'s order.
 pub(crate) fn layer_vars(vars: &[Var], num_layers: usize) -> Vec<LayerVars> {
-    vars.chunks_exact(4).take(num_layers).map(|c| LayerVars { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] }).collect()
+    vars.chunks_exact(4)
+        .take(num_layers)
+        .map(|c| LayerVars { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] })
+        .collect()
 }
 
 /// Appends layer `layer`'s parameters with PyTorch's names under `prefix`

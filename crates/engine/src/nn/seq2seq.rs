@@ -1,0 +1,210 @@
+//! d2l's RNN encoder–decoder (§ "Sequence to Sequence Learning"), with the parameter names of
+//! d2l's PyTorch `EncoderDecoder(Seq2SeqEncoder, Seq2SeqDecoder)`:
+//!
+//! - encoder: `encoder.embedding.weight` (V_src, E), a GRU stack `encoder.rnn.*_l{k}` (input E);
+//! - decoder: `decoder.embedding.weight` (V_tgt, E), a GRU stack `decoder.rnn.*_l{k}` whose
+//!   input is the embedding concatenated with the context (E + H), `decoder.dense.*` (V_tgt, H).
+//!
+//! The context is the encoder's last-layer final state, the same at every decoder step; the
+//! decoder's state starts as the encoder's final state. Weights of the GRUs and the dense layer
+//! are Xavier-uniform (d2l's `xavier_init_weights`); biases keep PyTorch's defaults; embeddings
+//! are N(0, 1).
+
+use super::config::CellKind;
+use super::recurrent::{layer_vars, push_layer_params, run_stack, LayerInput, StackShape};
+use crate::backend::Backend;
+use crate::error::{EngineError, Result};
+use crate::init::{Init, InitRng};
+use crate::param::Param;
+use crate::tape::{Tape, Var};
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+
+/// An encoder–decoder's architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seq2SeqConfig {
+    pub src_vocab_size: usize,
+    pub tgt_vocab_size: usize,
+    pub embed_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    /// Dropout between stacked layers, in training mode.
+    pub dropout: f32,
+}
+
+impl Seq2SeqConfig {
+    pub fn validate(&self) -> Result<()> {
+        let sizes = [self.src_vocab_size, self.tgt_vocab_size, self.embed_size, self.hidden_size, self.num_layers];
+        if sizes.contains(&0) {
+            return Err(EngineError::InvalidArgument(format!(
+                "vocabulary sizes ({}, {}), embedding ({}), hidden ({}) and layers ({}) must all be at least 1",
+                self.src_vocab_size, self.tgt_vocab_size, self.embed_size, self.hidden_size, self.num_layers
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(EngineError::InvalidArgument(format!("dropout {} must be in [0, 1)", self.dropout)));
+        }
+        Ok(())
+    }
+}
+
+/// A GRU encoder–decoder.
+pub struct Seq2Seq {
+    config: Seq2SeqConfig,
+    params: Vec<Param>,
+}
+
+/// (steps, batch) of a u32 id tensor.
+fn dims(ids: &Tensor, what: &'static str) -> Result<(usize, usize)> {
+    match ids.shape() {
+        &[steps, batch] if ids.dtype() == crate::tensor::DType::U32 => Ok((steps, batch)),
+        shape => Err(EngineError::ShapeMismatch {
+            op: what,
+            detail: format!("token ids must be u32 of shape (steps, batch), got {:?} {shape:?}", ids.dtype()),
+        }),
+    }
+}
+
+impl Seq2Seq {
+    pub fn new(backend: &Rc<dyn Backend>, config: &Seq2SeqConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut rng = InitRng::new(seed);
+        let (embed, hidden) = (config.embed_size, config.hidden_size);
+        let mut params = Vec::new();
+        let embedding = Init::Normal { std: 1.0 };
+        params.push(Param::new(
+            backend,
+            "encoder.embedding.weight",
+            &[config.src_vocab_size, embed],
+            embedding,
+            &mut rng,
+        )?);
+        for layer in 0..config.num_layers {
+            let input = if layer == 0 { embed } else { hidden };
+            push_layer_params(
+                &mut params,
+                backend,
+                "encoder.rnn",
+                layer,
+                CellKind::Gru,
+                input,
+                hidden,
+                Init::XavierUniform,
+                &mut rng,
+            )?;
+        }
+        params.push(Param::new(
+            backend,
+            "decoder.embedding.weight",
+            &[config.tgt_vocab_size, embed],
+            embedding,
+            &mut rng,
+        )?);
+        for layer in 0..config.num_layers {
+            let input = if layer == 0 { embed + hidden } else { hidden };
+            push_layer_params(
+                &mut params,
+                backend,
+                "decoder.rnn",
+                layer,
+                CellKind::Gru,
+                input,
+                hidden,
+                Init::XavierUniform,
+                &mut rng,
+            )?;
+        }
+        params.push(Param::new(
+            backend,
+            "decoder.dense.weight",
+            &[config.tgt_vocab_size, hidden],
+            Init::XavierUniform,
+            &mut rng,
+        )?);
+        let bound = 1.0 / (hidden as f32).sqrt();
+        params.push(Param::new(
+            backend,
+            "decoder.dense.bias",
+            &[config.tgt_vocab_size],
+            Init::Uniform { low: -bound, high: bound },
+            &mut rng,
+        )?);
+        Ok(Self { config: config.clone(), params })
+    }
+
+    pub fn config(&self) -> &Seq2SeqConfig {
+        &self.config
+    }
+
+    /// The parameters: encoder embedding, encoder layers, decoder embedding, decoder layers,
+    /// dense weight and bias.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn stack_shape(&self, steps: usize, batch: usize) -> StackShape {
+        let c = &self.config;
+        StackShape { cell: CellKind::Gru, steps, batch, hidden: c.hidden_size, dropout: c.dropout }
+    }
+
+    /// Runs the encoder over `src` ids (steps, batch) from a zero state; returns its final
+    /// state (layers, batch, hidden).
+    pub fn encode(&self, tape: &mut Tape, src: &Tensor) -> Result<Var> {
+        let (steps, batch) = dims(src, "seq2seq encoder")?;
+        let layers = self.config.num_layers;
+        let table = tape.param(&self.params[0]);
+        let vars: Vec<Var> = self.params[1..1 + 4 * layers].iter().map(|p| tape.param(p)).collect();
+        let embedded = tape.gather(table, &src.reshape(&[steps * batch])?)?;
+        let zeros = Tensor::zeros(tape.backend(), &[layers, batch, self.config.hidden_size])?;
+        let zeros = tape.constant(zeros);
+        let (_, state) = run_stack(
+            tape,
+            &layer_vars(&vars, layers),
+            LayerInput::Dense(embedded),
+            &[zeros],
+            self.stack_shape(steps, batch),
+        )?;
+        Ok(state[0])
+    }
+
+    /// The context of a state (layers, batch, hidden): its last layer, (batch, hidden).
+    pub fn context(&self, tape: &mut Tape, state: Var) -> Result<Var> {
+        let (layers, batch) = (self.config.num_layers, tape.shape(state)[1]);
+        let last = tape.slice(state, 0, layers - 1, 1)?;
+        tape.reshape(last, &[batch, self.config.hidden_size])
+    }
+
+    /// Runs the decoder over `tgt_in` ids (steps, batch) from `state` with `context`
+    /// (batch, hidden) fed at every step. Returns logits (steps·batch, V_tgt), time-major, and
+    /// the decoder's new state.
+    pub fn decode(&self, tape: &mut Tape, tgt_in: &Tensor, state: Var, context: Var) -> Result<(Var, Var)> {
+        let (steps, batch) = dims(tgt_in, "seq2seq decoder")?;
+        let layers = self.config.num_layers;
+        let start = 1 + 4 * layers;
+        let table = tape.param(&self.params[start]);
+        let vars: Vec<Var> = self.params[start + 1..start + 1 + 4 * layers].iter().map(|p| tape.param(p)).collect();
+        let (dense_w, dense_b) =
+            (tape.param(&self.params[start + 1 + 4 * layers]), tape.param(&self.params[start + 2 + 4 * layers]));
+        let embedded = tape.gather(table, &tgt_in.reshape(&[steps * batch])?)?;
+        let repeated = tape.concat(&vec![context; steps], 0)?;
+        let input = tape.concat(&[embedded, repeated], 1)?;
+        let (top, new_state) = run_stack(
+            tape,
+            &layer_vars(&vars, layers),
+            LayerInput::Dense(input),
+            &[state],
+            self.stack_shape(steps, batch),
+        )?;
+        let logits = tape.matmul_t(top, dense_w, false, true)?;
+        Ok((tape.add_bias(logits, dense_b)?, new_state[0]))
+    }
+
+    /// Teacher forcing: logits for every target position given the true previous tokens
+    /// (`tgt_in` is `<bos>` followed by the target without its last token).
+    pub fn forward(&self, tape: &mut Tape, src: &Tensor, tgt_in: &Tensor) -> Result<Var> {
+        let state = self.encode(tape, src)?;
+        let context = self.context(tape, state)?;
+        Ok(self.decode(tape, tgt_in, state, context)?.0)
+    }
+}

@@ -1,0 +1,196 @@
+//! Training and using the encoder–decoder: d2l's `train_seq2seq` (teacher forcing, masked
+//! softmax cross-entropy, global-norm clipping, one submit per minibatch) and
+//! `predict_seq2seq` (greedy free-running decoding), plus a teacher-forced view of a reference.
+
+use crate::backend::{Backend, Kernel};
+use crate::clip::GradClipper;
+use crate::error::{EngineError, Result};
+use crate::generate::{argmax, softmax};
+use crate::nn::Seq2Seq;
+use crate::param::zero_grads;
+use crate::tape::Tape;
+use crate::tensor::Tensor;
+use crate::train::{accumulate_into, Optimizer};
+use rnnplay_data::translation::{time_major, PairBatch, RESERVED};
+use rnnplay_data::Vocab;
+use std::rc::Rc;
+
+/// What one epoch measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seq2SeqEpoch {
+    /// Σ cross-entropy over valid target tokens / their number.
+    pub per_token_ce: f32,
+    /// What d2l prints as "loss": the per-token CE divided by num_steps, because its loss
+    /// averages each sequence over all num_steps positions, padding included.
+    pub d2l_loss: f32,
+    pub grad_norm: f32,
+    pub tokens: usize,
+    pub batches: usize,
+}
+
+/// Ids of the reserved target tokens.
+fn reserved(vocab: &Vocab) -> (u32, u32) {
+    (vocab.index(RESERVED[1]), vocab.index(RESERVED[2]))
+}
+
+/// Trains an encoder–decoder epoch by epoch.
+pub struct Seq2SeqTrainer {
+    backend: Rc<dyn Backend>,
+    optimizer: Optimizer,
+    clipper: GradClipper,
+    /// [Σ valid-token CE, Σ pre-clip norms] of the current epoch.
+    metrics: Tensor,
+    step: u32,
+}
+
+/// The tensors of one batch under teacher forcing: encoder input, decoder input
+/// (`<bos>` + target[:-1]), labels and per-position weights (1 for valid tokens), time-major.
+fn upload(backend: &Rc<dyn Backend>, batch: &PairBatch, bos: u32) -> Result<[Tensor; 4]> {
+    let (b, steps) = (batch.batch_size, batch.num_steps);
+    let src = Tensor::from_u32(backend, &[steps, b], &time_major(&batch.src, b, steps))?;
+    let dec_in: Vec<u32> = (0..b)
+        .flat_map(|row| std::iter::once(bos).chain(batch.tgt[row * steps..(row + 1) * steps - 1].iter().copied()))
+        .collect();
+    let dec_in = Tensor::from_u32(backend, &[steps, b], &time_major(&dec_in, b, steps))?;
+    let labels = Tensor::from_u32(backend, &[steps * b], &time_major(&batch.tgt, b, steps))?;
+    let weights: Vec<f32> =
+        (0..steps).flat_map(|t| batch.tgt_valid.iter().map(move |&v| if t < v { 1.0 } else { 0.0 })).collect();
+    let weights = Tensor::from_f32(backend, &[steps * b], &weights)?;
+    Ok([src, dec_in, labels, weights])
+}
+
+impl Seq2SeqTrainer {
+    pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
+        Ok(Self {
+            backend: Rc::clone(backend),
+            optimizer,
+            clipper: GradClipper::new(backend, clip)?,
+            metrics: Tensor::zeros(backend, &[2])?,
+            step: 0,
+        })
+    }
+
+    /// One pass over `batches` (one submit each; one read-back at the end).
+    pub async fn train_epoch(
+        &mut self,
+        model: &Seq2Seq,
+        tgt_vocab: &Vocab,
+        batches: &[PairBatch],
+    ) -> Result<Seq2SeqEpoch> {
+        let backend = Rc::clone(&self.backend);
+        backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })?;
+        let (bos, _) = reserved(tgt_vocab);
+        let mut tokens = 0;
+        let num_steps = batches.first().map_or(1, |b| b.num_steps);
+        for batch in batches {
+            let [src, dec_in, labels, weights] = upload(&backend, batch, bos)?;
+            zero_grads(model.params())?;
+            self.step = self.step.wrapping_add(1);
+            let mut tape = Tape::new(&backend, self.step);
+            let logits = model.forward(&mut tape, &src, &dec_in)?;
+            // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
+            let loss = tape.masked_softmax_cross_entropy(logits, &labels, Some(&weights), batch.num_steps as f32)?;
+            tape.backward(loss)?;
+            self.clipper.clip(model.params())?;
+            self.optimizer.step(model.params())?;
+            backend.run(Kernel::Scale {
+                x: tape.value(loss).id(),
+                out: self.metrics.id(),
+                len: 1,
+                alpha: batch.num_steps as f32,
+                accumulate: true,
+            })?;
+            accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
+            backend.flush()?;
+            tokens += batch.target_tokens();
+        }
+        let sums = self.metrics.to_vec().await?;
+        let per_token_ce = sums[0] / tokens.max(1) as f32;
+        if !per_token_ce.is_finite() {
+            return Err(EngineError::Diverged { mean_loss: per_token_ce });
+        }
+        Ok(Seq2SeqEpoch {
+            per_token_ce,
+            d2l_loss: per_token_ce / num_steps as f32,
+            grad_norm: sums[1] / batches.len().max(1) as f32,
+            tokens,
+            batches: batches.len(),
+        })
+    }
+}
+
+/// A source sentence prepared for the encoder: ids with `<eos>`, truncated or padded to
+/// `num_steps`, and what was lost on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedSource {
+    pub ids: Vec<u32>,
+    /// Tokens not in the source vocabulary (fed as `<unk>`).
+    pub unknown: Vec<String>,
+    /// Tokens cut because the sentence (with `<eos>`) is longer than num_steps.
+    pub truncated: usize,
+}
+
+/// d2l's `predict_seq2seq` preparation: tokens split on spaces, `<eos>` appended, truncated or
+/// padded to `num_steps`.
+pub fn encode_source(vocab: &Vocab, sentence: &str, num_steps: usize) -> EncodedSource {
+    let tokens: Vec<String> = sentence.split(' ').filter(|t| !t.is_empty()).map(String::from).collect();
+    let unknown = tokens.iter().filter(|t| vocab.get(t).is_none()).cloned().collect();
+    let truncated = (tokens.len() + 1).saturating_sub(num_steps);
+    let (ids, _) = rnnplay_data::translation::truncate_pad(vocab, &tokens, num_steps);
+    EncodedSource { ids, unknown, truncated }
+}
+
+/// Greedy free-running decoding: feed `<bos>`, then each predicted token, until `<eos>` or
+/// `max_len` tokens. Returns the predicted target tokens (without `<eos>`).
+pub async fn translate(model: &Seq2Seq, tgt_vocab: &Vocab, src_ids: &[u32], max_len: usize) -> Result<Vec<u32>> {
+    let backend = model.params()[0].value().backend().clone();
+    let (bos, eos) = reserved(tgt_vocab);
+    let mut tape = Tape::new(&backend, 0);
+    tape.set_training(false);
+    let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
+    let state = model.encode(&mut tape, &src)?;
+    let context = model.context(&mut tape, state)?;
+    let (mut state, context) = (tape.detach(state), tape.detach(context));
+    let mut output = Vec::new();
+    let mut next = bos;
+    for _ in 0..max_len {
+        let mut tape = Tape::new(&backend, 0);
+        tape.set_training(false);
+        let input = Tensor::from_u32(&backend, &[1, 1], &[next])?;
+        let (s, c) = (tape.constant(state.clone()), tape.constant(context.clone()));
+        let (logits, new_state) = model.decode(&mut tape, &input, s, c)?;
+        next = argmax(&tape.value(logits).to_vec().await?) as u32;
+        state = tape.detach(new_state);
+        if next == eos {
+            break;
+        }
+        output.push(next);
+    }
+    Ok(output)
+}
+
+/// Teacher-forced view of a reference translation: the probability the model gives each
+/// reference token (then `<eos>`) when fed the true previous ones, and its top guess.
+pub async fn teacher_forced_reference(
+    model: &Seq2Seq,
+    tgt_vocab: &Vocab,
+    src_ids: &[u32],
+    reference: &[u32],
+) -> Result<Vec<(u32, u32, f32)>> {
+    let backend = model.params()[0].value().backend().clone();
+    let (bos, eos) = reserved(tgt_vocab);
+    let labels: Vec<u32> = reference.iter().copied().chain(std::iter::once(eos)).collect();
+    let dec_in: Vec<u32> = std::iter::once(bos).chain(reference.iter().copied()).collect();
+    let mut tape = Tape::new(&backend, 0);
+    tape.set_training(false);
+    let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
+    let dec_in = Tensor::from_u32(&backend, &[dec_in.len(), 1], &dec_in)?;
+    let logits = model.forward(&mut tape, &src, &dec_in)?;
+    let values = tape.value(logits).to_vec().await?;
+    let vocab = model.config().tgt_vocab_size;
+    Ok(values
+        .chunks_exact(vocab)
+        .zip(&labels)
+        .map(|(row, &truth)| (truth, argmax(row) as u32, softmax(row, 1.0)[truth as usize] as f32))
+        .collect())
+}
