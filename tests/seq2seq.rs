@@ -8,7 +8,7 @@ use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::train::Optimizer;
 use rnnplay_engine::translate::{encode_source, teacher_forced_reference, translate, Seq2SeqTrainer};
-use rnnplay_engine::{zero_grads, Tape, Tensor};
+use rnnplay_engine::{zero_grads, Checkpoint, Seq2SeqCheckpoint, Tape, Tensor};
 use std::rc::Rc;
 
 fn cpu() -> Rc<dyn Backend> {
@@ -175,4 +175,22 @@ fn gpu_and_cpu_train_the_encoder_decoder_alike() {
     for (g, c) in on_gpu.iter().zip(&on_cpu) {
         assert!((g - c).abs() < 1e-4 * c.max(1.0), "per-token CE: gpu {g}, cpu {c}");
     }
+}
+
+#[test]
+fn a_seq2seq_checkpoint_round_trip_translates_the_same_and_kinds_are_not_mixed_up() {
+    let backend = cpu();
+    let (model, data, _) = train_reverse(&backend, 300, 2);
+    let checkpoint =
+        pollster::block_on(Seq2SeqCheckpoint::capture(&model, &data.src_vocab, &data.tgt_vocab, data.num_steps))
+            .unwrap();
+    let bytes = checkpoint.to_bytes().unwrap();
+    let loaded = Seq2SeqCheckpoint::from_bytes(&bytes).unwrap();
+    assert!(loaded == checkpoint, "the loaded checkpoint differs from the saved one");
+    let restored = loaded.into_model(&backend).unwrap();
+    let source = encode_source(&data.src_vocab, "a b c d", data.num_steps);
+    let translate_with = |m: &Seq2Seq| pollster::block_on(translate(m, &data.tgt_vocab, &source.ids, 10)).unwrap();
+    assert_eq!(translate_with(&model), translate_with(&restored));
+    let err = Checkpoint::from_bytes(&bytes).unwrap_err().to_string();
+    assert!(err.contains("not a language model") && err.contains("rnnplay translate"), "{err}");
 }

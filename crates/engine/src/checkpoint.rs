@@ -1,12 +1,17 @@
 //! Checkpoints: safetensors files with PyTorch `state_dict` names and shapes (f32, little
 //! endian), and in the metadata what is needed to use the model with no other input — the
-//! model config, the vocabulary and the tokenizer — plus free-form entries (preset, epochs, …).
+//! model config and the vocabularies (and the tokenizer of a language model) — plus free-form
+//! entries (preset, epochs, …).
 //!
-//! A concise model's file loads into PyTorch with `model.load_state_dict(load_file(path))`.
+//! Two kinds share the format, told apart by the metadata entry `kind`: a language model
+//! ([`Checkpoint`]; files without `kind` are language models, as the first version wrote them)
+//! and an encoder–decoder ([`Seq2SeqCheckpoint`]). A concise model's file loads into PyTorch
+//! with `model.load_state_dict(load_file(path))`.
 
 use crate::backend::Backend;
 use crate::error::{EngineError, Result};
-use crate::nn::{LanguageModel, ModelConfig};
+use crate::nn::{LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
+use crate::param::Param;
 use rnnplay_data::{TokenKind, Vocab};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, HashMap};
@@ -15,81 +20,59 @@ use std::rc::Rc;
 /// The metadata key naming this format; its value is the version.
 const FORMAT_KEY: &str = "rnnplay";
 const FORMAT_VERSION: &str = "1";
+const LANGUAGE_MODEL: &str = "language-model";
+const SEQ2SEQ: &str = "seq2seq";
 
-/// Everything a checkpoint holds, on the host.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Checkpoint {
-    pub config: ModelConfig,
-    pub vocab: Vocab,
-    pub token_kind: TokenKind,
-    /// (name, shape, values), sorted by name (the order safetensors stores them in).
-    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
-    /// Free-form metadata (preset, epochs, perplexity, …).
-    pub extra: BTreeMap<String, String>,
-}
+/// (name, shape, values), sorted by name (the order safetensors stores them in).
+pub type NamedTensors = Vec<(String, Vec<usize>, Vec<f32>)>;
 
 fn invalid(what: impl std::fmt::Display) -> EngineError {
     EngineError::InvalidArgument(format!("not a usable rnnplay checkpoint: {what}"))
 }
 
-impl Checkpoint {
-    /// Reads a model's parameters back from the device.
-    pub async fn capture(model: &LanguageModel, vocab: &Vocab, token_kind: TokenKind) -> Result<Self> {
-        let mut tensors = Vec::with_capacity(model.params().len());
-        for param in model.params() {
-            tensors.push((param.name().to_string(), param.value().shape().to_vec(), param.value().to_vec().await?));
-        }
-        tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        // A checkpoint keeps the tokens in order, not the corpus's token counts.
-        let vocab = Vocab::from_tokens(vocab.tokens().to_vec());
-        Ok(Self { config: model.config().clone(), vocab, token_kind, tensors, extra: BTreeMap::new() })
+/// Reads parameters back from the device, sorted by name.
+async fn capture_params(params: &[Param]) -> Result<NamedTensors> {
+    let mut tensors = Vec::with_capacity(params.len());
+    for param in params {
+        tensors.push((param.name().to_string(), param.value().shape().to_vec(), param.value().to_vec().await?));
     }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(tensors)
+}
 
-    /// The safetensors bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<Vec<u8>> =
-            self.tensors.iter().map(|(_, _, values)| values.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
-        let views = self
-            .tensors
-            .iter()
-            .zip(&bytes)
-            .map(|((name, shape, _), data)| {
-                TensorView::new(Dtype::F32, shape.clone(), data).map(|view| (name.clone(), view)).map_err(invalid)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut metadata: HashMap<String, String> = self.extra.clone().into_iter().collect();
-        metadata.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
-        metadata.insert("config".into(), serde_json::to_string(&self.config).map_err(invalid)?);
-        metadata.insert("vocab".into(), serde_json::to_string(self.vocab.tokens()).map_err(invalid)?);
-        metadata.insert("tokens".into(), self.token_kind.name().into());
-        safetensors::serialize(views, Some(metadata)).map_err(invalid)
-    }
+/// The safetensors bytes of `tensors` with `metadata` (the format entry added).
+fn serialize(tensors: &NamedTensors, mut metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, _, values)| values.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), data)| {
+            TensorView::new(Dtype::F32, shape.clone(), data).map(|view| (name.clone(), view)).map_err(invalid)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    metadata.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
+    safetensors::serialize(views, Some(metadata)).map_err(invalid)
+}
 
-    /// Parses safetensors bytes written by [`Checkpoint::to_bytes`]; a truncated file, another
-    /// format, or tensors whose names or shapes do not fit the config are errors that say so.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+/// A parsed file: its metadata and its f32 tensors sorted by name.
+struct Parsed {
+    metadata: HashMap<String, String>,
+    tensors: NamedTensors,
+}
+
+impl Parsed {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (_, header) =
             SafeTensors::read_metadata(bytes).map_err(|e| invalid(format!("{e} (truncated or not safetensors?)")))?;
         let metadata = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| {
-            metadata.get(key).ok_or_else(|| {
-                invalid(format!("the metadata has no '{key}' entry (a safetensors file not written by rnnplay?)"))
-            })
-        };
-        if get(FORMAT_KEY)? != FORMAT_VERSION {
-            return Err(invalid(format!("format version {} (this rnnplay reads {FORMAT_VERSION})", get(FORMAT_KEY)?)));
-        }
-        let config: ModelConfig = serde_json::from_str(get("config")?).map_err(|e| invalid(format!("config: {e}")))?;
-        config.validate()?;
-        let tokens: Vec<String> = serde_json::from_str(get("vocab")?).map_err(|e| invalid(format!("vocab: {e}")))?;
-        if tokens.len() != config.vocab_size {
+        let parsed = Self { metadata, tensors: Vec::new() };
+        if parsed.get(FORMAT_KEY)? != FORMAT_VERSION {
             return Err(invalid(format!(
-                "{} vocabulary tokens for a model of vocab size {}",
-                tokens.len(),
-                config.vocab_size
+                "format version {} (this rnnplay reads {FORMAT_VERSION})",
+                parsed.get(FORMAT_KEY)?
             )));
         }
-        let token_kind = TokenKind::parse(get("tokens")?).map_err(invalid)?;
         let file = SafeTensors::deserialize(bytes).map_err(|e| invalid(format!("{e} (truncated file?)")))?;
         let mut tensors = Vec::new();
         for (name, view) in file.tensors() {
@@ -100,37 +83,184 @@ impl Checkpoint {
             tensors.push((name, view.shape().to_vec(), values));
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        let extra = metadata
+        Ok(Self { tensors, ..parsed })
+    }
+
+    fn get(&self, key: &str) -> Result<&String> {
+        self.metadata.get(key).ok_or_else(|| {
+            invalid(format!("the metadata has no '{key}' entry (a safetensors file not written by rnnplay?)"))
+        })
+    }
+
+    fn kind(&self) -> &str {
+        self.metadata.get("kind").map_or(LANGUAGE_MODEL, String::as_str)
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        serde_json::from_str(self.get(key)?).map_err(|e| invalid(format!("{key}: {e}")))
+    }
+
+    fn vocab(&self, key: &str, size: usize) -> Result<Vocab> {
+        let tokens: Vec<String> = self.json(key)?;
+        if tokens.len() != size {
+            return Err(invalid(format!("{} {key} tokens for a model whose vocabulary size is {size}", tokens.len())));
+        }
+        Ok(Vocab::from_tokens(tokens))
+    }
+
+    /// The metadata entries that are not the format's own.
+    fn extra(self, own: &[&str]) -> (BTreeMap<String, String>, NamedTensors) {
+        let extra = self
+            .metadata
             .into_iter()
-            .filter(|(k, _)| ![FORMAT_KEY, "config", "vocab", "tokens"].contains(&k.as_str()))
+            .filter(|(k, _)| k != FORMAT_KEY && k != "kind" && !own.contains(&k.as_str()))
             .collect();
-        Ok(Self { config, vocab: Vocab::from_tokens(tokens), token_kind, tensors, extra })
+        (extra, self.tensors)
+    }
+}
+
+/// Writes every tensor into the parameter of its name; each must be present with its exact
+/// shape, and nothing else may be there.
+fn load_params(params: &[Param], tensors: &NamedTensors, model_name: &str) -> Result<()> {
+    let by_name: HashMap<&str, (&Vec<usize>, &Vec<f32>)> =
+        tensors.iter().map(|(n, s, v)| (n.as_str(), (s, v))).collect();
+    for param in params {
+        let (shape, values) = by_name
+            .get(param.name())
+            .ok_or_else(|| invalid(format!("tensor '{}' of the {model_name} model is missing", param.name())))?;
+        if shape.as_slice() != param.value().shape() {
+            return Err(invalid(format!(
+                "tensor '{}' has shape {shape:?}; the model needs {:?}",
+                param.name(),
+                param.value().shape()
+            )));
+        }
+        param.value().write_f32(values)?;
+    }
+    if by_name.len() != params.len() {
+        let known: Vec<&str> = params.iter().map(|p| p.name()).collect();
+        let unknown: Vec<&&str> = by_name.keys().filter(|n| !known.contains(n)).collect();
+        return Err(invalid(format!("unexpected tensors {unknown:?} for a {model_name} model")));
+    }
+    Ok(())
+}
+
+/// A language model's checkpoint, on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub config: ModelConfig,
+    pub vocab: Vocab,
+    pub token_kind: TokenKind,
+    /// (name, shape, values), sorted by name (the order safetensors stores them in).
+    pub tensors: NamedTensors,
+    /// Free-form metadata (preset, epochs, perplexity, …).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Checkpoint {
+    /// Reads a model's parameters back from the device.
+    pub async fn capture(model: &LanguageModel, vocab: &Vocab, token_kind: TokenKind) -> Result<Self> {
+        let tensors = capture_params(model.params()).await?;
+        // A checkpoint keeps the tokens in order, not the corpus's token counts.
+        let vocab = Vocab::from_tokens(vocab.tokens().to_vec());
+        Ok(Self { config: model.config().clone(), vocab, token_kind, tensors, extra: BTreeMap::new() })
+    }
+
+    /// The safetensors bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut metadata: HashMap<String, String> = self.extra.clone().into_iter().collect();
+        metadata.insert("kind".into(), LANGUAGE_MODEL.into());
+        metadata.insert("config".into(), serde_json::to_string(&self.config).map_err(invalid)?);
+        metadata.insert("vocab".into(), serde_json::to_string(self.vocab.tokens()).map_err(invalid)?);
+        metadata.insert("tokens".into(), self.token_kind.name().into());
+        serialize(&self.tensors, metadata)
+    }
+
+    /// Parses safetensors bytes written by [`Checkpoint::to_bytes`]; a truncated file, another
+    /// format or an encoder–decoder's checkpoint are errors that say so.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let parsed = Parsed::from_bytes(bytes)?;
+        if parsed.kind() != LANGUAGE_MODEL {
+            return Err(invalid(format!(
+                "it holds a {} model, not a language model (use rnnplay translate for encoder-decoders)",
+                parsed.kind()
+            )));
+        }
+        let config: ModelConfig = parsed.json("config")?;
+        config.validate()?;
+        let vocab = parsed.vocab("vocab", config.vocab_size)?;
+        let token_kind = TokenKind::parse(parsed.get("tokens")?).map_err(invalid)?;
+        let (extra, tensors) = parsed.extra(&["config", "vocab", "tokens"]);
+        Ok(Self { config, vocab, token_kind, tensors, extra })
     }
 
     /// Builds the model on `backend` with the checkpoint's weights. Every parameter the config
     /// calls for must be present with its exact shape.
     pub fn into_model(&self, backend: &Rc<dyn Backend>) -> Result<LanguageModel> {
         let model = LanguageModel::new(backend, &self.config, 0)?;
-        let by_name: HashMap<&str, (&Vec<usize>, &Vec<f32>)> =
-            self.tensors.iter().map(|(n, s, v)| (n.as_str(), (s, v))).collect();
-        for param in model.params() {
-            let (shape, values) = by_name.get(param.name()).ok_or_else(|| {
-                invalid(format!("tensor '{}' of the {} model is missing", param.name(), self.config.model_name()))
-            })?;
-            if shape.as_slice() != param.value().shape() {
-                return Err(invalid(format!(
-                    "tensor '{}' has shape {shape:?}; the model needs {:?}",
-                    param.name(),
-                    param.value().shape()
-                )));
-            }
-            param.value().write_f32(values)?;
+        load_params(model.params(), &self.tensors, &self.config.model_name())?;
+        Ok(model)
+    }
+}
+
+/// An encoder–decoder's checkpoint, on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seq2SeqCheckpoint {
+    pub config: Seq2SeqConfig,
+    pub src_vocab: Vocab,
+    pub tgt_vocab: Vocab,
+    /// The sentence length the model was trained on (inputs are truncated or padded to it).
+    pub num_steps: usize,
+    pub tensors: NamedTensors,
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Seq2SeqCheckpoint {
+    pub async fn capture(model: &Seq2Seq, src_vocab: &Vocab, tgt_vocab: &Vocab, num_steps: usize) -> Result<Self> {
+        Ok(Self {
+            config: model.config().clone(),
+            src_vocab: Vocab::from_tokens(src_vocab.tokens().to_vec()),
+            tgt_vocab: Vocab::from_tokens(tgt_vocab.tokens().to_vec()),
+            num_steps,
+            tensors: capture_params(model.params()).await?,
+            extra: BTreeMap::new(),
+        })
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut metadata: HashMap<String, String> = self.extra.clone().into_iter().collect();
+        metadata.insert("kind".into(), SEQ2SEQ.into());
+        metadata.insert("config".into(), serde_json::to_string(&self.config).map_err(invalid)?);
+        metadata.insert("src_vocab".into(), serde_json::to_string(self.src_vocab.tokens()).map_err(invalid)?);
+        metadata.insert("tgt_vocab".into(), serde_json::to_string(self.tgt_vocab.tokens()).map_err(invalid)?);
+        metadata.insert("num_steps".into(), self.num_steps.to_string());
+        serialize(&self.tensors, metadata)
+    }
+
+    /// Parses an encoder–decoder's checkpoint; a language model's is an error that says so.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let parsed = Parsed::from_bytes(bytes)?;
+        if parsed.kind() != SEQ2SEQ {
+            return Err(invalid(format!(
+                "it holds a {} model, not an encoder-decoder (use rnnplay predict for language models)",
+                parsed.kind()
+            )));
         }
-        if by_name.len() != model.params().len() {
-            let known: Vec<&str> = model.params().iter().map(|p| p.name()).collect();
-            let unknown: Vec<&&str> = by_name.keys().filter(|n| !known.contains(n)).collect();
-            return Err(invalid(format!("unexpected tensors {unknown:?} for a {} model", self.config.model_name())));
+        let config: Seq2SeqConfig = parsed.json("config")?;
+        config.validate()?;
+        let src_vocab = parsed.vocab("src_vocab", config.src_vocab_size)?;
+        let tgt_vocab = parsed.vocab("tgt_vocab", config.tgt_vocab_size)?;
+        let num_steps: usize = parsed.json("num_steps")?;
+        if num_steps == 0 {
+            return Err(invalid("num_steps is 0"));
         }
+        let (extra, tensors) = parsed.extra(&["config", "src_vocab", "tgt_vocab", "num_steps"]);
+        Ok(Self { config, src_vocab, tgt_vocab, num_steps, tensors, extra })
+    }
+
+    pub fn into_model(&self, backend: &Rc<dyn Backend>) -> Result<Seq2Seq> {
+        let model = Seq2Seq::new(backend, &self.config, 0)?;
+        load_params(model.params(), &self.tensors, "seq2seq")?;
         Ok(model)
     }
 }

@@ -21,7 +21,7 @@ pub mod train;
 pub mod translate;
 
 pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel};
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, Seq2SeqCheckpoint};
 pub use clip::GradClipper;
 pub use error::{EngineError, Result};
 pub use init::{Init, InitRng};
