@@ -6,8 +6,10 @@ mod devices;
 mod plot;
 mod predict;
 mod presets;
+mod seq2seq;
 mod tokens;
 mod train;
+mod translate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -44,11 +46,15 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Train a d2l language model on The Time Machine (or any text) and print predictions.
+    /// Train a d2l language model on The Time Machine (or any text), or an encoder-decoder on
+    /// fra-eng or a toy task (--preset d2l-seq2seq, toy-reverse), and print predictions.
     Train(Box<train::TrainArgs>),
     /// Load a checkpoint and show its predictions: free-running from a prefix, and
     /// teacher-forced on a given text.
     Predict(predict::PredictArgs),
+    /// Translate a sentence with an encoder-decoder checkpoint (free-running), and with
+    /// --reference show the teacher-forced view and BLEU.
+    Translate(translate::TranslateArgs),
     /// Benchmarks: `rnnplay bench kernels` measures every matmul variant.
     Bench {
         #[command(subcommand)]
@@ -75,6 +81,7 @@ fn main() -> Result<()> {
         Command::Devices { json } => devices::run(json),
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
             if sizes.iter().any(|&s| s == 0 || s > 8192) {

@@ -27,8 +27,9 @@ fn register_font() -> Result<()> {
     Ok(())
 }
 
-/// Draws `train` (and `valid`, when not empty) perplexity per epoch into an SVG or PNG file.
-pub fn perplexity_plot(path: &Path, title: &str, train: &[f32], valid: &[f32]) -> Result<()> {
+/// Draws `train` (and `valid`, when not empty) values per epoch — perplexity, or a loss — into
+/// an SVG or PNG file; `y_label` names the values.
+pub fn curve_plot(path: &Path, title: &str, y_label: &str, train: &[f32], valid: &[f32]) -> Result<()> {
     check_plot_path(path)?;
     if train.is_empty() {
         bail!("nothing to plot: no epoch finished");
@@ -37,10 +38,10 @@ pub fn perplexity_plot(path: &Path, title: &str, train: &[f32], valid: &[f32]) -
     let size = (720, 440);
     let result = if path.extension().and_then(|e| e.to_str()) == Some("png") {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw(&root, title, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
+        draw(&root, title, y_label, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
     } else {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        draw(&root, title, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
+        draw(&root, title, y_label, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
     };
     result.with_context(|| format!("writing {}", path.display()))
 }
@@ -48,6 +49,7 @@ pub fn perplexity_plot(path: &Path, title: &str, train: &[f32], valid: &[f32]) -
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
+    y_label: &str,
     train: &[f32],
     valid: &[f32],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
@@ -60,7 +62,7 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(48)
         .build_cartesian_2d(1u32..epochs, 0.0f32..top * 1.05)?;
-    chart.configure_mesh().x_desc("epoch").y_desc("perplexity").draw()?;
+    chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw()?;
     let points =
         |values: &[f32]| -> Vec<(u32, f32)> { values.iter().enumerate().map(|(i, &v)| (i as u32 + 1, v)).collect() };
     chart

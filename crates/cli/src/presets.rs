@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use rnnplay_data::{Sampling, TokenKind};
 use rnnplay_engine::nn::{parse_model_name, ModelConfig};
-use rnnplay_engine::presets::{preset, preset_names, PRESETS};
+use rnnplay_engine::presets::{preset, preset_names, PRESETS, SEQ2SEQ_PRESETS};
 
 /// `rnnplay train --list-presets` text.
 pub fn describe_presets() -> String {
@@ -16,6 +16,12 @@ pub fn describe_presets() -> String {
                 p.name, p.model, p.hidden, p.layers, p.lr, p.section
             )
         })
+        .chain(SEQ2SEQ_PRESETS.iter().map(|p| {
+            format!(
+                "{:<18} {:<13} hidden {:<4} layers {}  lr {}  {} on {}",
+                p.name, "seq2seq", p.hidden, p.layers, p.lr, p.section, p.data
+            )
+        }))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -23,8 +29,9 @@ pub fn describe_presets() -> String {
 /// Every setting of a run: a preset, then any flag overrides it.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// One of d2l-rnn-scratch, d2l-rnn, d2l-gru-scratch, d2l-gru, d2l-lstm-scratch, d2l-lstm,
-    /// d2l-deep-lstm, d2l-deep-gru (see --list-presets).
+    /// Language models: d2l-rnn-scratch, d2l-rnn, d2l-gru-scratch, d2l-gru, d2l-lstm-scratch,
+    /// d2l-lstm, d2l-deep-lstm, d2l-deep-gru; encoder-decoders: d2l-seq2seq, toy-reverse
+    /// (see --list-presets).
     #[arg(long, default_value = "d2l-gru")]
     pub preset: String,
     /// rnn, gru, lstm (PyTorch-layout layers) or rnn-scratch, gru-scratch, lstm-scratch (d2l's).

@@ -21,41 +21,46 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     #[command(flatten)]
-    run: RunArgs,
+    pub run: RunArgs,
     /// gpu, cpu or auto (GPU when an adapter exists).
     #[arg(long, default_value = "auto")]
-    backend: String,
-    /// `timemachine` (from the dataset hub) or the path of a UTF-8 text file.
-    #[arg(long, default_value = "timemachine")]
-    data: String,
+    pub backend: String,
+    /// Language models: `timemachine` (default; from the dataset hub) or a UTF-8 text file.
+    /// Encoder-decoders: `fra-eng` (default for d2l-seq2seq), a toy task (`reverse`, `copy`,
+    /// `sort-digits`, `add`) or a file of `source<TAB>target` lines.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Encoder-decoders: sentence pairs to read (fra-eng) or generate (toy tasks).
+    #[arg(long)]
+    pub num_examples: Option<usize>,
     /// Print one JSON summary line at the end instead of the human-readable report.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Append one JSON object per epoch to this file (JSON Lines).
     #[arg(long)]
-    metrics: Option<PathBuf>,
+    pub metrics: Option<PathBuf>,
     /// Draw the perplexity curve into this .svg or .png file.
     #[arg(long)]
-    plot: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
     /// Save the trained model (safetensors, PyTorch names) to this file. If training diverges,
     /// the last good weights are saved.
     #[arg(long)]
-    save: Option<PathBuf>,
+    pub save: Option<PathBuf>,
     /// Print a progress line with a free-running sample every N epochs.
     #[arg(long, default_value_t = 10)]
-    report_every: usize,
+    pub report_every: usize,
     /// Tokens generated for each prediction.
     #[arg(long, default_value_t = 50)]
-    predict_len: usize,
+    pub predict_len: usize,
     /// List the presets and exit.
     #[arg(long)]
-    list_presets: bool,
+    pub list_presets: bool,
 }
 
-fn load_text(data: &str) -> Result<String> {
+pub(crate) fn load_text(data: &str) -> Result<String> {
     match data {
         "timemachine" => return Ok(Hub::from_env().read_text(Dataset::TimeMachine)?),
-        "fra-eng" => bail!("fra-eng is a translation corpus for the encoder-decoder; language models train on timemachine or a text file"),
+        "fra-eng" => bail!("fra-eng is a translation corpus: train it with --preset d2l-seq2seq; language models train on timemachine or a text file"),
         _ => {}
     }
     let bytes = std::fs::read(data)
@@ -64,7 +69,7 @@ fn load_text(data: &str) -> Result<String> {
 }
 
 /// Fails early, before a long run, when an output file could not be written at the end.
-fn check_output_dir(flag: &str, path: &Option<PathBuf>) -> Result<()> {
+pub(crate) fn check_output_dir(flag: &str, path: &Option<PathBuf>) -> Result<()> {
     if let Some(path) = path {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !dir.is_dir() {
@@ -113,6 +118,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         println!("{}", describe_presets());
         return Ok(());
     }
+    if rnnplay_engine::presets::seq2seq_preset(&args.run.preset).is_some() {
+        return crate::seq2seq::run(args);
+    }
+    if args.num_examples.is_some() {
+        bail!(
+            "--num-examples applies to encoder-decoder presets (d2l-seq2seq, toy-reverse), not to {}",
+            args.run.preset
+        );
+    }
+    let data = args.data.as_deref().unwrap_or("timemachine");
     let mut config = args.run.resolve()?;
     check_output_dir("--save", &args.save)?;
     check_output_dir("--metrics", &args.metrics)?;
@@ -123,7 +138,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.report_every == 0 {
         bail!("--report-every must be at least 1");
     }
-    let text = load_text(&args.data)?;
+    let text = load_text(data)?;
     let corpus = Corpus::from_text(&text, config.tokens, config.max_tokens)?;
     config.model.vocab_size = corpus.vocab.len();
     let valid_len = (corpus.len() as f32 * config.valid_fraction).round() as usize;
@@ -152,7 +167,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         println!("{}", config.describe());
         println!(
             "data: {} — {} {:?} tokens (vocab {}), {} for validation; backend {:?} ({})",
-            args.data,
+            data,
             corpus.len(),
             config.tokens,
             corpus.vocab.len(),
@@ -235,8 +250,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         save_checkpoint(path, &mut checkpoint, &progress)?;
     }
     if let Some(path) = &args.plot {
-        let title = format!("{} on {}", config.model.model_name(), args.data);
-        crate::plot::perplexity_plot(path, &title, &train_curve, &valid_curve)?;
+        let title = format!("{} on {data}", config.model.model_name());
+        crate::plot::curve_plot(path, &title, "perplexity", &train_curve, &valid_curve)?;
     }
     let time_traveller = continuation(&model, &corpus.vocab, &config, "time traveller", args.predict_len)?;
     let traveller = continuation(&model, &corpus.vocab, &config, "traveller", args.predict_len)?;

@@ -254,3 +254,79 @@ fn train_reports_bad_input_clearly() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn seq2seq_trains_on_fra_eng_saves_and_translate_loads_it() {
+    let dir = temp_dir("seq2seq");
+    let ckpt = dir.join("s2s.safetensors");
+    let args = [
+        "train",
+        "--preset",
+        "d2l-seq2seq",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "15",
+        "--json",
+        "--save",
+        ckpt.to_str().unwrap(),
+    ];
+    let summary = json_line(&rnnplay_offline(&args));
+    assert_eq!(summary["model"], "seq2seq");
+    let ce = summary["per_token_ce"].as_f64().unwrap();
+    let d2l = summary["d2l_loss"].as_f64().unwrap();
+    assert!(ce > 0.0 && ce < 6.0 && (d2l * 10.0 - ce).abs() < 1e-6, "per-token CE {ce}, d2l's loss {d2l}");
+    let translations = summary["translations"].as_array().unwrap();
+    assert_eq!(translations.len(), 4);
+    assert_eq!(translations[0]["src"], "go .");
+    assert!(translations.iter().all(|t| (0.0..=1.0).contains(&t["bleu"].as_f64().unwrap())));
+
+    let translate = |extra: &[&str]| {
+        let mut args = vec!["translate", "--checkpoint", ckpt.to_str().unwrap(), "--backend", "cpu"];
+        args.extend_from_slice(extra);
+        rnnplay_offline(&args)
+    };
+    let out = json_line(&translate(&["Go.", "--reference", "Va !", "--json"]));
+    assert_eq!(out["src"], "go .");
+    assert_eq!(out["pred"], translations[0]["pred"], "the checkpoint translates as the trained model did");
+    assert_eq!(out["teacher_forced"].as_array().unwrap().len(), 3, "va, !, <eos>");
+    assert!(out["bleu"].is_number());
+    let unknown = translate(&["zebras swim .", "--json"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("fed as <unk>: [\"zebras\", \"swim\"]"));
+    let long = translate(&["i am a very very very very very very long sentence ."]);
+    assert!(String::from_utf8_lossy(&long.stderr).contains("token(s) were cut"));
+    let empty = translate(&["   "]);
+    assert!(!empty.status.success() && String::from_utf8_lossy(&empty.stderr).contains("the sentence is empty"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn checkpoints_of_the_wrong_kind_and_language_model_flags_are_refused() {
+    let dir = temp_dir("kinds");
+    let lm = dir.join("lm.safetensors");
+    let args =
+        ["train", "--backend", "cpu", "--hidden", "8", "--epochs", "1", "--max-tokens", "2000", "--json", "--save"];
+    let mut full = args.to_vec();
+    full.push(lm.to_str().unwrap());
+    json_line(&rnnplay_offline(&full));
+    let out = rnnplay_offline(&["translate", "--checkpoint", lm.to_str().unwrap(), "--backend", "cpu", "go ."]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("not an encoder-decoder"), "{stderr}");
+    let out = rnnplay_offline(&["train", "--preset", "d2l-seq2seq", "--backend", "cpu", "--sampling", "random"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--sampling applies to language models"), "{stderr}");
+    let out = rnnplay_offline(&["train", "--preset", "d2l-gru", "--backend", "cpu", "--data", "fra-eng"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--preset d2l-seq2seq"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_toy_task_reports_held_out_exact_match() {
+    let args =
+        ["train", "--preset", "toy-reverse", "--backend", "cpu", "--num-examples", "500", "--epochs", "1", "--json"];
+    let summary = json_line(&rnnplay_offline(&args));
+    assert_eq!(summary["data"], "reverse");
+    let rate = summary["exact_match"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate), "{rate}");
+    assert_eq!(summary["translations"].as_array().unwrap().len(), 4);
+}

@@ -64,9 +64,77 @@ pub fn preset(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
 }
 
-/// The names of all presets, comma-separated, for messages.
+/// The names of all presets (language models, then encoder–decoders), comma-separated.
 pub fn preset_names() -> String {
-    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+    PRESETS.iter().map(|p| p.name).chain(SEQ2SEQ_PRESETS.iter().map(|p| p.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// An encoder–decoder setting (d2l's `train_seq2seq` values, or a toy task's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seq2SeqPreset {
+    pub name: &'static str,
+    /// `fra-eng` or a toy task (`reverse`, `copy`, `sort-digits`, `add`).
+    pub data: &'static str,
+    pub embed: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub dropout: f32,
+    pub batch_size: usize,
+    pub num_steps: usize,
+    pub lr: f32,
+    pub optimizer: &'static str,
+    pub clip: f32,
+    pub epochs: usize,
+    /// Sentence pairs read (fra-eng: d2l's `num_examples`) or generated (toy tasks).
+    pub num_examples: usize,
+    /// Vocabulary `min_freq`.
+    pub min_freq: usize,
+    pub section: &'static str,
+}
+
+/// The encoder–decoder presets.
+pub const SEQ2SEQ_PRESETS: &[Seq2SeqPreset] = &[
+    Seq2SeqPreset {
+        name: "d2l-seq2seq",
+        data: "fra-eng",
+        embed: 32,
+        hidden: 32,
+        layers: 2,
+        dropout: 0.1,
+        batch_size: 64,
+        num_steps: 10,
+        lr: 0.005,
+        optimizer: "adam",
+        clip: 1.0,
+        epochs: 300,
+        num_examples: 600,
+        min_freq: 2,
+        section: "10.7 sequence to sequence learning (English-French)",
+    },
+    // Many fresh examples generalise better than many passes over few: the tests measured
+    // ≥ 90% exact match on held-out strings after 5 epochs of 20 000 pairs.
+    Seq2SeqPreset {
+        name: "toy-reverse",
+        data: "reverse",
+        embed: 16,
+        hidden: 64,
+        layers: 1,
+        dropout: 0.0,
+        batch_size: 64,
+        num_steps: 8,
+        lr: 0.01,
+        optimizer: "adam",
+        clip: 1.0,
+        epochs: 5,
+        num_examples: 20_000,
+        min_freq: 1,
+        section: "toy task: reverse strings of 3-5 letters",
+    },
+];
+
+/// The encoder–decoder preset called `name`.
+pub fn seq2seq_preset(name: &str) -> Option<&'static Seq2SeqPreset> {
+    SEQ2SEQ_PRESETS.iter().find(|p| p.name == name)
 }
 
 #[cfg(test)]
