@@ -194,3 +194,61 @@ fn a_seq2seq_checkpoint_round_trip_translates_the_same_and_kinds_are_not_mixed_u
     let err = Checkpoint::from_bytes(&bytes).unwrap_err().to_string();
     assert!(err.contains("not a language model") && err.contains("rnnplay translate"), "{err}");
 }
+
+#[test]
+fn scheduled_sampling_with_no_coins_is_teacher_forcing_and_with_coins_feeds_the_models_guesses() {
+    let backend = cpu();
+    let model = tiny_model(&backend, 6, 5, 2);
+    let (steps, batch) = (3, 2);
+    let src = Tensor::from_u32(&backend, &[steps, batch], &[1, 4, 2, 5, 3, 0]).unwrap();
+    let dec_in: Vec<u32> = vec![2, 2, 4, 1, 0, 3];
+    let logits_of = |coins: &[u32]| {
+        let mut tape = Tape::new(&backend, 0);
+        tape.set_training(false);
+        let inputs: Vec<Tensor> = (0..steps)
+            .map(|t| Tensor::from_u32(&backend, &[1, batch], &dec_in[t * batch..(t + 1) * batch]).unwrap())
+            .collect();
+        let coins: Vec<Tensor> = (0..steps)
+            .map(|t| Tensor::from_u32(&backend, &[batch], &coins[t * batch..(t + 1) * batch]).unwrap())
+            .collect();
+        let logits = model.forward_scheduled(&mut tape, &src, &inputs, &coins).unwrap();
+        read(tape.value(logits))
+    };
+    let mut tape = Tape::new(&backend, 0);
+    tape.set_training(false);
+    let forced =
+        model.forward(&mut tape, &src, &Tensor::from_u32(&backend, &[steps, batch], &dec_in).unwrap()).unwrap();
+    let forced = read(tape.value(forced));
+    let none = logits_of(&[0; 6]);
+    for (a, b) in none.iter().zip(&forced) {
+        assert!((a - b).abs() < 1e-5, "no coins must be teacher forcing: {a} vs {b}");
+    }
+    // Coins on every position after the first: step t reads step t-1's argmax.
+    let all = logits_of(&[0, 0, 1, 1, 1, 1]);
+    assert_eq!(&all[..2 * 5], &none[..2 * 5], "step 0 is fed <bos> either way");
+    assert_ne!(all, none, "later steps see the model's own guesses");
+
+    // Training with scheduled sampling still learns the toy task's first epochs.
+    let pairs = ToyTask::Reverse.pairs(2000, 3, 5, 1, &[]).unwrap();
+    let data = PairDataset::new(&pairs, 8, 1).unwrap();
+    let config = Seq2SeqConfig {
+        src_vocab_size: data.src_vocab.len(),
+        tgt_vocab_size: data.tgt_vocab.len(),
+        embed_size: 8,
+        hidden_size: 32,
+        num_layers: 1,
+        dropout: 0.0,
+    };
+    let model = Seq2Seq::new(&backend, &config, 0).unwrap();
+    let mut trainer = Seq2SeqTrainer::new(&backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
+    trainer.set_scheduled_sampling(0.5, 3).unwrap();
+    assert!(trainer.set_scheduled_sampling(1.5, 3).is_err());
+    let mut rng = epoch_rng(0);
+    let curve: Vec<f32> = (0..3)
+        .map(|_| {
+            let batches = data.epoch(64, &mut rng).unwrap();
+            pollster::block_on(trainer.train_epoch(&model, &data.tgt_vocab, &batches)).unwrap().per_token_ce
+        })
+        .collect();
+    assert!(curve[2] < 0.8 * curve[0], "per-token CE with scheduled sampling {curve:?}");
+}

@@ -145,6 +145,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.report_every == 0 {
         bail!("--report-every must be at least 1");
     }
+    let sampling = args.scheduled_sampling.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&sampling) {
+        bail!("--scheduled-sampling {sampling} must be a probability in [0, 1]");
+    }
     let data_name = args.data.as_deref().unwrap_or(p.data);
     let seed = args.run.seed;
     let data = load_pairs(data_name, p.num_examples, seed)?;
@@ -167,8 +171,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     if !args.json {
         println!(
-            "{}: GRU encoder-decoder (embedding {}, hidden {}, {} layer(s), dropout {}), batch {}, num_steps {}, {optimizer} lr {}, θ {}, {} epochs",
-            p.name, p.embed, p.hidden, p.layers, p.dropout, p.batch_size, p.num_steps, p.lr, p.clip, p.epochs
+            "{}: GRU encoder-decoder (embedding {}, hidden {}, {} layer(s), dropout {}), batch {}, num_steps {}, {optimizer} lr {}, θ {}, {} epochs{}",
+            p.name,
+            p.embed,
+            p.hidden,
+            p.layers,
+            p.dropout,
+            p.batch_size,
+            p.num_steps,
+            p.lr,
+            p.clip,
+            p.epochs,
+            if sampling > 0.0 { format!(", scheduled sampling rising to {sampling}") } else { String::new() }
         );
         println!(
             "data: {data_name} — {} pairs, vocabularies {} (source) and {} (target); backend {:?} ({})",
@@ -189,6 +203,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let (mut tokens, mut curve, mut last) = (0usize, Vec::new(), None);
     for epoch in 1..=p.epochs {
         let batches = dataset.epoch(p.batch_size, &mut rng)?;
+        // Linear schedule: 0 in the first epoch, `sampling` in the last.
+        let probability = sampling * (epoch - 1) as f32 / (p.epochs - 1).max(1) as f32;
+        trainer.set_scheduled_sampling(probability, seed.wrapping_add(epoch as u64))?;
         let metrics = pollster::block_on(trainer.train_epoch(&model, &dataset.tgt_vocab, &batches))
             .with_context(|| format!("epoch {epoch}"))?;
         tokens += metrics.tokens;
@@ -256,7 +273,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if args.json {
         let mut summary = serde_json::json!({
-            "preset": p.name, "model": "seq2seq", "data": data_name, "epochs": p.epochs,
+            "preset": p.name, "model": "seq2seq", "data": data_name, "epochs": p.epochs, "scheduled_sampling": sampling,
             "per_token_ce": last.per_token_ce, "d2l_loss": last.d2l_loss, "grad_norm": last.grad_norm,
             "tokens_per_s": tokens_per_s, "seconds": seconds,
             "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,

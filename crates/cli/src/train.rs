@@ -33,6 +33,11 @@ pub struct TrainArgs {
     /// Encoder-decoders: sentence pairs to read (fra-eng) or generate (toy tasks).
     #[arg(long)]
     pub num_examples: Option<usize>,
+    /// Encoder-decoders: scheduled sampling — the probability of feeding the decoder its own
+    /// previous prediction instead of the true token, rising linearly from 0 in the first epoch
+    /// to this value in the last (default 0: pure teacher forcing, as d2l).
+    #[arg(long)]
+    pub scheduled_sampling: Option<f32>,
     /// Print one JSON summary line at the end instead of the human-readable report.
     #[arg(long)]
     pub json: bool,

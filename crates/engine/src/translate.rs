@@ -8,9 +8,11 @@ use crate::error::{EngineError, Result};
 use crate::generate::{argmax, softmax};
 use crate::nn::Seq2Seq;
 use crate::param::zero_grads;
-use crate::tape::Tape;
+use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 use crate::train::{accumulate_into, Optimizer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rnnplay_data::translation::{time_major, PairBatch, RESERVED};
 use rnnplay_data::Vocab;
 use std::rc::Rc;
@@ -41,22 +43,36 @@ pub struct Seq2SeqTrainer {
     /// [Σ valid-token CE, Σ pre-clip norms] of the current epoch.
     metrics: Tensor,
     step: u32,
+    /// Scheduled sampling: the probability of feeding the model its own prediction instead of
+    /// the true previous token (0: pure teacher forcing, d2l's setting), and the coins' source.
+    sampling_probability: f32,
+    coins: ChaCha8Rng,
 }
 
-/// The tensors of one batch under teacher forcing: encoder input, decoder input
-/// (`<bos>` + target[:-1]), labels and per-position weights (1 for valid tokens), time-major.
-fn upload(backend: &Rc<dyn Backend>, batch: &PairBatch, bos: u32) -> Result<[Tensor; 4]> {
+/// One batch on the device, time-major: encoder input, decoder input (`<bos>` + target[:-1],
+/// also kept on the host for scheduled sampling), labels, and per-position weights (1 for valid
+/// target tokens).
+struct Uploaded {
+    src: Tensor,
+    dec_in: Tensor,
+    dec_in_host: Vec<u32>,
+    labels: Tensor,
+    weights: Tensor,
+}
+
+fn upload(backend: &Rc<dyn Backend>, batch: &PairBatch, bos: u32) -> Result<Uploaded> {
     let (b, steps) = (batch.batch_size, batch.num_steps);
     let src = Tensor::from_u32(backend, &[steps, b], &time_major(&batch.src, b, steps))?;
     let dec_in: Vec<u32> = (0..b)
         .flat_map(|row| std::iter::once(bos).chain(batch.tgt[row * steps..(row + 1) * steps - 1].iter().copied()))
         .collect();
-    let dec_in = Tensor::from_u32(backend, &[steps, b], &time_major(&dec_in, b, steps))?;
+    let dec_in_host = time_major(&dec_in, b, steps);
+    let dec_in = Tensor::from_u32(backend, &[steps, b], &dec_in_host)?;
     let labels = Tensor::from_u32(backend, &[steps * b], &time_major(&batch.tgt, b, steps))?;
     let weights: Vec<f32> =
         (0..steps).flat_map(|t| batch.tgt_valid.iter().map(move |&v| if t < v { 1.0 } else { 0.0 })).collect();
     let weights = Tensor::from_f32(backend, &[steps * b], &weights)?;
-    Ok([src, dec_in, labels, weights])
+    Ok(Uploaded { src, dec_in, dec_in_host, labels, weights })
 }
 
 impl Seq2SeqTrainer {
@@ -67,7 +83,40 @@ impl Seq2SeqTrainer {
             clipper: GradClipper::new(backend, clip)?,
             metrics: Tensor::zeros(backend, &[2])?,
             step: 0,
+            sampling_probability: 0.0,
+            coins: ChaCha8Rng::seed_from_u64(0),
         })
+    }
+
+    /// Sets the scheduled-sampling probability (a schedule calls this between epochs) and
+    /// seeds the coins that apply it.
+    pub fn set_scheduled_sampling(&mut self, probability: f32, seed: u64) -> Result<()> {
+        if !(0.0..=1.0).contains(&probability) {
+            return Err(EngineError::InvalidArgument(format!(
+                "scheduled-sampling probability {probability} must be in [0, 1]"
+            )));
+        }
+        self.coins = ChaCha8Rng::seed_from_u64(seed);
+        self.sampling_probability = probability;
+        Ok(())
+    }
+
+    /// Logits of a batch under teacher forcing, or under scheduled sampling when its
+    /// probability is positive (coins drawn on the host, one per position after the first).
+    fn logits(&mut self, model: &Seq2Seq, tape: &mut Tape, batch: &Uploaded) -> Result<Var> {
+        if self.sampling_probability <= 0.0 {
+            return model.forward(tape, &batch.src, &batch.dec_in);
+        }
+        let (steps, b) = (batch.dec_in.shape()[0], batch.dec_in.shape()[1]);
+        let mut step_inputs = Vec::with_capacity(steps);
+        let mut step_coins = Vec::with_capacity(steps);
+        for t in 0..steps {
+            step_inputs.push(Tensor::from_u32(&self.backend, &[1, b], &batch.dec_in_host[t * b..(t + 1) * b])?);
+            let coins: Vec<u32> =
+                (0..b).map(|_| u32::from(t > 0 && self.coins.random::<f32>() < self.sampling_probability)).collect();
+            step_coins.push(Tensor::from_u32(&self.backend, &[b], &coins)?);
+        }
+        model.forward_scheduled(tape, &batch.src, &step_inputs, &step_coins)
     }
 
     /// One pass over `batches` (one submit each; one read-back at the end).
@@ -83,13 +132,18 @@ impl Seq2SeqTrainer {
         let mut tokens = 0;
         let num_steps = batches.first().map_or(1, |b| b.num_steps);
         for batch in batches {
-            let [src, dec_in, labels, weights] = upload(&backend, batch, bos)?;
+            let uploaded = upload(&backend, batch, bos)?;
             zero_grads(model.params())?;
             self.step = self.step.wrapping_add(1);
             let mut tape = Tape::new(&backend, self.step);
-            let logits = model.forward(&mut tape, &src, &dec_in)?;
+            let logits = self.logits(model, &mut tape, &uploaded)?;
             // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
-            let loss = tape.masked_softmax_cross_entropy(logits, &labels, Some(&weights), batch.num_steps as f32)?;
+            let loss = tape.masked_softmax_cross_entropy(
+                logits,
+                &uploaded.labels,
+                Some(&uploaded.weights),
+                batch.num_steps as f32,
+            )?;
             tape.backward(loss)?;
             self.clipper.clip(model.params())?;
             self.optimizer.step(model.params())?;

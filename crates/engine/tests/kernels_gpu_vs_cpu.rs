@@ -236,3 +236,38 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         pair.check("adam", kernel, &[(param, len), (m, len), (v, len)], 1e-5, 1e-6);
     }
 }
+
+#[test]
+fn pick_tokens_chooses_the_argmax_or_the_truth_exactly_as_the_cpu() {
+    let Some(gpu) = gpu_or_skip("pick_tokens_chooses_the_argmax_or_the_truth_exactly_as_the_cpu") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 100 };
+    for rows in SIZES {
+        for classes in [1, 3, 17, 65] {
+            let logits = pair.random(rows * classes, 3.0);
+            let truth = pair.indices(&(0..rows as u32).map(|r| (r * 7) % classes as u32).collect::<Vec<_>>());
+            let coins = pair.indices(&(0..rows as u32).map(|r| r % 3).collect::<Vec<_>>());
+            let out = pair.indices(&vec![u32::MAX; rows]);
+            let kernel = Kernel::PickTokens { logits, truth, coins, out, rows, classes };
+            pair.cpu.run(kernel.clone()).unwrap();
+            pair.gpu.run(kernel).unwrap();
+            // Token ids: compare the words exactly (as floats they would be denormals).
+            let cpu = pollster::block_on(pair.cpu.read(out, rows)).unwrap();
+            let gpu = pollster::block_on(pair.gpu.read(out, rows)).unwrap();
+            assert_eq!(gpu, cpu, "pick_tokens rows {rows} classes {classes}");
+            let values: Vec<f32> = pollster::block_on(pair.cpu.read(logits, rows * classes))
+                .unwrap()
+                .into_iter()
+                .map(f32::from_bits)
+                .collect();
+            for r in 0..rows {
+                let row = &values[r * classes..(r + 1) * classes];
+                let expected = if r % 3 == 0 {
+                    (r * 7 % classes) as u32
+                } else {
+                    row.iter().enumerate().fold(0, |best, (c, &v)| if v > row[best] { c } else { best }) as u32
+                };
+                assert_eq!(cpu[r], expected, "row {r}");
+            }
+        }
+    }
+}

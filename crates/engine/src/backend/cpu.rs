@@ -295,6 +295,26 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 }
             }
         }),
+        Kernel::PickTokens { logits, truth, coins, out, rows, classes } => {
+            backend.with_output(out, &[logits, truth, coins], |slab, out| {
+                let (logits, truth, coins) = (slab.get(logits), slab.get(truth), slab.get(coins));
+                for r in 0..rows {
+                    let token = if coins[r].to_bits() == 0 {
+                        truth[r].to_bits()
+                    } else {
+                        let row = &logits[r * classes..(r + 1) * classes];
+                        let mut best = 0;
+                        for (c, &v) in row.iter().enumerate() {
+                            if v > row[best] {
+                                best = c;
+                            }
+                        }
+                        best as u32
+                    };
+                    out[r] = f32::from_bits(token);
+                }
+            })
+        }
         Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => {
             backend.with_output(out, &[table, indices], |slab, out| {
                 let (table, indices) = (slab.get(table), slab.get(indices));

@@ -127,6 +127,9 @@ pub enum Kernel {
     /// out[c, r] (+)= x[r, c] for an x of rows × cols: the transpose (one-hot input through a
     /// PyTorch-layout weight gathers rows of its transpose).
     Transpose { x: BufId, out: BufId, rows: usize, cols: usize, accumulate: bool },
+    /// out[r] (u32) = coins[r] != 0 ? argmax_c logits[r, c] (first on ties) : truth[r]: the next
+    /// decoder inputs under scheduled sampling, chosen on the device.
+    PickTokens { logits: BufId, truth: BufId, coins: BufId, out: BufId, rows: usize, classes: usize },
     /// out[i, :] = table[indices[i], :] (embedding lookup; one-hot input times a matrix)
     Gather { table: BufId, indices: BufId, out: BufId, num_indices: usize, dim: usize, table_rows: usize },
     /// grad_table[indices[i], :] += grad_out[i, :] for every i, in index order (deterministic)

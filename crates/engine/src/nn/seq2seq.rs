@@ -12,7 +12,7 @@
 
 use super::config::CellKind;
 use super::recurrent::{layer_vars, push_layer_params, run_stack, LayerInput, StackShape};
-use crate::backend::Backend;
+use crate::backend::{Backend, Kernel};
 use crate::error::{EngineError, Result};
 use crate::init::{Init, InitRng};
 use crate::param::Param;
@@ -198,6 +198,51 @@ impl Seq2Seq {
         )?;
         let logits = tape.matmul_t(top, dense_w, false, true)?;
         Ok((tape.add_bias(logits, dense_b)?, new_state[0]))
+    }
+
+    /// Scheduled sampling: the decoder runs one step at a time; step 0 reads `step_inputs[0]`
+    /// (`<bos>`), and step t ≥ 1 reads, per sequence, the model's own most likely token from
+    /// step t − 1 where `step_coins[t]` is non-zero, else the true `step_inputs[t]`. The choice
+    /// is made on the device, so the step needs no read-back; no gradient flows through it.
+    /// `step_inputs` are u32 (1, batch) tensors, `step_coins` u32 (batch) tensors, one per step.
+    pub fn forward_scheduled(
+        &self,
+        tape: &mut Tape,
+        src: &Tensor,
+        step_inputs: &[Tensor],
+        step_coins: &[Tensor],
+    ) -> Result<Var> {
+        if step_inputs.is_empty() || step_inputs.len() != step_coins.len() {
+            return Err(EngineError::ShapeMismatch {
+                op: "seq2seq scheduled sampling",
+                detail: format!("{} step inputs and {} coin vectors", step_inputs.len(), step_coins.len()),
+            });
+        }
+        let batch = dims(&step_inputs[0], "seq2seq scheduled sampling")?.1;
+        let mut state = self.encode(tape, src)?;
+        let context = self.context(tape, state)?;
+        let mut outputs: Vec<Var> = Vec::with_capacity(step_inputs.len());
+        for (t, truth) in step_inputs.iter().enumerate() {
+            let ids = match outputs.last() {
+                None => truth.clone(),
+                Some(&previous) => {
+                    let picked = Tensor::from_u32(tape.backend(), &[1, batch], &vec![0; batch])?;
+                    tape.run(Kernel::PickTokens {
+                        logits: tape.value(previous).id(),
+                        truth: truth.id(),
+                        coins: step_coins[t].id(),
+                        out: picked.id(),
+                        rows: batch,
+                        classes: self.config.tgt_vocab_size,
+                    })?;
+                    picked
+                }
+            };
+            let (logits, new_state) = self.decode(tape, &ids, state, context)?;
+            outputs.push(logits);
+            state = new_state;
+        }
+        tape.concat(&outputs, 0)
     }
 
     /// Teacher forcing: logits for every target position given the true previous tokens

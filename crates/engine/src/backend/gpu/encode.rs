@@ -17,6 +17,7 @@ pub(crate) enum Family {
     Embedding,
     Loss,
     Optimizer,
+    Sampling,
 }
 
 impl Family {
@@ -38,6 +39,7 @@ impl Family {
             Family::Embedding => include_str!("../../../../../shaders/embedding.wgsl"),
             Family::Loss => include_str!("../../../../../shaders/loss.wgsl"),
             Family::Optimizer => include_str!("../../../../../shaders/optimizer.wgsl"),
+            Family::Sampling => include_str!("../../../../../shaders/sampling.wgsl"),
         }
     }
 
@@ -51,6 +53,7 @@ impl Family {
             Family::Embedding => "embedding",
             Family::Loss => "loss",
             Family::Optimizer => "optimizer",
+            Family::Sampling => "sampling",
         }
     }
 }
@@ -238,6 +241,13 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
             vec![w(cols, "cols")?, w(rows, "rows")?, 1, 0, w(rows, "rows")?, 0, flag(accumulate), w(cols, "cols")?],
             vec![(1, x), (2, out)],
             grid_1d(rows * cols, 256)?,
+        ),
+        Kernel::PickTokens { logits, truth, coins, out, rows, classes } => spec(
+            Sampling,
+            "pick_tokens",
+            vec![w(rows, "rows")?, w(classes, "classes")?, 0, 0],
+            vec![(1, logits), (2, truth), (3, coins), (4, out)],
+            grid_1d(rows, 64)?,
         ),
         Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => spec(
             Embedding,
