@@ -126,38 +126,55 @@ impl Seq2SeqTrainer {
         tgt_vocab: &Vocab,
         batches: &[PairBatch],
     ) -> Result<Seq2SeqEpoch> {
-        let backend = Rc::clone(&self.backend);
-        backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })?;
-        let (bos, _) = reserved(tgt_vocab);
+        self.begin_epoch()?;
         let mut tokens = 0;
-        let num_steps = batches.first().map_or(1, |b| b.num_steps);
         for batch in batches {
-            let uploaded = upload(&backend, batch, bos)?;
-            zero_grads(model.params())?;
-            self.step = self.step.wrapping_add(1);
-            let mut tape = Tape::new(&backend, self.step);
-            let logits = self.logits(model, &mut tape, &uploaded)?;
-            // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
-            let loss = tape.masked_softmax_cross_entropy(
-                logits,
-                &uploaded.labels,
-                Some(&uploaded.weights),
-                batch.num_steps as f32,
-            )?;
-            tape.backward(loss)?;
-            self.clipper.clip(model.params())?;
-            self.optimizer.step(model.params())?;
-            backend.run(Kernel::Scale {
-                x: tape.value(loss).id(),
-                out: self.metrics.id(),
-                len: 1,
-                alpha: batch.num_steps as f32,
-                accumulate: true,
-            })?;
-            accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
-            backend.flush()?;
+            self.train_batch(model, tgt_vocab, batch)?;
             tokens += batch.target_tokens();
         }
+        let num_steps = batches.first().map_or(1, |b| b.num_steps);
+        self.finish_epoch(batches.len(), tokens, num_steps).await
+    }
+
+    /// Zeroes the epoch's device-side sums.
+    pub fn begin_epoch(&mut self) -> Result<()> {
+        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
+    }
+
+    /// One training step on `batch` — forward (teacher forcing or scheduled sampling), masked
+    /// cross-entropy, backward, clipping, update — recorded and submitted once, no read-back.
+    pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
+        let backend = Rc::clone(&self.backend);
+        let (bos, _) = reserved(tgt_vocab);
+        let uploaded = upload(&backend, batch, bos)?;
+        zero_grads(model.params())?;
+        self.step = self.step.wrapping_add(1);
+        let mut tape = Tape::new(&backend, self.step);
+        let logits = self.logits(model, &mut tape, &uploaded)?;
+        // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
+        let loss = tape.masked_softmax_cross_entropy(
+            logits,
+            &uploaded.labels,
+            Some(&uploaded.weights),
+            batch.num_steps as f32,
+        )?;
+        tape.backward(loss)?;
+        self.clipper.clip(model.params())?;
+        self.optimizer.step(model.params())?;
+        backend.run(Kernel::Scale {
+            x: tape.value(loss).id(),
+            out: self.metrics.id(),
+            len: 1,
+            alpha: batch.num_steps as f32,
+            accumulate: true,
+        })?;
+        accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
+        backend.flush()
+    }
+
+    /// Reads the epoch's sums back (its one read-back) and turns them into per-token and
+    /// per-batch means.
+    pub async fn finish_epoch(&mut self, batches: usize, tokens: usize, num_steps: usize) -> Result<Seq2SeqEpoch> {
         let sums = self.metrics.to_vec().await?;
         let per_token_ce = sums[0] / tokens.max(1) as f32;
         if !per_token_ce.is_finite() {
@@ -165,10 +182,10 @@ impl Seq2SeqTrainer {
         }
         Ok(Seq2SeqEpoch {
             per_token_ce,
-            d2l_loss: per_token_ce / num_steps as f32,
-            grad_norm: sums[1] / batches.len().max(1) as f32,
+            d2l_loss: per_token_ce / num_steps.max(1) as f32,
+            grad_norm: sums[1] / batches.max(1) as f32,
             tokens,
-            batches: batches.len(),
+            batches,
         })
     }
 }
