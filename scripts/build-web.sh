@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the web page into dist/ (a static folder that works from any static host): the wasm
-# module and its JS glue (wasm-bindgen), index.html, and The Time Machine when the dataset cache
-# has it (otherwise the page offers to fetch it from d2l). Installs wasm-bindgen-cli at the
+# module and its JS glue (wasm-bindgen), index.html, and The Time Machine and fra-eng.zip when
+# the dataset cache has them (otherwise the page offers to fetch The Time Machine from d2l, and
+# the encoder-decoder trains on toy tasks). Installs wasm-bindgen-cli at the
 # version Cargo.lock pins when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ wasm-bindgen --target web --no-typescript --out-dir dist/pkg target/wasm32-unkno
 cp index.html dist/
 cache="${RNNPLAY_DATA_DIR:-}"
 if [ -z "$cache" ] && [ -f ../shared/data/timemachine.txt ]; then cache=../shared/data; fi
-if [ -n "$cache" ] && [ -f "$cache/timemachine.txt" ]; then
-  cp "$cache/timemachine.txt" dist/data/
-fi
+for file in timemachine.txt fra-eng.zip; do
+  if [ -n "$cache" ] && [ -f "$cache/$file" ]; then cp "$cache/$file" dist/data/; fi
+done
 echo "build-web: dist/ is ready ($(du -sh dist | cut -f1)); wasm $(gzip -c dist/pkg/rnnplay_web_bg.wasm | wc -c) bytes gzipped"

@@ -4,7 +4,9 @@
 //     trains a few epochs; the perplexity chart has one point per epoch and falls; both
 //     prediction panels have text; the console has no errors; a screenshot is saved;
 //  2. without WebGPU: the banner says so and training on the CPU backend works the same way;
-//  3. a checkpoint saved by `rnnplay train --save` opens in the page and continues
+//  3. the encoder-decoder on WebGPU: the toy reverse task with scheduled sampling trains three
+//     epochs, its loss falls, the translation table has four rows and the box translates;
+//  4. a checkpoint saved by `rnnplay train --save` opens in the page and continues
 //     "time traveller" exactly as `rnnplay predict` does; a corrupt file gets a message next to
 //     the control and the loaded model stays.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
@@ -72,6 +74,40 @@ async function scenario(name, args, expectBackend) {
   return errors.length === 0;
 }
 
+async function seq2seq(name, args) {
+  const errors = [];
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    const q = '?preset=toy-reverse&num_examples=640&epochs=3&hidden=32&embedding=8&scheduled_sampling=0.5';
+    await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
+    const backend = await page.getAttribute('#backend', 'data-backend');
+    if (backend !== 'gpu') throw new Error(`backend ${backend}, expected gpu`);
+    await page.click('#start');
+    await page.waitForFunction(() => ['finished', 'stopped'].includes(document.querySelector('#status')?.dataset.phase), null, { timeout: 300000, polling: 500 });
+    const runError = await page.$('#run-error');
+    if (runError) throw new Error(`run error: ${await runError.textContent()}`);
+    const values = JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values'));
+    if (values.length !== 3 || !(values[2] < values[0])) throw new Error(`per-token CE per epoch: ${values}`);
+    await page.waitForFunction(() => document.querySelectorAll('#translations tbody tr').length === 4, null, { timeout: 120000 });
+    await page.fill('#sentence', 'a b c');
+    await page.click('text=Translate');
+    await page.waitForFunction(() => (document.querySelector('#sentence-translation')?.textContent || '').startsWith('a b c ⇒ '), null, { timeout: 120000 });
+    const translated = await page.textContent('#sentence-translation');
+    await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
+    console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'`);
+  } catch (e) {
+    errors.push(e.message);
+  } finally {
+    await browser.close();
+  }
+  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
+  return errors.length === 0;
+}
+
 async function loadCheckpoint(name, args) {
   const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-e2e-'));
@@ -123,6 +159,7 @@ async function loadCheckpoint(name, args) {
     ]) {
       if (await scenario(name, args, backend)) passed++; else failed++;
     }
+    if (await seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])) passed++; else failed++;
     if (await loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])) passed++; else failed++;
   } finally {
     server.kill();

@@ -5,7 +5,9 @@ use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
+use crate::components::translations::TranslationsPanel;
 use crate::run::{drive, Phase, Run, Ui};
+use crate::seq2seq_run::Seq2SeqRun;
 use crate::settings::Settings;
 use leptos::html;
 use leptos::prelude::*;
@@ -29,6 +31,19 @@ enum BackendState {
     Cpu(String),
 }
 
+/// d2l's fra-eng.zip from beside the page, accepted only with its published sha1.
+async fn load_fra_eng() -> Result<Vec<u8>, String> {
+    const SERVED: &str = "data/fra-eng.zip";
+    let bytes = browser::fetch_bytes(SERVED).await.map_err(|err| {
+        format!("fra-eng.zip is not served with this page ({err}); pick a toy task, or build the page with the dataset cache that holds it")
+    })?;
+    let (sha1, expected) = (rnnplay_data::hub::sha1_hex(&bytes), rnnplay_data::Dataset::FraEng.sha1());
+    if sha1 != expected {
+        return Err(format!("{SERVED} has sha1 {sha1}, not fra-eng's {expected}; it is not used"));
+    }
+    Ok(bytes)
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let (initial, url_error) = match Settings::from_query(&browser::query()) {
@@ -48,7 +63,11 @@ pub fn App() -> impl IntoView {
             Ok(gpu) => {
                 // Browsers may hide the adapter's name; say what kind it is then.
                 let adapter = gpu.adapter();
-                let name = if adapter.name.is_empty() { adapter.device_type.clone() } else { adapter.name.clone() };
+                let name = if adapter.name.is_empty() {
+                    format!("{} adapter", adapter.device_type)
+                } else {
+                    adapter.name.clone()
+                };
                 (Rc::new(gpu), BackendState::Gpu(name))
             }
             Err(err) => (Rc::new(CpuBackend::new()), BackendState::Cpu(err.to_string())),
@@ -57,18 +76,54 @@ pub fn App() -> impl IntoView {
         backend_state.set(state);
     });
 
-    // Starts the loop of a built run, training (`running`) or paused.
-    let launch = move |run: Run, running: bool, clip: f32| {
+    // Resets the page for a new run, training (`running`) or paused, and returns its generation;
+    // the caller spawns the run's loop with it.
+    let prepare = move |running: bool, clip: f32| -> u64 {
         ui.run_error.set(None);
         ui.curve.set(Vec::new());
         ui.predictions.set(None);
+        ui.translations.set(None);
         ui.clip.set(clip);
         ui.progress.set(Default::default());
         ui.running.set(running);
         ui.pending_steps.set(0);
         ui.phase.set(if running { Phase::Running } else { Phase::Paused });
-        let generation = ui.generation.get_untracked();
+        ui.generation.get_untracked()
+    };
+    let launch = move |run: Run, running: bool, clip: f32| {
+        let generation = prepare(running, clip);
         spawn_local(drive(ui, generation, run));
+    };
+    // An encoder-decoder run: fetches fra-eng when it is the data, then builds and starts.
+    let begin_seq2seq = move |running: bool, settings: Settings, backend: Rc<dyn Backend>| {
+        ui.phase.set(Phase::Running);
+        spawn_local(async move {
+            let zip = if settings.dataset == "fra-eng" {
+                match load_fra_eng().await {
+                    Ok(zip) => Some(zip),
+                    Err(err) => {
+                        ui.phase.set(Phase::Idle);
+                        ui.run_error.set(Some(err));
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            match Seq2SeqRun::build(&settings, zip.as_deref(), &backend) {
+                Ok(run) => {
+                    let generation = prepare(running, settings.clip);
+                    if !running {
+                        ui.pending_steps.set(1);
+                    }
+                    spawn_local(drive(ui, generation, run));
+                }
+                Err(err) => {
+                    ui.phase.set(Phase::Idle);
+                    ui.run_error.set(Some(err));
+                }
+            }
+        });
     };
     // Builds a run from the current settings and text and starts its loop; a message instead
     // when something is missing or wrong.
@@ -77,11 +132,15 @@ pub fn App() -> impl IntoView {
             ui.run_error.set(Some("the backend is still being chosen; try again in a moment".into()));
             return;
         };
+        let settings = settings.get_untracked();
+        if settings.is_seq2seq() {
+            begin_seq2seq(running, settings, backend);
+            return;
+        }
         let Some(corpus) = text.get_untracked() else {
             ui.run_error.set(Some("no corpus yet: load The Time Machine, paste text or upload a file".into()));
             return;
         };
-        let settings = settings.get_untracked();
         match Run::build(&settings, &corpus, &backend) {
             Ok(run) => {
                 launch(run, running, settings.clip);
@@ -165,9 +224,13 @@ pub fn App() -> impl IntoView {
         let p = ui.progress.get();
         format!("epoch {}/{} · batch {}/{} · {:.0} tokens/s", p.epoch, p.epochs, p.batch, p.batches, p.tokens_per_s)
     };
-    let perplexities = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.perplexity).collect()));
+    let curve = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.value).collect()));
     let grad_norms = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.grad_norm).collect()));
-    let ppl_series = Signal::derive(move || Series::Perplexity { log_scale: log_scale.get() });
+    let seq2seq = move || settings.with(Settings::is_seq2seq);
+    let curve_series = Signal::derive(move || Series::Curve {
+        log_scale: log_scale.get(),
+        label: if seq2seq() { "per-token cross-entropy" } else { "perplexity" },
+    });
     let norm_series = Signal::derive(move || Series::GradNorm { clip: ui.clip.get() });
 
     view! {
@@ -224,10 +287,12 @@ pub fn App() -> impl IntoView {
                 <section class="panel charts" aria-label="Charts">
                     <label><input type="checkbox" prop:checked=move || log_scale.get()
                         on:change=move |ev| log_scale.set(event_target_checked(&ev))/>" log scale"</label>
-                    <Chart values=perplexities series=ppl_series title="perplexity per epoch" id="perplexity-chart"/>
+                    <Chart values=curve series=curve_series title="training curve per epoch" id="perplexity-chart"/>
                     <Chart values=grad_norms series=norm_series title="pre-clip gradient norm" id="grad-norm-chart"/>
                 </section>
-                <PredictionsPanel ui=ui/>
+                <Show when=seq2seq fallback=move || view! { <PredictionsPanel ui=ui/> }>
+                    <TranslationsPanel ui=ui/>
+                </Show>
             </div>
         </main>
     }

@@ -12,6 +12,8 @@ mod browser;
 mod components;
 #[cfg(target_arch = "wasm32")]
 mod run;
+#[cfg(target_arch = "wasm32")]
+mod seq2seq_run;
 
 /// Entry point: wasm-bindgen calls it when the module loads.
 #[cfg(target_arch = "wasm32")]

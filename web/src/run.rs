@@ -27,12 +27,39 @@ pub enum Phase {
     Failed,
 }
 
-/// One point of the charts.
+/// One point of the charts: the epoch's training value (perplexity for a language model, the
+/// per-token cross-entropy for an encoder–decoder) and its mean pre-clip gradient norm.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochPoint {
     pub epoch: usize,
-    pub perplexity: f32,
+    pub value: f32,
     pub grad_norm: f32,
+}
+
+/// What a job reports at the end of an epoch.
+pub struct EpochReport {
+    pub value: f32,
+    pub grad_norm: f32,
+    pub tokens: usize,
+    pub batches: usize,
+}
+
+/// A run the loop can drive: a language model or an encoder–decoder.
+pub trait Job {
+    /// Trains one minibatch; at the end of an epoch, its report.
+    async fn step(&mut self) -> Result<Option<EpochReport>, String>;
+    fn epochs_done(&self) -> usize;
+    fn epochs(&self) -> usize;
+    /// (batches done in the current epoch, batches in it).
+    fn epoch_progress(&self) -> (usize, usize);
+    /// Computes the predictions and writes them into the page's signals.
+    async fn predict(&self, ui: Ui) -> Result<(), String>;
+    /// Offers the model as a checkpoint download.
+    async fn save(&self) -> Result<(), String>;
+    /// Called before each epoch's first batch (schedules).
+    fn before_epoch(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,6 +117,10 @@ pub struct Ui {
     pub temperature: RwSignal<f32>,
     /// The clipping threshold of the current run (drawn on the gradient-norm chart).
     pub clip: RwSignal<f32>,
+    /// Encoder–decoder views: the example table, and the sentence to translate with its result.
+    pub translations: RwSignal<Option<Vec<crate::seq2seq_run::TranslationRow>>>,
+    pub sentence: RwSignal<String>,
+    pub sentence_translation: RwSignal<String>,
 }
 
 impl Ui {
@@ -109,6 +140,9 @@ impl Ui {
             length: RwSignal::new(50),
             temperature: RwSignal::new(0.0),
             clip: RwSignal::new(1.0),
+            translations: RwSignal::new(None),
+            sentence: RwSignal::new("go .".into()),
+            sentence_translation: RwSignal::new(String::new()),
         }
     }
 }
@@ -185,10 +219,6 @@ impl Run {
         })
     }
 
-    fn finished(&self) -> bool {
-        self.session.epochs_done() >= self.epochs
-    }
-
     async fn predictions(&self, ui: Ui) -> Result<Predictions, String> {
         let model = self.session.model();
         let token = |id: u32| self.vocab.token(id).to_string();
@@ -219,6 +249,34 @@ impl Run {
             continuation,
         })
     }
+}
+
+impl Job for Run {
+    async fn step(&mut self) -> Result<Option<EpochReport>, String> {
+        Ok(self.session.step().await.map_err(|e| e.to_string())?.map(|m| EpochReport {
+            value: m.perplexity,
+            grad_norm: m.grad_norm,
+            tokens: m.tokens,
+            batches: m.batches,
+        }))
+    }
+
+    fn epochs_done(&self) -> usize {
+        self.session.epochs_done()
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn epoch_progress(&self) -> (usize, usize) {
+        self.session.epoch_progress()
+    }
+
+    async fn predict(&self, ui: Ui) -> Result<(), String> {
+        ui.predictions.set(Some(self.predictions(ui).await?));
+        Ok(())
+    }
 
     async fn save(&self) -> Result<(), String> {
         let mut checkpoint =
@@ -242,8 +300,8 @@ fn predict_every(epochs: usize) -> usize {
 
 /// Drives `run` until the generation changes. Commands are read between batches:
 /// predictions and saves asked for first, then one batch if training or stepping.
-pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
-    let epochs = run.epochs;
+pub async fn drive<J: Job>(ui: Ui, generation: u64, mut run: J) {
+    let epochs = run.epochs();
     let (mut predicts_seen, mut saves_seen) = (0, 0);
     let mut epoch_started = browser::now_ms();
     loop {
@@ -253,9 +311,8 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         let predicts = ui.predict_requests.get_untracked();
         if predicts != predicts_seen {
             predicts_seen = predicts;
-            match run.predictions(ui).await {
-                Ok(p) => ui.predictions.set(Some(p)),
-                Err(err) => ui.run_error.set(Some(format!("predictions failed: {err}"))),
+            if let Err(err) = run.predict(ui).await {
+                ui.run_error.set(Some(format!("predictions failed: {err}")));
             }
             continue;
         }
@@ -269,9 +326,10 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         }
         let stepping = ui.running.get_untracked() || ui.pending_steps.get_untracked() > 0;
         let failed = ui.phase.get_untracked() == Phase::Failed;
-        if !stepping || run.finished() || failed {
+        let finished = run.epochs_done() >= epochs;
+        if !stepping || finished || failed {
             if ui.phase.get_untracked() == Phase::Running {
-                ui.phase.set(if run.finished() { Phase::Finished } else { Phase::Paused });
+                ui.phase.set(if finished { Phase::Finished } else { Phase::Paused });
             }
             ui.running.set(false);
             ui.pending_steps.set(0);
@@ -281,14 +339,20 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         if !ui.running.get_untracked() {
             ui.pending_steps.update(|n| *n = n.saturating_sub(1));
         }
-        match run.session.step().await {
+        if run.epoch_progress() == (0, 0) {
+            if let Err(err) = run.before_epoch() {
+                ui.running.set(false);
+                ui.phase.set(Phase::Failed);
+                ui.run_error.set(Some(err));
+                continue;
+            }
+        }
+        match run.step().await {
             Ok(Some(metrics)) => {
                 let seconds = (browser::now_ms() - epoch_started) / 1000.0;
                 epoch_started = browser::now_ms();
-                let epoch = run.session.epochs_done();
-                ui.curve.update(|c| {
-                    c.push(EpochPoint { epoch, perplexity: metrics.perplexity, grad_norm: metrics.grad_norm })
-                });
+                let epoch = run.epochs_done();
+                ui.curve.update(|c| c.push(EpochPoint { epoch, value: metrics.value, grad_norm: metrics.grad_norm }));
                 ui.progress.set(Progress {
                     epoch,
                     epochs,
@@ -296,16 +360,16 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                     batches: metrics.batches,
                     tokens_per_s: metrics.tokens as f64 / seconds.max(1e-3),
                 });
-                if epoch.is_multiple_of(predict_every(epochs)) || run.finished() {
+                if epoch.is_multiple_of(predict_every(epochs)) || epoch >= epochs {
                     ui.predict_requests.update(|n| *n += 1);
                 }
-                if run.finished() {
+                if epoch >= epochs {
                     ui.running.set(false);
                     ui.phase.set(Phase::Finished);
                 }
             }
             Ok(None) => {
-                let (batch, batches) = run.session.epoch_progress();
+                let (batch, batches) = run.epoch_progress();
                 ui.progress.update(|p| {
                     p.batch = batch;
                     p.batches = batches;
@@ -314,7 +378,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             Err(err) => {
                 ui.running.set(false);
                 ui.phase.set(Phase::Failed);
-                let epoch = run.session.epochs_done() + 1;
+                let epoch = run.epochs_done() + 1;
                 ui.run_error.set(Some(format!("training stopped at epoch {epoch}: {err}")));
             }
         }

@@ -3,7 +3,7 @@
 
 use rnnplay_data::{Sampling, TokenKind};
 use rnnplay_engine::nn::{parse_model_name, ModelConfig};
-use rnnplay_engine::presets::{preset, preset_names, Preset};
+use rnnplay_engine::presets::{preset, preset_names, seq2seq_preset, Preset, Seq2SeqPreset};
 
 /// The page's run settings (plain values, so they live in signals and in the URL).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,8 +29,14 @@ pub struct Settings {
     /// `char` or `word`.
     pub tokens: String,
     pub seed: u64,
-    /// `timemachine` or `custom` (pasted or uploaded text, which stays out of the URL).
+    /// Language models: `timemachine` or `custom` (pasted or uploaded text, which stays out of
+    /// the URL). Encoder–decoders: `fra-eng` or a toy task (`reverse`, `copy`, `sort-digits`,
+    /// `add`).
     pub dataset: String,
+    /// Encoder–decoders: sentence pairs read (fra-eng) or generated (toy tasks).
+    pub num_examples: usize,
+    /// Encoder–decoders: the final scheduled-sampling probability (0: teacher forcing).
+    pub scheduled_sampling: f32,
 }
 
 impl Settings {
@@ -53,7 +59,44 @@ impl Settings {
             tokens: "char".into(),
             seed: 0,
             dataset: "timemachine".into(),
+            num_examples: 0,
+            scheduled_sampling: 0.0,
         }
+    }
+
+    /// An encoder–decoder preset: `embedding` is the embedding width; `model` is `seq2seq`.
+    pub fn from_seq2seq_preset(p: &Seq2SeqPreset) -> Self {
+        Self {
+            preset: p.name.into(),
+            model: "seq2seq".into(),
+            hidden: p.hidden,
+            layers: p.layers,
+            dropout: p.dropout,
+            embedding: p.embed,
+            optimizer: p.optimizer.into(),
+            lr: p.lr,
+            clip: p.clip,
+            batch_size: p.batch_size,
+            num_steps: p.num_steps,
+            sampling: "random".into(),
+            epochs: p.epochs,
+            max_tokens: 0,
+            tokens: "word".into(),
+            seed: 0,
+            dataset: p.data.into(),
+            num_examples: p.num_examples,
+            scheduled_sampling: 0.0,
+        }
+    }
+
+    /// The settings of the preset called `name`, of either kind.
+    pub fn from_preset_name(name: &str) -> Option<Self> {
+        preset(name).map(Self::from_preset).or_else(|| seq2seq_preset(name).map(Self::from_seq2seq_preset))
+    }
+
+    /// True for an encoder–decoder run.
+    pub fn is_seq2seq(&self) -> bool {
+        self.model == "seq2seq"
     }
 
     /// The page's default: d2l's concise GRU.
@@ -81,6 +124,8 @@ impl Settings {
             ("tokens", self.tokens.clone()),
             ("seed", self.seed.to_string()),
             ("dataset", self.dataset.clone()),
+            ("num_examples", self.num_examples.to_string()),
+            ("scheduled_sampling", self.scheduled_sampling.to_string()),
         ]
     }
 
@@ -109,10 +154,8 @@ impl Settings {
             })
             .collect();
         let mut settings = match pairs.iter().find(|(k, _)| k == "preset") {
-            Some((_, name)) => Self::from_preset(
-                preset(name)
-                    .ok_or_else(|| format!("unknown preset '{name}' in the URL; use one of {}", preset_names()))?,
-            ),
+            Some((_, name)) => Self::from_preset_name(name)
+                .ok_or_else(|| format!("unknown preset '{name}' in the URL; use one of {}", preset_names()))?,
             None => Self::default_preset(),
         };
         for (key, value) in &pairs {
@@ -144,6 +187,14 @@ impl Settings {
             "tokens" => self.tokens = value.into(),
             "seed" => self.seed = number(key, value)?,
             "dataset" => self.dataset = value.into(),
+            "num_examples" => self.num_examples = number(key, value)?,
+            "scheduled_sampling" => {
+                let p: f32 = number(key, value)?;
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(format!("scheduled sampling {p} must be a probability in [0, 1]"));
+                }
+                self.scheduled_sampling = p;
+            }
             "bench" => {}
             other => return Err(format!("unknown setting '{other}' in the URL")),
         }
@@ -192,6 +243,15 @@ impl Settings {
         if !(self.clip.is_finite() && self.clip > 0.0) {
             return Err(format!("clipping θ {} must be a positive number", self.clip));
         }
+        if self.is_seq2seq() {
+            if self.num_examples == 0 || self.hidden == 0 || self.layers == 0 || self.embedding == 0 {
+                return Err("examples, hidden units, layers and embedding width must be at least 1".into());
+            }
+            if !(0.0..1.0).contains(&self.dropout) {
+                return Err(format!("dropout {} must be in [0, 1)", self.dropout));
+            }
+            return Ok(());
+        }
         self.sampling()?;
         self.token_kind()?;
         Ok(())
@@ -236,6 +296,18 @@ mod tests {
         assert_eq!((settings.model.as_str(), settings.hidden, settings.layers, settings.embedding), ("lstm", 24, 2, 8));
         assert_eq!((settings.tokens.as_str(), settings.lr), ("word", 0.25));
         assert_eq!(settings.model_config(28).unwrap(), config);
+    }
+
+    #[test]
+    fn seq2seq_presets_round_trip_through_the_url() {
+        let mut settings = Settings::from_query("?preset=toy-reverse&num_examples=500").unwrap();
+        assert!(settings.is_seq2seq());
+        assert_eq!((settings.dataset.as_str(), settings.num_examples, settings.hidden), ("reverse", 500, 64));
+        settings.scheduled_sampling = 0.25;
+        assert_eq!(Settings::from_query(&settings.to_query()).unwrap(), settings);
+        assert!(settings.check_training().is_ok());
+        assert!(Settings::from_query("?preset=d2l-seq2seq&scheduled_sampling=2").unwrap_err().contains("probability"));
+        assert!(!Settings::default_preset().is_seq2seq());
     }
 
     #[test]

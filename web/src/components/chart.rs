@@ -1,4 +1,5 @@
-//! A line chart drawn with plotters on a canvas: perplexity per epoch (linear or log scale) and
+//! A line chart drawn with plotters on a canvas: the training curve per epoch (perplexity or a
+//! loss, linear or log scale) and
 //! the pre-clip gradient norm with the clipping threshold θ as a line, so clipping is visible.
 //! The plotted values are also in the element's `data-values` attribute (JSON), which the
 //! browser test reads.
@@ -12,8 +13,14 @@ use plotters_canvas::CanvasBackend;
 /// What a chart shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Series {
-    Perplexity { log_scale: bool },
-    GradNorm { clip: f32 },
+    /// The training value per epoch, named `label` on the y axis.
+    Curve {
+        log_scale: bool,
+        label: &'static str,
+    },
+    GradNorm {
+        clip: f32,
+    },
 }
 
 /// A chart of `values` (one per epoch, from epoch 1) titled `title`.
@@ -71,16 +78,16 @@ fn draw(
     builder.caption(title, ("sans-serif", 16)).margin(10).x_label_area_size(30).y_label_area_size(48);
     let points = finite_points(values);
     match series {
-        Series::Perplexity { log_scale: true } => {
-            let low = bottom.max(1.0) * 0.95;
+        Series::Curve { log_scale: true, label } => {
+            let low = (bottom * 0.95).max(1e-4);
             let mut chart = builder.build_cartesian_2d(1f32..epochs, (low..top.max(low * 1.1)).log_scale())?;
-            chart.configure_mesh().x_desc("epoch").y_desc("perplexity (log)").draw()?;
+            chart.configure_mesh().x_desc("epoch").y_desc(format!("{label} (log)")).draw()?;
             chart.draw_series(LineSeries::new(points, &BLUE))?;
         }
-        Series::Perplexity { log_scale: false } => {
+        Series::Curve { log_scale: false, label } => {
             let low = (bottom * 0.95).max(0.0);
             let mut chart = builder.build_cartesian_2d(1f32..epochs, low..top)?;
-            chart.configure_mesh().x_desc("epoch").y_desc("perplexity").draw()?;
+            chart.configure_mesh().x_desc("epoch").y_desc(label).draw()?;
             chart.draw_series(LineSeries::new(points, &BLUE))?;
         }
         Series::GradNorm { clip } => {

@@ -131,9 +131,27 @@ pub fn DatasetPanel(
             })
         })
     };
+    let seq2seq = move || settings.with(Settings::is_seq2seq);
+    let on_task = move |ev: leptos::ev::Event| {
+        let task = event_target_value(&ev);
+        settings.update(|s| s.dataset = task);
+    };
     view! {
         <section class="panel" aria-label="Dataset">
             <h2>"Dataset"</h2>
+            <Show when=seq2seq>
+                <label class="field">
+                    <span>"sentence pairs"</span>
+                    <select name="task" on:change=on_task disabled=locked>
+                        {["fra-eng", "reverse", "copy", "sort-digits", "add"]
+                            .into_iter()
+                            .map(|t| view! { <option value=t selected=move || settings.with(|s| s.dataset == t)>{t}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <p class="note">"fra-eng: English–French pairs from Tatoeba (d2l's copy, sha1-checked), word tokens. Toy tasks are generated: reverse, copy or sort strings of 3–5 symbols, or add two numbers."</p>
+            </Show>
+            <Show when=move || !seq2seq()>
             <div class="row">
                 <button on:click=use_time_machine disabled=locked>"The Time Machine"</button>
                 <button on:click=fetch_d2l disabled=locked>"Fetch it from d2l"</button>
@@ -177,6 +195,7 @@ pub fn DatasetPanel(
                 </label>
             </div>
             {stats}
+            </Show>
         </section>
     }
 }

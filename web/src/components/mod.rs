@@ -4,3 +4,4 @@ pub mod chart;
 pub mod dataset_panel;
 pub mod predictions;
 pub mod settings_panel;
+pub mod translations;

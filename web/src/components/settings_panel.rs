@@ -5,7 +5,7 @@
 use crate::run::{Phase, Ui};
 use crate::settings::Settings;
 use leptos::prelude::*;
-use rnnplay_engine::presets::{preset, PRESETS};
+use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
 
 /// One labelled text field bound to the setting `key`.
 fn field(settings: RwSignal<Settings>, ui: Ui, key: &'static str, label: &'static str) -> impl IntoView {
@@ -67,16 +67,20 @@ fn choice(
 #[component]
 pub fn SettingsPanel(settings: RwSignal<Settings>, ui: Ui) -> impl IntoView {
     let on_preset = move |ev: leptos::ev::Event| {
-        if let Some(p) = preset(&event_target_value(&ev)) {
+        if let Some(mut next) = Settings::from_preset_name(&event_target_value(&ev)) {
             let current = settings.get_untracked();
-            let mut next = Settings::from_preset(p);
-            next.dataset = current.dataset;
+            // A language model keeps the corpus in use; an encoder-decoder takes its preset's data.
+            if !next.is_seq2seq() && !current.is_seq2seq() {
+                next.dataset = current.dataset;
+            }
             next.seed = current.seed;
             settings.set(next);
         }
     };
+    let seq2seq = move || settings.with(Settings::is_seq2seq);
     let locked = move || ui.phase.get() != Phase::Idle;
-    let preset_names: Vec<&'static str> = PRESETS.iter().map(|p| p.name).collect();
+    let preset_names: Vec<&'static str> =
+        PRESETS.iter().map(|p| p.name).chain(SEQ2SEQ_PRESETS.iter().map(|p| p.name)).collect();
     view! {
         <section class="panel" aria-label="Model and training">
             <h2>"Model"</h2>
@@ -91,18 +95,26 @@ pub fn SettingsPanel(settings: RwSignal<Settings>, ui: Ui) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            {choice(settings, ui, "model", "model", &["rnn-scratch", "rnn", "gru-scratch", "gru", "lstm-scratch", "lstm"])}
+            <Show when=move || !seq2seq() fallback=|| view! { <p class="note">"GRU encoder–decoder (d2l § 10.7)"</p> }>
+                {choice(settings, ui, "model", "model", &["rnn-scratch", "rnn", "gru-scratch", "gru", "lstm-scratch", "lstm"])}
+            </Show>
             {field(settings, ui, "hidden", "hidden units")}
             {field(settings, ui, "layers", "layers")}
             {field(settings, ui, "dropout", "dropout")}
-            {field(settings, ui, "embedding", "embedding width (0 = one-hot)")}
+            {field(settings, ui, "embedding", "embedding width (language models: 0 = one-hot)")}
             <h2>"Training"</h2>
             {choice(settings, ui, "optimizer", "optimizer", &["sgd", "adam"])}
             {field(settings, ui, "lr", "learning rate")}
             {field(settings, ui, "clip", "clipping θ")}
             {field(settings, ui, "batch_size", "batch size")}
             {field(settings, ui, "num_steps", "num steps (BPTT length)")}
-            {choice(settings, ui, "sampling", "sampling", &["sequential", "random"])}
+            <Show when=move || !seq2seq()>
+                {choice(settings, ui, "sampling", "sampling", &["sequential", "random"])}
+            </Show>
+            <Show when=seq2seq>
+                {field(settings, ui, "num_examples", "sentence pairs")}
+                {field(settings, ui, "scheduled_sampling", "scheduled sampling (final probability)")}
+            </Show>
             {field(settings, ui, "epochs", "epochs")}
             {field(settings, ui, "seed", "seed")}
         </section>

@@ -1,0 +1,57 @@
+//! The encoder–decoder's view: for each example, the free-running translation with its BLEU
+//! next to the teacher-forced view of the reference (each reference token shaded by the
+//! probability the model gave it, mistakes marked with the model's top guess); and a box that
+//! translates any sentence.
+
+use crate::run::{Phase, Ui};
+use leptos::prelude::*;
+
+#[component]
+pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
+    let rows = move || {
+        ui.translations.get().map(|rows| {
+            rows.into_iter()
+                .map(|row| {
+                    let forced = row
+                        .teacher_forced
+                        .iter()
+                        .map(|(token, p, top)| {
+                            let wrong = token != top;
+                            let shade = format!("background: rgba(46, 160, 67, {:.2})", p.clamp(0.0, 1.0) * 0.8);
+                            let title = format!("p = {p:.3}, top guess '{top}'");
+                            view! { <span class="tok" class:wrong=wrong style=shade title=title>{token.clone()}</span>" " }
+                        })
+                        .collect_view();
+                    view! {
+                        <tr>
+                            <td>{row.src.clone()}</td>
+                            <td class="free-running">{row.free_running.clone()}</td>
+                            <td class="bleu">{format!("{:.3}", row.bleu)}</td>
+                            <td>{forced}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let translate_now = move |_| ui.predict_requests.update(|n| *n += 1);
+    let no_run = move || ui.phase.get() == Phase::Idle;
+    view! {
+        <section class="panel predictions" aria-label="Translations">
+            <h2>"Translations"</h2>
+            <p class="hint">"Free-running: the decoder feeds back its own argmax until <eos>. Teacher-forced: fed the reference; shading = probability of each reference token, red underline = the model's top guess differs (hover for it)."</p>
+            <table id="translations">
+                <thead><tr><th>"source"</th><th>"free-running"</th><th>"BLEU"</th><th>"teacher-forced on the reference"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <div class="row">
+                <label>"translate "
+                    <input type="text" id="sentence" prop:value=move || ui.sentence.get()
+                        on:input=move |ev| ui.sentence.set(event_target_value(&ev))/>
+                </label>
+                <button on:click=translate_now disabled=no_run>"Translate"</button>
+            </div>
+            <div class="passage mono" id="sentence-translation">{move || ui.sentence_translation.get()}</div>
+        </section>
+    }
+}
