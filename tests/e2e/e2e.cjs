@@ -48,7 +48,9 @@ async function scenario(name, args, expectBackend) {
     if (backend !== expectBackend) throw new Error(`backend ${backend}, expected ${expectBackend}: ${banner}`);
     if (expectBackend === 'cpu' && !banner.includes('WebGPU is not available')) throw new Error(`banner: ${banner}`);
     await page.waitForFunction(() => /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
-    await page.click('#start');
+    // Keyboard use: the controls are buttons, so focus and Enter start training.
+    await page.focus('#start');
+    await page.keyboard.press('Enter');
     await page.waitForFunction(() => {
       const phase = document.querySelector('#status')?.dataset.phase;
       return phase === 'finished' || phase === 'stopped';
@@ -64,6 +66,10 @@ async function scenario(name, args, expectBackend) {
     if (forced.length < 20) throw new Error(`teacher-forced panel: '${forced}'`);
     if (!free.startsWith('time traveller')) throw new Error(`free-running panel: '${free}'`);
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
+    // A narrow window: everything reflows, nothing scrolls sideways.
+    await page.setViewportSize({ width: 420, height: 900 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) throw new Error(`at 420 px wide the page is ${overflow} px too wide`);
     console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}, free-running '${free.slice(0, 40)}…'`);
   } catch (e) {
     errors.push(e.message);
@@ -94,7 +100,7 @@ async function seq2seq(name, args) {
     if (values.length !== 3 || !(values[2] < values[0])) throw new Error(`per-token CE per epoch: ${values}`);
     await page.waitForFunction(() => document.querySelectorAll('#translations tbody tr').length === 4, null, { timeout: 120000 });
     await page.fill('#sentence', 'a b c');
-    await page.click('text=Translate');
+    await page.click('#translate');
     await page.waitForFunction(() => (document.querySelector('#sentence-translation')?.textContent || '').startsWith('a b c ⇒ '), null, { timeout: 120000 });
     const translated = await page.textContent('#sentence-translation');
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });

@@ -1,19 +1,10 @@
 //! The two views of what the model predicts, side by side: teacher-forced (fed the true text,
 //! each token shaded by the probability the model gave it, mistakes marked with what the model
-//! predicted) and free-running (the model feeding itself, from the passage's first token and
+//! predicted; spaces stay visible through `white-space: pre-wrap`) and free-running (the model feeding itself, from the passage's first token and
 //! from a prefix the user types).
 
 use crate::run::{Phase, Predictions, Ui};
 use leptos::prelude::*;
-
-/// Shows one token so that spaces stay visible.
-fn shown(token: &str) -> String {
-    if token == " " {
-        "\u{00a0}".into()
-    } else {
-        token.to_string()
-    }
-}
 
 #[component]
 pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
@@ -27,17 +18,17 @@ pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
                     let shade = format!("background: rgba(46, 160, 67, {:.2})", t.p_truth.clamp(0.0, 1.0) * 0.8);
                     let title = format!("predicted '{}', p(true) = {:.3}", t.predicted, t.p_truth);
                     view! {
-                        <span class="tok" class:wrong=wrong style=shade title=title>{shown(&t.truth)}</span>
+                        <span class="tok" class:wrong=wrong style=shade title=title>{t.truth.clone()}</span>
                     }
                 })
                 .collect_view();
-            let predicted = p.forced.iter().map(|t| shown(&t.predicted)).collect::<Vec<_>>().join("");
+            let predicted = p.forced.iter().map(|t| t.predicted.as_str()).collect::<String>();
             view! {
                 <p class="meta">
                     "epoch " {p.epoch} " · perplexity " {format!("{:.2}", p.forced_perplexity)} " · accuracy "
                     {format!("{:.1}%", 100.0 * p.forced_accuracy)}
                 </p>
-                <div class="passage" id="teacher-forced-text">{shown(&p.first)}{tokens}</div>
+                <div class="passage" id="teacher-forced-text">{p.first.clone()}{tokens}</div>
                 <p class="label">"argmax at each position:"</p>
                 <div class="passage mono" id="teacher-forced-argmax">{predicted}</div>
             }
@@ -45,10 +36,10 @@ pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
     };
     let free = move || {
         ui.predictions.get().map(|p: Predictions| {
-            let own = p.passage_free_running.iter().map(|t| shown(t)).collect::<Vec<_>>().join("");
+            let own = p.passage_free_running.concat();
             view! {
                 <p class="meta">"from the passage's first token, fed its own output:"</p>
-                <div class="passage mono" id="free-running-passage">{shown(&p.first)}{own}</div>
+                <div class="passage mono" id="free-running-passage">{p.first.clone()}{own}</div>
                 <p class="label">"continuation of the prefix:"</p>
                 <div class="passage mono" id="free-running-text">{p.continuation.clone()}</div>
             }

@@ -49,7 +49,7 @@ pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
                     <input type="text" id="sentence" prop:value=move || ui.sentence.get()
                         on:input=move |ev| ui.sentence.set(event_target_value(&ev))/>
                 </label>
-                <button on:click=translate_now disabled=no_run>"Translate"</button>
+                <button id="translate" on:click=translate_now disabled=no_run>"Translate"</button>
             </div>
             <div class="passage mono" id="sentence-translation">{move || ui.sentence_translation.get()}</div>
         </section>
