@@ -34,13 +34,19 @@ async function waitForServer() {
   throw new Error('the static server did not start');
 }
 
+// A 1280×1000 page whose console errors and uncaught exceptions land in `errors`.
+async function openPage(browser, errors) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return page;
+}
+
 async function scenario(name, args, expectBackend) {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
   const errors = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    const page = await openPage(browser, errors);
     await page.goto(`http://127.0.0.1:${port}/${query}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
     const backend = await page.getAttribute('#backend', 'data-backend');
@@ -84,9 +90,7 @@ async function seq2seq(name, args) {
   const errors = [];
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    const page = await openPage(browser, errors);
     const q = '?preset=toy-reverse&num_examples=640&epochs=3&hidden=32&embedding=8&scheduled_sampling=0.5';
     await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
@@ -127,9 +131,7 @@ async function loadCheckpoint(name, args) {
       '--max-tokens', '3000', '--batch-size', '8', '--num-steps', '10', '--save', ckpt, '--json'], { stdio: 'pipe' });
     const expected = JSON.parse(execFileSync(bin, ['predict', '--checkpoint', ckpt, '--backend', 'cpu',
       '--prefix', 'time traveller', '--len', '50', '--json'], { stdio: 'pipe' }).toString()).free_running;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    const page = await openPage(browser, errors);
     await page.goto(`http://127.0.0.1:${port}/?batch_size=8&num_steps=10&max_tokens=3000`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
     await page.setInputFiles('#load-checkpoint', ckpt);

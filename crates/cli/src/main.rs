@@ -6,6 +6,7 @@ mod devices;
 mod plot;
 mod predict;
 mod presets;
+mod progress;
 mod seq2seq;
 mod tokens;
 mod train;

@@ -5,7 +5,6 @@
 
 use crate::train::{check_output_dir, write_atomically, TrainArgs};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{bleu, epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairDataset};
 use rnnplay_data::{Dataset, Hub};
@@ -193,11 +192,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             info.adapter
         );
     }
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(p.epochs as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
+    let bar = crate::progress::epoch_bar(args.json, p.epochs)?;
     let started = Instant::now();
     let mut rng = epoch_rng(seed);
     let (mut tokens, mut curve, mut last) = (0usize, Vec::new(), None);
@@ -227,11 +222,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 "epoch {epoch:>4}  per-token CE {:>7.4}  (d2l's loss {:.4})  grad norm {:>6.3}  {tokens_per_s:>7.0} tokens/s",
                 metrics.per_token_ce, metrics.d2l_loss, metrics.grad_norm
             );
-            if bar.is_hidden() {
-                println!("{line}");
-            } else {
-                bar.println(line);
-            }
+            crate::progress::report(&bar, line);
         }
     }
     bar.finish_and_clear();

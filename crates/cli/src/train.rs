@@ -6,7 +6,6 @@ use crate::presets::{describe_presets, RunArgs, RunConfig};
 use crate::tokens::{decode, encode_with_warning};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use rnnplay_data::{BatchIter, Corpus, Dataset, Hub, Vocab};
 use rnnplay_engine::backend::{backend_by_name, Backend};
 use rnnplay_engine::generate::{generate, Decoding};
@@ -181,11 +180,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             info.adapter
         );
     }
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(config.epochs as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
+    let bar = crate::progress::epoch_bar(args.json, config.epochs)?;
     let started = Instant::now();
     let (mut tokens, mut train_curve, mut valid_curve) = (0usize, Vec::new(), Vec::new());
     let mut progress = Progress { config: &config, epochs_done: 0, last: None };
@@ -234,13 +229,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 "epoch {epoch:>4}  perplexity {:>7.3}{valid_text}  grad norm {:>6.3}  {tokens_per_s:>7.0} tokens/s  {sample:?}",
                 metrics.perplexity, metrics.grad_norm
             );
-            // A bar drawn to a terminal prints above itself; without a terminal (a log, a pipe)
-            // the bar is hidden and so would its lines be.
-            if bar.is_hidden() {
-                println!("{line}");
-            } else {
-                bar.println(line);
-            }
+            crate::progress::report(&bar, line);
         }
     }
     bar.finish_and_clear();

@@ -72,49 +72,30 @@ impl Seq2Seq {
         let mut rng = InitRng::new(seed);
         let (embed, hidden) = (config.embed_size, config.hidden_size);
         let mut params = Vec::new();
-        let embedding = Init::Normal { std: 1.0 };
-        params.push(Param::new(
-            backend,
-            "encoder.embedding.weight",
-            &[config.src_vocab_size, embed],
-            embedding,
-            &mut rng,
-        )?);
-        for layer in 0..config.num_layers {
-            let input = if layer == 0 { embed } else { hidden };
-            push_layer_params(
-                &mut params,
-                backend,
-                "encoder.rnn",
-                layer,
-                CellKind::Gru,
-                input,
-                hidden,
-                Init::XavierUniform,
-                &mut rng,
-            )?;
-        }
-        params.push(Param::new(
-            backend,
-            "decoder.embedding.weight",
-            &[config.tgt_vocab_size, embed],
-            embedding,
-            &mut rng,
-        )?);
-        for layer in 0..config.num_layers {
-            let input = if layer == 0 { embed + hidden } else { hidden };
-            push_layer_params(
-                &mut params,
-                backend,
-                "decoder.rnn",
-                layer,
-                CellKind::Gru,
-                input,
-                hidden,
-                Init::XavierUniform,
-                &mut rng,
-            )?;
-        }
+        // An embedding (N(0, 1)) and a stack of GRU layers (Xavier-uniform weights) per side.
+        let mut side = |prefix: &str, vocab: usize, first_input: usize, rng: &mut InitRng| -> Result<()> {
+            let name = format!("{prefix}.embedding.weight");
+            params.push(Param::new(backend, name, &[vocab, embed], Init::Normal { std: 1.0 }, rng)?);
+            for layer in 0..config.num_layers {
+                let input = if layer == 0 { first_input } else { hidden };
+                let rnn = format!("{prefix}.rnn");
+                push_layer_params(
+                    &mut params,
+                    backend,
+                    &rnn,
+                    layer,
+                    CellKind::Gru,
+                    input,
+                    hidden,
+                    Init::XavierUniform,
+                    rng,
+                )?;
+            }
+            Ok(())
+        };
+        side("encoder", config.src_vocab_size, embed, &mut rng)?;
+        // The decoder's input is the embedding and the context.
+        side("decoder", config.tgt_vocab_size, embed + hidden, &mut rng)?;
         params.push(Param::new(
             backend,
             "decoder.dense.weight",
