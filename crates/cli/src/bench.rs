@@ -49,6 +49,11 @@ fn measure(backend: &Rc<dyn Backend>, size: usize, variant: MatmulVariant) -> Re
     Ok(Measurement { size, variant, gflops: flops * repeats as f64 / seconds / 1e9, repeats })
 }
 
+/// GFLOP/s of the runtime's own matmul variant at 512³: the yardstick of `bench presets`.
+pub fn best_gemm_gflops(backend: &Rc<dyn Backend>) -> Result<f64> {
+    Ok(measure(backend, 512, backend.info().matmul_variant)?.gflops)
+}
+
 pub fn kernels(sizes: &[usize], json: bool) -> Result<()> {
     let backend = pollster::block_on(backend_from_env()).context("opening the backend")?;
     let info = backend.info();

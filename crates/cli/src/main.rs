@@ -1,6 +1,7 @@
 //! `rnnplay`: the native command line and test harness.
 
 mod bench;
+mod bench_presets;
 mod demo;
 mod devices;
 mod plot;
@@ -56,7 +57,8 @@ enum Command {
     /// Translate a sentence with an encoder-decoder checkpoint (free-running), and with
     /// --reference show the teacher-forced view and BLEU.
     Translate(translate::TranslateArgs),
-    /// Benchmarks: `rnnplay bench kernels` measures every matmul variant.
+    /// Benchmarks: `rnnplay bench kernels` measures every matmul variant, `rnnplay bench
+    /// presets` the training throughput of the d2l presets.
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
@@ -65,6 +67,26 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Training throughput of d2l presets: tokens/s, matmul GFLOP/s against the adapter's best
+    /// GEMM, dispatches and submits per step, peak buffer memory.
+    Presets {
+        /// Presets to measure (repeat the flag); default d2l-rnn-scratch, d2l-gru, d2l-lstm,
+        /// d2l-seq2seq.
+        #[arg(long = "preset")]
+        presets: Vec<String>,
+        /// gpu, cpu or auto.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// Minibatches trained before timing.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Minibatches timed.
+        #[arg(long, default_value_t = 10)]
+        batches: usize,
+        /// Print one JSON object per preset.
+        #[arg(long)]
+        json: bool,
+    },
     /// GFLOP/s of each matmul variant on square matrices, and which variant the runtime picks.
     Kernels {
         /// Matrix sizes to measure.
@@ -84,6 +106,9 @@ fn main() -> Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
+        Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, json } } => {
+            bench_presets::presets(&presets, &backend, warmup, batches, json)
+        }
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
             if sizes.iter().any(|&s| s == 0 || s > 8192) {
                 anyhow::bail!("--sizes must be between 1 and 8192, got {sizes:?}");

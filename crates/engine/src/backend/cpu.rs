@@ -21,6 +21,8 @@ pub struct CpuBackend {
 struct Slab {
     buffers: Vec<Option<Vec<f32>>>,
     free_ids: Vec<u32>,
+    /// Bytes of the buffers allocated and not freed.
+    live_bytes: u64,
 }
 
 impl Slab {
@@ -117,7 +119,12 @@ impl super::Backend for CpuBackend {
                 (slab.buffers.len() - 1) as u32
             }
         };
-        self.count(|c| c.buffers_created += 1);
+        slab.live_bytes += 4 * len as u64;
+        let live = slab.live_bytes;
+        self.count(|c| {
+            c.buffers_created += 1;
+            c.peak_buffer_bytes = c.peak_buffer_bytes.max(live);
+        });
         Ok(BufId(id))
     }
 
@@ -144,12 +151,17 @@ impl super::Backend for CpuBackend {
 
     fn free(&self, buf: BufId) {
         let mut slab = self.storage.borrow_mut();
-        slab.buffers[buf.0 as usize] = None;
+        let freed = slab.buffers[buf.0 as usize].take().map_or(0, |b| 4 * b.len() as u64);
+        slab.live_bytes -= freed;
         slab.free_ids.push(buf.0);
     }
 
     fn run(&self, kernel: Kernel) -> Result<()> {
-        self.count(|c| c.dispatches += 1);
+        let flops = kernel.matmul_flops();
+        self.count(|c| {
+            c.dispatches += 1;
+            c.matmul_flops += flops;
+        });
         run_kernel(self, kernel)
     }
 

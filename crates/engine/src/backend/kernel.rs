@@ -191,3 +191,14 @@ pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
     let t = i32::try_from(step).unwrap_or(i32::MAX);
     (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
 }
+
+impl Kernel {
+    /// Floating-point operations of a matmul (2·m·n·k); 0 for every other kernel. Benchmarks
+    /// divide the matmul FLOPs of a training step by its time.
+    pub fn matmul_flops(&self) -> u64 {
+        match self {
+            Kernel::Matmul { m, n, k, .. } => 2 * (*m as u64) * (*n as u64) * (*k as u64),
+            _ => 0,
+        }
+    }
+}

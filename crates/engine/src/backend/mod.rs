@@ -46,6 +46,11 @@ pub struct Counters {
     pub pool_hits: u64,
     /// GPU bind groups created (the rest came from the cache); always 0 on the CPU backend.
     pub bind_groups_created: u64,
+    /// Floating-point operations of the matmuls run (2·m·n·k each).
+    pub matmul_flops: u64,
+    /// The most buffer memory held at once, in bytes (GPU: the pool never shrinks, so this is
+    /// every buffer created; CPU: the peak of live buffers).
+    pub peak_buffer_bytes: u64,
 }
 
 /// Which kind of backend is running.

@@ -349,7 +349,14 @@ impl super::Backend for GpuBackend {
             }
         };
         drop(state);
-        self.count(|c| if reused { c.pool_hits += 1 } else { c.buffers_created += 1 });
+        self.count(|c| {
+            if reused {
+                c.pool_hits += 1;
+            } else {
+                c.buffers_created += 1;
+                c.peak_buffer_bytes += bytes;
+            }
+        });
         Ok(BufId(id))
     }
 
@@ -403,6 +410,8 @@ impl super::Backend for GpuBackend {
     fn run(&self, kernel: Kernel) -> Result<()> {
         let spec = encode::encode(&kernel, self.matmul_variant)?;
         self.record(spec);
+        let flops = kernel.matmul_flops();
+        self.count(|c| c.matmul_flops += flops);
         Ok(())
     }
 
