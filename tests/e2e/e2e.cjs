@@ -54,7 +54,13 @@ async function scenario(name, args, expectBackend) {
     if (backend !== expectBackend) throw new Error(`backend ${backend}, expected ${expectBackend}: ${banner}`);
     if (expectBackend === 'cpu' && !banner.includes('WebGPU is not available')) throw new Error(`banner: ${banner}`);
     await page.waitForFunction(() => /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
-    // Keyboard use: the controls are buttons, so focus and Enter start training.
+    if (expectBackend === 'cpu') {
+      // Step trains exactly one minibatch and leaves the run paused; Resume goes on from there.
+      await page.click('#step');
+      await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'paused'
+        && /batch 1\//.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 60000 });
+    }
+    // Keyboard use: the controls are buttons, so focus and Enter start (or resume) training.
     await page.focus('#start');
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => {
