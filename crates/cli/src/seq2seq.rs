@@ -3,7 +3,7 @@
 //! plot, a checkpoint, and at the end d2l's four translations with BLEU (fra-eng) or held-out
 //! exact match (toy tasks).
 
-use crate::train::{check_output_dir, write_atomically, TrainArgs};
+use crate::train::{check_outputs, write_atomically, TrainArgs};
 use anyhow::{bail, Context, Result};
 use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{bleu, epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairDataset};
@@ -135,15 +135,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let preset = seq2seq_preset(&args.run.preset).context("an encoder-decoder preset")?;
     reject_language_model_flags(args)?;
     let (p, optimizer) = resolve(args, preset)?;
-    check_output_dir("--save", &args.save)?;
-    check_output_dir("--metrics", &args.metrics)?;
-    check_output_dir("--plot", &args.plot)?;
-    if let Some(plot) = &args.plot {
-        crate::plot::check_plot_path(plot)?;
-    }
-    if args.report_every == 0 {
-        bail!("--report-every must be at least 1");
-    }
+    check_outputs(args)?;
     let sampling = args.scheduled_sampling.unwrap_or(0.0);
     if !(0.0..=1.0).contains(&sampling) {
         bail!("--scheduled-sampling {sampling} must be a probability in [0, 1]");

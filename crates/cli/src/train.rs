@@ -73,12 +73,27 @@ pub(crate) fn load_text(data: &str) -> Result<String> {
 }
 
 /// Fails early, before a long run, when an output file could not be written at the end.
-pub(crate) fn check_output_dir(flag: &str, path: &Option<PathBuf>) -> Result<()> {
+fn check_output_dir(flag: &str, path: &Option<PathBuf>) -> Result<()> {
     if let Some(path) = path {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !dir.is_dir() {
             bail!("{flag} {}: the directory {} does not exist", path.display(), dir.display());
         }
+    }
+    Ok(())
+}
+
+/// Checks the output flags before a long run: their directories exist, the plot's format is
+/// known, and the report interval is positive.
+pub(crate) fn check_outputs(args: &TrainArgs) -> Result<()> {
+    check_output_dir("--save", &args.save)?;
+    check_output_dir("--metrics", &args.metrics)?;
+    check_output_dir("--plot", &args.plot)?;
+    if let Some(plot) = &args.plot {
+        crate::plot::check_plot_path(plot)?;
+    }
+    if args.report_every == 0 {
+        bail!("--report-every must be at least 1");
     }
     Ok(())
 }
@@ -125,23 +140,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if rnnplay_engine::presets::seq2seq_preset(&args.run.preset).is_some() {
         return crate::seq2seq::run(args);
     }
-    if args.num_examples.is_some() {
-        bail!(
-            "--num-examples applies to encoder-decoder presets (d2l-seq2seq, toy-reverse), not to {}",
-            args.run.preset
-        );
+    for (flag, given) in
+        [("--num-examples", args.num_examples.is_some()), ("--scheduled-sampling", args.scheduled_sampling.is_some())]
+    {
+        if given {
+            bail!("{flag} applies to encoder-decoder presets (d2l-seq2seq, toy-reverse), not to {}", args.run.preset);
+        }
     }
     let data = args.data.as_deref().unwrap_or("timemachine");
     let mut config = args.run.resolve()?;
-    check_output_dir("--save", &args.save)?;
-    check_output_dir("--metrics", &args.metrics)?;
-    check_output_dir("--plot", &args.plot)?;
-    if let Some(plot) = &args.plot {
-        crate::plot::check_plot_path(plot)?;
-    }
-    if args.report_every == 0 {
-        bail!("--report-every must be at least 1");
-    }
+    check_outputs(args)?;
     let text = load_text(data)?;
     let corpus = Corpus::from_text(&text, config.tokens, config.max_tokens)?;
     config.model.vocab_size = corpus.vocab.len();

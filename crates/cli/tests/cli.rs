@@ -231,7 +231,7 @@ fn train_reports_bad_input_clearly() {
     std::fs::write(&binary, [0xffu8, 0xfe, 0x00, 0x41]).unwrap();
     let blank = dir.join("blank.txt");
     std::fs::write(&blank, "  \n\t \n").unwrap();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["--data", short.to_str().unwrap()], "needs at least"),
         (&["--data", binary.to_str().unwrap()], "not UTF-8"),
         (&["--data", blank.to_str().unwrap()], "empty"),
@@ -243,6 +243,7 @@ fn train_reports_bad_input_clearly() {
         (&["--dropout", "1.5"], "--dropout 1.5 must be in [0, 1)"),
         (&["--save", "/nonexistent-dir/m.safetensors"], "does not exist"),
         (&["--plot", "perplexity.pdf"], "plots are .svg or .png files"),
+        (&["--scheduled-sampling", "0.5"], "--scheduled-sampling applies to encoder-decoder presets"),
     ];
     for (args, expected) in cases {
         let mut full = vec!["train", "--backend", "cpu"];
