@@ -1,7 +1,8 @@
 // Matrix multiply: c (+)= op(a) · op(b), op(a) m×k, op(b) k×n, c m×n, row-major.
 //
-// Transposes are folded into strides computed on the host: element (i, p) of op(a) is
-// a[i * a_row_stride + p * a_col_stride], element (p, j) of op(b) is b[p * b_row_stride + j * b_col_stride].
+// Transposes are folded into strides computed on the host: element (i, q) of op(a) is
+// a[a_offset + i * a_row_stride + q * a_col_stride], element (q, j) of op(b) is
+// b[b_offset + q * b_row_stride + j * b_col_stride].
 //
 // Bindings: 0 params (uniform), 1 a (read), 2 b (read), 3 c (read_write).
 // Entry points and workgroup layouts:
@@ -17,7 +18,7 @@
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 fn store_c(row: u32, col: u32, value: f32) {
-    let index = row * p.n + col;
+    let index = p.c_offset + row * p.n + col;
     if (p.accumulate != 0u) {
         c[index] = c[index] + value;
     } else {
@@ -34,7 +35,8 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var acc = 0.0;
     for (var q = 0u; q < p.k; q = q + 1u) {
-        acc = acc + a[row * p.a_row_stride + q * p.a_col_stride] * b[q * p.b_row_stride + col * p.b_col_stride];
+        acc = acc + a[p.a_offset + row * p.a_row_stride + q * p.a_col_stride]
+            * b[p.b_offset + q * p.b_row_stride + col * p.b_col_stride];
     }
     store_c(row, col, acc);
 }
@@ -50,13 +52,13 @@ fn matmul_blocked4x4(@builtin(global_invocation_id) gid: vec3<u32>) {
     // branches; their results are simply not stored.
     let last_row = p.m - 1u;
     let last_col = p.n - 1u;
-    let a_off = vec4<u32>(
+    let a_off = p.a_offset + vec4<u32>(
         min(row0, last_row) * p.a_row_stride,
         min(row0 + 1u, last_row) * p.a_row_stride,
         min(row0 + 2u, last_row) * p.a_row_stride,
         min(row0 + 3u, last_row) * p.a_row_stride,
     );
-    let b_off = vec4<u32>(
+    let b_off = p.b_offset + vec4<u32>(
         min(col0, last_col) * p.b_col_stride,
         min(col0 + 1u, last_col) * p.b_col_stride,
         min(col0 + 2u, last_col) * p.b_col_stride,
@@ -106,11 +108,11 @@ fn matmul_tiled16(
         let b_row = t * 16u + lid.y;
         var a_value = 0.0;
         if (row < p.m && a_col < p.k) {
-            a_value = a[row * p.a_row_stride + a_col * p.a_col_stride];
+            a_value = a[p.a_offset + row * p.a_row_stride + a_col * p.a_col_stride];
         }
         var b_value = 0.0;
         if (b_row < p.k && col < p.n) {
-            b_value = b[b_row * p.b_row_stride + col * p.b_col_stride];
+            b_value = b[p.b_offset + b_row * p.b_row_stride + col * p.b_col_stride];
         }
         tile_a[lid.y][lid.x] = a_value;
         tile_b[lid.y][lid.x] = b_value;

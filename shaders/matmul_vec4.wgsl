@@ -1,5 +1,5 @@
 // Matrix multiply, register-blocked with vec4 loads: c (+)= a · b for a row-major m×k `a`
-// and k×n `b` with k and n multiples of 4 and no transposes (the runtime falls back to
+// and k×n `b` with k, n and the three offsets multiples of 4 and no transposes (the runtime falls back to
 // matmul.wgsl's `matmul_blocked4x4` otherwise). Same `Params` as matmul.wgsl; it lives in its
 // own file because its buffers are typed `array<vec4<f32>>`.
 //
@@ -24,19 +24,21 @@ fn matmul_blocked4x4_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     // Rows past the end are clamped to the last row; their results are not stored.
     let last = p.m - 1u;
-    let r0 = row0 * k4;
-    let r1 = min(row0 + 1u, last) * k4;
-    let r2 = min(row0 + 2u, last) * k4;
-    let r3 = min(row0 + 3u, last) * k4;
+    let a4 = p.a_offset / 4u;
+    let b4 = p.b_offset / 4u + col4;
+    let r0 = a4 + row0 * k4;
+    let r1 = a4 + min(row0 + 1u, last) * k4;
+    let r2 = a4 + min(row0 + 2u, last) * k4;
+    let r3 = a4 + min(row0 + 3u, last) * k4;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var q = 0u; q < k4; q = q + 1u) {
-        let b0 = b[(4u * q) * n4 + col4];
-        let b1 = b[(4u * q + 1u) * n4 + col4];
-        let b2 = b[(4u * q + 2u) * n4 + col4];
-        let b3 = b[(4u * q + 3u) * n4 + col4];
+        let b0 = b[(4u * q) * n4 + b4];
+        let b1 = b[(4u * q + 1u) * n4 + b4];
+        let b2 = b[(4u * q + 2u) * n4 + b4];
+        let b3 = b[(4u * q + 3u) * n4 + b4];
         let a0 = a[r0 + q];
         let a1 = a[r1 + q];
         let a2 = a[r2 + q];
@@ -50,7 +52,7 @@ fn matmul_blocked4x4_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var i = 0u; i < 4u; i = i + 1u) {
         let row = row0 + i;
         if (row < p.m) {
-            let index = row * n4 + col4;
+            let index = p.c_offset / 4u + row * n4 + col4;
             if (p.accumulate != 0u) {
                 c[index] = c[index] + rows[i];
             } else {

@@ -2,10 +2,11 @@
 //! final states, loss and every weight gradient match what `torch.nn.RNN/GRU/LSTM` (with a
 //! one-hot or embedding input and a Linear head) computed. The numbers were recorded by
 //! `tests/fixtures/make_parity_fixtures.py` (in float64) and committed under
-//! `tests/fixtures/parity/`; running this needs no PyTorch.
+//! `tests/fixtures/parity/`; running this needs no PyTorch. Both ways of running the layers are
+//! checked: fused (the default) and composed from primitive ops.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::nn::{LanguageModel, ModelConfig};
+use rnnplay_engine::nn::{set_fused_layers, LanguageModel, ModelConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::{zero_grads, Tape, Tensor};
 use serde_json::Value;
@@ -83,19 +84,25 @@ fn check_case(backend: &Rc<dyn Backend>, case: &str) {
     }
 }
 
+fn check_both_paths(backend: &Rc<dyn Backend>) {
+    for fused in [true, false] {
+        set_fused_layers(fused);
+        for case in CASES {
+            check_case(backend, case);
+        }
+    }
+    set_fused_layers(true);
+}
+
 #[test]
 fn concise_layers_match_pytorch_on_the_cpu() {
     let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-    for case in CASES {
-        check_case(&cpu, case);
-    }
+    check_both_paths(&cpu);
 }
 
 #[test]
 fn concise_layers_match_pytorch_on_the_gpu() {
     let Some(gpu) = gpu_or_skip("concise_layers_match_pytorch_on_the_gpu") else { return };
     let gpu: Rc<dyn Backend> = Rc::new(gpu);
-    for case in CASES {
-        check_case(&gpu, case);
-    }
+    check_both_paths(&gpu);
 }

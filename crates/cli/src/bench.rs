@@ -32,6 +32,7 @@ fn measure(backend: &Rc<dyn Backend>, size: usize, variant: MatmulVariant) -> Re
         trans_a: false,
         trans_b: false,
         accumulate: false,
+        offsets: [0; 3],
         variant: Some(variant),
     };
     let flops = 2.0 * (size as f64).powi(3);

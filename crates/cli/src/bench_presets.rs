@@ -107,8 +107,95 @@ fn stepper(backend: &Rc<dyn Backend>, name: &str) -> Result<Box<dyn Stepper>> {
     bail!("unknown preset '{name}'; available: {}", rnnplay_engine::presets::preset_names())
 }
 
-pub fn presets(names: &[String], backend_name: &str, warmup: usize, batches: usize, json: bool) -> Result<()> {
-    if batches == 0 {
+/// Which ways of running concise layers a benchmark measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LayerModes {
+    Fused,
+    Unfused,
+    Both,
+}
+
+impl LayerModes {
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "fused" => Self::Fused,
+            "unfused" => Self::Unfused,
+            "both" => Self::Both,
+            _ => bail!("unknown --layers '{name}'; use fused, unfused or both"),
+        })
+    }
+
+    /// The fused flags to measure, fused first.
+    fn runs(self) -> &'static [bool] {
+        match self {
+            Self::Fused => &[true],
+            Self::Unfused => &[false],
+            Self::Both => &[true, false],
+        }
+    }
+}
+
+/// How `rnnplay bench presets` measures.
+pub struct Options {
+    pub warmup: usize,
+    pub batches: usize,
+    pub layers: LayerModes,
+    pub json: bool,
+}
+
+/// One preset measured one way.
+struct Measurement {
+    tokens_per_s: f64,
+    gflops: f64,
+    dispatches_per_step: f64,
+    submits_per_step: f64,
+    peak_mib: f64,
+    seconds: f64,
+}
+
+fn measure(backend: &Rc<dyn Backend>, name: &str, options: &Options) -> Result<Measurement> {
+    // Each preset's memory is its own: the previous one's buffers are freed by now.
+    backend.reset_counters();
+    let mut stepper = stepper(backend, name).with_context(|| format!("setting up {name}"))?;
+    for _ in 0..options.warmup {
+        stepper.step()?;
+    }
+    stepper.sync()?;
+    let warm_peak = backend.counters().peak_buffer_bytes;
+    backend.reset_counters();
+    let started = Instant::now();
+    let mut tokens = 0;
+    for _ in 0..options.batches {
+        tokens += stepper.step()?;
+    }
+    stepper.sync()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let counters = backend.counters();
+    let per_step = |n: u64| n as f64 / options.batches as f64;
+    // GPU: bytes of buffers created (the pool keeps them), before and after the reset add up;
+    // CPU: the peak of live bytes, the larger of the two windows.
+    let peak = match backend.info().kind {
+        rnnplay_engine::BackendKind::Gpu => warm_peak + counters.peak_buffer_bytes,
+        rnnplay_engine::BackendKind::Cpu => warm_peak.max(counters.peak_buffer_bytes),
+    };
+    Ok(Measurement {
+        tokens_per_s: tokens as f64 / seconds,
+        gflops: counters.matmul_flops as f64 / seconds / 1e9,
+        dispatches_per_step: per_step(counters.dispatches),
+        // The final read-back's own submit is not a training step's.
+        submits_per_step: per_step(counters.submits.saturating_sub(1)),
+        peak_mib: peak as f64 / (1 << 20) as f64,
+        seconds,
+    })
+}
+
+/// Whether a preset has concise layers (fused or not); scratch models are always primitive ops.
+fn has_concise_layers(name: &str) -> bool {
+    preset(name).is_none_or(|p| !p.model.ends_with("-scratch"))
+}
+
+pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Result<()> {
+    if options.batches == 0 {
         bail!("--batches must be at least 1");
     }
     let backend = pollster::block_on(backend_by_name(backend_name)).context("opening the backend")?;
@@ -116,66 +203,68 @@ pub fn presets(names: &[String], backend_name: &str, warmup: usize, batches: usi
     let best_gemm = crate::bench::best_gemm_gflops(&backend).context("measuring the adapter's best GEMM")?;
     let names: Vec<String> =
         if names.is_empty() { DEFAULT_PRESETS.iter().map(|s| s.to_string()).collect() } else { names.to_vec() };
-    if !json {
+    if !options.json {
         println!(
-            "training throughput on {} ({}); best GEMM (512³, {}) {best_gemm:.2} GFLOP/s; {warmup} warm-up + {batches} timed minibatches",
+            "training throughput on {} ({}); best GEMM (512³, {}) {best_gemm:.2} GFLOP/s; {} warm-up + {} timed minibatches",
             info.adapter,
             info.api,
-            info.matmul_variant.name()
+            info.matmul_variant.name(),
+            options.warmup,
+            options.batches
         );
         println!(
-            "{:<16} {:>11} {:>9} {:>8} {:>15} {:>12} {:>9}",
-            "preset", "tokens/s", "GFLOP/s", "of GEMM", "dispatches/step", "submits/step", "peak MiB"
+            "{:<16} {:>8} {:>11} {:>9} {:>8} {:>15} {:>12} {:>9}",
+            "preset", "layers", "tokens/s", "GFLOP/s", "of GEMM", "dispatches/step", "submits/step", "peak MiB"
         );
     }
     for name in &names {
-        // Each preset's memory is its own: the previous one's buffers are freed by now.
-        backend.reset_counters();
-        let mut stepper = stepper(&backend, name).with_context(|| format!("setting up {name}"))?;
-        for _ in 0..warmup {
-            stepper.step()?;
-        }
-        stepper.sync()?;
-        let warm_peak = backend.counters().peak_buffer_bytes;
-        backend.reset_counters();
-        let started = Instant::now();
-        let mut tokens = 0;
-        for _ in 0..batches {
-            tokens += stepper.step()?;
-        }
-        stepper.sync()?;
-        let seconds = started.elapsed().as_secs_f64();
-        let counters = backend.counters();
-        let gflops = counters.matmul_flops as f64 / seconds / 1e9;
-        let per_step = |n: u64| n as f64 / batches as f64;
-        // The final read-back's own submit is not a training step's.
-        let submits = counters.submits.saturating_sub(1);
-        // GPU: bytes of buffers created (the pool keeps them), before and after the reset add up;
-        // CPU: the peak of live bytes, the larger of the two windows.
-        let peak = match info.kind {
-            rnnplay_engine::BackendKind::Gpu => warm_peak + counters.peak_buffer_bytes,
-            rnnplay_engine::BackendKind::Cpu => warm_peak.max(counters.peak_buffer_bytes),
-        };
-        let peak_mib = peak as f64 / (1 << 20) as f64;
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "bench": "preset", "preset": name, "backend": format!("{:?}", info.kind).to_lowercase(),
-                    "adapter": info.adapter, "tokens_per_s": tokens as f64 / seconds, "gflops": gflops,
-                    "best_gemm_gflops": best_gemm, "ratio": gflops / best_gemm,
-                    "dispatches_per_step": per_step(counters.dispatches), "submits_per_step": per_step(submits),
-                    "peak_buffer_mib": peak_mib, "batches": batches, "seconds": seconds,
-                })
-            );
-        } else {
-            println!(
-                "{name:<16} {:>11.0} {gflops:>9.2} {:>7.0}% {:>15.0} {:>12.2} {peak_mib:>9.1}",
-                tokens as f64 / seconds,
-                100.0 * gflops / best_gemm,
-                per_step(counters.dispatches),
-                per_step(submits)
-            );
+        let runs: &[bool] = if has_concise_layers(name) { options.layers.runs() } else { &[true] };
+        let mut fused_tokens_per_s = None;
+        for &fused in runs {
+            rnnplay_engine::nn::set_fused_layers(fused);
+            let m = measure(&backend, name, options);
+            rnnplay_engine::nn::set_fused_layers(true);
+            let m = m?;
+            let layers = match (has_concise_layers(name), fused) {
+                (false, _) => "scratch",
+                (true, true) => "fused",
+                (true, false) => "unfused",
+            };
+            // Reported on the unfused row when both ran: how much faster the fused layers are.
+            let speedup = match (fused, fused_tokens_per_s) {
+                (false, Some(f)) => Some(f / m.tokens_per_s),
+                _ => None,
+            };
+            if fused {
+                fused_tokens_per_s = Some(m.tokens_per_s);
+            }
+            if options.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "bench": "preset", "preset": name, "layers": layers,
+                        "backend": format!("{:?}", info.kind).to_lowercase(),
+                        "adapter": info.adapter, "tokens_per_s": m.tokens_per_s, "gflops": m.gflops,
+                        "best_gemm_gflops": best_gemm, "ratio": m.gflops / best_gemm,
+                        "dispatches_per_step": m.dispatches_per_step, "submits_per_step": m.submits_per_step,
+                        "peak_buffer_mib": m.peak_mib, "batches": options.batches, "seconds": m.seconds,
+                        "fused_speedup": speedup,
+                    })
+                );
+            } else {
+                println!(
+                    "{name:<16} {layers:>8} {:>11.0} {:>9.2} {:>7.0}% {:>15.0} {:>12.2} {:>9.1}",
+                    m.tokens_per_s,
+                    m.gflops,
+                    100.0 * m.gflops / best_gemm,
+                    m.dispatches_per_step,
+                    m.submits_per_step,
+                    m.peak_mib
+                );
+                if let Some(speedup) = speedup {
+                    println!("{:<16} fused layers are {speedup:.1}× the tokens/s of unfused ones", "");
+                }
+            }
         }
     }
     Ok(())

@@ -83,7 +83,12 @@ enum BenchCommand {
         /// Minibatches timed.
         #[arg(long, default_value_t = 10)]
         batches: usize,
-        /// Print one JSON object per preset.
+        /// How concise recurrent layers run: fused (one node per layer per window, two
+        /// dispatches per time step), unfused (composed from primitive ops per time step), or
+        /// both, with the speed-up of fused over unfused.
+        #[arg(long, default_value = "fused")]
+        layers: String,
+        /// Print one JSON object per preset (and per layer mode).
         #[arg(long)]
         json: bool,
     },
@@ -106,8 +111,10 @@ fn main() -> Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
-        Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, json } } => {
-            bench_presets::presets(&presets, &backend, warmup, batches, json)
+        Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, layers, json } } => {
+            let options =
+                bench_presets::Options { warmup, batches, layers: bench_presets::LayerModes::parse(&layers)?, json };
+            bench_presets::presets(&presets, &backend, &options)
         }
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
             if sizes.iter().any(|&s| s == 0 || s > 8192) {

@@ -75,6 +75,8 @@ pub(crate) enum Op {
         scale: f32,
         squares: bool,
     },
+    /// A fused recurrent layer over a whole window (ops/recurrent.rs).
+    Recurrent(Box<crate::ops::RecurrentNode>),
 }
 
 pub(crate) struct Node {

@@ -4,8 +4,9 @@
 //! order yields the same `BufId`s and one `Kernel` value can be run on each.
 
 use rnnplay_engine::backend::{
-    f32_words, Backend, BinaryOp, BufId, CpuBackend, GpuBackend, Kernel, MatmulVariant, UnaryOp,
+    f32_words, Backend, BinaryOp, BufId, CellStep, CpuBackend, GpuBackend, Kernel, MatmulVariant, UnaryOp,
 };
+use rnnplay_engine::nn::CellKind;
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
 
 struct Pair {
@@ -82,8 +83,19 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
                     let a = pair.random(m * k, 1.0);
                     let b = pair.random(k * n, 1.0);
                     let c = pair.random(m * n, 1.0);
-                    let kernel =
-                        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant: Some(variant) };
+                    let kernel = Kernel::Matmul {
+                        a,
+                        b,
+                        c,
+                        m,
+                        k,
+                        n,
+                        trans_a,
+                        trans_b,
+                        accumulate,
+                        offsets: [0; 3],
+                        variant: Some(variant),
+                    };
                     let what = format!("matmul {m}×{k}×{n} {variant:?} ta={trans_a} tb={trans_b} acc={accumulate}");
                     pair.check(&what, kernel, &[(c, m * n)], 1e-4, 1e-4);
                 }
@@ -267,6 +279,73 @@ fn pick_tokens_chooses_the_argmax_or_the_truth_exactly_as_the_cpu() {
                     row.iter().enumerate().fold(0, |best, (c, &v)| if v > row[best] { c } else { best }) as u32
                 };
                 assert_eq!(cpu[r], expected, "row {r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_with_offsets_matches_the_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("matmul_with_offsets_matches_the_cpu_reference") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 200 };
+    // Offsets that are and are not multiples of 4 (the vec4 path needs them to be).
+    for &(m, k, n, offsets) in &[(3, 8, 12, [24, 8, 36]), (5, 4, 8, [3, 1, 5]), (17, 17, 3, [17, 0, 51])] {
+        for variant in MatmulVariant::ALL {
+            for (trans_a, trans_b) in [(false, false), (true, false), (false, true)] {
+                let a = pair.random(offsets[0] + m * k + 7, 1.0);
+                let b = pair.random(offsets[1] + k * n + 5, 1.0);
+                let c = pair.random(offsets[2] + m * n + 9, 1.0);
+                let kernel = Kernel::Matmul {
+                    a,
+                    b,
+                    c,
+                    m,
+                    k,
+                    n,
+                    trans_a,
+                    trans_b,
+                    accumulate: true,
+                    offsets,
+                    variant: Some(variant),
+                };
+                let what = format!("matmul {m}×{k}×{n} offsets {offsets:?} {variant:?} ta={trans_a} tb={trans_b}");
+                // The whole of c: elements outside the block must be left alone.
+                pair.check(&what, kernel, &[(c, offsets[2] + m * n + 9)], 1e-4, 1e-4);
+            }
+        }
+    }
+}
+
+#[test]
+fn recurrent_cells_match_the_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("recurrent_cells_match_the_cpu_reference") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 300 };
+    for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
+        for &(steps, batch, hidden) in &[(1, 1, 1), (3, 2, 17), (2, 65, 3), (2, 3, 257)] {
+            let probe = CellStep { cell, step: 0, steps, batch, hidden };
+            let rows = cell.gates() * hidden;
+            let (gi, gh) = (pair.random(probe.gates_len(), 2.0), pair.random(probe.gates_len(), 2.0));
+            let bias = pair.random(rows, 1.0);
+            let states = pair.random(probe.states_len(), 1.0);
+            let gates = (cell != CellKind::Rnn).then(|| pair.random(probe.gates_len(), 1.0));
+            let dstates = pair.random(probe.states_len(), 1.0);
+            let dgi = pair.random(probe.gates_len(), 1.0);
+            let dgh = (cell == CellKind::Gru).then(|| pair.random(probe.gates_len(), 1.0));
+            for step in 0..steps {
+                let at = CellStep { step, ..probe };
+                let what = format!("{cell:?} cell step {step} of {steps}, batch {batch}, hidden {hidden}");
+                let mut outputs = vec![(states, probe.states_len())];
+                outputs.extend(gates.map(|g| (g, probe.gates_len())));
+                let kernel = Kernel::RecurrentCell { at, gi, gh, bias_hh: bias, states, gates };
+                pair.check(&what, kernel, &outputs, 1e-5, 1e-6);
+            }
+            for step in (0..steps).rev() {
+                let at = CellStep { step, ..probe };
+                let what = format!("{cell:?} cell backward step {step} of {steps}, batch {batch}, hidden {hidden}");
+                let mut outputs = vec![(dstates, probe.states_len()), (dgi, probe.gates_len())];
+                outputs.extend(dgh.map(|g| (g, probe.gates_len())));
+                let kernel = Kernel::RecurrentCellBackward { at, gh, bias_hh: bias, states, gates, dstates, dgi, dgh };
+                pair.check(&what, kernel, &outputs, 1e-5, 1e-6);
             }
         }
     }

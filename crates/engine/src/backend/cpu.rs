@@ -4,6 +4,7 @@
 // The kernels index several slices with one loop variable, like the shaders they mirror.
 #![allow(clippy::needless_range_loop)]
 
+use super::cpu_cells;
 use super::kernel::{adam_bias_corrections, dropout_uniform, BinaryOp, Kernel, UnaryOp};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
 use crate::error::{EngineError, Result};
@@ -194,13 +195,65 @@ impl super::Backend for CpuBackend {
     }
 }
 
+/// A clear error, instead of an index panic, when a cell kernel's buffers are too short for
+/// its window: `per_step` buffers hold (steps·batch, G·hidden), `whole` ones the states.
+fn check_cell_buffers(
+    slab: &Slab,
+    at: &super::CellStep,
+    per_step: &[BufId],
+    whole: &[BufId],
+    bias: BufId,
+    gates: Option<BufId>,
+) -> Result<()> {
+    let mut needs: Vec<(BufId, usize)> = per_step.iter().chain(&gates).map(|b| (*b, at.gates_len())).collect();
+    needs.extend(whole.iter().map(|b| (*b, at.states_len())));
+    needs.push((bias, at.cell.gates() * at.hidden));
+    let short = at.step >= at.steps || needs.iter().any(|(buf, need)| slab.get(*buf).len() < *need);
+    if short {
+        return Err(EngineError::InvalidArgument(format!(
+            "a {} cell kernel at step {} of {} (batch {}, hidden {}) has a buffer shorter than its window",
+            at.cell.name(),
+            at.step,
+            at.steps,
+            at.batch,
+            at.hidden
+        )));
+    }
+    if gates.is_none() && at.cell != crate::nn::CellKind::Rnn {
+        return Err(EngineError::InvalidArgument(format!("a {} cell kernel needs a gates buffer", at.cell.name())));
+    }
+    Ok(())
+}
+
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     match kernel {
-        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant: _ } => {
+        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, offsets, variant: _ } => {
+            let (rsa, csa) = if trans_a { (1, m) } else { (k, 1) };
+            let (rsb, csb) = if trans_b { (1, k) } else { (n, 1) };
+            // The last element each operand touches must lie inside its buffer.
+            let extent = |rows: usize, cols: usize, rs: usize, cs: usize, offset: usize| {
+                if rows == 0 || cols == 0 {
+                    offset
+                } else {
+                    offset + (rows - 1) * rs + (cols - 1) * cs + 1
+                }
+            };
+            let needs = [
+                (a, extent(m, k, rsa, csa, offsets[0])),
+                (b, extent(k, n, rsb, csb, offsets[1])),
+                (c, extent(m, n, n, 1, offsets[2])),
+            ];
+            {
+                let slab = backend.storage.borrow();
+                if let Some((_, need)) = needs.iter().find(|(buf, need)| slab.get(*buf).len() < *need) {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "matmul {m}×{k}×{n} with offsets {offsets:?} reads past the end of a buffer ({need} elements needed)"
+                    )));
+                }
+            }
             backend.with_output(c, &[a, b], |slab, c| {
-                let (a, b) = (slab.get(a), slab.get(b));
-                let (rsa, csa) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
-                let (rsb, csb) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
+                let (a, b) = (&slab.get(a)[offsets[0]..], &slab.get(b)[offsets[1]..]);
+                let c = &mut c[offsets[2]..];
                 let beta = if accumulate { 1.0 } else { 0.0 };
                 if k == 0 {
                     if !accumulate {
@@ -208,8 +261,8 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                     }
                     return;
                 }
-                // SAFETY: the op layer checked that a holds m·k, b holds k·n and c holds m·n
-                // elements, so every strided access stays inside the slices.
+                // SAFETY: every strided access stays inside the slices: the extents were
+                // checked against the buffer lengths above.
                 unsafe {
                     matrixmultiply::sgemm(
                         m,
@@ -217,11 +270,11 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                         n,
                         1.0,
                         a.as_ptr(),
-                        rsa,
-                        csa,
+                        rsa as isize,
+                        csa as isize,
                         b.as_ptr(),
-                        rsb,
-                        csb,
+                        rsb as isize,
+                        csb as isize,
                         beta,
                         c.as_mut_ptr(),
                         n as isize,
@@ -229,6 +282,53 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                     );
                 }
             })
+        }
+        Kernel::RecurrentCell { at, gi, gh, bias_hh, states, gates } => {
+            let mut slab = backend.storage.borrow_mut();
+            if [gi, gh, bias_hh].iter().any(|i| *i == states || Some(*i) == gates) || Some(states) == gates {
+                return Err(EngineError::InvalidArgument("a recurrent cell's outputs overlap its inputs".into()));
+            }
+            check_cell_buffers(&slab, &at, &[gi, gh], &[states], bias_hh, gates)?;
+            let mut state_data = slab.take(states);
+            let mut gate_data = gates.map(|g| slab.take(g)).unwrap_or_default();
+            cpu_cells::forward(&at, slab.get(gi), slab.get(gh), slab.get(bias_hh), &mut state_data, &mut gate_data);
+            slab.put(states, state_data);
+            if let Some(g) = gates {
+                slab.put(g, gate_data);
+            }
+            Ok(())
+        }
+        Kernel::RecurrentCellBackward { at, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
+            let mut slab = backend.storage.borrow_mut();
+            let outputs = [Some(dstates), Some(dgi), dgh];
+            let inputs = [Some(gh), Some(bias_hh), Some(states), gates];
+            let overlap = outputs.iter().flatten().any(|o| inputs.contains(&Some(*o)))
+                || dstates == dgi
+                || dgh.is_some_and(|g| g == dstates || g == dgi);
+            if overlap {
+                return Err(EngineError::InvalidArgument("a recurrent cell's gradients overlap its inputs".into()));
+            }
+            if at.cell == crate::nn::CellKind::Gru && dgh.is_none() {
+                return Err(EngineError::InvalidArgument("a GRU cell's backward needs a dgh buffer".into()));
+            }
+            let per_step: Vec<BufId> = [Some(gh), Some(dgi), dgh].into_iter().flatten().collect();
+            check_cell_buffers(&slab, &at, &per_step, &[states, dstates], bias_hh, gates)?;
+            let mut dstate_data = slab.take(dstates);
+            let mut dgi_data = slab.take(dgi);
+            let mut dgh_data = dgh.map(|g| slab.take(g)).unwrap_or_default();
+            let inputs = cpu_cells::BackwardInputs {
+                gh: slab.get(gh),
+                bias: slab.get(bias_hh),
+                states: slab.get(states),
+                gates: gates.map_or(&[][..], |g| slab.get(g)),
+            };
+            cpu_cells::backward(&at, &inputs, &mut dstate_data, &mut dgi_data, &mut dgh_data);
+            slab.put(dstates, dstate_data);
+            slab.put(dgi, dgi_data);
+            if let Some(g) = dgh {
+                slab.put(g, dgh_data);
+            }
+            Ok(())
         }
         Kernel::Fill { out, len, value } => backend.with_output(out, &[], |_, out| out[..len].fill(value)),
         Kernel::Unary { op, x, y, len } => backend.with_output(y, &[x], |slab, y| {

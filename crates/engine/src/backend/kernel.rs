@@ -7,6 +7,7 @@
 //! `Kernel` on each.
 
 use super::BufId;
+use crate::nn::config::CellKind;
 
 /// Element-wise functions with a backward form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +82,9 @@ impl MatmulVariant {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kernel {
     /// c (+)= op(a) · op(b), op(a) is m×k, op(b) is k×n, c is m×n, all row-major.
-    /// `trans_a` means `a` is stored k×m; `trans_b` means `b` is stored n×k.
+    /// `trans_a` means `a` is stored k×m; `trans_b` means `b` is stored n×k. Each matrix
+    /// starts `offsets` = [a, b, c] elements into its buffer, so a fused recurrent layer can
+    /// multiply one time step's block of a buffer that holds the whole window.
     Matmul {
         a: BufId,
         b: BufId,
@@ -92,7 +95,30 @@ pub enum Kernel {
         trans_a: bool,
         trans_b: bool,
         accumulate: bool,
+        offsets: [usize; 3],
         variant: Option<MatmulVariant>,
+    },
+    /// Time step `at.step` of a fused recurrent layer, forward: the gate arithmetic of one cell
+    /// for every (sequence, unit), from the step's input projections `gi` and recurrent
+    /// projections `gh` (without the bias `bias_hh`, which it adds). Reads state block `step`
+    /// of `states`, writes block `step + 1` and, for GRU and LSTM, the activated gates. The
+    /// layouts are in [`CellStep`].
+    RecurrentCell { at: CellStep, gi: BufId, gh: BufId, bias_hh: BufId, states: BufId, gates: Option<BufId> },
+    /// Time step `at.step` of a fused recurrent layer, backward: from the complete state
+    /// gradient of block `step + 1` of `dstates`, writes the step's pre-activation gradients
+    /// into `dgi` (and, for the GRU, whose reset gate scales `W_hn h + b_hn`, the different
+    /// ones of the recurrent projections into `dgh`) and adds the element-wise part of the
+    /// previous state's gradient into block `step` (GRU: z ⊙ dh; LSTM: f ⊙ dc). The matmul
+    /// part of dh, `dgh · W_hh`, is a separate [`Kernel::Matmul`].
+    RecurrentCellBackward {
+        at: CellStep,
+        gh: BufId,
+        bias_hh: BufId,
+        states: BufId,
+        gates: Option<BufId>,
+        dstates: BufId,
+        dgi: BufId,
+        dgh: Option<BufId>,
     },
     /// out[i] = value
     Fill { out: BufId, len: usize, value: f32 },
@@ -173,6 +199,44 @@ pub enum Kernel {
         weight_decay: f32,
         step: u32,
     },
+}
+
+/// Which time step of a fused recurrent layer a cell kernel computes, and the window's sizes.
+///
+/// Layouts, all row-major f32, with G the cell's gate count (RNN 1, GRU 3, LSTM 4):
+/// - `gi`, `gh`, `gates`, `dgi`, `dgh`: (steps·batch, G·hidden), row `step·batch + b`, gate
+///   blocks in PyTorch's order (GRU r, z, n; LSTM i, f, g, o);
+/// - `states`, `dstates`: (S, steps + 1, batch, hidden) with S = 1 (h) or 2 (h, c): block `t`
+///   of h is the state after `t` steps (block 0 is the initial state), c follows all of h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellStep {
+    pub cell: CellKind,
+    pub step: usize,
+    pub steps: usize,
+    pub batch: usize,
+    pub hidden: usize,
+}
+
+impl CellStep {
+    /// Elements of one state block (batch · hidden).
+    pub fn block(&self) -> usize {
+        self.batch * self.hidden
+    }
+
+    /// Where the memory cells start in `states` (after the steps + 1 blocks of h).
+    pub fn c_base(&self) -> usize {
+        (self.steps + 1) * self.block()
+    }
+
+    /// Length of the `states` buffer.
+    pub fn states_len(&self) -> usize {
+        self.cell.state_count() * self.c_base()
+    }
+
+    /// Length of the `gi`/`gh`/`gates` buffers.
+    pub fn gates_len(&self) -> usize {
+        self.steps * self.batch * self.cell.gates() * self.hidden
+    }
 }
 
 /// The hash that decides which elements dropout keeps. The same integer arithmetic runs in

@@ -5,13 +5,14 @@
 //! both: in the browser `map_async` cannot block, natively `pollster` drives the same future.
 
 mod cpu;
+mod cpu_cells;
 #[path = "gpu/mod.rs"]
 mod gpu;
 mod kernel;
 
 pub use cpu::CpuBackend;
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
-pub use kernel::{dropout_uniform, BinaryOp, Kernel, MatmulVariant, UnaryOp};
+pub use kernel::{dropout_uniform, BinaryOp, CellStep, Kernel, MatmulVariant, UnaryOp};
 
 use crate::error::{EngineError, Result};
 use std::future::Future;

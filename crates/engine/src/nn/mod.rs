@@ -8,7 +8,7 @@ pub mod scratch;
 pub mod seq2seq;
 
 pub use config::{parse_model_name, CellKind, ModelConfig};
-pub use recurrent::RecurrentModel;
+pub use recurrent::{fused_layers, set_fused_layers, RecurrentModel};
 pub use scratch::ScratchModel;
 pub use seq2seq::{Seq2Seq, Seq2SeqConfig};
 

@@ -24,6 +24,7 @@ use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// A stack of PyTorch-layout recurrent layers with a linear head.
@@ -102,7 +103,7 @@ pub(crate) fn run_stack(
     state: &[Var],
     shape: StackShape,
 ) -> Result<(Var, Vec<Var>)> {
-    let StackShape { cell, steps, batch, hidden, dropout } = shape;
+    let StackShape { batch, hidden, dropout, .. } = shape;
     let mut layer_input = input;
     let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
     let mut top = None;
@@ -120,22 +121,18 @@ pub(crate) fn run_stack(
             let slice = tape.slice(s, 0, index, 1)?;
             tape.reshape(slice, &[batch, hidden])
         };
-        let mut h = initial(tape, state[0])?;
-        let mut c = match state.get(1) {
+        let h0 = initial(tape, state[0])?;
+        let c0 = match state.get(1) {
             Some(&s) => Some(initial(tape, s)?),
             None => None,
         };
-        let mut outputs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let gi = tape.slice(gi_all, 0, t * batch, batch)?;
-            let gh = tape.matmul_t(h, layer.w_hh, false, true)?;
-            let gh = tape.add_bias(gh, layer.b_hh)?;
-            (h, c) = cell_step(tape, cell, hidden, gi, gh, h, c)?;
-            outputs.push(h);
-        }
+        let (mut output, h, c) = if fused_layers() {
+            fused_layer(tape, layer, shape, gi_all, h0, c0)?
+        } else {
+            unfused_layer(tape, layer, shape, gi_all, h0, c0)?
+        };
         final_h.push(h);
         final_c.extend(c);
-        let mut output = tape.concat(&outputs, 0)?;
         if index + 1 < layers.len() {
             output = tape.dropout(output, dropout)?;
         }
@@ -148,6 +145,68 @@ pub(crate) fn run_stack(
         new_state.push(stack_layers(tape, &final_c, batch, hidden)?);
     }
     Ok((top, new_state))
+}
+
+thread_local! {
+    static FUSED_LAYERS: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Chooses, for this thread, how concise layers run: fused (the default: one tape node per
+/// layer per window, two dispatches per time step each way, ops/recurrent.rs) or composed
+/// from primitive ops, one node per operation and time step — the oracle the fused kernels
+/// are tested against and the baseline `rnnplay bench presets --unfused` measures.
+pub fn set_fused_layers(fused: bool) {
+    FUSED_LAYERS.with(|f| f.set(fused));
+}
+
+/// Whether concise layers run fused on this thread (see [`set_fused_layers`]).
+pub fn fused_layers() -> bool {
+    FUSED_LAYERS.with(Cell::get)
+}
+
+/// The layer's outputs (steps·batch, hidden), final h and (LSTM) final c.
+type LayerOutputs = (Var, Var, Option<Var>);
+
+/// One layer as one fused node; outputs and final states are slices of its states.
+fn fused_layer(
+    tape: &mut Tape,
+    layer: &LayerVars,
+    w: StackShape,
+    gi_all: Var,
+    h0: Var,
+    c0: Option<Var>,
+) -> Result<LayerOutputs> {
+    let states = tape.recurrent_layer(w.cell, w.steps, gi_all, layer.w_hh, layer.b_hh, h0, c0)?;
+    let rows = w.steps * w.batch;
+    let output = tape.slice(states, 0, w.batch, rows)?;
+    let h = tape.slice(states, 0, rows, w.batch)?;
+    let c = match c0 {
+        Some(_) => Some(tape.slice(states, 0, rows + w.batch + rows, w.batch)?),
+        None => None,
+    };
+    Ok((output, h, c))
+}
+
+/// One layer from primitive ops, step by step: `gh = h W_hhᵀ + b_hh`, then the cell's
+/// equations (`cell_step`).
+fn unfused_layer(
+    tape: &mut Tape,
+    layer: &LayerVars,
+    w: StackShape,
+    gi_all: Var,
+    h0: Var,
+    c0: Option<Var>,
+) -> Result<LayerOutputs> {
+    let (mut h, mut c) = (h0, c0);
+    let mut outputs = Vec::with_capacity(w.steps);
+    for t in 0..w.steps {
+        let gi = tape.slice(gi_all, 0, t * w.batch, w.batch)?;
+        let gh = tape.matmul_t(h, layer.w_hh, false, true)?;
+        let gh = tape.add_bias(gh, layer.b_hh)?;
+        (h, c) = cell_step(tape, w.cell, w.hidden, gi, gh, h, c)?;
+        outputs.push(h);
+    }
+    Ok((tape.concat(&outputs, 0)?, h, c))
 }
 
 impl RecurrentModel {

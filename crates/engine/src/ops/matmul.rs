@@ -39,6 +39,7 @@ fn gemm(
         trans_a: ta,
         trans_b: tb,
         accumulate: acc,
+        offsets: [0; 3],
         variant: None,
     })
 }

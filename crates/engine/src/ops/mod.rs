@@ -5,12 +5,15 @@ mod elementwise;
 mod embedding;
 mod loss;
 mod matmul;
+mod recurrent;
 mod reduce;
 mod shape;
 
 use crate::error::{EngineError, Result};
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::Tensor;
+
+pub(crate) use recurrent::RecurrentNode;
 
 /// Records the gradient kernels of the node `out` (produced by `op`), given its gradient.
 pub(crate) fn backward(tape: &mut Tape, out: Var, op: &Op, grad: &Tensor) -> Result<()> {
@@ -30,6 +33,10 @@ pub(crate) fn backward(tape: &mut Tape, out: Var, op: &Op, grad: &Tensor) -> Res
             loss::softmax_cross_entropy_backward(tape, *logits, dlogits, grad)
         }
         Op::Sum { x, scale, squares } => reduce::sum_backward(tape, *x, *scale, *squares, grad),
+        Op::Recurrent(node) => {
+            let states = tape.value(out).clone();
+            recurrent::backward(tape, node, grad, &states)
+        }
     }
 }
 

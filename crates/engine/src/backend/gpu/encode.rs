@@ -2,9 +2,10 @@
 //! parameter words (in the order of that shader's `Params` struct), the storage bindings and
 //! the grid. Each family here mirrors one file under `shaders/`.
 
-use super::super::kernel::{adam_bias_corrections, Kernel, MatmulVariant};
+use super::super::kernel::{adam_bias_corrections, CellStep, Kernel, MatmulVariant};
 use super::super::BufId;
 use crate::error::{EngineError, Result};
+use crate::nn::config::CellKind;
 
 /// A shader file under `shaders/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +19,7 @@ pub(crate) enum Family {
     Loss,
     Optimizer,
     Sampling,
+    Recurrent,
 }
 
 impl Family {
@@ -40,6 +42,7 @@ impl Family {
             Family::Loss => include_str!("../../../../../shaders/loss.wgsl"),
             Family::Optimizer => include_str!("../../../../../shaders/optimizer.wgsl"),
             Family::Sampling => include_str!("../../../../../shaders/sampling.wgsl"),
+            Family::Recurrent => include_str!("../../../../../shaders/recurrent.wgsl"),
         }
     }
 
@@ -54,6 +57,7 @@ impl Family {
             Family::Loss => "loss",
             Family::Optimizer => "optimizer",
             Family::Sampling => "sampling",
+            Family::Recurrent => "recurrent",
         }
     }
 }
@@ -117,7 +121,7 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
         grid,
     };
     Ok(match *kernel {
-        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, variant } => {
+        Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, offsets, variant } => {
             let (a_row, a_col) = if trans_a { (1, m) } else { (k, 1) };
             let (b_row, b_col) = if trans_b { (1, k) } else { (n, 1) };
             let params = vec![
@@ -129,8 +133,13 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
                 w(a_col, "stride")?,
                 w(b_row, "stride")?,
                 w(b_col, "stride")?,
+                w(offsets[0], "offset")?,
+                w(offsets[1], "offset")?,
+                w(offsets[2], "offset")?,
+                0,
             ];
-            let vec4_layout = !trans_a && !trans_b && k % 4 == 0 && n % 4 == 0;
+            let vec4_layout =
+                !trans_a && !trans_b && k % 4 == 0 && n % 4 == 0 && offsets.iter().all(|offset| offset % 4 == 0);
             let (family, entry, grid) = match variant.unwrap_or(default_matmul) {
                 MatmulVariant::Naive => (Matmul, "matmul_naive", grid_2d(n, m, 16, 16)?),
                 MatmulVariant::Blocked4x4 if vec4_layout => {
@@ -140,6 +149,27 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
                 MatmulVariant::Tiled16 => (Matmul, "matmul_tiled16", grid_2d(n, m, 16, 16)?),
             };
             spec(family, entry, params, vec![(1, a), (2, b), (3, c)], grid)
+        }
+        Kernel::RecurrentCell { at, gi, gh, bias_hh, states, gates } => {
+            let entry = match at.cell {
+                CellKind::Rnn => "rnn_cell",
+                CellKind::Gru => "gru_cell",
+                CellKind::Lstm => "lstm_cell",
+            };
+            let mut bindings = vec![(1, gi), (2, gh), (3, bias_hh), (4, states)];
+            bindings.extend(gates.map(|g| (5, g)));
+            spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
+        }
+        Kernel::RecurrentCellBackward { at, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
+            let (entry, mut bindings) = match at.cell {
+                CellKind::Rnn => ("rnn_cell_backward", vec![]),
+                CellKind::Gru => ("gru_cell_backward", vec![(2, gh), (3, bias_hh)]),
+                CellKind::Lstm => ("lstm_cell_backward", vec![]),
+            };
+            bindings.extend([(4, states), (6, dstates), (7, dgi)]);
+            bindings.extend(gates.map(|g| (5, g)));
+            bindings.extend(dgh.map(|g| (8, g)));
+            spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
         }
         Kernel::Fill { out, len, value } => spec(
             Elementwise,
@@ -299,6 +329,16 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
             )
         }
     })
+}
+
+/// The `Params` of shaders/recurrent.wgsl.
+fn cell_params(at: &CellStep) -> Result<Vec<u32>> {
+    Ok(vec![
+        to_u32(at.batch, "batch")?,
+        to_u32(at.hidden, "hidden")?,
+        to_u32(at.step, "step")?,
+        to_u32(at.steps, "steps")?,
+    ])
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,247 @@
+//! Fused recurrent layers: one tape node per layer per window, forward and backward
+//! (shaders/recurrent.wgsl for the cells, matmul.wgsl for the rest).
+//!
+//! What cuDNN does, inside WebGPU's rules. The caller computes the input projections of all
+//! time steps as one GEMM (`gi`, they do not depend on the state). The node then runs, per
+//! time step, two dispatches: `h · W_hhᵀ` (a matmul reading the state block of the step, writing
+//! the step's block of `gh`) and the cell kernel (bias, gate arithmetic, new state). Backward
+//! mirrors it, per step from the last: the cell's backward kernel (pre-activation gradients and
+//! the element-wise part of the previous state's gradient) and `dh_prev += dgh · W_hh`; then one
+//! GEMM over all steps for `dW_hh` and one column sum for `db_hh`. The unfused path in
+//! `nn/recurrent.rs` builds the same equations from primitive ops, one node per operation, and
+//! is the oracle these rules are tested against.
+//!
+//! The node's value is every state of the window, (S·(steps + 1)·batch, hidden): the h blocks
+//! 0..=steps (block 0 is the initial state), then for the LSTM the c blocks. Outputs and final
+//! states are slices of it; see [`CellStep`] for the layouts.
+
+use super::ensure;
+use crate::backend::{CellStep, Kernel};
+use crate::error::Result;
+use crate::nn::config::CellKind;
+use crate::tape::{Op, Tape, Var};
+use crate::tensor::Tensor;
+
+/// What the backward rule of a fused layer needs besides its inputs' values.
+#[derive(Clone)]
+pub(crate) struct RecurrentNode {
+    pub cell: CellKind,
+    pub steps: usize,
+    pub batch: usize,
+    pub hidden: usize,
+    /// (steps·batch, G·hidden) input projections, bias included.
+    pub gi: Var,
+    /// (G·hidden, hidden) recurrent weights and their (G·hidden) bias.
+    pub w_hh: Var,
+    pub b_hh: Var,
+    /// Initial states (batch, hidden); `c0` only for the LSTM.
+    pub h0: Var,
+    pub c0: Option<Var>,
+    /// Saved for backward: the recurrent projections without bias, and the activated gates.
+    pub gh: Tensor,
+    pub gates: Option<Tensor>,
+}
+
+impl RecurrentNode {
+    fn at(&self, step: usize) -> CellStep {
+        CellStep { cell: self.cell, step, steps: self.steps, batch: self.batch, hidden: self.hidden }
+    }
+}
+
+/// Copies `len` elements from `src` at `src_offset` to `dst` at `dst_offset`.
+fn copy_block(
+    tape: &Tape,
+    src: &Tensor,
+    src_offset: usize,
+    dst: &Tensor,
+    dst_offset: usize,
+    len: usize,
+    acc: bool,
+) -> Result<()> {
+    tape.run(Kernel::Copy2d {
+        src: src.id(),
+        dst: dst.id(),
+        rows: 1,
+        cols: len,
+        src_stride: len,
+        src_offset,
+        dst_stride: len,
+        dst_offset,
+        accumulate: acc,
+    })
+}
+
+impl Tape {
+    /// A whole recurrent layer over a window of `steps` time steps, fused: from the input
+    /// projections `gi` (steps·batch, G·H) with `b_ih` already added, the recurrent weights
+    /// `w_hh` (G·H, H) and bias `b_hh` (G·H) in PyTorch's layout, and the initial state `h0`
+    /// (batch, H) — and `c0` for the LSTM. Returns every state of the window, (S·(steps + 1)·batch,
+    /// H): h blocks 0..=steps, then (LSTM) c blocks 0..=steps.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recurrent_layer(
+        &mut self,
+        cell: CellKind,
+        steps: usize,
+        gi: Var,
+        w_hh: Var,
+        b_hh: Var,
+        h0: Var,
+        c0: Option<Var>,
+    ) -> Result<Var> {
+        let h0_shape = self.shape(h0).to_vec();
+        ensure(h0_shape.len() == 2 && steps > 0, "recurrent layer", || {
+            format!("initial state of shape {h0_shape:?} over {steps} steps; expected (batch, hidden) and steps > 0")
+        })?;
+        let (batch, hidden) = (h0_shape[0], h0_shape[1]);
+        let rows = cell.gates() * hidden;
+        let (gi_shape, w_shape, b_shape) =
+            (self.shape(gi).to_vec(), self.shape(w_hh).to_vec(), self.shape(b_hh).to_vec());
+        ensure(
+            gi_shape == [steps * batch, rows] && w_shape == [rows, hidden] && b_shape == [rows],
+            "recurrent layer",
+            || {
+                format!(
+                "{} layer of {steps} steps, batch {batch}, hidden {hidden}: input projections {gi_shape:?} (expected [{}, {rows}]), W_hh {w_shape:?} (expected [{rows}, {hidden}]), b_hh {b_shape:?}",
+                cell.name(),
+                steps * batch
+            )
+            },
+        )?;
+        let c0_ok = match c0 {
+            Some(c) => cell == CellKind::Lstm && self.shape(c) == h0_shape.as_slice(),
+            None => cell != CellKind::Lstm,
+        };
+        ensure(c0_ok, "recurrent layer", || {
+            format!("an initial memory cell of shape {h0_shape:?} is needed by the LSTM only")
+        })?;
+
+        let probe = CellStep { cell, step: 0, steps, batch, hidden };
+        let block = probe.block();
+        let states = self.alloc(&[cell.state_count() * (steps + 1) * batch, hidden])?;
+        copy_block(self, self.value(h0), 0, &states, 0, block, false)?;
+        if let Some(c) = c0 {
+            copy_block(self, self.value(c), 0, &states, probe.c_base(), block, false)?;
+        }
+        // W_hhᵀ once per window, so the per-step product is an untransposed (vec4) matmul.
+        let w_t = self.alloc(&[hidden, rows])?;
+        self.run(Kernel::Transpose { x: self.value(w_hh).id(), out: w_t.id(), rows, cols: hidden, accumulate: false })?;
+        let gh = self.alloc(&[steps * batch, rows])?;
+        let gates = match cell {
+            CellKind::Rnn => None,
+            _ => Some(self.alloc(&[steps * batch, rows])?),
+        };
+        let (gi_id, bias_id) = (self.value(gi).id(), self.value(b_hh).id());
+        for step in 0..steps {
+            self.run(Kernel::Matmul {
+                a: states.id(),
+                b: w_t.id(),
+                c: gh.id(),
+                m: batch,
+                k: hidden,
+                n: rows,
+                trans_a: false,
+                trans_b: false,
+                accumulate: false,
+                offsets: [step * block, 0, step * batch * rows],
+                variant: None,
+            })?;
+            let at = CellStep { step, ..probe };
+            let gates = gates.as_ref().map(Tensor::id);
+            self.run(Kernel::RecurrentCell {
+                at,
+                gi: gi_id,
+                gh: gh.id(),
+                bias_hh: bias_id,
+                states: states.id(),
+                gates,
+            })?;
+        }
+        let node = RecurrentNode { cell, steps, batch, hidden, gi, w_hh, b_hh, h0, c0, gh, gates };
+        let inputs: Vec<Var> = [gi, w_hh, b_hh, h0].into_iter().chain(c0).collect();
+        Ok(self.record(states, Op::Recurrent(Box::new(node)), &inputs))
+    }
+}
+
+pub(super) fn backward(tape: &mut Tape, node: &RecurrentNode, dstates: &Tensor, states: &Tensor) -> Result<()> {
+    let probe = node.at(0);
+    let (batch, hidden, block) = (node.batch, node.hidden, probe.block());
+    let rows = node.cell.gates() * hidden;
+    // dgi goes straight into gi's gradient when that is a fresh buffer.
+    let gi_target = tape.grad_target(node.gi)?;
+    let dgi = match &gi_target {
+        Some((grad, false)) => grad.clone(),
+        _ => tape.alloc(&[node.steps * batch, rows])?,
+    };
+    let dgh = match node.cell {
+        CellKind::Gru => Some(tape.alloc(&[node.steps * batch, rows])?),
+        _ => None,
+    };
+    let dgh_all = dgh.as_ref().unwrap_or(&dgi).clone();
+    let h0_needs_grad = tape.nodes[node.h0.0].needs_grad || node.c0.is_some_and(|c| tape.nodes[c.0].needs_grad);
+    let w_hh = tape.value(node.w_hh).clone();
+    for step in (0..node.steps).rev() {
+        tape.run(Kernel::RecurrentCellBackward {
+            at: node.at(step),
+            gh: node.gh.id(),
+            bias_hh: tape.value(node.b_hh).id(),
+            states: states.id(),
+            gates: node.gates.as_ref().map(Tensor::id),
+            dstates: dstates.id(),
+            dgi: dgi.id(),
+            dgh: dgh.as_ref().map(Tensor::id),
+        })?;
+        if step > 0 || h0_needs_grad {
+            // dh_prev += dgh · W_hh
+            tape.run(Kernel::Matmul {
+                a: dgh_all.id(),
+                b: w_hh.id(),
+                c: dstates.id(),
+                m: batch,
+                k: rows,
+                n: hidden,
+                trans_a: false,
+                trans_b: false,
+                accumulate: true,
+                offsets: [step * batch * rows, 0, step * block],
+                variant: None,
+            })?;
+        }
+    }
+    if let Some((dw, acc)) = tape.grad_target(node.w_hh)? {
+        // dW_hh = Σ_t dgh_tᵀ · h_{t-1}: one GEMM over the window (h blocks 0..steps).
+        tape.run(Kernel::Matmul {
+            a: dgh_all.id(),
+            b: states.id(),
+            c: dw.id(),
+            m: rows,
+            k: node.steps * batch,
+            n: hidden,
+            trans_a: true,
+            trans_b: false,
+            accumulate: acc,
+            offsets: [0; 3],
+            variant: None,
+        })?;
+    }
+    if let Some((db, acc)) = tape.grad_target(node.b_hh)? {
+        tape.run(Kernel::ColumnSum {
+            x: dgh_all.id(),
+            out: db.id(),
+            rows: node.steps * batch,
+            cols: rows,
+            accumulate: acc,
+        })?;
+    }
+    if let Some((grad, true)) = &gi_target {
+        tape.run(Kernel::Scale { x: dgi.id(), out: grad.id(), len: dgi.len(), alpha: 1.0, accumulate: true })?;
+    }
+    if let Some((dh0, acc)) = tape.grad_target(node.h0)? {
+        copy_block(tape, dstates, 0, &dh0, 0, block, acc)?;
+    }
+    if let Some(c0) = node.c0 {
+        if let Some((dc0, acc)) = tape.grad_target(c0)? {
+            copy_block(tape, dstates, probe.c_base(), &dc0, 0, block, acc)?;
+        }
+    }
+    Ok(())
+}
