@@ -3,9 +3,8 @@
 //! read-back, so they include submission overhead: compare variants within one run only.
 
 use anyhow::{Context, Result};
-use rnnplay_engine::backend::{backend_from_env, Backend, Kernel, MatmulVariant};
-use rnnplay_engine::testing::random_values;
-use rnnplay_engine::Tensor;
+use rnnplay_engine::backend::{backend_from_env, Backend, MatmulVariant};
+use rnnplay_engine::bench::gemm_gflops;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -18,41 +17,10 @@ struct Measurement {
 }
 
 fn measure(backend: &Rc<dyn Backend>, size: usize, variant: MatmulVariant) -> Result<Measurement> {
-    let shape = [size, size];
-    let a = Tensor::from_f32(backend, &shape, &random_values(size * size, 1.0, 1))?;
-    let b = Tensor::from_f32(backend, &shape, &random_values(size * size, 1.0, 2))?;
-    let c = Tensor::zeros(backend, &shape)?;
-    let kernel = Kernel::Matmul {
-        a: a.id(),
-        b: b.id(),
-        c: c.id(),
-        m: size,
-        k: size,
-        n: size,
-        trans_a: false,
-        trans_b: false,
-        accumulate: false,
-        offsets: [0; 3],
-        variant: Some(variant),
-    };
-    let flops = 2.0 * (size as f64).powi(3);
-    // Warm-up: pipeline creation and first-touch costs stay out of the timing.
-    backend.run(kernel.clone())?;
-    pollster::block_on(backend.read(c.id(), 1))?;
-    // Aim for about half a second of work at 10 GFLOP/s, between 1 and 50 repeats.
-    let repeats = ((5e9 / flops) as usize).clamp(1, 50);
-    let start = Instant::now();
-    for _ in 0..repeats {
-        backend.run(kernel.clone())?;
-    }
-    pollster::block_on(backend.read(c.id(), 1))?;
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(Measurement { size, variant, gflops: flops * repeats as f64 / seconds / 1e9, repeats })
-}
-
-/// GFLOP/s of the runtime's own matmul variant at 512³: the yardstick of `bench presets`.
-pub fn best_gemm_gflops(backend: &Rc<dyn Backend>) -> Result<f64> {
-    Ok(measure(backend, 512, backend.info().matmul_variant)?.gflops)
+    let origin = Instant::now();
+    let now = move || origin.elapsed().as_secs_f64();
+    let (gflops, repeats) = pollster::block_on(gemm_gflops(backend, size, variant, &now))?;
+    Ok(Measurement { size, variant, gflops, repeats })
 }
 
 pub fn kernels(sizes: &[usize], json: bool) -> Result<()> {

@@ -9,6 +9,7 @@ use super::kernel::{adam_bias_corrections, dropout_uniform, BinaryOp, Kernel, Un
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
 use crate::error::{EngineError, Result};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 /// The CPU reference backend. Kernels run immediately when [`Backend::run`](super::Backend::run)
 /// is called; there is nothing to flush.
@@ -24,7 +25,14 @@ struct Slab {
     free_ids: Vec<u32>,
     /// Bytes of the buffers allocated and not freed.
     live_bytes: u64,
+    /// Freed buffers by length, handed out again by `alloc`: a training step allocates the
+    /// same sizes every step, and fresh zeroed pages cost more than the arithmetic of the
+    /// small kernels that fill them.
+    spare: HashMap<usize, Vec<Vec<f32>>>,
 }
+
+/// Most spare buffers kept per length.
+const SPARE_PER_LENGTH: usize = 256;
 
 impl Slab {
     fn get(&self, id: BufId) -> &[f32] {
@@ -109,7 +117,7 @@ impl super::Backend for CpuBackend {
 
     fn alloc(&self, len: usize) -> Result<BufId> {
         let mut slab = self.storage.borrow_mut();
-        let data = vec![0.0; len];
+        let data = slab.spare.get_mut(&len).and_then(Vec::pop).unwrap_or_else(|| vec![0.0; len]);
         let id = match slab.free_ids.pop() {
             Some(id) => {
                 slab.buffers[id as usize] = Some(data);
@@ -152,8 +160,14 @@ impl super::Backend for CpuBackend {
 
     fn free(&self, buf: BufId) {
         let mut slab = self.storage.borrow_mut();
-        let freed = slab.buffers[buf.0 as usize].take().map_or(0, |b| 4 * b.len() as u64);
-        slab.live_bytes -= freed;
+        let freed = slab.buffers[buf.0 as usize].take();
+        slab.live_bytes -= freed.as_ref().map_or(0, |b| 4 * b.len() as u64);
+        if let Some(data) = freed {
+            let spare = slab.spare.entry(data.len()).or_default();
+            if spare.len() < SPARE_PER_LENGTH {
+                spare.push(data);
+            }
+        }
         slab.free_ids.push(buf.0);
     }
 
@@ -380,10 +394,17 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             }
         }),
         Kernel::ColumnSum { x, out, rows, cols, accumulate } => backend.with_output(out, &[x], |slab, out| {
+            // Row by row into f64 totals: the same order of additions per column as a column
+            // walk, without its strided reads.
             let x = slab.get(x);
-            for c in 0..cols {
-                let total: f64 = (0..rows).map(|r| f64::from(x[r * cols + c])).sum();
-                store(&mut out[c], total as f32, accumulate);
+            let mut totals = vec![0.0f64; cols];
+            for row in x[..rows * cols].chunks_exact(cols.max(1)) {
+                for (total, v) in totals.iter_mut().zip(row) {
+                    *total += f64::from(*v);
+                }
+            }
+            for (o, total) in out[..cols].iter_mut().zip(totals) {
+                store(o, total as f32, accumulate);
             }
         }),
         Kernel::Copy2d { src, dst, rows, cols, src_stride, src_offset, dst_stride, dst_offset, accumulate } => backend

@@ -1,0 +1,289 @@
+//! The training-throughput benchmark shared by `rnnplay bench presets` and the page's
+//! `?bench=1`: the same presets, the same warm-up and timed minibatches, the same counters.
+//!
+//! Everything here is async because the browser cannot block on a read-back; natively
+//! `pollster::block_on` drives it. Time comes from the caller (`Instant` natively,
+//! `performance.now()` in the page), so the module has no platform code.
+
+use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
+use crate::error::{EngineError, Result};
+use crate::nn::{parse_model_name, set_fused_layers, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
+use crate::presets::{preset, seq2seq_preset};
+use crate::tensor::Tensor;
+use crate::train::{Optimizer, Trainer};
+use crate::translate::Seq2SeqTrainer;
+use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, PairBatch, PairDataset};
+use rnnplay_data::{Batch, BatchIter, Corpus, Sampling, TokenKind};
+use std::rc::Rc;
+
+/// The presets measured when none is named.
+pub const DEFAULT_PRESETS: [&str; 4] = ["d2l-rnn-scratch", "d2l-gru", "d2l-lstm", "d2l-seq2seq"];
+
+/// A clock in seconds from any fixed origin.
+pub type Clock<'a> = &'a dyn Fn() -> f64;
+
+/// What the presets train on: The Time Machine's text and, for d2l-seq2seq, d2l's fra-eng.zip.
+pub struct BenchData<'a> {
+    pub time_machine: &'a str,
+    pub fra_eng_zip: Option<&'a [u8]>,
+}
+
+/// Something that trains one minibatch per call.
+trait Stepper {
+    /// Trains one minibatch; returns the tokens it predicted.
+    fn step(&mut self) -> Result<usize>;
+    /// A tensor whose read-back waits for everything submitted.
+    fn fence(&self) -> Tensor;
+}
+
+struct LanguageModelStepper {
+    model: LanguageModel,
+    trainer: Trainer,
+    batches: Vec<Batch>,
+    next: usize,
+    state: Option<Vec<Tensor>>,
+}
+
+impl Stepper for LanguageModelStepper {
+    fn step(&mut self) -> Result<usize> {
+        let batch = &self.batches[self.next % self.batches.len()];
+        self.next += 1;
+        let state = self.trainer.train_batch(&self.model, batch, self.state.as_deref(), Sampling::Sequential)?;
+        self.state = Some(state);
+        Ok(batch.batch_size * batch.num_steps)
+    }
+
+    fn fence(&self) -> Tensor {
+        self.model.params()[0].value().clone()
+    }
+}
+
+struct Seq2SeqStepper {
+    model: Seq2Seq,
+    trainer: Seq2SeqTrainer,
+    data: PairDataset,
+    batches: Vec<PairBatch>,
+    next: usize,
+}
+
+impl Stepper for Seq2SeqStepper {
+    fn step(&mut self) -> Result<usize> {
+        let batch = &self.batches[self.next % self.batches.len()];
+        self.next += 1;
+        self.trainer.train_batch(&self.model, &self.data.tgt_vocab, batch)?;
+        Ok(batch.target_tokens())
+    }
+
+    fn fence(&self) -> Tensor {
+        self.model.params()[0].value().clone()
+    }
+}
+
+fn data_error(err: impl std::fmt::Display) -> EngineError {
+    EngineError::InvalidArgument(err.to_string())
+}
+
+fn stepper(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Box<dyn Stepper>> {
+    if let Some(p) = preset(name) {
+        let corpus = Corpus::from_text(data.time_machine, TokenKind::Char, Some(p.max_tokens)).map_err(data_error)?;
+        let (cell, scratch) = parse_model_name(p.model)?;
+        let mut config = ModelConfig::new(cell, scratch, corpus.vocab.len(), p.hidden);
+        config.num_layers = p.layers;
+        let model = LanguageModel::new(backend, &config, 0)?;
+        let mut trainer = Trainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
+        let batches = BatchIter::new(corpus.tokens, p.batch_size, p.num_steps, Sampling::Sequential, 0)
+            .map_err(data_error)?
+            .epoch();
+        trainer.begin_epoch()?;
+        return Ok(Box::new(LanguageModelStepper { model, trainer, batches, next: 0, state: None }));
+    }
+    if let Some(p) = seq2seq_preset(name) {
+        if p.data != "fra-eng" {
+            return Err(EngineError::InvalidArgument(format!(
+                "the benchmark measures d2l-seq2seq on fra-eng; {name} trains a toy task"
+            )));
+        }
+        let zip = data
+            .fra_eng_zip
+            .ok_or_else(|| EngineError::InvalidArgument(format!("{name} needs fra-eng.zip, which was not loaded")))?;
+        let text = preprocess_nmt(&read_fra_eng(zip).map_err(data_error)?);
+        let data = PairDataset::new(&tokenize_nmt(&text, Some(p.num_examples)), p.num_steps, p.min_freq)
+            .map_err(data_error)?;
+        let config = Seq2SeqConfig {
+            src_vocab_size: data.src_vocab.len(),
+            tgt_vocab_size: data.tgt_vocab.len(),
+            embed_size: p.embed,
+            hidden_size: p.hidden,
+            num_layers: p.layers,
+            dropout: p.dropout,
+        };
+        let model = Seq2Seq::new(backend, &config, 0)?;
+        let mut trainer = Seq2SeqTrainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
+        trainer.begin_epoch()?;
+        let batches = data.epoch(p.batch_size, &mut epoch_rng(0)).map_err(data_error)?;
+        return Ok(Box::new(Seq2SeqStepper { model, trainer, data, batches, next: 0 }));
+    }
+    Err(EngineError::InvalidArgument(format!("unknown preset '{name}'; available: {}", crate::presets::preset_names())))
+}
+
+/// Whether a preset has concise recurrent layers (which run fused or not); scratch models are
+/// always primitive ops.
+pub fn has_concise_layers(name: &str) -> bool {
+    preset(name).is_none_or(|p| !p.model.ends_with("-scratch"))
+}
+
+/// How a preset's concise layers ran in a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layers {
+    Fused,
+    Unfused,
+    /// A scratch model: primitive ops, nothing to fuse.
+    Scratch,
+}
+
+impl Layers {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fused => "fused",
+            Self::Unfused => "unfused",
+            Self::Scratch => "scratch",
+        }
+    }
+}
+
+/// One preset measured one way.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub preset: String,
+    pub layers: Layers,
+    pub tokens_per_s: f64,
+    /// GFLOP/s of the step's matmuls (`Kernel::matmul_flops` over the timed wall time).
+    pub gflops: f64,
+    pub dispatches_per_step: f64,
+    pub submits_per_step: f64,
+    pub peak_mib: f64,
+    pub seconds: f64,
+}
+
+/// Trains `warmup` then `batches` minibatches of preset `name` and measures the timed ones.
+/// `fused` picks how concise layers run (ignored for scratch models).
+pub async fn measure_preset(
+    backend: &Rc<dyn Backend>,
+    name: &str,
+    data: &BenchData<'_>,
+    fused: bool,
+    warmup: usize,
+    batches: usize,
+    now: Clock<'_>,
+) -> Result<Measurement> {
+    if batches == 0 {
+        return Err(EngineError::InvalidArgument("the benchmark needs at least 1 timed minibatch".into()));
+    }
+    let layers = match (has_concise_layers(name), fused) {
+        (false, _) => Layers::Scratch,
+        (true, true) => Layers::Fused,
+        (true, false) => Layers::Unfused,
+    };
+    set_fused_layers(fused);
+    let result = timed(backend, name, data, warmup, batches, now).await;
+    set_fused_layers(true);
+    let (tokens, seconds, warm_peak) = result?;
+    let counters = backend.counters();
+    let per_step = |n: u64| n as f64 / batches as f64;
+    // GPU: bytes of buffers created (the pool keeps them), before and after the reset add up;
+    // CPU: the peak of live bytes, the larger of the two windows.
+    let peak = match backend.info().kind {
+        BackendKind::Gpu => warm_peak + counters.peak_buffer_bytes,
+        BackendKind::Cpu => warm_peak.max(counters.peak_buffer_bytes),
+    };
+    Ok(Measurement {
+        preset: name.to_string(),
+        layers,
+        tokens_per_s: tokens as f64 / seconds,
+        gflops: counters.matmul_flops as f64 / seconds / 1e9,
+        dispatches_per_step: per_step(counters.dispatches),
+        // The final read-back's own submit is not a training step's.
+        submits_per_step: per_step(counters.submits.saturating_sub(1)),
+        peak_mib: peak as f64 / (1 << 20) as f64,
+        seconds,
+    })
+}
+
+/// (tokens, seconds, peak bytes during warm-up) of the timed minibatches; the counters then
+/// hold the timed window.
+async fn timed(
+    backend: &Rc<dyn Backend>,
+    name: &str,
+    data: &BenchData<'_>,
+    warmup: usize,
+    batches: usize,
+    now: Clock<'_>,
+) -> Result<(usize, f64, u64)> {
+    // Each preset's memory is its own: the previous one's buffers are freed by now.
+    backend.reset_counters();
+    let mut stepper = stepper(backend, name, data)?;
+    for _ in 0..warmup {
+        stepper.step()?;
+    }
+    stepper.fence().to_vec().await?;
+    let warm_peak = backend.counters().peak_buffer_bytes;
+    backend.reset_counters();
+    let started = now();
+    let mut tokens = 0;
+    for _ in 0..batches {
+        tokens += stepper.step()?;
+    }
+    // The timing ends with a read-back, so queued GPU work is included.
+    stepper.fence().to_vec().await?;
+    Ok((tokens, (now() - started).max(1e-9), warm_peak))
+}
+
+/// GFLOP/s of `variant` on size³ products and the repeats timed: wall time around a flush and
+/// a one-element read-back, so submission overhead is included.
+pub async fn gemm_gflops(
+    backend: &Rc<dyn Backend>,
+    size: usize,
+    variant: MatmulVariant,
+    now: Clock<'_>,
+) -> Result<(f64, usize)> {
+    let shape = [size, size];
+    let values = |seed: u64| -> Vec<f32> {
+        // A small deterministic pattern in [-1, 1): the values do not matter, only the work.
+        (0..size * size).map(|i| ((i as u64 * 2_654_435_761 + seed) % 2001) as f32 / 1000.0 - 1.0).collect()
+    };
+    let a = Tensor::from_f32(backend, &shape, &values(1))?;
+    let b = Tensor::from_f32(backend, &shape, &values(2))?;
+    let c = Tensor::zeros(backend, &shape)?;
+    let kernel = Kernel::Matmul {
+        a: a.id(),
+        b: b.id(),
+        c: c.id(),
+        m: size,
+        k: size,
+        n: size,
+        trans_a: false,
+        trans_b: false,
+        accumulate: false,
+        offsets: [0; 3],
+        variant: Some(variant),
+    };
+    let flops = 2.0 * (size as f64).powi(3);
+    // Warm-up: pipeline creation and first-touch costs stay out of the timing.
+    backend.run(kernel.clone())?;
+    backend.read(c.id(), 1).await?;
+    // Aim for about half a second of work at 10 GFLOP/s, between 1 and 50 repeats.
+    let repeats = ((5e9 / flops) as usize).clamp(1, 50);
+    let started = now();
+    for _ in 0..repeats {
+        backend.run(kernel.clone())?;
+    }
+    backend.read(c.id(), 1).await?;
+    let seconds = (now() - started).max(1e-9);
+    Ok((flops * repeats as f64 / seconds / 1e9, repeats))
+}
+
+/// GFLOP/s of the runtime's own matmul variant at 512³: the yardstick the presets' GFLOP/s are
+/// divided by.
+pub async fn best_gemm_gflops(backend: &Rc<dyn Backend>, now: Clock<'_>) -> Result<f64> {
+    Ok(gemm_gflops(backend, 512, backend.info().matmul_variant, now).await?.0)
+}
