@@ -8,7 +8,9 @@
 //     epochs, its loss falls, the translation table has four rows and the box translates;
 //  4. a checkpoint saved by `rnnplay train --save` opens in the page and continues
 //     "time traveller" exactly as `rnnplay predict` does; a corrupt file gets a message next to
-//     the control and the loaded model stays.
+//     the control and the loaded model stays;
+//  5. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused: two rows,
+//     tokens/s above 0, the fused row with far fewer dispatches per step and one submit.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
 const { chromium } = require('playwright-core');
@@ -162,6 +164,32 @@ async function loadCheckpoint(name, args) {
   return errors.length === 0;
 }
 
+async function benchPage(name, args) {
+  const errors = [];
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  try {
+    const page = await openPage(browser, errors);
+    const q = '?bench=1&bench_presets=d2l-gru&bench_warmup=0&bench_batches=1&bench_layers=both';
+    await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => ['finished', 'failed'].includes(document.querySelector('#bench-status')?.dataset.phase), null, { timeout: 300000, polling: 500 });
+    const status = await page.textContent('#bench-status');
+    if ((await page.getAttribute('#bench-status', 'data-phase')) !== 'finished') throw new Error(`benchmark: ${status}`);
+    const rows = await page.$$eval('#bench-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset })));
+    if (rows.length !== 2 || rows[0].layers !== 'fused' || rows[1].layers !== 'unfused') throw new Error(`rows: ${JSON.stringify(rows)}`);
+    if (!rows.every((r) => Number(r.tokensPerS) > 0)) throw new Error(`tokens/s: ${JSON.stringify(rows)}`);
+    const [fused, unfused] = rows.map((r) => Number(r.dispatchesPerStep));
+    if (!(fused * 4 < unfused)) throw new Error(`dispatches per step: fused ${fused}, unfused ${unfused}`);
+    if (!(await page.textContent('#bench-header')).includes('WebGPU')) throw new Error('the benchmark did not run on WebGPU');
+    console.log(`${name}: d2l-gru ${Number(rows[0].tokensPerS).toFixed(0)} tokens/s fused (${fused} dispatches/step), ${Number(rows[1].tokensPerS).toFixed(0)} unfused (${unfused})`);
+  } catch (e) {
+    errors.push(e.message);
+  } finally {
+    await browser.close();
+  }
+  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
+  return errors.length === 0;
+}
+
 (async () => {
   const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
   let passed = 0; let failed = 0;
@@ -175,6 +203,7 @@ async function loadCheckpoint(name, args) {
     }
     if (await seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])) passed++; else failed++;
     if (await loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])) passed++; else failed++;
+    if (await benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])) passed++; else failed++;
   } finally {
     server.kill();
   }

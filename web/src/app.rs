@@ -24,15 +24,29 @@ thread_local! {
 
 /// What the page trains on.
 #[derive(Debug, Clone, PartialEq)]
-enum BackendState {
+pub(crate) enum BackendState {
     Detecting,
     Gpu(String),
     /// The CPU fallback, with the reason WebGPU is not used.
     Cpu(String),
 }
 
+/// WebGPU when the browser offers an adapter, else the CPU backend with the reason.
+pub(crate) async fn open_backend() -> (Rc<dyn Backend>, BackendState) {
+    match GpuBackend::new().await {
+        Ok(gpu) => {
+            // Browsers may hide the adapter's name; say what kind it is then.
+            let adapter = gpu.adapter();
+            let name =
+                if adapter.name.is_empty() { format!("{} adapter", adapter.device_type) } else { adapter.name.clone() };
+            (Rc::new(gpu), BackendState::Gpu(name))
+        }
+        Err(err) => (Rc::new(CpuBackend::new()), BackendState::Cpu(err.to_string())),
+    }
+}
+
 /// d2l's fra-eng.zip from beside the page, accepted only with its published sha1.
-async fn load_fra_eng() -> Result<Vec<u8>, String> {
+pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
     const SERVED: &str = "data/fra-eng.zip";
     let bytes = browser::fetch_bytes(SERVED).await.map_err(|err| {
         format!("fra-eng.zip is not served with this page ({err}); pick a toy task, or build the page with the dataset cache that holds it")
@@ -59,19 +73,7 @@ pub fn App() -> impl IntoView {
 
     Effect::new(move |_| browser::set_query(&settings.get().to_query()));
     spawn_local(async move {
-        let (backend, state): (Rc<dyn Backend>, _) = match GpuBackend::new().await {
-            Ok(gpu) => {
-                // Browsers may hide the adapter's name; say what kind it is then.
-                let adapter = gpu.adapter();
-                let name = if adapter.name.is_empty() {
-                    format!("{} adapter", adapter.device_type)
-                } else {
-                    adapter.name.clone()
-                };
-                (Rc::new(gpu), BackendState::Gpu(name))
-            }
-            Err(err) => (Rc::new(CpuBackend::new()), BackendState::Cpu(err.to_string())),
-        };
+        let (backend, state) = open_backend().await;
         BACKEND.with(|b| *b.borrow_mut() = Some(backend));
         backend_state.set(state);
     });

@@ -1,7 +1,9 @@
 //! rnnplay's web page: a leptos (CSR) front end that trains the engine's models in the browser,
-//! on WebGPU when the browser offers it and on the CPU backend otherwise. `settings` is plain
-//! Rust (tested natively); everything else exists only on wasm32.
+//! on WebGPU when the browser offers it and on the CPU backend otherwise. With `?bench=1` it is
+//! the benchmark page instead. `settings` and `bench_options` are plain Rust (tested natively);
+//! everything else exists only on wasm32.
 
+pub mod bench_options;
 pub mod settings;
 
 #[cfg(target_arch = "wasm32")]
@@ -20,5 +22,12 @@ mod seq2seq_run;
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    use components::bench_page::{BenchError, BenchErrorProps, BenchPage, BenchPageProps};
+    match bench_options::BenchOptions::from_query(&browser::query()) {
+        Ok(None) => leptos::mount::mount_to_body(app::App),
+        Ok(Some(options)) => {
+            leptos::mount::mount_to_body(move || BenchPage(BenchPageProps { options: options.clone() }))
+        }
+        Err(message) => leptos::mount::mount_to_body(move || BenchError(BenchErrorProps { message: message.clone() })),
+    }
 }

@@ -141,8 +141,8 @@ impl Settings {
     }
 
     /// Reads a query string: the preset it names (or the default), then every other key on
-    /// top. An unknown key or a value that does not parse is an error naming it; `bench` and
-    /// empty queries are fine.
+    /// top. An unknown key or a value that does not parse is an error naming it; the benchmark
+    /// mode's keys (`bench`, `bench_presets`, …) and empty queries are fine.
     pub fn from_query(query: &str) -> Result<Self, String> {
         let pairs: Vec<(String, String)> = query
             .trim_start_matches('?')
@@ -195,7 +195,7 @@ impl Settings {
                 }
                 self.scheduled_sampling = p;
             }
-            "bench" => {}
+            key if crate::bench_options::KEYS.contains(&key) => {}
             other => return Err(format!("unknown setting '{other}' in the URL")),
         }
         Ok(())

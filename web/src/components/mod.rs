@@ -1,5 +1,6 @@
 //! The page's panels, one file each.
 
+pub mod bench_page;
 pub mod chart;
 pub mod dataset_panel;
 pub mod predictions;

@@ -1,0 +1,40 @@
+// Runs the page's benchmark (`?bench=1`) in headless Chromium and prints its table (not a test;
+// the numbers go to docs/PERFORMANCE.md): WebGPU on SwiftShader, then the CPU fallback.
+// Usage: node tests/e2e/bench.cjs [dist dir] [extra query, e.g. "&bench_presets=d2l-gru&bench_batches=3"]
+const { chromium } = require('playwright-core');
+const { spawn } = require('child_process');
+const path = require('path');
+
+const dist = path.resolve(process.argv[2] || path.join(__dirname, '../../dist'));
+const extra = process.argv[3] || '';
+const port = 9000 + Math.floor(Math.random() * 1000);
+const baseArgs = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+async function bench(name, args) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/?bench=1${extra}`, { waitUntil: 'load' });
+    await page.waitForFunction(() => ['finished', 'failed'].includes(document.querySelector('#bench-status')?.dataset.phase),
+      null, { timeout: 3_600_000, polling: 1000 });
+    console.log(`== ${name}: ${await page.textContent('#bench-header')}`);
+    const status = await page.getAttribute('#bench-status', 'data-phase');
+    if (status !== 'finished') console.log(`failed: ${await page.textContent('#bench-status')}`);
+    const rows = await page.$$eval('#bench-table tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent).join(' | ')));
+    for (const row of rows) console.log(`| ${row} |`);
+  } finally {
+    await browser.close();
+  }
+}
+
+(async () => {
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000));
+  try {
+    await bench('webgpu (SwiftShader)', [...baseArgs, '--enable-unsafe-webgpu']);
+    await bench('cpu fallback', [...baseArgs, '--disable-gpu']);
+  } finally {
+    server.kill();
+  }
+})();

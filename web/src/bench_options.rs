@@ -1,0 +1,116 @@
+//! The page's benchmark mode, `?bench=1`: which presets, how many warm-up and timed
+//! minibatches, and how the concise layers run. Read from the URL; plain Rust, tested natively.
+//!
+//! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=1][&bench_batches=5][&bench_layers=fused|unfused|both]`
+
+use rnnplay_engine::bench::DEFAULT_PRESETS;
+use rnnplay_engine::presets::{preset, preset_names, seq2seq_preset};
+
+/// The URL keys of the benchmark mode (the training settings ignore them).
+pub const KEYS: [&str; 5] = ["bench", "bench_presets", "bench_warmup", "bench_batches", "bench_layers"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchOptions {
+    pub presets: Vec<String>,
+    pub warmup: usize,
+    pub batches: usize,
+    /// The fused flags to measure, in order: fused first when both.
+    pub fused: Vec<bool>,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            presets: DEFAULT_PRESETS.iter().map(|s| s.to_string()).collect(),
+            warmup: 1,
+            batches: 5,
+            fused: vec![true, false],
+        }
+    }
+}
+
+impl BenchOptions {
+    /// `Ok(None)` when the query does not ask for the benchmark (no `bench` or `bench=0`); an
+    /// error naming the key for a value that does not parse.
+    pub fn from_query(query: &str) -> Result<Option<Self>, String> {
+        let pairs: Vec<(&str, &str)> = query
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .collect();
+        let wanted = pairs.iter().any(|(k, v)| *k == "bench" && !matches!(*v, "0" | "false"));
+        if !wanted {
+            return Ok(None);
+        }
+        let mut options = Self::default();
+        for (key, value) in pairs {
+            match key {
+                "bench_presets" => {
+                    options.presets = value.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                    if options.presets.is_empty() {
+                        return Err("bench_presets is empty; name at least one preset".into());
+                    }
+                    if let Some(bad) =
+                        options.presets.iter().find(|p| preset(p).is_none() && seq2seq_preset(p).is_none())
+                    {
+                        return Err(format!("unknown preset '{bad}' in bench_presets; use one of {}", preset_names()));
+                    }
+                }
+                "bench_warmup" => options.warmup = count(key, value, 0)?,
+                "bench_batches" => options.batches = count(key, value, 1)?,
+                "bench_layers" => {
+                    options.fused = match value {
+                        "fused" => vec![true],
+                        "unfused" => vec![false],
+                        "both" => vec![true, false],
+                        _ => return Err(format!("bench_layers '{value}' is not fused, unfused or both")),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Some(options))
+    }
+}
+
+/// A whole number of at least `min`, at most 1000.
+fn count(key: &str, value: &str, min: usize) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (min..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("{key} '{value}' must be a whole number from {min} to 1000")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_benchmark_is_off_unless_asked_for() {
+        assert_eq!(BenchOptions::from_query("?preset=d2l-gru").unwrap(), None);
+        assert_eq!(BenchOptions::from_query("?bench=0").unwrap(), None);
+        assert_eq!(BenchOptions::from_query("?bench=1").unwrap(), Some(BenchOptions::default()));
+    }
+
+    #[test]
+    fn options_come_from_the_url() {
+        let options = BenchOptions::from_query(
+            "?bench=1&bench_presets=d2l-gru,d2l-seq2seq&bench_warmup=0&bench_batches=2&bench_layers=unfused",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(options.presets, ["d2l-gru", "d2l-seq2seq"]);
+        assert_eq!((options.warmup, options.batches, options.fused.as_slice()), (0, 2, &[false][..]));
+    }
+
+    #[test]
+    fn bad_options_name_the_key() {
+        let err = |q: &str| BenchOptions::from_query(q).unwrap_err();
+        assert!(err("?bench=1&bench_presets=d2l-transformer").contains("d2l-transformer"));
+        assert!(err("?bench=1&bench_batches=0").contains("bench_batches"));
+        assert!(err("?bench=1&bench_warmup=lots").contains("bench_warmup"));
+        assert!(err("?bench=1&bench_layers=half").contains("bench_layers"));
+        assert!(err("?bench=1&bench_presets=").contains("at least one"));
+    }
+}

@@ -1,0 +1,169 @@
+//! The benchmark page (`?bench=1`): the same presets and measurement as `rnnplay bench
+//! presets` (`rnnplay_engine::bench`), run in the browser on its backend, in a table that
+//! headless Chromium can read (`#bench-table`, one row per preset and layer mode, with
+//! `data-*` attributes; `#bench-status[data-phase]` is `running`, `finished` or `failed`).
+
+use crate::app::{load_fra_eng, open_backend, BackendState};
+use crate::bench_options::BenchOptions;
+use crate::browser;
+use crate::components::dataset_panel::load_time_machine;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rnnplay_data::Dataset;
+use rnnplay_engine::bench::{best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Layers, Measurement};
+use rnnplay_engine::presets::seq2seq_preset;
+
+/// One row of the table: a measurement and, on an unfused row after a fused one, the speed-up.
+#[derive(Clone)]
+struct Row {
+    m: Measurement,
+    speedup: Option<f64>,
+}
+
+/// The Time Machine: the copy served with the page, else d2l's public address (sha1-checked).
+async fn time_machine() -> Result<String, String> {
+    match load_time_machine("data/timemachine.txt").await {
+        Ok(text) => Ok(text),
+        Err(_) => load_time_machine(Dataset::TimeMachine.url()).await,
+    }
+}
+
+/// What the page shows while and after it measures.
+#[derive(Clone, Copy)]
+struct View {
+    rows: RwSignal<Vec<Row>>,
+    /// (phase, text): phase is `running`, `finished` or `failed`.
+    status: RwSignal<(String, String)>,
+    header: RwSignal<String>,
+    /// The best GEMM's GFLOP/s (0 until measured).
+    best: RwSignal<f64>,
+}
+
+async fn run(options: BenchOptions, view: View) {
+    let View { rows, status, header, best: best_signal } = view;
+    let say = |phase: &str, text: String| status.set((phase.to_string(), text));
+    let (backend, state) = open_backend().await;
+    let adapter = match state {
+        BackendState::Gpu(name) => format!("WebGPU ({name})"),
+        BackendState::Cpu(reason) => format!("the CPU backend (WebGPU is not available: {reason})"),
+        BackendState::Detecting => unreachable!("open_backend decides"),
+    };
+    say("running", "loading The Time Machine…".into());
+    let text = match time_machine().await {
+        Ok(text) => text,
+        Err(err) => return say("failed", format!("The Time Machine could not be loaded: {err}")),
+    };
+    let needs_fra_eng = options.presets.iter().any(|p| seq2seq_preset(p).is_some());
+    let zip = if needs_fra_eng {
+        match load_fra_eng().await {
+            Ok(zip) => Some(zip),
+            Err(err) => return say("failed", err),
+        }
+    } else {
+        None
+    };
+    let data = BenchData { time_machine: &text, fra_eng_zip: zip.as_deref() };
+    let now = || browser::now_ms() / 1000.0;
+    say("running", "measuring the best GEMM (512³)…".into());
+    browser::sleep(0).await;
+    let best = match best_gemm_gflops(&backend, &now).await {
+        Ok(best) => best,
+        Err(err) => return say("failed", format!("the GEMM yardstick failed: {err}")),
+    };
+    best_signal.set(best);
+    header.set(format!(
+        "on {adapter}; best GEMM (512³, {}) {best:.2} GFLOP/s; {} warm-up + {} timed minibatches",
+        backend.info().matmul_variant.name(),
+        options.warmup,
+        options.batches
+    ));
+    for name in &options.presets {
+        let runs: &[bool] = if has_concise_layers(name) { &options.fused } else { &[true] };
+        let mut fused_rate = None;
+        for &fused in runs {
+            say("running", format!("measuring {name} ({})…", if fused { "fused" } else { "unfused" }));
+            // Let the page paint the rows so far before the next measurement takes the thread.
+            browser::sleep(0).await;
+            match measure_preset(&backend, name, &data, fused, options.warmup, options.batches, &now).await {
+                Ok(m) => {
+                    let speedup = match (m.layers, fused_rate) {
+                        (Layers::Unfused, Some(rate)) => Some(rate / m.tokens_per_s),
+                        _ => None,
+                    };
+                    if m.layers == Layers::Fused {
+                        fused_rate = Some(m.tokens_per_s);
+                    }
+                    rows.update(|r| r.push(Row { m, speedup }));
+                }
+                Err(err) => return say("failed", format!("{name}: {err}")),
+            }
+        }
+    }
+    say("finished", "finished".into());
+}
+
+#[component]
+pub fn BenchPage(options: BenchOptions) -> impl IntoView {
+    let view = View {
+        rows: RwSignal::new(Vec::new()),
+        status: RwSignal::new(("running".to_string(), "opening the backend…".to_string())),
+        header: RwSignal::new(String::new()),
+        best: RwSignal::new(0.0),
+    };
+    let View { rows, status, header, best } = view;
+    spawn_local(run(options, view));
+    let of_gemm = move |gflops: f64| {
+        let b = best.get();
+        if b > 0.0 {
+            format!("{:.0}%", 100.0 * gflops / b)
+        } else {
+            "…".into()
+        }
+    };
+    view! {
+        <header>
+            <h1>"rnnplay benchmark"</h1>
+            <p>"Training throughput of the d2l presets in this browser — the same measurement as "
+                <code>"rnnplay bench presets"</code>". "<a href="?">"Back to the playground"</a></p>
+        </header>
+        <main>
+            <section class="panel wide" aria-label="Benchmark">
+                <p id="bench-header">{move || header.get()}</p>
+                <p id="bench-status" data-phase=move || status.get().0 role="status">{move || status.get().1}</p>
+                <table id="bench-table">
+                    <thead><tr>
+                        <th>"preset"</th><th>"layers"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
+                        <th>"dispatches/step"</th><th>"submits/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
+                    </tr></thead>
+                    <tbody>
+                        <For each=move || rows.get().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
+                            <tr data-preset=row.m.preset.clone() data-layers=row.m.layers.name()
+                                data-tokens-per-s=format!("{:.1}", row.m.tokens_per_s)
+                                data-dispatches-per-step=format!("{:.1}", row.m.dispatches_per_step)
+                                data-speedup=row.speedup.map(|s| format!("{s:.2}")).unwrap_or_default()>
+                                <td>{row.m.preset.clone()}</td>
+                                <td>{row.m.layers.name()}</td>
+                                <td>{format!("{:.0}", row.m.tokens_per_s)}</td>
+                                <td>{format!("{:.2}", row.m.gflops)}</td>
+                                <td>{move || of_gemm(row.m.gflops)}</td>
+                                <td>{format!("{:.0}", row.m.dispatches_per_step)}</td>
+                                <td>{format!("{:.2}", row.m.submits_per_step)}</td>
+                                <td>{format!("{:.1}", row.m.peak_mib)}</td>
+                                <td>{row.speedup.map(|s| format!("{s:.1}×")).unwrap_or_default()}</td>
+                            </tr>
+                        </For>
+                    </tbody>
+                </table>
+            </section>
+        </main>
+    }
+}
+
+/// The benchmark page when its URL options do not parse.
+#[component]
+pub fn BenchError(message: String) -> impl IntoView {
+    view! {
+        <header><h1>"rnnplay benchmark"</h1></header>
+        <div class="banner warn" role="alert" id="url-error">{format!("{message}. ")}<a href="?bench=1">"Run the default benchmark"</a></div>
+    }
+}
