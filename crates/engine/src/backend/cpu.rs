@@ -4,8 +4,8 @@
 // The kernels index several slices with one loop variable, like the shaders they mirror.
 #![allow(clippy::needless_range_loop)]
 
-use super::cpu_cells;
 use super::kernel::{adam_bias_corrections, dropout_uniform, BinaryOp, Kernel, UnaryOp};
+use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
 use crate::error::{EngineError, Result};
 use std::cell::{Cell, RefCell};
@@ -60,8 +60,8 @@ fn store(out: &mut f32, value: f32, accumulate: bool) {
 
 fn unary_forward(op: UnaryOp, x: f32) -> f32 {
     match op {
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        UnaryOp::Tanh => cpu_math::tanh(x),
+        UnaryOp::Sigmoid => cpu_math::sigmoid(x),
         UnaryOp::Relu => x.max(0.0),
     }
 }

@@ -5,12 +5,9 @@
 // The loops index several buffers with one computed index, like the shader they mirror.
 #![allow(clippy::needless_range_loop)]
 
+use super::cpu_math::{sigmoid, tanh};
 use super::kernel::CellStep;
 use crate::nn::config::CellKind;
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
 
 /// The indices one (sequence, unit) pair works with at `at.step`.
 struct Site {
@@ -37,11 +34,11 @@ pub(super) fn forward(at: &CellStep, gi: &[f32], gh: &[f32], bias: &[f32], state
     for s in sites(at) {
         let pre = |g: usize| gi[s.gate + g * h] + gh[s.gate + g * h] + bias[g * h + s.j];
         match at.cell {
-            CellKind::Rnn => states[s.prev + block] = pre(0).tanh(),
+            CellKind::Rnn => states[s.prev + block] = tanh(pre(0)),
             CellKind::Gru => {
                 let r = sigmoid(pre(0));
                 let z = sigmoid(pre(1));
-                let n = (gi[s.gate + 2 * h] + r * (gh[s.gate + 2 * h] + bias[2 * h + s.j])).tanh();
+                let n = tanh(gi[s.gate + 2 * h] + r * (gh[s.gate + 2 * h] + bias[2 * h + s.j]));
                 let previous = states[s.prev];
                 states[s.prev + block] = n + z * (previous - n);
                 gates[s.gate] = r;
@@ -49,10 +46,10 @@ pub(super) fn forward(at: &CellStep, gi: &[f32], gh: &[f32], bias: &[f32], state
                 gates[s.gate + 2 * h] = n;
             }
             CellKind::Lstm => {
-                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
+                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), tanh(pre(2)), sigmoid(pre(3)));
                 let cell = f * states[c_base + s.prev] + i * g;
                 states[c_base + s.prev + block] = cell;
-                states[s.prev + block] = o * cell.tanh();
+                states[s.prev + block] = o * tanh(cell);
                 for (k, value) in [i, f, g, o].into_iter().enumerate() {
                     gates[s.gate + k * h] = value;
                 }
@@ -97,7 +94,7 @@ pub(super) fn backward(at: &CellStep, x: &BackwardInputs, dstates: &mut [f32], d
             }
             CellKind::Lstm => {
                 let (i, f, g, o) = (gates[s.gate], gates[s.gate + h], gates[s.gate + 2 * h], gates[s.gate + 3 * h]);
-                let squashed = states[c_base + s.prev + block].tanh();
+                let squashed = tanh(states[c_base + s.prev + block]);
                 let dc = dstates[c_base + s.prev + block] + dh * o * (1.0 - squashed * squashed);
                 dgi[s.gate] = dc * g * i * (1.0 - i);
                 dgi[s.gate + h] = dc * states[c_base + s.prev] * f * (1.0 - f);

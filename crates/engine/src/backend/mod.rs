@@ -6,6 +6,7 @@
 
 mod cpu;
 mod cpu_cells;
+mod cpu_math;
 #[path = "gpu/mod.rs"]
 mod gpu;
 mod kernel;
