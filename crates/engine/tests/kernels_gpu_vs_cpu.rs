@@ -61,8 +61,9 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
     let Some(gpu) = gpu_or_skip("every_gpu_kernel_matches_the_cpu_reference") else { return };
     let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 0 };
 
-    // Matmul: every variant, every transpose combination, accumulate on and off; shapes with
-    // k and n multiples of 4 take the vec4 path of the blocked variant. Tolerance:
+    // Matmul: every variant, every transpose combination, accumulate on and off; shapes whose
+    // dimensions are multiples of 4 where an operand is read take the vec4 paths of the blocked
+    // variant (none, a or b transposed). Tolerance:
     // f32 sums of up to 257 products of values in [-1, 1] in a different order: 1e-4 relative
     // plus 1e-4 absolute.
     for &(m, k, n) in &[
@@ -76,6 +77,10 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         (65, 68, 36),
         (3, 256, 4),
         (1, 8, 260),
+        // Multiples of 4 in m and n (and not in k) for the transposed-a vec4 path.
+        (64, 12, 20),
+        (8, 3, 4),
+        (36, 17, 260),
     ] {
         for variant in MatmulVariant::ALL {
             for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {

@@ -138,15 +138,19 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
                 w(offsets[2], "offset")?,
                 0,
             ];
-            let vec4_layout =
-                !trans_a && !trans_b && k % 4 == 0 && n % 4 == 0 && offsets.iter().all(|offset| offset % 4 == 0);
-            let (family, entry, grid) = match variant.unwrap_or(default_matmul) {
-                MatmulVariant::Naive => (Matmul, "matmul_naive", grid_2d(n, m, 16, 16)?),
-                MatmulVariant::Blocked4x4 if vec4_layout => {
-                    (MatmulVec4, "matmul_blocked4x4_vec4", grid_2d(n / 4, m, 8, 32)?)
-                }
-                MatmulVariant::Blocked4x4 => (Matmul, "matmul_blocked4x4", grid_2d(n, m, 32, 32)?),
-                MatmulVariant::Tiled16 => (Matmul, "matmul_tiled16", grid_2d(n, m, 16, 16)?),
+            // The vec4 kernels read whole vec4s along the dimensions each operand is stored by.
+            let aligned = n % 4 == 0 && offsets.iter().all(|offset| offset % 4 == 0);
+            let vec4_entry = match (trans_a, trans_b) {
+                (false, false) if aligned && k % 4 == 0 => Some("matmul_blocked4x4_vec4"),
+                (true, false) if aligned && m % 4 == 0 => Some("matmul_blocked4x4_vec4_ta"),
+                (false, true) if aligned && k % 4 == 0 => Some("matmul_blocked4x4_vec4_tb"),
+                _ => None,
+            };
+            let (family, entry, grid) = match (variant.unwrap_or(default_matmul), vec4_entry) {
+                (MatmulVariant::Naive, _) => (Matmul, "matmul_naive", grid_2d(n, m, 16, 16)?),
+                (MatmulVariant::Blocked4x4, Some(entry)) => (MatmulVec4, entry, grid_2d(n / 4, m, 8, 32)?),
+                (MatmulVariant::Blocked4x4, None) => (Matmul, "matmul_blocked4x4", grid_2d(n, m, 32, 32)?),
+                (MatmulVariant::Tiled16, _) => (Matmul, "matmul_tiled16", grid_2d(n, m, 16, 16)?),
             };
             spec(family, entry, params, vec![(1, a), (2, b), (3, c)], grid)
         }
