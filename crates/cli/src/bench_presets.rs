@@ -67,9 +67,10 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
         pollster::block_on(best_gemm_gflops(&backend, &now)).context("measuring the adapter's best GEMM")?;
     if !options.json {
         println!(
-            "training throughput on {} ({}); best GEMM (512³, {}) {best_gemm:.2} GFLOP/s; {} warm-up + {} timed minibatches",
+            "training throughput on {} ({}{}); best GEMM (512³, {}) {best_gemm:.2} GFLOP/s; {} warm-up + {} timed minibatches",
             info.adapter,
             info.api,
+            if info.subgroups { ", subgroup kernels" } else { "" },
             info.matmul_variant.name(),
             options.warmup,
             options.batches

@@ -46,11 +46,12 @@ pub fn run(json: bool) -> Result<()> {
     let backend = pollster::block_on(backend_from_env()).context("opening the backend RNNPLAY_BACKEND selects")?;
     let info = backend.info();
     println!(
-        "selected backend: {:?} on {} ({}), matmul variant {} (set RNNPLAY_BACKEND=gpu|cpu, RNNPLAY_MATMUL=naive|blocked4x4|tiled16)",
+        "selected backend: {:?} on {} ({}), matmul variant {}, subgroup kernels {} (set RNNPLAY_BACKEND=gpu|cpu, RNNPLAY_MATMUL=naive|blocked4x4|tiled16, RNNPLAY_SUBGROUPS=0)",
         info.kind,
         info.adapter,
         info.api,
-        info.matmul_variant.name()
+        info.matmul_variant.name(),
+        if info.subgroups { "on" } else { "off" }
     );
     Ok(())
 }

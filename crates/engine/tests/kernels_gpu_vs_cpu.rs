@@ -355,3 +355,24 @@ fn recurrent_cells_match_the_cpu_reference() {
         }
     }
 }
+
+#[test]
+fn sums_match_the_cpu_with_and_without_subgroup_kernels() {
+    for allowed in [true, false] {
+        let Some(_) = gpu_or_skip("sums_match_the_cpu_with_and_without_subgroup_kernels") else { return };
+        let gpu = pollster::block_on(GpuBackend::with_subgroups(allowed)).unwrap();
+        if allowed && !gpu.info().subgroups {
+            eprintln!("this adapter offers no subgroups; only the portable sum is checked");
+        }
+        let path = if gpu.info().subgroups { "subgroup" } else { "portable" };
+        let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 400 };
+        for len in [1, 3, 17, 65, 257, 4099, 100_003] {
+            for squares in [false, true] {
+                let x = pair.random(len, 1.0);
+                let out = pair.random(3, 1.0);
+                let kernel = Kernel::Sum { x, out, out_index: 1, len, scale: 0.5, squares, accumulate: true };
+                pair.check(&format!("{path} sum len {len} squares {squares}"), kernel, &[(out, 3)], 1e-5, 1e-5);
+            }
+        }
+    }
+}

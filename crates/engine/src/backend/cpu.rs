@@ -112,6 +112,7 @@ impl super::Backend for CpuBackend {
             api: "native".into(),
             max_buffer_bytes: u64::MAX,
             matmul_variant: MatmulVariant::Blocked4x4,
+            subgroups: false,
         }
     }
 

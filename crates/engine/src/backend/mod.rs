@@ -74,6 +74,9 @@ pub struct BackendInfo {
     pub max_buffer_bytes: u64,
     /// The matmul variant used when a kernel does not ask for one.
     pub matmul_variant: MatmulVariant,
+    /// Whether kernels with subgroup operations run (native adapters that offer them; never
+    /// in the browser, where wgpu does not expose them).
+    pub subgroups: bool,
 }
 
 /// The kernel interface, implemented by [`CpuBackend`] and [`GpuBackend`].

@@ -20,6 +20,8 @@ pub(crate) enum Family {
     Optimizer,
     Sampling,
     Recurrent,
+    /// Compiled only on devices opened with `Features::SUBGROUP`.
+    ReduceSubgroup,
 }
 
 impl Family {
@@ -43,6 +45,7 @@ impl Family {
             Family::Optimizer => include_str!("../../../../../shaders/optimizer.wgsl"),
             Family::Sampling => include_str!("../../../../../shaders/sampling.wgsl"),
             Family::Recurrent => include_str!("../../../../../shaders/recurrent.wgsl"),
+            Family::ReduceSubgroup => include_str!("../../../../../shaders/reduce_subgroup.wgsl"),
         }
     }
 
@@ -58,6 +61,7 @@ impl Family {
             Family::Optimizer => "optimizer",
             Family::Sampling => "sampling",
             Family::Recurrent => "recurrent",
+            Family::ReduceSubgroup => "reduce_subgroup",
         }
     }
 }
@@ -108,8 +112,9 @@ fn flag(value: bool) -> u32 {
     u32::from(value)
 }
 
-/// Builds the dispatch of `kernel`; `default_matmul` is the adapter's preferred variant.
-pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<DispatchSpec> {
+/// Builds the dispatch of `kernel`; `default_matmul` is the adapter's preferred variant;
+/// `subgroups` says whether kernels with subgroup operations may be used.
+pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: bool) -> Result<DispatchSpec> {
     use Family::*;
     let w = |v: usize, what: &str| to_u32(v, what);
     let f = f32::to_bits;
@@ -246,8 +251,8 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant) -> Result<D
             grid_1d(cols, 256)?,
         ),
         Kernel::Sum { x, out, out_index, len, scale, squares, accumulate } => spec(
-            Reduce,
-            "sum",
+            if subgroups { ReduceSubgroup } else { Reduce },
+            if subgroups { "sum_subgroup" } else { "sum" },
             vec![w(len, "len")?, 0, 0, w(out_index, "index")?, f(scale), flag(squares), flag(accumulate), 0],
             vec![(1, x), (2, out)],
             [1, 1, 1],

@@ -92,6 +92,8 @@ pub struct GpuBackend {
     queue: wgpu::Queue,
     summary: AdapterSummary,
     matmul_variant: MatmulVariant,
+    /// Whether the device was opened with `Features::SUBGROUP` (see `encode`).
+    subgroups: bool,
     state: RefCell<State>,
     counters: Cell<Counters>,
     /// Errors the device reported outside any call (validation, out of memory).
@@ -114,8 +116,15 @@ fn choose_matmul_variant(device_type: wgpu::DeviceType) -> Result<MatmulVariant>
 
 impl GpuBackend {
     /// Opens the preferred adapter with its own limits (so large buffers are allowed up to what
-    /// the hardware offers).
+    /// the hardware offers), with subgroup kernels where the adapter offers them natively,
+    /// unless `RNNPLAY_SUBGROUPS=0`.
     pub async fn new() -> Result<Self> {
+        let allowed = std::env::var("RNNPLAY_SUBGROUPS").map_or(true, |v| v.trim() != "0");
+        Self::with_subgroups(allowed).await
+    }
+
+    /// Like [`GpuBackend::new`], with subgroup kernels allowed or not (tests run both paths).
+    pub async fn with_subgroups(allowed: bool) -> Result<Self> {
         // A browser without `navigator.gpu` must be told apart before wgpu touches it.
         #[cfg(target_arch = "wasm32")]
         if !wgpu::util::is_browser_webgpu_supported().await {
@@ -127,10 +136,13 @@ impl GpuBackend {
         let adapter = adapters::pick_adapter(&instance).await?;
         let summary = AdapterSummary::of(&adapter);
         let matmul_variant = choose_matmul_variant(adapter.get_info().device_type)?;
+        // wgpu's WebGPU backend does not expose subgroups; natively they need the feature.
+        let subgroups =
+            allowed && !cfg!(target_arch = "wasm32") && adapter.features().contains(wgpu::Features::SUBGROUP);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("rnnplay"),
-                required_features: wgpu::Features::empty(),
+                required_features: if subgroups { wgpu::Features::SUBGROUP } else { wgpu::Features::empty() },
                 required_limits: adapter.limits(),
                 ..Default::default()
             })
@@ -148,6 +160,7 @@ impl GpuBackend {
             queue,
             summary,
             matmul_variant,
+            subgroups,
             state: RefCell::new(State::default()),
             counters: Cell::new(Counters::default()),
             device_errors,
@@ -311,6 +324,7 @@ impl super::Backend for GpuBackend {
             api: self.summary.backend.clone(),
             max_buffer_bytes: self.summary.max_storage_buffer_binding_size,
             matmul_variant: self.matmul_variant,
+            subgroups: self.subgroups,
         }
     }
 
@@ -408,7 +422,7 @@ impl super::Backend for GpuBackend {
     }
 
     fn run(&self, kernel: Kernel) -> Result<()> {
-        let spec = encode::encode(&kernel, self.matmul_variant)?;
+        let spec = encode::encode(&kernel, self.matmul_variant, self.subgroups)?;
         self.record(spec);
         let flops = kernel.matmul_flops();
         self.count(|c| c.matmul_flops += flops);
