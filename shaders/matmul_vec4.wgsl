@@ -13,6 +13,14 @@
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
 
+fn store4(index: u32, value: vec4<f32>) {
+    if (p.accumulate != 0u) {
+        c[index] = c[index] + value;
+    } else {
+        c[index] = value;
+    }
+}
+
 @compute @workgroup_size(8, 8)
 fn matmul_blocked4x4_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * 4u;
@@ -52,12 +60,7 @@ fn matmul_blocked4x4_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var i = 0u; i < 4u; i = i + 1u) {
         let row = row0 + i;
         if (row < p.m) {
-            let index = p.c_offset / 4u + row * n4 + col4;
-            if (p.accumulate != 0u) {
-                c[index] = c[index] + rows[i];
-            } else {
-                c[index] = rows[i];
-            }
+            store4(p.c_offset / 4u + row * n4 + col4, rows[i]);
         }
     }
 }
@@ -91,12 +94,7 @@ fn matmul_blocked4x4_vec4_ta(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var i = 0u; i < 4u; i = i + 1u) {
-        let index = p.c_offset / 4u + (4u * row4 + i) * n4 + col4;
-        if (p.accumulate != 0u) {
-            c[index] = c[index] + rows[i];
-        } else {
-            c[index] = rows[i];
-        }
+        store4(p.c_offset / 4u + (4u * row4 + i) * n4 + col4, rows[i]);
     }
 }
 
@@ -143,12 +141,7 @@ fn matmul_blocked4x4_vec4_tb(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var i = 0u; i < 4u; i = i + 1u) {
         let row = row0 + i;
         if (row < p.m) {
-            let index = p.c_offset / 4u + row * n4 + col4;
-            if (p.accumulate != 0u) {
-                c[index] = c[index] + rows[i];
-            } else {
-                c[index] = rows[i];
-            }
+            store4(p.c_offset / 4u + row * n4 + col4, rows[i]);
         }
     }
 }

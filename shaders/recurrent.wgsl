@@ -67,13 +67,18 @@ fn locate(gid: vec3<u32>, nwg: vec3<u32>, gate_count: u32) -> Cell {
     return cell;
 }
 
+/// Index of gate `g` of this thread's unit in the (steps · batch, G · hidden) buffers.
+fn gate(c: Cell, g: u32) -> u32 {
+    return c.row + g * p.hidden + c.j;
+}
+
 @compute @workgroup_size(64)
 fn rnn_cell(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = locate(gid, nwg, 1u);
     if (!c.valid) {
         return;
     }
-    states[c.prev + c.block] = tanh(gi[c.row + c.j] + gh[c.row + c.j] + bias_hh[c.j]);
+    states[c.prev + c.block] = tanh(gi[gate(c, 0u)] + gh[gate(c, 0u)] + bias_hh[c.j]);
 }
 
 @compute @workgroup_size(64)
@@ -83,7 +88,7 @@ fn rnn_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
         return;
     }
     let h = states[c.prev + c.block];
-    dgi[c.row + c.j] = dstates[c.prev + c.block] * (1.0 - h * h);
+    dgi[gate(c, 0u)] = dstates[c.prev + c.block] * (1.0 - h * h);
 }
 
 @compute @workgroup_size(64)
@@ -92,13 +97,12 @@ fn gru_cell(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     if (!c.valid) {
         return;
     }
-    let H = p.hidden;
-    let ir = c.row + c.j;
-    let iz = ir + H;
-    let inn = ir + 2u * H;
+    let ir = gate(c, 0u);
+    let iz = gate(c, 1u);
+    let inn = gate(c, 2u);
     let r = sigmoid(gi[ir] + gh[ir] + bias_hh[c.j]);
-    let z = sigmoid(gi[iz] + gh[iz] + bias_hh[H + c.j]);
-    let n = tanh(gi[inn] + r * (gh[inn] + bias_hh[2u * H + c.j]));
+    let z = sigmoid(gi[iz] + gh[iz] + bias_hh[p.hidden + c.j]);
+    let n = tanh(gi[inn] + r * (gh[inn] + bias_hh[2u * p.hidden + c.j]));
     let h = states[c.prev];
     states[c.prev + c.block] = n + z * (h - n);
     gates[ir] = r;
@@ -112,10 +116,9 @@ fn gru_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     if (!c.valid) {
         return;
     }
-    let H = p.hidden;
-    let ir = c.row + c.j;
-    let iz = ir + H;
-    let inn = ir + 2u * H;
+    let ir = gate(c, 0u);
+    let iz = gate(c, 1u);
+    let inn = gate(c, 2u);
     let r = gates[ir];
     let z = gates[iz];
     let n = gates[inn];
@@ -123,7 +126,7 @@ fn gru_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let dh = dstates[c.prev + c.block];
     let dn = dh * (1.0 - z) * (1.0 - n * n);
     let dz = dh * (h - n) * z * (1.0 - z);
-    let dr = dn * (gh[inn] + bias_hh[2u * H + c.j]) * r * (1.0 - r);
+    let dr = dn * (gh[inn] + bias_hh[2u * p.hidden + c.j]) * r * (1.0 - r);
     dgi[ir] = dr;
     dgi[iz] = dz;
     dgi[inn] = dn;
@@ -139,15 +142,14 @@ fn lstm_cell(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (!c.valid) {
         return;
     }
-    let H = p.hidden;
-    let ii = c.row + c.j;
-    let i_f = ii + H;
-    let ig = ii + 2u * H;
-    let io = ii + 3u * H;
+    let ii = gate(c, 0u);
+    let i_f = gate(c, 1u);
+    let ig = gate(c, 2u);
+    let io = gate(c, 3u);
     let i = sigmoid(gi[ii] + gh[ii] + bias_hh[c.j]);
-    let f = sigmoid(gi[i_f] + gh[i_f] + bias_hh[H + c.j]);
-    let g = tanh(gi[ig] + gh[ig] + bias_hh[2u * H + c.j]);
-    let o = sigmoid(gi[io] + gh[io] + bias_hh[3u * H + c.j]);
+    let f = sigmoid(gi[i_f] + gh[i_f] + bias_hh[p.hidden + c.j]);
+    let g = tanh(gi[ig] + gh[ig] + bias_hh[2u * p.hidden + c.j]);
+    let o = sigmoid(gi[io] + gh[io] + bias_hh[3u * p.hidden + c.j]);
     let cell = f * states[c.c_base + c.prev] + i * g;
     states[c.c_base + c.prev + c.block] = cell;
     states[c.prev + c.block] = o * tanh(cell);
@@ -163,11 +165,10 @@ fn lstm_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     if (!c.valid) {
         return;
     }
-    let H = p.hidden;
-    let ii = c.row + c.j;
-    let i_f = ii + H;
-    let ig = ii + 2u * H;
-    let io = ii + 3u * H;
+    let ii = gate(c, 0u);
+    let i_f = gate(c, 1u);
+    let ig = gate(c, 2u);
+    let io = gate(c, 3u);
     let i = gates[ii];
     let f = gates[i_f];
     let g = gates[ig];

@@ -7,20 +7,7 @@
 //   column_sum  one thread per column of a rows×cols x: out[c] (+)= Σ_r x[r, c]; 256 threads per
 //               workgroup, grid (ceil(cols/256), 1, 1).
 
-struct Params {
-    len: u32,
-    rows: u32,
-    cols: u32,
-    out_index: u32,
-    scale: f32,
-    squares: u32,
-    accumulate: u32,
-    pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+// Params and bindings 0..2 come from reduce_params.wgsl.
 
 var<workgroup> partial: array<f32, 256>;
 

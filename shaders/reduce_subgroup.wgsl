@@ -5,20 +5,7 @@
 //                 combines each subgroup's partial sums in registers, and thread 0 adds the
 //                 subgroups' totals — one barrier instead of eight tree levels. Dispatch (1, 1, 1).
 
-struct Params {
-    len: u32,
-    rows: u32,
-    cols: u32,
-    out_index: u32,
-    scale: f32,
-    squares: u32,
-    accumulate: u32,
-    pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+// Params and bindings 0..2 come from reduce_params.wgsl.
 
 // One slot per subgroup; subgroups have at least 4 invocations, so 64 slots cover 256 threads.
 var<workgroup> totals: array<f32, 64>;

@@ -38,14 +38,20 @@ impl Family {
                 include_str!("../../../../../shaders/matmul_vec4.wgsl")
             ),
             Family::Elementwise => include_str!("../../../../../shaders/elementwise.wgsl"),
-            Family::Reduce => include_str!("../../../../../shaders/reduce.wgsl"),
+            Family::Reduce => concat!(
+                include_str!("../../../../../shaders/reduce_params.wgsl"),
+                include_str!("../../../../../shaders/reduce.wgsl")
+            ),
             Family::Shape => include_str!("../../../../../shaders/shape.wgsl"),
             Family::Embedding => include_str!("../../../../../shaders/embedding.wgsl"),
             Family::Loss => include_str!("../../../../../shaders/loss.wgsl"),
             Family::Optimizer => include_str!("../../../../../shaders/optimizer.wgsl"),
             Family::Sampling => include_str!("../../../../../shaders/sampling.wgsl"),
             Family::Recurrent => include_str!("../../../../../shaders/recurrent.wgsl"),
-            Family::ReduceSubgroup => include_str!("../../../../../shaders/reduce_subgroup.wgsl"),
+            Family::ReduceSubgroup => concat!(
+                include_str!("../../../../../shaders/reduce_params.wgsl"),
+                include_str!("../../../../../shaders/reduce_subgroup.wgsl")
+            ),
         }
     }
 
