@@ -10,8 +10,8 @@ use crate::clip::GradClipper;
 use crate::error::{EngineError, Result};
 use crate::nn::LanguageModel;
 use crate::optim::{Adam, Sgd};
-use crate::param::zero_grads;
-use crate::tape::Tape;
+use crate::param::{zero_grads, Param};
+use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 use rnnplay_data::{Batch, BatchIter, Sampling};
 use std::rc::Rc;
@@ -52,14 +52,63 @@ impl Optimizer {
     }
 }
 
-/// Trains a model epoch by epoch with global-norm clipping.
-pub struct Trainer {
-    backend: Rc<dyn Backend>,
+/// What every trainer does around its model's loss: the optimizer, global-norm clipping, the
+/// step counter that seeds each tape, and two device-side sums per epoch (`metrics`: [Σ loss,
+/// Σ pre-clip norms]) read back once at the epoch's end. [`Trainer`] and
+/// [`Seq2SeqTrainer`](crate::translate::Seq2SeqTrainer) differ only in how they get the loss.
+pub(crate) struct StepCore {
+    pub(crate) backend: Rc<dyn Backend>,
     optimizer: Optimizer,
     clipper: GradClipper,
-    /// [Σ batch mean losses, Σ pre-clip norms] of the current epoch.
-    metrics: Tensor,
+    pub(crate) metrics: Tensor,
     step: u32,
+}
+
+impl StepCore {
+    pub(crate) fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
+        Ok(Self {
+            backend: Rc::clone(backend),
+            optimizer,
+            clipper: GradClipper::new(backend, clip)?,
+            metrics: Tensor::zeros(backend, &[2])?,
+            step: 0,
+        })
+    }
+
+    /// Zeroes the epoch's device-side sums.
+    pub(crate) fn begin_epoch(&self) -> Result<()> {
+        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
+    }
+
+    /// Zeroes the gradients and opens the step's tape, seeded by the step count (dropout).
+    pub(crate) fn begin_step(&mut self, params: &[Param]) -> Result<Tape> {
+        zero_grads(params)?;
+        self.step = self.step.wrapping_add(1);
+        Ok(Tape::new(&self.backend, self.step))
+    }
+
+    /// Backward from `loss`, clipping, the update, and `metrics += [loss_scale · loss, norm]`;
+    /// then the one submit of the step.
+    pub(crate) fn finish_step(&mut self, tape: &mut Tape, loss: Var, loss_scale: f32, params: &[Param]) -> Result<()> {
+        tape.backward(loss)?;
+        self.clipper.clip(params)?;
+        self.optimizer.step(params)?;
+        self.backend.run(Kernel::Scale {
+            x: tape.value(loss).id(),
+            out: self.metrics.id(),
+            len: 1,
+            alpha: loss_scale,
+            accumulate: true,
+        })?;
+        accumulate_into(&self.backend, self.clipper.norm().id(), &self.metrics, 1)?;
+        self.backend.flush()
+    }
+}
+
+/// Trains a model epoch by epoch with global-norm clipping.
+pub struct Trainer {
+    /// `metrics` holds [Σ batch mean losses, Σ pre-clip norms] of the current epoch.
+    core: StepCore,
 }
 
 /// Uploads a batch: inputs (steps, batch) and time-major labels (steps·batch).
@@ -89,13 +138,7 @@ impl Trainer {
     /// d2l's `train_ch8(net, train_iter, vocab, lr, num_epochs)` uses SGD with θ = 1: pass
     /// `Optimizer::by_name("sgd", lr)` and `clip = 1`.
     pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
-        Ok(Self {
-            backend: Rc::clone(backend),
-            optimizer,
-            clipper: GradClipper::new(backend, clip)?,
-            metrics: Tensor::zeros(backend, &[2])?,
-            step: 0,
-        })
+        Ok(Self { core: StepCore::new(backend, optimizer, clip)? })
     }
 
     /// d2l's setting: SGD with `lr` on the mean loss, clipping at `clip`.
@@ -120,7 +163,7 @@ impl Trainer {
 
     /// Zeroes the epoch's device-side sums of losses and gradient norms.
     pub fn begin_epoch(&mut self) -> Result<()> {
-        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
+        self.core.begin_epoch()
     }
 
     /// One training step on `batch` — forward, mean cross-entropy, backward, clipping, update —
@@ -133,31 +176,23 @@ impl Trainer {
         carried: Option<&[Tensor]>,
         sampling: Sampling,
     ) -> Result<Vec<Tensor>> {
-        let backend = Rc::clone(&self.backend);
+        let backend = Rc::clone(&self.core.backend);
         let initial = match (carried, sampling) {
             (Some(carried), Sampling::Sequential) => carried.to_vec(),
             _ => model.begin_state(&backend, batch.batch_size)?,
         };
         let (inputs, labels) = upload(&backend, batch)?;
-        zero_grads(model.params())?;
-        self.step = self.step.wrapping_add(1);
-        let mut tape = Tape::new(&backend, self.step);
+        let mut tape = self.core.begin_step(model.params())?;
         let (logits, new_state) = model.forward(&mut tape, &inputs, &initial)?;
         let loss = tape.softmax_cross_entropy(logits, &labels)?;
-        tape.backward(loss)?;
-        self.clipper.clip(model.params())?;
-        self.optimizer.step(model.params())?;
-        accumulate_into(&backend, tape.value(loss).id(), &self.metrics, 0)?;
-        accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
-        let state = new_state.iter().map(|v| tape.detach(*v)).collect();
-        backend.flush()?;
-        Ok(state)
+        self.core.finish_step(&mut tape, loss, 1.0, model.params())?;
+        Ok(new_state.iter().map(|v| tape.detach(*v)).collect())
     }
 
     /// Reads the epoch's sums back (the one read-back of an epoch) and turns them into means
     /// over the `batches` trained since [`Trainer::begin_epoch`].
     pub async fn finish_epoch(&mut self, batches: usize, tokens: usize) -> Result<EpochMetrics> {
-        let sums = self.metrics.to_vec().await?;
+        let sums = self.core.metrics.to_vec().await?;
         let batches_run = batches.max(1) as f32;
         let mean_loss = sums[0] / batches_run;
         // A loss past ~88.7 nats overflows the perplexity: no trained model is there.
@@ -170,8 +205,8 @@ impl Trainer {
     /// Perplexity of `model` on `batches` in evaluation mode (no dropout, no updates), with
     /// the state carried or reset as in training.
     pub async fn evaluate(&mut self, model: &LanguageModel, batches: &mut BatchIter) -> Result<f32> {
-        let backend = Rc::clone(&self.backend);
-        backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })?;
+        let backend = Rc::clone(&self.core.backend);
+        self.core.begin_epoch()?;
         let epoch = batches.epoch();
         let mut state: Option<Vec<Tensor>> = None;
         for batch in &epoch {
@@ -184,11 +219,11 @@ impl Trainer {
             tape.set_training(false);
             let (logits, new_state) = model.forward(&mut tape, &inputs, &initial)?;
             let loss = tape.softmax_cross_entropy(logits, &labels)?;
-            accumulate_into(&backend, tape.value(loss).id(), &self.metrics, 0)?;
+            accumulate_into(&backend, tape.value(loss).id(), &self.core.metrics, 0)?;
             state = Some(new_state.iter().map(|v| tape.detach(*v)).collect());
             backend.flush()?;
         }
-        let sums = self.metrics.to_vec().await?;
+        let sums = self.core.metrics.to_vec().await?;
         Ok((sums[0] / epoch.len().max(1) as f32).exp())
     }
 }

@@ -2,15 +2,13 @@
 //! softmax cross-entropy, global-norm clipping, one submit per minibatch) and
 //! `predict_seq2seq` (greedy free-running decoding), plus a teacher-forced view of a reference.
 
-use crate::backend::{Backend, Kernel};
-use crate::clip::GradClipper;
+use crate::backend::Backend;
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, softmax};
 use crate::nn::Seq2Seq;
-use crate::param::zero_grads;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
-use crate::train::{accumulate_into, Optimizer};
+use crate::train::{Optimizer, StepCore};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::translation::{time_major, PairBatch, RESERVED};
@@ -37,12 +35,8 @@ fn reserved(vocab: &Vocab) -> (u32, u32) {
 
 /// Trains an encoder–decoder epoch by epoch.
 pub struct Seq2SeqTrainer {
-    backend: Rc<dyn Backend>,
-    optimizer: Optimizer,
-    clipper: GradClipper,
-    /// [Σ valid-token CE, Σ pre-clip norms] of the current epoch.
-    metrics: Tensor,
-    step: u32,
+    /// `metrics` holds [Σ valid-token CE, Σ pre-clip norms] of the current epoch.
+    core: StepCore,
     /// Scheduled sampling: the probability of feeding the model its own prediction instead of
     /// the true previous token (0: pure teacher forcing, d2l's setting), and the coins' source.
     sampling_probability: f32,
@@ -78,11 +72,7 @@ fn upload(backend: &Rc<dyn Backend>, batch: &PairBatch, bos: u32) -> Result<Uplo
 impl Seq2SeqTrainer {
     pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
         Ok(Self {
-            backend: Rc::clone(backend),
-            optimizer,
-            clipper: GradClipper::new(backend, clip)?,
-            metrics: Tensor::zeros(backend, &[2])?,
-            step: 0,
+            core: StepCore::new(backend, optimizer, clip)?,
             sampling_probability: 0.0,
             coins: ChaCha8Rng::seed_from_u64(0),
         })
@@ -111,10 +101,10 @@ impl Seq2SeqTrainer {
         let mut step_inputs = Vec::with_capacity(steps);
         let mut step_coins = Vec::with_capacity(steps);
         for t in 0..steps {
-            step_inputs.push(Tensor::from_u32(&self.backend, &[1, b], &batch.dec_in_host[t * b..(t + 1) * b])?);
+            step_inputs.push(Tensor::from_u32(&self.core.backend, &[1, b], &batch.dec_in_host[t * b..(t + 1) * b])?);
             let coins: Vec<u32> =
                 (0..b).map(|_| u32::from(t > 0 && self.coins.random::<f32>() < self.sampling_probability)).collect();
-            step_coins.push(Tensor::from_u32(&self.backend, &[b], &coins)?);
+            step_coins.push(Tensor::from_u32(&self.core.backend, &[b], &coins)?);
         }
         model.forward_scheduled(tape, &batch.src, &step_inputs, &step_coins)
     }
@@ -138,18 +128,15 @@ impl Seq2SeqTrainer {
 
     /// Zeroes the epoch's device-side sums.
     pub fn begin_epoch(&mut self) -> Result<()> {
-        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
+        self.core.begin_epoch()
     }
 
     /// One training step on `batch` — forward (teacher forcing or scheduled sampling), masked
     /// cross-entropy, backward, clipping, update — recorded and submitted once, no read-back.
     pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
-        let backend = Rc::clone(&self.backend);
         let (bos, _) = reserved(tgt_vocab);
-        let uploaded = upload(&backend, batch, bos)?;
-        zero_grads(model.params())?;
-        self.step = self.step.wrapping_add(1);
-        let mut tape = Tape::new(&backend, self.step);
+        let uploaded = upload(&self.core.backend, batch, bos)?;
+        let mut tape = self.core.begin_step(model.params())?;
         let logits = self.logits(model, &mut tape, &uploaded)?;
         // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
         let loss = tape.masked_softmax_cross_entropy(
@@ -158,24 +145,14 @@ impl Seq2SeqTrainer {
             Some(&uploaded.weights),
             batch.num_steps as f32,
         )?;
-        tape.backward(loss)?;
-        self.clipper.clip(model.params())?;
-        self.optimizer.step(model.params())?;
-        backend.run(Kernel::Scale {
-            x: tape.value(loss).id(),
-            out: self.metrics.id(),
-            len: 1,
-            alpha: batch.num_steps as f32,
-            accumulate: true,
-        })?;
-        accumulate_into(&backend, self.clipper.norm().id(), &self.metrics, 1)?;
-        backend.flush()
+        // metrics[0] gets Σ valid CE back from the loss's normaliser.
+        self.core.finish_step(&mut tape, loss, batch.num_steps as f32, model.params())
     }
 
     /// Reads the epoch's sums back (its one read-back) and turns them into per-token and
     /// per-batch means.
     pub async fn finish_epoch(&mut self, batches: usize, tokens: usize, num_steps: usize) -> Result<Seq2SeqEpoch> {
-        let sums = self.metrics.to_vec().await?;
+        let sums = self.core.metrics.to_vec().await?;
         let per_token_ce = sums[0] / tokens.max(1) as f32;
         if !per_token_ce.is_finite() {
             return Err(EngineError::Diverged { mean_loss: per_token_ce });
