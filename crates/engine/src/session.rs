@@ -12,32 +12,62 @@ use rnnplay_data::translation::{epoch_rng, PairBatch, PairDataset};
 use rnnplay_data::{Batch, BatchIter};
 use std::collections::VecDeque;
 
+/// Where a stepped run stands inside its epoch: the minibatches not trained yet, what the
+/// trained ones counted, and the epochs completed. Both kinds of session keep one.
+struct EpochCursor<B> {
+    pending: VecDeque<B>,
+    batches: usize,
+    tokens: usize,
+    epochs_done: usize,
+}
+
+impl<B> EpochCursor<B> {
+    fn new() -> Self {
+        Self { pending: VecDeque::new(), batches: 0, tokens: 0, epochs_done: 0 }
+    }
+
+    /// True between epochs: the next step must start one.
+    fn between_epochs(&self) -> bool {
+        self.batches == 0 && self.pending.is_empty()
+    }
+
+    /// The next minibatch, or `InvalidArgument(empty)` when the data gives none.
+    fn next(&mut self, empty: &str) -> Result<B> {
+        self.pending.pop_front().ok_or_else(|| EngineError::InvalidArgument(empty.into()))
+    }
+
+    /// Counts a trained minibatch; at the epoch's end, returns (batches, tokens) of the epoch
+    /// and resets the counts for the next one.
+    fn trained(&mut self, tokens: usize) -> Option<(usize, usize)> {
+        self.batches += 1;
+        self.tokens += tokens;
+        if !self.pending.is_empty() {
+            return None;
+        }
+        let counts = (self.batches, self.tokens);
+        (self.batches, self.tokens) = (0, 0);
+        Some(counts)
+    }
+
+    /// (batches trained in the current epoch, batches in it); (0, 0) between epochs.
+    fn progress(&self) -> (usize, usize) {
+        (self.batches, self.batches + self.pending.len())
+    }
+}
+
 /// A model, its trainer and its minibatches, with the position inside the current epoch.
 pub struct Session {
     model: LanguageModel,
     trainer: Trainer,
     batches: BatchIter,
-    /// The batches of the current epoch not trained yet.
-    pending: VecDeque<Batch>,
+    cursor: EpochCursor<Batch>,
     /// The detached state carried between batches (sequential sampling).
     state: Option<Vec<Tensor>>,
-    epoch_batches: usize,
-    epoch_tokens: usize,
-    epochs_done: usize,
 }
 
 impl Session {
     pub fn new(model: LanguageModel, trainer: Trainer, batches: BatchIter) -> Self {
-        Self {
-            model,
-            trainer,
-            batches,
-            pending: VecDeque::new(),
-            state: None,
-            epoch_batches: 0,
-            epoch_tokens: 0,
-            epochs_done: 0,
-        }
+        Self { model, trainer, batches, cursor: EpochCursor::new(), state: None }
     }
 
     pub fn model(&self) -> &LanguageModel {
@@ -46,37 +76,30 @@ impl Session {
 
     /// Epochs completed so far.
     pub fn epochs_done(&self) -> usize {
-        self.epochs_done
+        self.cursor.epochs_done
     }
 
     /// (batches trained in the current epoch, batches in it); (0, 0) between epochs.
     pub fn epoch_progress(&self) -> (usize, usize) {
-        (self.epoch_batches, self.epoch_batches + self.pending.len())
+        self.cursor.progress()
     }
 
     /// Trains one minibatch (one submit, no read-back). When it was the last of its epoch,
     /// reads the epoch's metrics back and returns them.
     pub async fn step(&mut self) -> Result<Option<EpochMetrics>> {
-        if self.epoch_batches == 0 && self.pending.is_empty() {
-            self.pending = self.batches.epoch().into();
+        if self.cursor.between_epochs() {
+            self.cursor.pending = self.batches.epoch().into();
             self.state = None;
             self.trainer.begin_epoch()?;
         }
-        let batch = self.pending.pop_front().ok_or_else(|| {
-            EngineError::InvalidArgument("the corpus gives no minibatch; it is shorter than one batch".into())
-        })?;
+        let batch = self.cursor.next("the corpus gives no minibatch; it is shorter than one batch")?;
         let sampling = self.batches.sampling();
         self.state = Some(self.trainer.train_batch(&self.model, &batch, self.state.as_deref(), sampling)?);
-        self.epoch_batches += 1;
-        self.epoch_tokens += batch.batch_size * batch.num_steps;
-        if !self.pending.is_empty() {
+        let Some((batches, tokens)) = self.cursor.trained(batch.batch_size * batch.num_steps) else {
             return Ok(None);
-        }
-        let (batches, tokens) = (self.epoch_batches, self.epoch_tokens);
-        self.epoch_batches = 0;
-        self.epoch_tokens = 0;
+        };
         let metrics = self.trainer.finish_epoch(batches, tokens).await?;
-        self.epochs_done += 1;
+        self.cursor.epochs_done += 1;
         Ok(Some(metrics))
     }
 }
@@ -89,25 +112,12 @@ pub struct Seq2SeqSession {
     data: PairDataset,
     batch_size: usize,
     rng: ChaCha8Rng,
-    pending: VecDeque<PairBatch>,
-    epoch_batches: usize,
-    epoch_tokens: usize,
-    epochs_done: usize,
+    cursor: EpochCursor<PairBatch>,
 }
 
 impl Seq2SeqSession {
     pub fn new(model: Seq2Seq, trainer: Seq2SeqTrainer, data: PairDataset, batch_size: usize, seed: u64) -> Self {
-        Self {
-            model,
-            trainer,
-            data,
-            batch_size,
-            rng: epoch_rng(seed),
-            pending: VecDeque::new(),
-            epoch_batches: 0,
-            epoch_tokens: 0,
-            epochs_done: 0,
-        }
+        Self { model, trainer, data, batch_size, rng: epoch_rng(seed), cursor: EpochCursor::new() }
     }
 
     pub fn model(&self) -> &Seq2Seq {
@@ -120,12 +130,12 @@ impl Seq2SeqSession {
     }
 
     pub fn epochs_done(&self) -> usize {
-        self.epochs_done
+        self.cursor.epochs_done
     }
 
     /// (batches trained in the current epoch, batches in it); (0, 0) between epochs.
     pub fn epoch_progress(&self) -> (usize, usize) {
-        (self.epoch_batches, self.epoch_batches + self.pending.len())
+        self.cursor.progress()
     }
 
     /// The trainer, to change the scheduled-sampling probability between epochs.
@@ -135,29 +145,21 @@ impl Seq2SeqSession {
 
     /// Trains one minibatch; after the last of an epoch, reads its metrics back and returns them.
     pub async fn step(&mut self) -> Result<Option<Seq2SeqEpoch>> {
-        if self.epoch_batches == 0 && self.pending.is_empty() {
-            self.pending = self
+        if self.cursor.between_epochs() {
+            self.cursor.pending = self
                 .data
                 .epoch(self.batch_size, &mut self.rng)
                 .map_err(|e| EngineError::InvalidArgument(e.to_string()))?
                 .into();
             self.trainer.begin_epoch()?;
         }
-        let batch = self
-            .pending
-            .pop_front()
-            .ok_or_else(|| EngineError::InvalidArgument("the data set gives no minibatch".into()))?;
+        let batch = self.cursor.next("the data set gives no minibatch")?;
         self.trainer.train_batch(&self.model, &self.data.tgt_vocab, &batch)?;
-        self.epoch_batches += 1;
-        self.epoch_tokens += batch.target_tokens();
-        if !self.pending.is_empty() {
+        let Some((batches, tokens)) = self.cursor.trained(batch.target_tokens()) else {
             return Ok(None);
-        }
-        let (batches, tokens) = (self.epoch_batches, self.epoch_tokens);
-        self.epoch_batches = 0;
-        self.epoch_tokens = 0;
+        };
         let metrics = self.trainer.finish_epoch(batches, tokens, self.data.num_steps).await?;
-        self.epochs_done += 1;
+        self.cursor.epochs_done += 1;
         Ok(Some(metrics))
     }
 }
