@@ -159,7 +159,11 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             };
             let (family, entry, grid) = match (variant.unwrap_or(default_matmul), vec4_entry) {
                 (MatmulVariant::Naive, _) => (Matmul, "matmul_naive", grid_2d(n, m, 16, 16)?),
-                (MatmulVariant::Blocked4x4, Some(entry)) => (MatmulVec4, entry, grid_2d(n / 4, m, 8, 32)?),
+                (MatmulVariant::Blocked4x4, Some(entry)) => {
+                    // The untransposed kernel covers 64 columns per workgroup, the others 32.
+                    let cols = if entry == "matmul_blocked4x4_vec4" { 64 } else { 32 };
+                    (MatmulVec4, entry, grid_2d(n, m, cols, 32)?)
+                }
                 (MatmulVariant::Blocked4x4, None) => (Matmul, "matmul_blocked4x4", grid_2d(n, m, 32, 32)?),
                 (MatmulVariant::Tiled16, _) => (Matmul, "matmul_tiled16", grid_2d(n, m, 16, 16)?),
             };
