@@ -44,11 +44,25 @@ async function openPage(browser, errors) {
   return page;
 }
 
-async function scenario(name, args, expectBackend) {
+// Runs `body(page)` in a fresh headless Chromium started with `args`: a thrown error, a console
+// error or an uncaught exception fails the scenario. Prints "<name> FAILED" with the reasons and
+// returns whether it passed.
+async function inBrowser(name, args, body) {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
   const errors = [];
   try {
-    const page = await openPage(browser, errors);
+    await body(await openPage(browser, errors));
+  } catch (e) {
+    errors.push(e.message);
+  } finally {
+    await browser.close();
+  }
+  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
+  return errors.length === 0;
+}
+
+async function scenario(name, args, expectBackend) {
+  return inBrowser(name, args, async (page) => {
     await page.goto(`http://127.0.0.1:${port}/${query}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
     const backend = await page.getAttribute('#backend', 'data-backend');
@@ -85,20 +99,11 @@ async function scenario(name, args, expectBackend) {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) throw new Error(`at 420 px wide the page is ${overflow} px too wide`);
     console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}, free-running '${free.slice(0, 40)}…'`);
-  } catch (e) {
-    errors.push(e.message);
-  } finally {
-    await browser.close();
-  }
-  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
-  return errors.length === 0;
+  });
 }
 
 async function seq2seq(name, args) {
-  const errors = [];
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
-  try {
-    const page = await openPage(browser, errors);
+  return inBrowser(name, args, async (page) => {
     const q = '?preset=toy-reverse&num_examples=640&epochs=3&hidden=32&embedding=8&scheduled_sampling=0.5';
     await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
@@ -117,13 +122,7 @@ async function seq2seq(name, args) {
     const translated = await page.textContent('#sentence-translation');
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
     console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'`);
-  } catch (e) {
-    errors.push(e.message);
-  } finally {
-    await browser.close();
-  }
-  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
-  return errors.length === 0;
+  });
 }
 
 async function loadCheckpoint(name, args) {
@@ -132,43 +131,34 @@ async function loadCheckpoint(name, args) {
   const ckpt = path.join(dir, 'tiny.safetensors');
   const corrupt = path.join(dir, 'corrupt.safetensors');
   fs.writeFileSync(corrupt, 'this is not a checkpoint');
-  const errors = [];
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
   try {
-    execFileSync(bin, ['train', '--backend', 'cpu', '--preset', 'd2l-gru', '--hidden', '24', '--epochs', '3',
-      '--max-tokens', '3000', '--batch-size', '8', '--num-steps', '10', '--save', ckpt, '--json'], { stdio: 'pipe' });
-    const expected = JSON.parse(execFileSync(bin, ['predict', '--checkpoint', ckpt, '--backend', 'cpu',
-      '--prefix', 'time traveller', '--len', '50', '--json'], { stdio: 'pipe' }).toString()).free_running;
-    const page = await openPage(browser, errors);
-    await page.goto(`http://127.0.0.1:${port}/?batch_size=8&num_steps=10&max_tokens=3000`, { waitUntil: 'load', timeout: 60000 });
-    await page.waitForFunction(() => document.querySelector('#backend[data-backend]') && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
-    await page.setInputFiles('#load-checkpoint', ckpt);
-    await page.waitForFunction(() => (document.querySelector('#free-running-text')?.textContent || '').length > 14, null, { timeout: 120000 });
-    const got = await page.textContent('#free-running-text');
-    if (got !== expected) throw new Error(`the page continues '${got}', rnnplay predict '${expected}'`);
-    const hidden = await page.inputValue('input[name=hidden]');
-    if (hidden !== '24') throw new Error(`hidden field shows ${hidden} after loading a hidden-24 model`);
-    await page.setInputFiles('#load-checkpoint', corrupt);
-    await page.waitForSelector('#load-error', { timeout: 30000 });
-    const message = await page.textContent('#load-error');
-    if (!message.includes('not a usable rnnplay checkpoint')) throw new Error(`load error: '${message}'`);
-    if ((await page.textContent('#free-running-text')) !== expected) throw new Error('a bad file replaced the loaded model');
-    console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused`);
-  } catch (e) {
-    errors.push(e.message);
+    return await inBrowser(name, args, async (page) => {
+      execFileSync(bin, ['train', '--backend', 'cpu', '--preset', 'd2l-gru', '--hidden', '24', '--epochs', '3',
+        '--max-tokens', '3000', '--batch-size', '8', '--num-steps', '10', '--save', ckpt, '--json'], { stdio: 'pipe' });
+      const expected = JSON.parse(execFileSync(bin, ['predict', '--checkpoint', ckpt, '--backend', 'cpu',
+        '--prefix', 'time traveller', '--len', '50', '--json'], { stdio: 'pipe' }).toString()).free_running;
+      await page.goto(`http://127.0.0.1:${port}/?batch_size=8&num_steps=10&max_tokens=3000`, { waitUntil: 'load', timeout: 60000 });
+      await page.waitForFunction(() => document.querySelector('#backend[data-backend]') && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+      await page.setInputFiles('#load-checkpoint', ckpt);
+      await page.waitForFunction(() => (document.querySelector('#free-running-text')?.textContent || '').length > 14, null, { timeout: 120000 });
+      const got = await page.textContent('#free-running-text');
+      if (got !== expected) throw new Error(`the page continues '${got}', rnnplay predict '${expected}'`);
+      const hidden = await page.inputValue('input[name=hidden]');
+      if (hidden !== '24') throw new Error(`hidden field shows ${hidden} after loading a hidden-24 model`);
+      await page.setInputFiles('#load-checkpoint', corrupt);
+      await page.waitForSelector('#load-error', { timeout: 30000 });
+      const message = await page.textContent('#load-error');
+      if (!message.includes('not a usable rnnplay checkpoint')) throw new Error(`load error: '${message}'`);
+      if ((await page.textContent('#free-running-text')) !== expected) throw new Error('a bad file replaced the loaded model');
+      console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused`);
+    });
   } finally {
-    await browser.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
-  return errors.length === 0;
 }
 
 async function benchPage(name, args) {
-  const errors = [];
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
-  try {
-    const page = await openPage(browser, errors);
+  return inBrowser(name, args, async (page) => {
     const q = '?bench=1&bench_presets=d2l-gru&bench_warmup=0&bench_batches=1&bench_layers=both';
     await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => ['finished', 'failed'].includes(document.querySelector('#bench-status')?.dataset.phase), null, { timeout: 300000, polling: 500 });
@@ -181,13 +171,7 @@ async function benchPage(name, args) {
     if (!(fused * 4 < unfused)) throw new Error(`dispatches per step: fused ${fused}, unfused ${unfused}`);
     if (!(await page.textContent('#bench-header')).includes('WebGPU')) throw new Error('the benchmark did not run on WebGPU');
     console.log(`${name}: d2l-gru ${Number(rows[0].tokensPerS).toFixed(0)} tokens/s fused (${fused} dispatches/step), ${Number(rows[1].tokensPerS).toFixed(0)} unfused (${unfused})`);
-  } catch (e) {
-    errors.push(e.message);
-  } finally {
-    await browser.close();
-  }
-  if (errors.length) console.error(`${name} FAILED:\n  ${errors.join('\n  ')}`);
-  return errors.length === 0;
+  });
 }
 
 (async () => {
