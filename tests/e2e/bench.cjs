@@ -19,8 +19,8 @@ async function bench(name, args) {
     await page.waitForFunction(() => ['finished', 'failed'].includes(document.querySelector('#bench-status')?.dataset.phase),
       null, { timeout: 3_600_000, polling: 1000 });
     console.log(`== ${name}: ${await page.textContent('#bench-header')}`);
-    const status = await page.getAttribute('#bench-status', 'data-phase');
-    if (status !== 'finished') console.log(`failed: ${await page.textContent('#bench-status')}`);
+    const text = await page.textContent('#bench-status');
+    if (text !== 'finished') console.log(text);
     const rows = await page.$$eval('#bench-table tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent).join(' | ')));
     for (const row of rows) console.log(`| ${row} |`);
   } finally {
