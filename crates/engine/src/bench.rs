@@ -79,21 +79,15 @@ impl Stepper for Seq2SeqStepper {
     }
 }
 
-fn data_error(err: impl std::fmt::Display) -> EngineError {
-    EngineError::InvalidArgument(err.to_string())
-}
-
 fn stepper(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Box<dyn Stepper>> {
     if let Some(p) = preset(name) {
-        let corpus = Corpus::from_text(data.time_machine, TokenKind::Char, Some(p.max_tokens)).map_err(data_error)?;
+        let corpus = Corpus::from_text(data.time_machine, TokenKind::Char, Some(p.max_tokens))?;
         let (cell, scratch) = parse_model_name(p.model)?;
         let mut config = ModelConfig::new(cell, scratch, corpus.vocab.len(), p.hidden);
         config.num_layers = p.layers;
         let model = LanguageModel::new(backend, &config, 0)?;
         let mut trainer = Trainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
-        let batches = BatchIter::new(corpus.tokens, p.batch_size, p.num_steps, Sampling::Sequential, 0)
-            .map_err(data_error)?
-            .epoch();
+        let batches = BatchIter::new(corpus.tokens, p.batch_size, p.num_steps, Sampling::Sequential, 0)?.epoch();
         trainer.begin_epoch()?;
         return Ok(Box::new(LanguageModelStepper { model, trainer, batches, next: 0, state: None }));
     }
@@ -106,9 +100,8 @@ fn stepper(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Bo
         let zip = data
             .fra_eng_zip
             .ok_or_else(|| EngineError::InvalidArgument(format!("{name} needs fra-eng.zip, which was not loaded")))?;
-        let text = preprocess_nmt(&read_fra_eng(zip).map_err(data_error)?);
-        let data = PairDataset::new(&tokenize_nmt(&text, Some(p.num_examples)), p.num_steps, p.min_freq)
-            .map_err(data_error)?;
+        let text = preprocess_nmt(&read_fra_eng(zip)?);
+        let data = PairDataset::new(&tokenize_nmt(&text, Some(p.num_examples)), p.num_steps, p.min_freq)?;
         let config = Seq2SeqConfig {
             src_vocab_size: data.src_vocab.len(),
             tgt_vocab_size: data.tgt_vocab.len(),
@@ -120,7 +113,7 @@ fn stepper(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Bo
         let model = Seq2Seq::new(backend, &config, 0)?;
         let mut trainer = Seq2SeqTrainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
         trainer.begin_epoch()?;
-        let batches = data.epoch(p.batch_size, &mut epoch_rng(0)).map_err(data_error)?;
+        let batches = data.epoch(p.batch_size, &mut epoch_rng(0))?;
         return Ok(Box::new(Seq2SeqStepper { model, trainer, data, batches, next: 0 }));
     }
     Err(EngineError::InvalidArgument(format!("unknown preset '{name}'; available: {}", crate::presets::preset_names())))

@@ -146,11 +146,7 @@ impl Seq2SeqSession {
     /// Trains one minibatch; after the last of an epoch, reads its metrics back and returns them.
     pub async fn step(&mut self) -> Result<Option<Seq2SeqEpoch>> {
         if self.cursor.between_epochs() {
-            self.cursor.pending = self
-                .data
-                .epoch(self.batch_size, &mut self.rng)
-                .map_err(|e| EngineError::InvalidArgument(e.to_string()))?
-                .into();
+            self.cursor.pending = self.data.epoch(self.batch_size, &mut self.rng)?.into();
             self.trainer.begin_epoch()?;
         }
         let batch = self.cursor.next("the data set gives no minibatch")?;
