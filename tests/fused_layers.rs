@@ -6,7 +6,7 @@
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{set_fused_layers, CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::{gpu_or_skip, random_values};
-use rnnplay_engine::{zero_grads, Param, Tape, Tensor};
+use rnnplay_engine::{zero_grads, Param, Tape, Tensor, Var};
 use std::rc::Rc;
 
 /// Each value within 1e-5 of the unfused one, relative to the largest magnitude in its tensor.
@@ -47,8 +47,29 @@ impl Pass {
     }
 }
 
-fn grads(params: &[Param]) -> Vec<(String, Vec<f32>)> {
-    params.iter().map(|p| (p.name().to_string(), read(p.grad()))).collect()
+/// One forward and backward pass of `forward` (logits and final states) with the layers fused
+/// or not, the cross-entropy against `labels` as the loss, everything read back.
+fn run_pass(
+    backend: &Rc<dyn Backend>,
+    params: &[Param],
+    labels: &Tensor,
+    fused: bool,
+    tape_seed: u32,
+    forward: impl FnOnce(&mut Tape) -> (Var, Vec<Var>),
+) -> Pass {
+    set_fused_layers(fused);
+    zero_grads(params).unwrap();
+    let mut tape = Tape::new(backend, tape_seed);
+    let (logits, final_state) = forward(&mut tape);
+    let loss = tape.softmax_cross_entropy(logits, labels).unwrap();
+    tape.backward(loss).unwrap();
+    set_fused_layers(true);
+    Pass {
+        logits: read(tape.value(logits)),
+        loss: read(tape.value(loss)),
+        states: final_state.iter().map(|s| read(tape.value(*s))).collect(),
+        grads: params.iter().map(|p| (p.name().to_string(), read(p.grad()))).collect(),
+    }
 }
 
 struct LmCase {
@@ -73,20 +94,8 @@ fn language_model_pass(backend: &Rc<dyn Backend>, case: &LmCase, fused: bool) ->
     let state: Vec<Tensor> = (0..case.cell.state_count())
         .map(|s| Tensor::from_f32(backend, &shape, &random_values(shape.iter().product(), 0.8, 10 + s as u64)).unwrap())
         .collect();
-    set_fused_layers(fused);
-    zero_grads(model.params()).unwrap();
     // Training mode: the dropout masks come from the tape's seed, the same on both paths.
-    let mut tape = Tape::new(backend, 5);
-    let (logits, final_state) = model.forward(&mut tape, &inputs, &state).unwrap();
-    let loss = tape.softmax_cross_entropy(logits, &labels).unwrap();
-    tape.backward(loss).unwrap();
-    set_fused_layers(true);
-    Pass {
-        logits: read(tape.value(logits)),
-        loss: read(tape.value(loss)),
-        states: final_state.iter().map(|s| read(tape.value(*s))).collect(),
-        grads: grads(model.params()),
-    }
+    run_pass(backend, model.params(), &labels, fused, 5, |tape| model.forward(tape, &inputs, &state).unwrap())
 }
 
 fn lm_cases() -> Vec<LmCase> {
@@ -114,19 +123,7 @@ fn seq2seq_pass(backend: &Rc<dyn Backend>, fused: bool) -> Pass {
     let src = Tensor::from_u32(backend, &[steps, batch], &[1, 2, 3, 4, 5, 1, 2, 3]).unwrap();
     let tgt = Tensor::from_u32(backend, &[steps, batch], &[0, 1, 2, 3, 4, 0, 1, 2]).unwrap();
     let labels = Tensor::from_u32(backend, &[steps * batch], &[1, 2, 3, 4, 0, 1, 2, 3]).unwrap();
-    set_fused_layers(fused);
-    zero_grads(model.params()).unwrap();
-    let mut tape = Tape::new(backend, 0);
-    let logits = model.forward(&mut tape, &src, &tgt).unwrap();
-    let loss = tape.softmax_cross_entropy(logits, &labels).unwrap();
-    tape.backward(loss).unwrap();
-    set_fused_layers(true);
-    Pass {
-        logits: read(tape.value(logits)),
-        loss: read(tape.value(loss)),
-        states: vec![],
-        grads: grads(model.params()),
-    }
+    run_pass(backend, model.params(), &labels, fused, 0, |tape| (model.forward(tape, &src, &tgt).unwrap(), vec![]))
 }
 
 fn check_backend(backend: &Rc<dyn Backend>, name: &str) {
