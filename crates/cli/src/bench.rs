@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use rnnplay_engine::backend::{backend_from_env, Backend, MatmulVariant};
-use rnnplay_engine::bench::gemm_gflops;
+use rnnplay_engine::bench::{gemm_gflops, Clock};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ struct Measurement {
 
 fn measure(backend: &Rc<dyn Backend>, size: usize, variant: MatmulVariant) -> Result<Measurement> {
     let origin = Instant::now();
-    let now = move || origin.elapsed().as_secs_f64();
+    let now: Clock = Rc::new(move || origin.elapsed().as_secs_f64());
     let (gflops, repeats) = pollster::block_on(gemm_gflops(backend, size, variant, &now))?;
     Ok(Measurement { size, variant, gflops, repeats })
 }

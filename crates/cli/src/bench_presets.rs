@@ -7,8 +7,11 @@
 use anyhow::{bail, Context, Result};
 use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::backend::backend_by_name;
-use rnnplay_engine::bench::{best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Layers, DEFAULT_PRESETS};
+use rnnplay_engine::bench::{
+    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Layers, DEFAULT_PRESETS,
+};
 use rnnplay_engine::presets::seq2seq_preset;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Which ways of running concise layers a benchmark measures.
@@ -62,7 +65,7 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
     let backend = pollster::block_on(backend_by_name(backend_name)).context("opening the backend")?;
     let info = backend.info();
     let origin = Instant::now();
-    let now = move || origin.elapsed().as_secs_f64();
+    let now: Clock = Rc::new(move || origin.elapsed().as_secs_f64());
     let best_gemm =
         pollster::block_on(best_gemm_gflops(&backend, &now)).context("measuring the adapter's best GEMM")?;
     if !options.json {
@@ -76,8 +79,16 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
             options.batches
         );
         println!(
-            "{:<16} {:>8} {:>11} {:>9} {:>8} {:>15} {:>12} {:>9}",
-            "preset", "layers", "tokens/s", "GFLOP/s", "of GEMM", "dispatches/step", "submits/step", "peak MiB"
+            "{:<16} {:>8} {:>11} {:>9} {:>8} {:>15} {:>12} {:>15} {:>9}",
+            "preset",
+            "layers",
+            "tokens/s",
+            "GFLOP/s",
+            "of GEMM",
+            "dispatches/step",
+            "submits/step",
+            "record ms/step",
+            "peak MiB"
         );
     }
     for name in &names {
@@ -105,18 +116,20 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
                         "best_gemm_gflops": best_gemm, "ratio": m.gflops / best_gemm,
                         "dispatches_per_step": m.dispatches_per_step, "submits_per_step": m.submits_per_step,
                         "peak_buffer_mib": m.peak_mib, "batches": options.batches, "seconds": m.seconds,
+                        "record_ms_per_step": m.record_ms_per_step,
                         "fused_speedup": speedup,
                     })
                 );
             } else {
                 println!(
-                    "{name:<16} {:>8} {:>11.0} {:>9.2} {:>7.0}% {:>15.0} {:>12.2} {:>9.1}",
+                    "{name:<16} {:>8} {:>11.0} {:>9.2} {:>7.0}% {:>15.0} {:>12.2} {:>15.2} {:>9.1}",
                     m.layers.name(),
                     m.tokens_per_s,
                     m.gflops,
                     100.0 * m.gflops / best_gemm,
                     m.dispatches_per_step,
                     m.submits_per_step,
+                    m.record_ms_per_step,
                     m.peak_mib
                 );
                 if let Some(speedup) = speedup {

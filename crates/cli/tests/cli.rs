@@ -331,3 +331,27 @@ fn a_toy_task_reports_held_out_exact_match() {
     assert!((0.0..=1.0).contains(&rate), "{rate}");
     assert_eq!(summary["translations"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn bench_presets_json_reports_the_step_counts_and_its_recording_time() {
+    let out = rnnplay_offline(&[
+        "bench",
+        "presets",
+        "--preset",
+        "d2l-gru",
+        "--backend",
+        "cpu",
+        "--warmup",
+        "1",
+        "--batches",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let row = json_line(&out);
+    assert_eq!(row["preset"], "d2l-gru");
+    assert_eq!(row["dispatches_per_step"], 194.0, "{row}");
+    let record = row["record_ms_per_step"].as_f64().expect("record_ms_per_step is a number");
+    let seconds = row["seconds"].as_f64().expect("seconds is a number");
+    assert!(record > 0.0 && record <= seconds * 1e3, "recording takes part of the step: {row}");
+}

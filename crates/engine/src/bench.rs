@@ -5,7 +5,7 @@
 //! `pollster::block_on` drives it. Time comes from the caller (`Instant` natively,
 //! `performance.now()` in the page), so the module has no platform code.
 
-use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
+use crate::backend::{Backend, BackendInfo, BackendKind, BufId, Counters, Kernel, LocalFuture, MatmulVariant};
 use crate::error::{EngineError, Result};
 use crate::nn::{parse_model_name, set_fused_layers, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use crate::presets::{preset, seq2seq_preset};
@@ -14,13 +14,56 @@ use crate::train::{Optimizer, Trainer};
 use crate::translate::Seq2SeqTrainer;
 use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, PairBatch, PairDataset};
 use rnnplay_data::{Batch, BatchIter, Corpus, Sampling, TokenKind};
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// The presets measured when none is named.
 pub const DEFAULT_PRESETS: [&str; 4] = ["d2l-rnn-scratch", "d2l-gru", "d2l-lstm", "d2l-seq2seq"];
 
 /// A clock in seconds from any fixed origin.
-pub type Clock<'a> = &'a dyn Fn() -> f64;
+pub type Clock = Rc<dyn Fn() -> f64>;
+
+/// A backend that passes everything through and adds up the time spent in `flush` (the submit
+/// and, on lavapipe, the device's work, which its submit waits for). A step's host time minus
+/// this is what recording it cost: building the tape and encoding its kernels.
+struct FlushTimer {
+    inner: Rc<dyn Backend>,
+    now: Clock,
+    flush_seconds: Cell<f64>,
+}
+
+impl Backend for FlushTimer {
+    fn info(&self) -> BackendInfo {
+        self.inner.info()
+    }
+    fn alloc(&self, len: usize) -> Result<BufId> {
+        self.inner.alloc(len)
+    }
+    fn upload(&self, buf: BufId, data: &[u32]) -> Result<()> {
+        self.inner.upload(buf, data)
+    }
+    fn free(&self, buf: BufId) {
+        self.inner.free(buf)
+    }
+    fn run(&self, kernel: Kernel) -> Result<()> {
+        self.inner.run(kernel)
+    }
+    fn flush(&self) -> Result<()> {
+        let started = (self.now)();
+        let result = self.inner.flush();
+        self.flush_seconds.set(self.flush_seconds.get() + (self.now)() - started);
+        result
+    }
+    fn read(&self, buf: BufId, len: usize) -> LocalFuture<'_, Result<Vec<u32>>> {
+        self.inner.read(buf, len)
+    }
+    fn counters(&self) -> Counters {
+        self.inner.counters()
+    }
+    fn reset_counters(&self) {
+        self.inner.reset_counters()
+    }
+}
 
 /// What the presets train on: The Time Machine's text and, for d2l-seq2seq, d2l's fra-eng.zip.
 pub struct BenchData<'a> {
@@ -156,6 +199,9 @@ pub struct Measurement {
     pub submits_per_step: f64,
     pub peak_mib: f64,
     pub seconds: f64,
+    /// Host time per step spent before its submit: building the tape and recording its kernels
+    /// (what plan replay cuts). The submit is left out: lavapipe's waits for the device.
+    pub record_ms_per_step: f64,
 }
 
 /// Trains `warmup` then `batches` minibatches of preset `name` and measures the timed ones.
@@ -167,7 +213,7 @@ pub async fn measure_preset(
     fused: bool,
     warmup: usize,
     batches: usize,
-    now: Clock<'_>,
+    now: &Clock,
 ) -> Result<Measurement> {
     if batches == 0 {
         return Err(EngineError::InvalidArgument("the benchmark needs at least 1 timed minibatch".into()));
@@ -180,7 +226,7 @@ pub async fn measure_preset(
     set_fused_layers(fused);
     let result = timed(backend, name, data, warmup, batches, now).await;
     set_fused_layers(true);
-    let (tokens, seconds, warm_peak) = result?;
+    let Timing { tokens, seconds, record_seconds, warm_peak } = result?;
     let counters = backend.counters();
     let per_step = |n: u64| n as f64 / batches as f64;
     // GPU: bytes of buffers created (the pool keeps them), before and after the reset add up;
@@ -199,36 +245,52 @@ pub async fn measure_preset(
         submits_per_step: per_step(counters.submits.saturating_sub(1)),
         peak_mib: peak as f64 / (1 << 20) as f64,
         seconds,
+        record_ms_per_step: 1e3 * record_seconds / batches as f64,
     })
 }
 
-/// (tokens, seconds, peak bytes during warm-up) of the timed minibatches; the counters then
-/// hold the timed window.
+/// What the timed minibatches took.
+struct Timing {
+    tokens: usize,
+    /// Wall time from the first step to the read-back after the last.
+    seconds: f64,
+    /// The part of it spent recording the steps, before their submits.
+    record_seconds: f64,
+    /// Peak buffer bytes during the warm-up.
+    warm_peak: u64,
+}
+
+/// Measures the timed minibatches; the counters then hold the timed window.
 async fn timed(
     backend: &Rc<dyn Backend>,
     name: &str,
     data: &BenchData<'_>,
     warmup: usize,
     batches: usize,
-    now: Clock<'_>,
-) -> Result<(usize, f64, u64)> {
+    now: &Clock,
+) -> Result<Timing> {
     // Each preset's memory is its own: the previous one's buffers are freed by now.
     backend.reset_counters();
-    let mut stepper = stepper(backend, name, data)?;
+    let timer = Rc::new(FlushTimer { inner: Rc::clone(backend), now: Rc::clone(now), flush_seconds: Cell::new(0.0) });
+    let mut stepper = stepper(&(Rc::clone(&timer) as Rc<dyn Backend>), name, data)?;
     for _ in 0..warmup {
         stepper.step()?;
     }
     stepper.fence().to_vec().await?;
     let warm_peak = backend.counters().peak_buffer_bytes;
     backend.reset_counters();
+    timer.flush_seconds.set(0.0);
     let started = now();
-    let mut tokens = 0;
+    let (mut tokens, mut step_seconds) = (0, 0.0);
     for _ in 0..batches {
+        let step_started = now();
         tokens += stepper.step()?;
+        step_seconds += now() - step_started;
     }
+    let record_seconds = (step_seconds - timer.flush_seconds.get()).max(0.0);
     // The timing ends with a read-back, so queued GPU work is included.
     stepper.fence().to_vec().await?;
-    Ok((tokens, (now() - started).max(1e-9), warm_peak))
+    Ok(Timing { tokens, seconds: (now() - started).max(1e-9), record_seconds, warm_peak })
 }
 
 /// GFLOP/s of `variant` on size³ products and the repeats timed: wall time around a flush and
@@ -237,7 +299,7 @@ pub async fn gemm_gflops(
     backend: &Rc<dyn Backend>,
     size: usize,
     variant: MatmulVariant,
-    now: Clock<'_>,
+    now: &Clock,
 ) -> Result<(f64, usize)> {
     let shape = [size, size];
     let values = |seed: u64| -> Vec<f32> {
@@ -277,6 +339,6 @@ pub async fn gemm_gflops(
 
 /// GFLOP/s of the runtime's own matmul variant at 512³: the yardstick the presets' GFLOP/s are
 /// divided by.
-pub async fn best_gemm_gflops(backend: &Rc<dyn Backend>, now: Clock<'_>) -> Result<f64> {
+pub async fn best_gemm_gflops(backend: &Rc<dyn Backend>, now: &Clock) -> Result<f64> {
     Ok(gemm_gflops(backend, 512, backend.info().matmul_variant, now).await?.0)
 }

@@ -10,8 +10,11 @@ use crate::components::dataset_panel::load_time_machine;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
-use rnnplay_engine::bench::{best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Layers, Measurement};
+use rnnplay_engine::bench::{
+    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Layers, Measurement,
+};
 use rnnplay_engine::presets::seq2seq_preset;
+use std::rc::Rc;
 
 /// One row of the table: a measurement and, on an unfused row after a fused one, the speed-up.
 #[derive(Clone)]
@@ -72,7 +75,7 @@ async fn run(options: BenchOptions, view: View) {
         return say("failed", skipped.unwrap_or_default());
     }
     let data = BenchData { time_machine: &text, fra_eng_zip: zip.as_deref() };
-    let now = || browser::now_ms() / 1000.0;
+    let now: Clock = Rc::new(|| browser::now_ms() / 1000.0);
     say("running", "measuring the best GEMM (512³)…".into());
     browser::sleep(0).await;
     let best = match best_gemm_gflops(&backend, &now).await {
@@ -142,7 +145,7 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                 <table id="bench-table">
                     <thead><tr>
                         <th>"preset"</th><th>"layers"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
-                        <th>"dispatches/step"</th><th>"submits/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
+                        <th>"dispatches/step"</th><th>"submits/step"</th><th>"record ms/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
                     </tr></thead>
                     <tbody>
                         <For each=move || rows.get().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
@@ -157,6 +160,7 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                                 <td>{move || of_gemm(row.m.gflops)}</td>
                                 <td>{format!("{:.0}", row.m.dispatches_per_step)}</td>
                                 <td>{format!("{:.2}", row.m.submits_per_step)}</td>
+                                <td>{format!("{:.2}", row.m.record_ms_per_step)}</td>
                                 <td>{format!("{:.1}", row.m.peak_mib)}</td>
                                 <td>{row.speedup.map(|s| format!("{s:.1}×")).unwrap_or_default()}</td>
                             </tr>
