@@ -1,7 +1,8 @@
 // Element-wise kernels: fill, unary functions and their backward forms, binary ops, scaling,
 // broadcast bias add, dropout.
 //
-// Bindings: 0 params (uniform), 1 x (read), 2 y (read), 3 out (read_write).
+// Bindings: 0 params (uniform), 1 x (read), 2 y (read), 3 out (read_write), 4 seed (read, u32;
+// dropout only: the step's seed, kept on the device so a recorded step replays with new masks).
 // Every entry point uses 256 threads per workgroup, one element per thread; large arrays are
 // dispatched as a 2-D grid and flattened with `num_workgroups` (65535 groups per dimension).
 //   fill              out[i] = alpha
@@ -12,14 +13,14 @@
 //   scale_by_scalar   out[i] (+)= alpha · x[i] · y[0]
 //   broadcast_scalar  out[i] (+)= alpha · y[0]
 //   add_bias          out[i] = x[i] + y[i % cols]
-//   dropout           out[i] (+)= x[i] · keep(seed, i) / (1 - prob)
+//   dropout           out[i] (+)= x[i] · keep(mask_seed(seed[0], salt), i) / (1 - prob)
 
 struct Params {
     len: u32,
     op: u32,
     accumulate: u32,
     alpha: f32,
-    seed: u32,
+    salt: u32,
     prob: f32,
     cols: u32,
     pad: u32,
@@ -29,6 +30,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> seed: array<u32>;
 
 fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
@@ -128,6 +130,11 @@ fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
 }
 
+// The same arithmetic as `dropout_mask_seed` in crates/engine/src/backend/kernel.rs.
+fn dropout_mask_seed(step_seed: u32, salt: u32) -> u32 {
+    return (step_seed * 1103515245u + 12345u) ^ (salt * 2654435769u);
+}
+
 // The same hash as `dropout_uniform` in crates/engine/src/backend/kernel.rs.
 fn dropout_uniform(seed: u32, index: u32) -> f32 {
     var state = (index * 747796405u + 2891336453u) ^ (seed * 1664525u + 1013904223u);
@@ -141,7 +148,7 @@ fn dropout_uniform(seed: u32, index: u32) -> f32 {
 fn dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     if (i < p.len) {
-        let kept = dropout_uniform(p.seed, i) >= p.prob;
+        let kept = dropout_uniform(dropout_mask_seed(seed[0], p.salt), i) >= p.prob;
         store(i, select(0.0, x[i] / (1.0 - p.prob), kept));
     }
 }

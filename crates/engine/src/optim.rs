@@ -1,7 +1,7 @@
 //! Optimizers and learning-rate schedules. Updates are kernels recorded into the current step;
 //! nothing is read back.
 
-use crate::backend::Kernel;
+use crate::backend::{adam_bias_corrections, Kernel};
 use crate::error::{EngineError, Result};
 use crate::param::Param;
 use crate::tensor::Tensor;
@@ -58,12 +58,23 @@ pub struct Adam {
     step: u32,
     /// First and second moments per parameter, created on the first step.
     moments: Vec<(Tensor, Tensor)>,
+    /// [1-β1^t, 1-β2^t] of the current step on the device, created on the first step.
+    corrections: Option<Tensor>,
 }
 
 impl Adam {
     pub fn new(lr: f32) -> Result<Self> {
         check_lr(lr)?;
-        Ok(Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, step: 0, moments: Vec::new() })
+        Ok(Self {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            step: 0,
+            moments: Vec::new(),
+            corrections: None,
+        })
     }
 
     /// Number of steps taken.
@@ -74,6 +85,28 @@ impl Adam {
     /// Records one update of every parameter. The same `params`, in the same order, must be
     /// passed at every step.
     pub fn step(&mut self, params: &[Param]) -> Result<()> {
+        self.advance(params)?;
+        self.record(params)
+    }
+
+    /// Counts a step and writes its bias corrections to the device: the part of a step that
+    /// changes from one step to the next, done before the step is recorded (or replayed).
+    pub(crate) fn advance(&mut self, params: &[Param]) -> Result<()> {
+        let Some(first) = params.first() else { return Ok(()) };
+        self.step += 1;
+        let (bias1, bias2) = adam_bias_corrections(self.beta1, self.beta2, self.step);
+        match &self.corrections {
+            Some(corrections) => corrections.write_f32(&[bias1, bias2]),
+            None => {
+                self.corrections = Some(Tensor::from_f32(first.value().backend(), &[2], &[bias1, bias2])?);
+                Ok(())
+            }
+        }
+    }
+
+    /// Records the update kernels of the step counted by the last `advance`.
+    pub(crate) fn record(&mut self, params: &[Param]) -> Result<()> {
+        let Some(corrections) = self.corrections.as_ref().map(Tensor::id) else { return Ok(()) };
         if self.moments.is_empty() {
             for param in params {
                 let backend = param.value().backend();
@@ -90,7 +123,6 @@ impl Adam {
                 params.len()
             )));
         }
-        self.step += 1;
         for (param, (m, v)) in params.iter().zip(&self.moments) {
             param.value().backend().run(Kernel::AdamUpdate {
                 param: param.value().id(),
@@ -103,7 +135,7 @@ impl Adam {
                 beta2: self.beta2,
                 eps: self.eps,
                 weight_decay: self.weight_decay,
-                step: self.step,
+                corrections,
             })?;
         }
         Ok(())

@@ -8,7 +8,7 @@
 //!
 //! The forward and backward rule of each op sit side by side in `ops/<family>.rs`.
 
-use crate::backend::{Backend, BinaryOp, Kernel, UnaryOp};
+use crate::backend::{Backend, BinaryOp, BufId, Kernel, UnaryOp};
 use crate::error::{EngineError, Result};
 use crate::param::Param;
 use crate::tensor::{DType, Tensor};
@@ -61,10 +61,11 @@ pub(crate) enum Op {
         table: Var,
         indices: Tensor,
     },
+    /// Mask number `salt` of the tape (see `Tape::next_dropout_mask`).
     Dropout {
         x: Var,
         p: f32,
-        seed: u32,
+        salt: u32,
     },
     SoftmaxCrossEntropy {
         logits: Var,
@@ -94,13 +95,33 @@ pub struct Tape {
     pub(crate) backend: Rc<dyn Backend>,
     pub(crate) nodes: Vec<Node>,
     training: bool,
-    dropout_seed: u32,
+    /// The step's seed as the dropout kernels read it: a one-element u32 device buffer, given
+    /// by the trainer (written before the step, so a replayed step draws new masks) or made from
+    /// `seed` on the first dropout.
+    seed_buffer: Option<Tensor>,
+    seed: u32,
+    /// Dropout masks drawn so far; mask n uses salt n.
+    dropout_masks: u32,
 }
 
 impl Tape {
     /// A tape in training mode (dropout active) whose dropout masks derive from `seed`.
     pub fn new(backend: &Rc<dyn Backend>, seed: u32) -> Self {
-        Self { backend: Rc::clone(backend), nodes: Vec::new(), training: true, dropout_seed: seed }
+        Self {
+            backend: Rc::clone(backend),
+            nodes: Vec::new(),
+            training: true,
+            seed_buffer: None,
+            seed,
+            dropout_masks: 0,
+        }
+    }
+
+    /// A tape in training mode whose dropout masks derive from the seed held in `seed` (a
+    /// one-element u32 tensor). Trainers write the step's seed there before recording, so the
+    /// recorded kernels do not depend on it and a step can be replayed.
+    pub fn with_seed_buffer(backend: &Rc<dyn Backend>, seed: Tensor) -> Self {
+        Self { seed_buffer: Some(seed), ..Self::new(backend, 0) }
     }
 
     pub fn backend(&self) -> &Rc<dyn Backend> {
@@ -116,10 +137,19 @@ impl Tape {
         self.training
     }
 
-    /// The seed of the next dropout mask (each dropout op takes a fresh one).
-    pub(crate) fn next_dropout_seed(&mut self) -> u32 {
-        self.dropout_seed = self.dropout_seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        self.dropout_seed
+    /// The buffer holding the step's seed, made on first use for a tape built with `new`.
+    pub(crate) fn dropout_seed(&mut self) -> Result<BufId> {
+        if self.seed_buffer.is_none() {
+            self.seed_buffer = Some(Tensor::from_u32(&self.backend, &[1], &[self.seed])?);
+        }
+        Ok(self.seed_buffer.as_ref().expect("invariant: the seed buffer was just made").id())
+    }
+
+    /// (seed buffer, salt) of the next dropout mask: each dropout op takes a fresh salt.
+    pub(crate) fn next_dropout_mask(&mut self) -> Result<(BufId, u32)> {
+        let seed = self.dropout_seed()?;
+        self.dropout_masks += 1;
+        Ok((seed, self.dropout_masks - 1))
     }
 
     /// A value that needs no gradient (inputs, carried recurrent state).

@@ -4,7 +4,8 @@
 //! order yields the same `BufId`s and one `Kernel` value can be run on each.
 
 use rnnplay_engine::backend::{
-    f32_words, Backend, BinaryOp, BufId, CellStep, CpuBackend, GpuBackend, Kernel, MatmulVariant, UnaryOp,
+    adam_bias_corrections, f32_words, Backend, BinaryOp, BufId, CellStep, CpuBackend, GpuBackend, Kernel,
+    MatmulVariant, UnaryOp,
 };
 use rnnplay_engine::nn::CellKind;
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
@@ -140,9 +141,11 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             let out = pair.random(len, 1.0);
             let kernel = Kernel::ScaleByScalar { x: None, s, out, len, alpha: -2.0, accumulate };
             pair.check("broadcast_scalar", kernel, &[(out, len)], 1e-6, 1e-7);
-            let (x, y) = (pair.random(len, 1.0), pair.random(len, 1.0));
-            let kernel = Kernel::Dropout { x, y, len, p: 0.3, seed: 42 + len as u32, accumulate };
-            pair.check("dropout", kernel, &[(y, len)], 1e-6, 1e-7);
+            let (x, y, seed) = (pair.random(len, 1.0), pair.random(len, 1.0), pair.indices(&[42 + len as u32]));
+            for salt in [0, 5] {
+                let kernel = Kernel::Dropout { x, y, len, p: 0.3, seed, salt, accumulate };
+                pair.check("dropout", kernel, &[(y, len)], 1e-6, 1e-7);
+            }
         }
     }
 
@@ -237,6 +240,8 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         let kernel = Kernel::SgdUpdate { param, grad, len, lr: 0.1, batch_size: 32.0 };
         pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
         let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
+        let (bias1, bias2) = adam_bias_corrections(0.9, 0.999, 3);
+        let corrections = pair.values(&[bias1, bias2]);
         let kernel = Kernel::AdamUpdate {
             param,
             grad,
@@ -248,7 +253,7 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.01,
-            step: 3,
+            corrections,
         };
         pair.check("adam", kernel, &[(param, len), (m, len), (v, len)], 1e-5, 1e-6);
     }

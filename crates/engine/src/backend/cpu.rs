@@ -4,7 +4,7 @@
 // The kernels index several slices with one loop variable, like the shaders they mirror.
 #![allow(clippy::needless_range_loop)]
 
-use super::kernel::{adam_bias_corrections, dropout_uniform, BinaryOp, Kernel, UnaryOp};
+use super::kernel::{dropout_mask_seed, dropout_uniform, BinaryOp, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
 use crate::error::{EngineError, Result};
@@ -509,8 +509,8 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 store(&mut out[out_index], scale * total as f32, accumulate);
             })
         }
-        Kernel::Dropout { x, y, len, p, seed, accumulate } => backend.with_output(y, &[x], |slab, y| {
-            let x = slab.get(x);
+        Kernel::Dropout { x, y, len, p, seed, salt, accumulate } => backend.with_output(y, &[x, seed], |slab, y| {
+            let (x, seed) = (slab.get(x), dropout_mask_seed(slab.get(seed)[0].to_bits(), salt));
             for i in 0..len {
                 let kept = dropout_uniform(seed, i as u32) >= p;
                 store(&mut y[i], if kept { x[i] / (1.0 - p) } else { 0.0 }, accumulate);
@@ -530,12 +530,12 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 param[i] -= lr * grad[i] / batch_size;
             }
         }),
-        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, step } => {
+        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, corrections } => {
             let mut slab = backend.storage.borrow_mut();
             let (mut p, mut mm, mut vv) = (slab.take(param), slab.take(m), slab.take(v));
             {
                 let g = slab.get(grad);
-                let (bias1, bias2) = adam_bias_corrections(beta1, beta2, step);
+                let (bias1, bias2) = (slab.get(corrections)[0], slab.get(corrections)[1]);
                 for i in 0..len {
                     let gi = g[i] + weight_decay * p[i];
                     mm[i] = beta1 * mm[i] + (1.0 - beta1) * gi;

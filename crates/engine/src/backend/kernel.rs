@@ -175,9 +175,11 @@ pub enum Kernel {
     },
     /// out[out_index] (+)= scale · Σ x[i] (or Σ x[i]² when `squares`)
     Sum { x: BufId, out: BufId, out_index: usize, len: usize, scale: f32, squares: bool, accumulate: bool },
-    /// y[i] = x[i] · keep(i) / (1 - p) with keep(i) = hash(seed, i) ≥ p; the backward is the same
-    /// kernel applied to dy with the same seed (and `accumulate`).
-    Dropout { x: BufId, y: BufId, len: usize, p: f32, seed: u32, accumulate: bool },
+    /// y[i] = x[i] · keep(i) / (1 - p) with keep(i) = hash(dropout_mask_seed(seed[0], salt), i) ≥ p;
+    /// the backward is the same kernel applied to dy with the same seed and salt (and
+    /// `accumulate`). `seed` is a one-element u32 buffer holding the step's seed: it is read on
+    /// the device, so a recorded step (plan replay) draws new masks when the buffer changes.
+    Dropout { x: BufId, y: BufId, len: usize, p: f32, seed: BufId, salt: u32, accumulate: bool },
     /// out[0] = sqrt(sum_sq[0]): the global gradient norm, kept for charts
     Sqrt { x: BufId, out: BufId },
     /// g[i] ·= min(1, max_norm / norm[0]) (d2l's grad_clipping; a zero norm leaves g unchanged)
@@ -186,6 +188,8 @@ pub enum Kernel {
     SgdUpdate { param: BufId, grad: BufId, len: usize, lr: f32, batch_size: f32 },
     /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
     /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g.
+    /// `corrections` holds [1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
+    /// before the step: the step count lives on the device, so a recorded step replays.
     AdamUpdate {
         param: BufId,
         grad: BufId,
@@ -197,7 +201,7 @@ pub enum Kernel {
         beta2: f32,
         eps: f32,
         weight_decay: f32,
-        step: u32,
+        corrections: BufId,
     },
 }
 
@@ -250,7 +254,13 @@ pub fn dropout_uniform(seed: u32, index: u32) -> f32 {
     (hashed >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
-/// 1 - β1^t and 1 - β2^t, computed the same way by both backends.
+/// The seed of dropout mask number `salt` of a step seeded `step_seed` (the tape's seed, read
+/// from a device buffer). The same integer arithmetic runs in `shaders/elementwise.wgsl`.
+pub fn dropout_mask_seed(step_seed: u32, salt: u32) -> u32 {
+    step_seed.wrapping_mul(1_103_515_245).wrapping_add(12_345) ^ salt.wrapping_mul(0x9E37_79B9)
+}
+
+/// 1 - β1^t and 1 - β2^t, as the host computes them for [`Kernel::AdamUpdate`].
 pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
     let t = i32::try_from(step).unwrap_or(i32::MAX);
     (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))

@@ -13,7 +13,9 @@ mod kernel;
 
 pub use cpu::CpuBackend;
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
-pub use kernel::{dropout_uniform, BinaryOp, CellStep, Kernel, MatmulVariant, UnaryOp};
+pub use kernel::{
+    adam_bias_corrections, dropout_mask_seed, dropout_uniform, BinaryOp, CellStep, Kernel, MatmulVariant, UnaryOp,
+};
 
 use crate::error::{EngineError, Result};
 use std::future::Future;

@@ -77,10 +77,11 @@ impl Tape {
         if !self.is_training() || p == 0.0 {
             return Ok(x);
         }
-        let seed = self.next_dropout_seed();
+        let (seed, salt) = self.next_dropout_mask()?;
         let out = self.alloc(self.shape(x))?;
-        self.run(Kernel::Dropout { x: self.value(x).id(), y: out.id(), len: out.len(), p, seed, accumulate: false })?;
-        Ok(self.record(out, Op::Dropout { x, p, seed }, &[x]))
+        let (x_id, len) = (self.value(x).id(), out.len());
+        self.run(Kernel::Dropout { x: x_id, y: out.id(), len, p, seed, salt, accumulate: false })?;
+        Ok(self.record(out, Op::Dropout { x, p, salt }, &[x]))
     }
 }
 
@@ -138,9 +139,10 @@ pub(super) fn unary_backward(tape: &mut Tape, op: UnaryOp, x: Var, out: Var, dy:
     Ok(())
 }
 
-pub(super) fn dropout_backward(tape: &mut Tape, x: Var, p: f32, seed: u32, dy: &Tensor) -> Result<()> {
+pub(super) fn dropout_backward(tape: &mut Tape, x: Var, p: f32, salt: u32, dy: &Tensor) -> Result<()> {
     if let Some((dx, acc)) = tape.grad_target(x)? {
-        tape.run(Kernel::Dropout { x: dy.id(), y: dx.id(), len: dy.len(), p, seed, accumulate: acc })?;
+        let seed = tape.dropout_seed()?;
+        tape.run(Kernel::Dropout { x: dy.id(), y: dx.id(), len: dy.len(), p, seed, salt, accumulate: acc })?;
     }
     Ok(())
 }

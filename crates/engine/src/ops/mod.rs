@@ -23,7 +23,7 @@ pub(crate) fn backward(tape: &mut Tape, out: Var, op: &Op, grad: &Tensor) -> Res
         Op::AddBias { x, bias } => elementwise::add_bias_backward(tape, *x, *bias, grad),
         Op::Binary { op, a, b } => elementwise::binary_backward(tape, *op, *a, *b, grad),
         Op::Unary { op, x } => elementwise::unary_backward(tape, *op, *x, out, grad),
-        Op::Dropout { x, p, seed } => elementwise::dropout_backward(tape, *x, *p, *seed, grad),
+        Op::Dropout { x, p, salt } => elementwise::dropout_backward(tape, *x, *p, *salt, grad),
         Op::Concat { inputs, dim } => shape::concat_backward(tape, inputs, *dim, grad),
         Op::Slice { x, dim, start } => shape::slice_backward(tape, *x, *dim, *start, grad),
         Op::Reshape { x } => shape::reshape_backward(tape, *x, grad),

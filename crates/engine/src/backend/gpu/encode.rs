@@ -2,7 +2,7 @@
 //! parameter words (in the order of that shader's `Params` struct), the storage bindings and
 //! the grid. Each family here mirrors one file under `shaders/`.
 
-use super::super::kernel::{adam_bias_corrections, CellStep, Kernel, MatmulVariant};
+use super::super::kernel::{CellStep, Kernel, MatmulVariant};
 use super::super::BufId;
 use crate::error::{EngineError, Result};
 use crate::nn::config::CellKind;
@@ -246,11 +246,11 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             vec![(1, x), (2, bias), (3, out)],
             grid_1d(rows * cols, 256)?,
         ),
-        Kernel::Dropout { x, y, len, p, seed, accumulate } => spec(
+        Kernel::Dropout { x, y, len, p, seed, salt, accumulate } => spec(
             Elementwise,
             "dropout",
-            elementwise(len, 0, accumulate, 0, seed, p, 1)?,
-            vec![(1, x), (3, y)],
+            elementwise(len, 0, accumulate, 0, salt, p, 1)?,
+            vec![(1, x), (3, y), (4, seed)],
             grid_1d(len, 256)?,
         ),
         Kernel::ColumnSum { x, out, rows, cols, accumulate } => spec(
@@ -321,32 +321,29 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             grid_1d(rows, 64)?,
         ),
         Kernel::Sqrt { x, out } => {
-            spec(Optimizer, "sqrt_scalar", optimizer(1, 0.0, 1.0, [0.0; 6], 0.0)?, vec![(1, x), (2, out)], [1, 1, 1])
+            spec(Optimizer, "sqrt_scalar", optimizer(1, 0.0, 1.0, [0.0; 4], 0.0)?, vec![(1, x), (2, out)], [1, 1, 1])
         }
         Kernel::ClipScale { grad, norm, len, max_norm } => spec(
             Optimizer,
             "clip_scale",
-            optimizer(len, 0.0, 1.0, [0.0; 6], max_norm)?,
+            optimizer(len, 0.0, 1.0, [0.0; 4], max_norm)?,
             vec![(1, norm), (2, grad)],
             grid_1d(len, 256)?,
         ),
         Kernel::SgdUpdate { param, grad, len, lr, batch_size } => spec(
             Optimizer,
             "sgd",
-            optimizer(len, lr, batch_size, [0.0; 6], 0.0)?,
+            optimizer(len, lr, batch_size, [0.0; 4], 0.0)?,
             vec![(1, grad), (2, param)],
             grid_1d(len, 256)?,
         ),
-        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, step } => {
-            let (bias1, bias2) = adam_bias_corrections(beta1, beta2, step);
-            spec(
-                Optimizer,
-                "adam",
-                optimizer(len, lr, 1.0, [beta1, beta2, eps, weight_decay, bias1, bias2], 0.0)?,
-                vec![(1, grad), (2, param), (3, m), (4, v)],
-                grid_1d(len, 256)?,
-            )
-        }
+        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, corrections } => spec(
+            Optimizer,
+            "adam",
+            optimizer(len, lr, 1.0, [beta1, beta2, eps, weight_decay], 0.0)?,
+            vec![(1, grad), (2, param), (3, m), (4, v), (5, corrections)],
+            grid_1d(len, 256)?,
+        ),
     })
 }
 
@@ -373,10 +370,10 @@ fn elementwise(
     Ok(vec![to_u32(len, "len")?, op, flag(accumulate), alpha_bits, seed, prob.to_bits(), to_u32(cols, "cols")?, 0])
 }
 
-/// `adam` = [beta1, beta2, eps, weight_decay, bias1, bias2].
-fn optimizer(len: usize, lr: f32, batch_size: f32, adam: [f32; 6], max_norm: f32) -> Result<Vec<u32>> {
+/// `adam` = [beta1, beta2, eps, weight_decay].
+fn optimizer(len: usize, lr: f32, batch_size: f32, adam: [f32; 4], max_norm: f32) -> Result<Vec<u32>> {
     let mut words = vec![to_u32(len, "len")?, lr.to_bits(), batch_size.to_bits()];
     words.extend(adam.iter().map(|v| v.to_bits()));
-    words.extend([max_norm.to_bits(), 0, 0]);
+    words.extend([max_norm.to_bits(), 0, 0, 0, 0]);
     Ok(words)
 }
