@@ -84,15 +84,13 @@ struct LanguageModelStepper {
     trainer: Trainer,
     batches: Vec<Batch>,
     next: usize,
-    state: Option<Vec<Tensor>>,
 }
 
 impl Stepper for LanguageModelStepper {
     fn step(&mut self) -> Result<usize> {
         let batch = &self.batches[self.next % self.batches.len()];
         self.next += 1;
-        let state = self.trainer.train_batch(&self.model, batch, self.state.as_deref(), Sampling::Sequential)?;
-        self.state = Some(state);
+        self.trainer.train_batch(&self.model, batch, Sampling::Sequential)?;
         Ok(batch.batch_size * batch.num_steps)
     }
 
@@ -132,7 +130,7 @@ fn stepper(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Bo
         let mut trainer = Trainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
         let batches = BatchIter::new(corpus.tokens, p.batch_size, p.num_steps, Sampling::Sequential, 0)?.epoch();
         trainer.begin_epoch()?;
-        return Ok(Box::new(LanguageModelStepper { model, trainer, batches, next: 0, state: None }));
+        return Ok(Box::new(LanguageModelStepper { model, trainer, batches, next: 0 }));
     }
     if let Some(p) = seq2seq_preset(name) {
         if p.data != "fra-eng" {

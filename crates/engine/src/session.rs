@@ -4,7 +4,6 @@
 
 use crate::error::{EngineError, Result};
 use crate::nn::{LanguageModel, Seq2Seq};
-use crate::tensor::Tensor;
 use crate::train::{EpochMetrics, Trainer};
 use crate::translate::{Seq2SeqEpoch, Seq2SeqTrainer};
 use rand_chacha::ChaCha8Rng;
@@ -61,13 +60,11 @@ pub struct Session {
     trainer: Trainer,
     batches: BatchIter,
     cursor: EpochCursor<Batch>,
-    /// The detached state carried between batches (sequential sampling).
-    state: Option<Vec<Tensor>>,
 }
 
 impl Session {
     pub fn new(model: LanguageModel, trainer: Trainer, batches: BatchIter) -> Self {
-        Self { model, trainer, batches, cursor: EpochCursor::new(), state: None }
+        Self { model, trainer, batches, cursor: EpochCursor::new() }
     }
 
     pub fn model(&self) -> &LanguageModel {
@@ -89,12 +86,11 @@ impl Session {
     pub async fn step(&mut self) -> Result<Option<EpochMetrics>> {
         if self.cursor.between_epochs() {
             self.cursor.pending = self.batches.epoch().into();
-            self.state = None;
             self.trainer.begin_epoch()?;
         }
         let batch = self.cursor.next("the corpus gives no minibatch; it is shorter than one batch")?;
         let sampling = self.batches.sampling();
-        self.state = Some(self.trainer.train_batch(&self.model, &batch, self.state.as_deref(), sampling)?);
+        self.trainer.train_batch(&self.model, &batch, sampling)?;
         let Some((batches, tokens)) = self.cursor.trained(batch.batch_size * batch.num_steps) else {
             return Ok(None);
         };

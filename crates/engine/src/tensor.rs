@@ -73,25 +73,28 @@ impl Tensor {
     /// Uploads indices (token ids, labels) as a u32 tensor of `shape`.
     pub fn from_u32(backend: &Rc<dyn Backend>, shape: &[usize], data: &[u32]) -> Result<Self> {
         let tensor = Self::uninit(backend, shape, DType::U32)?;
-        if data.len() != tensor.len() {
-            return Err(EngineError::ShapeMismatch {
-                op: "from_u32",
-                detail: format!("{} values for shape {shape:?}", data.len()),
-            });
-        }
-        backend.upload(tensor.id(), data)?;
+        tensor.write_u32(data)?;
         Ok(tensor)
     }
 
     /// Overwrites the whole tensor with `data` (same length).
     pub fn write_f32(&self, data: &[f32]) -> Result<()> {
-        if data.len() != self.len() {
+        self.write_words(f32_words(data))
+    }
+
+    /// Overwrites the whole tensor with indices (same length).
+    pub fn write_u32(&self, data: &[u32]) -> Result<()> {
+        self.write_words(data)
+    }
+
+    fn write_words(&self, words: &[u32]) -> Result<()> {
+        if words.len() != self.len() {
             return Err(EngineError::ShapeMismatch {
                 op: "write",
-                detail: format!("{} values for shape {:?}", data.len(), self.shape),
+                detail: format!("{} values for shape {:?}", words.len(), self.shape),
             });
         }
-        self.backend().upload(self.id(), f32_words(data))
+        self.backend().upload(self.id(), words)
     }
 
     /// Reads the tensor back (flushes recorded work first).

@@ -12,7 +12,7 @@ use crate::nn::LanguageModel;
 use crate::optim::{Adam, Sgd};
 use crate::param::{zero_grads, Param};
 use crate::tape::{Tape, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use rnnplay_data::{Batch, BatchIter, Sampling};
 use std::rc::Rc;
 
@@ -44,24 +44,50 @@ impl Optimizer {
         }
     }
 
-    pub(crate) fn step(&mut self, params: &[crate::param::Param]) -> Result<()> {
+    /// What changes from one step to the next (Adam's step count), written to the device
+    /// before the step is recorded.
+    fn advance(&mut self, params: &[Param]) -> Result<()> {
         match self {
-            Self::Sgd(sgd) => sgd.step(params),
-            Self::Adam(adam) => adam.step(params),
+            Self::Sgd(_) => Ok(()),
+            Self::Adam(adam) => adam.advance(params),
         }
     }
+
+    /// Records the update of every parameter.
+    fn record(&mut self, params: &[Param]) -> Result<()> {
+        match self {
+            Self::Sgd(sgd) => sgd.step(params),
+            Self::Adam(adam) => adam.record(params),
+        }
+    }
+}
+
+/// What a model's part of a training step hands back to [`StepCore::step`].
+pub(crate) struct StepLoss {
+    /// The one-element loss to differentiate.
+    pub(crate) loss: Var,
+    /// `metrics[0] += loss_scale · loss`.
+    pub(crate) loss_scale: f32,
+    /// Values copied into tensors that outlive the step once its backward pass is recorded:
+    /// the final recurrent state into the state the next batch starts from (truncated BPTT).
+    pub(crate) carry: Vec<(Var, Tensor)>,
 }
 
 /// What every trainer does around its model's loss: the optimizer, global-norm clipping, the
 /// step counter that seeds each tape, and two device-side sums per epoch (`metrics`: [Σ loss,
 /// Σ pre-clip norms]) read back once at the epoch's end. [`Trainer`] and
 /// [`Seq2SeqTrainer`](crate::translate::Seq2SeqTrainer) differ only in how they get the loss.
+///
+/// A step depends on the host only through buffers written before it is recorded — the batch,
+/// the dropout seed, Adam's bias corrections — so the same step records the same kernels.
 pub(crate) struct StepCore {
     pub(crate) backend: Rc<dyn Backend>,
     optimizer: Optimizer,
     clipper: GradClipper,
     pub(crate) metrics: Tensor,
     step: u32,
+    /// The step's dropout seed (one u32), written before each step.
+    seed: Tensor,
 }
 
 impl StepCore {
@@ -72,6 +98,7 @@ impl StepCore {
             clipper: GradClipper::new(backend, clip)?,
             metrics: Tensor::zeros(backend, &[2])?,
             step: 0,
+            seed: Tensor::from_u32(backend, &[1], &[0])?,
         })
     }
 
@@ -80,19 +107,26 @@ impl StepCore {
         self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
     }
 
-    /// Zeroes the gradients and opens the step's tape, seeded by the step count (dropout).
-    pub(crate) fn begin_step(&mut self, params: &[Param]) -> Result<Tape> {
-        zero_grads(params)?;
+    /// One training step: zeroed gradients, the forward pass that `forward` records on a tape
+    /// seeded by the step count (dropout), backward from its loss, clipping, the update,
+    /// `metrics += [loss_scale · loss, norm]`, the carried values; then the step's one submit.
+    pub(crate) fn step(&mut self, params: &[Param], forward: impl FnOnce(&mut Tape) -> Result<StepLoss>) -> Result<()> {
         self.step = self.step.wrapping_add(1);
-        Ok(Tape::new(&self.backend, self.step))
+        self.seed.write_u32(&[self.step])?;
+        self.optimizer.advance(params)?;
+        self.record(params, forward)?;
+        self.backend.flush()
     }
 
-    /// Backward from `loss`, clipping, the update, and `metrics += [loss_scale · loss, norm]`;
-    /// then the one submit of the step.
-    pub(crate) fn finish_step(&mut self, tape: &mut Tape, loss: Var, loss_scale: f32, params: &[Param]) -> Result<()> {
+    /// Records the step; its tape (and with it every temporary buffer) is gone before the
+    /// submit, so the next step gets the same buffers back from the pool in the same roles.
+    fn record(&mut self, params: &[Param], forward: impl FnOnce(&mut Tape) -> Result<StepLoss>) -> Result<()> {
+        zero_grads(params)?;
+        let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
+        let StepLoss { loss, loss_scale, carry } = forward(&mut tape)?;
         tape.backward(loss)?;
         self.clipper.clip(params)?;
-        self.optimizer.step(params)?;
+        self.optimizer.record(params)?;
         self.backend.run(Kernel::Scale {
             x: tape.value(loss).id(),
             out: self.metrics.id(),
@@ -101,14 +135,66 @@ impl StepCore {
             accumulate: true,
         })?;
         accumulate_into(&self.backend, self.clipper.norm().id(), &self.metrics, 1)?;
-        self.backend.flush()
+        for (value, into) in carry {
+            copy_into(&self.backend, tape.value(value), &into)?;
+        }
+        Ok(())
     }
+}
+
+/// `into` = `value` (same length), on the device.
+fn copy_into(backend: &Rc<dyn Backend>, value: &Tensor, into: &Tensor) -> Result<()> {
+    if value.len() != into.len() {
+        return Err(EngineError::ShapeMismatch {
+            op: "carry",
+            detail: format!("a value of shape {:?} into a tensor of shape {:?}", value.shape(), into.shape()),
+        });
+    }
+    let len = value.len();
+    backend.run(Kernel::Copy2d {
+        src: value.id(),
+        dst: into.id(),
+        rows: 1,
+        cols: len,
+        src_stride: len,
+        src_offset: 0,
+        dst_stride: len,
+        dst_offset: 0,
+        accumulate: false,
+    })
+}
+
+/// A language model's inputs for one batch shape, on the device: written before every step,
+/// read by the recorded kernels.
+struct BatchInputs {
+    /// The parameters these inputs were made for (the state's shapes depend on the model).
+    model: Vec<BufId>,
+    /// (steps, batch) token ids, time-major.
+    tokens: Tensor,
+    /// (steps·batch) next-token labels, time-major.
+    labels: Tensor,
+    /// The state the next batch starts from: zeros, or the last batch's final state.
+    state: Vec<Tensor>,
+}
+
+impl BatchInputs {
+    fn fits(&self, model: &LanguageModel, batch: &Batch) -> bool {
+        self.tokens.shape() == [batch.num_steps, batch.batch_size] && self.model == param_ids(model.params())
+    }
+}
+
+/// The buffers of `params`: which model a trainer's inputs (and recorded steps) were made for.
+pub(crate) fn param_ids(params: &[Param]) -> Vec<BufId> {
+    params.iter().map(|p| p.value().id()).collect()
 }
 
 /// Trains a model epoch by epoch with global-norm clipping.
 pub struct Trainer {
     /// `metrics` holds [Σ batch mean losses, Σ pre-clip norms] of the current epoch.
     core: StepCore,
+    inputs: Option<BatchInputs>,
+    /// True when `inputs.state` holds the final state of the previous batch of this epoch.
+    carrying: bool,
 }
 
 /// Uploads a batch: inputs (steps, batch) and time-major labels (steps·batch).
@@ -138,7 +224,7 @@ impl Trainer {
     /// d2l's `train_ch8(net, train_iter, vocab, lr, num_epochs)` uses SGD with θ = 1: pass
     /// `Optimizer::by_name("sgd", lr)` and `clip = 1`.
     pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
-        Ok(Self { core: StepCore::new(backend, optimizer, clip)? })
+        Ok(Self { core: StepCore::new(backend, optimizer, clip)?, inputs: None, carrying: false })
     }
 
     /// d2l's setting: SGD with `lr` on the mean loss, clipping at `clip`.
@@ -152,41 +238,55 @@ impl Trainer {
     pub async fn train_epoch(&mut self, model: &LanguageModel, batches: &mut BatchIter) -> Result<EpochMetrics> {
         self.begin_epoch()?;
         let epoch = batches.epoch();
-        let mut state: Option<Vec<Tensor>> = None;
         let mut tokens = 0;
         for batch in &epoch {
-            state = Some(self.train_batch(model, batch, state.as_deref(), batches.sampling())?);
+            self.train_batch(model, batch, batches.sampling())?;
             tokens += batch.batch_size * batch.num_steps;
         }
         self.finish_epoch(epoch.len(), tokens).await
     }
 
-    /// Zeroes the epoch's device-side sums of losses and gradient norms.
+    /// Zeroes the epoch's device-side sums of losses and gradient norms; the epoch's first
+    /// batch starts from a zero state.
     pub fn begin_epoch(&mut self) -> Result<()> {
+        self.carrying = false;
         self.core.begin_epoch()
     }
 
     /// One training step on `batch` — forward, mean cross-entropy, backward, clipping, update —
-    /// recorded and submitted once, with no read-back. Starts from `carried` under sequential
-    /// sampling (truncated BPTT) and from zeros otherwise; returns the detached final state.
-    pub fn train_batch(
-        &mut self,
-        model: &LanguageModel,
-        batch: &Batch,
-        carried: Option<&[Tensor]>,
-        sampling: Sampling,
-    ) -> Result<Vec<Tensor>> {
+    /// recorded and submitted once, with no read-back. Under sequential sampling it starts from
+    /// the final state of the previous batch since [`Trainer::begin_epoch`] (detached:
+    /// truncated BPTT), otherwise from zeros.
+    pub fn train_batch(&mut self, model: &LanguageModel, batch: &Batch, sampling: Sampling) -> Result<()> {
         let backend = Rc::clone(&self.core.backend);
-        let initial = match (carried, sampling) {
-            (Some(carried), Sampling::Sequential) => carried.to_vec(),
-            _ => model.begin_state(&backend, batch.batch_size)?,
+        let inputs = match self.inputs.take() {
+            Some(inputs) if inputs.fits(model, batch) => inputs,
+            _ => {
+                self.carrying = false;
+                BatchInputs {
+                    model: param_ids(model.params()),
+                    tokens: Tensor::uninit(&backend, &[batch.num_steps, batch.batch_size], DType::U32)?,
+                    labels: Tensor::uninit(&backend, &[batch.num_steps * batch.batch_size], DType::U32)?,
+                    state: model.begin_state(&backend, batch.batch_size)?,
+                }
+            }
         };
-        let (inputs, labels) = upload(&backend, batch)?;
-        let mut tape = self.core.begin_step(model.params())?;
-        let (logits, new_state) = model.forward(&mut tape, &inputs, &initial)?;
-        let loss = tape.softmax_cross_entropy(logits, &labels)?;
-        self.core.finish_step(&mut tape, loss, 1.0, model.params())?;
-        Ok(new_state.iter().map(|v| tape.detach(*v)).collect())
+        let inputs = self.inputs.insert(inputs);
+        inputs.tokens.write_u32(&batch.inputs_time_major())?;
+        inputs.labels.write_u32(&batch.labels_time_major())?;
+        if !(self.carrying && sampling == Sampling::Sequential) {
+            for state in &inputs.state {
+                backend.run(Kernel::Fill { out: state.id(), len: state.len(), value: 0.0 })?;
+            }
+        }
+        let BatchInputs { tokens, labels, state, .. } = &*inputs;
+        self.core.step(model.params(), |tape| {
+            let (logits, final_state) = model.forward(tape, tokens, state)?;
+            let loss = tape.softmax_cross_entropy(logits, labels)?;
+            Ok(StepLoss { loss, loss_scale: 1.0, carry: final_state.into_iter().zip(state.iter().cloned()).collect() })
+        })?;
+        self.carrying = true;
+        Ok(())
     }
 
     /// Reads the epoch's sums back (the one read-back of an epoch) and turns them into means

@@ -2,13 +2,13 @@
 //! softmax cross-entropy, global-norm clipping, one submit per minibatch) and
 //! `predict_seq2seq` (greedy free-running decoding), plus a teacher-forced view of a reference.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BufId};
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, softmax};
 use crate::nn::Seq2Seq;
-use crate::tape::{Tape, Var};
-use crate::tensor::Tensor;
-use crate::train::{Optimizer, StepCore};
+use crate::tape::Tape;
+use crate::tensor::{DType, Tensor};
+use crate::train::{param_ids, Optimizer, StepCore, StepLoss};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::translation::{time_major, PairBatch, RESERVED};
@@ -41,32 +41,59 @@ pub struct Seq2SeqTrainer {
     /// the true previous token (0: pure teacher forcing, d2l's setting), and the coins' source.
     sampling_probability: f32,
     coins: ChaCha8Rng,
+    inputs: Option<PairInputs>,
 }
 
-/// One batch on the device, time-major: encoder input, decoder input (`<bos>` + target[:-1],
-/// also kept on the host for scheduled sampling), labels, and per-position weights (1 for valid
-/// target tokens).
-struct Uploaded {
+/// One batch shape's inputs on the device, time-major, written before every step: encoder
+/// input, decoder input (`<bos>` + target[:-1]), labels, per-position weights (1 for valid
+/// target tokens), and for scheduled sampling each step's true decoder input and coins.
+struct PairInputs {
+    /// The parameters these inputs were made for.
+    model: Vec<BufId>,
     src: Tensor,
     dec_in: Tensor,
-    dec_in_host: Vec<u32>,
     labels: Tensor,
     weights: Tensor,
+    /// Per decoder step, (1, batch) true inputs and (batch) coins; made on the first step
+    /// with scheduled sampling.
+    step_inputs: Vec<Tensor>,
+    step_coins: Vec<Tensor>,
 }
 
-fn upload(backend: &Rc<dyn Backend>, batch: &PairBatch, bos: u32) -> Result<Uploaded> {
-    let (b, steps) = (batch.batch_size, batch.num_steps);
-    let src = Tensor::from_u32(backend, &[steps, b], &time_major(&batch.src, b, steps))?;
-    let dec_in: Vec<u32> = (0..b)
-        .flat_map(|row| std::iter::once(bos).chain(batch.tgt[row * steps..(row + 1) * steps - 1].iter().copied()))
-        .collect();
-    let dec_in_host = time_major(&dec_in, b, steps);
-    let dec_in = Tensor::from_u32(backend, &[steps, b], &dec_in_host)?;
-    let labels = Tensor::from_u32(backend, &[steps * b], &time_major(&batch.tgt, b, steps))?;
-    let weights: Vec<f32> =
-        (0..steps).flat_map(|t| batch.tgt_valid.iter().map(move |&v| if t < v { 1.0 } else { 0.0 })).collect();
-    let weights = Tensor::from_f32(backend, &[steps * b], &weights)?;
-    Ok(Uploaded { src, dec_in, dec_in_host, labels, weights })
+impl PairInputs {
+    fn new(backend: &Rc<dyn Backend>, model: &Seq2Seq, batch: &PairBatch) -> Result<Self> {
+        let (b, steps) = (batch.batch_size, batch.num_steps);
+        let ids = |shape: &[usize]| Tensor::uninit(backend, shape, DType::U32);
+        Ok(Self {
+            model: param_ids(model.params()),
+            src: ids(&[steps, b])?,
+            dec_in: ids(&[steps, b])?,
+            labels: ids(&[steps * b])?,
+            weights: Tensor::uninit(backend, &[steps * b], DType::F32)?,
+            step_inputs: Vec::new(),
+            step_coins: Vec::new(),
+        })
+    }
+
+    fn fits(&self, model: &Seq2Seq, batch: &PairBatch) -> bool {
+        self.src.shape() == [batch.num_steps, batch.batch_size] && self.model == param_ids(model.params())
+    }
+
+    /// Writes `batch`; returns the decoder input, time-major, for scheduled sampling.
+    fn write(&self, batch: &PairBatch, bos: u32) -> Result<Vec<u32>> {
+        let (b, steps) = (batch.batch_size, batch.num_steps);
+        self.src.write_u32(&time_major(&batch.src, b, steps))?;
+        let dec_in: Vec<u32> = (0..b)
+            .flat_map(|row| std::iter::once(bos).chain(batch.tgt[row * steps..(row + 1) * steps - 1].iter().copied()))
+            .collect();
+        let dec_in = time_major(&dec_in, b, steps);
+        self.dec_in.write_u32(&dec_in)?;
+        self.labels.write_u32(&time_major(&batch.tgt, b, steps))?;
+        let weights: Vec<f32> =
+            (0..steps).flat_map(|t| batch.tgt_valid.iter().map(move |&v| if t < v { 1.0 } else { 0.0 })).collect();
+        self.weights.write_f32(&weights)?;
+        Ok(dec_in)
+    }
 }
 
 impl Seq2SeqTrainer {
@@ -75,6 +102,7 @@ impl Seq2SeqTrainer {
             core: StepCore::new(backend, optimizer, clip)?,
             sampling_probability: 0.0,
             coins: ChaCha8Rng::seed_from_u64(0),
+            inputs: None,
         })
     }
 
@@ -91,22 +119,23 @@ impl Seq2SeqTrainer {
         Ok(())
     }
 
-    /// Logits of a batch under teacher forcing, or under scheduled sampling when its
-    /// probability is positive (coins drawn on the host, one per position after the first).
-    fn logits(&mut self, model: &Seq2Seq, tape: &mut Tape, batch: &Uploaded) -> Result<Var> {
-        if self.sampling_probability <= 0.0 {
-            return model.forward(tape, &batch.src, &batch.dec_in);
+    /// Scheduled sampling: writes each decoder step's true input and coins (drawn on the host,
+    /// one per position after the first) into `inputs`.
+    fn write_coins(&mut self, inputs: &mut PairInputs, dec_in: &[u32], batch: &PairBatch) -> Result<()> {
+        let (b, steps) = (batch.batch_size, batch.num_steps);
+        if inputs.step_inputs.is_empty() {
+            for _ in 0..steps {
+                inputs.step_inputs.push(Tensor::uninit(&self.core.backend, &[1, b], DType::U32)?);
+                inputs.step_coins.push(Tensor::uninit(&self.core.backend, &[b], DType::U32)?);
+            }
         }
-        let (steps, b) = (batch.dec_in.shape()[0], batch.dec_in.shape()[1]);
-        let mut step_inputs = Vec::with_capacity(steps);
-        let mut step_coins = Vec::with_capacity(steps);
         for t in 0..steps {
-            step_inputs.push(Tensor::from_u32(&self.core.backend, &[1, b], &batch.dec_in_host[t * b..(t + 1) * b])?);
+            inputs.step_inputs[t].write_u32(&dec_in[t * b..(t + 1) * b])?;
             let coins: Vec<u32> =
                 (0..b).map(|_| u32::from(t > 0 && self.coins.random::<f32>() < self.sampling_probability)).collect();
-            step_coins.push(Tensor::from_u32(&self.core.backend, &[b], &coins)?);
+            inputs.step_coins[t].write_u32(&coins)?;
         }
-        model.forward_scheduled(tape, &batch.src, &step_inputs, &step_coins)
+        Ok(())
     }
 
     /// One pass over `batches` (one submit each; one read-back at the end).
@@ -135,18 +164,28 @@ impl Seq2SeqTrainer {
     /// cross-entropy, backward, clipping, update — recorded and submitted once, no read-back.
     pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
         let (bos, _) = reserved(tgt_vocab);
-        let uploaded = upload(&self.core.backend, batch, bos)?;
-        let mut tape = self.core.begin_step(model.params())?;
-        let logits = self.logits(model, &mut tape, &uploaded)?;
-        // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
-        let loss = tape.masked_softmax_cross_entropy(
-            logits,
-            &uploaded.labels,
-            Some(&uploaded.weights),
-            batch.num_steps as f32,
-        )?;
-        // metrics[0] gets Σ valid CE back from the loss's normaliser.
-        self.core.finish_step(&mut tape, loss, batch.num_steps as f32, model.params())
+        let mut inputs = match self.inputs.take() {
+            Some(inputs) if inputs.fits(model, batch) => inputs,
+            _ => PairInputs::new(&self.core.backend, model, batch)?,
+        };
+        let dec_in = inputs.write(batch, bos)?;
+        let scheduled = self.sampling_probability > 0.0;
+        if scheduled {
+            self.write_coins(&mut inputs, &dec_in, batch)?;
+        }
+        let inputs = self.inputs.insert(inputs);
+        let num_steps = batch.num_steps as f32;
+        self.core.step(model.params(), |tape| {
+            let logits = if scheduled {
+                model.forward_scheduled(tape, &inputs.src, &inputs.step_inputs, &inputs.step_coins)?
+            } else {
+                model.forward(tape, &inputs.src, &inputs.dec_in)?
+            };
+            // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
+            let loss = tape.masked_softmax_cross_entropy(logits, &inputs.labels, Some(&inputs.weights), num_steps)?;
+            // metrics[0] gets Σ valid CE back from the loss's normaliser.
+            Ok(StepLoss { loss, loss_scale: num_steps, carry: Vec::new() })
+        })
     }
 
     /// Reads the epoch's sums back (its one read-back) and turns them into per-token and

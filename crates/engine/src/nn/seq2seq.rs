@@ -17,7 +17,7 @@ use crate::error::{EngineError, Result};
 use crate::init::{Init, InitRng};
 use crate::param::Param;
 use crate::tape::{Tape, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -207,7 +207,8 @@ impl Seq2Seq {
             let ids = match outputs.last() {
                 None => truth.clone(),
                 Some(&previous) => {
-                    let picked = Tensor::from_u32(tape.backend(), &[1, batch], &vec![0; batch])?;
+                    // PickTokens writes every row.
+                    let picked = Tensor::uninit(tape.backend(), &[1, batch], DType::U32)?;
                     tape.run(Kernel::PickTokens {
                         logits: tape.value(previous).id(),
                         truth: truth.id(),
