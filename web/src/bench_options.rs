@@ -1,13 +1,14 @@
 //! The page's benchmark mode, `?bench=1`: which presets, how many warm-up and timed
-//! minibatches, and how the concise layers run. Read from the URL; plain Rust, tested natively.
+//! minibatches, how the concise layers run and whether steps are replayed. Read from the URL;
+//! plain Rust, tested natively.
 //!
-//! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=1][&bench_batches=5][&bench_layers=fused|unfused|both]`
+//! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=2][&bench_batches=5][&bench_layers=fused|unfused|both][&bench_replay=on|off|both]`
 
 use rnnplay_engine::bench::DEFAULT_PRESETS;
 use rnnplay_engine::presets::{preset, preset_names, seq2seq_preset};
 
 /// The URL keys of the benchmark mode (the training settings ignore them).
-pub const KEYS: [&str; 5] = ["bench", "bench_presets", "bench_warmup", "bench_batches", "bench_layers"];
+pub const KEYS: [&str; 6] = ["bench", "bench_presets", "bench_warmup", "bench_batches", "bench_layers", "bench_replay"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchOptions {
@@ -16,15 +17,19 @@ pub struct BenchOptions {
     pub batches: usize,
     /// The fused flags to measure, in order: fused first when both.
     pub fused: Vec<bool>,
+    /// The plan-replay flags to measure, in order: on first when both.
+    pub replay: Vec<bool>,
 }
 
 impl Default for BenchOptions {
     fn default() -> Self {
         Self {
             presets: DEFAULT_PRESETS.iter().map(|s| s.to_string()).collect(),
-            warmup: 1,
+            // Two warm-up steps: plan replay starts once two recorded steps were the same.
+            warmup: 2,
             batches: 5,
             fused: vec![true, false],
+            replay: vec![true],
         }
     }
 }
@@ -59,18 +64,22 @@ impl BenchOptions {
                 }
                 "bench_warmup" => options.warmup = count(key, value, 0)?,
                 "bench_batches" => options.batches = count(key, value, 1)?,
-                "bench_layers" => {
-                    options.fused = match value {
-                        "fused" => vec![true],
-                        "unfused" => vec![false],
-                        "both" => vec![true, false],
-                        _ => return Err(format!("bench_layers '{value}' is not fused, unfused or both")),
-                    }
-                }
+                "bench_layers" => options.fused = one_or_both(key, value, ["fused", "unfused"])?,
+                "bench_replay" => options.replay = one_or_both(key, value, ["on", "off"])?,
                 _ => {}
             }
         }
         Ok(Some(options))
+    }
+}
+
+/// `[true]` for the first name, `[false]` for the second, both (first first) for `both`.
+fn one_or_both(key: &str, value: &str, [first, second]: [&str; 2]) -> Result<Vec<bool>, String> {
+    match value {
+        v if v == first => Ok(vec![true]),
+        v if v == second => Ok(vec![false]),
+        "both" => Ok(vec![true, false]),
+        _ => Err(format!("{key} '{value}' is not {first}, {second} or both")),
     }
 }
 
@@ -96,12 +105,13 @@ mod tests {
     #[test]
     fn options_come_from_the_url() {
         let options = BenchOptions::from_query(
-            "?bench=1&bench_presets=d2l-gru,d2l-seq2seq&bench_warmup=0&bench_batches=2&bench_layers=unfused",
+            "?bench=1&bench_presets=d2l-gru,d2l-seq2seq&bench_warmup=0&bench_batches=2&bench_layers=unfused&bench_replay=both",
         )
         .unwrap()
         .unwrap();
         assert_eq!(options.presets, ["d2l-gru", "d2l-seq2seq"]);
         assert_eq!((options.warmup, options.batches, options.fused.as_slice()), (0, 2, &[false][..]));
+        assert_eq!(options.replay, [true, false]);
     }
 
     #[test]
@@ -111,6 +121,7 @@ mod tests {
         assert!(err("?bench=1&bench_batches=0").contains("bench_batches"));
         assert!(err("?bench=1&bench_warmup=lots").contains("bench_warmup"));
         assert!(err("?bench=1&bench_layers=half").contains("bench_layers"));
+        assert!(err("?bench=1&bench_replay=maybe").contains("bench_replay"));
         assert!(err("?bench=1&bench_presets=").contains("at least one"));
     }
 }

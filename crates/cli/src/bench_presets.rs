@@ -1,42 +1,45 @@
 //! `rnnplay bench presets`: training throughput of the d2l presets on one backend — tokens/s,
 //! the GFLOP/s of the step's matmuls against the adapter's best GEMM measured in the same run,
-//! dispatches and submits per step, and peak buffer memory — with the concise layers fused,
-//! unfused or both. The measurement itself is `rnnplay_engine::bench`, shared with the page's
-//! `?bench=1`; this file loads the data and prints.
+//! dispatches and submits per step, the host time of a step, and peak buffer memory — with the
+//! concise layers fused, unfused or both, and plan replay on, off or both. The measurement
+//! itself is `rnnplay_engine::bench`, shared with the page's `?bench=1`; this file loads the
+//! data and prints.
 
 use anyhow::{bail, Context, Result};
 use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::backend::backend_by_name;
 use rnnplay_engine::bench::{
-    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Layers, DEFAULT_PRESETS,
+    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
 };
 use rnnplay_engine::presets::seq2seq_preset;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Which ways of running concise layers a benchmark measures.
+/// Which of two ways a benchmark measures: `--layers fused|unfused|both`,
+/// `--replay on|off|both`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum LayerModes {
-    Fused,
-    Unfused,
+pub enum Modes {
+    First,
+    Second,
     Both,
 }
 
-impl LayerModes {
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "fused" => Self::Fused,
-            "unfused" => Self::Unfused,
+impl Modes {
+    /// Parses `flag`'s value: `first` or `second` (the names of the two ways) or `both`.
+    pub fn parse(flag: &str, value: &str, [first, second]: [&str; 2]) -> Result<Self> {
+        Ok(match value {
+            v if v == first => Self::First,
+            v if v == second => Self::Second,
             "both" => Self::Both,
-            _ => bail!("unknown --layers '{name}'; use fused, unfused or both"),
+            _ => bail!("unknown {flag} '{value}'; use {first}, {second} or both"),
         })
     }
 
-    /// The fused flags to measure, fused first.
+    /// The settings to measure, the first way first (true means the first way).
     fn runs(self) -> &'static [bool] {
         match self {
-            Self::Fused => &[true],
-            Self::Unfused => &[false],
+            Self::First => &[true],
+            Self::Second => &[false],
             Self::Both => &[true, false],
         }
     }
@@ -46,8 +49,27 @@ impl LayerModes {
 pub struct Options {
     pub warmup: usize,
     pub batches: usize,
-    pub layers: LayerModes,
+    /// Fused (first) or unfused layers.
+    pub layers: Modes,
+    /// Plan replay on (first) or off.
+    pub replay: Modes,
     pub json: bool,
+}
+
+/// CPU time of the calling thread in seconds: a step's host work without the time it waits for
+/// the device (lavapipe's submit blocks until the device is done). Wall time where the platform
+/// has no thread clock.
+fn thread_cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `time` is a valid timespec for clock_gettime to fill.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) } == 0 {
+            return time.tv_sec as f64 + time.tv_nsec as f64 * 1e-9;
+        }
+    }
+    thread_local!(static ORIGIN: Instant = Instant::now());
+    ORIGIN.with(|origin| origin.elapsed().as_secs_f64())
 }
 
 pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Result<()> {
@@ -65,9 +87,9 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
     let backend = pollster::block_on(backend_by_name(backend_name)).context("opening the backend")?;
     let info = backend.info();
     let origin = Instant::now();
-    let now: Clock = Rc::new(move || origin.elapsed().as_secs_f64());
+    let clocks = Clocks { wall: Rc::new(move || origin.elapsed().as_secs_f64()), host: Rc::new(thread_cpu_seconds) };
     let best_gemm =
-        pollster::block_on(best_gemm_gflops(&backend, &now)).context("measuring the adapter's best GEMM")?;
+        pollster::block_on(best_gemm_gflops(&backend, &clocks.wall)).context("measuring the adapter's best GEMM")?;
     if !options.json {
         println!(
             "training throughput on {} ({}{}); best GEMM (512³, {}) {best_gemm:.2} GFLOP/s; {} warm-up + {} timed minibatches",
@@ -79,64 +101,95 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
             options.batches
         );
         println!(
-            "{:<16} {:>8} {:>11} {:>9} {:>8} {:>15} {:>12} {:>15} {:>9}",
+            "{:<16} {:>8} {:>7} {:>11} {:>9} {:>8} {:>15} {:>12} {:>9} {:>13} {:>9}",
             "preset",
             "layers",
+            "replay",
             "tokens/s",
             "GFLOP/s",
             "of GEMM",
             "dispatches/step",
             "submits/step",
-            "record ms/step",
+            "replayed",
+            "host ms/step",
             "peak MiB"
         );
     }
     for name in &names {
-        let runs: &[bool] = if has_concise_layers(name) { options.layers.runs() } else { &[true] };
+        let layer_runs: &[bool] = if has_concise_layers(name) { options.layers.runs() } else { &[true] };
         let mut fused_tokens_per_s = None;
-        for &fused in runs {
-            let m =
-                pollster::block_on(measure_preset(&backend, name, &data, fused, options.warmup, options.batches, &now))
+        for &fused in layer_runs {
+            let mut replayed: Option<Measurement> = None;
+            for &replay in options.replay.runs() {
+                let run = Run { fused, replay, warmup: options.warmup, batches: options.batches };
+                let m = pollster::block_on(measure_preset(&backend, name, &data, &run, &clocks))
                     .with_context(|| format!("measuring {name}"))?;
-            // Reported on the unfused row when both ran: how much faster the fused layers are.
-            let speedup = match (m.layers, fused_tokens_per_s) {
-                (Layers::Unfused, Some(f)) => Some(f / m.tokens_per_s),
-                _ => None,
-            };
-            if m.layers == Layers::Fused {
-                fused_tokens_per_s = Some(m.tokens_per_s);
-            }
-            if options.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "bench": "preset", "preset": name, "layers": m.layers.name(),
-                        "backend": format!("{:?}", info.kind).to_lowercase(),
-                        "adapter": info.adapter, "tokens_per_s": m.tokens_per_s, "gflops": m.gflops,
-                        "best_gemm_gflops": best_gemm, "ratio": m.gflops / best_gemm,
-                        "dispatches_per_step": m.dispatches_per_step, "submits_per_step": m.submits_per_step,
-                        "peak_buffer_mib": m.peak_mib, "batches": options.batches, "seconds": m.seconds,
-                        "record_ms_per_step": m.record_ms_per_step,
-                        "fused_speedup": speedup,
-                    })
-                );
-            } else {
-                println!(
-                    "{name:<16} {:>8} {:>11.0} {:>9.2} {:>7.0}% {:>15.0} {:>12.2} {:>15.2} {:>9.1}",
-                    m.layers.name(),
-                    m.tokens_per_s,
-                    m.gflops,
-                    100.0 * m.gflops / best_gemm,
-                    m.dispatches_per_step,
-                    m.submits_per_step,
-                    m.record_ms_per_step,
-                    m.peak_mib
-                );
-                if let Some(speedup) = speedup {
-                    println!("{:<16} fused layers are {speedup:.1}× the tokens/s of unfused ones", "");
+                // Reported on the unfused row when both ran: how much faster the fused layers are.
+                let fused_speedup = match (m.layers, fused_tokens_per_s) {
+                    (Layers::Unfused, Some(f)) if replay => Some(f / m.tokens_per_s),
+                    _ => None,
+                };
+                if m.layers == Layers::Fused && replay {
+                    fused_tokens_per_s = Some(m.tokens_per_s);
+                }
+                // Reported on the row without replay when both ran: what replay saves.
+                let replay_gain = replayed
+                    .as_ref()
+                    .filter(|_| !replay)
+                    .map(|r| (m.host_ms_per_step / r.host_ms_per_step.max(1e-9), r.tokens_per_s / m.tokens_per_s));
+                print_row(name, &m, &info, best_gemm, options, fused_speedup, replay_gain);
+                if replay {
+                    replayed = Some(m);
                 }
             }
         }
     }
     Ok(())
+}
+
+fn print_row(
+    name: &str,
+    m: &Measurement,
+    info: &rnnplay_engine::BackendInfo,
+    best_gemm: f64,
+    options: &Options,
+    fused_speedup: Option<f64>,
+    replay_gain: Option<(f64, f64)>,
+) {
+    let replay = if m.replay { "on" } else { "off" };
+    if options.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "preset", "preset": name, "layers": m.layers.name(), "replay": m.replay,
+                "backend": format!("{:?}", info.kind).to_lowercase(),
+                "adapter": info.adapter, "tokens_per_s": m.tokens_per_s, "gflops": m.gflops,
+                "best_gemm_gflops": best_gemm, "ratio": m.gflops / best_gemm,
+                "dispatches_per_step": m.dispatches_per_step, "submits_per_step": m.submits_per_step,
+                "replayed": m.replayed, "host_ms_per_step": m.host_ms_per_step,
+                "peak_buffer_mib": m.peak_mib, "batches": options.batches, "seconds": m.seconds,
+                "fused_speedup": fused_speedup,
+                "replay_host_saving": replay_gain.map(|g| g.0), "replay_speedup": replay_gain.map(|g| g.1),
+            })
+        );
+        return;
+    }
+    println!(
+        "{name:<16} {:>8} {replay:>7} {:>11.0} {:>9.2} {:>7.0}% {:>15.0} {:>12.2} {:>8.0}% {:>13.3} {:>9.1}",
+        m.layers.name(),
+        m.tokens_per_s,
+        m.gflops,
+        100.0 * m.gflops / best_gemm,
+        m.dispatches_per_step,
+        m.submits_per_step,
+        100.0 * m.replayed,
+        m.host_ms_per_step,
+        m.peak_mib
+    );
+    if let Some(speedup) = fused_speedup {
+        println!("{:<16} fused layers are {speedup:.1}× the tokens/s of unfused ones", "");
+    }
+    if let Some((host, tokens)) = replay_gain {
+        println!("{:<16} plan replay: {host:.1}× less host time per step, {tokens:.2}× the tokens/s", "");
+    }
 }

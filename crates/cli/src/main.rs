@@ -68,7 +68,7 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Training throughput of d2l presets: tokens/s, matmul GFLOP/s against the adapter's best
-    /// GEMM, dispatches and submits per step, peak buffer memory.
+    /// GEMM, dispatches and submits per step, host time per step, peak buffer memory.
     Presets {
         /// Presets to measure (repeat the flag); default d2l-rnn-scratch, d2l-gru, d2l-lstm,
         /// d2l-seq2seq.
@@ -88,7 +88,11 @@ enum BenchCommand {
         /// both, with the speed-up of fused over unfused.
         #[arg(long, default_value = "fused")]
         layers: String,
-        /// Print one JSON object per preset (and per layer mode).
+        /// Plan replay: on (steady steps replay their recorded kernels), off (every step is
+        /// built again), or both, with what replay saves.
+        #[arg(long, default_value = "on")]
+        replay: String,
+        /// Print one JSON object per preset (and per layer and replay mode).
         #[arg(long)]
         json: bool,
     },
@@ -111,9 +115,14 @@ fn main() -> Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
-        Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, layers, json } } => {
-            let options =
-                bench_presets::Options { warmup, batches, layers: bench_presets::LayerModes::parse(&layers)?, json };
+        Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, layers, replay, json } } => {
+            let options = bench_presets::Options {
+                warmup,
+                batches,
+                layers: bench_presets::Modes::parse("--layers", &layers, ["fused", "unfused"])?,
+                replay: bench_presets::Modes::parse("--replay", &replay, ["on", "off"])?,
+                json,
+            };
             bench_presets::presets(&presets, &backend, &options)
         }
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {

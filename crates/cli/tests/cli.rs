@@ -333,7 +333,7 @@ fn a_toy_task_reports_held_out_exact_match() {
 }
 
 #[test]
-fn bench_presets_json_reports_the_step_counts_and_its_recording_time() {
+fn bench_presets_json_reports_the_step_counts_and_the_host_time_with_and_without_replay() {
     let out = rnnplay_offline(&[
         "bench",
         "presets",
@@ -345,13 +345,23 @@ fn bench_presets_json_reports_the_step_counts_and_its_recording_time() {
         "1",
         "--batches",
         "1",
+        "--replay",
+        "both",
         "--json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let row = json_line(&out);
-    assert_eq!(row["preset"], "d2l-gru");
-    assert_eq!(row["dispatches_per_step"], 195.0, "{row}");
-    let record = row["record_ms_per_step"].as_f64().expect("record_ms_per_step is a number");
-    let seconds = row["seconds"].as_f64().expect("seconds is a number");
-    assert!(record > 0.0 && record <= seconds * 1e3, "recording takes part of the step: {row}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    assert_eq!(rows.len(), 2, "replay on, then off: {stdout}");
+    for (row, replay) in rows.iter().zip([true, false]) {
+        assert_eq!((&row["preset"], &row["replay"]), (&"d2l-gru".into(), &replay.into()), "{row}");
+        assert_eq!(row["dispatches_per_step"], 195.0, "{row}");
+        // The CPU backend has no plans: every step is recorded (and run) as it comes.
+        assert_eq!(row["replayed"], 0.0, "{row}");
+        let host = row["host_ms_per_step"].as_f64().expect("host_ms_per_step is a number");
+        assert!(host > 0.0, "a step takes host time: {row}");
+    }
+    assert!(rows[1]["replay_host_saving"].is_f64(), "the row without replay says what replay saved: {}", rows[1]);
+    let bad = rnnplay_offline(&["bench", "presets", "--replay", "sometimes"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown --replay 'sometimes'; use on, off or both"));
 }

@@ -5,16 +5,16 @@
 //! `pollster::block_on` drives it. Time comes from the caller (`Instant` natively,
 //! `performance.now()` in the page), so the module has no platform code.
 
-use crate::backend::{Backend, BackendInfo, BackendKind, BufId, Counters, Kernel, LocalFuture, MatmulVariant};
+use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
 use crate::error::{EngineError, Result};
 use crate::nn::{parse_model_name, set_fused_layers, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use crate::presets::{preset, seq2seq_preset};
+use crate::replay::{plan_replay, set_plan_replay};
 use crate::tensor::Tensor;
 use crate::train::{Optimizer, Trainer};
 use crate::translate::Seq2SeqTrainer;
 use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, PairBatch, PairDataset};
 use rnnplay_data::{Batch, BatchIter, Corpus, Sampling, TokenKind};
-use std::cell::Cell;
 use std::rc::Rc;
 
 /// The presets measured when none is named.
@@ -22,48 +22,6 @@ pub const DEFAULT_PRESETS: [&str; 4] = ["d2l-rnn-scratch", "d2l-gru", "d2l-lstm"
 
 /// A clock in seconds from any fixed origin.
 pub type Clock = Rc<dyn Fn() -> f64>;
-
-/// A backend that passes everything through and adds up the time spent in `flush` (the submit
-/// and, on lavapipe, the device's work, which its submit waits for). A step's host time minus
-/// this is what recording it cost: building the tape and encoding its kernels.
-struct FlushTimer {
-    inner: Rc<dyn Backend>,
-    now: Clock,
-    flush_seconds: Cell<f64>,
-}
-
-impl Backend for FlushTimer {
-    fn info(&self) -> BackendInfo {
-        self.inner.info()
-    }
-    fn alloc(&self, len: usize) -> Result<BufId> {
-        self.inner.alloc(len)
-    }
-    fn upload(&self, buf: BufId, data: &[u32]) -> Result<()> {
-        self.inner.upload(buf, data)
-    }
-    fn free(&self, buf: BufId) {
-        self.inner.free(buf)
-    }
-    fn run(&self, kernel: Kernel) -> Result<()> {
-        self.inner.run(kernel)
-    }
-    fn flush(&self) -> Result<()> {
-        let started = (self.now)();
-        let result = self.inner.flush();
-        self.flush_seconds.set(self.flush_seconds.get() + (self.now)() - started);
-        result
-    }
-    fn read(&self, buf: BufId, len: usize) -> LocalFuture<'_, Result<Vec<u32>>> {
-        self.inner.read(buf, len)
-    }
-    fn counters(&self) -> Counters {
-        self.inner.counters()
-    }
-    fn reset_counters(&self) {
-        self.inner.reset_counters()
-    }
-}
 
 /// What the presets train on: The Time Machine's text and, for d2l-seq2seq, d2l's fra-eng.zip.
 pub struct BenchData<'a> {
@@ -190,41 +148,69 @@ impl Layers {
 pub struct Measurement {
     pub preset: String,
     pub layers: Layers,
+    /// Whether plan replay was on.
+    pub replay: bool,
     pub tokens_per_s: f64,
     /// GFLOP/s of the step's matmuls (`Kernel::matmul_flops` over the timed wall time).
     pub gflops: f64,
     pub dispatches_per_step: f64,
     pub submits_per_step: f64,
+    /// The share of the timed steps replayed from a plan instead of recorded (0 to 1).
+    pub replayed: f64,
     pub peak_mib: f64,
     pub seconds: f64,
-    /// Host time per step spent before its submit: building the tape and recording its kernels
-    /// (what plan replay cuts). The submit is left out: lavapipe's waits for the device.
-    pub record_ms_per_step: f64,
+    /// Host time per step on the calling thread, by the `host` clock: building the step (or
+    /// replaying its plan) and submitting it. Natively that clock is the thread's CPU time, so
+    /// waiting for the device does not count (lavapipe's submit waits for it); on the CPU
+    /// backend the kernels themselves run on this thread.
+    pub host_ms_per_step: f64,
 }
 
-/// Trains `warmup` then `batches` minibatches of preset `name` and measures the timed ones.
-/// `fused` picks how concise layers run (ignored for scratch models).
+/// How one preset is measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    /// Concise layers fused (ignored for scratch models, which are primitive ops).
+    pub fused: bool,
+    /// Plan replay on (see `crate::replay`).
+    pub replay: bool,
+    /// Minibatches trained before the timing starts.
+    pub warmup: usize,
+    /// Minibatches timed.
+    pub batches: usize,
+}
+
+/// The clocks a measurement reads, in seconds from any fixed origin: `wall` for throughput,
+/// `host` for the steps' host time (see [`Measurement::host_ms_per_step`]).
+pub struct Clocks {
+    pub wall: Clock,
+    pub host: Clock,
+}
+
+/// Trains `run.warmup` then `run.batches` minibatches of preset `name` and measures the timed
+/// ones.
 pub async fn measure_preset(
     backend: &Rc<dyn Backend>,
     name: &str,
     data: &BenchData<'_>,
-    fused: bool,
-    warmup: usize,
-    batches: usize,
-    now: &Clock,
+    run: &Run,
+    clocks: &Clocks,
 ) -> Result<Measurement> {
-    if batches == 0 {
+    if run.batches == 0 {
         return Err(EngineError::InvalidArgument("the benchmark needs at least 1 timed minibatch".into()));
     }
-    let layers = match (has_concise_layers(name), fused) {
+    let layers = match (has_concise_layers(name), run.fused) {
         (false, _) => Layers::Scratch,
         (true, true) => Layers::Fused,
         (true, false) => Layers::Unfused,
     };
-    set_fused_layers(fused);
-    let result = timed(backend, name, data, warmup, batches, now).await;
+    let replay_before = plan_replay();
+    set_fused_layers(run.fused);
+    set_plan_replay(run.replay);
+    let result = timed(backend, name, data, run, clocks).await;
     set_fused_layers(true);
-    let Timing { tokens, seconds, record_seconds, warm_peak } = result?;
+    set_plan_replay(replay_before);
+    let Timing { tokens, seconds, host_seconds, warm_peak } = result?;
+    let batches = run.batches;
     let counters = backend.counters();
     let per_step = |n: u64| n as f64 / batches as f64;
     // GPU: bytes of buffers created (the pool keeps them), before and after the reset add up;
@@ -236,14 +222,16 @@ pub async fn measure_preset(
     Ok(Measurement {
         preset: name.to_string(),
         layers,
+        replay: run.replay,
         tokens_per_s: tokens as f64 / seconds,
         gflops: counters.matmul_flops as f64 / seconds / 1e9,
         dispatches_per_step: per_step(counters.dispatches),
         // The final read-back's own submit is not a training step's.
         submits_per_step: per_step(counters.submits.saturating_sub(1)),
+        replayed: per_step(counters.replays),
         peak_mib: peak as f64 / (1 << 20) as f64,
         seconds,
-        record_ms_per_step: 1e3 * record_seconds / batches as f64,
+        host_ms_per_step: 1e3 * host_seconds / batches as f64,
     })
 }
 
@@ -252,8 +240,8 @@ struct Timing {
     tokens: usize,
     /// Wall time from the first step to the read-back after the last.
     seconds: f64,
-    /// The part of it spent recording the steps, before their submits.
-    record_seconds: f64,
+    /// Host time of the steps' calls, by the `host` clock.
+    host_seconds: f64,
     /// Peak buffer bytes during the warm-up.
     warm_peak: u64,
 }
@@ -263,32 +251,29 @@ async fn timed(
     backend: &Rc<dyn Backend>,
     name: &str,
     data: &BenchData<'_>,
-    warmup: usize,
-    batches: usize,
-    now: &Clock,
+    run: &Run,
+    clocks: &Clocks,
 ) -> Result<Timing> {
+    let (now, host) = (&clocks.wall, &clocks.host);
     // Each preset's memory is its own: the previous one's buffers are freed by now.
     backend.reset_counters();
-    let timer = Rc::new(FlushTimer { inner: Rc::clone(backend), now: Rc::clone(now), flush_seconds: Cell::new(0.0) });
-    let mut stepper = stepper(&(Rc::clone(&timer) as Rc<dyn Backend>), name, data)?;
-    for _ in 0..warmup {
+    let mut stepper = stepper(backend, name, data)?;
+    for _ in 0..run.warmup {
         stepper.step()?;
     }
     stepper.fence().to_vec().await?;
     let warm_peak = backend.counters().peak_buffer_bytes;
     backend.reset_counters();
-    timer.flush_seconds.set(0.0);
     let started = now();
-    let (mut tokens, mut step_seconds) = (0, 0.0);
-    for _ in 0..batches {
-        let step_started = now();
+    let (mut tokens, mut host_seconds) = (0, 0.0);
+    for _ in 0..run.batches {
+        let step_started = host();
         tokens += stepper.step()?;
-        step_seconds += now() - step_started;
+        host_seconds += host() - step_started;
     }
-    let record_seconds = (step_seconds - timer.flush_seconds.get()).max(0.0);
     // The timing ends with a read-back, so queued GPU work is included.
     stepper.fence().to_vec().await?;
-    Ok(Timing { tokens, seconds: (now() - started).max(1e-9), record_seconds, warm_peak })
+    Ok(Timing { tokens, seconds: (now() - started).max(1e-9), host_seconds, warm_peak })
 }
 
 /// GFLOP/s of `variant` on size³ products and the repeats timed: wall time around a flush and

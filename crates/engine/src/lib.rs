@@ -13,6 +13,7 @@ pub mod ops;
 pub mod optim;
 pub mod param;
 pub mod presets;
+pub mod replay;
 pub mod session;
 pub mod tape;
 pub mod tensor;

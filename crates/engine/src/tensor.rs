@@ -126,6 +126,11 @@ impl Tensor {
         false
     }
 
+    /// Whether both tensors use the very same buffer (clones of one tensor, or reshapes).
+    pub fn same_buffer(&self, other: &Tensor) -> bool {
+        Rc::ptr_eq(&self.storage, &other.storage)
+    }
+
     pub fn id(&self) -> BufId {
         self.storage.id
     }

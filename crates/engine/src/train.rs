@@ -11,6 +11,7 @@ use crate::error::{EngineError, Result};
 use crate::nn::LanguageModel;
 use crate::optim::{Adam, Sgd};
 use crate::param::{zero_grads, Param};
+use crate::replay::{inputs_for, plan_replay, StepPlans};
 use crate::tape::{Tape, Var};
 use crate::tensor::{DType, Tensor};
 use rnnplay_data::{Batch, BatchIter, Sampling};
@@ -110,11 +111,33 @@ impl StepCore {
     /// One training step: zeroed gradients, the forward pass that `forward` records on a tape
     /// seeded by the step count (dropout), backward from its loss, clipping, the update,
     /// `metrics += [loss_scale · loss, norm]`, the carried values; then the step's one submit.
-    pub(crate) fn step(&mut self, params: &[Param], forward: impl FnOnce(&mut Tape) -> Result<StepLoss>) -> Result<()> {
+    ///
+    /// With plan replay on, a step of the inputs that `plans` belongs to and of `variant` is
+    /// recorded under capture until the backend finds it steady; from then on the plan is
+    /// replayed and `forward` is not called.
+    pub(crate) fn step(
+        &mut self,
+        plans: &mut StepPlans,
+        variant: u8,
+        params: &[Param],
+        forward: impl FnOnce(&mut Tape) -> Result<StepLoss>,
+    ) -> Result<()> {
         self.step = self.step.wrapping_add(1);
         self.seed.write_u32(&[self.step])?;
         self.optimizer.advance(params)?;
-        self.record(params, forward)?;
+        if !plan_replay() {
+            self.record(params, forward)?;
+        } else if let Some(plan) = plans.get(variant) {
+            self.backend.replay(plan)?;
+        } else {
+            self.backend.begin_capture();
+            let recorded = self.record(params, forward);
+            let plan = self.backend.end_capture();
+            recorded?;
+            if let Some(plan) = plan? {
+                plans.insert(variant, plan);
+            }
+        }
         self.backend.flush()
     }
 
@@ -168,32 +191,42 @@ fn copy_into(backend: &Rc<dyn Backend>, value: &Tensor, into: &Tensor) -> Result
 /// read by the recorded kernels.
 struct BatchInputs {
     /// The parameters these inputs were made for (the state's shapes depend on the model).
-    model: Vec<BufId>,
+    model: Vec<Tensor>,
     /// (steps, batch) token ids, time-major.
     tokens: Tensor,
     /// (steps·batch) next-token labels, time-major.
     labels: Tensor,
     /// The state the next batch starts from: zeros, or the last batch's final state.
     state: Vec<Tensor>,
+    /// Recorded steps that read these inputs.
+    plans: StepPlans,
 }
 
 impl BatchInputs {
     fn fits(&self, model: &LanguageModel, batch: &Batch) -> bool {
-        self.tokens.shape() == [batch.num_steps, batch.batch_size] && self.model == param_ids(model.params())
+        self.tokens.shape() == [batch.num_steps, batch.batch_size] && made_for(&self.model, model.params())
     }
 }
 
-/// The buffers of `params`: which model a trainer's inputs (and recorded steps) were made for.
-pub(crate) fn param_ids(params: &[Param]) -> Vec<BufId> {
-    params.iter().map(|p| p.value().id()).collect()
+/// The parameter values a trainer's inputs (and the steps recorded on them) were made for;
+/// holding them keeps their buffers from being reused by another model.
+pub(crate) fn param_values(params: &[Param]) -> Vec<Tensor> {
+    params.iter().map(|p| p.value().clone()).collect()
+}
+
+/// Whether `values` (from [`param_values`]) are the buffers of `params`.
+pub(crate) fn made_for(values: &[Tensor], params: &[Param]) -> bool {
+    values.len() == params.len() && values.iter().zip(params).all(|(v, p)| v.same_buffer(p.value()))
 }
 
 /// Trains a model epoch by epoch with global-norm clipping.
 pub struct Trainer {
     /// `metrics` holds [Σ batch mean losses, Σ pre-clip norms] of the current epoch.
     core: StepCore,
-    inputs: Option<BatchInputs>,
-    /// True when `inputs.state` holds the final state of the previous batch of this epoch.
+    /// By batch shape, the most recent last.
+    inputs: Vec<BatchInputs>,
+    /// True when the most recent inputs' `state` holds the final state of the previous batch
+    /// of this epoch.
     carrying: bool,
 }
 
@@ -224,7 +257,7 @@ impl Trainer {
     /// d2l's `train_ch8(net, train_iter, vocab, lr, num_epochs)` uses SGD with θ = 1: pass
     /// `Optimizer::by_name("sgd", lr)` and `clip = 1`.
     pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
-        Ok(Self { core: StepCore::new(backend, optimizer, clip)?, inputs: None, carrying: false })
+        Ok(Self { core: StepCore::new(backend, optimizer, clip)?, inputs: Vec::new(), carrying: false })
     }
 
     /// d2l's setting: SGD with `lr` on the mean loss, clipping at `clip`.
@@ -259,28 +292,28 @@ impl Trainer {
     /// truncated BPTT), otherwise from zeros.
     pub fn train_batch(&mut self, model: &LanguageModel, batch: &Batch, sampling: Sampling) -> Result<()> {
         let backend = Rc::clone(&self.core.backend);
-        let inputs = match self.inputs.take() {
-            Some(inputs) if inputs.fits(model, batch) => inputs,
-            _ => {
-                self.carrying = false;
-                BatchInputs {
-                    model: param_ids(model.params()),
+        let (inputs, used_last) = inputs_for(
+            &mut self.inputs,
+            |inputs| inputs.fits(model, batch),
+            || {
+                Ok(BatchInputs {
+                    model: param_values(model.params()),
                     tokens: Tensor::uninit(&backend, &[batch.num_steps, batch.batch_size], DType::U32)?,
                     labels: Tensor::uninit(&backend, &[batch.num_steps * batch.batch_size], DType::U32)?,
                     state: model.begin_state(&backend, batch.batch_size)?,
-                }
-            }
-        };
-        let inputs = self.inputs.insert(inputs);
+                    plans: StepPlans::new(&backend),
+                })
+            },
+        )?;
         inputs.tokens.write_u32(&batch.inputs_time_major())?;
         inputs.labels.write_u32(&batch.labels_time_major())?;
-        if !(self.carrying && sampling == Sampling::Sequential) {
+        if !(self.carrying && used_last && sampling == Sampling::Sequential) {
             for state in &inputs.state {
                 backend.run(Kernel::Fill { out: state.id(), len: state.len(), value: 0.0 })?;
             }
         }
-        let BatchInputs { tokens, labels, state, .. } = &*inputs;
-        self.core.step(model.params(), |tape| {
+        let BatchInputs { tokens, labels, state, plans, .. } = inputs;
+        self.core.step(plans, 0, model.params(), |tape| {
             let (logits, final_state) = model.forward(tape, tokens, state)?;
             let loss = tape.softmax_cross_entropy(logits, labels)?;
             Ok(StepLoss { loss, loss_scale: 1.0, carry: final_state.into_iter().zip(state.iter().cloned()).collect() })

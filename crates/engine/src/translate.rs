@@ -2,13 +2,14 @@
 //! softmax cross-entropy, global-norm clipping, one submit per minibatch) and
 //! `predict_seq2seq` (greedy free-running decoding), plus a teacher-forced view of a reference.
 
-use crate::backend::{Backend, BufId};
+use crate::backend::Backend;
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, softmax};
 use crate::nn::Seq2Seq;
+use crate::replay::{inputs_for, StepPlans};
 use crate::tape::Tape;
 use crate::tensor::{DType, Tensor};
-use crate::train::{param_ids, Optimizer, StepCore, StepLoss};
+use crate::train::{made_for, param_values, Optimizer, StepCore, StepLoss};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::translation::{time_major, PairBatch, RESERVED};
@@ -41,7 +42,8 @@ pub struct Seq2SeqTrainer {
     /// the true previous token (0: pure teacher forcing, d2l's setting), and the coins' source.
     sampling_probability: f32,
     coins: ChaCha8Rng,
-    inputs: Option<PairInputs>,
+    /// By batch shape, the most recent last.
+    inputs: Vec<PairInputs>,
 }
 
 /// One batch shape's inputs on the device, time-major, written before every step: encoder
@@ -49,7 +51,7 @@ pub struct Seq2SeqTrainer {
 /// target tokens), and for scheduled sampling each step's true decoder input and coins.
 struct PairInputs {
     /// The parameters these inputs were made for.
-    model: Vec<BufId>,
+    model: Vec<Tensor>,
     src: Tensor,
     dec_in: Tensor,
     labels: Tensor,
@@ -58,6 +60,8 @@ struct PairInputs {
     /// with scheduled sampling.
     step_inputs: Vec<Tensor>,
     step_coins: Vec<Tensor>,
+    /// Recorded steps that read these inputs.
+    plans: StepPlans,
 }
 
 impl PairInputs {
@@ -65,18 +69,19 @@ impl PairInputs {
         let (b, steps) = (batch.batch_size, batch.num_steps);
         let ids = |shape: &[usize]| Tensor::uninit(backend, shape, DType::U32);
         Ok(Self {
-            model: param_ids(model.params()),
+            model: param_values(model.params()),
             src: ids(&[steps, b])?,
             dec_in: ids(&[steps, b])?,
             labels: ids(&[steps * b])?,
             weights: Tensor::uninit(backend, &[steps * b], DType::F32)?,
             step_inputs: Vec::new(),
             step_coins: Vec::new(),
+            plans: StepPlans::new(backend),
         })
     }
 
     fn fits(&self, model: &Seq2Seq, batch: &PairBatch) -> bool {
-        self.src.shape() == [batch.num_steps, batch.batch_size] && self.model == param_ids(model.params())
+        self.src.shape() == [batch.num_steps, batch.batch_size] && made_for(&self.model, model.params())
     }
 
     /// Writes `batch`; returns the decoder input, time-major, for scheduled sampling.
@@ -96,13 +101,38 @@ impl PairInputs {
     }
 }
 
+/// Scheduled sampling: writes each decoder step's true input and coins (drawn from `coins`, one
+/// per position after the first, set with `probability`) into `inputs`.
+fn write_coins(
+    coins: &mut ChaCha8Rng,
+    probability: f32,
+    inputs: &mut PairInputs,
+    dec_in: &[u32],
+    batch: &PairBatch,
+) -> Result<()> {
+    let (b, steps) = (batch.batch_size, batch.num_steps);
+    let backend = Rc::clone(inputs.src.backend());
+    if inputs.step_inputs.is_empty() {
+        for _ in 0..steps {
+            inputs.step_inputs.push(Tensor::uninit(&backend, &[1, b], DType::U32)?);
+            inputs.step_coins.push(Tensor::uninit(&backend, &[b], DType::U32)?);
+        }
+    }
+    for t in 0..steps {
+        inputs.step_inputs[t].write_u32(&dec_in[t * b..(t + 1) * b])?;
+        let drawn: Vec<u32> = (0..b).map(|_| u32::from(t > 0 && coins.random::<f32>() < probability)).collect();
+        inputs.step_coins[t].write_u32(&drawn)?;
+    }
+    Ok(())
+}
+
 impl Seq2SeqTrainer {
     pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
         Ok(Self {
             core: StepCore::new(backend, optimizer, clip)?,
             sampling_probability: 0.0,
             coins: ChaCha8Rng::seed_from_u64(0),
-            inputs: None,
+            inputs: Vec::new(),
         })
     }
 
@@ -116,25 +146,6 @@ impl Seq2SeqTrainer {
         }
         self.coins = ChaCha8Rng::seed_from_u64(seed);
         self.sampling_probability = probability;
-        Ok(())
-    }
-
-    /// Scheduled sampling: writes each decoder step's true input and coins (drawn on the host,
-    /// one per position after the first) into `inputs`.
-    fn write_coins(&mut self, inputs: &mut PairInputs, dec_in: &[u32], batch: &PairBatch) -> Result<()> {
-        let (b, steps) = (batch.batch_size, batch.num_steps);
-        if inputs.step_inputs.is_empty() {
-            for _ in 0..steps {
-                inputs.step_inputs.push(Tensor::uninit(&self.core.backend, &[1, b], DType::U32)?);
-                inputs.step_coins.push(Tensor::uninit(&self.core.backend, &[b], DType::U32)?);
-            }
-        }
-        for t in 0..steps {
-            inputs.step_inputs[t].write_u32(&dec_in[t * b..(t + 1) * b])?;
-            let coins: Vec<u32> =
-                (0..b).map(|_| u32::from(t > 0 && self.coins.random::<f32>() < self.sampling_probability)).collect();
-            inputs.step_coins[t].write_u32(&coins)?;
-        }
         Ok(())
     }
 
@@ -164,25 +175,27 @@ impl Seq2SeqTrainer {
     /// cross-entropy, backward, clipping, update — recorded and submitted once, no read-back.
     pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
         let (bos, _) = reserved(tgt_vocab);
-        let mut inputs = match self.inputs.take() {
-            Some(inputs) if inputs.fits(model, batch) => inputs,
-            _ => PairInputs::new(&self.core.backend, model, batch)?,
-        };
+        let backend = Rc::clone(&self.core.backend);
+        let (inputs, _) = inputs_for(
+            &mut self.inputs,
+            |inputs| inputs.fits(model, batch),
+            || PairInputs::new(&backend, model, batch),
+        )?;
         let dec_in = inputs.write(batch, bos)?;
         let scheduled = self.sampling_probability > 0.0;
         if scheduled {
-            self.write_coins(&mut inputs, &dec_in, batch)?;
+            write_coins(&mut self.coins, self.sampling_probability, inputs, &dec_in, batch)?;
         }
-        let inputs = self.inputs.insert(inputs);
+        let PairInputs { src, dec_in, labels, weights, step_inputs, step_coins, plans, .. } = inputs;
         let num_steps = batch.num_steps as f32;
-        self.core.step(model.params(), |tape| {
+        self.core.step(plans, u8::from(scheduled), model.params(), |tape| {
             let logits = if scheduled {
-                model.forward_scheduled(tape, &inputs.src, &inputs.step_inputs, &inputs.step_coins)?
+                model.forward_scheduled(tape, src, step_inputs, step_coins)?
             } else {
-                model.forward(tape, &inputs.src, &inputs.dec_in)?
+                model.forward(tape, src, dec_in)?
             };
             // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
-            let loss = tape.masked_softmax_cross_entropy(logits, &inputs.labels, Some(&inputs.weights), num_steps)?;
+            let loss = tape.masked_softmax_cross_entropy(logits, labels, Some(weights), num_steps)?;
             // metrics[0] gets Σ valid CE back from the loss's normaliser.
             Ok(StepLoss { loss, loss_scale: num_steps, carry: Vec::new() })
         })

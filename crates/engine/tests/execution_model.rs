@@ -1,7 +1,7 @@
 //! The execution model, checked by counters: one submit per training step, no read-back
 //! inside a step, buffers reused from the pool; and typed errors instead of panics.
 
-use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::backend::{Backend, CpuBackend, Kernel, UnaryOp};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::{zero_grads, EngineError, GradClipper, Init, InitRng, Param, Sgd, Tape, Tensor};
 use std::rc::Rc;
@@ -67,6 +67,68 @@ fn a_training_step_is_one_submit_with_no_read_back() {
     );
     let last = pollster::block_on(last_loss.to_vec()).unwrap()[0];
     assert!(last < first * 0.5, "training should reduce the loss: {first} → {last}");
+}
+
+/// out += tanh(x), through a temporary freed at the end (what a tape's intermediates are).
+fn tanh_step(backend: &Rc<dyn Backend>, x: &Tensor, out: &Tensor) {
+    let temporary = Tensor::uninit(backend, x.shape(), rnnplay_engine::DType::F32).unwrap();
+    backend.run(Kernel::Unary { op: UnaryOp::Tanh, x: x.id(), y: temporary.id(), len: x.len() }).unwrap();
+    let scale = Kernel::Scale { x: temporary.id(), out: out.id(), len: x.len(), alpha: 1.0, accumulate: true };
+    backend.run(scale).unwrap();
+}
+
+fn read(tensor: &Tensor) -> Vec<f32> {
+    pollster::block_on(tensor.to_vec()).unwrap()
+}
+
+#[test]
+fn two_identical_captures_make_a_plan_that_replays_them_and_keeps_its_buffers() {
+    let Some(gpu) = gpu_or_skip("two_identical_captures_make_a_plan_that_replays_them_and_keeps_its_buffers") else {
+        return;
+    };
+    let backend: Rc<dyn Backend> = Rc::new(gpu);
+    let x = Tensor::from_f32(&backend, &[7], &[0.5; 7]).unwrap();
+    let out = Tensor::zeros(&backend, &[7]).unwrap();
+    let captured = |inside: &dyn Fn()| {
+        backend.begin_capture();
+        tanh_step(&backend, &x, &out);
+        inside();
+        let plan = backend.end_capture().unwrap();
+        backend.flush().unwrap();
+        plan
+    };
+    assert_eq!(captured(&|| {}), None, "one capture is no plan yet");
+    // The host writing inside a capture spoils it, and the next capture starts the count again.
+    assert_eq!(captured(&|| x.write_f32(&[0.5; 7]).unwrap()), None, "an upload inside is no plan");
+    assert_eq!(captured(&|| {}), None, "after a spoiled capture one capture is no plan");
+    let plan = captured(&|| {}).expect("two identical captures in a row are a plan");
+
+    let before = read(&out);
+    backend.reset_counters();
+    backend.replay(plan).unwrap();
+    backend.flush().unwrap();
+    let counters = backend.counters();
+    assert_eq!((counters.replays, counters.dispatches, counters.submits), (1, 2, 1), "{counters:?}");
+    let expected: Vec<f32> = before.iter().map(|v| v + 0.5f32.tanh()).collect();
+    assert_eq!(read(&out), expected, "the replay ran the captured kernels on the current buffers");
+
+    // The plan's temporary is its own: a new buffer of its size is not it.
+    backend.reset_counters();
+    let other = Tensor::uninit(&backend, &[7], rnnplay_engine::DType::F32).unwrap();
+    assert_eq!(
+        (backend.counters().buffers_created, backend.counters().pool_hits),
+        (1, 0),
+        "the temporary was handed out"
+    );
+    drop(other);
+    backend.release_plan(plan);
+    backend.run(Kernel::Fill { out: out.id(), len: 7, value: 0.0 }).unwrap();
+    backend.flush().unwrap();
+    backend.reset_counters();
+    let _again = Tensor::uninit(&backend, &[7], rnnplay_engine::DType::F32).unwrap();
+    let _and_again = Tensor::uninit(&backend, &[7], rnnplay_engine::DType::F32).unwrap();
+    assert_eq!(backend.counters().pool_hits, 2, "released, the temporary returns to the pool");
+    assert!(backend.replay(plan).is_err(), "a released plan cannot be replayed");
 }
 
 #[test]

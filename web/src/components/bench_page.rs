@@ -1,6 +1,6 @@
 //! The benchmark page (`?bench=1`): the same presets and measurement as `rnnplay bench
 //! presets` (`rnnplay_engine::bench`), run in the browser on its backend, in a table that
-//! headless Chromium can read (`#bench-table`, one row per preset and layer mode, with
+//! headless Chromium can read (`#bench-table`, one row per preset, layer and replay mode, with
 //! `data-*` attributes; `#bench-status[data-phase]` is `running`, `finished` or `failed`).
 
 use crate::app::{load_fra_eng, open_backend, BackendState};
@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
 use rnnplay_engine::bench::{
-    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Layers, Measurement,
+    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Clocks, Layers, Measurement, Run,
 };
 use rnnplay_engine::presets::seq2seq_preset;
 use std::rc::Rc;
@@ -75,10 +75,13 @@ async fn run(options: BenchOptions, view: View) {
         return say("failed", skipped.unwrap_or_default());
     }
     let data = BenchData { time_machine: &text, fra_eng_zip: zip.as_deref() };
+    // The browser has no thread clock: host time is the wall time of the step's calls, which
+    // do not wait for the device (WebGPU work runs in the GPU process).
     let now: Clock = Rc::new(|| browser::now_ms() / 1000.0);
+    let clocks = Clocks { wall: Rc::clone(&now), host: now };
     say("running", "measuring the best GEMM (512³)…".into());
     browser::sleep(0).await;
-    let best = match best_gemm_gflops(&backend, &now).await {
+    let best = match best_gemm_gflops(&backend, &clocks.wall).await {
         Ok(best) => best,
         Err(err) => return say("failed", format!("the GEMM yardstick failed: {err}")),
     };
@@ -92,17 +95,19 @@ async fn run(options: BenchOptions, view: View) {
     for name in &presets {
         let runs: &[bool] = if has_concise_layers(name) { &options.fused } else { &[true] };
         let mut fused_rate = None;
-        for &fused in runs {
-            say("running", format!("measuring {name} ({})…", if fused { "fused" } else { "unfused" }));
+        for (&fused, &replay) in runs.iter().flat_map(|f| options.replay.iter().map(move |r| (f, r))) {
+            let layers = if fused { "fused" } else { "unfused" };
+            say("running", format!("measuring {name} ({layers}, replay {})…", if replay { "on" } else { "off" }));
             // Let the page paint the rows so far before the next measurement takes the thread.
             browser::sleep(0).await;
-            match measure_preset(&backend, name, &data, fused, options.warmup, options.batches, &now).await {
+            let run = Run { fused, replay, warmup: options.warmup, batches: options.batches };
+            match measure_preset(&backend, name, &data, &run, &clocks).await {
                 Ok(m) => {
                     let speedup = match (m.layers, fused_rate) {
-                        (Layers::Unfused, Some(rate)) => Some(rate / m.tokens_per_s),
+                        (Layers::Unfused, Some(rate)) if replay => Some(rate / m.tokens_per_s),
                         _ => None,
                     };
-                    if m.layers == Layers::Fused {
+                    if m.layers == Layers::Fused && replay {
                         fused_rate = Some(m.tokens_per_s);
                     }
                     rows.update(|r| r.push(Row { m, speedup }));
@@ -144,23 +149,28 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                 <p id="bench-status" data-phase=move || status.get().0 role="status">{move || status.get().1}</p>
                 <table id="bench-table">
                     <thead><tr>
-                        <th>"preset"</th><th>"layers"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
-                        <th>"dispatches/step"</th><th>"submits/step"</th><th>"record ms/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
+                        <th>"preset"</th><th>"layers"</th><th>"replay"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
+                        <th>"dispatches/step"</th><th>"submits/step"</th><th>"replayed"</th><th>"host ms/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
                     </tr></thead>
                     <tbody>
                         <For each=move || rows.get().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
                             <tr data-preset=row.m.preset.clone() data-layers=row.m.layers.name()
+                                data-replay=if row.m.replay { "on" } else { "off" }
+                                data-replayed=format!("{:.2}", row.m.replayed)
+                                data-host-ms-per-step=format!("{:.3}", row.m.host_ms_per_step)
                                 data-tokens-per-s=format!("{:.1}", row.m.tokens_per_s)
                                 data-dispatches-per-step=format!("{:.1}", row.m.dispatches_per_step)
                                 data-speedup=row.speedup.map(|s| format!("{s:.2}")).unwrap_or_default()>
                                 <td>{row.m.preset.clone()}</td>
                                 <td>{row.m.layers.name()}</td>
+                                <td>{if row.m.replay { "on" } else { "off" }}</td>
                                 <td>{format!("{:.0}", row.m.tokens_per_s)}</td>
                                 <td>{format!("{:.2}", row.m.gflops)}</td>
                                 <td>{move || of_gemm(row.m.gflops)}</td>
                                 <td>{format!("{:.0}", row.m.dispatches_per_step)}</td>
                                 <td>{format!("{:.2}", row.m.submits_per_step)}</td>
-                                <td>{format!("{:.2}", row.m.record_ms_per_step)}</td>
+                                <td>{format!("{:.0}%", 100.0 * row.m.replayed)}</td>
+                                <td>{format!("{:.3}", row.m.host_ms_per_step)}</td>
                                 <td>{format!("{:.1}", row.m.peak_mib)}</td>
                                 <td>{row.speedup.map(|s| format!("{s:.1}×")).unwrap_or_default()}</td>
                             </tr>

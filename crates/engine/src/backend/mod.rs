@@ -26,6 +26,10 @@ use std::rc::Rc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BufId(pub(crate) u32);
 
+/// Handle of a recorded step that a backend replays (see [`Backend::end_capture`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PlanId(pub(crate) u32);
+
 /// A boxed future that need not be `Send` (browser futures are not).
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
@@ -50,6 +54,8 @@ pub struct Counters {
     pub pool_hits: u64,
     /// GPU bind groups created (the rest came from the cache); always 0 on the CPU backend.
     pub bind_groups_created: u64,
+    /// Steps recorded by replaying a plan instead of building them again (GPU only).
+    pub replays: u64,
     /// Floating-point operations of the matmuls run (2·m·n·k each).
     pub matmul_flops: u64,
     /// The most buffer memory held at once, in bytes (GPU: the pool never shrinks, so this is
@@ -107,6 +113,29 @@ pub trait Backend {
 
     fn counters(&self) -> Counters;
     fn reset_counters(&self);
+
+    /// Plan replay: starts capturing the kernels recorded until [`Backend::end_capture`]. A
+    /// backend without plans (the CPU's, which runs kernels as they come) ignores it.
+    fn begin_capture(&self) {}
+
+    /// Ends the capture. When the captured kernels are exactly those of the previous capture —
+    /// the same kernels in the same order, on the same buffers, with the same parameters — and
+    /// nothing was uploaded or read back in between, the step is steady and the backend returns
+    /// a plan that records all of it again in one call ([`Backend::replay`]). The plan keeps
+    /// every buffer it uses from being handed out again until [`Backend::release_plan`]: its
+    /// temporaries are its own, and a tensor it reads that is freed cannot be reused under it.
+    fn end_capture(&self) -> Result<Option<PlanId>> {
+        Ok(None)
+    }
+
+    /// Records the plan's kernels, as if its step were recorded again from scratch. The buffers
+    /// it reads (parameters, inputs written before the step) are read at execution time.
+    fn replay(&self, plan: PlanId) -> Result<()> {
+        Err(EngineError::InvalidArgument(format!("this backend has no plan {}", plan.0)))
+    }
+
+    /// Forgets a plan; its buffers go back to the pool once no tensor uses them.
+    fn release_plan(&self, _plan: PlanId) {}
 }
 
 /// Chooses the backend named by `RNNPLAY_BACKEND` (`gpu`, `cpu`; unset means "gpu if an adapter

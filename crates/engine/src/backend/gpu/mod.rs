@@ -10,11 +10,12 @@
 
 mod adapters;
 mod encode;
+mod plan;
 
 pub use adapters::{list_adapters, AdapterSummary};
 
 use super::kernel::{Kernel, MatmulVariant};
-use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, PlanId};
 use crate::error::{EngineError, Result};
 use encode::{DispatchSpec, Family};
 use std::cell::{Cell, RefCell};
@@ -54,6 +55,12 @@ enum Command {
         dst: wgpu::Buffer,
         bytes: u64,
     },
+    /// A dispatch of a replayed plan, with the bind group the plan built once.
+    Planned {
+        pipeline: std::rc::Rc<Pipeline>,
+        bind_group: wgpu::BindGroup,
+        grid: [u32; 3],
+    },
 }
 
 type BindKey = (&'static str, u64, Vec<(u32, wgpu::Buffer)>);
@@ -84,6 +91,17 @@ struct State {
     /// steps every bind group comes from here. Cleared when the params arena is reallocated.
     bind_groups: HashMap<BindKey, wgpu::BindGroup>,
     pipelines: HashMap<(Family, &'static str), std::rc::Rc<Pipeline>>,
+    /// Plan replay (plan.rs): the capture being recorded, the previous one, the plans made.
+    capture: Option<plan::Capture>,
+    last_capture: Option<plan::Capture>,
+    plans: HashMap<u32, plan::Plan>,
+    next_plan: u32,
+    /// Plans replayed since the last submit.
+    pending_plans: Vec<u32>,
+    /// How many plans bind each pinned buffer.
+    pins: HashMap<wgpu::Buffer, u32>,
+    /// Pinned buffers that were freed: kept out of the pool until no plan binds them.
+    custody: Vec<Slot>,
 }
 
 /// The GPU backend. Create it with [`GpuBackend::new`].
@@ -220,13 +238,21 @@ impl GpuBackend {
     fn record(&self, spec: DispatchSpec) {
         let mut state = self.state.borrow_mut();
         let pipeline = self.pipeline(&mut state, spec.family, spec.entry);
-        let bindings =
+        let bindings: Vec<(u32, wgpu::Buffer)> =
             spec.bindings.iter().map(|(binding, id)| (*binding, Self::buffer(&state, *id).buffer.clone())).collect();
         state.pending_use.extend(spec.bindings.iter().map(|(_, id)| id.0));
         let params_offset = state.params.len() as u64 * 4;
         let params_bytes = spec.params.len() as u64 * 4;
         state.params.extend_from_slice(&spec.params);
         state.params.resize((params_offset + PARAMS_SLOT) as usize / 4, 0);
+        if let Some(capture) = state.capture.as_mut() {
+            capture.dispatches.push(plan::CapturedDispatch {
+                pipeline: pipeline.clone(),
+                params: spec.params.clone(),
+                bindings: bindings.clone(),
+                grid: spec.grid,
+            });
+        }
         state.commands.push(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid: spec.grid });
         drop(state);
         self.count(|c| c.dispatches += 1);
@@ -256,6 +282,7 @@ impl GpuBackend {
         }
         let commands = std::mem::take(&mut state.commands);
         state.pending_use.clear();
+        state.pending_plans.clear();
         state.alloc_sequence = 0;
         state.params.clear();
         if state.bind_groups.len() > MAX_CACHED_BIND_GROUPS {
@@ -273,9 +300,20 @@ impl GpuBackend {
             }
             let mut pass =
                 encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-            while let Some(Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid }) =
-                commands.get(index)
-            {
+            while let Some(command) = commands.get(index) {
+                let (pipeline, params_offset, params_bytes, bindings, grid) = match command {
+                    Command::Copy { .. } => break,
+                    Command::Planned { pipeline, bind_group, grid } => {
+                        pass.set_pipeline(&pipeline.pipeline);
+                        pass.set_bind_group(0, bind_group, &[]);
+                        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+                        index += 1;
+                        continue;
+                    }
+                    Command::Dispatch { pipeline, params_offset, params_bytes, bindings, grid } => {
+                        (pipeline, params_offset, params_bytes, bindings, grid)
+                    }
+                };
                 let key: BindKey = (pipeline.entry, *params_offset, bindings.clone());
                 let bind_group = state.bind_groups.entry(key).or_insert_with(|| {
                     bind_groups_created += 1;
@@ -375,6 +413,9 @@ impl super::Backend for GpuBackend {
     }
 
     fn upload(&self, buf: BufId, data: &[u32]) -> Result<()> {
+        if let Some(capture) = self.state.borrow_mut().capture.as_mut() {
+            capture.spoiled = true;
+        }
         let state = self.state.borrow();
         let slot = Self::buffer(&state, buf);
         let bytes = data.len() as u64 * 4;
@@ -388,7 +429,9 @@ impl super::Backend for GpuBackend {
         if data.is_empty() {
             return Ok(());
         }
-        if state.pending_use.contains(&buf.0) {
+        let used_by_replay =
+            state.pending_plans.iter().any(|id| state.plans.get(id).is_some_and(|p| p.binds(&slot.buffer)));
+        if state.pending_use.contains(&buf.0) || used_by_replay {
             // A recorded kernel still uses this buffer: `queue.write_buffer` would land before
             // it, so copy from a staging buffer in recording order instead.
             let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -416,7 +459,11 @@ impl super::Backend for GpuBackend {
     fn free(&self, buf: BufId) {
         let mut state = self.state.borrow_mut();
         if let Some(slot) = state.buffers[buf.0 as usize].take() {
-            state.retired.push(slot);
+            if state.pins.contains_key(&slot.buffer) {
+                state.custody.push(slot);
+            } else {
+                state.retired.push(slot);
+            }
             state.free_ids.push(buf.0);
         }
     }
@@ -425,6 +472,9 @@ impl super::Backend for GpuBackend {
         let spec = encode::encode(&kernel, self.matmul_variant, self.subgroups)?;
         self.record(spec);
         let flops = kernel.matmul_flops();
+        if let Some(capture) = self.state.borrow_mut().capture.as_mut() {
+            capture.matmul_flops += flops;
+        }
         self.count(|c| c.matmul_flops += flops);
         Ok(())
     }
@@ -437,6 +487,9 @@ impl super::Backend for GpuBackend {
         let bytes = (len as u64 * 4).max(4);
         let prepared = (|| {
             let mut state = self.state.borrow_mut();
+            if let Some(capture) = state.capture.as_mut() {
+                capture.spoiled = true;
+            }
             let slot = Self::buffer(&state, buf);
             if len as u64 * 4 > slot.bytes {
                 return Err(EngineError::Readback(format!(
@@ -490,5 +543,21 @@ impl super::Backend for GpuBackend {
 
     fn reset_counters(&self) {
         self.counters.set(Counters::default());
+    }
+
+    fn begin_capture(&self) {
+        self.begin_capture_impl()
+    }
+
+    fn end_capture(&self) -> Result<Option<PlanId>> {
+        self.end_capture_impl()
+    }
+
+    fn replay(&self, plan: PlanId) -> Result<()> {
+        self.replay_impl(plan)
+    }
+
+    fn release_plan(&self, plan: PlanId) {
+        self.release_plan_impl(plan)
     }
 }

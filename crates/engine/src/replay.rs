@@ -1,0 +1,103 @@
+//! Plan replay for training steps (DESIGN.md, "Plan replay"). For a fixed configuration every
+//! minibatch records the same kernels; the backend notices when two captured steps in a row
+//! were identical and hands back a plan (`Backend::end_capture`), and from then on the trainer
+//! replays it instead of building the tape again. Only the inputs written before the step
+//! change: the batch, the carried state, the dropout seed and Adam's bias corrections.
+//!
+//! A plan belongs to the inputs it reads: each trainer keeps one [`StepPlans`] beside the
+//! input buffers of a batch shape (and the model they were made for), so a new shape, a new
+//! model or a new trainer starts afresh, and dropping the inputs releases their plans. Within
+//! them, the plan is chosen by what else decides the kernels: fused or unfused layers, and the
+//! trainer's own variant (teacher forcing or scheduled sampling).
+
+use crate::backend::{Backend, PlanId};
+use crate::nn::fused_layers;
+use std::cell::Cell;
+use std::rc::Rc;
+
+thread_local! {
+    static PLAN_REPLAY: Cell<bool> = Cell::new(std::env::var("RNNPLAY_REPLAY").map_or(true, |v| v.trim() != "0"));
+}
+
+/// Turns plan replay on (the default; `RNNPLAY_REPLAY=0` starts with it off) or off for
+/// trainers on this thread. Off, every step is recorded from scratch: the oracle that replayed
+/// training is compared with, and the baseline of the benchmark.
+pub fn set_plan_replay(on: bool) {
+    PLAN_REPLAY.with(|flag| flag.set(on));
+}
+
+/// Whether trainers on this thread replay steady steps (see [`set_plan_replay`]).
+pub fn plan_replay() -> bool {
+    PLAN_REPLAY.with(Cell::get)
+}
+
+/// What, besides the inputs, decides which kernels a step records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StepMode {
+    fused: bool,
+    variant: u8,
+}
+
+/// The plans made for one set of step inputs, released when it is dropped.
+pub(crate) struct StepPlans {
+    backend: Rc<dyn Backend>,
+    plans: Vec<(StepMode, PlanId)>,
+}
+
+impl StepPlans {
+    pub(crate) fn new(backend: &Rc<dyn Backend>) -> Self {
+        Self { backend: Rc::clone(backend), plans: Vec::new() }
+    }
+
+    fn mode(variant: u8) -> StepMode {
+        StepMode { fused: fused_layers(), variant }
+    }
+
+    /// The plan for a step of `variant` as the layers run now, if one was made.
+    pub(crate) fn get(&self, variant: u8) -> Option<PlanId> {
+        let mode = Self::mode(variant);
+        self.plans.iter().find(|(m, _)| *m == mode).map(|(_, plan)| *plan)
+    }
+
+    pub(crate) fn insert(&mut self, variant: u8, plan: PlanId) {
+        let mode = Self::mode(variant);
+        if let Some(old) = self.plans.iter().position(|(m, _)| *m == mode) {
+            let (_, old) = self.plans.swap_remove(old);
+            self.backend.release_plan(old);
+        }
+        self.plans.push((mode, plan));
+    }
+}
+
+impl Drop for StepPlans {
+    fn drop(&mut self) {
+        for (_, plan) in self.plans.drain(..) {
+            self.backend.release_plan(plan);
+        }
+    }
+}
+
+/// Batch shapes whose inputs (and plans) a trainer keeps at once: d2l's fra-eng epochs end with
+/// a shorter batch, so an epoch alternates between two shapes.
+const KEPT_SHAPES: usize = 4;
+
+/// The inputs in `kept` that `fits`, or new ones from `make`, moved last (the most recent).
+/// Past [`KEPT_SHAPES`] the least recently used are dropped with their plans. The flag tells
+/// whether the inputs were already the most recent ones (the previous step used them).
+pub(crate) fn inputs_for<I>(
+    kept: &mut Vec<I>,
+    fits: impl Fn(&I) -> bool,
+    make: impl FnOnce() -> crate::error::Result<I>,
+) -> crate::error::Result<(&mut I, bool)> {
+    let found = kept.iter().position(fits);
+    let was_last = found.is_some_and(|index| index + 1 == kept.len());
+    let inputs = match found {
+        Some(index) => kept.remove(index),
+        None => make()?,
+    };
+    if kept.len() >= KEPT_SHAPES {
+        kept.remove(0);
+    }
+    kept.push(inputs);
+    Ok((kept.last_mut().expect("invariant: the inputs were just pushed"), was_last))
+}
