@@ -15,8 +15,8 @@ cargo build --release --locked -p rnnplay
 rnnplay=./target/release/rnnplay
 $rnnplay devices
 mkdir -p runs
-# The CPU backend is the fast one for this model until the fused GPU layers land (issue #6);
-# RNNPLAY_BACKEND=gpu trains on the GPU instead.
+# The CPU backend is the fast one for this model on a machine without a GPU (lavapipe runs the
+# GPU backend on the CPU; see docs/PERFORMANCE.md); RNNPLAY_BACKEND=gpu trains on the GPU instead.
 $rnnplay train --preset d2l-gru --backend "${RNNPLAY_BACKEND:-cpu}" \
   --save runs/d2l-gru.safetensors --plot runs/d2l-gru-perplexity.svg --metrics runs/d2l-gru.jsonl
 $rnnplay predict --checkpoint runs/d2l-gru.safetensors --backend cpu --prefix "time traveller" \

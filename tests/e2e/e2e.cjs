@@ -9,8 +9,9 @@
 //  4. a checkpoint saved by `rnnplay train --save` opens in the page and continues
 //     "time traveller" exactly as `rnnplay predict` does; a corrupt file gets a message next to
 //     the control and the loaded model stays;
-//  5. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused: two rows,
-//     tokens/s above 0, the fused row with far fewer dispatches per step and one submit.
+//  5. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
+//     plan replay on and off: four rows, tokens/s and host time above 0, the timed steps of the
+//     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
 const { chromium } = require('playwright-core');
@@ -159,18 +160,22 @@ async function loadCheckpoint(name, args) {
 
 async function benchPage(name, args) {
   return inBrowser(name, args, async (page) => {
-    const q = '?bench=1&bench_presets=d2l-gru&bench_warmup=0&bench_batches=1&bench_layers=both';
+    // Two warm-up steps make a plan, so the timed step of a replay-on row is replayed.
+    const q = '?bench=1&bench_presets=d2l-gru&bench_warmup=2&bench_batches=1&bench_layers=both&bench_replay=both';
     await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => ['finished', 'failed'].includes(document.querySelector('#bench-status')?.dataset.phase), null, { timeout: 300000, polling: 500 });
     const status = await page.textContent('#bench-status');
     if ((await page.getAttribute('#bench-status', 'data-phase')) !== 'finished') throw new Error(`benchmark: ${status}`);
     const rows = await page.$$eval('#bench-table tbody tr', (trs) => trs.map((tr) => ({ ...tr.dataset })));
-    if (rows.length !== 2 || rows[0].layers !== 'fused' || rows[1].layers !== 'unfused') throw new Error(`rows: ${JSON.stringify(rows)}`);
-    if (!rows.every((r) => Number(r.tokensPerS) > 0)) throw new Error(`tokens/s: ${JSON.stringify(rows)}`);
-    const [fused, unfused] = rows.map((r) => Number(r.dispatchesPerStep));
+    const kinds = rows.map((r) => `${r.layers}/${r.replay}`).join(' ');
+    if (kinds !== 'fused/on fused/off unfused/on unfused/off') throw new Error(`rows: ${JSON.stringify(rows)}`);
+    if (!rows.every((r) => Number(r.tokensPerS) > 0 && Number(r.hostMsPerStep) > 0)) throw new Error(`tokens/s, host ms: ${JSON.stringify(rows)}`);
+    if (rows.map((r) => Number(r.replayed)).join(' ') !== '1 0 1 0') throw new Error(`replayed: ${JSON.stringify(rows)}`);
+    const [fused, , unfused] = rows.map((r) => Number(r.dispatchesPerStep));
     if (!(fused * 4 < unfused)) throw new Error(`dispatches per step: fused ${fused}, unfused ${unfused}`);
     if (!(await page.textContent('#bench-header')).includes('WebGPU')) throw new Error('the benchmark did not run on WebGPU');
-    console.log(`${name}: d2l-gru ${Number(rows[0].tokensPerS).toFixed(0)} tokens/s fused (${fused} dispatches/step), ${Number(rows[1].tokensPerS).toFixed(0)} unfused (${unfused})`);
+    const host = rows.map((r) => `${r.layers}/${r.replay} ${Number(r.hostMsPerStep).toFixed(2)} ms`).join(', ');
+    console.log(`${name}: d2l-gru ${Number(rows[0].tokensPerS).toFixed(0)} tokens/s fused (${fused} dispatches/step), ${Number(rows[2].tokensPerS).toFixed(0)} unfused (${unfused}); host per step: ${host}`);
   });
 }
 

@@ -91,8 +91,18 @@ impl Adam {
 
     /// Counts a step and writes its bias corrections to the device: the part of a step that
     /// changes from one step to the next, done before the step is recorded (or replayed).
+    /// The first step also creates the moments, so that the steps recorded after it are alike.
     pub(crate) fn advance(&mut self, params: &[Param]) -> Result<()> {
         let Some(first) = params.first() else { return Ok(()) };
+        if self.moments.is_empty() {
+            for param in params {
+                let backend = param.value().backend();
+                self.moments.push((
+                    Tensor::zeros(backend, param.value().shape())?,
+                    Tensor::zeros(backend, param.value().shape())?,
+                ));
+            }
+        }
         self.step += 1;
         let (bias1, bias2) = adam_bias_corrections(self.beta1, self.beta2, self.step);
         match &self.corrections {
@@ -107,15 +117,6 @@ impl Adam {
     /// Records the update kernels of the step counted by the last `advance`.
     pub(crate) fn record(&mut self, params: &[Param]) -> Result<()> {
         let Some(corrections) = self.corrections.as_ref().map(Tensor::id) else { return Ok(()) };
-        if self.moments.is_empty() {
-            for param in params {
-                let backend = param.value().backend();
-                self.moments.push((
-                    Tensor::zeros(backend, param.value().shape())?,
-                    Tensor::zeros(backend, param.value().shape())?,
-                ));
-            }
-        }
         if self.moments.len() != params.len() {
             return Err(EngineError::InvalidArgument(format!(
                 "Adam was set up for {} parameters and got {}",

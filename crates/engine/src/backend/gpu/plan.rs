@@ -71,7 +71,11 @@ impl Plan {
 
 impl GpuBackend {
     pub(super) fn begin_capture_impl(&self) {
-        self.state.borrow_mut().capture = Some(Capture::default());
+        let mut state = self.state.borrow_mut();
+        state.capture = Some(Capture::default());
+        // Roles count from the capture's start: allocations made before it (a new shape's
+        // inputs) must not shift which pooled buffer each of the step's allocations gets.
+        state.alloc_sequence = 0;
     }
 
     pub(super) fn end_capture_impl(&self) -> Result<Option<PlanId>> {
