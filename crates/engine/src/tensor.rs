@@ -160,10 +160,22 @@ impl Tensor {
     /// A new tensor with a copy of this one's values (one kernel).
     pub fn deep_copy(&self) -> Result<Self> {
         let copy = Self::uninit(self.backend(), &self.shape, self.dtype)?;
+        copy.copy_from(self)?;
+        Ok(copy)
+    }
+
+    /// Overwrites this tensor with `src`'s values, on the device (one kernel; same length).
+    pub fn copy_from(&self, src: &Tensor) -> Result<()> {
+        if src.len() != self.len() {
+            return Err(EngineError::ShapeMismatch {
+                op: "copy",
+                detail: format!("a tensor of shape {:?} into one of shape {:?}", src.shape, self.shape),
+            });
+        }
         let len = self.len();
         self.backend().run(Kernel::Copy2d {
-            src: self.id(),
-            dst: copy.id(),
+            src: src.id(),
+            dst: self.id(),
             rows: 1,
             cols: len,
             src_stride: len,
@@ -171,7 +183,6 @@ impl Tensor {
             dst_stride: len,
             dst_offset: 0,
             accumulate: false,
-        })?;
-        Ok(copy)
+        })
     }
 }

@@ -159,32 +159,10 @@ impl StepCore {
         })?;
         accumulate_into(&self.backend, self.clipper.norm().id(), &self.metrics, 1)?;
         for (value, into) in carry {
-            copy_into(&self.backend, tape.value(value), &into)?;
+            into.copy_from(tape.value(value))?;
         }
         Ok(())
     }
-}
-
-/// `into` = `value` (same length), on the device.
-fn copy_into(backend: &Rc<dyn Backend>, value: &Tensor, into: &Tensor) -> Result<()> {
-    if value.len() != into.len() {
-        return Err(EngineError::ShapeMismatch {
-            op: "carry",
-            detail: format!("a value of shape {:?} into a tensor of shape {:?}", value.shape(), into.shape()),
-        });
-    }
-    let len = value.len();
-    backend.run(Kernel::Copy2d {
-        src: value.id(),
-        dst: into.id(),
-        rows: 1,
-        cols: len,
-        src_stride: len,
-        src_offset: 0,
-        dst_stride: len,
-        dst_offset: 0,
-        accumulate: false,
-    })
 }
 
 /// A language model's inputs for one batch shape, on the device: written before every step,
