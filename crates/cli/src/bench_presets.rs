@@ -117,20 +117,22 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
     }
     for name in &names {
         let layer_runs: &[bool] = if has_concise_layers(name) { options.layers.runs() } else { &[true] };
-        let mut fused_tokens_per_s = None;
+        // Tokens/s of the fused layers, by replay setting (index 1: on).
+        let mut fused_tokens_per_s = [None; 2];
         for &fused in layer_runs {
             let mut replayed: Option<Measurement> = None;
             for &replay in options.replay.runs() {
                 let run = Run { fused, replay, warmup: options.warmup, batches: options.batches };
                 let m = pollster::block_on(measure_preset(&backend, name, &data, &run, &clocks))
                     .with_context(|| format!("measuring {name}"))?;
-                // Reported on the unfused row when both ran: how much faster the fused layers are.
-                let fused_speedup = match (m.layers, fused_tokens_per_s) {
-                    (Layers::Unfused, Some(f)) if replay => Some(f / m.tokens_per_s),
+                // Reported on an unfused row when both ran: how much faster the fused layers are
+                // (with the same replay setting).
+                let fused_speedup = match (m.layers, fused_tokens_per_s[usize::from(replay)]) {
+                    (Layers::Unfused, Some(f)) => Some(f / m.tokens_per_s),
                     _ => None,
                 };
-                if m.layers == Layers::Fused && replay {
-                    fused_tokens_per_s = Some(m.tokens_per_s);
+                if m.layers == Layers::Fused {
+                    fused_tokens_per_s[usize::from(replay)] = Some(m.tokens_per_s);
                 }
                 // Reported on the row without replay when both ran: what replay saves.
                 let replay_gain = replayed

@@ -5,8 +5,9 @@
 //! change: the batch, the carried state, the dropout seed and Adam's bias corrections.
 //!
 //! A plan belongs to the inputs it reads: each trainer keeps one [`StepPlans`] beside the
-//! input buffers of a batch shape (and the model they were made for), so a new shape, a new
-//! model or a new trainer starts afresh, and dropping the inputs releases their plans. Within
+//! input buffers of a batch shape (and the model they were made for, whose other inputs it
+//! drops when handed a new model), so a new shape, a new model or a new trainer starts afresh,
+//! and dropping the inputs releases their plans. Within
 //! them, the plan is chosen by what else decides the kernels: fused or unfused layers, and the
 //! trainer's own variant (teacher forcing or scheduled sampling).
 

@@ -132,10 +132,17 @@ impl StepCore {
         } else {
             self.backend.begin_capture();
             let recorded = self.record(params, forward);
-            let plan = self.backend.end_capture();
-            recorded?;
-            if let Some(plan) = plan? {
-                plans.insert(variant, plan);
+            let plan = self.backend.end_capture()?;
+            match (recorded, plan) {
+                (Err(err), plan) => {
+                    // A step that failed to record twice alike is no plan to keep.
+                    if let Some(plan) = plan {
+                        self.backend.release_plan(plan);
+                    }
+                    return Err(err);
+                }
+                (Ok(()), Some(plan)) => plans.insert(variant, plan),
+                (Ok(()), None) => {}
             }
         }
         self.backend.flush()
@@ -265,11 +272,14 @@ impl Trainer {
     }
 
     /// One training step on `batch` — forward, mean cross-entropy, backward, clipping, update —
-    /// recorded and submitted once, with no read-back. Under sequential sampling it starts from
-    /// the final state of the previous batch since [`Trainer::begin_epoch`] (detached:
-    /// truncated BPTT), otherwise from zeros.
+    /// recorded (or replayed) and submitted once, with no read-back. Under sequential sampling
+    /// it starts from the final state of the previous batch since [`Trainer::begin_epoch`]
+    /// (detached: truncated BPTT) when that batch had the same shape and model; otherwise, and
+    /// under random sampling, from zeros.
     pub fn train_batch(&mut self, model: &LanguageModel, batch: &Batch, sampling: Sampling) -> Result<()> {
         let backend = Rc::clone(&self.core.backend);
+        // Inputs made for another model hold its parameters and its plans' buffers: let them go.
+        self.inputs.retain(|inputs| made_for(&inputs.model, model.params()));
         let (inputs, used_last) = inputs_for(
             &mut self.inputs,
             |inputs| inputs.fits(model, batch),

@@ -176,6 +176,8 @@ impl Seq2SeqTrainer {
     pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
         let (bos, _) = reserved(tgt_vocab);
         let backend = Rc::clone(&self.core.backend);
+        // Inputs made for another model hold its parameters and its plans' buffers: let them go.
+        self.inputs.retain(|inputs| made_for(&inputs.model, model.params()));
         let (inputs, _) = inputs_for(
             &mut self.inputs,
             |inputs| inputs.fits(model, batch),

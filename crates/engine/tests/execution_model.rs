@@ -121,9 +121,15 @@ fn two_identical_captures_make_a_plan_that_replays_them_and_keeps_its_buffers() 
         "the temporary was handed out"
     );
     drop(other);
+
+    // An upload after a replay lands after it, even when the plan is released before the submit.
+    let before = read(&out);
+    backend.replay(plan).unwrap();
     backend.release_plan(plan);
-    backend.run(Kernel::Fill { out: out.id(), len: 7, value: 0.0 }).unwrap();
+    x.write_f32(&[2.0; 7]).unwrap();
     backend.flush().unwrap();
+    let expected: Vec<f32> = before.iter().map(|v| v + 0.5f32.tanh()).collect();
+    assert_eq!(read(&out), expected, "the replay read x before the upload");
     backend.reset_counters();
     let _again = Tensor::uninit(&backend, &[7], rnnplay_engine::DType::F32).unwrap();
     let _and_again = Tensor::uninit(&backend, &[7], rnnplay_engine::DType::F32).unwrap();

@@ -94,7 +94,8 @@ async fn run(options: BenchOptions, view: View) {
     ));
     for name in &presets {
         let runs: &[bool] = if has_concise_layers(name) { &options.fused } else { &[true] };
-        let mut fused_rate = None;
+        // Tokens/s of the fused layers, by replay setting (index 1: on).
+        let mut fused_rate = [None; 2];
         for (&fused, &replay) in runs.iter().flat_map(|f| options.replay.iter().map(move |r| (f, r))) {
             let layers = if fused { "fused" } else { "unfused" };
             say("running", format!("measuring {name} ({layers}, replay {})…", if replay { "on" } else { "off" }));
@@ -103,12 +104,12 @@ async fn run(options: BenchOptions, view: View) {
             let run = Run { fused, replay, warmup: options.warmup, batches: options.batches };
             match measure_preset(&backend, name, &data, &run, &clocks).await {
                 Ok(m) => {
-                    let speedup = match (m.layers, fused_rate) {
-                        (Layers::Unfused, Some(rate)) if replay => Some(rate / m.tokens_per_s),
+                    let speedup = match (m.layers, fused_rate[usize::from(replay)]) {
+                        (Layers::Unfused, Some(rate)) => Some(rate / m.tokens_per_s),
                         _ => None,
                     };
-                    if m.layers == Layers::Fused && replay {
-                        fused_rate = Some(m.tokens_per_s);
+                    if m.layers == Layers::Fused {
+                        fused_rate[usize::from(replay)] = Some(m.tokens_per_s);
                     }
                     rows.update(|r| r.push(Row { m, speedup }));
                 }

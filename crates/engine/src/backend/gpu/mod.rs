@@ -96,8 +96,9 @@ struct State {
     last_capture: Option<plan::Capture>,
     plans: HashMap<u32, plan::Plan>,
     next_plan: u32,
-    /// Plans replayed since the last submit.
-    pending_plans: Vec<u32>,
+    /// The buffers of the plans replayed since the last submit (an upload to one of them must
+    /// wait for the replay, like an upload to a buffer of a recorded dispatch).
+    pending_plans: Vec<std::rc::Rc<std::collections::HashSet<wgpu::Buffer>>>,
     /// How many plans bind each pinned buffer.
     pins: HashMap<wgpu::Buffer, u32>,
     /// Pinned buffers that were freed: kept out of the pool until no plan binds them.
@@ -429,8 +430,7 @@ impl super::Backend for GpuBackend {
         if data.is_empty() {
             return Ok(());
         }
-        let used_by_replay =
-            state.pending_plans.iter().any(|id| state.plans.get(id).is_some_and(|p| p.binds(&slot.buffer)));
+        let used_by_replay = state.pending_plans.iter().any(|buffers| buffers.contains(&slot.buffer));
         if state.pending_use.contains(&buf.0) || used_by_replay {
             // A recorded kernel still uses this buffer: `queue.write_buffer` would land before
             // it, so copy from a staging buffer in recording order instead.

@@ -55,18 +55,12 @@ pub(super) struct Capture {
 /// A steady step, ready to be recorded again in one call.
 pub(super) struct Plan {
     commands: Vec<(Rc<Pipeline>, wgpu::BindGroup, [u32; 3])>,
-    /// Every buffer the plan binds, once each (the pins it holds).
-    buffers: HashSet<wgpu::Buffer>,
+    /// Every buffer the plan binds, once each (the pins it holds). Shared with the replays
+    /// recorded and not yet submitted, which need it even if the plan is released meanwhile.
+    buffers: Rc<HashSet<wgpu::Buffer>>,
     matmul_flops: u64,
     /// Keeps the plan's parameter arena alive (its bind groups refer to it).
     _params: wgpu::Buffer,
-}
-
-impl Plan {
-    /// Whether a recorded, unsubmitted replay of this plan binds `buffer`.
-    pub(super) fn binds(&self, buffer: &wgpu::Buffer) -> bool {
-        self.buffers.contains(buffer)
-    }
 }
 
 impl GpuBackend {
@@ -153,6 +147,7 @@ impl GpuBackend {
             state.custody.extend(kept.into_iter().map(|(sequence, buffer)| Slot { buffer, bytes: *bytes, sequence }));
         }
         let bind_groups = commands.len() as u64;
+        let buffers = Rc::new(buffers);
         (Plan { commands, buffers, matmul_flops: capture.matmul_flops, _params: params }, bind_groups)
     }
 
@@ -170,9 +165,9 @@ impl GpuBackend {
                 grid: *grid,
             })
             .collect();
-        let (dispatches, flops) = (commands.len() as u64, recorded.matmul_flops);
+        let (dispatches, flops, buffers) = (commands.len() as u64, recorded.matmul_flops, Rc::clone(&recorded.buffers));
         state.commands.extend(commands);
-        state.pending_plans.push(plan.0);
+        state.pending_plans.push(buffers);
         if let Some(capture) = state.capture.as_mut() {
             // A replay inside a capture cannot be compared kernel by kernel.
             capture.spoiled = true;
@@ -189,7 +184,7 @@ impl GpuBackend {
     pub(super) fn release_plan_impl(&self, plan: PlanId) {
         let mut state = self.state.borrow_mut();
         let Some(plan) = state.plans.remove(&plan.0) else { return };
-        for buffer in &plan.buffers {
+        for buffer in plan.buffers.iter() {
             if let Some(count) = state.pins.get_mut(buffer) {
                 *count -= 1;
                 if *count == 0 {
