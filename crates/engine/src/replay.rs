@@ -5,11 +5,10 @@
 //! change: the batch, the carried state, the dropout seed and Adam's bias corrections.
 //!
 //! A plan belongs to the inputs it reads: each trainer keeps one [`StepPlans`] beside the
-//! input buffers of a batch shape (and the model they were made for, whose other inputs it
-//! drops when handed a new model), so a new shape, a new model or a new trainer starts afresh,
-//! and dropping the inputs releases their plans. Within
-//! them, the plan is chosen by what else decides the kernels: fused or unfused layers, and the
-//! trainer's own variant (teacher forcing or scheduled sampling).
+//! input buffers of a batch shape and the model they were made for ([`inputs_for`]), so a new
+//! shape, a new model or a new trainer starts afresh, and dropping the inputs releases their
+//! plans. Within them, the plan is chosen by what else decides the kernels: fused or unfused
+//! layers, and the trainer's own variant (teacher forcing or scheduled sampling).
 
 use crate::backend::{Backend, PlanId};
 use crate::nn::fused_layers;
@@ -82,14 +81,18 @@ impl Drop for StepPlans {
 /// a shorter batch, so an epoch alternates between two shapes.
 const KEPT_SHAPES: usize = 4;
 
-/// The inputs in `kept` that `fits`, or new ones from `make`, moved last (the most recent).
-/// Past [`KEPT_SHAPES`] the least recently used are dropped with their plans. The flag tells
-/// whether the inputs were already the most recent ones (the previous step used them).
+/// The inputs in `kept` for the batch shape that `fits`, or new ones from `make`, moved last
+/// (the most recent). Inputs not `for_model` (made for a model the trainer is no longer given)
+/// are dropped first: they hold that model's parameters and their plans' buffers. Past
+/// [`KEPT_SHAPES`] the least recently used are dropped with their plans. The flag tells whether
+/// the inputs were already the most recent ones (the previous step used them).
 pub(crate) fn inputs_for<I>(
     kept: &mut Vec<I>,
+    for_model: impl Fn(&I) -> bool,
     fits: impl Fn(&I) -> bool,
     make: impl FnOnce() -> crate::error::Result<I>,
 ) -> crate::error::Result<(&mut I, bool)> {
+    kept.retain(for_model);
     let found = kept.iter().position(fits);
     let was_last = found.is_some_and(|index| index + 1 == kept.len());
     let inputs = match found {

@@ -188,8 +188,8 @@ struct BatchInputs {
 }
 
 impl BatchInputs {
-    fn fits(&self, model: &LanguageModel, batch: &Batch) -> bool {
-        self.tokens.shape() == [batch.num_steps, batch.batch_size] && made_for(&self.model, model.params())
+    fn fits(&self, batch: &Batch) -> bool {
+        self.tokens.shape() == [batch.num_steps, batch.batch_size]
     }
 }
 
@@ -278,11 +278,10 @@ impl Trainer {
     /// under random sampling, from zeros.
     pub fn train_batch(&mut self, model: &LanguageModel, batch: &Batch, sampling: Sampling) -> Result<()> {
         let backend = Rc::clone(&self.core.backend);
-        // Inputs made for another model hold its parameters and its plans' buffers: let them go.
-        self.inputs.retain(|inputs| made_for(&inputs.model, model.params()));
         let (inputs, used_last) = inputs_for(
             &mut self.inputs,
-            |inputs| inputs.fits(model, batch),
+            |inputs| made_for(&inputs.model, model.params()),
+            |inputs| inputs.fits(batch),
             || {
                 Ok(BatchInputs {
                     model: param_values(model.params()),

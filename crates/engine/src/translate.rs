@@ -80,8 +80,8 @@ impl PairInputs {
         })
     }
 
-    fn fits(&self, model: &Seq2Seq, batch: &PairBatch) -> bool {
-        self.src.shape() == [batch.num_steps, batch.batch_size] && made_for(&self.model, model.params())
+    fn fits(&self, batch: &PairBatch) -> bool {
+        self.src.shape() == [batch.num_steps, batch.batch_size]
     }
 
     /// Writes `batch`; returns the decoder input, time-major, for scheduled sampling.
@@ -176,11 +176,10 @@ impl Seq2SeqTrainer {
     pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
         let (bos, _) = reserved(tgt_vocab);
         let backend = Rc::clone(&self.core.backend);
-        // Inputs made for another model hold its parameters and its plans' buffers: let them go.
-        self.inputs.retain(|inputs| made_for(&inputs.model, model.params()));
         let (inputs, _) = inputs_for(
             &mut self.inputs,
-            |inputs| inputs.fits(model, batch),
+            |inputs| made_for(&inputs.model, model.params()),
+            |inputs| inputs.fits(batch),
             || PairInputs::new(&backend, model, batch),
         )?;
         let dec_in = inputs.write(batch, bos)?;
