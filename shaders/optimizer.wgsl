@@ -1,28 +1,28 @@
 // Parameter updates and global-norm clipping.
 //
 // Bindings: 0 params (uniform), 1 source (read), 2 dest (read_write), 3 moment1 (read_write),
-// 4 moment2 (read_write), 5 corrections (read; adam only). 256 threads per workgroup, one element
-// each, 2-D grid flattened with `num_workgroups`.
-//   sgd         dest = param, source = grad:  param -= lr · grad / batch_size   (d2l's sgd)
-//   adam        dest = param, source = grad, moment1 = m, moment2 = v: PyTorch's Adam with
-//               bias corrections corrections = [1-β1^t, 1-β2^t], written by the host before
-//               the step (so the step count is not baked into a recorded step)
-//   clip_scale  dest = grad, source = norm (one element): grad ·= min(1, max_norm / norm)
+// 4 moment2 (read_write), 5 scalars (read). 256 threads per workgroup, one element each, 2-D
+// grid flattened with `num_workgroups`.
+//
+// What changes during a run — the learning rate of a schedule, Adam's bias corrections, the
+// clipping threshold — is read from `scalars`, a small buffer the host writes before the step,
+// never from the uniform parameters: so a recorded step (plan replay) follows the schedule.
+//   sgd         dest = param, source = grad, scalars = [lr]:  param -= lr · grad / batch_size
+//   adam        dest = param, source = grad, moment1 = m, moment2 = v,
+//               scalars = [lr, 1-β1^t, 1-β2^t]: PyTorch's Adam
+//   clip_scale  dest = grad, source = norm (one element), scalars = [θ]:
+//               grad ·= min(1, θ / norm)
 //   sqrt        dest[0] = sqrt(source[0]) (the global norm from the sum of squares)
 
 struct Params {
     len: u32,
-    lr: f32,
     batch_size: f32,
     beta1: f32,
     beta2: f32,
     eps: f32,
     weight_decay: f32,
-    max_norm: f32,
     pad0: u32,
     pad1: u32,
-    pad2: u32,
-    pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,7 +30,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dest: array<f32>;
 @group(0) @binding(3) var<storage, read_write> moment1: array<f32>;
 @group(0) @binding(4) var<storage, read_write> moment2: array<f32>;
-@group(0) @binding(5) var<storage, read> corrections: array<f32>;
+@group(0) @binding(5) var<storage, read> scalars: array<f32>;
 
 fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
@@ -40,7 +40,7 @@ fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     if (i < p.len) {
-        dest[i] = dest[i] - p.lr * source[i] / p.batch_size;
+        dest[i] = dest[i] - scalars[0] * source[i] / p.batch_size;
     }
 }
 
@@ -53,7 +53,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let v = p.beta2 * moment2[i] + (1.0 - p.beta2) * g * g;
         moment1[i] = m;
         moment2[i] = v;
-        dest[i] = dest[i] - p.lr * (m / corrections[0]) / (sqrt(v / corrections[1]) + p.eps);
+        dest[i] = dest[i] - scalars[0] * (m / scalars[1]) / (sqrt(v / scalars[2]) + p.eps);
     }
 }
 
@@ -61,8 +61,9 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn clip_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     let norm = source[0];
-    if (i < p.len && norm > p.max_norm) {
-        dest[i] = dest[i] * (p.max_norm / norm);
+    let max_norm = scalars[0];
+    if (i < p.len && norm > max_norm) {
+        dest[i] = dest[i] * (max_norm / norm);
     }
 }
 

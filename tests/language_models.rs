@@ -6,10 +6,10 @@ use rnnplay_data::{BatchIter, Corpus, Sampling, TokenKind};
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
 use rnnplay_engine::nn::{CellKind, LanguageModel, ModelConfig};
-use rnnplay_engine::session::Session;
 use rnnplay_engine::testing::gpu_or_skip;
-use rnnplay_engine::train::{Optimizer, Trainer};
+use rnnplay_engine::train::Trainer;
 use rnnplay_engine::Checkpoint;
+use rnnplay_engine::Optimizer;
 use std::rc::Rc;
 
 /// A text with a deterministic next character almost everywhere.
@@ -175,30 +175,4 @@ fn gpu_and_cpu_backends_take_the_same_training_steps() {
             assert!((g.ln() - c.ln()).abs() < 1e-4, "{} epoch {epoch}: gpu {g}, cpu {c}", config.model_name());
         }
     }
-}
-
-#[test]
-fn a_session_stepped_batch_by_batch_trains_exactly_like_whole_epochs() {
-    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-    let config = config(CellKind::Gru, false);
-    let (_, whole) = train(&cpu, &config, sgd(), 3, Sampling::Sequential);
-    let corpus = pattern_corpus();
-    let model = LanguageModel::new(&cpu, &config, 0).unwrap();
-    let trainer = Trainer::new(&cpu, sgd(), 1.0).unwrap();
-    let batches = BatchIter::new(corpus.tokens.clone(), 4, 8, Sampling::Sequential, 0).unwrap();
-    let mut session = Session::new(model, trainer, batches);
-    let mut stepped = Vec::new();
-    let mut steps = 0;
-    while session.epochs_done() < 3 {
-        if let Some(metrics) = pollster::block_on(session.step()).unwrap() {
-            stepped.push(metrics.perplexity);
-            assert_eq!(session.epoch_progress(), (0, 0), "an epoch's end leaves no batch pending");
-        } else {
-            let (done, total) = session.epoch_progress();
-            assert!(done >= 1 && done < total, "{done}/{total}");
-        }
-        steps += 1;
-    }
-    assert_eq!(stepped, whole, "the same seed gives the same perplexities either way");
-    assert!(steps > 3, "an epoch has several batches ({steps} steps for 3 epochs)");
 }

@@ -11,9 +11,10 @@ use rnnplay_engine::backend::Backend;
 use rnnplay_engine::nn::{set_fused_layers, CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::replay::set_plan_replay;
 use rnnplay_engine::testing::gpu_or_skip;
-use rnnplay_engine::train::{Optimizer, Trainer};
+use rnnplay_engine::train::Trainer;
 use rnnplay_engine::translate::Seq2SeqTrainer;
-use rnnplay_engine::{Counters, Param};
+use rnnplay_engine::Optimizer;
+use rnnplay_engine::{Counters, LrSchedule, Param};
 use std::rc::Rc;
 
 fn gpu(test: &str) -> Option<Rc<dyn Backend>> {
@@ -36,12 +37,23 @@ struct Outcome {
     counters: Counters,
 }
 
-/// Trains `epochs` epochs of a language model from seed 0 with replay on or off.
+/// Trains 3 epochs of a language model from seed 0 with replay on or off.
 fn train_lm(
     backend: &Rc<dyn Backend>,
     config: &ModelConfig,
     optimizer: (&str, f32),
     sampling: Sampling,
+) -> [Outcome; 2] {
+    train_lm_scheduled(backend, config, optimizer, sampling, LrSchedule::Constant)
+}
+
+/// [`train_lm`] with the learning rate of each epoch set by `schedule`.
+fn train_lm_scheduled(
+    backend: &Rc<dyn Backend>,
+    config: &ModelConfig,
+    optimizer: (&str, f32),
+    sampling: Sampling,
+    schedule: LrSchedule,
 ) -> [Outcome; 2] {
     [true, false].map(|replay| {
         set_plan_replay(replay);
@@ -49,8 +61,12 @@ fn train_lm(
         let model = LanguageModel::new(backend, config, 0).unwrap();
         let mut trainer = Trainer::new(backend, Optimizer::by_name(optimizer.0, optimizer.1).unwrap(), 1.0).unwrap();
         let mut batches = BatchIter::new(corpus().tokens, 4, 6, sampling, 0).unwrap();
-        let losses =
-            (0..3).map(|_| pollster::block_on(trainer.train_epoch(&model, &mut batches)).unwrap().perplexity).collect();
+        let losses = (0..3)
+            .map(|epoch| {
+                trainer.set_lr(schedule.lr_at(optimizer.1, epoch, 3)).unwrap();
+                pollster::block_on(trainer.train_epoch(&model, &mut batches)).unwrap().perplexity
+            })
+            .collect();
         let outcome = Outcome { losses, params: values(model.params()), counters: backend.counters() };
         set_plan_replay(true);
         outcome
@@ -87,6 +103,20 @@ fn replayed_language_model_training_is_recorded_training_bit_for_bit() {
             "{what}: {} of {steps} steps replayed",
             outcome[0].counters.replays
         );
+    }
+}
+
+#[test]
+fn a_replayed_plan_follows_the_learning_rate_schedule() {
+    let Some(gpu) = gpu("a_replayed_plan_follows_the_learning_rate_schedule") else { return };
+    let config = ModelConfig::new(CellKind::Gru, false, corpus().vocab.len(), 12);
+    let step = LrSchedule::Step { step_size: 1, gamma: 0.5 };
+    for (what, optimizer) in [("SGD, step schedule", ("sgd", 1.0)), ("Adam, step schedule", ("adam", 0.01))] {
+        let outcome = train_lm_scheduled(&gpu, &config, optimizer, Sampling::Sequential, step);
+        assert_same(what, &outcome);
+        // The schedule changed the run: the same run at a constant rate ends elsewhere.
+        let constant = train_lm(&gpu, &config, optimizer, Sampling::Sequential);
+        assert_ne!(constant[0].losses[2], outcome[0].losses[2], "{what}: the schedule had no effect");
     }
 }
 

@@ -5,10 +5,9 @@ use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
-use rnnplay_engine::session::Seq2SeqSession;
 use rnnplay_engine::testing::gpu_or_skip;
-use rnnplay_engine::train::Optimizer;
 use rnnplay_engine::translate::{encode_source, teacher_forced_reference, translate, Seq2SeqTrainer};
+use rnnplay_engine::Optimizer;
 use rnnplay_engine::{zero_grads, Checkpoint, Seq2SeqCheckpoint, Tape, Tensor};
 use std::rc::Rc;
 
@@ -252,37 +251,4 @@ fn scheduled_sampling_with_no_coins_is_teacher_forcing_and_with_coins_feeds_the_
         })
         .collect();
     assert!(curve[2] < 0.8 * curve[0], "per-token CE with scheduled sampling {curve:?}");
-}
-
-#[test]
-fn a_seq2seq_session_stepped_batch_by_batch_trains_like_whole_epochs() {
-    let backend = cpu();
-    let pairs = ToyTask::Copy.pairs(300, 3, 5, 4, &[]).unwrap();
-    let data = PairDataset::new(&pairs, 8, 1).unwrap();
-    let config = Seq2SeqConfig {
-        src_vocab_size: data.src_vocab.len(),
-        tgt_vocab_size: data.tgt_vocab.len(),
-        embed_size: 8,
-        hidden_size: 16,
-        num_layers: 2,
-        dropout: 0.1,
-    };
-    let trainer = || Seq2SeqTrainer::new(&backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
-    let model = Seq2Seq::new(&backend, &config, 0).unwrap();
-    let mut whole = trainer();
-    let mut rng = epoch_rng(5);
-    let expected: Vec<f32> = (0..2)
-        .map(|_| {
-            let batches = data.epoch(64, &mut rng).unwrap();
-            pollster::block_on(whole.train_epoch(&model, &data.tgt_vocab, &batches)).unwrap().per_token_ce
-        })
-        .collect();
-    let mut session = Seq2SeqSession::new(Seq2Seq::new(&backend, &config, 0).unwrap(), trainer(), data, 64, 5);
-    let mut stepped = Vec::new();
-    while session.epochs_done() < 2 {
-        if let Some(metrics) = pollster::block_on(session.step()).unwrap() {
-            stepped.push(metrics.per_token_ce);
-        }
-    }
-    assert_eq!(stepped, expected);
 }

@@ -6,13 +6,14 @@ use crate::components::dataset_panel::DatasetPanel;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::translations::TranslationsPanel;
-use crate::run::{drive, Phase, Run, Ui};
-use crate::seq2seq_run::Seq2SeqRun;
-use crate::settings::Settings;
+use crate::run::{drive, Run};
+use crate::settings::{from_query, to_query};
+use crate::ui::{Phase, Ui};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
+use rnnplay_engine::run::{DataSource, RunData, RunSpec};
 use rnnplay_engine::Checkpoint;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -60,9 +61,9 @@ pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
 
 #[component]
 pub fn App() -> impl IntoView {
-    let (initial, url_error) = match Settings::from_query(&browser::query()) {
+    let (initial, url_error) = match from_query(&browser::query()) {
         Ok(settings) => (settings, None),
-        Err(err) => (Settings::default_preset(), Some(format!("{err}; the defaults are used instead"))),
+        Err(err) => (RunSpec::default(), Some(format!("{err}; the defaults are used instead"))),
     };
     let settings = RwSignal::new(initial);
     let ui = Ui::new();
@@ -71,7 +72,7 @@ pub fn App() -> impl IntoView {
     let url_error = RwSignal::new(url_error);
     let log_scale = RwSignal::new(false);
 
-    Effect::new(move |_| browser::set_query(&settings.get().to_query()));
+    Effect::new(move |_| browser::set_query(&to_query(&settings.get())));
     spawn_local(async move {
         let (backend, state) = open_backend().await;
         BACKEND.with(|b| *b.borrow_mut() = Some(backend));
@@ -94,64 +95,58 @@ pub fn App() -> impl IntoView {
     };
     let launch = move |run: Run, running: bool, clip: f32| {
         let generation = prepare(running, clip);
+        if !running {
+            ui.pending_steps.set(1);
+        }
         spawn_local(drive(ui, generation, run));
     };
-    // An encoder-decoder run: fetches fra-eng when it is the data, then builds and starts.
-    let begin_seq2seq = move |running: bool, settings: Settings, backend: Rc<dyn Backend>| {
-        ui.phase.set(Phase::Running);
-        spawn_local(async move {
-            let zip = if settings.dataset == "fra-eng" {
-                match load_fra_eng().await {
-                    Ok(zip) => Some(zip),
-                    Err(err) => {
-                        ui.phase.set(Phase::Idle);
-                        ui.run_error.set(Some(err));
-                        return;
-                    }
-                }
-            } else {
-                None
-            };
-            match Seq2SeqRun::build(&settings, zip.as_deref(), &backend) {
-                Ok(run) => {
-                    let generation = prepare(running, settings.clip);
-                    if !running {
-                        ui.pending_steps.set(1);
-                    }
-                    spawn_local(drive(ui, generation, run));
-                }
-                Err(err) => {
-                    ui.phase.set(Phase::Idle);
-                    ui.run_error.set(Some(err));
-                }
-            }
-        });
-    };
-    // Builds a run from the current settings and text and starts its loop; a message instead
-    // when something is missing or wrong.
+    // Builds the session from the current settings and the data they name (fetching fra-eng
+    // when it is the data) and starts its loop; a message instead when something is missing
+    // or wrong. The settings panel shows each bad value next to its field.
     let begin = move |running: bool| {
         let Some(backend) = BACKEND.with(|b| b.borrow().clone()) else {
             ui.run_error.set(Some("the backend is still being chosen; try again in a moment".into()));
             return;
         };
-        let settings = settings.get_untracked();
-        if settings.is_seq2seq() {
-            begin_seq2seq(running, settings, backend);
+        let spec = settings.get_untracked();
+        let problems = spec.validate();
+        if !problems.is_empty() {
+            let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
+            ui.run_error.set(Some(format!("fix the settings marked in red first ({})", fields.join(", "))));
             return;
         }
-        let Some(corpus) = text.get_untracked() else {
-            ui.run_error.set(Some("no corpus yet: load The Time Machine, paste text or upload a file".into()));
-            return;
-        };
-        match Run::build(&settings, &corpus, &backend) {
-            Ok(run) => {
-                launch(run, running, settings.clip);
-                if !running {
-                    ui.pending_steps.set(1);
+        ui.phase.set(Phase::Running);
+        spawn_local(async move {
+            let (zip, corpus) = match spec.source() {
+                DataSource::FraEng => match load_fra_eng().await {
+                    Ok(zip) => (Some(zip), None),
+                    Err(err) => {
+                        ui.phase.set(Phase::Idle);
+                        ui.run_error.set(Some(err));
+                        return;
+                    }
+                },
+                DataSource::Toy(_) => (None, None),
+                DataSource::TimeMachine | DataSource::Text(_) => (None, text.get_untracked()),
+            };
+            let data = match (&zip, &corpus, spec.source()) {
+                (Some(zip), _, _) => RunData::FraEngZip(zip),
+                (_, _, DataSource::Toy(_)) => RunData::Generated,
+                (_, Some(corpus), _) => RunData::Text(corpus),
+                (_, None, _) => {
+                    ui.phase.set(Phase::Idle);
+                    ui.run_error.set(Some("no corpus yet: load The Time Machine, paste text or upload a file".into()));
+                    return;
+                }
+            };
+            match spec.build(&backend, data) {
+                Ok(session) => launch(Run::new(session), running, spec.clip),
+                Err(err) => {
+                    ui.phase.set(Phase::Idle);
+                    ui.run_error.set(Some(err.to_string()));
                 }
             }
-            Err(err) => ui.run_error.set(Some(err)),
-        }
+        });
     };
     let start = move |_| match ui.phase.get_untracked() {
         Phase::Idle => begin(true),
@@ -193,18 +188,23 @@ pub fn App() -> impl IntoView {
                 let corpus = text.get_untracked().ok_or(
                     "load a corpus first (The Time Machine, pasted text or a file): the model trains and predicts on it",
                 )?;
-                let mut next = settings.get_untracked();
-                next.adopt_model(&checkpoint.config, checkpoint.token_kind);
-                let run = Run::from_checkpoint(&checkpoint, &next, &corpus, &backend)?;
-                Ok::<_, String>((run, next))
+                let mut spec = settings.get_untracked();
+                if spec.is_seq2seq() {
+                    // A language model continues on the page's text, with the language-model defaults.
+                    spec = RunSpec { seed: spec.seed, ..RunSpec::default() };
+                }
+                let session =
+                    spec.resume(&backend, &checkpoint, RunData::Text(&corpus)).map_err(|e| e.to_string())?;
+                Ok::<_, String>(session)
             }
             .await;
             match loaded {
-                Ok((run, next)) => {
+                Ok(session) => {
                     reset();
-                    let clip = next.clip;
-                    settings.set(next);
-                    launch(run, false, clip);
+                    let spec = session.spec().clone();
+                    settings.set(spec.clone());
+                    let generation = prepare(false, spec.clip);
+                    spawn_local(drive(ui, generation, Run::new(session)));
                     ui.predict_requests.update(|n| *n += 1);
                     load_error.set(None);
                 }
@@ -224,11 +224,14 @@ pub fn App() -> impl IntoView {
     };
     let progress_text = move || {
         let p = ui.progress.get();
-        format!("epoch {}/{} · batch {}/{} · {:.0} tokens/s", p.epoch, p.epochs, p.batch, p.batches, p.tokens_per_s)
+        format!(
+            "epoch {}/{} · batch {}/{} · lr {} · {:.0} tokens/s",
+            p.epoch, p.epochs, p.batch, p.batches, p.lr, p.tokens_per_s
+        )
     };
     let curve = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.value).collect()));
     let grad_norms = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.grad_norm).collect()));
-    let seq2seq = move || settings.with(Settings::is_seq2seq);
+    let seq2seq = move || settings.with(RunSpec::is_seq2seq);
     let curve_series = Signal::derive(move || Series::Curve {
         log_scale: log_scale.get(),
         label: if seq2seq() { "per-token cross-entropy" } else { "perplexity" },

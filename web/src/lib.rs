@@ -13,9 +13,11 @@ mod browser;
 #[cfg(target_arch = "wasm32")]
 mod components;
 #[cfg(target_arch = "wasm32")]
+mod predict;
+#[cfg(target_arch = "wasm32")]
 mod run;
 #[cfg(target_arch = "wasm32")]
-mod seq2seq_run;
+mod ui;
 
 /// Entry point: wasm-bindgen calls it when the module loads.
 #[cfg(target_arch = "wasm32")]

@@ -12,7 +12,7 @@ fn demo_trains_the_scratch_rnn_on_the_cpu_and_predicts() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let last = stdout.lines().find_map(|l| l.strip_prefix("perplexity: ")).expect("a perplexity summary line");
-    // "24.00 at the first step, 1.39 at the last"
+    // "24.00 in the first epoch, 1.39 in the last"
     let final_ppl: f32 =
         last.split(", ").nth(1).and_then(|v| v.split(' ').next()).and_then(|v| v.parse().ok()).expect("a number");
     assert!(final_ppl < 3.0, "perplexity after 300 steps: {final_ppl}\n{stdout}");
@@ -231,16 +231,17 @@ fn train_reports_bad_input_clearly() {
     std::fs::write(&binary, [0xffu8, 0xfe, 0x00, 0x41]).unwrap();
     let blank = dir.join("blank.txt");
     std::fs::write(&blank, "  \n\t \n").unwrap();
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["--data", short.to_str().unwrap()], "needs at least"),
         (&["--data", binary.to_str().unwrap()], "not UTF-8"),
         (&["--data", blank.to_str().unwrap()], "empty"),
         (&["--preset", "d2l-transformer"], "unknown preset"),
-        (&["--lr", "NaN"], "--lr NaN must be a positive finite number"),
-        (&["--lr=-1"], "--lr -1 must be a positive finite number"),
-        (&["--epochs", "0"], "--epochs must be at least 1"),
+        (&["--lr", "NaN"], "--lr: 'NaN' is not a finite number"),
+        (&["--lr=-1"], "--lr: the learning rate must be a positive finite number (got -1)"),
+        (&["--epochs", "0"], "--epochs: epochs must be at least 1"),
+        (&["--lr-schedule", "step:0:0.5"], "--lr-schedule: a step schedule's step size must be at least 1 epoch"),
         (&["--model", "gru-scratch", "--layers", "2"], "one-layer scratch model"),
-        (&["--dropout", "1.5"], "--dropout 1.5 must be in [0, 1)"),
+        (&["--dropout", "1.5"], "--dropout: dropout must be in [0, 1) (got 1.5)"),
         (&["--save", "/nonexistent-dir/m.safetensors"], "does not exist"),
         (&["--plot", "perplexity.pdf"], "plots are .svg or .png files"),
         (&["--scheduled-sampling", "0.5"], "--scheduled-sampling applies to encoder-decoder presets"),
@@ -317,7 +318,39 @@ fn checkpoints_of_the_wrong_kind_and_language_model_flags_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("--sampling applies to language models"), "{stderr}");
     let out = rnnplay_offline(&["train", "--preset", "d2l-gru", "--backend", "cpu", "--data", "fra-eng"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--preset d2l-seq2seq"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the d2l-seq2seq preset"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_step_schedule_sets_each_epochs_learning_rate_in_the_metrics() {
+    let dir = temp_dir("schedule");
+    let metrics = dir.join("m.jsonl");
+    let args = [
+        "train",
+        "--preset",
+        "d2l-gru",
+        "--backend",
+        "cpu",
+        "--hidden",
+        "8",
+        "--max-tokens",
+        "2000",
+        "--epochs",
+        "6",
+        "--lr-schedule",
+        "step:2:0.5",
+        "--json",
+        "--metrics",
+        metrics.to_str().unwrap(),
+    ];
+    json_line(&rnnplay_offline(&args));
+    let rates: Vec<f64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates, [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

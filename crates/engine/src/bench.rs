@@ -7,14 +7,11 @@
 
 use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
 use crate::error::{EngineError, Result};
-use crate::nn::{parse_model_name, set_fused_layers, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
-use crate::presets::{preset, seq2seq_preset};
+use crate::nn::set_fused_layers;
+use crate::presets::preset;
 use crate::replay::{plan_replay, set_plan_replay};
+use crate::run::{DataSource, RunData, RunSpec, Session};
 use crate::tensor::Tensor;
-use crate::train::{Optimizer, Trainer};
-use crate::translate::Seq2SeqTrainer;
-use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, PairBatch, PairDataset};
-use rnnplay_data::{Batch, BatchIter, Corpus, Sampling, TokenKind};
 use std::rc::Rc;
 
 /// The presets measured when none is named.
@@ -29,93 +26,24 @@ pub struct BenchData<'a> {
     pub fra_eng_zip: Option<&'a [u8]>,
 }
 
-/// Something that trains one minibatch per call.
-trait Stepper {
-    /// Trains one minibatch; returns the tokens it predicted.
-    fn step(&mut self) -> Result<usize>;
-    /// A tensor whose read-back waits for everything submitted.
-    fn fence(&self) -> Tensor;
-}
-
-struct LanguageModelStepper {
-    model: LanguageModel,
-    trainer: Trainer,
-    batches: Vec<Batch>,
-    next: usize,
-}
-
-impl Stepper for LanguageModelStepper {
-    fn step(&mut self) -> Result<usize> {
-        let batch = &self.batches[self.next % self.batches.len()];
-        self.next += 1;
-        self.trainer.train_batch(&self.model, batch, Sampling::Sequential)?;
-        Ok(batch.batch_size * batch.num_steps)
-    }
-
-    fn fence(&self) -> Tensor {
-        self.model.params()[0].value().clone()
-    }
-}
-
-struct Seq2SeqStepper {
-    model: Seq2Seq,
-    trainer: Seq2SeqTrainer,
-    data: PairDataset,
-    batches: Vec<PairBatch>,
-    next: usize,
-}
-
-impl Stepper for Seq2SeqStepper {
-    fn step(&mut self) -> Result<usize> {
-        let batch = &self.batches[self.next % self.batches.len()];
-        self.next += 1;
-        self.trainer.train_batch(&self.model, &self.data.tgt_vocab, batch)?;
-        Ok(batch.target_tokens())
-    }
-
-    fn fence(&self) -> Tensor {
-        self.model.params()[0].value().clone()
-    }
-}
-
-fn stepper(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Box<dyn Stepper>> {
-    if let Some(p) = preset(name) {
-        let corpus = Corpus::from_text(data.time_machine, TokenKind::Char, Some(p.max_tokens))?;
-        let (cell, scratch) = parse_model_name(p.model)?;
-        let mut config = ModelConfig::new(cell, scratch, corpus.vocab.len(), p.hidden);
-        config.num_layers = p.layers;
-        let model = LanguageModel::new(backend, &config, 0)?;
-        let mut trainer = Trainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
-        let batches = BatchIter::new(corpus.tokens, p.batch_size, p.num_steps, Sampling::Sequential, 0)?.epoch();
-        trainer.begin_epoch()?;
-        return Ok(Box::new(LanguageModelStepper { model, trainer, batches, next: 0 }));
-    }
-    if let Some(p) = seq2seq_preset(name) {
-        if p.data != "fra-eng" {
-            return Err(EngineError::InvalidArgument(format!(
-                "the benchmark measures d2l-seq2seq on fra-eng; {name} trains a toy task"
-            )));
-        }
-        let zip = data
-            .fra_eng_zip
-            .ok_or_else(|| EngineError::InvalidArgument(format!("{name} needs fra-eng.zip, which was not loaded")))?;
-        let text = preprocess_nmt(&read_fra_eng(zip)?);
-        let data = PairDataset::new(&tokenize_nmt(&text, Some(p.num_examples)), p.num_steps, p.min_freq)?;
-        let config = Seq2SeqConfig {
-            src_vocab_size: data.src_vocab.len(),
-            tgt_vocab_size: data.tgt_vocab.len(),
-            embed_size: p.embed,
-            hidden_size: p.hidden,
-            num_layers: p.layers,
-            dropout: p.dropout,
+/// The run `rnnplay train` would build for preset `name` (the same `RunSpec::build`), on the
+/// data the host loaded.
+fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Session> {
+    let spec = RunSpec::preset(name).map_err(|e| EngineError::InvalidArgument(e.message))?;
+    let loaded =
+        match spec.source() {
+            DataSource::TimeMachine => RunData::Text(data.time_machine),
+            DataSource::FraEng => RunData::FraEngZip(data.fra_eng_zip.ok_or_else(|| {
+                EngineError::InvalidArgument(format!("{name} needs fra-eng.zip, which was not loaded"))
+            })?),
+            _ => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "the benchmark measures d2l's data sets; {name} trains on {}",
+                    spec.data
+                )))
+            }
         };
-        let model = Seq2Seq::new(backend, &config, 0)?;
-        let mut trainer = Seq2SeqTrainer::new(backend, Optimizer::by_name(p.optimizer, p.lr)?, p.clip)?;
-        trainer.begin_epoch()?;
-        let batches = data.epoch(p.batch_size, &mut epoch_rng(0))?;
-        return Ok(Box::new(Seq2SeqStepper { model, trainer, data, batches, next: 0 }));
-    }
-    Err(EngineError::InvalidArgument(format!("unknown preset '{name}'; available: {}", crate::presets::preset_names())))
+    spec.build(backend, loaded)
 }
 
 /// Whether a preset has concise recurrent layers (which run fused or not); scratch models are
@@ -257,22 +185,23 @@ async fn timed(
     let (now, host) = (&clocks.wall, &clocks.host);
     // Each preset's memory is its own: the previous one's buffers are freed by now.
     backend.reset_counters();
-    let mut stepper = stepper(backend, name, data)?;
+    let mut session = session(backend, name, data)?;
     for _ in 0..run.warmup {
-        stepper.step()?;
+        session.step().await?;
     }
-    stepper.fence().to_vec().await?;
+    session.sync().await?;
     let warm_peak = backend.counters().peak_buffer_bytes;
     backend.reset_counters();
     let started = now();
-    let (mut tokens, mut host_seconds) = (0, 0.0);
+    let (tokens_before, mut host_seconds) = (session.tokens_trained(), 0.0);
     for _ in 0..run.batches {
         let step_started = host();
-        tokens += stepper.step()?;
+        session.step().await?;
         host_seconds += host() - step_started;
     }
     // The timing ends with a read-back, so queued GPU work is included.
-    stepper.fence().to_vec().await?;
+    session.sync().await?;
+    let tokens = session.tokens_trained() - tokens_before;
     Ok(Timing { tokens, seconds: (now() - started).max(1e-9), host_seconds, warm_peak })
 }
 

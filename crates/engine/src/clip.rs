@@ -3,7 +3,8 @@
 //!
 //! Everything happens on the device: one sum-of-squares kernel per parameter accumulating
 //! into one scalar, one square root, one scale kernel per parameter. The pre-clip norm stays
-//! in a device buffer for the gradient-norm chart; nothing is read back inside a step.
+//! in a device buffer for the gradient-norm chart; nothing is read back inside a step. θ too is
+//! a device buffer, so a recorded step (plan replay) follows a change of θ.
 
 use crate::backend::{Backend, Kernel};
 use crate::error::{EngineError, Result};
@@ -13,22 +14,43 @@ use std::rc::Rc;
 
 pub struct GradClipper {
     max_norm: f32,
+    /// [θ] on the device, read by the scale kernels.
+    threshold: Tensor,
     sum_squares: Tensor,
     norm: Tensor,
 }
 
+/// The message every host shows for a bad clipping threshold.
+pub(crate) fn clip_problem(max_norm: f32) -> Option<String> {
+    (!(max_norm.is_finite() && max_norm > 0.0))
+        .then(|| format!("the clipping threshold θ must be a positive finite number (got {max_norm}); d2l uses 1"))
+}
+
 impl GradClipper {
     pub fn new(backend: &Rc<dyn Backend>, max_norm: f32) -> Result<Self> {
-        if !(max_norm.is_finite() && max_norm > 0.0) {
-            return Err(EngineError::InvalidArgument(format!(
-                "clipping threshold θ = {max_norm} must be a positive number (d2l uses 1)"
-            )));
+        if let Some(problem) = clip_problem(max_norm) {
+            return Err(EngineError::InvalidArgument(problem));
         }
-        Ok(Self { max_norm, sum_squares: Tensor::zeros(backend, &[1])?, norm: Tensor::zeros(backend, &[1])? })
+        Ok(Self {
+            max_norm,
+            threshold: Tensor::from_f32(backend, &[1], &[max_norm])?,
+            sum_squares: Tensor::zeros(backend, &[1])?,
+            norm: Tensor::zeros(backend, &[1])?,
+        })
     }
 
     pub fn max_norm(&self) -> f32 {
         self.max_norm
+    }
+
+    /// Changes θ for the following steps (recorded or replayed).
+    pub fn set_max_norm(&mut self, max_norm: f32) -> Result<()> {
+        if let Some(problem) = clip_problem(max_norm) {
+            return Err(EngineError::InvalidArgument(problem));
+        }
+        self.threshold.write_f32(&[max_norm])?;
+        self.max_norm = max_norm;
+        Ok(())
     }
 
     /// Records the clipping of all `params`' gradients.
@@ -51,7 +73,7 @@ impl GradClipper {
                 grad: param.grad().id(),
                 norm: self.norm.id(),
                 len: param.len(),
-                max_norm: self.max_norm,
+                threshold: self.threshold.id(),
             })?;
         }
         Ok(())

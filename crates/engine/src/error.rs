@@ -32,12 +32,12 @@ pub enum EngineError {
     #[error("GPU error: {0}")]
     Device(String),
 
-    /// Training produced a non-finite loss.
+    /// Training produced a non-finite loss in epoch `epoch` (counting from 1).
     #[error(
-        "training diverged: the mean loss became {mean_loss} (perplexity beyond f32); lower the learning rate (--lr) or the \
-         clipping threshold θ (--clip)"
+        "training diverged in epoch {epoch}: the mean loss became {mean_loss} (perplexity beyond f32); lower the learning \
+         rate or the clipping threshold θ"
     )]
-    Diverged { mean_loss: f32 },
+    Diverged { mean_loss: f32, epoch: usize },
 
     /// Reading a buffer back to the host failed.
     #[error("read-back failed: {0}")]

@@ -14,7 +14,7 @@ pub mod optim;
 pub mod param;
 pub mod presets;
 pub mod replay;
-pub mod session;
+pub mod run;
 pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
@@ -27,7 +27,8 @@ pub use checkpoint::{Checkpoint, Seq2SeqCheckpoint};
 pub use clip::GradClipper;
 pub use error::{EngineError, Result};
 pub use init::{Init, InitRng};
-pub use optim::{Adam, Sgd, StepLr};
+pub use optim::{Adam, LrSchedule, Optimizer, Sgd};
 pub use param::{zero_grads, Param};
+pub use run::{RunData, RunSpec, Session};
 pub use tape::{Tape, Var};
 pub use tensor::{DType, Tensor};

@@ -9,7 +9,7 @@ use crate::backend::{Backend, BufId, Kernel};
 use crate::clip::GradClipper;
 use crate::error::{EngineError, Result};
 use crate::nn::LanguageModel;
-use crate::optim::{Adam, Sgd};
+use crate::optim::Optimizer;
 use crate::param::{zero_grads, Param};
 use crate::replay::{inputs_for, plan_replay, StepPlans};
 use crate::tape::{Tape, Var};
@@ -26,41 +26,6 @@ pub struct EpochMetrics {
     pub grad_norm: f32,
     pub tokens: usize,
     pub batches: usize,
-}
-
-/// The update rule.
-pub enum Optimizer {
-    Sgd(Sgd),
-    Adam(Adam),
-}
-
-impl Optimizer {
-    /// `sgd` (d2l's, on a mean loss) or `adam` (PyTorch's defaults) with learning rate `lr`.
-    pub fn by_name(name: &str, lr: f32) -> Result<Self> {
-        match name {
-            // The loss is a mean over tokens, so SGD divides by 1 (d2l's `updater(batch_size=1)`).
-            "sgd" => Ok(Self::Sgd(Sgd::new(lr, 1.0)?)),
-            "adam" => Ok(Self::Adam(Adam::new(lr)?)),
-            other => Err(EngineError::InvalidArgument(format!("unknown optimizer '{other}'; use sgd or adam"))),
-        }
-    }
-
-    /// What changes from one step to the next (Adam's step count), written to the device
-    /// before the step is recorded.
-    fn advance(&mut self, params: &[Param]) -> Result<()> {
-        match self {
-            Self::Sgd(_) => Ok(()),
-            Self::Adam(adam) => adam.advance(params),
-        }
-    }
-
-    /// Records the update of every parameter.
-    fn record(&mut self, params: &[Param]) -> Result<()> {
-        match self {
-            Self::Sgd(sgd) => sgd.step(params),
-            Self::Adam(adam) => adam.record(params),
-        }
-    }
 }
 
 /// What a model's part of a training step hands back to [`StepCore::step`].
@@ -86,6 +51,8 @@ pub(crate) struct StepCore {
     optimizer: Optimizer,
     clipper: GradClipper,
     pub(crate) metrics: Tensor,
+    /// Epochs begun (the one in progress counts), for the divergence message.
+    pub(crate) epoch: usize,
     step: u32,
     /// The step's dropout seed (one u32), written before each step.
     seed: Tensor,
@@ -98,13 +65,31 @@ impl StepCore {
             optimizer,
             clipper: GradClipper::new(backend, clip)?,
             metrics: Tensor::zeros(backend, &[2])?,
+            epoch: 0,
             step: 0,
             seed: Tensor::from_u32(backend, &[1], &[0])?,
         })
     }
 
-    /// Zeroes the epoch's device-side sums.
-    pub(crate) fn begin_epoch(&self) -> Result<()> {
+    /// The learning rate the next steps use.
+    pub(crate) fn lr(&self) -> f32 {
+        self.optimizer.lr()
+    }
+
+    /// Sets the learning rate of the following steps, recorded or replayed (a schedule calls
+    /// this between epochs).
+    pub(crate) fn set_lr(&mut self, lr: f32) -> Result<()> {
+        self.optimizer.set_lr(lr)
+    }
+
+    /// Counts a new epoch and zeroes its device-side sums.
+    pub(crate) fn begin_epoch(&mut self) -> Result<()> {
+        self.epoch += 1;
+        self.zero_metrics()
+    }
+
+    /// Zeroes the device-side sums (an epoch's, or an evaluation's).
+    pub(crate) fn zero_metrics(&self) -> Result<()> {
         self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
     }
 
@@ -250,6 +235,17 @@ impl Trainer {
         Self::new(backend, Optimizer::by_name("sgd", lr)?, clip)
     }
 
+    /// The learning rate the next steps use.
+    pub fn lr(&self) -> f32 {
+        self.core.lr()
+    }
+
+    /// Sets the learning rate of the following steps; a replayed plan follows it (the update
+    /// kernels read it from the device).
+    pub fn set_lr(&mut self, lr: f32) -> Result<()> {
+        self.core.set_lr(lr)
+    }
+
     /// One pass over `batches`. Sequential sampling carries the state from batch to batch
     /// (detached: truncated BPTT); random sampling starts each batch from zeros. A mean loss
     /// whose perplexity is not finite is [`EngineError::Diverged`].
@@ -317,7 +313,7 @@ impl Trainer {
         let mean_loss = sums[0] / batches_run;
         // A loss past ~88.7 nats overflows the perplexity: no trained model is there.
         if !mean_loss.exp().is_finite() {
-            return Err(EngineError::Diverged { mean_loss });
+            return Err(EngineError::Diverged { mean_loss, epoch: self.core.epoch });
         }
         Ok(EpochMetrics { perplexity: mean_loss.exp(), grad_norm: sums[1] / batches_run, tokens, batches })
     }
@@ -326,7 +322,7 @@ impl Trainer {
     /// the state carried or reset as in training.
     pub async fn evaluate(&mut self, model: &LanguageModel, batches: &mut BatchIter) -> Result<f32> {
         let backend = Rc::clone(&self.core.backend);
-        self.core.begin_epoch()?;
+        self.core.zero_metrics()?;
         let epoch = batches.epoch();
         let mut state: Option<Vec<Tensor>> = None;
         for batch in &epoch {

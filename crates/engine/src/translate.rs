@@ -6,10 +6,11 @@ use crate::backend::Backend;
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, softmax};
 use crate::nn::Seq2Seq;
+use crate::optim::Optimizer;
 use crate::replay::{inputs_for, StepPlans};
 use crate::tape::Tape;
 use crate::tensor::{DType, Tensor};
-use crate::train::{made_for, param_values, Optimizer, StepCore, StepLoss};
+use crate::train::{made_for, param_values, StepCore, StepLoss};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::translation::{time_major, PairBatch, RESERVED};
@@ -136,6 +137,16 @@ impl Seq2SeqTrainer {
         })
     }
 
+    /// The learning rate the next steps use.
+    pub fn lr(&self) -> f32 {
+        self.core.lr()
+    }
+
+    /// Sets the learning rate of the following steps, recorded or replayed.
+    pub fn set_lr(&mut self, lr: f32) -> Result<()> {
+        self.core.set_lr(lr)
+    }
+
     /// Sets the scheduled-sampling probability (a schedule calls this between epochs) and
     /// seeds the coins that apply it.
     pub fn set_scheduled_sampling(&mut self, probability: f32, seed: u64) -> Result<()> {
@@ -208,7 +219,7 @@ impl Seq2SeqTrainer {
         let sums = self.core.metrics.to_vec().await?;
         let per_token_ce = sums[0] / tokens.max(1) as f32;
         if !per_token_ce.is_finite() {
-            return Err(EngineError::Diverged { mean_loss: per_token_ce });
+            return Err(EngineError::Diverged { mean_loss: per_token_ce, epoch: self.core.epoch });
         }
         Ok(Seq2SeqEpoch {
             per_token_ce,
@@ -294,4 +305,40 @@ pub async fn teacher_forced_reference(
         .zip(&labels)
         .map(|(row, &truth)| (truth, argmax(row) as u32, softmax(row, 1.0)[truth as usize] as f32))
         .collect())
+}
+
+/// One example sentence as the hosts show it: the free-running translation with its BLEU
+/// against the reference (k = 2, as d2l), and the teacher-forced view of the reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslationExample {
+    pub src: String,
+    pub reference: String,
+    pub translation: String,
+    pub bleu: f64,
+    /// (reference token or `<eos>`, p(token), the model's top guess there).
+    pub teacher_forced: Vec<(String, f32, String)>,
+}
+
+/// Translates `src` with `model` and compares it with `reference`, both in `data`'s vocabularies.
+pub async fn translation_example(
+    model: &Seq2Seq,
+    data: &rnnplay_data::translation::PairDataset,
+    src: &str,
+    reference: &str,
+) -> Result<TranslationExample> {
+    let source = encode_source(&data.src_vocab, src, data.num_steps);
+    let ids = translate(model, &data.tgt_vocab, &source.ids, data.num_steps).await?;
+    let translation = ids.iter().map(|&i| data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
+    let reference_ids: Vec<u32> = reference.split(' ').map(|t| data.tgt_vocab.index(t)).collect();
+    let forced = teacher_forced_reference(model, &data.tgt_vocab, &source.ids, &reference_ids).await?;
+    Ok(TranslationExample {
+        src: src.to_string(),
+        reference: reference.to_string(),
+        bleu: rnnplay_data::translation::bleu(&translation, reference, 2),
+        translation,
+        teacher_forced: forced
+            .iter()
+            .map(|&(truth, top, p)| (data.tgt_vocab.token(truth).to_string(), p, data.tgt_vocab.token(top).to_string()))
+            .collect(),
+    })
 }

@@ -233,27 +233,26 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
         let (sum_sq, norm) = (pair.values(&[9.0]), pair.random(1, 1.0));
         pair.check("sqrt", Kernel::Sqrt { x: sum_sq, out: norm }, &[(norm, 1)], 0.0, 0.0);
         for max_norm in [1.0, 5.0] {
-            let grad = pair.random(len, 1.0);
-            pair.check("clip_scale", Kernel::ClipScale { grad, norm, len, max_norm }, &[(grad, len)], 1e-6, 1e-7);
+            let (grad, threshold) = (pair.random(len, 1.0), pair.values(&[max_norm]));
+            pair.check("clip_scale", Kernel::ClipScale { grad, norm, len, threshold }, &[(grad, len)], 1e-6, 1e-7);
         }
-        let (param, grad) = (pair.random(len, 1.0), pair.random(len, 1.0));
-        let kernel = Kernel::SgdUpdate { param, grad, len, lr: 0.1, batch_size: 32.0 };
+        let (param, grad, lr) = (pair.random(len, 1.0), pair.random(len, 1.0), pair.values(&[0.1]));
+        let kernel = Kernel::SgdUpdate { param, grad, len, lr, batch_size: 32.0 };
         pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
         let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
         let (bias1, bias2) = adam_bias_corrections(0.9, 0.999, 3);
-        let corrections = pair.values(&[bias1, bias2]);
+        let scalars = pair.values(&[0.01, bias1, bias2]);
         let kernel = Kernel::AdamUpdate {
             param,
             grad,
             m,
             v,
             len,
-            lr: 0.01,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.01,
-            corrections,
+            scalars,
         };
         pair.check("adam", kernel, &[(param, len), (m, len), (v, len)], 1e-5, 1e-6);
     }

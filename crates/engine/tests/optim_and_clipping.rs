@@ -3,7 +3,7 @@
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::testing::{assert_close, gpu_or_skip};
-use rnnplay_engine::{Adam, GradClipper, Param, Sgd, StepLr, Tensor};
+use rnnplay_engine::{Adam, GradClipper, Optimizer, Param, Sgd, Tensor};
 use std::rc::Rc;
 
 fn backends() -> Vec<Rc<dyn Backend>> {
@@ -61,12 +61,30 @@ fn adam_refuses_a_different_parameter_list() {
 }
 
 #[test]
-fn step_lr_decays_every_step_size_epochs() {
-    let schedule = StepLr { step_size: 10, gamma: 0.5 };
-    assert_eq!(schedule.lr_at(1.0, 0), 1.0);
-    assert_eq!(schedule.lr_at(1.0, 9), 1.0);
-    assert_eq!(schedule.lr_at(1.0, 10), 0.5);
-    assert_eq!(schedule.lr_at(1.0, 25), 0.25);
+fn a_changed_learning_rate_reaches_the_device_with_the_next_step() {
+    for backend in backends() {
+        let p = param(&backend, &[1.0], &[1.0]);
+        let mut sgd = Optimizer::by_name("sgd", 0.5).unwrap();
+        sgd.step(std::slice::from_ref(&p)).unwrap();
+        sgd.set_lr(0.25).unwrap();
+        sgd.step(std::slice::from_ref(&p)).unwrap();
+        // 1 - 0.5 - 0.25
+        assert_close("sgd", &read(p.value()), &[0.25], 1e-6, 0.0);
+        assert!(sgd.set_lr(0.0).unwrap_err().to_string().contains("positive finite"));
+    }
+}
+
+#[test]
+fn a_changed_threshold_clips_the_next_step() {
+    for backend in backends() {
+        let a = param(&backend, &[0.0], &[4.0]);
+        let mut clipper = GradClipper::new(&backend, 8.0).unwrap();
+        clipper.clip(std::slice::from_ref(&a)).unwrap();
+        assert_close("below θ", &read(a.grad()), &[4.0], 0.0, 0.0);
+        clipper.set_max_norm(2.0).unwrap();
+        clipper.clip(std::slice::from_ref(&a)).unwrap();
+        assert_close("θ = 2", &read(a.grad()), &[2.0], 1e-6, 0.0);
+    }
 }
 
 #[test]

@@ -4,12 +4,12 @@
 //! (length, vocabulary size, the vocabulary).
 
 use crate::browser;
-use crate::run::{Phase, Ui};
-use crate::settings::Settings;
+use crate::ui::{Phase, Ui};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::{Corpus, Dataset};
+use rnnplay_engine::run::RunSpec;
 
 /// Where the page looks for The Time Machine first: the copy the build put beside it.
 const SERVED_TIME_MACHINE: &str = "data/timemachine.txt";
@@ -37,7 +37,7 @@ fn accept_text(bytes: Vec<u8>, what: &str) -> Result<String, String> {
 
 #[component]
 pub fn DatasetPanel(
-    settings: RwSignal<Settings>,
+    settings: RwSignal<RunSpec>,
     ui: Ui,
     /// The corpus text in use.
     text: RwSignal<Option<String>>,
@@ -66,7 +66,7 @@ pub fn DatasetPanel(
             }
         });
     };
-    if settings.get_untracked().dataset == "timemachine" {
+    if settings.get_untracked().data == "timemachine" {
         load_served();
     }
     let fetch_d2l = move |_| {
@@ -90,7 +90,7 @@ pub fn DatasetPanel(
     // and the corpus in use stays.
     let use_custom = move |result: Result<String, String>, what: &str| match result {
         Ok(t) => {
-            settings.update(|s| s.dataset = "custom".into());
+            settings.update(|s| s.data = "custom".into());
             note.set(Some(format!("{what} ({} characters)", t.chars().count())));
             text.set(Some(t));
             error.set(None);
@@ -107,7 +107,7 @@ pub fn DatasetPanel(
         });
     };
     let use_time_machine = move |_| {
-        settings.update(|s| s.dataset = "timemachine".into());
+        settings.update(|s| s.data = "timemachine".into());
         load_served();
     };
     let stats = move || {
@@ -131,10 +131,10 @@ pub fn DatasetPanel(
             })
         })
     };
-    let seq2seq = move || settings.with(Settings::is_seq2seq);
+    let seq2seq = move || settings.with(RunSpec::is_seq2seq);
     let on_task = move |ev: leptos::ev::Event| {
         let task = event_target_value(&ev);
-        settings.update(|s| s.dataset = task);
+        settings.update(|s| s.data = task);
     };
     view! {
         <section class="panel" aria-label="Dataset">
@@ -145,7 +145,7 @@ pub fn DatasetPanel(
                     <select name="task" on:change=on_task disabled=locked>
                         {["fra-eng", "reverse", "copy", "sort-digits", "add"]
                             .into_iter()
-                            .map(|t| view! { <option value=t selected=move || settings.with(|s| s.dataset == t)>{t}</option> })
+                            .map(|t| view! { <option value=t selected=move || settings.with(|s| s.data == t)>{t}</option> })
                             .collect_view()}
                     </select>
                 </label>

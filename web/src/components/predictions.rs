@@ -3,7 +3,7 @@
 //! predicted; spaces stay visible through `white-space: pre-wrap`) and free-running (the model feeding itself, from the passage's first token and
 //! from a prefix the user types).
 
-use crate::run::{Phase, Predictions, Ui};
+use crate::ui::{Phase, Predictions, Ui};
 use leptos::prelude::*;
 
 #[component]

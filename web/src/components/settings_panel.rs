@@ -1,15 +1,17 @@
-//! The model and training settings. Each field edits the shared [`Settings`] through its text
-//! form, so a bad value gets a message next to the field and the settings keep their last good
-//! value. Fields are locked while a run exists; Reset unlocks them.
+//! The model and training settings. Each field edits the shared [`RunSpec`] through its text
+//! form. A value that does not parse gets a message next to the field (and the spec keeps its
+//! last good value); a value that parses but cannot be trained with gets the engine's own
+//! message from [`RunSpec::validate`] — the words the CLI prints after the flag. Fields are
+//! locked while a run exists; Reset unlocks them.
 
-use crate::run::{Phase, Ui};
-use crate::settings::Settings;
+use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
+use rnnplay_engine::run::RunSpec;
 
 /// One labelled text field bound to the setting `key`.
-fn field(settings: RwSignal<Settings>, ui: Ui, key: &'static str, label: &'static str) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
+fn field(settings: RwSignal<RunSpec>, ui: Ui, key: &'static str, label: &'static str) -> impl IntoView {
+    let unparsed = RwSignal::new(None::<String>);
     let value = move || settings.with(|s| s.get(key));
     let on_change = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
@@ -17,18 +19,23 @@ fn field(settings: RwSignal<Settings>, ui: Ui, key: &'static str, label: &'stati
         match next.set(key, text.trim()) {
             Ok(()) => {
                 settings.set(next);
-                error.set(None);
+                unparsed.set(None);
             }
-            Err(message) => error.set(Some(message)),
+            Err(problem) => unparsed.set(Some(problem.message)),
         }
+    };
+    let error = move || {
+        unparsed
+            .get()
+            .or_else(|| settings.with(|s| s.validate().into_iter().find(|p| p.field == key).map(|p| p.message)))
     };
     let locked = move || ui.phase.get() != Phase::Idle;
     view! {
         <label class="field">
             <span>{label}</span>
             <input type="text" name=key prop:value=value on:change=on_change disabled=locked/>
-            <Show when=move || error.get().is_some()>
-                <span class="error" role="alert">{move || error.get().unwrap_or_default()}</span>
+            <Show when=move || error().is_some()>
+                <span class="error" role="alert">{move || error().unwrap_or_default()}</span>
             </Show>
         </label>
     }
@@ -36,7 +43,7 @@ fn field(settings: RwSignal<Settings>, ui: Ui, key: &'static str, label: &'stati
 
 /// A select bound to the setting `key`.
 fn choice(
-    settings: RwSignal<Settings>,
+    settings: RwSignal<RunSpec>,
     ui: Ui,
     key: &'static str,
     label: &'static str,
@@ -65,19 +72,19 @@ fn choice(
 }
 
 #[component]
-pub fn SettingsPanel(settings: RwSignal<Settings>, ui: Ui) -> impl IntoView {
+pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
     let on_preset = move |ev: leptos::ev::Event| {
-        if let Some(mut next) = Settings::from_preset_name(&event_target_value(&ev)) {
+        if let Ok(mut next) = RunSpec::preset(&event_target_value(&ev)) {
             let current = settings.get_untracked();
             // A language model keeps the corpus in use; an encoder-decoder takes its preset's data.
             if !next.is_seq2seq() && !current.is_seq2seq() {
-                next.dataset = current.dataset;
+                next.data = current.data;
             }
             next.seed = current.seed;
             settings.set(next);
         }
     };
-    let seq2seq = move || settings.with(Settings::is_seq2seq);
+    let seq2seq = move || settings.with(RunSpec::is_seq2seq);
     let locked = move || ui.phase.get() != Phase::Idle;
     let preset_names: Vec<&'static str> =
         PRESETS.iter().map(|p| p.name).chain(SEQ2SEQ_PRESETS.iter().map(|p| p.name)).collect();
@@ -105,6 +112,7 @@ pub fn SettingsPanel(settings: RwSignal<Settings>, ui: Ui) -> impl IntoView {
             <h2>"Training"</h2>
             {choice(settings, ui, "optimizer", "optimizer", &["sgd", "adam"])}
             {field(settings, ui, "lr", "learning rate")}
+            {field(settings, ui, "lr_schedule", "learning-rate schedule (none, step:2:0.5, cosine:5)")}
             {field(settings, ui, "clip", "clipping θ")}
             {field(settings, ui, "batch_size", "batch size")}
             {field(settings, ui, "num_steps", "num steps (BPTT length)")}

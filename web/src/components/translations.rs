@@ -3,7 +3,7 @@
 //! probability the model gave it, mistakes marked with the model's top guess); and a box that
 //! translates any sentence.
 
-use crate::run::{Phase, Ui};
+use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 
 #[component]
@@ -25,7 +25,7 @@ pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
                     view! {
                         <tr>
                             <td>{row.src.clone()}</td>
-                            <td class="free-running">{row.free_running.clone()}</td>
+                            <td class="free-running">{row.translation.clone()}</td>
                             <td class="bleu">{format!("{:.3}", row.bleu)}</td>
                             <td>{forced}</td>
                         </tr>

@@ -517,25 +517,29 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             }
         }),
         Kernel::Sqrt { x, out } => backend.with_output(out, &[x], |slab, out| out[0] = slab.get(x)[0].sqrt()),
-        Kernel::ClipScale { grad, norm, len, max_norm } => backend.with_output(grad, &[norm], |slab, grad| {
-            let norm = slab.get(norm)[0];
-            if norm > max_norm {
-                let factor = max_norm / norm;
-                grad[..len].iter_mut().for_each(|g| *g *= factor);
-            }
-        }),
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size } => backend.with_output(param, &[grad], |slab, param| {
-            let grad = slab.get(grad);
-            for i in 0..len {
-                param[i] -= lr * grad[i] / batch_size;
-            }
-        }),
-        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, corrections } => {
+        Kernel::ClipScale { grad, norm, len, threshold } => {
+            backend.with_output(grad, &[norm, threshold], |slab, grad| {
+                let (norm, max_norm) = (slab.get(norm)[0], slab.get(threshold)[0]);
+                if norm > max_norm {
+                    let factor = max_norm / norm;
+                    grad[..len].iter_mut().for_each(|g| *g *= factor);
+                }
+            })
+        }
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size } => {
+            backend.with_output(param, &[grad, lr], |slab, param| {
+                let (grad, lr) = (slab.get(grad), slab.get(lr)[0]);
+                for i in 0..len {
+                    param[i] -= lr * grad[i] / batch_size;
+                }
+            })
+        }
+        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, scalars } => {
             let mut slab = backend.storage.borrow_mut();
             let (mut p, mut mm, mut vv) = (slab.take(param), slab.take(m), slab.take(v));
             {
                 let g = slab.get(grad);
-                let (bias1, bias2) = (slab.get(corrections)[0], slab.get(corrections)[1]);
+                let (lr, bias1, bias2) = (slab.get(scalars)[0], slab.get(scalars)[1], slab.get(scalars)[2]);
                 for i in 0..len {
                     let gi = g[i] + weight_decay * p[i];
                     mm[i] = beta1 * mm[i] + (1.0 - beta1) * gi;

@@ -182,26 +182,28 @@ pub enum Kernel {
     Dropout { x: BufId, y: BufId, len: usize, p: f32, seed: BufId, salt: u32, accumulate: bool },
     /// out[0] = sqrt(sum_sq[0]): the global gradient norm, kept for charts
     Sqrt { x: BufId, out: BufId },
-    /// g[i] ·= min(1, max_norm / norm[0]) (d2l's grad_clipping; a zero norm leaves g unchanged)
-    ClipScale { grad: BufId, norm: BufId, len: usize, max_norm: f32 },
-    /// p[i] -= lr · g[i] / batch_size (d2l's `sgd`)
-    SgdUpdate { param: BufId, grad: BufId, len: usize, lr: f32, batch_size: f32 },
+    /// g[i] ·= min(1, θ / norm[0]) with θ = threshold[0] (d2l's grad_clipping; a zero norm
+    /// leaves g unchanged). θ is read on the device, like the learning rate below.
+    ClipScale { grad: BufId, norm: BufId, len: usize, threshold: BufId },
+    /// p[i] -= lr[0] · g[i] / batch_size (d2l's `sgd`). The learning rate is a one-element
+    /// buffer written before the step, so a recorded step (plan replay) follows a schedule.
+    SgdUpdate { param: BufId, grad: BufId, len: usize, lr: BufId, batch_size: f32 },
     /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
     /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g.
-    /// `corrections` holds [1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
-    /// before the step: the step count lives on the device, so a recorded step replays.
+    /// `scalars` holds [lr, 1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
+    /// before the step: the step count and the scheduled rate live on the device, so a recorded
+    /// step replays.
     AdamUpdate {
         param: BufId,
         grad: BufId,
         m: BufId,
         v: BufId,
         len: usize,
-        lr: f32,
         beta1: f32,
         beta2: f32,
         eps: f32,
         weight_decay: f32,
-        corrections: BufId,
+        scalars: BufId,
     },
 }
 

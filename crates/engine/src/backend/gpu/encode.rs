@@ -321,27 +321,27 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             grid_1d(rows, 64)?,
         ),
         Kernel::Sqrt { x, out } => {
-            spec(Optimizer, "sqrt_scalar", optimizer(1, 0.0, 1.0, [0.0; 4], 0.0)?, vec![(1, x), (2, out)], [1, 1, 1])
+            spec(Optimizer, "sqrt_scalar", optimizer(1, 1.0, [0.0; 4])?, vec![(1, x), (2, out)], [1, 1, 1])
         }
-        Kernel::ClipScale { grad, norm, len, max_norm } => spec(
+        Kernel::ClipScale { grad, norm, len, threshold } => spec(
             Optimizer,
             "clip_scale",
-            optimizer(len, 0.0, 1.0, [0.0; 4], max_norm)?,
-            vec![(1, norm), (2, grad)],
+            optimizer(len, 1.0, [0.0; 4])?,
+            vec![(1, norm), (2, grad), (5, threshold)],
             grid_1d(len, 256)?,
         ),
         Kernel::SgdUpdate { param, grad, len, lr, batch_size } => spec(
             Optimizer,
             "sgd",
-            optimizer(len, lr, batch_size, [0.0; 4], 0.0)?,
-            vec![(1, grad), (2, param)],
+            optimizer(len, batch_size, [0.0; 4])?,
+            vec![(1, grad), (2, param), (5, lr)],
             grid_1d(len, 256)?,
         ),
-        Kernel::AdamUpdate { param, grad, m, v, len, lr, beta1, beta2, eps, weight_decay, corrections } => spec(
+        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, scalars } => spec(
             Optimizer,
             "adam",
-            optimizer(len, lr, 1.0, [beta1, beta2, eps, weight_decay], 0.0)?,
-            vec![(1, grad), (2, param), (3, m), (4, v), (5, corrections)],
+            optimizer(len, 1.0, [beta1, beta2, eps, weight_decay])?,
+            vec![(1, grad), (2, param), (3, m), (4, v), (5, scalars)],
             grid_1d(len, 256)?,
         ),
     })
@@ -370,10 +370,11 @@ fn elementwise(
     Ok(vec![to_u32(len, "len")?, op, flag(accumulate), alpha_bits, seed, prob.to_bits(), to_u32(cols, "cols")?, 0])
 }
 
-/// `adam` = [beta1, beta2, eps, weight_decay].
-fn optimizer(len: usize, lr: f32, batch_size: f32, adam: [f32; 4], max_norm: f32) -> Result<Vec<u32>> {
-    let mut words = vec![to_u32(len, "len")?, lr.to_bits(), batch_size.to_bits()];
+/// The `Params` of shaders/optimizer.wgsl; `adam` = [beta1, beta2, eps, weight_decay]. The
+/// learning rate and θ are not here: the kernels read them from device buffers.
+fn optimizer(len: usize, batch_size: f32, adam: [f32; 4]) -> Result<Vec<u32>> {
+    let mut words = vec![to_u32(len, "len")?, batch_size.to_bits()];
     words.extend(adam.iter().map(|v| v.to_bits()));
-    words.extend([max_norm.to_bits(), 0, 0, 0, 0]);
+    words.extend([0, 0]);
     Ok(words)
 }

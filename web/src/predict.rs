@@ -1,0 +1,86 @@
+//! What the prediction views show, computed from a session: for a language model the
+//! teacher-forced and free-running views of a passage and the continuation of the user's
+//! prefix; for an encoder–decoder the example table and the translation of the user's sentence.
+
+use crate::ui::{ForcedToken, Predictions, Ui};
+use leptos::prelude::*;
+use rnnplay_data::translation::preprocess_nmt;
+use rnnplay_data::TokenKind;
+use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
+use rnnplay_engine::run::{LanguageRun, Seq2SeqRun, Session, TaskRun};
+use rnnplay_engine::translate::{encode_source, translate, translation_example};
+
+/// Tokens in the teacher-forced passage.
+fn passage_len(kind: TokenKind) -> usize {
+    match kind {
+        TokenKind::Char => 120,
+        TokenKind::Word => 30,
+    }
+}
+
+/// Computes the predictions of `session` and writes them into the page's signals.
+pub async fn refresh(session: &Session, ui: Ui) -> Result<(), String> {
+    match session.task() {
+        TaskRun::Language(run) => {
+            let predictions = language(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
+            ui.predictions.set(Some(predictions));
+        }
+        TaskRun::Seq2Seq(run) => seq2seq(run, ui).await.map_err(|e| e.to_string())?,
+    }
+    Ok(())
+}
+
+async fn language(run: &LanguageRun, epoch: usize, ui: Ui) -> rnnplay_engine::Result<Predictions> {
+    let token = |id: u32| run.vocab.token(id).to_string();
+    let passage = run.passage(passage_len(run.token_kind));
+    let forced = teacher_forced(&run.model, passage).await?;
+    let own = generate(&run.model, &passage[..1], passage.len() - 1, Decoding::Greedy).await?;
+    let (prefix, _unknown) = rnnplay_data::prompt::encode(&run.vocab, run.token_kind, &ui.prefix.get_untracked());
+    let continuation = if prefix.is_empty() {
+        String::new()
+    } else {
+        let decoding = Decoding::from_temperature(Some(ui.temperature.get_untracked()), epoch as u64)?;
+        let ids = generate(&run.model, &prefix, ui.length.get_untracked(), decoding).await?;
+        rnnplay_data::prompt::decode(&run.vocab, run.token_kind, &ids)
+    };
+    Ok(Predictions {
+        epoch,
+        first: token(passage[0]),
+        forced: forced
+            .steps
+            .iter()
+            .map(|s| ForcedToken { truth: token(s.truth), predicted: token(s.predicted), p_truth: s.p_truth })
+            .collect(),
+        forced_perplexity: forced.perplexity,
+        forced_accuracy: forced.accuracy,
+        passage_free_running: own[1..].iter().map(|&id| token(id)).collect(),
+        continuation,
+    })
+}
+
+async fn seq2seq(run: &Seq2SeqRun, ui: Ui) -> rnnplay_engine::Result<()> {
+    let mut rows = Vec::with_capacity(run.examples.len());
+    for (src, reference) in &run.examples {
+        rows.push(translation_example(&run.model, &run.data, src, reference).await?);
+    }
+    ui.translations.set(Some(rows));
+    let sentence = preprocess_nmt(ui.sentence.get_untracked().trim());
+    let data = &run.data;
+    let translation = if sentence.trim().is_empty() {
+        String::new()
+    } else {
+        let source = encode_source(&data.src_vocab, &sentence, data.num_steps);
+        let ids = translate(&run.model, &data.tgt_vocab, &source.ids, data.num_steps).await?;
+        let translated = ids.iter().map(|&i| data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
+        let mut text = format!("{sentence} ⇒ {translated}");
+        if !source.unknown.is_empty() {
+            text.push_str(&format!("   (unknown words fed as <unk>: {})", source.unknown.join(", ")));
+        }
+        if source.truncated > 0 {
+            text.push_str(&format!("   ({} token(s) cut to fit {} steps)", source.truncated, data.num_steps));
+        }
+        text
+    };
+    ui.sentence_translation.set(translation);
+    Ok(())
+}
