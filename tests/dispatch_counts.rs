@@ -7,6 +7,7 @@
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::run::{RunData, RunSpec};
 use rnnplay_engine::testing::gpu_or_skip;
+use rnnplay_engine::EngineOptions;
 use std::rc::Rc;
 
 /// (preset, dispatches per training step). A language model's step ends with one copy per
@@ -29,7 +30,7 @@ fn step_counts(backend: &Rc<dyn Backend>, name: &str) -> (u64, u64) {
         RunData::Text(&text)
     };
     spec.hidden = 8;
-    let mut session = spec.build(backend, data).unwrap();
+    let mut session = spec.build(backend, data, &EngineOptions::default()).unwrap();
     pollster::block_on(session.step()).unwrap();
     backend.reset_counters();
     assert!(pollster::block_on(session.step()).unwrap().is_none(), "{name}: the second step is inside the epoch");

@@ -4,7 +4,7 @@
 //! GPU; and a fused layer costs at most two dispatches per time step each way.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::nn::{set_fused_layers, CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
+use rnnplay_engine::nn::{CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::{gpu_or_skip, random_values};
 use rnnplay_engine::{zero_grads, Param, Tape, Tensor, Var};
 use std::rc::Rc;
@@ -47,23 +47,21 @@ impl Pass {
     }
 }
 
-/// One forward and backward pass of `forward` (logits and final states) with the layers fused
-/// or not, the cross-entropy against `labels` as the loss, everything read back.
+/// One forward and backward pass of `forward` (logits and final states; the caller has set the
+/// model's layers fused or not), the cross-entropy against `labels` as the loss, everything
+/// read back.
 fn run_pass(
     backend: &Rc<dyn Backend>,
     params: &[Param],
     labels: &Tensor,
-    fused: bool,
     tape_seed: u32,
     forward: impl FnOnce(&mut Tape) -> (Var, Vec<Var>),
 ) -> Pass {
-    set_fused_layers(fused);
     zero_grads(params).unwrap();
     let mut tape = Tape::new(backend, tape_seed);
     let (logits, final_state) = forward(&mut tape);
     let loss = tape.softmax_cross_entropy(logits, labels).unwrap();
     tape.backward(loss).unwrap();
-    set_fused_layers(true);
     Pass {
         logits: read(tape.value(logits)),
         loss: read(tape.value(loss)),
@@ -95,7 +93,8 @@ fn language_model_pass(backend: &Rc<dyn Backend>, case: &LmCase, fused: bool) ->
         .map(|s| Tensor::from_f32(backend, &shape, &random_values(shape.iter().product(), 0.8, 10 + s as u64)).unwrap())
         .collect();
     // Training mode: the dropout masks come from the tape's seed, the same on both paths.
-    run_pass(backend, model.params(), &labels, fused, 5, |tape| model.forward(tape, &inputs, &state).unwrap())
+    model.set_fused_layers(fused);
+    run_pass(backend, model.params(), &labels, 5, |tape| model.forward(tape, &inputs, &state).unwrap())
 }
 
 fn lm_cases() -> Vec<LmCase> {
@@ -123,7 +122,8 @@ fn seq2seq_pass(backend: &Rc<dyn Backend>, fused: bool) -> Pass {
     let src = Tensor::from_u32(backend, &[steps, batch], &[1, 2, 3, 4, 5, 1, 2, 3]).unwrap();
     let tgt = Tensor::from_u32(backend, &[steps, batch], &[0, 1, 2, 3, 4, 0, 1, 2]).unwrap();
     let labels = Tensor::from_u32(backend, &[steps * batch], &[1, 2, 3, 4, 0, 1, 2, 3]).unwrap();
-    run_pass(backend, model.params(), &labels, fused, 0, |tape| (model.forward(tape, &src, &tgt).unwrap(), vec![]))
+    model.set_fused_layers(fused);
+    run_pass(backend, model.params(), &labels, 0, |tape| (model.forward(tape, &src, &tgt).unwrap(), vec![]))
 }
 
 fn check_backend(backend: &Rc<dyn Backend>, name: &str) {

@@ -8,8 +8,7 @@ use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_data::{BatchIter, Corpus, Sampling, TokenKind};
 use rnnplay_engine::backend::Backend;
-use rnnplay_engine::nn::{set_fused_layers, CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
-use rnnplay_engine::replay::set_plan_replay;
+use rnnplay_engine::nn::{CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::train::Trainer;
 use rnnplay_engine::translate::Seq2SeqTrainer;
@@ -44,22 +43,24 @@ fn train_lm(
     optimizer: (&str, f32),
     sampling: Sampling,
 ) -> [Outcome; 2] {
-    train_lm_scheduled(backend, config, optimizer, sampling, LrSchedule::Constant)
+    train_lm_scheduled(backend, config, optimizer, sampling, LrSchedule::Constant, true)
 }
 
-/// [`train_lm`] with the learning rate of each epoch set by `schedule`.
+/// [`train_lm`] with the learning rate of each epoch set by `schedule`, the layers fused or not.
 fn train_lm_scheduled(
     backend: &Rc<dyn Backend>,
     config: &ModelConfig,
     optimizer: (&str, f32),
     sampling: Sampling,
     schedule: LrSchedule,
+    fused: bool,
 ) -> [Outcome; 2] {
     [true, false].map(|replay| {
-        set_plan_replay(replay);
         backend.reset_counters();
         let model = LanguageModel::new(backend, config, 0).unwrap();
+        model.set_fused_layers(fused);
         let mut trainer = Trainer::new(backend, Optimizer::by_name(optimizer.0, optimizer.1).unwrap(), 1.0).unwrap();
+        trainer.set_plan_replay(replay);
         let mut batches = BatchIter::new(corpus().tokens, 4, 6, sampling, 0).unwrap();
         let losses = (0..3)
             .map(|epoch| {
@@ -67,9 +68,7 @@ fn train_lm_scheduled(
                 pollster::block_on(trainer.train_epoch(&model, &mut batches)).unwrap().perplexity
             })
             .collect();
-        let outcome = Outcome { losses, params: values(model.params()), counters: backend.counters() };
-        set_plan_replay(true);
-        outcome
+        Outcome { losses, params: values(model.params()), counters: backend.counters() }
     })
 }
 
@@ -112,7 +111,7 @@ fn a_replayed_plan_follows_the_learning_rate_schedule() {
     let config = ModelConfig::new(CellKind::Gru, false, corpus().vocab.len(), 12);
     let step = LrSchedule::Step { step_size: 1, gamma: 0.5 };
     for (what, optimizer) in [("SGD, step schedule", ("sgd", 1.0)), ("Adam, step schedule", ("adam", 0.01))] {
-        let outcome = train_lm_scheduled(&gpu, &config, optimizer, Sampling::Sequential, step);
+        let outcome = train_lm_scheduled(&gpu, &config, optimizer, Sampling::Sequential, step, true);
         assert_same(what, &outcome);
         // The schedule changed the run: the same run at a constant rate ends elsewhere.
         let constant = train_lm(&gpu, &config, optimizer, Sampling::Sequential);
@@ -124,9 +123,7 @@ fn a_replayed_plan_follows_the_learning_rate_schedule() {
 fn unfused_layers_replay_their_own_plan() {
     let Some(gpu) = gpu("unfused_layers_replay_their_own_plan") else { return };
     let config = ModelConfig::new(CellKind::Gru, false, corpus().vocab.len(), 12);
-    set_fused_layers(false);
-    let outcome = train_lm(&gpu, &config, ("sgd", 1.0), Sampling::Sequential);
-    set_fused_layers(true);
+    let outcome = train_lm_scheduled(&gpu, &config, ("sgd", 1.0), Sampling::Sequential, LrSchedule::Constant, false);
     assert_same("unfused GRU", &outcome);
 }
 
@@ -141,11 +138,11 @@ fn a_replayed_step_is_one_submit_with_no_new_bind_group_or_buffer() {
     for batch in &batches[..4] {
         trainer.train_batch(&model, batch, Sampling::Sequential).unwrap();
     }
-    set_plan_replay(false);
+    trainer.set_plan_replay(false);
     gpu.reset_counters();
     trainer.train_batch(&model, &batches[4], Sampling::Sequential).unwrap();
     let recorded = gpu.counters();
-    set_plan_replay(true);
+    trainer.set_plan_replay(true);
     gpu.reset_counters();
     trainer.train_batch(&model, &batches[5], Sampling::Sequential).unwrap();
     let counters = gpu.counters();
@@ -167,8 +164,8 @@ fn changing_the_batch_shape_or_the_model_mid_run_trains_what_recording_would() {
     let Some(gpu) = gpu("changing_the_batch_shape_or_the_model_mid_run_trains_what_recording_would") else { return };
     let config = ModelConfig::new(CellKind::Gru, false, corpus().vocab.len(), 12);
     let run = |replay: bool| {
-        set_plan_replay(replay);
         let mut trainer = Trainer::sgd(&gpu, 1.0, 1.0).unwrap();
+        trainer.set_plan_replay(replay);
         let first = LanguageModel::new(&gpu, &config, 0).unwrap();
         let second = LanguageModel::new(&gpu, &config, 1).unwrap();
         let wide = BatchIter::new(corpus().tokens, 4, 6, Sampling::Random, 0).unwrap().epoch();
@@ -182,7 +179,6 @@ fn changing_the_batch_shape_or_the_model_mid_run_trains_what_recording_would() {
                 trainer.train_batch(model, batch, Sampling::Random).unwrap();
             }
         }
-        set_plan_replay(true);
         (values(first.params()), values(second.params()), gpu.counters().replays)
     };
     gpu.reset_counters();
@@ -210,10 +206,10 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
         dropout: 0.2,
     };
     let outcomes = [true, false].map(|replay| {
-        set_plan_replay(replay);
         gpu.reset_counters();
         let model = Seq2Seq::new(&gpu, &config, 0).unwrap();
         let mut trainer = Seq2SeqTrainer::new(&gpu, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
+        trainer.set_plan_replay(replay);
         let mut rng = epoch_rng(0);
         let mut losses = Vec::new();
         // Teacher forcing, then scheduled sampling: another plan; batches of 4 leave a short
@@ -226,7 +222,6 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
             losses
                 .push(pollster::block_on(trainer.train_epoch(&model, &data.tgt_vocab, &batches)).unwrap().per_token_ce);
         }
-        set_plan_replay(true);
         Outcome { losses, params: values(model.params()), counters: gpu.counters() }
     });
     assert_same("seq2seq", &outcomes);

@@ -6,7 +6,7 @@
 //! checked: fused (the default) and composed from primitive ops.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::nn::{set_fused_layers, LanguageModel, ModelConfig};
+use rnnplay_engine::nn::{LanguageModel, ModelConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::{zero_grads, Tape, Tensor};
 use serde_json::Value;
@@ -38,10 +38,11 @@ fn assert_matches(case: &str, what: &str, ours: &[f32], theirs: &Value) {
     }
 }
 
-fn check_case(backend: &Rc<dyn Backend>, case: &str) {
+fn check_case(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
     let f = fixture(case);
     let config: ModelConfig = serde_json::from_value(f["config"].clone()).unwrap();
     let model = LanguageModel::new(backend, &config, 0).unwrap();
+    model.set_fused_layers(fused);
     let names: Vec<&str> = model.params().iter().map(|p| p.name()).collect();
     let torch_names: Vec<&str> = f["params"].as_object().unwrap().keys().map(String::as_str).collect();
     let (mut sorted_ours, mut sorted_theirs) = (names.clone(), torch_names.clone());
@@ -86,12 +87,10 @@ fn check_case(backend: &Rc<dyn Backend>, case: &str) {
 
 fn check_both_paths(backend: &Rc<dyn Backend>) {
     for fused in [true, false] {
-        set_fused_layers(fused);
         for case in CASES {
-            check_case(backend, case);
+            check_case(backend, case, fused);
         }
     }
-    set_fused_layers(true);
 }
 
 #[test]

@@ -7,12 +7,11 @@ use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_data::{BatchIter, Corpus, Sampling, TokenKind};
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{LanguageModel, Seq2Seq};
-use rnnplay_engine::replay::set_plan_replay;
 use rnnplay_engine::run::{RunData, RunSpec, Session};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::train::Trainer;
 use rnnplay_engine::translate::Seq2SeqTrainer;
-use rnnplay_engine::{Checkpoint, EngineError, Optimizer};
+use rnnplay_engine::{Checkpoint, EngineError, EngineOptions, Optimizer};
 use std::rc::Rc;
 
 fn text() -> String {
@@ -54,7 +53,7 @@ fn a_language_model_session_trains_exactly_like_the_trainer_it_wraps() {
     let backend = cpu();
     let spec = small_spec();
     let text = text();
-    let mut session = spec.build(&backend, RunData::Text(&text)).unwrap();
+    let mut session = spec.build(&backend, RunData::Text(&text), &EngineOptions::default()).unwrap();
     let stepped = step_to_end(&mut session);
 
     let corpus = Corpus::from_text(&text, TokenKind::Char, None).unwrap();
@@ -73,7 +72,7 @@ fn an_encoder_decoder_session_trains_exactly_like_the_trainer_it_wraps() {
     (spec.data, spec.num_examples, spec.layers, spec.dropout, spec.hidden, spec.embedding) =
         ("copy".into(), 300, 2, 0.1, 16, 8);
     (spec.epochs, spec.seed, spec.lr) = (2, 4, 0.01);
-    let mut session = spec.build(&backend, RunData::Generated).unwrap();
+    let mut session = spec.build(&backend, RunData::Generated, &EngineOptions::default()).unwrap();
     let stepped = step_to_end(&mut session);
 
     let pairs = ToyTask::Copy.pairs(300, 3, 5, 4, &[]).unwrap();
@@ -94,9 +93,9 @@ fn an_encoder_decoder_session_trains_exactly_like_the_trainer_it_wraps() {
 
 /// Per-epoch values and learning rates of `spec` with plan replay on or off.
 fn scheduled_run(backend: &Rc<dyn Backend>, spec: &RunSpec, replay: bool) -> (Vec<f32>, Vec<f32>) {
-    set_plan_replay(replay);
     let text = text();
-    let mut session = spec.build(backend, RunData::Text(&text)).unwrap();
+    let options = EngineOptions { plan_replay: replay, ..EngineOptions::default() };
+    let mut session = spec.build(backend, RunData::Text(&text), &options).unwrap();
     let (mut values, mut rates) = (Vec::new(), Vec::new());
     while !session.finished() {
         if let Some(report) = pollster::block_on(session.step()).unwrap() {
@@ -104,7 +103,6 @@ fn scheduled_run(backend: &Rc<dyn Backend>, spec: &RunSpec, replay: bool) -> (Ve
             rates.push(report.lr);
         }
     }
-    set_plan_replay(true);
     (values, rates)
 }
 
@@ -131,7 +129,7 @@ fn divergence_stops_the_run_names_the_epoch_and_keeps_the_last_good_weights() {
     let mut spec = small_spec();
     (spec.lr, spec.clip, spec.epochs) = (1e30, 1e30, 5);
     let text = text();
-    let mut session = spec.build(&backend, RunData::Text(&text)).unwrap();
+    let mut session = spec.build(&backend, RunData::Text(&text), &EngineOptions::default()).unwrap();
     let initial: Vec<Vec<f32>> =
         session.params().iter().map(|p| pollster::block_on(p.value().to_vec()).unwrap()).collect();
     let err = loop {
@@ -159,7 +157,7 @@ fn a_checkpoint_holds_the_spec_and_resumes_with_its_model() {
     let mut spec = small_spec();
     spec.epochs = 1;
     let text = text();
-    let mut session = spec.build(&backend, RunData::Text(&text)).unwrap();
+    let mut session = spec.build(&backend, RunData::Text(&text), &EngineOptions::default()).unwrap();
     step_to_end(&mut session);
     let bytes = pollster::block_on(session.checkpoint_bytes(None)).unwrap();
     let checkpoint = Checkpoint::from_bytes(&bytes).unwrap();
@@ -168,7 +166,7 @@ fn a_checkpoint_holds_the_spec_and_resumes_with_its_model() {
     assert_eq!(checkpoint.extra["epochs"], "1");
     let mut other = RunSpec::preset("d2l-lstm").unwrap();
     (other.data, other.batch_size, other.num_steps, other.epochs) = ("pattern".into(), 4, 8, 1);
-    let resumed = other.resume(&backend, &checkpoint, RunData::Text(&text)).unwrap();
+    let resumed = other.resume(&backend, &checkpoint, RunData::Text(&text), &EngineOptions::default()).unwrap();
     assert_eq!(resumed.spec().model, "gru", "the checkpoint's architecture wins");
     let same = |s: &Session| pollster::block_on(s.params()[0].value().to_vec()).unwrap();
     assert_eq!(same(&resumed), same(&session));
@@ -178,6 +176,6 @@ fn a_checkpoint_holds_the_spec_and_resumes_with_its_model() {
 fn a_bad_spec_is_refused_with_its_first_problem() {
     let mut spec = small_spec();
     spec.lr = 0.0;
-    let err = spec.build(&cpu(), RunData::Text(&text())).err().unwrap();
+    let err = spec.build(&cpu(), RunData::Text(&text()), &EngineOptions::default()).err().unwrap();
     assert!(err.to_string().starts_with("lr: the learning rate must be a positive finite number (got 0)"), "{err}");
 }

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
 use rnnplay_engine::run::{DataSource, RunData, RunSpec};
-use rnnplay_engine::Checkpoint;
+use rnnplay_engine::{Checkpoint, EngineOptions};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -34,7 +34,8 @@ pub(crate) enum BackendState {
 
 /// WebGPU when the browser offers an adapter, else the CPU backend with the reason.
 pub(crate) async fn open_backend() -> (Rc<dyn Backend>, BackendState) {
-    match GpuBackend::new().await {
+    let options = EngineOptions::default();
+    match GpuBackend::new(options.matmul, options.subgroups).await {
         Ok(gpu) => {
             // Browsers may hide the adapter's name; say what kind it is then.
             let adapter = gpu.adapter();
@@ -139,7 +140,7 @@ pub fn App() -> impl IntoView {
                     return;
                 }
             };
-            match spec.build(&backend, data) {
+            match spec.build(&backend, data, &EngineOptions::default()) {
                 Ok(session) => launch(Run::new(session), running, spec.clip),
                 Err(err) => {
                     ui.phase.set(Phase::Idle);
@@ -194,7 +195,7 @@ pub fn App() -> impl IntoView {
                     spec = RunSpec { seed: spec.seed, ..RunSpec::default() };
                 }
                 let session =
-                    spec.resume(&backend, &checkpoint, RunData::Text(&corpus)).map_err(|e| e.to_string())?;
+                    spec.resume(&backend, &checkpoint, RunData::Text(&corpus), &EngineOptions::default()).map_err(|e| e.to_string())?;
                 Ok::<_, String>(session)
             }
             .await;

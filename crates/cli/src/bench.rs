@@ -3,8 +3,9 @@
 //! read-back, so they include submission overhead: compare variants within one run only.
 
 use anyhow::{Context, Result};
-use rnnplay_engine::backend::{backend_from_env, Backend, MatmulVariant};
+use rnnplay_engine::backend::{Backend, MatmulVariant};
 use rnnplay_engine::bench::{gemm_gflops, Clock};
+use rnnplay_engine::options::backend_from_env;
 use std::rc::Rc;
 use std::time::Instant;
 

@@ -7,11 +7,12 @@
 
 use anyhow::{bail, Context, Result};
 use rnnplay_data::{Dataset, Hub};
-use rnnplay_engine::backend::backend_by_name;
 use rnnplay_engine::bench::{
     best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
 };
+use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::presets::seq2seq_preset;
+use rnnplay_engine::EngineOptions;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -84,7 +85,8 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
     let fra_eng = if needs_fra_eng { Some(hub.read(Dataset::FraEng)?) } else { None };
     let data = BenchData { time_machine: &time_machine, fra_eng_zip: fra_eng.as_deref() };
 
-    let backend = pollster::block_on(backend_by_name(backend_name)).context("opening the backend")?;
+    let backend = pollster::block_on(backend_by_name(backend_name, &EngineOptions::from_env()?))
+        .context("opening the backend")?;
     let info = backend.info();
     let origin = Instant::now();
     let clocks = Clocks { wall: Rc::new(move || origin.elapsed().as_secs_f64()), host: Rc::new(thread_cpu_seconds) };

@@ -5,9 +5,10 @@
 
 use anyhow::{bail, Context, Result};
 use rnnplay_data::prompt::{decode, encode};
-use rnnplay_engine::backend::backend_by_name;
 use rnnplay_engine::generate::{generate, Decoding};
+use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::run::{RunData, RunSpec};
+use rnnplay_engine::EngineOptions;
 use std::time::Instant;
 
 /// Settings of the demo run.
@@ -36,10 +37,11 @@ pub fn run(config: &DemoConfig) -> Result<()> {
     if config.steps == 0 || config.hidden == 0 {
         bail!("--steps and --hidden must be at least 1");
     }
-    let backend = pollster::block_on(backend_by_name(&config.backend)).context("opening the backend")?;
+    let options = EngineOptions::from_env()?;
+    let backend = pollster::block_on(backend_by_name(&config.backend, &options)).context("opening the backend")?;
     let info = backend.info();
     let corpus = TEXT.repeat(8);
-    let mut session = spec(config)?.build(&backend, RunData::Text(&corpus))?;
+    let mut session = spec(config)?.build(&backend, RunData::Text(&corpus), &options)?;
     let run = session.language().context("the demo trains a language model")?;
     println!(
         "demo: scratch RNN (hidden {}) on a {}-character generated text, vocab {}, on {:?} ({}, {})",

@@ -1,7 +1,8 @@
 //! `rnnplay devices`: what the engine can run on here.
 
 use anyhow::{Context, Result};
-use rnnplay_engine::backend::{backend_from_env, list_adapters};
+use rnnplay_engine::backend::list_adapters;
+use rnnplay_engine::options::backend_from_env;
 
 pub fn run(json: bool) -> Result<()> {
     let adapters = pollster::block_on(list_adapters());

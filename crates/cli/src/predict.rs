@@ -4,9 +4,10 @@
 use crate::tokens::{decode, encode_with_warning};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rnnplay_engine::backend::backend_by_name;
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
+use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::Checkpoint;
+use rnnplay_engine::EngineOptions;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -43,7 +44,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
     let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
     let decoding = Decoding::from_temperature(args.temperature, args.seed)?;
-    let backend = pollster::block_on(backend_by_name(&args.backend)).context("opening the backend")?;
+    let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
+        .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
     let (vocab, kind) = (&checkpoint.vocab, checkpoint.token_kind);
     let prefix = encode_with_warning(vocab, kind, &args.prefix, "prefix");

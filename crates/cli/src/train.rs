@@ -9,9 +9,10 @@ use crate::summary::Outcome;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::{Dataset, Hub};
-use rnnplay_engine::backend::{backend_by_name, Backend};
+use rnnplay_engine::backend::Backend;
+use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::run::{DataSource, EpochReport, RunData, RunSpec};
-use rnnplay_engine::EngineError;
+use rnnplay_engine::{EngineError, EngineOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -124,9 +125,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let spec = args.run.spec()?;
     check_outputs(args)?;
     let loaded = Loaded::read(&spec)?;
-    let backend: Rc<dyn Backend> = pollster::block_on(backend_by_name(&args.backend)).context("opening the backend")?;
+    let options = EngineOptions::from_env()?;
+    let backend: Rc<dyn Backend> =
+        pollster::block_on(backend_by_name(&args.backend, &options)).context("opening the backend")?;
     let info = backend.info();
-    let mut session = spec.build(&backend, loaded.data())?;
+    let mut session = spec.build(&backend, loaded.data(), &options)?;
     let mut metrics_file = match &args.metrics {
         Some(path) => Some(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
         None => None,

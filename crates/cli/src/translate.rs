@@ -5,8 +5,9 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::translation::{bleu, preprocess_nmt};
-use rnnplay_engine::backend::backend_by_name;
+use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::translate::{encode_source, teacher_forced_reference, translate};
+use rnnplay_engine::EngineOptions;
 use rnnplay_engine::Seq2SeqCheckpoint;
 use std::path::PathBuf;
 
@@ -36,7 +37,8 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
     if sentence.trim().is_empty() {
         bail!("the sentence is empty; give some words to translate, e.g. \"go .\"");
     }
-    let backend = pollster::block_on(backend_by_name(&args.backend)).context("opening the backend")?;
+    let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
+        .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
     let (src_vocab, tgt_vocab) = (&checkpoint.src_vocab, &checkpoint.tgt_vocab);
     let source = encode_source(src_vocab, &sentence, checkpoint.num_steps);

@@ -7,9 +7,8 @@
 
 use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
 use crate::error::{EngineError, Result};
-use crate::nn::set_fused_layers;
+use crate::options::EngineOptions;
 use crate::presets::preset;
-use crate::replay::{plan_replay, set_plan_replay};
 use crate::run::{DataSource, RunData, RunSpec, Session};
 use crate::tensor::Tensor;
 use std::rc::Rc;
@@ -28,7 +27,7 @@ pub struct BenchData<'a> {
 
 /// The run `rnnplay train` would build for preset `name` (the same `RunSpec::build`), on the
 /// data the host loaded.
-fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Session> {
+fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData, options: &EngineOptions) -> Result<Session> {
     let spec = RunSpec::preset(name).map_err(|e| EngineError::InvalidArgument(e.message))?;
     let loaded =
         match spec.source() {
@@ -43,7 +42,7 @@ fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData) -> Result<Se
                 )))
             }
         };
-    spec.build(backend, loaded)
+    spec.build(backend, loaded, options)
 }
 
 /// Whether a preset has concise recurrent layers (which run fused or not); scratch models are
@@ -131,13 +130,7 @@ pub async fn measure_preset(
         (true, true) => Layers::Fused,
         (true, false) => Layers::Unfused,
     };
-    let replay_before = plan_replay();
-    set_fused_layers(run.fused);
-    set_plan_replay(run.replay);
-    let result = timed(backend, name, data, run, clocks).await;
-    set_fused_layers(true);
-    set_plan_replay(replay_before);
-    let Timing { tokens, seconds, host_seconds, warm_peak } = result?;
+    let Timing { tokens, seconds, host_seconds, warm_peak } = timed(backend, name, data, run, clocks).await?;
     let batches = run.batches;
     let counters = backend.counters();
     let per_step = |n: u64| n as f64 / batches as f64;
@@ -185,7 +178,8 @@ async fn timed(
     let (now, host) = (&clocks.wall, &clocks.host);
     // Each preset's memory is its own: the previous one's buffers are freed by now.
     backend.reset_counters();
-    let mut session = session(backend, name, data)?;
+    let options = EngineOptions { fused_layers: run.fused, plan_replay: run.replay, ..EngineOptions::default() };
+    let mut session = session(backend, name, data, &options)?;
     for _ in 0..run.warmup {
         session.step().await?;
     }

@@ -44,13 +44,5 @@ pub enum EngineError {
     Readback(String),
 }
 
-/// Data that cannot be trained on (an empty corpus, an archive that does not parse, …) is a
-/// bad argument to the engine; the data crate's message names the problem and the fix.
-impl From<rnnplay_data::DataError> for EngineError {
-    fn from(err: rnnplay_data::DataError) -> Self {
-        EngineError::InvalidArgument(err.to_string())
-    }
-}
-
 /// Result type of the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -11,25 +11,7 @@
 //! layers, and the trainer's own variant (teacher forcing or scheduled sampling).
 
 use crate::backend::{Backend, PlanId};
-use crate::nn::fused_layers;
-use std::cell::Cell;
 use std::rc::Rc;
-
-thread_local! {
-    static PLAN_REPLAY: Cell<bool> = Cell::new(std::env::var("RNNPLAY_REPLAY").map_or(true, |v| v.trim() != "0"));
-}
-
-/// Turns plan replay on (the default; `RNNPLAY_REPLAY=0` starts with it off) or off for
-/// trainers on this thread. Off, every step is recorded from scratch: the oracle that replayed
-/// training is compared with, and the baseline of the benchmark.
-pub fn set_plan_replay(on: bool) {
-    PLAN_REPLAY.with(|flag| flag.set(on));
-}
-
-/// Whether trainers on this thread replay steady steps (see [`set_plan_replay`]).
-pub fn plan_replay() -> bool {
-    PLAN_REPLAY.with(Cell::get)
-}
 
 /// What, besides the inputs, decides which kernels a step records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,18 +31,14 @@ impl StepPlans {
         Self { backend: Rc::clone(backend), plans: Vec::new() }
     }
 
-    fn mode(variant: u8) -> StepMode {
-        StepMode { fused: fused_layers(), variant }
-    }
-
-    /// The plan for a step of `variant` as the layers run now, if one was made.
-    pub(crate) fn get(&self, variant: u8) -> Option<PlanId> {
-        let mode = Self::mode(variant);
+    /// The plan for a step of `variant` with the layers run `fused` or not, if one was made.
+    pub(crate) fn get(&self, variant: u8, fused: bool) -> Option<PlanId> {
+        let mode = StepMode { fused, variant };
         self.plans.iter().find(|(m, _)| *m == mode).map(|(_, plan)| *plan)
     }
 
-    pub(crate) fn insert(&mut self, variant: u8, plan: PlanId) {
-        let mode = Self::mode(variant);
+    pub(crate) fn insert(&mut self, variant: u8, fused: bool, plan: PlanId) {
+        let mode = StepMode { fused, variant };
         if let Some(old) = self.plans.iter().position(|(m, _)| *m == mode) {
             let (_, old) = self.plans.swap_remove(old);
             self.backend.release_plan(old);

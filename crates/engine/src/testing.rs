@@ -2,15 +2,19 @@
 //! way CI requires, and deterministic test data.
 
 use crate::backend::{require_gpu, GpuBackend};
+use crate::options::EngineOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The GPU backend, or `None` when no adapter exists and `RNNPLAY_REQUIRE_GPU` is not `1`.
+/// The GPU backend with the options of the environment (`EngineOptions::from_env`), or `None`
+/// when no adapter exists and `RNNPLAY_REQUIRE_GPU` is not `1`.
 ///
 /// # Panics
-/// With `RNNPLAY_REQUIRE_GPU=1` and no adapter, so that CI fails instead of skipping.
+/// With `RNNPLAY_REQUIRE_GPU=1` and no adapter, so that CI fails instead of skipping; and when
+/// the environment names an unknown matmul variant.
 pub fn gpu_or_skip(test: &str) -> Option<GpuBackend> {
-    match pollster::block_on(GpuBackend::new()) {
+    let options = EngineOptions::from_env().unwrap_or_else(|err| panic!("{test}: {err}"));
+    match pollster::block_on(GpuBackend::new(options.matmul, options.subgroups)) {
         Ok(gpu) => Some(gpu),
         Err(err) if require_gpu() => panic!(
             "{test}: RNNPLAY_REQUIRE_GPU=1 but the GPU backend failed: {err}. \

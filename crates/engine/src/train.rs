@@ -11,7 +11,7 @@ use crate::error::{EngineError, Result};
 use crate::nn::LanguageModel;
 use crate::optim::Optimizer;
 use crate::param::{zero_grads, Param};
-use crate::replay::{inputs_for, plan_replay, StepPlans};
+use crate::replay::{inputs_for, StepPlans};
 use crate::tape::{Tape, Var};
 use crate::tensor::{DType, Tensor};
 use rnnplay_data::{Batch, BatchIter, Sampling};
@@ -56,6 +56,8 @@ pub(crate) struct StepCore {
     step: u32,
     /// The step's dropout seed (one u32), written before each step.
     seed: Tensor,
+    /// Replay steady steps (`EngineOptions::plan_replay`).
+    replay: bool,
 }
 
 impl StepCore {
@@ -68,7 +70,14 @@ impl StepCore {
             epoch: 0,
             step: 0,
             seed: Tensor::from_u32(backend, &[1], &[0])?,
+            replay: true,
         })
+    }
+
+    /// Turns plan replay on (the default) or off: off, every step is recorded from scratch —
+    /// the oracle replayed training is compared with, and the benchmark's baseline.
+    pub(crate) fn set_plan_replay(&mut self, on: bool) {
+        self.replay = on;
     }
 
     /// The learning rate the next steps use.
@@ -97,22 +106,22 @@ impl StepCore {
     /// seeded by the step count (dropout), backward from its loss, clipping, the update,
     /// `metrics += [loss_scale · loss, norm]`, the carried values; then the step's one submit.
     ///
-    /// With plan replay on, a step of the inputs that `plans` belongs to and of `variant` is
-    /// recorded under capture until the backend finds it steady; from then on the plan is
-    /// replayed and `forward` is not called.
+    /// With plan replay on, a step of the inputs that `plans` belongs to, of `variant` and with
+    /// the layers run `fused` or not, is recorded under capture until the backend finds it
+    /// steady; from then on the plan is replayed and `forward` is not called.
     pub(crate) fn step(
         &mut self,
         plans: &mut StepPlans,
-        variant: u8,
+        (variant, fused): (u8, bool),
         params: &[Param],
         forward: impl FnOnce(&mut Tape) -> Result<StepLoss>,
     ) -> Result<()> {
         self.step = self.step.wrapping_add(1);
         self.seed.write_u32(&[self.step])?;
         self.optimizer.advance(params)?;
-        if !plan_replay() {
+        if !self.replay {
             self.record(params, forward)?;
-        } else if let Some(plan) = plans.get(variant) {
+        } else if let Some(plan) = plans.get(variant, fused) {
             self.backend.replay(plan)?;
         } else {
             self.backend.begin_capture();
@@ -126,7 +135,7 @@ impl StepCore {
                     }
                     return Err(err);
                 }
-                (Ok(()), Some(plan)) => plans.insert(variant, plan),
+                (Ok(()), Some(plan)) => plans.insert(variant, fused, plan),
                 (Ok(()), None) => {}
             }
         }
@@ -240,6 +249,11 @@ impl Trainer {
         self.core.lr()
     }
 
+    /// Turns plan replay on (the default) or off (`EngineOptions::plan_replay`).
+    pub fn set_plan_replay(&mut self, on: bool) {
+        self.core.set_plan_replay(on);
+    }
+
     /// Sets the learning rate of the following steps; a replayed plan follows it (the update
     /// kernels read it from the device).
     pub fn set_lr(&mut self, lr: f32) -> Result<()> {
@@ -296,7 +310,7 @@ impl Trainer {
             }
         }
         let BatchInputs { tokens, labels, state, plans, .. } = inputs;
-        self.core.step(plans, 0, model.params(), |tape| {
+        self.core.step(plans, (0, model.fused_layers()), model.params(), |tape| {
             let (logits, final_state) = model.forward(tape, tokens, state)?;
             let loss = tape.softmax_cross_entropy(logits, labels)?;
             Ok(StepLoss { loss, loss_scale: 1.0, carry: final_state.into_iter().zip(state.iter().cloned()).collect() })

@@ -147,6 +147,11 @@ impl Seq2SeqTrainer {
         self.core.set_lr(lr)
     }
 
+    /// Turns plan replay on (the default) or off (`EngineOptions::plan_replay`).
+    pub fn set_plan_replay(&mut self, on: bool) {
+        self.core.set_plan_replay(on);
+    }
+
     /// Sets the scheduled-sampling probability (a schedule calls this between epochs) and
     /// seeds the coins that apply it.
     pub fn set_scheduled_sampling(&mut self, probability: f32, seed: u64) -> Result<()> {
@@ -200,7 +205,7 @@ impl Seq2SeqTrainer {
         }
         let PairInputs { src, dec_in, labels, weights, step_inputs, step_coins, plans, .. } = inputs;
         let num_steps = batch.num_steps as f32;
-        self.core.step(plans, u8::from(scheduled), model.params(), |tape| {
+        self.core.step(plans, (u8::from(scheduled), model.fused_layers()), model.params(), |tape| {
             let logits = if scheduled {
                 model.forward_scheduled(tape, src, step_inputs, step_coins)?
             } else {

@@ -194,6 +194,9 @@ fn a_buffer_above_the_adapter_limit_is_a_typed_error() {
 
 #[test]
 fn unknown_backend_names_are_errors() {
-    let err = pollster::block_on(rnnplay_engine::backend::backend_by_name("tpu")).err().unwrap();
+    let err =
+        pollster::block_on(rnnplay_engine::options::backend_by_name("tpu", &rnnplay_engine::EngineOptions::default()))
+            .err()
+            .unwrap();
     assert!(err.to_string().contains("RNNPLAY_BACKEND=gpu"), "{err}");
 }

@@ -364,7 +364,7 @@ fn recurrent_cells_match_the_cpu_reference() {
 fn sums_match_the_cpu_with_and_without_subgroup_kernels() {
     for allowed in [true, false] {
         let Some(_) = gpu_or_skip("sums_match_the_cpu_with_and_without_subgroup_kernels") else { return };
-        let gpu = pollster::block_on(GpuBackend::with_subgroups(allowed)).unwrap();
+        let gpu = pollster::block_on(GpuBackend::new(None, allowed)).unwrap();
         if allowed && !gpu.info().subgroups {
             eprintln!("this adapter offers no subgroups; only the portable sum is checked");
         }

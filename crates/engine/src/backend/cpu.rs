@@ -234,7 +234,7 @@ fn check_cell_buffers(
             at.hidden
         )));
     }
-    if gates.is_none() && at.cell != crate::nn::CellKind::Rnn {
+    if gates.is_none() && at.cell != super::CellKind::Rnn {
         return Err(EngineError::InvalidArgument(format!("a {} cell kernel needs a gates buffer", at.cell.name())));
     }
     Ok(())
@@ -323,7 +323,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             if overlap {
                 return Err(EngineError::InvalidArgument("a recurrent cell's gradients overlap its inputs".into()));
             }
-            if at.cell == crate::nn::CellKind::Gru && dgh.is_none() {
+            if at.cell == super::CellKind::Gru && dgh.is_none() {
                 return Err(EngineError::InvalidArgument("a GRU cell's backward needs a dgh buffer".into()));
             }
             let per_step: Vec<BufId> = [Some(gh), Some(dgi), dgh].into_iter().flatten().collect();

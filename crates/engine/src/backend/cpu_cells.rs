@@ -7,7 +7,7 @@
 
 use super::cpu_math::{sigmoid, tanh};
 use super::kernel::CellStep;
-use crate::nn::config::CellKind;
+use super::CellKind;
 
 /// The indices one (sequence, unit) pair works with at `at.step`.
 struct Site {

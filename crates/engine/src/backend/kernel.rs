@@ -7,7 +7,7 @@
 //! `Kernel` on each.
 
 use super::BufId;
-use crate::nn::config::CellKind;
+use serde::{Deserialize, Serialize};
 
 /// Element-wise functions with a backward form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,6 +205,46 @@ pub enum Kernel {
         weight_decay: f32,
         scalars: BufId,
     },
+}
+
+/// The recurrent cell a fused kernel computes (and a model is built from: `nn` re-exports it).
+/// It lives here, at the ground floor, because the kernels need it; the backend never imports
+/// the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    Rnn,
+    Gru,
+    Lstm,
+}
+
+impl CellKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Rnn => "rnn",
+            CellKind::Gru => "gru",
+            CellKind::Lstm => "lstm",
+        }
+    }
+
+    /// Number of gate blocks stacked in a PyTorch weight (and of (W_x, W_h, b) groups in a
+    /// scratch model): RNN 1, GRU 3, LSTM 4.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Rnn => 1,
+            CellKind::Gru => 3,
+            CellKind::Lstm => 4,
+        }
+    }
+
+    /// Number of state tensors (H, or H and C).
+    pub fn state_count(self) -> usize {
+        if self == CellKind::Lstm {
+            2
+        } else {
+            1
+        }
+    }
 }
 
 /// Which time step of a fused recurrent layer a cell kernel computes, and the window's sizes.

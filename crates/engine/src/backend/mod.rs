@@ -14,13 +14,13 @@ mod kernel;
 pub use cpu::CpuBackend;
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
-    adam_bias_corrections, dropout_mask_seed, dropout_uniform, BinaryOp, CellStep, Kernel, MatmulVariant, UnaryOp,
+    adam_bias_corrections, dropout_mask_seed, dropout_uniform, BinaryOp, CellKind, CellStep, Kernel, MatmulVariant,
+    UnaryOp,
 };
 
 use crate::error::{EngineError, Result};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 
 /// Handle of a buffer owned by a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,30 +136,6 @@ pub trait Backend {
 
     /// Forgets a plan; its buffers go back to the pool once no tensor uses them.
     fn release_plan(&self, _plan: PlanId) {}
-}
-
-/// Chooses the backend named by `RNNPLAY_BACKEND` (`gpu`, `cpu`; unset means "gpu if an adapter
-/// is found, else cpu"). With `RNNPLAY_REQUIRE_GPU=1`, a missing adapter is an error instead of a
-/// fallback.
-pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
-    let choice = std::env::var("RNNPLAY_BACKEND").unwrap_or_default();
-    backend_by_name(choice.trim()).await
-}
-
-/// Creates the backend called `name`: "gpu", "cpu" or "" / "auto".
-pub async fn backend_by_name(name: &str) -> Result<Rc<dyn Backend>> {
-    match name {
-        "cpu" => Ok(Rc::new(CpuBackend::new())),
-        "gpu" => Ok(Rc::new(GpuBackend::new().await?)),
-        "" | "auto" => match GpuBackend::new().await {
-            Ok(gpu) => Ok(Rc::new(gpu)),
-            Err(err) if require_gpu() => Err(err),
-            Err(_) => Ok(Rc::new(CpuBackend::new())),
-        },
-        other => Err(EngineError::InvalidArgument(format!(
-            "unknown backend '{other}'; use RNNPLAY_BACKEND=gpu or RNNPLAY_BACKEND=cpu"
-        ))),
-    }
 }
 
 /// True when `RNNPLAY_REQUIRE_GPU=1`: GPU tests must fail, not skip, without an adapter.

@@ -3,43 +3,7 @@
 use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 
-/// The recurrent cell of a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellKind {
-    Rnn,
-    Gru,
-    Lstm,
-}
-
-impl CellKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CellKind::Rnn => "rnn",
-            CellKind::Gru => "gru",
-            CellKind::Lstm => "lstm",
-        }
-    }
-
-    /// Number of gate blocks stacked in a PyTorch weight (and of (W_x, W_h, b) groups in a
-    /// scratch model): RNN 1, GRU 3, LSTM 4.
-    pub fn gates(self) -> usize {
-        match self {
-            CellKind::Rnn => 1,
-            CellKind::Gru => 3,
-            CellKind::Lstm => 4,
-        }
-    }
-
-    /// Number of state tensors (H, or H and C).
-    pub fn state_count(self) -> usize {
-        if self == CellKind::Lstm {
-            2
-        } else {
-            1
-        }
-    }
-}
+pub use crate::backend::CellKind;
 
 /// (cell, scratch) of a model name: `rnn`, `gru`, `lstm` (PyTorch-layout layers) or
 /// `rnn-scratch`, `gru-scratch`, `lstm-scratch` (d2l's from-scratch models).

@@ -8,7 +8,7 @@ pub mod scratch;
 pub mod seq2seq;
 
 pub use config::{parse_model_name, CellKind, ModelConfig};
-pub use recurrent::{fused_layers, set_fused_layers, RecurrentModel};
+pub use recurrent::RecurrentModel;
 pub use scratch::ScratchModel;
 pub use seq2seq::{Seq2Seq, Seq2SeqConfig};
 
@@ -40,6 +40,22 @@ impl LanguageModel {
         match self {
             Self::Scratch(m) => m.config(),
             Self::Concise(m) => m.config(),
+        }
+    }
+
+    /// Runs concise layers fused or composed from primitive ops (see
+    /// [`RecurrentModel::set_fused_layers`]); scratch models are always primitive ops.
+    pub fn set_fused_layers(&self, fused: bool) {
+        if let Self::Concise(m) = self {
+            m.set_fused_layers(fused);
+        }
+    }
+
+    /// Whether the model runs fused layers (false for scratch models, which have none).
+    pub fn fused_layers(&self) -> bool {
+        match self {
+            Self::Scratch(_) => false,
+            Self::Concise(m) => m.fused_layers(),
         }
     }
 

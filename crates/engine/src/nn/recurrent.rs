@@ -31,6 +31,8 @@ use std::rc::Rc;
 pub struct RecurrentModel {
     config: ModelConfig,
     params: Vec<Param>,
+    /// Layers run fused (see [`RecurrentModel::set_fused_layers`]).
+    fused: Cell<bool>,
 }
 
 /// The vars of one layer's parameters.
@@ -102,6 +104,7 @@ pub(crate) fn run_stack(
     input: LayerInput,
     state: &[Var],
     shape: StackShape,
+    fused: bool,
 ) -> Result<(Var, Vec<Var>)> {
     let StackShape { batch, hidden, dropout, .. } = shape;
     let mut layer_input = input;
@@ -126,7 +129,7 @@ pub(crate) fn run_stack(
             Some(&s) => Some(initial(tape, s)?),
             None => None,
         };
-        let (mut output, h, c) = if fused_layers() {
+        let (mut output, h, c) = if fused {
             fused_layer(tape, layer, shape, gi_all, h0, c0)?
         } else {
             unfused_layer(tape, layer, shape, gi_all, h0, c0)?
@@ -145,23 +148,6 @@ pub(crate) fn run_stack(
         new_state.push(stack_layers(tape, &final_c, batch, hidden)?);
     }
     Ok((top, new_state))
-}
-
-thread_local! {
-    static FUSED_LAYERS: Cell<bool> = const { Cell::new(true) };
-}
-
-/// Chooses, for this thread, how concise layers run: fused (the default: one tape node per
-/// layer per window, two dispatches per time step each way, ops/recurrent.rs) or composed
-/// from primitive ops, one node per operation and time step — the oracle the fused kernels
-/// are tested against and the baseline `rnnplay bench presets --unfused` measures.
-pub fn set_fused_layers(fused: bool) {
-    FUSED_LAYERS.with(|f| f.set(fused));
-}
-
-/// Whether concise layers run fused on this thread (see [`set_fused_layers`]).
-pub fn fused_layers() -> bool {
-    FUSED_LAYERS.with(Cell::get)
 }
 
 /// The layer's outputs (steps·batch, hidden), final h and (LSTM) final c.
@@ -233,7 +219,21 @@ impl RecurrentModel {
         }
         params.push(Param::new(backend, "dense.weight", &[vocab, hidden], uniform, &mut rng)?);
         params.push(Param::new(backend, "dense.bias", &[vocab], uniform, &mut rng)?);
-        Ok(Self { config: config.clone(), params })
+        Ok(Self { config: config.clone(), params, fused: Cell::new(true) })
+    }
+
+    /// Chooses how the layers run: fused (the default: one tape node per layer per window, two
+    /// dispatches per time step each way, ops/recurrent.rs) or composed from primitive ops, one
+    /// node per operation and time step — the oracle the fused kernels are tested against and
+    /// the baseline `rnnplay bench presets --layers unfused` measures. Set by
+    /// `EngineOptions::fused_layers` when a session is built.
+    pub fn set_fused_layers(&self, fused: bool) {
+        self.fused.set(fused);
+    }
+
+    /// Whether the layers run fused.
+    pub fn fused_layers(&self) -> bool {
+        self.fused.get()
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -271,7 +271,7 @@ impl RecurrentModel {
         };
         let states: Vec<Var> = state.iter().map(|s| tape.constant(s.clone())).collect();
         let shape = StackShape { cell: config.cell, steps, batch, hidden, dropout: config.dropout };
-        let (top, new_state) = run_stack(tape, &layers, input, &states, shape)?;
+        let (top, new_state) = run_stack(tape, &layers, input, &states, shape, self.fused.get())?;
         let logits = tape.matmul_t(top, dense_w, false, true)?;
         let logits = tape.add_bias(logits, dense_b)?;
         Ok((logits, new_state))

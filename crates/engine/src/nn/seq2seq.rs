@@ -53,6 +53,8 @@ impl Seq2SeqConfig {
 pub struct Seq2Seq {
     config: Seq2SeqConfig,
     params: Vec<Param>,
+    /// The GRU layers run fused (see [`Seq2Seq::set_fused_layers`]).
+    fused: std::cell::Cell<bool>,
 }
 
 /// (steps, batch) of a u32 id tensor.
@@ -111,7 +113,21 @@ impl Seq2Seq {
             Init::Uniform { low: -bound, high: bound },
             &mut rng,
         )?);
-        Ok(Self { config: config.clone(), params })
+        Ok(Self { config: config.clone(), params, fused: std::cell::Cell::new(true) })
+    }
+
+    /// Chooses how the layers run: fused (the default: one tape node per layer per window, two
+    /// dispatches per time step each way, ops/recurrent.rs) or composed from primitive ops, one
+    /// node per operation and time step — the oracle the fused kernels are tested against and
+    /// the baseline `rnnplay bench presets --layers unfused` measures. Set by
+    /// `EngineOptions::fused_layers` when a session is built.
+    pub fn set_fused_layers(&self, fused: bool) {
+        self.fused.set(fused);
+    }
+
+    /// Whether the layers run fused.
+    pub fn fused_layers(&self) -> bool {
+        self.fused.get()
     }
 
     pub fn config(&self) -> &Seq2SeqConfig {
@@ -145,6 +161,7 @@ impl Seq2Seq {
             LayerInput::Dense(embedded),
             &[zeros],
             self.stack_shape(steps, batch),
+            self.fused.get(),
         )?;
         Ok(state[0])
     }
@@ -176,6 +193,7 @@ impl Seq2Seq {
             LayerInput::Dense(input),
             &[state],
             self.stack_shape(steps, batch),
+            self.fused.get(),
         )?;
         let logits = tape.matmul_t(top, dense_w, false, true)?;
         Ok((tape.add_bias(logits, dense_b)?, new_state[0]))

@@ -16,9 +16,9 @@
 //! states are slices of it; see [`CellStep`] for the layouts.
 
 use super::ensure;
+use crate::backend::CellKind;
 use crate::backend::{CellStep, Kernel};
 use crate::error::Result;
-use crate::nn::config::CellKind;
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::Tensor;
 

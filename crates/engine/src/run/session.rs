@@ -10,6 +10,7 @@ use crate::checkpoint::{Checkpoint, Seq2SeqCheckpoint};
 use crate::error::{EngineError, Result};
 use crate::nn::{LanguageModel, Seq2Seq};
 use crate::optim::{LrSchedule, Optimizer};
+use crate::options::EngineOptions;
 use crate::param::Param;
 use crate::tensor::Tensor;
 use crate::train::Trainer;
@@ -178,10 +179,17 @@ fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::InvalidArgument(message.into())
 }
 
+/// Data that cannot be trained on (an empty corpus, an archive that does not parse, …) is a bad
+/// argument to the run; the data crate's message names the problem and the fix.
+fn from_data<T>(result: rnnplay_data::Result<T>) -> Result<T> {
+    result.map_err(|e| invalid(e.to_string()))
+}
+
 impl RunSpec {
-    /// Builds the run on `backend` from the data the host loaded for [`RunSpec::source`]. A
-    /// spec that does not [`validate`](RunSpec::validate) is an error naming its first problem.
-    pub fn build(&self, backend: &Rc<dyn Backend>, data: RunData) -> Result<Session> {
+    /// Builds the run on `backend` from the data the host loaded for [`RunSpec::source`], with
+    /// fused layers and plan replay as `options` say. A spec that does not
+    /// [`validate`](RunSpec::validate) is an error naming its first problem.
+    pub fn build(&self, backend: &Rc<dyn Backend>, data: RunData, options: &EngineOptions) -> Result<Session> {
         self.check()?;
         let run = match self.task() {
             Task::LanguageModel => {
@@ -191,13 +199,19 @@ impl RunSpec {
             }
             Task::EncoderDecoder => TaskRun::Seq2Seq(self.seq2seq_run(backend, data)?),
         };
-        Session::new(self.clone(), run)
+        Session::new(self.clone(), run, options)
     }
 
     /// A session that continues a language model's checkpoint: the architecture and tokenizer
     /// come from the checkpoint (the spec adopts them), the training values from the spec, and
     /// the text is encoded with the checkpoint's vocabulary (tokens it lacks become `<unk>`).
-    pub fn resume(&self, backend: &Rc<dyn Backend>, checkpoint: &Checkpoint, data: RunData) -> Result<Session> {
+    pub fn resume(
+        &self,
+        backend: &Rc<dyn Backend>,
+        checkpoint: &Checkpoint,
+        data: RunData,
+        options: &EngineOptions,
+    ) -> Result<Session> {
         let mut spec = self.clone();
         spec.adopt_model(&checkpoint.config, checkpoint.token_kind);
         spec.check()?;
@@ -205,7 +219,7 @@ impl RunSpec {
         let tokens = corpus.tokens.iter().map(|&id| checkpoint.vocab.index(corpus.vocab.token(id))).collect();
         let model = checkpoint.into_model(backend)?;
         let run = spec.language_run(backend, model, tokens, checkpoint.vocab.clone())?;
-        Session::new(spec, TaskRun::Language(run))
+        Session::new(spec, TaskRun::Language(run), options)
     }
 
     /// The first problem of [`RunSpec::validate`] as an error.
@@ -225,7 +239,7 @@ impl RunSpec {
             return Err(invalid(format!("a language model trains on text; load {} as text", self.data)));
         };
         let kind = self.token_kind().map_err(invalid)?;
-        Ok(Corpus::from_text(text, kind, (self.max_tokens > 0).then_some(self.max_tokens))?)
+        from_data(Corpus::from_text(text, kind, (self.max_tokens > 0).then_some(self.max_tokens)))
     }
 
     fn language_run(
@@ -263,7 +277,7 @@ impl RunSpec {
     fn seq2seq_run(&self, backend: &Rc<dyn Backend>, data: RunData) -> Result<Seq2SeqRun> {
         let (pairs, held_out) = match (self.source(), data) {
             (DataSource::FraEng, RunData::FraEngZip(zip)) => {
-                let text = preprocess_nmt(&read_fra_eng(zip)?);
+                let text = preprocess_nmt(&from_data(read_fra_eng(zip))?);
                 (tokenize_nmt(&text, Some(self.num_examples)), Vec::new())
             }
             (DataSource::Toy(task), _) => toy_pairs(task, self.num_examples, self.seed)?,
@@ -281,7 +295,7 @@ impl RunSpec {
             _ if !held_out.is_empty() => held_out.iter().take(4).map(|(s, t)| (s.join(" "), t.join(" "))).collect(),
             _ => pairs.iter().take(4).map(|(s, t)| (s.join(" "), t.join(" "))).collect(),
         };
-        let dataset = PairDataset::new(&pairs, self.num_steps, self.min_freq)?;
+        let dataset = from_data(PairDataset::new(&pairs, self.num_steps, self.min_freq))?;
         let config = self.seq2seq_config(dataset.src_vocab.len(), dataset.tgt_vocab.len());
         Ok(Seq2SeqRun {
             model: Seq2Seq::new(backend, &config, self.seed)?,
@@ -299,14 +313,24 @@ impl RunSpec {
 /// A toy task's training pairs and held-out pairs that share no source with them.
 fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<Pair>, Vec<Pair>)> {
     let (min, max) = TOY_LENGTHS;
-    let pairs = task.pairs(count, min, max, seed, &[])?;
-    let held_out = task.pairs(TOY_HELD_OUT, min, max, seed.wrapping_add(1_000_003), &pairs)?;
+    let pairs = from_data(task.pairs(count, min, max, seed, &[]))?;
+    let held_out = from_data(task.pairs(TOY_HELD_OUT, min, max, seed.wrapping_add(1_000_003), &pairs))?;
     Ok((pairs, held_out))
 }
 
 impl Session {
-    fn new(spec: RunSpec, run: TaskRun) -> Result<Self> {
+    fn new(spec: RunSpec, mut run: TaskRun, options: &EngineOptions) -> Result<Self> {
         let schedule = spec.schedule().map_err(invalid)?;
+        match &mut run {
+            TaskRun::Language(run) => {
+                run.model.set_fused_layers(options.fused_layers);
+                run.trainer.set_plan_replay(options.plan_replay);
+            }
+            TaskRun::Seq2Seq(run) => {
+                run.model.set_fused_layers(options.fused_layers);
+                run.trainer.set_plan_replay(options.plan_replay);
+            }
+        }
         let mut session =
             Self { spec, schedule, run, epochs_done: 0, tokens_trained: 0, last_good: Vec::new(), diverged: None };
         session.last_good = session.params().iter().map(|p| p.value().deep_copy()).collect::<Result<_>>()?;
@@ -456,7 +480,7 @@ impl Session {
         trained: &mut usize,
     ) -> Result<Option<EpochReport>> {
         if run.cursor.between_epochs() {
-            run.cursor.pending = run.data.epoch(run.batch_size, &mut run.rng)?.into();
+            run.cursor.pending = from_data(run.data.epoch(run.batch_size, &mut run.rng))?.into();
             run.trainer.set_lr(lr)?;
             run.trainer.set_scheduled_sampling(probability, seed.wrapping_add(epoch as u64))?;
             run.trainer.begin_epoch()?;

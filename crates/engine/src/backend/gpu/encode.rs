@@ -4,8 +4,8 @@
 
 use super::super::kernel::{CellStep, Kernel, MatmulVariant};
 use super::super::BufId;
+use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
-use crate::nn::config::CellKind;
 
 /// A shader file under `shaders/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,28 +29,28 @@ impl Family {
         match self {
             Family::Matmul => {
                 concat!(
-                    include_str!("../../../../../shaders/matmul_params.wgsl"),
-                    include_str!("../../../../../shaders/matmul.wgsl")
+                    include_str!("../../../shaders/matmul_params.wgsl"),
+                    include_str!("../../../shaders/matmul.wgsl")
                 )
             }
             Family::MatmulVec4 => concat!(
-                include_str!("../../../../../shaders/matmul_params.wgsl"),
-                include_str!("../../../../../shaders/matmul_vec4.wgsl")
+                include_str!("../../../shaders/matmul_params.wgsl"),
+                include_str!("../../../shaders/matmul_vec4.wgsl")
             ),
-            Family::Elementwise => include_str!("../../../../../shaders/elementwise.wgsl"),
+            Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
             Family::Reduce => concat!(
-                include_str!("../../../../../shaders/reduce_params.wgsl"),
-                include_str!("../../../../../shaders/reduce.wgsl")
+                include_str!("../../../shaders/reduce_params.wgsl"),
+                include_str!("../../../shaders/reduce.wgsl")
             ),
-            Family::Shape => include_str!("../../../../../shaders/shape.wgsl"),
-            Family::Embedding => include_str!("../../../../../shaders/embedding.wgsl"),
-            Family::Loss => include_str!("../../../../../shaders/loss.wgsl"),
-            Family::Optimizer => include_str!("../../../../../shaders/optimizer.wgsl"),
-            Family::Sampling => include_str!("../../../../../shaders/sampling.wgsl"),
-            Family::Recurrent => include_str!("../../../../../shaders/recurrent.wgsl"),
+            Family::Shape => include_str!("../../../shaders/shape.wgsl"),
+            Family::Embedding => include_str!("../../../shaders/embedding.wgsl"),
+            Family::Loss => include_str!("../../../shaders/loss.wgsl"),
+            Family::Optimizer => include_str!("../../../shaders/optimizer.wgsl"),
+            Family::Sampling => include_str!("../../../shaders/sampling.wgsl"),
+            Family::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
             Family::ReduceSubgroup => concat!(
-                include_str!("../../../../../shaders/reduce_params.wgsl"),
-                include_str!("../../../../../shaders/reduce_subgroup.wgsl")
+                include_str!("../../../shaders/reduce_params.wgsl"),
+                include_str!("../../../shaders/reduce_subgroup.wgsl")
             ),
         }
     }

@@ -119,15 +119,10 @@ pub struct GpuBackend {
     device_errors: Arc<Mutex<Vec<String>>>,
 }
 
-/// The matmul variant for an adapter: `RNNPLAY_MATMUL` when set, else register blocking on
-/// CPU-like adapters (measured fastest on lavapipe) and workgroup tiling on real GPUs.
-fn choose_matmul_variant(device_type: wgpu::DeviceType) -> Result<MatmulVariant> {
-    if let Ok(name) = std::env::var("RNNPLAY_MATMUL") {
-        return MatmulVariant::parse(name.trim()).ok_or_else(|| {
-            EngineError::InvalidArgument(format!("unknown RNNPLAY_MATMUL '{name}'; use naive, blocked4x4 or tiled16"))
-        });
-    }
-    Ok(match device_type {
+/// The matmul variant for an adapter: the options' choice when there is one, else register
+/// blocking on CPU-like adapters (measured fastest on lavapipe) and workgroup tiling on real GPUs.
+fn choose_matmul_variant(device_type: wgpu::DeviceType, forced: Option<MatmulVariant>) -> MatmulVariant {
+    forced.unwrap_or(match device_type {
         wgpu::DeviceType::Cpu => MatmulVariant::Blocked4x4,
         _ => MatmulVariant::Tiled16,
     })
@@ -135,15 +130,11 @@ fn choose_matmul_variant(device_type: wgpu::DeviceType) -> Result<MatmulVariant>
 
 impl GpuBackend {
     /// Opens the preferred adapter with its own limits (so large buffers are allowed up to what
-    /// the hardware offers), with subgroup kernels where the adapter offers them natively,
-    /// unless `RNNPLAY_SUBGROUPS=0`.
-    pub async fn new() -> Result<Self> {
-        let allowed = std::env::var("RNNPLAY_SUBGROUPS").map_or(true, |v| v.trim() != "0");
-        Self::with_subgroups(allowed).await
-    }
-
-    /// Like [`GpuBackend::new`], with subgroup kernels allowed or not (tests run both paths).
-    pub async fn with_subgroups(allowed: bool) -> Result<Self> {
+    /// the hardware offers), with the `matmul` variant (`None`: by adapter type), and with
+    /// subgroup kernels where the adapter offers them natively and `subgroups` allows them
+    /// (hosts pass `EngineOptions::matmul` and `EngineOptions::subgroups`).
+    pub async fn new(matmul: Option<MatmulVariant>, subgroups: bool) -> Result<Self> {
+        let allowed = subgroups;
         // A browser without `navigator.gpu` must be told apart before wgpu touches it.
         #[cfg(target_arch = "wasm32")]
         if !wgpu::util::is_browser_webgpu_supported().await {
@@ -154,7 +145,7 @@ impl GpuBackend {
         let instance = adapters::instance();
         let adapter = adapters::pick_adapter(&instance).await?;
         let summary = AdapterSummary::of(&adapter);
-        let matmul_variant = choose_matmul_variant(adapter.get_info().device_type)?;
+        let matmul_variant = choose_matmul_variant(adapter.get_info().device_type, matmul);
         // wgpu's WebGPU backend does not expose subgroups; natively they need the feature.
         let subgroups =
             allowed && !cfg!(target_arch = "wasm32") && adapter.features().contains(wgpu::Features::SUBGROUP);

@@ -1,0 +1,80 @@
+//! How the engine executes, as one value the host passes in: the matmul variant, subgroup
+//! kernels, fused recurrent layers and plan replay. None of these changes what a run computes
+//! (the tests compare each against its alternative), only how fast. Natively the hosts read them
+//! from environment variables with [`EngineOptions::from_env`]; the page uses the defaults.
+
+use crate::backend::{require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant};
+use crate::error::{EngineError, Result};
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Force a matmul kernel variant (`RNNPLAY_MATMUL`); `None` picks by adapter type
+    /// (`blocked4x4` on CPU-like adapters such as lavapipe, `tiled16` on GPUs).
+    pub matmul: Option<MatmulVariant>,
+    /// Use subgroup kernels where the adapter offers them natively (`RNNPLAY_SUBGROUPS=0` turns
+    /// them off).
+    pub subgroups: bool,
+    /// Run concise recurrent layers fused (one tape node per layer per window, two dispatches
+    /// per time step each way) rather than composed from primitive ops per time step.
+    pub fused_layers: bool,
+    /// Replay a training step's recorded kernels once two steps in a row recorded the same
+    /// ones (`RNNPLAY_REPLAY=0` records every step).
+    pub plan_replay: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { matmul: None, subgroups: true, fused_layers: true, plan_replay: true }
+    }
+}
+
+/// Whether the variable `name` is set to `0` (turning its feature off).
+fn turned_off(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v.trim() == "0")
+}
+
+impl EngineOptions {
+    /// The defaults with `RNNPLAY_MATMUL`, `RNNPLAY_SUBGROUPS` and `RNNPLAY_REPLAY` applied; an
+    /// unknown matmul variant is an error that lists the known ones.
+    pub fn from_env() -> Result<Self> {
+        let matmul = match std::env::var("RNNPLAY_MATMUL") {
+            Ok(name) => Some(MatmulVariant::parse(name.trim()).ok_or_else(|| {
+                EngineError::InvalidArgument(format!(
+                    "unknown RNNPLAY_MATMUL '{name}'; use naive, blocked4x4 or tiled16"
+                ))
+            })?),
+            Err(_) => None,
+        };
+        Ok(Self {
+            matmul,
+            subgroups: !turned_off("RNNPLAY_SUBGROUPS"),
+            fused_layers: true,
+            plan_replay: !turned_off("RNNPLAY_REPLAY"),
+        })
+    }
+}
+
+/// Chooses the backend named by `RNNPLAY_BACKEND` (`gpu`, `cpu`; unset means "gpu if an adapter
+/// is found, else cpu"). With `RNNPLAY_REQUIRE_GPU=1`, a missing adapter is an error instead of a
+/// fallback.
+pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
+    let choice = std::env::var("RNNPLAY_BACKEND").unwrap_or_default();
+    backend_by_name(choice.trim(), &EngineOptions::from_env()?).await
+}
+
+/// Creates the backend called `name`: "gpu", "cpu" or "" / "auto"; a GPU backend with `options`.
+pub async fn backend_by_name(name: &str, options: &EngineOptions) -> Result<Rc<dyn Backend>> {
+    match name {
+        "cpu" => Ok(Rc::new(CpuBackend::new())),
+        "gpu" => Ok(Rc::new(GpuBackend::new(options.matmul, options.subgroups).await?)),
+        "" | "auto" => match GpuBackend::new(options.matmul, options.subgroups).await {
+            Ok(gpu) => Ok(Rc::new(gpu)),
+            Err(err) if require_gpu() => Err(err),
+            Err(_) => Ok(Rc::new(CpuBackend::new())),
+        },
+        other => Err(EngineError::InvalidArgument(format!(
+            "unknown backend '{other}'; use RNNPLAY_BACKEND=gpu or RNNPLAY_BACKEND=cpu"
+        ))),
+    }
+}
