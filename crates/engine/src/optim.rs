@@ -42,8 +42,10 @@ fn write_scalars(buffer: &mut Option<Tensor>, params: &[Param], values: &[f32]) 
 pub struct Sgd {
     lr: f32,
     pub batch_size: f32,
-    /// [lr] on the device, written by `advance`.
+    /// [lr] on the device, written by `advance` when the rate changed.
     rate: Option<Tensor>,
+    /// The rate last written to `rate`.
+    written: Option<f32>,
 }
 
 impl Sgd {
@@ -52,7 +54,7 @@ impl Sgd {
         if !(batch_size.is_finite() && batch_size > 0.0) {
             return Err(EngineError::InvalidArgument(format!("SGD batch size {batch_size} must be positive")));
         }
-        Ok(Self { lr, batch_size, rate: None })
+        Ok(Self { lr, batch_size, rate: None, written: None })
     }
 
     /// Writes the learning rate and records one update of every parameter.
@@ -61,9 +63,15 @@ impl Sgd {
         self.record(params)
     }
 
-    /// Writes the current learning rate to the device, before the step is recorded or replayed.
+    /// Writes the current learning rate to the device, before the step is recorded or
+    /// replayed — only when it changed, so a steady SGD step uploads nothing but its batch.
     pub(crate) fn advance(&mut self, params: &[Param]) -> Result<()> {
-        write_scalars(&mut self.rate, params, &[self.lr])
+        if self.written == Some(self.lr) && self.rate.is_some() {
+            return Ok(());
+        }
+        write_scalars(&mut self.rate, params, &[self.lr])?;
+        self.written = self.rate.as_ref().map(|_| self.lr);
+        Ok(())
     }
 
     /// Records the update kernels; they read the rate written by the last `advance`.
