@@ -9,10 +9,14 @@
 //  4. a checkpoint saved by `rnnplay train --save` opens in the page and continues
 //     "time traveller" exactly as `rnnplay predict` does; a corrupt file gets a message next to
 //     the control and the loaded model stays;
-//  5. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
+//  5. settings: a URL with lr=0 shows, next to the learning-rate field, exactly the message
+//     `rnnplay train --lr 0` prints after "--lr: " (one RunSpec::validate); Start refuses and
+//     says so; a value that does not parse gets its own message; a good value clears both;
+//  6. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
 //     plan replay on and off: four rows, tokens/s and host time above 0, the timed steps of the
 //     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
+// E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
 const { chromium } = require('playwright-core');
 const { spawn, execFileSync } = require('child_process');
@@ -126,6 +130,43 @@ async function seq2seq(name, args) {
   });
 }
 
+// The message next to the field named `key`, or '' when there is none.
+async function fieldError(page, key) {
+  return page.evaluate((k) => document.querySelector(`input[name="${k}"]`)?.parentElement.querySelector('.error')?.textContent || '', key);
+}
+
+async function settingsMessages(name, args) {
+  const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
+  let cli = '';
+  try {
+    execFileSync(bin, ['train', '--backend', 'cpu', '--lr', '0'], { stdio: 'pipe' });
+  } catch (e) {
+    cli = (e.stderr.toString().split('\n').find((l) => l.includes('--lr: ')) || '').split('--lr: ')[1] || '';
+  }
+  return inBrowser(name, args, async (page) => {
+    if (!cli.startsWith('the learning rate')) throw new Error(`rnnplay train --lr 0 said: '${cli}'`);
+    await page.goto(`http://127.0.0.1:${port}/${query.replace('lr=1', 'lr=0')}`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null
+      && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+    const shown = await fieldError(page, 'lr');
+    if (shown !== cli) throw new Error(`the page says '${shown}', the CLI '${cli}'`);
+    await page.click('#start');
+    await page.waitForFunction(() => /fix the settings/.test(document.querySelector('#run-error')?.textContent || ''), null, { timeout: 10000 });
+    const phase = await page.getAttribute('#status', 'data-phase');
+    if (phase !== 'ready') throw new Error(`a bad setting started a run (phase ${phase})`);
+    await page.fill('input[name="lr"]', 'abc');
+    await page.dispatchEvent('input[name="lr"]', 'change');
+    const unparsed = await fieldError(page, 'lr');
+    if (!unparsed.includes("'abc' is not a finite number")) throw new Error(`after 'abc': '${unparsed}'`);
+    await page.fill('input[name="lr"]', '0.5');
+    await page.dispatchEvent('input[name="lr"]', 'change');
+    const cleared = await fieldError(page, 'lr');
+    if (cleared !== '') throw new Error(`after 0.5 the field still says '${cleared}'`);
+    if (!(await page.evaluate(() => location.search)).includes('lr=0.5')) throw new Error('the URL did not follow the field');
+    console.log(`${name}: page and CLI both say '${cli.slice(0, 60)}…'`);
+  });
+}
+
 async function loadCheckpoint(name, args) {
   const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-e2e-'));
@@ -185,15 +226,20 @@ async function benchPage(name, args) {
   let passed = 0; let failed = 0;
   try {
     await waitForServer();
-    for (const [name, args, backend] of [
-      ['webgpu', [...baseArgs, '--enable-unsafe-webgpu'], 'gpu'],
-      ['cpu-fallback', [...baseArgs, '--disable-gpu'], 'cpu'],
-    ]) {
-      if (await scenario(name, args, backend)) passed++; else failed++;
+    // E2E_ONLY=name,name runs only those scenarios (while working on one).
+    const want = (n) => !process.env.E2E_ONLY || process.env.E2E_ONLY.split(',').includes(n);
+    const scenarios = [
+      ['webgpu', () => scenario('webgpu', [...baseArgs, '--enable-unsafe-webgpu'], 'gpu')],
+      ['cpu-fallback', () => scenario('cpu-fallback', [...baseArgs, '--disable-gpu'], 'cpu')],
+      ['seq2seq-webgpu', () => seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
+      ['load-checkpoint', () => loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])],
+      ['settings-messages', () => settingsMessages('settings-messages', [...baseArgs, '--disable-gpu'])],
+      ['bench-page', () => benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])],
+    ];
+    for (const [name, run] of scenarios) {
+      if (!want(name)) continue;
+      if (await run()) passed++; else failed++;
     }
-    if (await seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])) passed++; else failed++;
-    if (await loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])) passed++; else failed++;
-    if (await benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])) passed++; else failed++;
   } finally {
     server.kill();
   }
