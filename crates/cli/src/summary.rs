@@ -94,6 +94,7 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
         "preset": spec.preset, "epochs": spec.epochs, "grad_norm": outcome.last.grad_norm,
         "tokens_per_s": outcome.tokens_per_s, "seconds": outcome.seconds,
         "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,
+        "spec": spec,
     });
     let mut lines = Vec::new();
     let ran =

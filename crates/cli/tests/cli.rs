@@ -351,6 +351,8 @@ fn a_step_schedule_sets_each_epochs_learning_rate_in_the_metrics() {
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["lr"].as_f64().unwrap())
         .collect();
     assert_eq!(rates, [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]);
+    let summary = json_line(&rnnplay_offline(&args));
+    assert_eq!(summary["spec"]["lr_schedule"], "step:2:0.5", "the summary carries the run's spec: {summary}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
