@@ -168,6 +168,7 @@ fn a_checkpoint_holds_the_spec_and_resumes_with_its_model() {
     (other.data, other.batch_size, other.num_steps, other.epochs) = ("pattern".into(), 4, 8, 1);
     let resumed = other.resume(&backend, &checkpoint, RunData::Text(&text), &EngineOptions::default()).unwrap();
     assert_eq!(resumed.spec().model, "gru", "the checkpoint's architecture wins");
+    assert_eq!((resumed.epochs_before(), resumed.epochs_done()), (1, 0), "it says what the checkpoint had trained");
     let same = |s: &Session| pollster::block_on(s.params()[0].value().to_vec()).unwrap();
     assert_eq!(same(&resumed), same(&session));
 }

@@ -26,7 +26,9 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '../..');
 const dist = path.resolve(process.argv[2] || path.join(root, 'dist'));
-const shots = path.resolve(process.argv[3] || dist);
+// Screenshots go beside the build, never into dist/ (which ships).
+const shots = path.resolve(process.argv[3] || path.join(root, 'target', 'e2e-screenshots'));
+fs.mkdirSync(shots, { recursive: true });
 const port = 8000 + Math.floor(Math.random() * 1000);
 // Sized for SwiftShader (5–8× slower than lavapipe): a tiny scratch RNN, 3 epochs.
 const query = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=3&max_tokens=1500&lr=1&seed=0';
@@ -67,19 +69,38 @@ async function inBrowser(name, args, body) {
 }
 
 async function scenario(name, args, expectBackend) {
+  let pauseNote = '';
   return inBrowser(name, args, async (page) => {
     await page.goto(`http://127.0.0.1:${port}/${query}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
     const backend = await page.getAttribute('#backend', 'data-backend');
     const banner = await page.textContent('#backend');
     if (backend !== expectBackend) throw new Error(`backend ${backend}, expected ${expectBackend}: ${banner}`);
-    if (expectBackend === 'cpu' && !banner.includes('WebGPU is not available')) throw new Error(`banner: ${banner}`);
+    if (expectBackend === 'cpu' && !(banner.includes('WebGPU is not available') && banner.includes('Chrome') && !banner.includes('apt-get'))) {
+      throw new Error(`the fallback banner should say what the browser can do: ${banner}`);
+    }
+    if (expectBackend === 'gpu' && !(await page.$('#backend-choice'))) throw new Error('no backend switch next to the WebGPU banner');
+    if (JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values')).length !== 0) throw new Error('a chart before training');
     await page.waitForFunction(() => /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
     if (expectBackend === 'cpu') {
       // Step trains exactly one minibatch and leaves the run paused; Resume goes on from there.
       await page.click('#step');
       await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'paused'
-        && /batch 1\//.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 60000 });
+        && /^epoch 1\/3 · batch 1\//.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 60000 });
+    }
+    if (expectBackend === 'gpu') {
+      // Pause within a batch or two: the loop keeps one minibatch in flight on WebGPU.
+      await page.click('#start');
+      await page.waitForFunction(() => /batch [2-9]/.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 120000 });
+      const before = await page.evaluate(() => performance.now());
+      await page.click('#pause');
+      await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'paused', null, { timeout: 60000, polling: 'raf' });
+      const latency = (await page.evaluate(() => performance.now())) - before;
+      const progress = await page.textContent('#progress');
+      const perSecond = Number((progress.match(/([0-9.]+) tokens\/s/) || [])[1]);
+      const batchMs = 1000 * 80 / perSecond; // batch 8 × 10 steps
+      if (!(latency <= 2 * batchMs + 300)) throw new Error(`Pause took ${latency.toFixed(0)} ms; a batch takes ${batchMs.toFixed(0)} ms`);
+      pauseNote = `, pause ${latency.toFixed(0)} ms (a batch ${batchMs.toFixed(0)} ms)`;
     }
     // Keyboard use: the controls are buttons, so focus and Enter start (or resume) training.
     await page.focus('#start');
@@ -97,13 +118,26 @@ async function scenario(name, args, expectBackend) {
     const forced = await page.textContent('#teacher-forced-text');
     const free = await page.textContent('#free-running-text');
     if (forced.length < 20) throw new Error(`teacher-forced panel: '${forced}'`);
-    if (!free.startsWith('time traveller')) throw new Error(`free-running panel: '${free}'`);
+    if (!free.startsWith('time␣traveller')) throw new Error(`free-running panel (spaces drawn as ␣): '${free}'`);
+    // The argmax row sits under the positions it predicts, spaces visible.
+    const argmax = await page.textContent('#teacher-forced-argmax');
+    if ([...argmax].length !== [...forced].length) throw new Error(`argmax row ${[...argmax].length} chars under a ${[...forced].length}-char passage`);
+    // The last epoch's predictions arrive after its end; until then the views say they are stale.
+    await page.waitForFunction(() => [...document.querySelectorAll('.freshness')].every((e) => e.textContent === 'after epoch 3'), null, { timeout: 120000 })
+      .catch(async () => { throw new Error(`predictions do not say they are from epoch 3: '${await page.textContent('.freshness')}'`); });
+    // A prefix with characters outside the vocabulary says so.
+    await page.fill('#prefix', 'Hello, Traveller!');
+    await page.dispatchEvent('#prefix', 'change');
+    await page.click('#predict-now');
+    await page.waitForSelector('#prefix-unknown', { timeout: 60000 });
+    const unknown = await page.textContent('#prefix-unknown');
+    if (!unknown.includes("'!'")) throw new Error(`unknown-character notice: '${unknown}'`);
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
     // A narrow window: everything reflows, nothing scrolls sideways.
     await page.setViewportSize({ width: 420, height: 900 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) throw new Error(`at 420 px wide the page is ${overflow} px too wide`);
-    console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}, free-running '${free.slice(0, 40)}…'`);
+    console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}${pauseNote}, free-running '${free.slice(0, 40)}…'`);
   });
 }
 
@@ -115,6 +149,18 @@ async function seq2seq(name, args) {
     const backend = await page.getAttribute('#backend', 'data-backend');
     if (backend !== 'gpu') throw new Error(`backend ${backend}, expected gpu`);
     await page.click('#start');
+    // After the first epoch the chart has one point, and it is drawn (blue pixels on the canvas).
+    await page.waitForFunction(() => JSON.parse(document.querySelector('#perplexity-chart')?.dataset.values || '[]').length >= 1, null, { timeout: 300000, polling: 200 });
+    const blue = await page.evaluate(() => {
+      const c = document.querySelector('#perplexity-chart canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 200 && d[i] < 80 && d[i + 1] < 80) n++;
+      return n;
+    });
+    if (blue < 10) throw new Error(`the one-point chart drew ${blue} blue pixels`);
+    const sentence = await page.inputValue('#sentence');
+    if (sentence === 'go .') throw new Error("a toy task's translate box still holds fra-eng's 'go .'");
     await page.waitForFunction(() => ['finished', 'stopped'].includes(document.querySelector('#status')?.dataset.phase), null, { timeout: 300000, polling: 500 });
     const runError = await page.$('#run-error');
     if (runError) throw new Error(`run error: ${await runError.textContent()}`);
@@ -183,15 +229,21 @@ async function loadCheckpoint(name, args) {
       await page.waitForFunction(() => document.querySelector('#backend[data-backend]') && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
       await page.setInputFiles('#load-checkpoint', ckpt);
       await page.waitForFunction(() => (document.querySelector('#free-running-text')?.textContent || '').length > 14, null, { timeout: 120000 });
-      const got = await page.textContent('#free-running-text');
+      // The page draws spaces as ␣.
+      const got = (await page.textContent('#free-running-text')).replaceAll('␣', ' ');
       if (got !== expected) throw new Error(`the page continues '${got}', rnnplay predict '${expected}'`);
       const hidden = await page.inputValue('input[name=hidden]');
       if (hidden !== '24') throw new Error(`hidden field shows ${hidden} after loading a hidden-24 model`);
+      const progress = await page.textContent('#progress');
+      if (!progress.includes('had trained 3 epoch(s) before')) throw new Error(`a loaded model's epochs: '${progress}'`);
       await page.setInputFiles('#load-checkpoint', corrupt);
       await page.waitForSelector('#load-error', { timeout: 30000 });
       const message = await page.textContent('#load-error');
       if (!message.includes('not a usable rnnplay checkpoint')) throw new Error(`load error: '${message}'`);
-      if ((await page.textContent('#free-running-text')) !== expected) throw new Error('a bad file replaced the loaded model');
+      if ((await page.textContent('#free-running-text')).replaceAll('␣', ' ') !== expected) throw new Error('a bad file replaced the loaded model');
+      // Reset clears old messages.
+      await page.click('#reset');
+      await page.waitForFunction(() => !document.querySelector('#load-error'), null, { timeout: 10000 });
       console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused`);
     });
   } finally {
@@ -243,6 +295,8 @@ async function benchPage(name, args) {
   } finally {
     server.kill();
   }
+  const shipped = fs.readdirSync(dist).filter((f) => f.startsWith('screenshot-'));
+  if (shipped.length) { console.error(`screenshots in ${dist}, which ships: ${shipped}`); failed++; }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
 })();

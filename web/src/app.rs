@@ -7,32 +7,40 @@ use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::translations::TranslationsPanel;
 use crate::run::{drive, Run};
-use crate::settings::{from_query, to_query};
+use crate::settings::{from_query, label, to_query};
 use crate::ui::{Phase, Ui};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
 use rnnplay_engine::run::{DataSource, RunData, RunSpec};
-use rnnplay_engine::{Checkpoint, EngineOptions};
+use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
 use std::cell::RefCell;
 use std::rc::Rc;
 
 thread_local! {
-    /// The backend every run uses, chosen once when the page loads.
-    static BACKEND: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
+    /// The WebGPU backend when the browser offers one, found once when the page loads.
+    static GPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
+    /// The page's own CPU backend, made when first chosen.
+    static CPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
 }
 
-/// What the page trains on.
+/// What the page found.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum BackendState {
     Detecting,
-    Gpu(String),
-    /// The CPU fallback, with the reason WebGPU is not used.
+    /// WebGPU on the adapter `name`; `software` when that adapter is a renderer running on the
+    /// CPU (SwiftShader and the like), where the page's own CPU backend is usually faster.
+    Gpu {
+        name: String,
+        software: bool,
+    },
+    /// No WebGPU, with the reason: the CPU backend it is.
     Cpu(String),
 }
 
-/// WebGPU when the browser offers an adapter, else the CPU backend with the reason.
+/// WebGPU when the browser offers an adapter, else the CPU backend with the reason (in the
+/// browser's terms, not the command line's).
 pub(crate) async fn open_backend() -> (Rc<dyn Backend>, BackendState) {
     let options = EngineOptions::default();
     match GpuBackend::new(options.matmul, options.subgroups).await {
@@ -41,11 +49,26 @@ pub(crate) async fn open_backend() -> (Rc<dyn Backend>, BackendState) {
             let adapter = gpu.adapter();
             let name =
                 if adapter.name.is_empty() { format!("{} adapter", adapter.device_type) } else { adapter.name.clone() };
-            (Rc::new(gpu), BackendState::Gpu(name))
+            let software = adapter.device_type == "Cpu";
+            (Rc::new(gpu), BackendState::Gpu { name, software })
         }
+        Err(EngineError::NoAdapter { reason }) => (Rc::new(CpuBackend::new()), BackendState::Cpu(reason)),
         Err(err) => (Rc::new(CpuBackend::new()), BackendState::Cpu(err.to_string())),
     }
 }
+
+/// The backend a run uses: WebGPU unless the CPU backend is chosen (or WebGPU is missing).
+fn chosen_backend(use_cpu: bool) -> Rc<dyn Backend> {
+    let gpu = GPU.with(|g| g.borrow().clone());
+    match gpu {
+        Some(gpu) if !use_cpu => gpu,
+        _ => CPU.with(|c| Rc::clone(c.borrow_mut().get_or_insert_with(|| Rc::new(CpuBackend::new())))),
+    }
+}
+
+/// What browsers offer WebGPU, for a student whose browser does not.
+const WEBGPU_BROWSERS: &str = "WebGPU comes with Chrome and Edge 113+ on desktop, Safari 26+ and Firefox 141+ on \
+     Windows; on Linux, Chrome needs chrome://flags/#enable-unsafe-webgpu and a Vulkan driver";
 
 /// d2l's fra-eng.zip from beside the page, accepted only with its published sha1.
 pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
@@ -70,32 +93,42 @@ pub fn App() -> impl IntoView {
     let ui = Ui::new();
     let text = RwSignal::new(None::<String>);
     let backend_state = RwSignal::new(BackendState::Detecting);
+    // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
+    let use_cpu = RwSignal::new(false);
     let url_error = RwSignal::new(url_error);
     let log_scale = RwSignal::new(false);
 
     Effect::new(move |_| browser::set_query(&to_query(&settings.get())));
     spawn_local(async move {
         let (backend, state) = open_backend().await;
-        BACKEND.with(|b| *b.borrow_mut() = Some(backend));
+        match state {
+            BackendState::Gpu { .. } => GPU.with(|g| *g.borrow_mut() = Some(backend)),
+            _ => {
+                CPU.with(|c| *c.borrow_mut() = Some(backend));
+                use_cpu.set(true);
+            }
+        }
         backend_state.set(state);
     });
 
     // Resets the page for a new run, training (`running`) or paused, and returns its generation;
     // the caller spawns the run's loop with it.
-    let prepare = move |running: bool, clip: f32| -> u64 {
+    let load_error = RwSignal::new(None::<String>);
+    let prepare = move |running: bool, run: &Run| -> u64 {
         ui.run_error.set(None);
+        load_error.set(None);
         ui.curve.set(Vec::new());
         ui.predictions.set(None);
         ui.translations.set(None);
-        ui.clip.set(clip);
-        ui.progress.set(Default::default());
+        ui.clip.set(run.spec().clip);
+        ui.progress.set(run.progress());
         ui.running.set(running);
         ui.pending_steps.set(0);
         ui.phase.set(if running { Phase::Running } else { Phase::Paused });
         ui.generation.get_untracked()
     };
-    let launch = move |run: Run, running: bool, clip: f32| {
-        let generation = prepare(running, clip);
+    let launch = move |run: Run, running: bool| {
+        let generation = prepare(running, &run);
         if !running {
             ui.pending_steps.set(1);
         }
@@ -105,17 +138,21 @@ pub fn App() -> impl IntoView {
     // when it is the data) and starts its loop; a message instead when something is missing
     // or wrong. The settings panel shows each bad value next to its field.
     let begin = move |running: bool| {
-        let Some(backend) = BACKEND.with(|b| b.borrow().clone()) else {
+        if backend_state.get_untracked() == BackendState::Detecting {
             ui.run_error.set(Some("the backend is still being chosen; try again in a moment".into()));
             return;
-        };
+        }
+        let backend = chosen_backend(use_cpu.get_untracked());
         let spec = settings.get_untracked();
-        let problems = spec.validate();
-        if !problems.is_empty() {
-            let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
-            ui.run_error.set(Some(format!("fix the settings marked in red first ({})", fields.join(", "))));
+        let mut bad: Vec<&str> = ui.unparsed.get_untracked().iter().map(|(key, _)| label(key)).collect();
+        bad.extend(spec.validate().iter().map(|p| label(p.field)));
+        bad.sort_unstable();
+        bad.dedup();
+        if !bad.is_empty() {
+            ui.run_error.set(Some(format!("fix the settings marked in red first: {}", bad.join(", "))));
             return;
         }
+        load_error.set(None);
         ui.phase.set(Phase::Running);
         spawn_local(async move {
             let (zip, corpus) = match spec.source() {
@@ -141,7 +178,15 @@ pub fn App() -> impl IntoView {
                 }
             };
             match spec.build(&backend, data, &EngineOptions::default()) {
-                Ok(session) => launch(Run::new(session), running, spec.clip),
+                Ok(session) => {
+                    if let Some(run) = session.seq2seq() {
+                        // The default sentence is English; a toy task's own first example fits it.
+                        if spec.data != "fra-eng" && ui.sentence.get_untracked() == "go ." {
+                            ui.sentence.set(run.examples.first().map(|(src, _)| src.clone()).unwrap_or_default());
+                        }
+                    }
+                    launch(Run::new(session), running);
+                }
                 Err(err) => {
                     ui.phase.set(Phase::Idle);
                     ui.run_error.set(Some(err.to_string()));
@@ -172,11 +217,11 @@ pub fn App() -> impl IntoView {
         ui.predictions.set(None);
         ui.progress.set(Default::default());
         ui.run_error.set(None);
+        load_error.set(None);
     };
     // Loading a checkpoint replaces the run only once the file has proved usable; otherwise a
     // message says why and the current model and chart stay.
     let load_input = NodeRef::<html::Input>::new();
-    let load_error = RwSignal::new(None::<String>);
     let on_load = move |_| {
         let Some(file) = load_input.get_untracked().and_then(|i| i.files()).and_then(|f| f.get(0)) else { return };
         spawn_local(async move {
@@ -184,8 +229,10 @@ pub fn App() -> impl IntoView {
             let loaded = async {
                 let bytes = browser::file_bytes(&file).await?;
                 let checkpoint = Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string())?;
-                let backend =
-                    BACKEND.with(|b| b.borrow().clone()).ok_or("the backend is still being chosen; try again")?;
+                if backend_state.get_untracked() == BackendState::Detecting {
+                    return Err("the backend is still being chosen; try again".into());
+                }
+                let backend = chosen_backend(use_cpu.get_untracked());
                 let corpus = text.get_untracked().ok_or(
                     "load a corpus first (The Time Machine, pasted text or a file): the model trains and predicts on it",
                 )?;
@@ -202,10 +249,10 @@ pub fn App() -> impl IntoView {
             match loaded {
                 Ok(session) => {
                     reset();
-                    let spec = session.spec().clone();
-                    settings.set(spec.clone());
-                    let generation = prepare(false, spec.clip);
-                    spawn_local(drive(ui, generation, Run::new(session)));
+                    settings.set(session.spec().clone());
+                    let run = Run::new(session);
+                    let generation = prepare(false, &run);
+                    spawn_local(drive(ui, generation, run));
                     ui.predict_requests.update(|n| *n += 1);
                     load_error.set(None);
                 }
@@ -223,13 +270,7 @@ pub fn App() -> impl IntoView {
         Phase::Finished => "finished",
         Phase::Failed => "stopped",
     };
-    let progress_text = move || {
-        let p = ui.progress.get();
-        format!(
-            "epoch {}/{} · batch {}/{} · lr {} · {:.0} tokens/s",
-            p.epoch, p.epochs, p.batch, p.batches, p.lr, p.tokens_per_s
-        )
-    };
+    let progress_text = move || ui.progress.get().describe();
     let curve = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.value).collect()));
     let grad_norms = Signal::derive(move || ui.curve.with(|c| c.iter().map(|p| p.grad_norm).collect()));
     let seq2seq = move || settings.with(RunSpec::is_seq2seq);
@@ -238,22 +279,55 @@ pub fn App() -> impl IntoView {
         label: if seq2seq() { "per-token cross-entropy" } else { "perplexity" },
     });
     let norm_series = Signal::derive(move || Series::GradNorm { clip: ui.clip.get() });
+    let curve_caption = Signal::derive(move || {
+        if seq2seq() {
+            "The cross-entropy per target token, per epoch: how surprised the decoder is by the true next word — lower is better.".to_string()
+        } else {
+            "Perplexity of the training text per epoch: roughly how many tokens the model hesitates between at each step — lower is better, 1 is certainty.".to_string()
+        }
+    });
+    let norm_caption = Signal::derive(move || {
+        format!(
+            "The global gradient norm before clipping, averaged over each epoch's minibatches; wherever it is above the red line θ = {}, clipping scaled the gradients down to θ.",
+            ui.clip.get()
+        )
+    });
 
     view! {
         <header>
             <h1>"rnnplay"</h1>
             <p>"Train recurrent networks in your browser — the recurrent chapters of " <em>"Dive into Deep Learning"</em> "."</p>
         </header>
-        {move || match backend_state.get() {
-            BackendState::Detecting => view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any(),
-            BackendState::Gpu(name) => view! {
-                <div class="banner ok" id="backend" data-backend="gpu">{format!("Training on the GPU through WebGPU ({name}).")}</div>
-            }.into_any(),
-            BackendState::Cpu(reason) => view! {
-                <div class="banner warn" id="backend" data-backend="cpu" role="status">
-                    {format!("WebGPU is not available ({reason}). Training runs on the CPU backend instead — slower, same numbers.")}
+        {move || {
+            let cpu = use_cpu.get();
+            let (class, kind, text) = match backend_state.get() {
+                BackendState::Detecting => return view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any(),
+                BackendState::Gpu { name, .. } if cpu => ("banner", "cpu", format!(
+                    "Training on this page's own CPU backend (WebGPU is available on {name}; switch below). Same numbers either way."
+                )),
+                BackendState::Gpu { name, software: false } => ("banner ok", "gpu", format!("Training on the GPU through WebGPU ({name}).")),
+                BackendState::Gpu { name, software: true } => ("banner warn", "gpu", format!(
+                    "Training through WebGPU, but its adapter ({name}) is a software renderer running on the CPU: this page's own CPU backend is usually several times faster here — switch below."
+                )),
+                BackendState::Cpu(reason) => ("banner warn", "cpu", format!(
+                    "WebGPU is not available in this browser ({reason}). Training runs on this page's own CPU backend — the same numbers. {WEBGPU_BROWSERS}."
+                )),
+            };
+            let has_gpu = matches!(backend_state.get(), BackendState::Gpu { .. });
+            view! {
+                <div class=class id="backend" data-backend=kind role="status">
+                    {text}
+                    <Show when=move || has_gpu>
+                        <label class="backend-choice">" Train on "
+                            <select id="backend-choice" disabled=move || ui.phase.get() != Phase::Idle
+                                on:change=move |ev| use_cpu.set(event_target_value(&ev) == "cpu")>
+                                <option value="gpu" selected=move || !use_cpu.get()>"WebGPU"</option>
+                                <option value="cpu" selected=move || use_cpu.get()>"this page's CPU backend"</option>
+                            </select>
+                        </label>
+                    </Show>
                 </div>
-            }.into_any(),
+            }.into_any()
         }}
         <Show when=move || url_error.get().is_some()>
             <div class="banner warn" role="alert" id="url-error">{move || url_error.get().unwrap_or_default()}</div>
@@ -293,8 +367,8 @@ pub fn App() -> impl IntoView {
                 <section class="panel charts" aria-label="Charts">
                     <label><input type="checkbox" prop:checked=move || log_scale.get()
                         on:change=move |ev| log_scale.set(event_target_checked(&ev))/>" log scale"</label>
-                    <Chart values=curve series=curve_series title="training curve per epoch" id="perplexity-chart"/>
-                    <Chart values=grad_norms series=norm_series title="pre-clip gradient norm" id="grad-norm-chart"/>
+                    <Chart values=curve series=curve_series title="training curve per epoch" caption=curve_caption id="perplexity-chart"/>
+                    <Chart values=grad_norms series=norm_series title="pre-clip gradient norm" caption=norm_caption id="grad-norm-chart"/>
                 </section>
                 <Show when=seq2seq fallback=move || view! { <PredictionsPanel ui=ui/> }>
                     <TranslationsPanel ui=ui/>

@@ -35,7 +35,7 @@ async fn language(run: &LanguageRun, epoch: usize, ui: Ui) -> rnnplay_engine::Re
     let passage = run.passage(passage_len(run.token_kind));
     let forced = teacher_forced(&run.model, passage).await?;
     let own = generate(&run.model, &passage[..1], passage.len() - 1, Decoding::Greedy).await?;
-    let (prefix, _unknown) = rnnplay_data::prompt::encode(&run.vocab, run.token_kind, &ui.prefix.get_untracked());
+    let (prefix, unknown) = rnnplay_data::prompt::encode(&run.vocab, run.token_kind, &ui.prefix.get_untracked());
     let continuation = if prefix.is_empty() {
         String::new()
     } else {
@@ -55,6 +55,7 @@ async fn language(run: &LanguageRun, epoch: usize, ui: Ui) -> rnnplay_engine::Re
         forced_accuracy: forced.accuracy,
         passage_free_running: own[1..].iter().map(|&id| token(id)).collect(),
         continuation,
+        unknown,
     })
 }
 

@@ -7,18 +7,38 @@
 use crate::browser;
 use crate::ui::{EpochPoint, Phase, Progress, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::run::{EpochReport, Session};
+use rnnplay_engine::backend::BackendKind;
+use rnnplay_engine::run::{EpochReport, RunSpec, Session};
 use rnnplay_engine::EngineError;
 
 /// A run: the session and its last epoch's report.
 pub struct Run {
     session: Session,
     last: Option<EpochReport>,
+    /// Wait for each step to finish before the next (WebGPU): at most one minibatch is in
+    /// flight, so the batch counter counts finished batches and Pause takes effect within one.
+    one_in_flight: bool,
 }
 
 impl Run {
     pub fn new(session: Session) -> Self {
-        Self { session, last: None }
+        let one_in_flight =
+            session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu);
+        Self { session, last: None, one_in_flight }
+    }
+
+    pub fn spec(&self) -> &RunSpec {
+        self.session.spec()
+    }
+
+    /// The progress before the first step.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            epochs: self.session.spec().epochs,
+            lr: self.session.lr(),
+            epochs_before: self.session.epochs_before(),
+            ..Progress::default()
+        }
     }
 
     /// Offers the model as a checkpoint download (the spec and epochs in its metadata).
@@ -29,9 +49,10 @@ impl Run {
     }
 }
 
-/// How often (in epochs) predictions refresh on their own: about 20 times a run.
-fn predict_every(epochs: usize) -> usize {
-    (epochs / 20).max(1)
+/// Whether predictions refresh on their own after `epoch`: after each of the first 10 epochs
+/// (where the model changes most), then about 20 more times a run, and after the last.
+fn predict_after(epoch: usize, epochs: usize) -> bool {
+    epoch <= 10 || epoch.is_multiple_of((epochs / 20).max(1)) || epoch >= epochs
 }
 
 /// Drives `run` until the generation changes. Commands are read between batches:
@@ -39,7 +60,9 @@ fn predict_every(epochs: usize) -> usize {
 pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
     let epochs = run.session.spec().epochs;
     let (mut predicts_seen, mut saves_seen) = (0, 0);
-    let mut epoch_started = browser::now_ms();
+    // Tokens/s over the epoch so far: its start (reset on resuming, so pauses do not count).
+    let (mut epoch_started, mut epoch_tokens) = (browser::now_ms(), run.session.tokens_trained());
+    let mut was_stepping = false;
     loop {
         if ui.generation.get_untracked() != generation {
             return;
@@ -64,6 +87,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         let failed = ui.phase.get_untracked() == Phase::Failed;
         let finished = run.session.finished();
         if !stepping || finished || failed {
+            was_stepping = false;
             if ui.phase.get_untracked() == Phase::Running {
                 ui.phase.set(if finished { Phase::Finished } else { Phase::Paused });
             }
@@ -75,11 +99,21 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         if !ui.running.get_untracked() {
             ui.pending_steps.update(|n| *n = n.saturating_sub(1));
         }
+        if !was_stepping {
+            (epoch_started, epoch_tokens) = (browser::now_ms(), run.session.tokens_trained());
+            was_stepping = true;
+        }
         let lr = run.session.lr();
-        match run.session.step().await {
+        let mut stepped = run.session.step().await;
+        if run.one_in_flight && matches!(stepped, Ok(None)) {
+            if let Err(err) = run.session.sync().await {
+                stepped = Err(err);
+            }
+        }
+        let tokens_per_s =
+            |started: f64, tokens: usize| tokens as f64 / ((browser::now_ms() - started) / 1000.0).max(1e-3);
+        match stepped {
             Ok(Some(report)) => {
-                let seconds = (browser::now_ms() - epoch_started) / 1000.0;
-                epoch_started = browser::now_ms();
                 let epoch = report.epoch;
                 ui.curve.update(|c| c.push(EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm }));
                 ui.progress.set(Progress {
@@ -87,11 +121,13 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                     epochs,
                     batch: report.batches,
                     batches: report.batches,
-                    tokens_per_s: report.tokens as f64 / seconds.max(1e-3),
+                    tokens_per_s: tokens_per_s(epoch_started, run.session.tokens_trained() - epoch_tokens),
                     lr: run.session.lr(),
+                    epochs_before: run.session.epochs_before(),
                 });
+                (epoch_started, epoch_tokens) = (browser::now_ms(), run.session.tokens_trained());
                 run.last = Some(report);
-                if epoch.is_multiple_of(predict_every(epochs)) || epoch >= epochs {
+                if predict_after(epoch, epochs) {
                     ui.predict_requests.update(|n| *n += 1);
                 }
                 if epoch >= epochs {
@@ -101,8 +137,9 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             }
             Ok(None) => {
                 let (batch, batches) = run.session.epoch_progress();
+                let speed = tokens_per_s(epoch_started, run.session.tokens_trained() - epoch_tokens);
                 ui.progress.update(|p| {
-                    (p.batch, p.batches, p.lr) = (batch, batches, lr);
+                    (p.batch, p.batches, p.lr, p.tokens_per_s) = (batch, batches, lr, speed);
                 });
             }
             Err(err) => {

@@ -5,6 +5,37 @@
 
 use rnnplay_engine::run::RunSpec;
 
+/// The page's label of each setting, for messages that name a field.
+const LABELS: [(&str, &str); 22] = [
+    ("preset", "preset"),
+    ("model", "model"),
+    ("data", "data"),
+    ("tokens", "tokens"),
+    ("max_tokens", "max tokens"),
+    ("num_examples", "number of sentence pairs"),
+    ("min_freq", "min freq"),
+    ("hidden", "hidden units"),
+    ("layers", "layers"),
+    ("dropout", "dropout"),
+    ("embedding", "embedding width"),
+    ("optimizer", "optimizer"),
+    ("lr", "learning rate"),
+    ("lr_schedule", "learning-rate schedule"),
+    ("clip", "clipping θ"),
+    ("batch_size", "batch size"),
+    ("num_steps", "num steps"),
+    ("sampling", "sampling"),
+    ("epochs", "epochs"),
+    ("seed", "seed"),
+    ("valid_fraction", "validation fraction"),
+    ("scheduled_sampling", "scheduled sampling"),
+];
+
+/// The label of the setting `key` (the key itself if it has none).
+pub fn label(key: &str) -> &str {
+    LABELS.iter().find(|(k, _)| *k == key).map_or(key, |(_, l)| l)
+}
+
 /// Old links named the data `dataset`.
 const ALIASES: [(&str, &str); 1] = [("dataset", "data")];
 
@@ -54,6 +85,14 @@ mod tests {
         assert!(err.contains("'lots' is not a whole number") && err.contains("'hidden'"), "{err}");
         let err = from_query("?colour=blue").unwrap_err();
         assert!(err.contains("unknown setting 'colour'"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_has_a_label() {
+        for key in rnnplay_engine::run::FIELDS {
+            assert!(LABELS.iter().any(|(k, _)| *k == key), "{key} has no label");
+        }
+        assert_eq!(label("lr"), "learning rate");
     }
 
     #[test]

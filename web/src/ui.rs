@@ -25,16 +25,38 @@ pub struct EpochPoint {
     pub grad_norm: f32,
 }
 
+/// Where the run stands, counting finished minibatches only.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Progress {
+    /// Epochs finished, of `epochs`.
     pub epoch: usize,
     pub epochs: usize,
-    /// Batches done in the current epoch, and its batch count.
+    /// Batches finished in the current epoch, and its batch count (0 before its first).
     pub batch: usize,
     pub batches: usize,
+    /// Tokens per second over the current epoch so far (or the last one, between epochs).
     pub tokens_per_s: f64,
     /// The learning rate of the epoch in progress.
     pub lr: f32,
+    /// Epochs a loaded checkpoint had trained before this run.
+    pub epochs_before: usize,
+}
+
+impl Progress {
+    /// "epoch 2/10 · batch 3/8 · lr 1 · 1200 tokens/s": the epoch in progress while one is.
+    pub fn describe(&self) -> String {
+        let in_epoch = self.batch > 0 && self.batch < self.batches;
+        let epoch = if in_epoch { self.epoch + 1 } else { self.epoch };
+        let batches =
+            if self.batches > 0 { format!(" · batch {}/{}", self.batch, self.batches) } else { String::new() };
+        let speed =
+            if self.tokens_per_s > 0.0 { format!(" · {:.0} tokens/s", self.tokens_per_s) } else { String::new() };
+        let before = match self.epochs_before {
+            0 => String::new(),
+            n => format!(" (the loaded model had trained {n} epoch(s) before)"),
+        };
+        format!("epoch {epoch}/{}{batches} · lr {}{speed}{before}", self.epochs, self.lr)
+    }
 }
 
 /// One position of the teacher-forced view.
@@ -58,6 +80,8 @@ pub struct Predictions {
     pub passage_free_running: Vec<String>,
     /// The free-running continuation of the user's prefix.
     pub continuation: String,
+    /// Tokens of the prefix outside the vocabulary (fed as `<unk>`).
+    pub unknown: Vec<String>,
 }
 
 /// The signals shared by the controls, the charts and the loop.
@@ -69,6 +93,8 @@ pub struct Ui {
     pub predictions: RwSignal<Option<Predictions>>,
     /// Why the run stopped or could not start.
     pub run_error: RwSignal<Option<String>>,
+    /// Settings fields whose text does not parse, with their message (they block Start).
+    pub unparsed: RwSignal<Vec<(&'static str, String)>>,
     /// Commands: keep training; batches to step while paused; predictions and a save asked
     /// for; the run generation (Reset bumps it and the old loop ends).
     pub running: RwSignal<bool>,
@@ -96,6 +122,7 @@ impl Ui {
             progress: RwSignal::new(Progress::default()),
             predictions: RwSignal::new(None),
             run_error: RwSignal::new(None),
+            unparsed: RwSignal::new(Vec::new()),
             running: RwSignal::new(false),
             pending_steps: RwSignal::new(0),
             predict_requests: RwSignal::new(0),

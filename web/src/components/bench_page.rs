@@ -47,7 +47,7 @@ async fn run(options: BenchOptions, view: View) {
     let say = |phase: &str, text: String| status.set((phase.to_string(), text));
     let (backend, state) = open_backend().await;
     let adapter = match state {
-        BackendState::Gpu(name) => format!("WebGPU ({name})"),
+        BackendState::Gpu { name, .. } => format!("WebGPU ({name})"),
         BackendState::Cpu(reason) => format!("the CPU backend (WebGPU is not available: {reason})"),
         BackendState::Detecting => "a backend still being detected".into(),
     };

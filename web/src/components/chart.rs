@@ -23,7 +23,8 @@ pub enum Series {
     },
 }
 
-/// A chart of `values` (one per epoch, from epoch 1) titled `title`.
+/// A chart of `values` (one per epoch, from epoch 1) titled `title`, with a one-sentence
+/// caption saying what the student is looking at.
 #[component]
 pub fn Chart(
     /// The values to draw, one per epoch.
@@ -31,6 +32,8 @@ pub fn Chart(
     /// Which series and its options.
     series: Signal<Series>,
     title: &'static str,
+    /// What the chart shows, in one sentence.
+    caption: Signal<String>,
     /// The element id (the browser test finds charts by it).
     id: &'static str,
 ) -> impl IntoView {
@@ -51,9 +54,13 @@ pub fn Chart(
     view! {
         <figure class="chart" id=id data-values=data>
             <canvas node_ref=canvas width="560" height="260" aria-label=title></canvas>
+            <figcaption>{move || caption.get()}</figcaption>
         </figure>
     }
 }
+
+/// Points drawn as dots as well as a line up to this many epochs (a single point has no line).
+const DOTS_UP_TO: usize = 60;
 
 fn draw(
     root: &DrawingArea<CanvasBackend, Shift>,
@@ -62,8 +69,17 @@ fn draw(
     series: Series,
 ) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
+    if values.is_empty() {
+        // No axes over an empty range: say when the first point comes.
+        let (w, h) = root.dim_in_pixel();
+        root.draw(&Text::new(title.to_string(), (w as i32 / 2 - 80, 14), ("sans-serif", 16)))?;
+        let note = "nothing yet: the first point appears when the first epoch ends";
+        root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
+        return Ok(());
+    }
     let finite: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let epochs = values.len().max(2) as f32;
+    // Whole epochs on the x axis: 1..=n (at least 1..2, so one point has room).
+    let last = values.len().max(2) as i32;
     let mut top = finite.iter().copied().fold(0.0f32, f32::max);
     let mut bottom = finite.iter().copied().fold(f32::INFINITY, f32::min).min(top);
     if let Series::GradNorm { clip } = series {
@@ -77,37 +93,44 @@ fn draw(
     let mut builder = ChartBuilder::on(root);
     builder.caption(title, ("sans-serif", 16)).margin(10).x_label_area_size(30).y_label_area_size(48);
     let points = finite_points(values);
+    let dots = |points: &[(i32, f32)]| {
+        let shown = if points.len() <= DOTS_UP_TO { points.to_vec() } else { Vec::new() };
+        shown.into_iter().map(|p| Circle::new(p, 3, BLUE.filled()))
+    };
+    let x_labels = values.len().clamp(2, 10);
     match series {
         Series::Curve { log_scale: true, label } => {
             let low = (bottom * 0.95).max(1e-4);
-            let mut chart = builder.build_cartesian_2d(1f32..epochs, (low..top.max(low * 1.1)).log_scale())?;
-            chart.configure_mesh().x_desc("epoch").y_desc(format!("{label} (log)")).draw()?;
-            chart.draw_series(LineSeries::new(points, &BLUE))?;
+            let mut chart = builder.build_cartesian_2d(1..last, (low..top.max(low * 1.1)).log_scale())?;
+            chart.configure_mesh().x_labels(x_labels).x_desc("epoch").y_desc(format!("{label} (log)")).draw()?;
+            chart.draw_series(LineSeries::new(points.clone(), &BLUE))?;
+            chart.draw_series(dots(&points))?;
         }
         Series::Curve { log_scale: false, label } => {
             let low = (bottom * 0.95).max(0.0);
-            let mut chart = builder.build_cartesian_2d(1f32..epochs, low..top)?;
-            chart.configure_mesh().x_desc("epoch").y_desc(label).draw()?;
-            chart.draw_series(LineSeries::new(points, &BLUE))?;
+            let mut chart = builder.build_cartesian_2d(1..last, low..top)?;
+            chart.configure_mesh().x_labels(x_labels).x_desc("epoch").y_desc(label).draw()?;
+            chart.draw_series(LineSeries::new(points.clone(), &BLUE))?;
+            chart.draw_series(dots(&points))?;
         }
         Series::GradNorm { clip } => {
-            let mut chart = builder.build_cartesian_2d(1f32..epochs, 0f32..top)?;
-            chart.configure_mesh().x_desc("epoch").y_desc("gradient norm").draw()?;
-            chart
-                .draw_series(LineSeries::new(points, &BLUE))?
-                .label("pre-clip norm (epoch mean)")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE));
-            chart
-                .draw_series(LineSeries::new(vec![(1.0, clip), (epochs, clip)], RED.stroke_width(2)))?
-                .label(format!("θ = {clip}"))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
-            chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
+            let mut chart = builder.build_cartesian_2d(1..last, 0f32..top)?;
+            chart.configure_mesh().x_labels(x_labels).x_desc("epoch").y_desc("gradient norm").draw()?;
+            chart.draw_series(LineSeries::new(points.clone(), &BLUE))?;
+            chart.draw_series(dots(&points))?;
+            chart.draw_series(LineSeries::new(vec![(1, clip), (last, clip)], RED.stroke_width(2)))?;
+            // The θ line labelled on itself, at the left, instead of a legend box over the curve.
+            chart.draw_series(std::iter::once(Text::new(
+                format!("θ = {clip}"),
+                (1, clip),
+                ("sans-serif", 13).into_font().color(&RED),
+            )))?;
         }
     }
     Ok(())
 }
 
 /// (epoch, value) for the finite values, epochs counted from 1.
-fn finite_points(values: &[f32]) -> Vec<(f32, f32)> {
-    values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| (i as f32 + 1.0, v)).collect()
+fn finite_points(values: &[f32]) -> Vec<(i32, f32)> {
+    values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| (i as i32 + 1, v)).collect()
 }

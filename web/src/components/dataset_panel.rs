@@ -141,7 +141,7 @@ pub fn DatasetPanel(
             <h2>"Dataset"</h2>
             <Show when=seq2seq>
                 <label class="field">
-                    <span>"sentence pairs"</span>
+                    <span>"data: English–French or a toy task"</span>
                     <select name="task" on:change=on_task disabled=locked>
                         {["fra-eng", "reverse", "copy", "sort-digits", "add"]
                             .into_iter()

@@ -1,10 +1,29 @@
 //! The two views of what the model predicts, side by side: teacher-forced (fed the true text,
 //! each token shaded by the probability the model gave it, mistakes marked with what the model
-//! predicted; spaces stay visible through `white-space: pre-wrap`) and free-running (the model feeding itself, from the passage's first token and
-//! from a prefix the user types).
+//! predicted, and the argmax row aligned under the positions it predicts) and free-running (the
+//! model feeding itself, from the passage's first token and from a prefix the user types).
+//! Spaces are drawn as ␣ in every view, so a prediction of spaces never looks like nothing.
 
 use crate::ui::{Phase, Predictions, Ui};
 use leptos::prelude::*;
+
+/// `text` with every space drawn as ␣.
+fn visible(text: &str) -> String {
+    text.replace(' ', "␣")
+}
+
+/// "after epoch 4", marked stale while training has gone further.
+fn freshness(ui: Ui, epoch: usize) -> impl IntoView {
+    let now = move || ui.progress.with(|p| p.epoch);
+    view! {
+        <span class="freshness" class:stale={move || now() > epoch} data-epoch=epoch>
+            {move || match now() {
+                n if n > epoch => format!("after epoch {epoch} (stale: training is at epoch {n}; Predict now refreshes)"),
+                _ => format!("after epoch {epoch}"),
+            }}
+        </span>
+    }
+}
 
 #[component]
 pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
@@ -18,30 +37,43 @@ pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
                     let shade = format!("background: rgba(46, 160, 67, {:.2})", t.p_truth.clamp(0.0, 1.0) * 0.8);
                     let title = format!("predicted '{}', p(true) = {:.3}", t.predicted, t.p_truth);
                     view! {
-                        <span class="tok" class:wrong=wrong style=shade title=title>{t.truth.clone()}</span>
+                        <span class="tok" class:wrong=wrong class:space={t.truth == " "} style=shade title=title>
+                            {visible(&t.truth)}
+                        </span>
                     }
                 })
                 .collect_view();
-            let predicted = p.forced.iter().map(|t| t.predicted.as_str()).collect::<String>();
+            // Position 0 is given, not predicted: a blank of its width keeps the rows aligned.
+            let blank = " ".repeat(visible(&p.first).chars().count());
+            let predicted = p.forced.iter().map(|t| visible(&t.predicted)).collect::<String>();
             view! {
                 <p class="meta">
-                    "epoch " {p.epoch} " · perplexity " {format!("{:.2}", p.forced_perplexity)} " · accuracy "
+                    {freshness(ui, p.epoch)} " · perplexity " {format!("{:.2}", p.forced_perplexity)} " · accuracy "
                     {format!("{:.1}%", 100.0 * p.forced_accuracy)}
                 </p>
-                <div class="passage" id="teacher-forced-text">{p.first.clone()}{tokens}</div>
-                <p class="label">"argmax at each position:"</p>
-                <div class="passage mono" id="teacher-forced-argmax">{predicted}</div>
+                <div class="passage mono" id="teacher-forced-text">{visible(&p.first)}{tokens}</div>
+                <p class="label">"the model's most likely next token at each position, under the token it predicts:"</p>
+                <div class="passage mono" id="teacher-forced-argmax">{blank}{predicted}</div>
             }
         })
     };
     let free = move || {
         ui.predictions.get().map(|p: Predictions| {
-            let own = p.passage_free_running.concat();
+            let own: String = p.passage_free_running.iter().map(|t| visible(t)).collect();
+            let unknown = (!p.unknown.is_empty()).then(|| {
+                let list = p.unknown.iter().map(|t| format!("'{}'", visible(t))).collect::<Vec<_>>().join(", ");
+                view! {
+                    <p class="note" id="prefix-unknown">
+                        {format!("not in the model's vocabulary, so fed as <unk>: {list}")}
+                    </p>
+                }
+            });
             view! {
-                <p class="meta">"from the passage's first token, fed its own output:"</p>
-                <div class="passage mono" id="free-running-passage">{p.first.clone()}{own}</div>
+                <p class="meta">{freshness(ui, p.epoch)} ", from the passage's first token, fed its own output:"</p>
+                <div class="passage mono" id="free-running-passage">{visible(&p.first)}{own}</div>
                 <p class="label">"continuation of the prefix:"</p>
-                <div class="passage mono" id="free-running-text">{p.continuation.clone()}</div>
+                {unknown}
+                <div class="passage mono" id="free-running-text">{visible(&p.continuation)}</div>
             }
         })
     };
@@ -60,7 +92,7 @@ pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
                     <h3>"Free-running"</h3>
                     <div class="row">
                         <label>"prefix "
-                            <input type="text" prop:value=move || ui.prefix.get()
+                            <input type="text" id="prefix" prop:value=move || ui.prefix.get()
                                 on:change=move |ev| ui.prefix.set(event_target_value(&ev))/>
                         </label>
                         <label>"length "
@@ -81,7 +113,7 @@ pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
                                     }
                                 }/>
                         </label>
-                        <button on:click=predict_now disabled=no_run>"Predict now"</button>
+                        <button id="predict-now" on:click=predict_now disabled=no_run>"Predict now"</button>
                     </div>
                     {free}
                 </div>

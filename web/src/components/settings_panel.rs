@@ -11,22 +11,21 @@ use rnnplay_engine::run::RunSpec;
 
 /// One labelled text field bound to the setting `key`.
 fn field(settings: RwSignal<RunSpec>, ui: Ui, key: &'static str, label: &'static str) -> impl IntoView {
-    let unparsed = RwSignal::new(None::<String>);
     let value = move || settings.with(|s| s.get(key));
     let on_change = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
         let mut next = settings.get_untracked();
-        match next.set(key, text.trim()) {
-            Ok(()) => {
-                settings.set(next);
-                unparsed.set(None);
-            }
-            Err(problem) => unparsed.set(Some(problem.message)),
+        let result = next.set(key, text.trim());
+        ui.unparsed.update(|u| u.retain(|(k, _)| *k != key));
+        match result {
+            Ok(()) => settings.set(next),
+            Err(problem) => ui.unparsed.update(|u| u.push((key, problem.message))),
         }
     };
+    // A value that does not parse first, else what validate() says of the value in use.
     let error = move || {
-        unparsed
-            .get()
+        ui.unparsed
+            .with(|u| u.iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone()))
             .or_else(|| settings.with(|s| s.validate().into_iter().find(|p| p.field == key).map(|p| p.message)))
     };
     let locked = move || ui.phase.get() != Phase::Idle;
@@ -115,12 +114,14 @@ pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
             {field(settings, ui, "lr_schedule", "learning-rate schedule (none, step:2:0.5, cosine:5)")}
             {field(settings, ui, "clip", "clipping θ")}
             {field(settings, ui, "batch_size", "batch size")}
-            {field(settings, ui, "num_steps", "num steps (BPTT length)")}
+            <Show when=move || !seq2seq() fallback=move || field(settings, ui, "num_steps", "padded sentence length (num steps)")>
+                {field(settings, ui, "num_steps", "num steps (BPTT length: steps per minibatch)")}
+            </Show>
             <Show when=move || !seq2seq()>
                 {choice(settings, ui, "sampling", "sampling", &["sequential", "random"])}
             </Show>
             <Show when=seq2seq>
-                {field(settings, ui, "num_examples", "sentence pairs")}
+                {field(settings, ui, "num_examples", "number of sentence pairs")}
                 {field(settings, ui, "scheduled_sampling", "scheduled sampling (final probability)")}
             </Show>
             {field(settings, ui, "epochs", "epochs")}

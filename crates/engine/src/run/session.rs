@@ -169,6 +169,8 @@ pub struct Session {
     epochs_done: usize,
     /// Tokens predicted in training so far (every minibatch, finished epoch or not).
     tokens_trained: usize,
+    /// Epochs a resumed checkpoint says it had trained before this session.
+    epochs_before: usize,
     /// The weights after the last finished epoch (or the initial ones): restored on divergence.
     last_good: Vec<Tensor>,
     /// The epoch that diverged, once one has.
@@ -219,7 +221,11 @@ impl RunSpec {
         let tokens = corpus.tokens.iter().map(|&id| checkpoint.vocab.index(corpus.vocab.token(id))).collect();
         let model = checkpoint.into_model(backend)?;
         let run = spec.language_run(backend, model, tokens, checkpoint.vocab.clone())?;
-        Session::new(spec, TaskRun::Language(run), options)
+        let mut session = Session::new(spec, TaskRun::Language(run), options)?;
+        // Untrusted metadata: a count that does not parse, or an absurd one, is not shown.
+        session.epochs_before =
+            checkpoint.extra.get("epochs").and_then(|e| e.trim().parse().ok()).filter(|&e| e <= 1_000_000).unwrap_or(0);
+        Ok(session)
     }
 
     /// The first problem of [`RunSpec::validate`] as an error.
@@ -331,8 +337,16 @@ impl Session {
                 run.trainer.set_plan_replay(options.plan_replay);
             }
         }
-        let mut session =
-            Self { spec, schedule, run, epochs_done: 0, tokens_trained: 0, last_good: Vec::new(), diverged: None };
+        let mut session = Self {
+            spec,
+            schedule,
+            run,
+            epochs_done: 0,
+            tokens_trained: 0,
+            epochs_before: 0,
+            last_good: Vec::new(),
+            diverged: None,
+        };
         session.last_good = session.params().iter().map(|p| p.value().deep_copy()).collect::<Result<_>>()?;
         Ok(session)
     }
@@ -372,6 +386,12 @@ impl Session {
     /// Epochs completed so far.
     pub fn epochs_done(&self) -> usize {
         self.epochs_done
+    }
+
+    /// Epochs the model had trained before this session: what a resumed checkpoint's metadata
+    /// says (0 for a new model, or when the checkpoint does not say).
+    pub fn epochs_before(&self) -> usize {
+        self.epochs_before
     }
 
     /// Tokens predicted in training so far, counting every minibatch trained.
