@@ -1,0 +1,56 @@
+// Measures how smooth the page stays while it trains (not a test; the numbers go to
+// docs/PERFORMANCE.md): headless Chromium opens the page with d2l-gru (The Time Machine, the
+// preset's sizes), starts training, and records the gaps between animation frames for
+// `seconds` (default 10) once the first minibatch is done — on WebGPU (SwiftShader), then on the
+// CPU fallback. Prints the longest gap, the 99th percentile and how many gaps exceeded 50 ms.
+// Usage: node tests/e2e/frames.cjs [dist dir] [seconds]
+const { chromium } = require('playwright-core');
+const { spawn } = require('child_process');
+const path = require('path');
+
+const dist = path.resolve(process.argv[2] || path.join(__dirname, '../../dist'));
+const seconds = Number(process.argv[3] || 10);
+const port = 9000 + Math.floor(Math.random() * 1000);
+const baseArgs = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+async function measure(name, args) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50`, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]')
+      && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+    await page.click('#start');
+    await page.waitForFunction(() => /batch [1-9]/.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 300000 });
+    const gaps = await page.evaluate((ms) => new Promise((resolve) => {
+      const gaps = [];
+      let last = performance.now();
+      const end = last + ms;
+      const frame = (now) => {
+        gaps.push(now - last);
+        last = now;
+        if (now < end) requestAnimationFrame(frame); else resolve(gaps);
+      };
+      requestAnimationFrame(frame);
+    }), seconds * 1000);
+    gaps.sort((a, b) => a - b);
+    const p99 = gaps[Math.floor(gaps.length * 0.99)];
+    const over = gaps.filter((g) => g > 50).length;
+    const progress = await page.textContent('#progress');
+    console.log(`${name}: ${gaps.length} frames in ${seconds} s, longest gap ${gaps[gaps.length - 1].toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, ${over} gaps > 50 ms (${progress})`);
+  } finally {
+    await browser.close();
+  }
+}
+
+(async () => {
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000));
+  try {
+    await measure('webgpu (SwiftShader)', [...baseArgs, '--enable-unsafe-webgpu']);
+    await measure('cpu fallback', [...baseArgs, '--disable-gpu']);
+  } finally {
+    server.kill();
+  }
+})();
