@@ -1,18 +1,15 @@
 // Runs the page's benchmark (`?bench=1`) in headless Chromium and prints its table (not a test;
 // the numbers go to docs/PERFORMANCE.md): WebGPU on SwiftShader, then the CPU fallback.
 // Usage: node tests/e2e/bench.cjs [dist dir] [extra query, e.g. "&bench_presets=d2l-gru&bench_batches=3"]
-const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
 const path = require('path');
+const { baseArgs, serve, launch } = require('./harness.cjs');
 
+let port = 0;
 const dist = path.resolve(process.argv[2] || path.join(__dirname, '../../dist'));
 const extra = process.argv[3] || '';
-const port = 9000 + Math.floor(Math.random() * 1000);
-const baseArgs = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 
 async function bench(name, args) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  const browser = await launch(args);
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/?bench=1${extra}`, { waitUntil: 'load' });
@@ -29,12 +26,12 @@ async function bench(name, args) {
 }
 
 (async () => {
-  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 1000));
+  const server = await serve(dist, 9000);
+  port = server.port;
   try {
     await bench('webgpu (SwiftShader)', [...baseArgs, '--enable-unsafe-webgpu']);
     await bench('cpu fallback', [...baseArgs, '--disable-gpu']);
   } finally {
-    server.kill();
+    server.stop();
   }
 })();

@@ -18,8 +18,7 @@
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
-const { chromium } = require('playwright-core');
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -29,19 +28,11 @@ const dist = path.resolve(process.argv[2] || path.join(root, 'dist'));
 // Screenshots go beside the build, never into dist/ (which ships).
 const shots = path.resolve(process.argv[3] || path.join(root, 'target', 'e2e-screenshots'));
 fs.mkdirSync(shots, { recursive: true });
-const port = 8000 + Math.floor(Math.random() * 1000);
+const { baseArgs, serve, launch } = require('./harness.cjs');
+
+let port = 0;
 // Sized for SwiftShader (5–8× slower than lavapipe): a tiny scratch RNN, 3 epochs.
 const query = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=3&max_tokens=1500&lr=1&seed=0';
-const baseArgs = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-
-async function waitForServer() {
-  for (let i = 0; i < 50; i++) {
-    try { const r = await fetch(`http://127.0.0.1:${port}/`); if (r.ok) return; } catch (_) {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the static server did not start');
-}
 
 // A 1280×1000 page whose console errors and uncaught exceptions land in `errors`.
 async function openPage(browser, errors) {
@@ -55,7 +46,7 @@ async function openPage(browser, errors) {
 // error or an uncaught exception fails the scenario. Prints "<name> FAILED" with the reasons and
 // returns whether it passed.
 async function inBrowser(name, args, body) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  const browser = await launch(args);
   const errors = [];
   try {
     await body(await openPage(browser, errors));
@@ -274,10 +265,10 @@ async function benchPage(name, args) {
 }
 
 (async () => {
-  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
+  const server = await serve(dist, 8000);
+  port = server.port;
   let passed = 0; let failed = 0;
   try {
-    await waitForServer();
     // E2E_ONLY=name,name runs only those scenarios (while working on one).
     const want = (n) => !process.env.E2E_ONLY || process.env.E2E_ONLY.split(',').includes(n);
     const scenarios = [
@@ -293,7 +284,7 @@ async function benchPage(name, args) {
       if (await run()) passed++; else failed++;
     }
   } finally {
-    server.kill();
+    server.stop();
   }
   const shipped = fs.readdirSync(dist).filter((f) => f.startsWith('screenshot-'));
   if (shipped.length) { console.error(`screenshots in ${dist}, which ships: ${shipped}`); failed++; }

@@ -4,18 +4,15 @@
 // `seconds` (default 10) once the first minibatch is done — on WebGPU (SwiftShader), then on the
 // CPU fallback. Prints the longest gap, the 99th percentile and how many gaps exceeded 50 ms.
 // Usage: node tests/e2e/frames.cjs [dist dir] [seconds]
-const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
 const path = require('path');
+const { baseArgs, serve, launch } = require('./harness.cjs');
 
+let port = 0;
 const dist = path.resolve(process.argv[2] || path.join(__dirname, '../../dist'));
 const seconds = Number(process.argv[3] || 10);
-const port = 9000 + Math.floor(Math.random() * 1000);
-const baseArgs = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 
 async function measure(name, args) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, chromiumSandbox: false, args });
+  const browser = await launch(args);
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50`, { waitUntil: 'load' });
@@ -45,12 +42,12 @@ async function measure(name, args) {
 }
 
 (async () => {
-  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dist], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 1000));
+  const server = await serve(dist, 9000);
+  port = server.port;
   try {
     await measure('webgpu (SwiftShader)', [...baseArgs, '--enable-unsafe-webgpu']);
     await measure('cpu fallback', [...baseArgs, '--disable-gpu']);
   } finally {
-    server.kill();
+    server.stop();
   }
 })();
