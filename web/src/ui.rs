@@ -45,6 +45,9 @@ pub struct Progress {
 impl Progress {
     /// "epoch 2/10 · batch 3/8 · lr 1 · 1200 tokens/s": the epoch in progress while one is.
     pub fn describe(&self) -> String {
+        if self.epochs == 0 {
+            return "no run yet: Start trains; Step (one batch) trains one minibatch and pauses".into();
+        }
         let in_epoch = self.batch > 0 && self.batch < self.batches;
         let epoch = if in_epoch { self.epoch + 1 } else { self.epoch };
         let batches =
