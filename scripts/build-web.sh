@@ -17,7 +17,7 @@ cargo build --release --locked -p rnnplay-web --target wasm32-unknown-unknown
 rm -rf dist
 mkdir -p dist/pkg dist/data
 wasm-bindgen --target web --no-typescript --out-dir dist/pkg target/wasm32-unknown-unknown/release/rnnplay_web.wasm
-cp index.html dist/
+cp index.html worker.js dist/
 cache="${RNNPLAY_DATA_DIR:-}"
 if [ -z "$cache" ] && [ -f ../shared/data/timemachine.txt ]; then cache=../shared/data; fi
 for file in timemachine.txt fra-eng.zip; do

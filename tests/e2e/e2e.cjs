@@ -12,7 +12,9 @@
 //  5. settings: a URL with lr=0 shows, next to the learning-rate field, exactly the message
 //     `rnnplay train --lr 0` prints after "--lr: " (one RunSpec::validate); Start refuses and
 //     says so; a value that does not parse gets its own message; a good value clears both;
-//  6. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
+//  6. frames: while the page trains d2l-gru (in its training worker), on WebGPU and on the CPU
+//     fallback, no animation frame waits more than 100 ms;
+//  7. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
 //     plan replay on and off: four rows, tokens/s and host time above 0, the timed steps of the
 //     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
@@ -123,6 +125,17 @@ async function scenario(name, args, expectBackend) {
     await page.waitForSelector('#prefix-unknown', { timeout: 60000 });
     const unknown = await page.textContent('#prefix-unknown');
     if (!unknown.includes("'!'")) throw new Error(`unknown-character notice: '${unknown}'`);
+    // Save: the worker sends the checkpoint and the page offers it as a download that
+    // `rnnplay predict` reads.
+    if (expectBackend === 'cpu') {
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), page.click('#save')]);
+      const saved = path.join(os.tmpdir(), `rnnplay-e2e-${port}.safetensors`);
+      await download.saveAs(saved);
+      const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
+      const out = JSON.parse(execFileSync(bin, ['predict', '--checkpoint', saved, '--backend', 'cpu', '--json'], { stdio: 'pipe' }).toString());
+      fs.rmSync(saved, { force: true });
+      if (!out.free_running) throw new Error(`the saved checkpoint did not predict: ${JSON.stringify(out)}`);
+    }
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
     // A narrow window: everything reflows, nothing scrolls sideways.
     await page.setViewportSize({ width: 420, height: 900 });
@@ -164,6 +177,30 @@ async function seq2seq(name, args) {
     const translated = await page.textContent('#sentence-translation');
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
     console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'`);
+  });
+}
+
+// The page stays smooth while it trains d2l-gru (the preset's sizes): the training worker
+// computes, the page only draws. Fails when an animation frame waits more than 100 ms.
+async function frameGaps(name, args) {
+  return inBrowser(name, args, async (page) => {
+    await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]')
+      && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+    await page.click('#start');
+    await page.waitForFunction(() => /batch [1-9]/.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 300000 });
+    const gaps = await page.evaluate(() => new Promise((resolve) => {
+      const gaps = [];
+      let last = performance.now();
+      const end = last + 4000;
+      const frame = (now) => { gaps.push(now - last); last = now; if (now < end) requestAnimationFrame(frame); else resolve(gaps); };
+      requestAnimationFrame(frame);
+    }));
+    const longest = Math.max(...gaps);
+    const progress = await page.textContent('#progress');
+    if (!(longest <= 100)) throw new Error(`an animation frame waited ${longest.toFixed(0)} ms while training (${progress})`);
+    await page.click('#pause');
+    console.log(`${name}: ${gaps.length} frames in 4 s of training, longest gap ${longest.toFixed(0)} ms (${progress})`);
   });
 }
 
@@ -277,6 +314,8 @@ async function benchPage(name, args) {
       ['seq2seq-webgpu', () => seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
       ['load-checkpoint', () => loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])],
       ['settings-messages', () => settingsMessages('settings-messages', [...baseArgs, '--disable-gpu'])],
+      ['frames-webgpu', () => frameGaps('frames-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
+      ['frames-cpu', () => frameGaps('frames-cpu', [...baseArgs, '--disable-gpu'])],
       ['bench-page', () => benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])],
     ];
     for (const [name, run] of scenarios) {

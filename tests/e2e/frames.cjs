@@ -1,8 +1,8 @@
 // Measures how smooth the page stays while it trains (not a test; the numbers go to
 // docs/PERFORMANCE.md): headless Chromium opens the page with d2l-gru (The Time Machine, the
 // preset's sizes), starts training, and records the gaps between animation frames for
-// `seconds` (default 10) once the first minibatch is done — on WebGPU (SwiftShader), then on the
-// CPU fallback. Prints the longest gap, the 99th percentile and how many gaps exceeded 50 ms.
+// `seconds` (default 10) once the first minibatch is done — on WebGPU (SwiftShader) and on the
+// CPU fallback, with the training worker and on the page's own thread (`worker=0`). Prints the longest gap, the 99th percentile and how many gaps exceeded 50 ms.
 // Usage: node tests/e2e/frames.cjs [dist dir] [seconds]
 const path = require('path');
 const { baseArgs, serve, launch } = require('./harness.cjs');
@@ -11,11 +11,11 @@ let port = 0;
 const dist = path.resolve(process.argv[2] || path.join(__dirname, '../../dist'));
 const seconds = Number(process.argv[3] || 10);
 
-async function measure(name, args) {
+async function measure(name, args, extra = '') {
   const browser = await launch(args);
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50`, { waitUntil: 'load' });
+    await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50${extra}`, { waitUntil: 'load' });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]')
       && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
     await page.click('#start');
@@ -45,8 +45,10 @@ async function measure(name, args) {
   const server = await serve(dist, 9000);
   port = server.port;
   try {
-    await measure('webgpu (SwiftShader)', [...baseArgs, '--enable-unsafe-webgpu']);
-    await measure('cpu fallback', [...baseArgs, '--disable-gpu']);
+    for (const [mode, extra] of [['training worker', ''], ['page thread (worker=0)', '&worker=0']]) {
+      await measure(`webgpu (SwiftShader), ${mode}`, [...baseArgs, '--enable-unsafe-webgpu'], extra);
+      await measure(`cpu fallback, ${mode}`, [...baseArgs, '--disable-gpu'], extra);
+    }
   } finally {
     server.stop();
   }

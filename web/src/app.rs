@@ -6,9 +6,11 @@ use crate::components::dataset_panel::DatasetPanel;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::translations::TranslationsPanel;
-use crate::run::{drive, Run};
-use crate::settings::{from_query, label, to_query};
-use crate::ui::{Phase, Ui};
+use crate::protocol::{Backends, FromWorker, ToWorker};
+use crate::run::{drive, prepare, Run};
+use crate::settings::{from_query, label, to_query, worker_disabled};
+use crate::ui::{Phase, Predictions, Ui};
+use crate::worker_link;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -99,33 +101,81 @@ pub fn App() -> impl IntoView {
     let log_scale = RwSignal::new(false);
 
     Effect::new(move |_| browser::set_query(&to_query(&settings.get())));
-    spawn_local(async move {
-        let (backend, state) = open_backend().await;
-        match state {
-            BackendState::Gpu { .. } => GPU.with(|g| *g.borrow_mut() = Some(backend)),
-            _ => {
-                CPU.with(|c| *c.borrow_mut() = Some(backend));
-                use_cpu.set(true);
+    // Without a worker the page finds its own backends and trains by itself.
+    let local_backends = move || {
+        spawn_local(async move {
+            let (backend, state) = open_backend().await;
+            match state {
+                BackendState::Gpu { .. } => GPU.with(|g| *g.borrow_mut() = Some(backend)),
+                _ => {
+                    CPU.with(|c| *c.borrow_mut() = Some(backend));
+                    use_cpu.set(true);
+                }
+            }
+            backend_state.set(state);
+        });
+    };
+    // The training worker owns the run; what it reports goes into the same signals the page's
+    // own loop would write.
+    let from_worker = move |message: FromWorker| match message {
+        FromWorker::Backends(Backends::Gpu { name, software }) => {
+            backend_state.set(BackendState::Gpu { name, software })
+        }
+        FromWorker::Backends(Backends::Cpu { reason }) => {
+            use_cpu.set(true);
+            backend_state.set(BackendState::Cpu(reason));
+        }
+        FromWorker::Built { spec, progress, first_example } => {
+            if spec.is_seq2seq() && spec.data != "fra-eng" && ui.sentence.get_untracked() == "go ." {
+                ui.sentence.set(first_example.unwrap_or_default());
+            }
+            ui.clip.set(spec.clip);
+            ui.progress.set(progress);
+            if settings.get_untracked() != *spec {
+                settings.set(*spec);
             }
         }
-        backend_state.set(state);
+        FromWorker::NotBuilt(err) => {
+            ui.phase.set(Phase::Idle);
+            ui.run_error.set(Some(err));
+        }
+        FromWorker::Phase(phase) => ui.phase.set(phase),
+        FromWorker::Progress(progress) => ui.progress.set(progress),
+        FromWorker::Curve(curve) => ui.curve.set(curve),
+        FromWorker::Predictions(p) => ui.predictions.set((p != Predictions::default()).then_some(p)),
+        FromWorker::Translations(rows) => ui.translations.set((!rows.is_empty()).then_some(rows)),
+        FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
+        FromWorker::RunError(err) => ui.run_error.set(err),
+        FromWorker::Saved { name, bytes } => {
+            if let Err(err) = browser::download(&name, &bytes) {
+                ui.run_error.set(Some(format!("saving failed: {err}")));
+            }
+        }
+    };
+    if worker_disabled(&browser::query()) || !worker_link::start(from_worker, move |_| local_backends()) {
+        local_backends();
+    }
+    // Predictions asked for (Predict now, Translate) go to the worker with the current options.
+    let predicts_sent = std::cell::Cell::new(0);
+    Effect::new(move |_| {
+        let asked = ui.predict_requests.get();
+        if asked != predicts_sent.get() && worker_link::active() {
+            predicts_sent.set(asked);
+            worker_link::send(&ToWorker::Predict {
+                prefix: ui.prefix.get_untracked(),
+                length: ui.length.get_untracked(),
+                temperature: ui.temperature.get_untracked(),
+                sentence: ui.sentence.get_untracked(),
+            });
+        }
     });
 
     // Resets the page for a new run, training (`running`) or paused, and returns its generation;
     // the caller spawns the run's loop with it.
     let load_error = RwSignal::new(None::<String>);
     let prepare = move |running: bool, run: &Run| -> u64 {
-        ui.run_error.set(None);
         load_error.set(None);
-        ui.curve.set(Vec::new());
-        ui.predictions.set(None);
-        ui.translations.set(None);
-        ui.clip.set(run.spec().clip);
-        ui.progress.set(run.progress());
-        ui.running.set(running);
-        ui.pending_steps.set(0);
-        ui.phase.set(if running { Phase::Running } else { Phase::Paused });
-        ui.generation.get_untracked()
+        prepare(ui, running, run.progress(), run.spec().clip)
     };
     let launch = move |run: Run, running: bool| {
         let generation = prepare(running, &run);
@@ -154,6 +204,15 @@ pub fn App() -> impl IntoView {
         }
         load_error.set(None);
         ui.phase.set(Phase::Running);
+        if worker_link::active() {
+            let text = if spec.is_seq2seq() { None } else { text.get_untracked() };
+            ui.run_error.set(None);
+            ui.curve.set(Vec::new());
+            ui.predictions.set(None);
+            ui.translations.set(None);
+            worker_link::send(&ToWorker::Start { spec, text, running, use_cpu: use_cpu.get_untracked() });
+            return;
+        }
         spawn_local(async move {
             let (zip, corpus) = match spec.source() {
                 DataSource::FraEng => match load_fra_eng().await {
@@ -199,16 +258,21 @@ pub fn App() -> impl IntoView {
         Phase::Paused => {
             ui.running.set(true);
             ui.phase.set(Phase::Running);
+            worker_link::send(&ToWorker::Running(true));
         }
         _ => {}
     };
-    let pause = move |_| ui.running.set(false);
+    let pause = move |_| {
+        ui.running.set(false);
+        worker_link::send(&ToWorker::Running(false));
+    };
     let step = move |_| match ui.phase.get_untracked() {
         Phase::Idle => begin(false),
-        Phase::Paused => ui.pending_steps.update(|n| *n += 1),
+        Phase::Paused if !worker_link::send(&ToWorker::Step) => ui.pending_steps.update(|n| *n += 1),
         _ => {}
     };
     let reset = move || {
+        worker_link::send(&ToWorker::Reset);
         ui.generation.update(|g| *g += 1);
         ui.running.set(false);
         ui.pending_steps.set(0);
@@ -241,13 +305,22 @@ pub fn App() -> impl IntoView {
                     // A language model continues on the page's text, with the language-model defaults.
                     spec = RunSpec { seed: spec.seed, ..RunSpec::default() };
                 }
+                if worker_link::active() {
+                    // The file proved usable here; the worker builds the run from it.
+                    return Ok(Err(ToWorker::Resume { spec, checkpoint: bytes, text: corpus, use_cpu: use_cpu.get_untracked() }));
+                }
                 let session =
                     spec.resume(&backend, &checkpoint, RunData::Text(&corpus), &EngineOptions::default()).map_err(|e| e.to_string())?;
-                Ok::<_, String>(session)
+                Ok::<_, String>(Ok(session))
             }
             .await;
             match loaded {
-                Ok(session) => {
+                Ok(Err(resume)) => {
+                    reset();
+                    ui.phase.set(Phase::Paused);
+                    worker_link::send(&resume);
+                }
+                Ok(Ok(session)) => {
                     reset();
                     settings.set(session.spec().clone());
                     let run = Run::new(session);
@@ -260,7 +333,11 @@ pub fn App() -> impl IntoView {
             }
         });
     };
-    let save = move |_| ui.save_requests.update(|n| *n += 1);
+    let save = move |_| {
+        if !worker_link::send(&ToWorker::Save) {
+            ui.save_requests.update(|n| *n += 1);
+        }
+    };
 
     let ready = move || backend_state.get() != BackendState::Detecting;
     let phase_text = move || match ui.phase.get() {

@@ -1,11 +1,22 @@
 //! Small wrappers over browser APIs: yielding to the event loop, fetching and reading files,
-//! downloads, the URL, the clock.
+//! downloads, the URL, the clock. The clock, the yield and fetch work in the page and in its
+//! training worker alike.
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 fn window() -> Result<web_sys::Window, String> {
     web_sys::window().ok_or_else(|| "no browser window".to_string())
+}
+
+/// The worker's global scope, when this code runs in one (there is no window there).
+fn worker_scope() -> Option<web_sys::WorkerGlobalScope> {
+    js_sys::global().dyn_into::<web_sys::WorkerGlobalScope>().ok()
+}
+
+/// True inside a worker.
+pub fn in_worker() -> bool {
+    web_sys::window().is_none() && worker_scope().is_some()
 }
 
 fn js_error(value: JsValue) -> String {
@@ -18,20 +29,30 @@ pub async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        } else if let Some(scope) = worker_scope() {
+            let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
     });
     let _ = JsFuture::from(promise).await;
 }
 
-/// Milliseconds since the page loaded.
+/// Milliseconds since the page (or the worker) started.
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    let performance = match web_sys::window() {
+        Some(window) => window.performance(),
+        None => worker_scope().and_then(|scope| scope.performance()),
+    };
+    performance.map_or(0.0, |p| p.now())
 }
 
 /// The bytes of a same-origin file, or why they could not be had.
 pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let response: web_sys::Response =
-        JsFuture::from(window()?.fetch_with_str(url)).await.map_err(js_error)?.dyn_into().map_err(js_error)?;
+    let request = match (web_sys::window(), worker_scope()) {
+        (Some(window), _) => window.fetch_with_str(url),
+        (None, Some(scope)) => scope.fetch_with_str(url),
+        (None, None) => return Err("no window or worker to fetch with".into()),
+    };
+    let response: web_sys::Response = JsFuture::from(request).await.map_err(js_error)?.dyn_into().map_err(js_error)?;
     if !response.ok() {
         return Err(format!("HTTP {} for {url}", response.status()));
     }

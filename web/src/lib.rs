@@ -4,6 +4,7 @@
 //! everything else exists only on wasm32.
 
 pub mod bench_options;
+pub mod protocol;
 pub mod settings;
 
 #[cfg(target_arch = "wasm32")]
@@ -18,12 +19,20 @@ mod predict;
 mod run;
 #[cfg(target_arch = "wasm32")]
 mod ui;
+#[cfg(target_arch = "wasm32")]
+mod worker;
+#[cfg(target_arch = "wasm32")]
+mod worker_link;
 
 /// Entry point: wasm-bindgen calls it when the module loads.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
+    // In the training worker there is no page to mount: worker.js calls `worker_main`.
+    if browser::in_worker() {
+        return;
+    }
     use components::bench_page::{BenchError, BenchErrorProps, BenchPage, BenchPageProps};
     match bench_options::BenchOptions::from_query(&browser::query()) {
         Ok(None) => leptos::mount::mount_to_body(app::App),

@@ -11,10 +11,14 @@ use rnnplay_engine::backend::BackendKind;
 use rnnplay_engine::run::{EpochReport, RunSpec, Session};
 use rnnplay_engine::EngineError;
 
+/// Where a saved checkpoint goes: a download in the page, a message from the worker.
+pub type Deliver = Box<dyn Fn(&str, Vec<u8>) -> Result<(), String>>;
+
 /// A run: the session and its last epoch's report.
 pub struct Run {
     session: Session,
     last: Option<EpochReport>,
+    deliver: Deliver,
     /// Wait for each step to finish before the next (WebGPU): at most one minibatch is in
     /// flight, so the batch counter counts finished batches and Pause takes effect within one.
     one_in_flight: bool,
@@ -24,7 +28,14 @@ impl Run {
     pub fn new(session: Session) -> Self {
         let one_in_flight =
             session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu);
-        Self { session, last: None, one_in_flight }
+        let deliver: Deliver = Box::new(|name, bytes| browser::download(name, &bytes));
+        Self { session, last: None, deliver, one_in_flight }
+    }
+
+    /// Hands saved checkpoints to `deliver` instead of downloading them.
+    pub fn delivering(mut self, deliver: Deliver) -> Self {
+        self.deliver = deliver;
+        self
     }
 
     pub fn spec(&self) -> &RunSpec {
@@ -45,8 +56,23 @@ impl Run {
     async fn save(&self) -> Result<(), String> {
         let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
         let name = if self.session.spec().is_seq2seq() { "seq2seq".into() } else { self.session.spec().model.clone() };
-        browser::download(&format!("rnnplay-{name}.safetensors"), &bytes)
+        (self.deliver)(&format!("rnnplay-{name}.safetensors"), bytes)
     }
+}
+
+/// Resets the views for a new run (training when `running`, else paused) and returns its
+/// generation, for the loop to be spawned with.
+pub fn prepare(ui: Ui, running: bool, progress: Progress, clip: f32) -> u64 {
+    ui.run_error.set(None);
+    ui.curve.set(Vec::new());
+    ui.predictions.set(None);
+    ui.translations.set(None);
+    ui.clip.set(clip);
+    ui.progress.set(progress);
+    ui.running.set(running);
+    ui.pending_steps.set(0);
+    ui.phase.set(if running { Phase::Running } else { Phase::Paused });
+    ui.generation.get_untracked()
 }
 
 /// Whether predictions refresh on their own after `epoch`: after each of the first 10 epochs

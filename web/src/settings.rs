@@ -36,6 +36,15 @@ pub fn label(key: &str) -> &str {
     LABELS.iter().find(|(k, _)| *k == key).map_or(key, |(_, l)| l)
 }
 
+/// `worker=0` trains on the page's own thread instead of in the training worker (to compare,
+/// or where a worker misbehaves); not a setting of the run.
+pub const WORKER_KEY: &str = "worker";
+
+/// Whether the query asks for no training worker.
+pub fn worker_disabled(query: &str) -> bool {
+    query.trim_start_matches('?').split('&').any(|p| p == "worker=0")
+}
+
 /// Old links named the data `dataset`.
 const ALIASES: [(&str, &str); 1] = [("dataset", "data")];
 
@@ -56,7 +65,7 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
-        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k))
+        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && *k != WORKER_KEY)
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
 }
@@ -75,6 +84,8 @@ mod tests {
         assert_eq!(from_query("?hidden=32&epochs=3").unwrap().hidden, 32);
         assert_eq!(from_query("?preset=toy-reverse&dataset=copy").unwrap().data, "copy", "old links still work");
         assert_eq!(from_query("?bench_layers=both").unwrap(), RunSpec::default());
+        assert_eq!(from_query("?worker=0&hidden=8").unwrap().hidden, 8);
+        assert!(worker_disabled("?hidden=8&worker=0") && !worker_disabled("?worker=1"));
     }
 
     #[test]

@@ -314,7 +314,7 @@ pub async fn teacher_forced_reference(
 
 /// One example sentence as the hosts show it: the free-running translation with its BLEU
 /// against the reference (k = 2, as d2l), and the teacher-forced view of the reference.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TranslationExample {
     pub src: String,
     pub reference: String,

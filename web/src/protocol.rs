@@ -1,0 +1,185 @@
+//! The page and its training worker talk in these typed messages (JSON over `postMessage`),
+//! and the views draw these plain values. Plain Rust, so the protocol is tested natively.
+//!
+//! The page sends commands ([`ToWorker`]); the worker owns the run (its backend, its session)
+//! and sends back what the views show ([`FromWorker`]). Without a worker the page runs the
+//! same loop itself and the values go straight into its signals.
+
+use rnnplay_engine::run::RunSpec;
+use rnnplay_engine::translate::TranslationExample;
+use serde::{Deserialize, Serialize};
+
+/// Where the run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// No run yet (or after Reset).
+    Idle,
+    Running,
+    Paused,
+    Finished,
+    /// Stopped by an error (divergence, a device error); the model and chart are kept.
+    Failed,
+}
+
+/// One point of the charts: the epoch's training value (perplexity for a language model, the
+/// per-token cross-entropy for an encoder–decoder) and its mean pre-clip gradient norm.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochPoint {
+    pub epoch: usize,
+    pub value: f32,
+    pub grad_norm: f32,
+}
+
+/// Where the run stands, counting finished minibatches only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs finished, of `epochs`.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Batches finished in the current epoch, and its batch count (0 before its first).
+    pub batch: usize,
+    pub batches: usize,
+    /// Tokens per second over the current epoch so far (or the last one, between epochs).
+    pub tokens_per_s: f64,
+    /// The learning rate of the epoch in progress.
+    pub lr: f32,
+    /// Epochs a loaded checkpoint had trained before this run.
+    pub epochs_before: usize,
+}
+
+impl Progress {
+    /// "epoch 2/10 · batch 3/8 · lr 1 · 1200 tokens/s": the epoch in progress while one is.
+    pub fn describe(&self) -> String {
+        if self.epochs == 0 {
+            return "no run yet: Start trains; Step (one batch) trains one minibatch and pauses".into();
+        }
+        let in_epoch = self.batch > 0 && self.batch < self.batches;
+        let epoch = if in_epoch { self.epoch + 1 } else { self.epoch };
+        let batches =
+            if self.batches > 0 { format!(" · batch {}/{}", self.batch, self.batches) } else { String::new() };
+        let speed =
+            if self.tokens_per_s > 0.0 { format!(" · {:.0} tokens/s", self.tokens_per_s) } else { String::new() };
+        let before = match self.epochs_before {
+            0 => String::new(),
+            n => format!(" (the loaded model had trained {n} epoch(s) before)"),
+        };
+        format!("epoch {epoch}/{}{batches} · lr {}{speed}{before}", self.epochs, self.lr)
+    }
+}
+
+/// One position of the teacher-forced view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForcedToken {
+    pub truth: String,
+    pub predicted: String,
+    pub p_truth: f32,
+}
+
+/// What the model says now, both ways.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Predictions {
+    pub epoch: usize,
+    /// The passage's first token, which both views start from.
+    pub first: String,
+    pub forced: Vec<ForcedToken>,
+    pub forced_perplexity: f32,
+    pub forced_accuracy: f32,
+    /// The model feeding itself from the passage's first token, as long as the passage.
+    pub passage_free_running: Vec<String>,
+    /// The free-running continuation of the user's prefix.
+    pub continuation: String,
+    /// Tokens of the prefix outside the vocabulary (fed as `<unk>`).
+    pub unknown: Vec<String>,
+}
+
+/// What the worker found: WebGPU on an adapter (software or not), or only the CPU backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Backends {
+    Gpu { name: String, software: bool },
+    Cpu { reason: String },
+}
+
+/// A command from the page to the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Build a run (the worker fetches fra-eng itself when the spec names it) and train it
+    /// (`running`) or take one step.
+    Start { spec: RunSpec, text: Option<String>, running: bool, use_cpu: bool },
+    /// Continue a language model's checkpoint on `text`, paused.
+    Resume { spec: RunSpec, checkpoint: Vec<u8>, text: String, use_cpu: bool },
+    /// Train on (true) or pause (false).
+    Running(bool),
+    /// Train one more minibatch while paused.
+    Step,
+    /// Compute the predictions with these options.
+    Predict { prefix: String, length: usize, temperature: f32, sentence: String },
+    /// Send the model as a checkpoint.
+    Save,
+    /// Drop the run (Reset).
+    Reset,
+}
+
+/// What the worker reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    Backends(Backends),
+    /// A run was built (after `Resume`: with the checkpoint's architecture in `spec`).
+    Built {
+        spec: Box<RunSpec>,
+        progress: Progress,
+        first_example: Option<String>,
+    },
+    /// The run could not be built.
+    NotBuilt(String),
+    Phase(Phase),
+    Progress(Progress),
+    Curve(Vec<EpochPoint>),
+    Predictions(Predictions),
+    Translations(Vec<TranslationExample>),
+    SentenceTranslation(String),
+    RunError(Option<String>),
+    /// A checkpoint to download as `name`.
+    Saved {
+        name: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl ToWorker {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("a message the worker does not understand: {e}"))
+    }
+}
+
+impl FromWorker {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("a message from the worker the page does not understand: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_through_json() {
+        let start =
+            ToWorker::Start { spec: RunSpec::default(), text: Some("abc".into()), running: true, use_cpu: false };
+        assert_eq!(ToWorker::from_json(&start.to_json()).unwrap(), start);
+        let progress =
+            Progress { epoch: 2, epochs: 3, batch: 1, batches: 8, tokens_per_s: 1.5, lr: 0.5, epochs_before: 0 };
+        let message = FromWorker::Progress(progress);
+        assert_eq!(FromWorker::from_json(&message.to_json()).unwrap(), message);
+        let saved = FromWorker::Saved { name: "m.safetensors".into(), bytes: vec![0, 255, 7] };
+        assert_eq!(FromWorker::from_json(&saved.to_json()).unwrap(), saved);
+        assert!(ToWorker::from_json("{\"Launch\":1}").unwrap_err().contains("does not understand"));
+    }
+}

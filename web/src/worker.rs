@@ -1,0 +1,179 @@
+//! The training worker: a dedicated Web Worker that owns the backend, the session and the
+//! training loop, so a minibatch computed on the CPU backend never holds up the page's frames.
+//! It runs the very loop the page runs without a worker (`run::drive`, over its own `Ui`
+//! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
+//! ([`FromWorker`]) every few milliseconds.
+
+use crate::app::{load_fra_eng, open_backend, BackendState};
+use crate::browser;
+use crate::protocol::{Backends, FromWorker, ToWorker};
+use crate::run::{drive, prepare, Deliver, Run};
+use crate::ui::{Phase, Ui};
+use leptos::prelude::*;
+use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::run::{DataSource, RunData, RunSpec, Session};
+use rnnplay_engine::{Checkpoint, EngineOptions};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+
+thread_local! {
+    static GPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
+    static CPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
+}
+
+/// How often the worker looks for changed views to report.
+const REPORT_EVERY_MS: i32 = 25;
+
+fn post(message: &FromWorker) {
+    if let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
+        let _ = scope.post_message(&JsValue::from_str(&message.to_json()));
+    }
+}
+
+fn backend(use_cpu: bool) -> Rc<dyn Backend> {
+    match GPU.with(|g| g.borrow().clone()) {
+        Some(gpu) if !use_cpu => gpu,
+        _ => CPU.with(|c| Rc::clone(c.borrow_mut().get_or_insert_with(|| Rc::new(CpuBackend::new())))),
+    }
+}
+
+/// Checkpoints go to the page as a message; it offers the download.
+fn deliver() -> Deliver {
+    Box::new(|name, bytes| {
+        post(&FromWorker::Saved { name: name.to_string(), bytes });
+        Ok(())
+    })
+}
+
+/// Starts a built session: resets the views, reports the build, spawns the loop.
+fn launch(ui: Ui, session: Session, running: bool) {
+    let spec = session.spec().clone();
+    let first_example = session.seq2seq().and_then(|r| r.examples.first().map(|(src, _)| src.clone()));
+    let run = Run::new(session).delivering(deliver());
+    let generation = prepare(ui, running, run.progress(), spec.clip);
+    if !running {
+        ui.pending_steps.set(1);
+    }
+    post(&FromWorker::Built { spec: Box::new(spec), progress: run.progress(), first_example });
+    spawn_local(drive(ui, generation, run));
+}
+
+async fn start(ui: Ui, spec: RunSpec, text: Option<String>, running: bool, use_cpu: bool) -> Result<(), String> {
+    let zip = match spec.source() {
+        DataSource::FraEng => Some(load_fra_eng().await?),
+        _ => None,
+    };
+    let data = match (&zip, &text, spec.source()) {
+        (Some(zip), _, _) => RunData::FraEngZip(zip),
+        (_, _, DataSource::Toy(_)) => RunData::Generated,
+        (_, Some(text), _) => RunData::Text(text),
+        (_, None, _) => return Err("no corpus yet: load The Time Machine, paste text or upload a file".into()),
+    };
+    let session = spec.build(&backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?;
+    launch(ui, session, running);
+    Ok(())
+}
+
+fn handle(ui: Ui, message: ToWorker) {
+    match message {
+        ToWorker::Start { spec, text, running, use_cpu } => spawn_local(async move {
+            if let Err(err) = start(ui, spec, text, running, use_cpu).await {
+                post(&FromWorker::NotBuilt(err));
+            }
+        }),
+        ToWorker::Resume { spec, checkpoint, text, use_cpu } => {
+            let resumed = Checkpoint::from_bytes(&checkpoint)
+                .and_then(|c| spec.resume(&backend(use_cpu), &c, RunData::Text(&text), &EngineOptions::default()));
+            match resumed {
+                Ok(session) => {
+                    launch(ui, session, false);
+                    ui.pending_steps.set(0);
+                    ui.predict_requests.update(|n| *n += 1);
+                }
+                Err(err) => post(&FromWorker::NotBuilt(err.to_string())),
+            }
+        }
+        ToWorker::Running(on) => {
+            ui.running.set(on);
+            if on && ui.phase.get_untracked() == Phase::Paused {
+                ui.phase.set(Phase::Running);
+            }
+        }
+        ToWorker::Step => ui.pending_steps.update(|n| *n += 1),
+        ToWorker::Predict { prefix, length, temperature, sentence } => {
+            ui.prefix.set(prefix);
+            ui.length.set(length);
+            ui.temperature.set(temperature);
+            ui.sentence.set(sentence);
+            ui.predict_requests.update(|n| *n += 1);
+        }
+        ToWorker::Save => ui.save_requests.update(|n| *n += 1),
+        ToWorker::Reset => {
+            ui.generation.update(|g| *g += 1);
+            ui.running.set(false);
+            ui.pending_steps.set(0);
+            ui.phase.set(Phase::Idle);
+        }
+    }
+}
+
+/// Reports each view that changed since the last report.
+async fn report(ui: Ui) {
+    let mut sent: Vec<String> = Vec::new();
+    loop {
+        let now = [
+            FromWorker::Phase(ui.phase.get_untracked()),
+            FromWorker::Progress(ui.progress.get_untracked()),
+            FromWorker::Curve(ui.curve.get_untracked()),
+            FromWorker::Predictions(ui.predictions.get_untracked().unwrap_or_default()),
+            FromWorker::Translations(ui.translations.get_untracked().unwrap_or_default()),
+            FromWorker::SentenceTranslation(ui.sentence_translation.get_untracked()),
+            FromWorker::RunError(ui.run_error.get_untracked()),
+        ];
+        let texts: Vec<String> = now.iter().map(FromWorker::to_json).collect();
+        for (index, text) in texts.iter().enumerate() {
+            if sent.get(index) != Some(text) {
+                post(&now[index]);
+            }
+        }
+        sent = texts;
+        browser::sleep(REPORT_EVERY_MS).await;
+    }
+}
+
+/// The worker's entry point (called by worker.js once the module is loaded).
+#[wasm_bindgen]
+pub fn worker_main() {
+    console_error_panic_hook::set_once();
+    let ui = Ui::new();
+    let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() else { return };
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            match event.data().as_string().map(|text| ToWorker::from_json(&text)) {
+                Some(Ok(message)) => handle(ui, message),
+                Some(Err(err)) => post(&FromWorker::RunError(Some(err))),
+                None => post(&FromWorker::RunError(Some("the worker got a message that is not text".into()))),
+            }
+        });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    spawn_local(async move {
+        let (found, state) = open_backend().await;
+        let backends = match state {
+            BackendState::Gpu { name, software } => {
+                GPU.with(|g| *g.borrow_mut() = Some(found));
+                Backends::Gpu { name, software }
+            }
+            BackendState::Cpu(reason) => {
+                CPU.with(|c| *c.borrow_mut() = Some(found));
+                Backends::Cpu { reason }
+            }
+            BackendState::Detecting => Backends::Cpu { reason: "no backend was found".into() },
+        };
+        post(&FromWorker::Backends(backends));
+        report(ui).await;
+    });
+}
