@@ -146,6 +146,8 @@ pub fn App() -> impl IntoView {
         FromWorker::Translations(rows) => ui.translations.set((!rows.is_empty()).then_some(rows)),
         FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
         FromWorker::RunError(err) => ui.run_error.set(err),
+        // The playground never asks the worker for the benchmark.
+        FromWorker::Bench(_) => {}
         FromWorker::Saved { name, bytes } => {
             if let Err(err) = browser::download(&name, &bytes) {
                 ui.run_error.set(Some(format!("saving failed: {err}")));

@@ -5,6 +5,7 @@
 //! and sends back what the views show ([`FromWorker`]). Without a worker the page runs the
 //! same loop itself and the values go straight into its signals.
 
+use rnnplay_engine::bench::Measurement;
 use rnnplay_engine::run::RunSpec;
 use rnnplay_engine::translate::TranslationExample;
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,27 @@ pub enum ToWorker {
     Save,
     /// Drop the run (Reset).
     Reset,
+    /// Run the benchmark page's measurement (`?bench=1…`, the page's query string).
+    Bench { query: String },
+}
+
+/// One row of the benchmark table: a measurement and, on an unfused row after a fused one,
+/// the speed-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchRow {
+    pub m: Measurement,
+    pub speedup: Option<f64>,
+}
+
+/// What the benchmark page shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenchView {
+    /// (phase, text): phase is `running`, `finished` or `failed`.
+    pub status: (String, String),
+    pub header: String,
+    /// The best GEMM's GFLOP/s (0 until measured).
+    pub best: f64,
+    pub rows: Vec<BenchRow>,
 }
 
 /// What the worker reports.
@@ -143,6 +165,8 @@ pub enum FromWorker {
         name: String,
         bytes: Vec<u8>,
     },
+    /// The benchmark page's table as it stands.
+    Bench(BenchView),
 }
 
 impl ToWorker {

@@ -5,8 +5,10 @@
 //! ([`FromWorker`]) every few milliseconds.
 
 use crate::app::{load_fra_eng, open_backend, BackendState};
+use crate::bench_options::BenchOptions;
 use crate::browser;
-use crate::protocol::{Backends, FromWorker, ToWorker};
+use crate::components::bench_page::measure;
+use crate::protocol::{Backends, BenchView, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Deliver, Run};
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
@@ -111,12 +113,42 @@ fn handle(ui: Ui, message: ToWorker) {
             ui.predict_requests.update(|n| *n += 1);
         }
         ToWorker::Save => ui.save_requests.update(|n| *n += 1),
+        ToWorker::Bench { query } => {
+            let options = match BenchOptions::from_query(&query) {
+                Ok(Some(options)) => options,
+                Ok(None) => BenchOptions::default(),
+                Err(err) => {
+                    post(&FromWorker::Bench(BenchView { status: ("failed".into(), err), ..BenchView::default() }));
+                    return;
+                }
+            };
+            let view = RwSignal::new(BenchView::default());
+            spawn_local(measure(options, view));
+            spawn_local(report_bench(view));
+        }
         ToWorker::Reset => {
             ui.generation.update(|g| *g += 1);
             ui.running.set(false);
             ui.pending_steps.set(0);
             ui.phase.set(Phase::Idle);
         }
+    }
+}
+
+/// Sends the benchmark table whenever it changed, until the measurement has ended.
+async fn report_bench(view: RwSignal<BenchView>) {
+    let mut sent = String::new();
+    loop {
+        let now = FromWorker::Bench(view.get_untracked());
+        let text = now.to_json();
+        if text != sent {
+            post(&now);
+            sent = text;
+        }
+        if matches!(view.with_untracked(|v| v.status.0.clone()).as_str(), "finished" | "failed") {
+            return;
+        }
+        browser::sleep(REPORT_EVERY_MS * 4).await;
     }
 }
 

@@ -52,7 +52,7 @@ pub fn has_concise_layers(name: &str) -> bool {
 }
 
 /// How a preset's concise layers ran in a measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layers {
     Fused,
     Unfused,
@@ -71,7 +71,7 @@ impl Layers {
 }
 
 /// One preset measured one way.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Measurement {
     pub preset: String,
     pub layers: Layers,

@@ -7,21 +7,16 @@ use crate::app::{load_fra_eng, open_backend, BackendState};
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::dataset_panel::load_time_machine;
+use crate::protocol::{BenchRow, BenchView, FromWorker, ToWorker};
+use crate::worker_link;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
 use rnnplay_engine::bench::{
-    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Clocks, Layers, Measurement, Run,
+    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Clocks, Layers, Run,
 };
 use rnnplay_engine::presets::seq2seq_preset;
 use std::rc::Rc;
-
-/// One row of the table: a measurement and, on an unfused row after a fused one, the speed-up.
-#[derive(Clone)]
-struct Row {
-    m: Measurement,
-    speedup: Option<f64>,
-}
 
 /// The Time Machine: the copy served with the page, else d2l's public address (sha1-checked).
 async fn time_machine() -> Result<String, String> {
@@ -31,20 +26,10 @@ async fn time_machine() -> Result<String, String> {
     }
 }
 
-/// What the page shows while and after it measures.
-#[derive(Clone, Copy)]
-struct View {
-    rows: RwSignal<Vec<Row>>,
-    /// (phase, text): phase is `running`, `finished` or `failed`.
-    status: RwSignal<(String, String)>,
-    header: RwSignal<String>,
-    /// The best GEMM's GFLOP/s (0 until measured).
-    best: RwSignal<f64>,
-}
-
-async fn run(options: BenchOptions, view: View) {
-    let View { rows, status, header, best: best_signal } = view;
-    let say = |phase: &str, text: String| status.set((phase.to_string(), text));
+/// Measures what `options` asks for and keeps `view` up to date: in the training worker when
+/// there is one (worker.rs calls this), else on the page.
+pub async fn measure(options: BenchOptions, view: RwSignal<BenchView>) {
+    let say = |phase: &str, text: String| view.update(|v| v.status = (phase.to_string(), text));
     let (backend, state) = open_backend().await;
     let adapter = match state {
         BackendState::Gpu { name, .. } => format!("WebGPU ({name})"),
@@ -85,13 +70,14 @@ async fn run(options: BenchOptions, view: View) {
         Ok(best) => best,
         Err(err) => return say("failed", format!("the GEMM yardstick failed: {err}")),
     };
-    best_signal.set(best);
-    header.set(format!(
+    view.update(|v| v.best = best);
+    let header = format!(
         "on {adapter}; best GEMM (512³, {}) {best:.2} GFLOP/s; {} warm-up + {} timed minibatches",
         backend.info().matmul_variant.name(),
         options.warmup,
         options.batches
-    ));
+    );
+    view.update(|v| v.header = header);
     for name in &presets {
         let runs: &[bool] = if has_concise_layers(name) { &options.fused } else { &[true] };
         // Tokens/s of the fused layers, by replay setting (index 1: on).
@@ -111,7 +97,7 @@ async fn run(options: BenchOptions, view: View) {
                     if m.layers == Layers::Fused {
                         fused_rate[usize::from(replay)] = Some(m.tokens_per_s);
                     }
-                    rows.update(|r| r.push(Row { m, speedup }));
+                    view.update(|v| v.rows.push(BenchRow { m, speedup }));
                 }
                 Err(err) => return say("failed", format!("{name}: {err}")),
             }
@@ -122,16 +108,32 @@ async fn run(options: BenchOptions, view: View) {
 
 #[component]
 pub fn BenchPage(options: BenchOptions) -> impl IntoView {
-    let view = View {
-        rows: RwSignal::new(Vec::new()),
-        status: RwSignal::new(("running".to_string(), "opening the backend…".to_string())),
-        header: RwSignal::new(String::new()),
-        best: RwSignal::new(0.0),
-    };
-    let View { rows, status, header, best } = view;
-    spawn_local(run(options, view));
+    let view = RwSignal::new(BenchView {
+        status: ("running".to_string(), "opening the backend…".to_string()),
+        ..BenchView::default()
+    });
+    // The training worker measures when there is one, so the page stays responsive; it sends
+    // the table as it grows.
+    // It listens once its module has loaded, which it says by reporting its backends.
+    let started = worker_link::start(
+        move |message| match message {
+            FromWorker::Backends(_) => {
+                worker_link::send(&ToWorker::Bench { query: browser::query() });
+            }
+            FromWorker::Bench(now) => view.set(now),
+            _ => {}
+        },
+        move |_| spawn_local(measure(options_for_page(), view)),
+    );
+    if !started {
+        spawn_local(measure(options, view));
+    }
+    let rows = move || view.with(|v| v.rows.clone());
+    let header = move || view.with(|v| v.header.clone());
+    let status = move || view.with(|v| v.status.clone());
+    let best = move || view.with(|v| v.best);
     let of_gemm = move |gflops: f64| {
-        let b = best.get();
+        let b = best();
         if b > 0.0 {
             format!("{:.0}%", 100.0 * gflops / b)
         } else {
@@ -146,15 +148,15 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
         </header>
         <main>
             <section class="panel wide" aria-label="Benchmark">
-                <p id="bench-header">{move || header.get()}</p>
-                <p id="bench-status" data-phase=move || status.get().0 role="status">{move || status.get().1}</p>
+                <p id="bench-header">{header}</p>
+                <p id="bench-status" data-phase=move || status().0 role="status">{move || status().1}</p>
                 <table id="bench-table">
                     <thead><tr>
                         <th>"preset"</th><th>"layers"</th><th>"replay"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
                         <th>"dispatches/step"</th><th>"submits/step"</th><th>"replayed"</th><th>"host ms/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
                     </tr></thead>
                     <tbody>
-                        <For each=move || rows.get().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
+                        <For each=move || rows().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
                             <tr data-preset=row.m.preset.clone() data-layers=row.m.layers.name()
                                 data-replay=if row.m.replay { "on" } else { "off" }
                                 data-replayed=format!("{:.2}", row.m.replayed)
@@ -181,6 +183,11 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// The page's options, read again (the worker's failure handler needs its own copy).
+fn options_for_page() -> BenchOptions {
+    BenchOptions::from_query(&browser::query()).ok().flatten().unwrap_or_default()
 }
 
 /// The benchmark page when its URL options do not parse.
