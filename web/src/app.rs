@@ -331,7 +331,9 @@ pub fn App() -> impl IntoView {
                     ui.predict_requests.update(|n| *n += 1);
                     load_error.set(None);
                 }
-                Err(err) => load_error.set(Some(format!("{name}: {err}"))),
+                Err(err) => load_error.set(Some(format!(
+                    "{name}: {err}. Pick a .safetensors file saved by this page or by rnnplay train --save."
+                ))),
             }
         });
     };
@@ -382,11 +384,11 @@ pub fn App() -> impl IntoView {
             let (class, kind, text) = match backend_state.get() {
                 BackendState::Detecting => return view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any(),
                 BackendState::Gpu { name, .. } if cpu => ("banner", "cpu", format!(
-                    "Training on this page's own CPU backend (WebGPU is available on {name}; switch below). Same numbers either way."
+                    "Training on this page's own CPU backend (WebGPU is available on {name}; choose it with “Train on”). Same numbers either way."
                 )),
                 BackendState::Gpu { name, software: false } => ("banner ok", "gpu", format!("Training on the GPU through WebGPU ({name}).")),
                 BackendState::Gpu { name, software: true } => ("banner warn", "gpu", format!(
-                    "Training through WebGPU, but its adapter ({name}) is a software renderer running on the CPU: this page's own CPU backend is usually several times faster here — switch below."
+                    "Training through WebGPU, but its adapter ({name}) is a software renderer running on the CPU: this page's own CPU backend is usually several times faster here — choose it with “Train on”."
                 )),
                 BackendState::Cpu(reason) => ("banner warn", "cpu", format!(
                     "WebGPU is not available in this browser ({reason}). Training runs on this page's own CPU backend — the same numbers. {WEBGPU_BROWSERS}."

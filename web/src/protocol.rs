@@ -62,7 +62,7 @@ impl Progress {
             if self.tokens_per_s > 0.0 { format!(" · {:.0} tokens/s", self.tokens_per_s) } else { String::new() };
         let before = match self.epochs_before {
             0 => String::new(),
-            n => format!(" (the loaded model had trained {n} epoch(s) before)"),
+            n => format!(" of this run (the loaded model had trained {n} epoch(s) before it)"),
         };
         format!("epoch {epoch}/{}{batches} · lr {}{speed}{before}", self.epochs, self.lr)
     }

@@ -78,8 +78,17 @@ fn draw(
         return Ok(());
     }
     let finite: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    // Whole epochs on the x axis: 1..=n (at least 1..2, so one point has room).
-    let last = values.len().max(2) as i32;
+    // Epochs 1..=n with half an epoch of room on each side, so no point sits on an axis;
+    // labels only at whole epochs.
+    let n = values.len() as f32;
+    let (first, last) = (0.5f32, n + 0.5);
+    let whole = |x: &f32| {
+        if (x - x.round()).abs() < 1e-3 && *x >= 1.0 {
+            format!("{}", x.round() as i64)
+        } else {
+            String::new()
+        }
+    };
     let mut top = finite.iter().copied().fold(0.0f32, f32::max);
     let mut bottom = finite.iter().copied().fold(f32::INFINITY, f32::min).min(top);
     if let Series::GradNorm { clip } = series {
@@ -93,36 +102,48 @@ fn draw(
     let mut builder = ChartBuilder::on(root);
     builder.caption(title, ("sans-serif", 16)).margin(10).x_label_area_size(30).y_label_area_size(48);
     let points = finite_points(values);
-    let dots = |points: &[(i32, f32)]| {
+    let dots = |points: &[(f32, f32)]| {
         let shown = if points.len() <= DOTS_UP_TO { points.to_vec() } else { Vec::new() };
         shown.into_iter().map(|p| Circle::new(p, 3, BLUE.filled()))
     };
-    let x_labels = values.len().clamp(2, 10);
+    let x_labels = (values.len() + 1).clamp(2, 11);
     match series {
         Series::Curve { log_scale: true, label } => {
             let low = (bottom * 0.95).max(1e-4);
-            let mut chart = builder.build_cartesian_2d(1..last, (low..top.max(low * 1.1)).log_scale())?;
-            chart.configure_mesh().x_labels(x_labels).x_desc("epoch").y_desc(format!("{label} (log)")).draw()?;
+            let mut chart = builder.build_cartesian_2d(first..last, (low..top.max(low * 1.1)).log_scale())?;
+            chart
+                .configure_mesh()
+                .x_labels(x_labels)
+                .x_label_formatter(&whole)
+                .x_desc("epoch")
+                .y_desc(format!("{label} (log)"))
+                .draw()?;
             chart.draw_series(LineSeries::new(points.clone(), &BLUE))?;
             chart.draw_series(dots(&points))?;
         }
         Series::Curve { log_scale: false, label } => {
             let low = (bottom * 0.95).max(0.0);
-            let mut chart = builder.build_cartesian_2d(1..last, low..top)?;
-            chart.configure_mesh().x_labels(x_labels).x_desc("epoch").y_desc(label).draw()?;
+            let mut chart = builder.build_cartesian_2d(first..last, low..top)?;
+            chart.configure_mesh().x_labels(x_labels).x_label_formatter(&whole).x_desc("epoch").y_desc(label).draw()?;
             chart.draw_series(LineSeries::new(points.clone(), &BLUE))?;
             chart.draw_series(dots(&points))?;
         }
         Series::GradNorm { clip } => {
-            let mut chart = builder.build_cartesian_2d(1..last, 0f32..top)?;
-            chart.configure_mesh().x_labels(x_labels).x_desc("epoch").y_desc("gradient norm").draw()?;
+            let mut chart = builder.build_cartesian_2d(first..last, 0f32..top)?;
+            chart
+                .configure_mesh()
+                .x_labels(x_labels)
+                .x_label_formatter(&whole)
+                .x_desc("epoch")
+                .y_desc("gradient norm")
+                .draw()?;
             chart.draw_series(LineSeries::new(points.clone(), &BLUE))?;
             chart.draw_series(dots(&points))?;
-            chart.draw_series(LineSeries::new(vec![(1, clip), (last, clip)], RED.stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(vec![(first, clip), (last, clip)], RED.stroke_width(2)))?;
             // The θ line labelled on itself, at the left, instead of a legend box over the curve.
             chart.draw_series(std::iter::once(Text::new(
                 format!("θ = {clip}"),
-                (1, clip),
+                (first, clip),
                 ("sans-serif", 13).into_font().color(&RED),
             )))?;
         }
@@ -131,6 +152,6 @@ fn draw(
 }
 
 /// (epoch, value) for the finite values, epochs counted from 1.
-fn finite_points(values: &[f32]) -> Vec<(i32, f32)> {
-    values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| (i as i32 + 1, v)).collect()
+fn finite_points(values: &[f32]) -> Vec<(f32, f32)> {
+    values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| (i as f32 + 1.0, v)).collect()
 }
