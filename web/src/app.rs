@@ -59,8 +59,17 @@ pub(crate) async fn open_backend() -> (Rc<dyn Backend>, BackendState) {
     }
 }
 
+/// Keeps the backend `open_backend` found, as the WebGPU or the CPU one (the page and the
+/// training worker each keep their own: the statics are per thread).
+pub(crate) fn keep_backend(backend: Rc<dyn Backend>, state: &BackendState) {
+    match state {
+        BackendState::Gpu { .. } => GPU.with(|g| *g.borrow_mut() = Some(backend)),
+        _ => CPU.with(|c| *c.borrow_mut() = Some(backend)),
+    }
+}
+
 /// The backend a run uses: WebGPU unless the CPU backend is chosen (or WebGPU is missing).
-fn chosen_backend(use_cpu: bool) -> Rc<dyn Backend> {
+pub(crate) fn chosen_backend(use_cpu: bool) -> Rc<dyn Backend> {
     let gpu = GPU.with(|g| g.borrow().clone());
     match gpu {
         Some(gpu) if !use_cpu => gpu,
@@ -105,12 +114,9 @@ pub fn App() -> impl IntoView {
     let local_backends = move || {
         spawn_local(async move {
             let (backend, state) = open_backend().await;
-            match state {
-                BackendState::Gpu { .. } => GPU.with(|g| *g.borrow_mut() = Some(backend)),
-                _ => {
-                    CPU.with(|c| *c.borrow_mut() = Some(backend));
-                    use_cpu.set(true);
-                }
+            keep_backend(backend, &state);
+            if !matches!(state, BackendState::Gpu { .. }) {
+                use_cpu.set(true);
             }
             backend_state.set(state);
         });
@@ -175,12 +181,12 @@ pub fn App() -> impl IntoView {
     // Resets the page for a new run, training (`running`) or paused, and returns its generation;
     // the caller spawns the run's loop with it.
     let load_error = RwSignal::new(None::<String>);
-    let prepare = move |running: bool, run: &Run| -> u64 {
+    let prepare_page = move |running: bool, run: &Run| -> u64 {
         load_error.set(None);
         prepare(ui, running, run.progress(), run.spec().clip)
     };
     let launch = move |run: Run, running: bool| {
-        let generation = prepare(running, &run);
+        let generation = prepare_page(running, &run);
         if !running {
             ui.pending_steps.set(1);
         }
@@ -326,7 +332,7 @@ pub fn App() -> impl IntoView {
                     reset();
                     settings.set(session.spec().clone());
                     let run = Run::new(session);
-                    let generation = prepare(false, &run);
+                    let generation = prepare_page(false, &run);
                     spawn_local(drive(ui, generation, run));
                     ui.predict_requests.update(|n| *n += 1);
                     load_error.set(None);

@@ -4,7 +4,7 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::app::{load_fra_eng, open_backend, BackendState};
+use crate::app::{chosen_backend, keep_backend, load_fra_eng, open_backend, BackendState};
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
@@ -12,19 +12,11 @@ use crate::protocol::{Backends, BenchView, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Deliver, Run};
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::run::{DataSource, RunData, RunSpec, Session};
 use rnnplay_engine::{Checkpoint, EngineOptions};
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
-
-thread_local! {
-    static GPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
-    static CPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
-}
 
 /// How often the worker looks for changed views to report.
 const REPORT_EVERY_MS: i32 = 25;
@@ -32,13 +24,6 @@ const REPORT_EVERY_MS: i32 = 25;
 fn post(message: &FromWorker) {
     if let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
         let _ = scope.post_message(&JsValue::from_str(&message.to_json()));
-    }
-}
-
-fn backend(use_cpu: bool) -> Rc<dyn Backend> {
-    match GPU.with(|g| g.borrow().clone()) {
-        Some(gpu) if !use_cpu => gpu,
-        _ => CPU.with(|c| Rc::clone(c.borrow_mut().get_or_insert_with(|| Rc::new(CpuBackend::new())))),
     }
 }
 
@@ -74,7 +59,7 @@ async fn start(ui: Ui, spec: RunSpec, text: Option<String>, running: bool, use_c
         (_, Some(text), _) => RunData::Text(text),
         (_, None, _) => return Err("no corpus yet: load The Time Machine, paste text or upload a file".into()),
     };
-    let session = spec.build(&backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?;
+    let session = spec.build(&chosen_backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?;
     launch(ui, session, running);
     Ok(())
 }
@@ -87,8 +72,9 @@ fn handle(ui: Ui, message: ToWorker) {
             }
         }),
         ToWorker::Resume { spec, checkpoint, text, use_cpu } => {
-            let resumed = Checkpoint::from_bytes(&checkpoint)
-                .and_then(|c| spec.resume(&backend(use_cpu), &c, RunData::Text(&text), &EngineOptions::default()));
+            let resumed = Checkpoint::from_bytes(&checkpoint).and_then(|c| {
+                spec.resume(&chosen_backend(use_cpu), &c, RunData::Text(&text), &EngineOptions::default())
+            });
             match resumed {
                 Ok(session) => {
                     launch(ui, session, false);
@@ -194,15 +180,10 @@ pub fn worker_main() {
     on_message.forget();
     spawn_local(async move {
         let (found, state) = open_backend().await;
+        keep_backend(found, &state);
         let backends = match state {
-            BackendState::Gpu { name, software } => {
-                GPU.with(|g| *g.borrow_mut() = Some(found));
-                Backends::Gpu { name, software }
-            }
-            BackendState::Cpu(reason) => {
-                CPU.with(|c| *c.borrow_mut() = Some(found));
-                Backends::Cpu { reason }
-            }
+            BackendState::Gpu { name, software } => Backends::Gpu { name, software },
+            BackendState::Cpu(reason) => Backends::Cpu { reason },
             BackendState::Detecting => Backends::Cpu { reason: "no backend was found".into() },
         };
         post(&FromWorker::Backends(backends));
