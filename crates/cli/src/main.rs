@@ -4,6 +4,7 @@ mod bench;
 mod bench_presets;
 mod demo;
 mod devices;
+mod inspect;
 mod outputs;
 mod plot;
 mod predict;
@@ -55,6 +56,10 @@ enum Command {
     /// Load a checkpoint and show its predictions: free-running from a prefix, and
     /// teacher-forced on a given text.
     Predict(predict::PredictArgs),
+    /// Look inside a language-model checkpoint: every layer's hidden state and gates over a
+    /// passage, the next-token probabilities, and with --position how far back a prediction
+    /// reaches (gradients through time).
+    Inspect(inspect::InspectArgs),
     /// Translate a sentence with an encoder-decoder checkpoint (free-running), and with
     /// --reference show the teacher-forced view and BLEU.
     Translate(translate::TranslateArgs),
@@ -114,6 +119,7 @@ fn main() -> Result<()> {
         Command::Devices { json } => devices::run(json),
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
         Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, layers, replay, json } } => {

@@ -170,6 +170,44 @@ fn train_saves_metrics_a_plot_and_a_checkpoint_that_predict_loads() {
     let hot = |seed: &str| predict(&["--temperature", "2", "--seed", seed, "--len", "30"])["free_running"].clone();
     assert_eq!(hot("1"), hot("1"));
     assert_ne!(hot("1"), hot("2"));
+
+    // And to look inside it: h, c, the gates and the top k at every position, and with
+    // --position how far back that prediction reaches.
+    let inspect = |extra: &[&str]| {
+        let mut args = vec!["inspect", "--checkpoint", ckpt.to_str().unwrap(), "--backend", "cpu"];
+        args.extend_from_slice(extra);
+        rnnplay_offline(&args)
+    };
+    let seen = json_line(&inspect(&["--text", "the time", "--position", "6", "--top-k", "3", "--json"]));
+    let positions = seen["positions"].as_array().unwrap();
+    assert_eq!(positions.len(), 8);
+    assert_eq!(positions[1]["token"], "h");
+    let layer = &positions[7]["layers"][0];
+    assert_eq!(layer["h"].as_array().unwrap().len(), 24);
+    assert_eq!(layer["c"].as_array().unwrap().len(), 24);
+    let gates: Vec<&String> = layer["gates"].as_object().unwrap().keys().collect();
+    assert_eq!(gates, ["f", "g", "i", "o"]);
+    let forget = layer["gates"]["f"].as_array().unwrap();
+    assert!(forget.iter().all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap())), "a sigmoid gate: {forget:?}");
+    let top = positions[0]["top_k"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    assert!(top[0][1].as_f64().unwrap() >= top[1][1].as_f64().unwrap());
+    assert_eq!(seen["target"], "e");
+    assert_eq!(seen["saliency_x"].as_array().unwrap().len(), 7);
+    assert_eq!(seen["saliency_h"][0].as_array().unwrap().len(), 7);
+    let view = inspect(&["--text", "the time", "--position", "6"]);
+    let stdout = String::from_utf8_lossy(&view.stdout);
+    assert!(view.status.success(), "{}", String::from_utf8_lossy(&view.stderr));
+    assert!(stdout.contains("the␣time") && stdout.contains("the signal reaches"), "{stdout}");
+    for (args, expected) in [
+        (&["--text", "the time", "--position", "8"][..], "past the passage's 8 tokens"),
+        (&["--signal", "q"][..], "--signal q: this lstm has h, c, i, f, g, o"),
+        (&["--layer", "2"][..], "the model has 1 layer(s)"),
+    ] {
+        let out = inspect(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "expected '{expected}' in\n{stderr}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -145,7 +145,7 @@ pub async fn teacher_forced(model: &LanguageModel, tokens: &[u32]) -> Result<Tea
     Ok(TeacherForced { perplexity: mean_nll.exp() as f32, accuracy: correct as f32 / steps.len() as f32, steps })
 }
 
-fn check_tokens(model: &LanguageModel, tokens: &[u32], min: usize, what: &str) -> Result<()> {
+pub(crate) fn check_tokens(model: &LanguageModel, tokens: &[u32], min: usize, what: &str) -> Result<()> {
     if tokens.len() < min {
         return Err(EngineError::InvalidArgument(format!(
             "the {what} has {} token(s); give at least {min}",

@@ -8,6 +8,7 @@ pub mod clip;
 pub mod error;
 pub mod generate;
 pub mod init;
+pub mod inspect;
 pub mod nn;
 pub mod ops;
 pub mod optim;

@@ -88,6 +88,27 @@ pub(crate) struct Node {
     /// True when some parameter is upstream of this value.
     pub(crate) needs_grad: bool,
     pub(crate) grad: Option<Tensor>,
+    /// Keep the gradient after backward (see [`Tape::retain_grad`]).
+    retain_grad: bool,
+}
+
+/// A value a model shows to inspection (`crate::inspect`) and to the gradient-through-time
+/// metric: what each recurrent layer computed, named, as the training kernels computed it.
+/// Models push probes only when [`Tape::enable_probes`] was called.
+#[derive(Clone)]
+pub(crate) enum Probe {
+    /// A fused layer (ops/recurrent.rs): every state of the window, (S·(steps + 1)·batch,
+    /// hidden) — h blocks 0..=steps, then for the LSTM the c blocks — and the activated gates
+    /// (steps·batch, G·hidden) the cell kernel saved for backward, named in column order.
+    Window { layer: usize, states: Var, gates: Option<(Tensor, &'static [&'static str])> },
+    /// One time step of a layer composed from primitive ops (the scratch models, unfused
+    /// concise layers): the new h (batch, hidden), the LSTM's c, and the gates by name. A
+    /// layer's steps are pushed in time order.
+    Step { layer: usize, h: Var, c: Option<Var>, gates: Vec<(&'static str, Var)> },
+    /// The rows the first layer reads for every step, (steps·batch, width). With `table`, the
+    /// rows were gathered from it with one-hot ids (`one_hot(x) · table`), so the gradient with
+    /// respect to the one-hot input row is `d(rows) · tableᵀ`.
+    Input { rows: Var, table: Option<Var> },
 }
 
 /// One step's computation graph.
@@ -102,6 +123,8 @@ pub struct Tape {
     seed: u32,
     /// Dropout masks drawn so far; mask n uses salt n.
     dropout_masks: u32,
+    /// What the model showed, when asked to (`enable_probes`).
+    probes: Option<Vec<Probe>>,
 }
 
 impl Tape {
@@ -114,6 +137,7 @@ impl Tape {
             seed_buffer: None,
             seed,
             dropout_masks: 0,
+            probes: None,
         }
     }
 
@@ -135,6 +159,36 @@ impl Tape {
 
     pub fn is_training(&self) -> bool {
         self.training
+    }
+
+    /// Asks the model run on this tape to push [`Probe`]s of what its layers compute.
+    pub(crate) fn enable_probes(&mut self) {
+        self.probes.get_or_insert_with(Vec::new);
+    }
+
+    /// Records `probe` if probes were asked for; free otherwise.
+    pub(crate) fn probe(&mut self, probe: impl FnOnce() -> Probe) {
+        if let Some(probes) = &mut self.probes {
+            probes.push(probe());
+        }
+    }
+
+    /// The probes pushed so far.
+    pub(crate) fn probes(&self) -> &[Probe] {
+        self.probes.as_deref().unwrap_or(&[])
+    }
+
+    /// Keeps the gradient of `var` after [`Tape::backward`] (which otherwise frees every
+    /// intermediate gradient once propagated), as PyTorch's `retain_grad`.
+    pub(crate) fn retain_grad(&mut self, var: Var) {
+        self.nodes[var.0].retain_grad = true;
+    }
+
+    /// The gradient of `var` after backward: set for parameters' vars (their gradient buffer)
+    /// and for vars passed to `retain_grad`; `None` when no gradient reached it.
+    pub(crate) fn grad(&self, var: Var) -> Option<&Tensor> {
+        let node = &self.nodes[var.0];
+        node.param.as_ref().map(Param::grad).or(node.grad.as_ref())
     }
 
     /// The buffer holding the step's seed, made on first use for a tape built with `new`.
@@ -163,7 +217,7 @@ impl Tape {
     }
 
     pub(crate) fn push(&mut self, value: Tensor, op: Op, param: Option<Param>, needs_grad: bool) -> Var {
-        self.nodes.push(Node { value, op, param, needs_grad, grad: None });
+        self.nodes.push(Node { value, op, param, needs_grad, grad: None, retain_grad: false });
         Var(self.nodes.len() - 1)
     }
 
@@ -247,7 +301,8 @@ impl Tape {
             let op = node.op.clone();
             crate::ops::backward(self, Var(index), &op, &grad)?;
             // Intermediate gradients are not needed once propagated; free them early.
-            if self.nodes[index].param.is_none() && index != loss.0 {
+            let node = &self.nodes[index];
+            if node.param.is_none() && !node.retain_grad && index != loss.0 {
                 self.nodes[index].grad = None;
             }
         }

@@ -237,6 +237,17 @@ impl CellKind {
         }
     }
 
+    /// The activated gates a fused cell saves, in PyTorch's block order (the columns of its
+    /// `gates` buffer): GRU reset r, update z, candidate n; LSTM input i, forget f, candidate
+    /// g, output o. The RNN has none.
+    pub fn gate_names(self) -> &'static [&'static str] {
+        match self {
+            CellKind::Rnn => &[],
+            CellKind::Gru => &["r", "z", "n"],
+            CellKind::Lstm => &["i", "f", "g", "o"],
+        }
+    }
+
     /// Number of state tensors (H, or H and C).
     pub fn state_count(self) -> usize {
         if self == CellKind::Lstm {

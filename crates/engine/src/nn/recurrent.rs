@@ -22,7 +22,7 @@ use crate::error::{EngineError, Result};
 use crate::init::{Init, InitRng};
 use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
-use crate::tape::{Tape, Var};
+use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -113,10 +113,17 @@ pub(crate) fn run_stack(
     for (index, layer) in layers.iter().enumerate() {
         // The input projections of all steps at once: the part that does not depend on the state.
         let gi_all = match layer_input {
-            LayerInput::Dense(x) => tape.matmul_t(x, layer.w_ih, false, true)?,
+            LayerInput::Dense(x) => {
+                if index == 0 {
+                    tape.probe(|| Probe::Input { rows: x, table: None });
+                }
+                tape.matmul_t(x, layer.w_ih, false, true)?
+            }
             LayerInput::OneHot(ids) => {
                 let w_t = tape.transpose(layer.w_ih)?;
-                tape.gather(w_t, ids)?
+                let rows = tape.gather(w_t, ids)?;
+                tape.probe(|| Probe::Input { rows, table: Some(w_t) });
+                rows
             }
         };
         let gi_all = tape.add_bias(gi_all, layer.b_ih)?;
@@ -130,9 +137,9 @@ pub(crate) fn run_stack(
             None => None,
         };
         let (mut output, h, c) = if fused {
-            fused_layer(tape, layer, shape, gi_all, h0, c0)?
+            fused_layer(tape, index, layer, shape, gi_all, h0, c0)?
         } else {
-            unfused_layer(tape, layer, shape, gi_all, h0, c0)?
+            unfused_layer(tape, index, layer, shape, gi_all, h0, c0)?
         };
         final_h.push(h);
         final_c.extend(c);
@@ -156,6 +163,7 @@ type LayerOutputs = (Var, Var, Option<Var>);
 /// One layer as one fused node; outputs and final states are slices of its states.
 fn fused_layer(
     tape: &mut Tape,
+    index: usize,
     layer: &LayerVars,
     w: StackShape,
     gi_all: Var,
@@ -163,6 +171,8 @@ fn fused_layer(
     c0: Option<Var>,
 ) -> Result<LayerOutputs> {
     let states = tape.recurrent_layer(w.cell, w.steps, gi_all, layer.w_hh, layer.b_hh, h0, c0)?;
+    let gates = tape.saved_gates(states).map(|g| (g, w.cell.gate_names()));
+    tape.probe(|| Probe::Window { layer: index, states, gates });
     let rows = w.steps * w.batch;
     let output = tape.slice(states, 0, w.batch, rows)?;
     let h = tape.slice(states, 0, rows, w.batch)?;
@@ -177,6 +187,7 @@ fn fused_layer(
 /// equations (`cell_step`).
 fn unfused_layer(
     tape: &mut Tape,
+    index: usize,
     layer: &LayerVars,
     w: StackShape,
     gi_all: Var,
@@ -189,7 +200,9 @@ fn unfused_layer(
         let gi = tape.slice(gi_all, 0, t * w.batch, w.batch)?;
         let gh = tape.matmul_t(h, layer.w_hh, false, true)?;
         let gh = tape.add_bias(gh, layer.b_hh)?;
-        (h, c) = cell_step(tape, w.cell, w.hidden, gi, gh, h, c)?;
+        let gates;
+        (h, c, gates) = cell_step(tape, w.cell, w.hidden, gi, gh, h, c)?;
+        tape.probe(|| Probe::Step { layer: index, h, c, gates });
         outputs.push(h);
     }
     Ok((tape.concat(&outputs, 0)?, h, c))
@@ -278,6 +291,9 @@ impl RecurrentModel {
     }
 }
 
+/// The new h, the LSTM's new c, and the activated gates by name (as [`CellKind::gate_names`]).
+type CellOutputs = (Var, Option<Var>, Vec<(&'static str, Var)>);
+
 /// One time step of a cell from the two pre-activations (batch, G·H).
 fn cell_step(
     tape: &mut Tape,
@@ -287,11 +303,11 @@ fn cell_step(
     gh: Var,
     h: Var,
     c: Option<Var>,
-) -> Result<(Var, Option<Var>)> {
+) -> Result<CellOutputs> {
     match cell {
         CellKind::Rnn => {
             let pre = tape.add(gi, gh)?;
-            Ok((tape.tanh(pre)?, None))
+            Ok((tape.tanh(pre)?, None, Vec::new()))
         }
         CellKind::Gru => {
             let gi_rz = tape.slice(gi, 1, 0, 2 * hidden)?;
@@ -308,7 +324,7 @@ fn cell_step(
             // (1 - z) n + z h = n + z (h - n)
             let diff = tape.sub(h, n)?;
             let keep = tape.mul(z, diff)?;
-            Ok((tape.add(n, keep)?, None))
+            Ok((tape.add(n, keep)?, None, vec![("r", r), ("z", z), ("n", n)]))
         }
         CellKind::Lstm => {
             let gates = tape.add(gi, gh)?;
@@ -323,7 +339,7 @@ fn cell_step(
             let write = tape.mul(i, g)?;
             let new_c = tape.add(forget, write)?;
             let squashed = tape.tanh(new_c)?;
-            Ok((tape.mul(o, squashed)?, Some(new_c)))
+            Ok((tape.mul(o, squashed)?, Some(new_c), vec![("i", i), ("f", f), ("g", g), ("o", o)]))
         }
     }
 }

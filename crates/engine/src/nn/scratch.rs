@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::init::{Init, InitRng};
 use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
-use crate::tape::{Tape, Var};
+use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
 use std::rc::Rc;
 
@@ -96,6 +96,7 @@ impl ScratchModel {
             .map(|g| {
                 // one_hot(X)·W_x for every step: a row gather of W_x.
                 let x_all = tape.gather(vars[3 * g], &flat_inputs)?;
+                tape.probe(|| Probe::Input { rows: x_all, table: Some(vars[3 * g]) });
                 Ok(Gate { x_all, w_h: vars[3 * g + 1], b: vars[3 * g + 2] })
             })
             .collect::<Result<_>>()?;
@@ -104,10 +105,11 @@ impl ScratchModel {
         let mut c = state.get(1).map(|c| tape.constant(c.clone()));
         let mut outputs = Vec::with_capacity(steps);
         for t in 0..steps {
-            match self.config.cell {
+            let named: Vec<(&'static str, Var)> = match self.config.cell {
                 CellKind::Rnn => {
                     let pre = Self::pre_activation(tape, &gates[0], t, batch, h)?;
                     h = tape.tanh(pre)?;
+                    Vec::new()
                 }
                 CellKind::Gru => {
                     let z = Self::pre_activation(tape, &gates[0], t, batch, h)?;
@@ -120,6 +122,7 @@ impl ScratchModel {
                     let diff = tape.sub(h, candidate)?;
                     let keep = tape.mul(z, diff)?;
                     h = tape.add(candidate, keep)?;
+                    vec![("z", z), ("r", r), ("h_tilde", candidate)]
                 }
                 CellKind::Lstm => {
                     let mut act = Vec::with_capacity(4);
@@ -134,8 +137,10 @@ impl ScratchModel {
                     let squashed = tape.tanh(new_c)?;
                     h = tape.mul(act[2], squashed)?;
                     c = Some(new_c);
+                    vec![("i", act[0]), ("f", act[1]), ("o", act[2]), ("c_tilde", act[3])]
                 }
-            }
+            };
+            tape.probe(|| Probe::Step { layer: 0, h, c, gates: named });
             let y = tape.matmul(h, w_hq)?;
             outputs.push(tape.add_bias(y, b_q)?);
         }

@@ -162,6 +162,17 @@ impl Tape {
     }
 }
 
+impl Tape {
+    /// The activated gates a fused layer saved for backward, (steps·batch, G·hidden), given the
+    /// layer's states var; `None` for the RNN (no gates) or a var no fused layer made.
+    pub(crate) fn saved_gates(&self, states: Var) -> Option<Tensor> {
+        match &self.nodes[states.0].op {
+            Op::Recurrent(node) => node.gates.clone(),
+            _ => None,
+        }
+    }
+}
+
 pub(super) fn backward(tape: &mut Tape, node: &RecurrentNode, dstates: &Tensor, states: &Tensor) -> Result<()> {
     let probe = node.at(0);
     let (batch, hidden, block) = (node.batch, node.hidden, probe.block());

@@ -1,0 +1,163 @@
+//! Inspection against PyTorch: for fixed weights and a passage, every layer's h (and c) at
+//! every step, the gates by name, the next-token probabilities and the connectivity gradients
+//! (‖∂ loss_t / ∂ x_s‖, ‖∂ loss_t / ∂ h_s‖) match what `tests/fixtures/make_inspect_fixtures.py`
+//! recorded with `torch.nn.RNN/GRU/LSTM` (and d2l's scratch equations) in float64 — on the CPU
+//! backend, fused and composed, and on the GPU. The input saliency is also checked against
+//! central finite differences of the loss.
+
+use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::inspect::{at_temperature, connectivity, inspect, Connectivity};
+use rnnplay_engine::nn::{LanguageModel, ModelConfig};
+use rnnplay_engine::testing::gpu_or_skip;
+use serde_json::Value;
+use std::rc::Rc;
+
+const CASES: [&str; 8] =
+    ["rnn", "gru", "lstm", "gru_2layers_embedding", "lstm_2layers", "scratch_rnn", "scratch_gru", "scratch_lstm"];
+
+/// Each value within 1e-5 of PyTorch's, relative to the largest magnitude of its array.
+const RTOL: f64 = 1e-5;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/inspect/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn floats(value: &Value) -> Vec<f64> {
+    value.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+}
+
+fn assert_matches(what: &str, ours: &[f32], theirs: &[f64]) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: length");
+    let scale = theirs.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
+    for (i, (&a, &b)) in ours.iter().zip(theirs).enumerate() {
+        let err = (f64::from(a) - b).abs() / scale;
+        assert!(err <= RTOL, "{what}[{i}]: rnnplay {a}, PyTorch {b} (relative error {err:.2e})");
+    }
+}
+
+/// The fixture's model with its weights, and its passage.
+fn model(backend: &Rc<dyn Backend>, f: &Value, fused: bool) -> (LanguageModel, Vec<u32>) {
+    let config: ModelConfig = serde_json::from_value(f["config"].clone()).unwrap();
+    let model = LanguageModel::new(backend, &config, 0).unwrap();
+    model.set_fused_layers(fused);
+    for param in model.params() {
+        let values: Vec<f32> = floats(&f["params"][param.name()]["values"]).iter().map(|&v| v as f32).collect();
+        assert!(!values.is_empty(), "fixture has no parameter {}", param.name());
+        param.value().write_f32(&values).unwrap();
+    }
+    let tokens = f["tokens"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    (model, tokens)
+}
+
+fn check_case(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
+    let f = fixture(case);
+    let (model, tokens) = model(backend, &f, fused);
+    let what = format!("{case} ({})", if fused { "fused" } else { "composed" });
+    let seen = pollster::block_on(inspect(&model, &tokens, 3)).unwrap();
+    let expected = f["signals"].as_array().unwrap();
+    assert_eq!(
+        seen.signals.len(),
+        expected.len(),
+        "{what}: signals {:?}",
+        seen.signals.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    for theirs in expected {
+        let (layer, name) = (theirs["layer"].as_u64().unwrap() as usize, theirs["name"].as_str().unwrap());
+        let ours = seen.signal(layer, name).unwrap_or_else(|| panic!("{what}: no signal {name} in layer {layer}"));
+        assert_matches(&format!("{what} layer {layer} {name}"), &ours.values, &floats(&theirs["values"]));
+    }
+    // Next-token probabilities: softmax of PyTorch's logits.
+    let vocab = model.vocab_size();
+    let logits = floats(&f["logits"]);
+    for (t, next) in seen.next.iter().enumerate() {
+        assert_eq!(next.len(), vocab, "{what}: a small vocabulary keeps every candidate");
+        let row = &logits[t * vocab..(t + 1) * vocab];
+        let max = row.iter().copied().fold(f64::MIN, f64::max);
+        let total: f64 = row.iter().map(|l| (l - max).exp()).sum();
+        let ours: Vec<f32> = (0..vocab).map(|v| next.iter().find(|c| c.token as usize == v).unwrap().p).collect();
+        let theirs: Vec<f64> = row.iter().map(|l| (l - max).exp() / total).collect();
+        assert_matches(&format!("{what} p at position {t}"), &ours, &theirs);
+        assert!(next.windows(2).all(|w| w[0].p >= w[1].p), "{what}: candidates most likely first");
+        let reshaped = at_temperature(next, 1.0);
+        let by_token: Vec<f32> =
+            (0..vocab).map(|v| reshaped[next.iter().position(|c| c.token as usize == v).unwrap()]).collect();
+        assert_matches(&format!("{what} p at T = 1"), &by_token, &theirs);
+    }
+    let position = f["position"].as_u64().unwrap() as usize;
+    let link = pollster::block_on(connectivity(&model, &tokens, position)).unwrap();
+    assert_eq!(link.target, f["target"].as_u64().unwrap() as u32, "{what}: target");
+    assert_eq!(link.target_is_truth, position + 1 < tokens.len());
+    assert_matches(&format!("{what} saliency_x"), &link.saliency_x, &floats(&f["saliency_x"]));
+    let layers = f["saliency_h"].as_array().unwrap();
+    assert_eq!(link.saliency_h.len(), layers.len(), "{what}: saliency_h layers");
+    for (layer, theirs) in layers.iter().enumerate() {
+        assert_matches(&format!("{what} saliency_h layer {layer}"), &link.saliency_h[layer], &floats(theirs));
+    }
+}
+
+fn check_all(backend: &Rc<dyn Backend>) {
+    for case in CASES {
+        check_case(backend, case, true);
+        if !case.starts_with("scratch") {
+            check_case(backend, case, false);
+        }
+    }
+}
+
+#[test]
+fn inspection_matches_pytorch_on_the_cpu() {
+    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+    check_all(&cpu);
+}
+
+#[test]
+fn inspection_matches_pytorch_on_the_gpu() {
+    let Some(gpu) = gpu_or_skip("inspection_matches_pytorch_on_the_gpu") else { return };
+    let gpu: Rc<dyn Backend> = Rc::new(gpu);
+    check_all(&gpu);
+}
+
+/// −log p(target) at `position`, from an inspection pass.
+fn loss_at(model: &LanguageModel, tokens: &[u32], position: usize, target: u32) -> f64 {
+    let seen = pollster::block_on(inspect(model, &tokens[..=position], 1)).unwrap();
+    let p = seen.next[position].iter().find(|c| c.token == target).unwrap().p;
+    -f64::from(p).ln()
+}
+
+#[test]
+fn input_saliency_equals_central_finite_differences() {
+    // The embedding model's passage has distinct tokens, so nudging the embedding row of the
+    // token at s nudges x_s alone: ∂ loss_t / ∂ x_s by central differences.
+    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+    let f = fixture("gru_2layers_embedding");
+    let (model, tokens) = model(&cpu, &f, true);
+    let position = f["position"].as_u64().unwrap() as usize;
+    let Connectivity { saliency_x, target, .. } = pollster::block_on(connectivity(&model, &tokens, position)).unwrap();
+    let table = model.params()[0].value().clone();
+    let width = table.shape()[1];
+    let original = pollster::block_on(table.to_vec()).unwrap();
+    let eps = 1e-2f32;
+    let mut numeric = Vec::new();
+    for &token in &tokens[..=position] {
+        let mut squares = 0.0;
+        for e in 0..width {
+            let at = token as usize * width + e;
+            let mut nudged = original.clone();
+            nudged[at] = original[at] + eps;
+            table.write_f32(&nudged).unwrap();
+            let up = loss_at(&model, &tokens, position, target);
+            nudged[at] = original[at] - eps;
+            table.write_f32(&nudged).unwrap();
+            let down = loss_at(&model, &tokens, position, target);
+            squares += ((up - down) / (2.0 * f64::from(eps))).powi(2);
+        }
+        numeric.push(squares.sqrt());
+    }
+    table.write_f32(&original).unwrap();
+    let peak = numeric.iter().copied().fold(0.0, f64::max);
+    for (s, (&ours, &fd)) in saliency_x.iter().zip(&numeric).enumerate() {
+        assert!((f64::from(ours) - fd).abs() <= 2e-3 * peak, "step {s}: autograd {ours}, finite differences {fd}");
+    }
+}
