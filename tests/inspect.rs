@@ -161,3 +161,50 @@ fn input_saliency_equals_central_finite_differences() {
         assert!((f64::from(ours) - fd).abs() <= 2e-3 * peak, "step {s}: autograd {ours}, finite differences {fd}");
     }
 }
+
+/// The gradient-through-time metric of a short run: one value per time step of the window,
+/// every epoch.
+fn through_time(backend: &Rc<dyn Backend>, preset: &str, fused: bool) -> Vec<Vec<f32>> {
+    let mut spec = rnnplay_engine::RunSpec::preset(preset).unwrap();
+    (spec.hidden, spec.batch_size, spec.num_steps, spec.epochs) = (16, 4, 10, 2);
+    let text = "the quick brown fox jumps over the lazy dog\n".repeat(8);
+    let options = rnnplay_engine::EngineOptions { fused_layers: fused, ..Default::default() };
+    let mut session = spec.build(backend, rnnplay_engine::RunData::Text(&text), &options).unwrap();
+    let mut epochs = Vec::new();
+    while !session.finished() {
+        if let Some(report) = pollster::block_on(session.step()).unwrap() {
+            assert_eq!(report.through_time.len(), 10, "{preset}: one value per step of the window");
+            assert!(
+                report.through_time.iter().all(|v| v.is_finite() && *v > 0.0),
+                "{preset}: {:?}",
+                report.through_time
+            );
+            epochs.push(report.through_time);
+        }
+    }
+    epochs
+}
+
+fn assert_close_runs(what: &str, a: &[Vec<f32>], b: &[Vec<f32>]) {
+    for (epoch, (x, y)) in a.iter().zip(b).enumerate() {
+        for (s, (p, q)) in x.iter().zip(y).enumerate() {
+            assert!((p - q).abs() <= 1e-4 * q.abs(), "{what}: epoch {} step {s}: {p} against {q}", epoch + 1);
+        }
+    }
+}
+
+#[test]
+fn the_gradient_through_time_agrees_across_backends_and_layer_paths() {
+    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+    let fused = through_time(&cpu, "d2l-gru", true);
+    assert_close_runs("GRU fused against composed", &fused, &through_time(&cpu, "d2l-gru", false));
+    let gpu = gpu_or_skip("the_gradient_through_time_agrees_across_backends_and_layer_paths");
+    if let Some(gpu) = gpu {
+        let gpu: Rc<dyn Backend> = Rc::new(gpu);
+        assert_close_runs("GRU GPU against CPU", &through_time(&gpu, "d2l-gru", true), &fused);
+        let scratch = through_time(&cpu, "d2l-rnn-scratch", true);
+        assert_close_runs("scratch RNN GPU against CPU", &through_time(&gpu, "d2l-rnn-scratch", true), &scratch);
+        let lstm = through_time(&cpu, "d2l-lstm", true);
+        assert_close_runs("LSTM GPU against CPU", &through_time(&gpu, "d2l-lstm", true), &lstm);
+    }
+}

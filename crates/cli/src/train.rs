@@ -109,7 +109,11 @@ fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds
             "per_token_ce": report.value, "d2l_loss": report.d2l_loss,
             "scheduled_sampling": report.scheduled_sampling,
         }),
-        false => serde_json::json!({ "perplexity": report.value, "valid_perplexity": report.valid_perplexity }),
+        // through_time[s]: the batch-mean ‖∂L/∂h_s‖ at step s of the window, before clipping.
+        false => serde_json::json!({
+            "perplexity": report.value, "valid_perplexity": report.valid_perplexity,
+            "through_time": report.through_time,
+        }),
     };
     if let (Some(line), serde_json::Value::Object(common)) = (line.as_object_mut(), common) {
         line.extend(common);
@@ -160,7 +164,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         tokens += report.tokens;
         curve.push(report.value);
         valid_curve.extend(report.valid_perplexity);
-        last = Some(report);
         let seconds = started.elapsed().as_secs_f64();
         let tokens_per_s = tokens as f64 / seconds;
         if let Some(file) = metrics_file.as_mut() {
@@ -174,6 +177,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             let line = crate::summary::report_line(&session, &report, tokens_per_s, args.predict_len)?;
             crate::progress::report(&bar, line);
         }
+        last = Some(report);
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();

@@ -6,6 +6,10 @@
 //               memory. Dispatch (1, 1, 1).
 //   column_sum  one thread per column of a rows×cols x: out[c] (+)= Σ_r x[r, c]; 256 threads per
 //               workgroup, grid (ceil(cols/256), 1, 1).
+//   row_norm_mean one thread per block b < len of rows×cols values starting at x[offset]:
+//               out[out_index + b] += scale · Σ_r ‖x block b, row r‖₂ (scale = 1/rows: the
+//               batch mean of one time step's state-gradient norms). 64 threads per workgroup,
+//               grid (ceil(len/64), 1, 1).
 
 // Params and bindings 0..2 come from reduce_params.wgsl.
 
@@ -51,4 +55,23 @@ fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
     } else {
         out[col] = acc;
     }
+}
+
+@compute @workgroup_size(64)
+fn row_norm_mean(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let block = gid.x;
+    if (block >= p.len) {
+        return;
+    }
+    var total = 0.0;
+    for (var r = 0u; r < p.rows; r = r + 1u) {
+        let start = p.offset + (block * p.rows + r) * p.cols;
+        var squares = 0.0;
+        for (var c = 0u; c < p.cols; c = c + 1u) {
+            let value = x[start + c];
+            squares = squares + value * value;
+        }
+        total = total + sqrt(squares);
+    }
+    out[p.out_index + block] = out[p.out_index + block] + p.scale * total;
 }

@@ -9,7 +9,7 @@ struct Params {
     scale: f32,
     squares: u32,
     accumulate: u32,
-    pad: u32,
+    offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

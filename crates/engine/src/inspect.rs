@@ -181,7 +181,7 @@ fn sources(tape: &Tape, steps: usize, hidden: usize) -> Vec<(usize, &'static str
     let mut composed: BTreeMap<(usize, usize), (&'static str, Vec<Var>)> = BTreeMap::new();
     for probe in tape.probes() {
         match probe {
-            Probe::Window { layer, states, gates } => {
+            Probe::Window { layer, states, gates, .. } => {
                 let states = tape.value(*states).clone();
                 out.push((*layer, "h", Source::Rows { tensor: states.clone(), first: 1, width: hidden, col: 0 }));
                 if states.shape()[0] == 2 * (steps + 1) {

@@ -21,6 +21,7 @@ pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+mod through_time;
 pub mod train;
 pub mod translate;
 

@@ -100,7 +100,7 @@ pub(crate) enum Probe {
     /// A fused layer (ops/recurrent.rs): every state of the window, (S·(steps + 1)·batch,
     /// hidden) — h blocks 0..=steps, then for the LSTM the c blocks — and the activated gates
     /// (steps·batch, G·hidden) the cell kernel saved for backward, named in column order.
-    Window { layer: usize, states: Var, gates: Option<(Tensor, &'static [&'static str])> },
+    Window { layer: usize, steps: usize, states: Var, gates: Option<(Tensor, &'static [&'static str])> },
     /// One time step of a layer composed from primitive ops (the scratch models, unfused
     /// concise layers): the new h (batch, hidden), the LSTM's c, and the gates by name. A
     /// layer's steps are pushed in time order.

@@ -14,16 +14,21 @@ use crate::param::{zero_grads, Param};
 use crate::replay::{inputs_for, StepPlans};
 use crate::tape::{Tape, Var};
 use crate::tensor::{DType, Tensor};
+use crate::through_time::{measure, watch_top_layer, GradWatch};
 use rnnplay_data::{Batch, BatchIter, Sampling};
 use std::rc::Rc;
 
 /// What one epoch measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EpochMetrics {
     /// exp(mean cross-entropy per token).
     pub perplexity: f32,
     /// Mean pre-clip global gradient norm over the epoch's batches.
     pub grad_norm: f32,
+    /// Gradient through time: for each time step s of the window, the mean over the epoch's
+    /// batches of the batch-mean ‖∂L/∂h_s‖ of the top layer, before clipping
+    /// (`through_time.rs`).
+    pub through_time: Vec<f32>,
     pub tokens: usize,
     pub batches: usize,
 }
@@ -37,11 +42,14 @@ pub(crate) struct StepLoss {
     /// Values copied into tensors that outlive the step once its backward pass is recorded:
     /// the final recurrent state into the state the next batch starts from (truncated BPTT).
     pub(crate) carry: Vec<(Var, Tensor)>,
+    /// State gradients measured into `metrics` after backward (the gradient through time).
+    pub(crate) watches: Vec<GradWatch>,
 }
 
 /// What every trainer does around its model's loss: the optimizer, global-norm clipping, the
-/// step counter that seeds each tape, and two device-side sums per epoch (`metrics`: [Σ loss,
-/// Σ pre-clip norms]) read back once at the epoch's end. [`Trainer`] and
+/// step counter that seeds each tape, and device-side sums per epoch (`metrics`: [Σ loss,
+/// Σ pre-clip norms, then for a language model Σ ‖∂L/∂h_s‖ per time step s]) read back once at
+/// the epoch's end. [`Trainer`] and
 /// [`Seq2SeqTrainer`](crate::translate::Seq2SeqTrainer) differ only in how they get the loss.
 ///
 /// A step depends on the host only through buffers written before it is recorded — the batch,
@@ -99,7 +107,14 @@ impl StepCore {
 
     /// Zeroes the device-side sums (an epoch's, or an evaluation's).
     pub(crate) fn zero_metrics(&self) -> Result<()> {
-        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: 2, value: 0.0 })
+        self.backend.run(Kernel::Fill { out: self.metrics.id(), len: self.metrics.len(), value: 0.0 })
+    }
+
+    /// Makes room in the metrics for `steps` gradient-through-time sums; before the first step
+    /// (recorded steps name the metrics buffer).
+    pub(crate) fn track_through_time(&mut self, steps: usize) -> Result<()> {
+        self.metrics = Tensor::zeros(&self.backend, &[2 + steps])?;
+        Ok(())
     }
 
     /// One training step: zeroed gradients, the forward pass that `forward` records on a tape
@@ -147,8 +162,9 @@ impl StepCore {
     fn record(&mut self, params: &[Param], forward: impl FnOnce(&mut Tape) -> Result<StepLoss>) -> Result<()> {
         zero_grads(params)?;
         let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
-        let StepLoss { loss, loss_scale, carry } = forward(&mut tape)?;
+        let StepLoss { loss, loss_scale, carry, watches } = forward(&mut tape)?;
         tape.backward(loss)?;
+        measure(&tape, &watches, &self.metrics)?;
         self.clipper.clip(params)?;
         self.optimizer.record(params)?;
         self.backend.run(Kernel::Scale {
@@ -239,6 +255,13 @@ impl Trainer {
         Ok(Self { core: StepCore::new(backend, optimizer, clip)?, inputs: Vec::new(), carrying: false })
     }
 
+    /// Also measures the gradient through time over windows of `steps` time steps
+    /// ([`EpochMetrics::through_time`]); call before the first batch.
+    pub fn with_through_time(mut self, steps: usize) -> Result<Self> {
+        self.core.track_through_time(steps)?;
+        Ok(self)
+    }
+
     /// d2l's setting: SGD with `lr` on the mean loss, clipping at `clip`.
     pub fn sgd(backend: &Rc<dyn Backend>, lr: f32, clip: f32) -> Result<Self> {
         Self::new(backend, Optimizer::by_name("sgd", lr)?, clip)
@@ -310,10 +333,17 @@ impl Trainer {
             }
         }
         let BatchInputs { tokens, labels, state, plans, .. } = inputs;
+        let measures_through_time = self.core.metrics.len() > 2;
+        let (batch_size, hidden) = (batch.batch_size, model.config().hidden_size);
         self.core.step(plans, (0, model.fused_layers()), model.params(), |tape| {
+            if measures_through_time {
+                tape.enable_probes();
+            }
             let (logits, final_state) = model.forward(tape, tokens, state)?;
             let loss = tape.softmax_cross_entropy(logits, labels)?;
-            Ok(StepLoss { loss, loss_scale: 1.0, carry: final_state.into_iter().zip(state.iter().cloned()).collect() })
+            let watches = watch_top_layer(tape, batch_size, hidden, 2);
+            let carry = final_state.into_iter().zip(state.iter().cloned()).collect();
+            Ok(StepLoss { loss, loss_scale: 1.0, carry, watches })
         })?;
         self.carrying = true;
         Ok(())
@@ -329,7 +359,14 @@ impl Trainer {
         if !mean_loss.exp().is_finite() {
             return Err(EngineError::Diverged { mean_loss, epoch: self.core.epoch });
         }
-        Ok(EpochMetrics { perplexity: mean_loss.exp(), grad_norm: sums[1] / batches_run, tokens, batches })
+        let through_time = sums[2..].iter().map(|s| s / batches_run).collect();
+        Ok(EpochMetrics {
+            perplexity: mean_loss.exp(),
+            grad_norm: sums[1] / batches_run,
+            through_time,
+            tokens,
+            batches,
+        })
     }
 
     /// Perplexity of `model` on `batches` in evaluation mode (no dropout, no updates), with

@@ -158,6 +158,13 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             let kernel = Kernel::ColumnSum { x, out, rows, cols, accumulate };
             pair.check("column_sum", kernel, &[(out, cols)], 1e-5, 1e-5);
         }
+        // Blocks of 2 rows after a 1-row offset, into the middle of a longer output.
+        if rows >= 3 {
+            let blocks = (rows - 1) / 2;
+            let out = pair.random(blocks + 4, 1.0);
+            let kernel = Kernel::RowNormMean { x, offset: cols, rows: 2, cols, blocks, out, out_offset: 2 };
+            pair.check("row_norm_mean", kernel, &[(out, blocks + 4)], 1e-5, 1e-5);
+        }
         // Copy the middle third of the columns into a wider destination at an offset.
         let width = cols.div_ceil(3);
         let start = cols / 3;

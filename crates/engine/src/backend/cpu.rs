@@ -394,6 +394,19 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 }
             }
         }),
+        Kernel::RowNormMean { x, offset, rows, cols, blocks, out, out_offset } => {
+            backend.with_output(out, &[x], |slab, out| {
+                let x = slab.get(x);
+                for block in 0..blocks {
+                    let start = offset + block * rows * cols;
+                    let total: f32 = x[start..start + rows * cols]
+                        .chunks_exact(cols.max(1))
+                        .map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt())
+                        .sum();
+                    out[out_offset + block] += total / rows.max(1) as f32;
+                }
+            })
+        }
         Kernel::ColumnSum { x, out, rows, cols, accumulate } => backend.with_output(out, &[x], |slab, out| {
             // Row by row into f64 totals: the same order of additions per column as a column
             // walk, without its strided reads.

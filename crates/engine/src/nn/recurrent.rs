@@ -172,7 +172,7 @@ fn fused_layer(
 ) -> Result<LayerOutputs> {
     let states = tape.recurrent_layer(w.cell, w.steps, gi_all, layer.w_hh, layer.b_hh, h0, c0)?;
     let gates = tape.saved_gates(states).map(|g| (g, w.cell.gate_names()));
-    tape.probe(|| Probe::Window { layer: index, states, gates });
+    tape.probe(|| Probe::Window { layer: index, steps: w.steps, states, gates });
     let rows = w.steps * w.batch;
     let output = tape.slice(states, 0, w.batch, rows)?;
     let h = tape.slice(states, 0, rows, w.batch)?;

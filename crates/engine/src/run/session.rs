@@ -49,7 +49,7 @@ pub enum RunData<'a> {
 }
 
 /// What one finished epoch measured, for either task.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EpochReport {
     /// The epoch just finished, counting from 1.
     pub epoch: usize,
@@ -59,6 +59,9 @@ pub struct EpochReport {
     pub value: f32,
     /// The mean pre-clip global gradient norm.
     pub grad_norm: f32,
+    /// Language models: the gradient through time — per time step of the window, the mean
+    /// batch-mean ‖∂L/∂h_s‖ of the top layer before clipping (empty for encoder–decoders).
+    pub through_time: Vec<f32>,
     pub tokens: usize,
     pub batches: usize,
     /// The validation perplexity, when the spec holds part of the corpus out.
@@ -267,7 +270,7 @@ impl RunSpec {
             )?),
         };
         Ok(LanguageRun {
-            trainer: Trainer::new(backend, self.optimizer()?, self.clip)?,
+            trainer: Trainer::new(backend, self.optimizer()?, self.clip)?.with_through_time(self.num_steps)?,
             token_kind: self.token_kind().map_err(invalid)?,
             sample: train[..train.len().min(SAMPLE_TOKENS)].to_vec(),
             train_tokens: train.len(),
@@ -483,6 +486,7 @@ impl Session {
             lr,
             value: metrics.perplexity,
             grad_norm: metrics.grad_norm,
+            through_time: metrics.through_time,
             tokens,
             batches,
             valid_perplexity,
@@ -517,6 +521,7 @@ impl Session {
             lr,
             value: metrics.per_token_ce,
             grad_norm: metrics.grad_norm,
+            through_time: Vec::new(),
             tokens,
             batches,
             valid_perplexity: None,

@@ -260,6 +260,22 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             vec![(1, x), (2, out)],
             grid_1d(cols, 256)?,
         ),
+        Kernel::RowNormMean { x, offset, rows, cols, blocks, out, out_offset } => spec(
+            Reduce,
+            "row_norm_mean",
+            vec![
+                w(blocks, "blocks")?,
+                w(rows, "rows")?,
+                w(cols, "cols")?,
+                w(out_offset, "offset")?,
+                f(1.0 / rows.max(1) as f32),
+                0,
+                1,
+                w(offset, "offset")?,
+            ],
+            vec![(1, x), (2, out)],
+            grid_1d(blocks, 64)?,
+        ),
         Kernel::Sum { x, out, out_index, len, scale, squares, accumulate } => spec(
             if subgroups { ReduceSubgroup } else { Reduce },
             if subgroups { "sum_subgroup" } else { "sum" },
