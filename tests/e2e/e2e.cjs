@@ -14,6 +14,10 @@
 //     says so; a value that does not parse gets its own message; a good value clears both;
 //  6. frames: while the page trains d2l-gru (in its training worker), on WebGPU and on the CPU
 //     fallback, no animation frame waits more than 100 ms;
+//  8. inside the network (in 1, 2 and 4): the heatmap is drawn, a click on a unit's row colours
+//     the passage by that unit, a click on a character gives its next-token bars and shades
+//     the earlier characters by the gradient of its prediction, and after training the
+//     gradient-through-time chart has one value per step of the window;
 //  7. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
 //     plan replay on and off: four rows, tokens/s and host time above 0, the timed steps of the
 //     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
@@ -136,13 +140,51 @@ async function scenario(name, args, expectBackend) {
       fs.rmSync(saved, { force: true });
       if (!out.free_running) throw new Error(`the saved checkpoint did not predict: ${JSON.stringify(out)}`);
     }
+    const inside = await checkInside(page, name, 10);
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
     // A narrow window: everything reflows, nothing scrolls sideways.
     await page.setViewportSize({ width: 420, height: 900 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) throw new Error(`at 420 px wide the page is ${overflow} px too wide`);
-    console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}${pauseNote}, free-running '${free.slice(0, 40)}…'`);
+    console.log(`${name}: backend ${backend}, perplexity ${values.map((v) => v.toFixed(2)).join(' → ')}${pauseNote}, free-running '${free.slice(0, 40)}…'; ${inside}`);
   });
+}
+
+// The views inside the network, once predictions have arrived: returns a short description.
+async function checkInside(page, name, steps) {
+  await page.waitForFunction(() => Number(document.querySelector('#heatmap')?.dataset.rows || 0) > 0, null, { timeout: 120000 });
+  const coloured = await page.evaluate(() => {
+    const c = document.querySelector('#heatmap');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 40) n++;
+    return n;
+  });
+  if (coloured < 200) throw new Error(`the heatmap has ${coloured} coloured pixels`);
+  // A click on the third unit row colours the passage by that unit.
+  await page.click('#heatmap', { position: { x: 20, y: 16 + 2 * 5 + 2 } });
+  await page.waitForSelector('#unit-passage', { timeout: 30000 });
+  const shades = await page.$$eval('#unit-passage span', (spans) => new Set(spans.map((s) => s.style.background)).size);
+  if (shades < 3) throw new Error(`the unit's passage has ${shades} distinct colours`);
+  const firstUnit = await page.getAttribute('#unit-passage', 'data-unit');
+  await page.click('#heatmap', { position: { x: 20, y: 16 + 5 + 2 } });
+  await page.waitForFunction((u) => document.querySelector('#unit-passage')?.dataset.unit !== u, firstUnit, { timeout: 30000 });
+  // A character picked: its next-token bars, and the connectivity of its prediction.
+  await page.click('#connectivity-passage span:nth-child(21)');
+  await page.waitForFunction(() => /reaches \d+ step/.test(document.querySelector('#connectivity-summary')?.textContent || ''), null, { timeout: 60000 });
+  const shaded = await page.$$eval('#connectivity-passage span', (spans) => spans.filter((s) => /rgba/.test(s.style.background)).length);
+  if (shaded < 2) throw new Error(`the connectivity view shades ${shaded} characters`);
+  const bars = await page.$$eval('#top-k-bars .bar-row', (rows) => rows.length);
+  if (bars < 3) throw new Error(`${bars} next-token bars`);
+  let through = '';
+  if (steps) {
+    const values = JSON.parse(await page.getAttribute('#through-time-chart', 'data-values'));
+    if (values.length !== steps || !values.every((v) => v > 0)) throw new Error(`gradient through time: ${values}`);
+    through = `, gradient through time ${values[0].toExponential(1)} … ${values[steps - 1].toExponential(1)}`;
+  }
+  const inside = await page.$('section.inside');
+  await inside.screenshot({ path: path.join(shots, `inside-${name}.png`) });
+  return `heatmap ${coloured} px, ${await page.textContent('#connectivity-summary')}${through}`;
 }
 
 async function seq2seq(name, args) {
@@ -264,6 +306,7 @@ async function loadCheckpoint(name, args) {
       if (hidden !== '24') throw new Error(`hidden field shows ${hidden} after loading a hidden-24 model`);
       const progress = await page.textContent('#progress');
       if (!progress.includes('had trained 3 epoch(s) before')) throw new Error(`a loaded model's epochs: '${progress}'`);
+      const inside = await checkInside(page, name, 0);
       await page.setInputFiles('#load-checkpoint', corrupt);
       await page.waitForSelector('#load-error', { timeout: 30000 });
       const message = await page.textContent('#load-error');
@@ -272,7 +315,7 @@ async function loadCheckpoint(name, args) {
       // Reset clears old messages.
       await page.click('#reset');
       await page.waitForFunction(() => !document.querySelector('#load-error'), null, { timeout: 10000 });
-      console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused`);
+      console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused; ${inside}`);
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -3,12 +3,14 @@
 use crate::browser;
 use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
+use crate::components::inside::InsidePanel;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
+use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
-use crate::settings::{from_query, label, to_query, worker_disabled};
+use crate::settings::{from_query, label, to_query, views_disabled, worker_disabled};
 use crate::ui::{Phase, Predictions, Ui};
 use crate::worker_link;
 use leptos::html;
@@ -102,6 +104,7 @@ pub fn App() -> impl IntoView {
     };
     let settings = RwSignal::new(initial);
     let ui = Ui::new();
+    ui.views.set(!views_disabled(&browser::query()));
     let text = RwSignal::new(None::<String>);
     let backend_state = RwSignal::new(BackendState::Detecting);
     // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
@@ -149,6 +152,9 @@ pub fn App() -> impl IntoView {
         FromWorker::Progress(progress) => ui.progress.set(progress),
         FromWorker::Curve(curve) => ui.curve.set(curve),
         FromWorker::Predictions(p) => ui.predictions.set((p != Predictions::default()).then_some(p)),
+        FromWorker::ThroughTime(t) => ui.through_time.set(t),
+        FromWorker::Inspection(view) => ui.inspection.set((!view.tokens.is_empty()).then_some(view)),
+        FromWorker::Connectivity(view) => ui.connectivity.set((!view.saliency_x.is_empty()).then_some(view)),
         FromWorker::Translations(rows) => ui.translations.set((!rows.is_empty()).then_some(rows)),
         FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
         FromWorker::RunError(err) => ui.run_error.set(err),
@@ -175,6 +181,24 @@ pub fn App() -> impl IntoView {
                 temperature: ui.temperature.get_untracked(),
                 sentence: ui.sentence.get_untracked(),
             });
+        }
+    });
+
+    // A position picked inside the network, and the views switched on or off, go to the worker.
+    let connects_sent = std::cell::Cell::new(0);
+    Effect::new(move |_| {
+        let asked = ui.connect_requests.get();
+        if asked != connects_sent.get() && worker_link::active() {
+            connects_sent.set(asked);
+            if let Some(position) = ui.position.get_untracked() {
+                worker_link::send(&ToWorker::Connect { position });
+            }
+        }
+    });
+    Effect::new(move |_| {
+        let on = ui.views.get();
+        if worker_link::active() {
+            worker_link::send(&ToWorker::Views(on));
         }
     });
 
@@ -456,8 +480,11 @@ pub fn App() -> impl IntoView {
                         on:change=move |ev| log_scale.set(event_target_checked(&ev))/>" log scale"</label>
                     <Chart values=curve series=curve_series title="training curve per epoch" caption=curve_caption id="perplexity-chart"/>
                     <Chart values=grad_norms series=norm_series title="pre-clip gradient norm" caption=norm_caption id="grad-norm-chart"/>
+                    <Show when=move || !seq2seq()>
+                        <ThroughTimeChart ui=ui/>
+                    </Show>
                 </section>
-                <Show when=seq2seq fallback=move || view! { <PredictionsPanel ui=ui/> }>
+                <Show when=seq2seq fallback=move || view! { <PredictionsPanel ui=ui/> <InsidePanel ui=ui/> }>
                     <TranslationsPanel ui=ui/>
                 </Show>
             </div>

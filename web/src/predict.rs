@@ -1,12 +1,16 @@
 //! What the prediction views show, computed from a session: for a language model the
-//! teacher-forced and free-running views of a passage and the continuation of the user's
-//! prefix; for an encoder–decoder the example table and the translation of the user's sentence.
+//! teacher-forced and free-running views of a passage, the continuation of the user's prefix
+//! and, inside the network, the inspection of that passage (every layer's states and gates, the
+//! next-token candidates) and how far back the picked position's prediction reaches; for an
+//! encoder–decoder the example table and the translation of the user's sentence.
 
+use crate::protocol::{ConnectView, InspectView, NextView, SignalView};
 use crate::ui::{ForcedToken, Predictions, Ui};
 use leptos::prelude::*;
 use rnnplay_data::translation::preprocess_nmt;
 use rnnplay_data::TokenKind;
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
+use rnnplay_engine::inspect::{connectivity, inspect};
 use rnnplay_engine::run::{LanguageRun, Seq2SeqRun, Session, TaskRun};
 use rnnplay_engine::translate::{encode_source, translate, translation_example};
 
@@ -24,6 +28,12 @@ pub async fn refresh(session: &Session, ui: Ui) -> Result<(), String> {
         TaskRun::Language(run) => {
             let predictions = language(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
             ui.predictions.set(Some(predictions));
+            if ui.views.get_untracked() {
+                let view = inspection(run, session.epochs_done()).await.map_err(|e| e.to_string())?;
+                ui.inspection.set(Some(view));
+                ui.inspection_version.update(|v| *v += 1);
+                connect(session, ui).await?;
+            }
         }
         TaskRun::Seq2Seq(run) => seq2seq(run, ui).await.map_err(|e| e.to_string())?,
     }
@@ -57,6 +67,57 @@ async fn language(run: &LanguageRun, epoch: usize, ui: Ui) -> rnnplay_engine::Re
         continuation,
         unknown,
     })
+}
+
+/// Next-token candidates kept per position for the page (bars and temperature).
+const CANDIDATES_SHOWN: usize = 32;
+
+/// The inspection of the teacher-forced passage (the whole passage: position t's candidates
+/// are the prediction of token t + 1).
+async fn inspection(run: &LanguageRun, epoch: usize) -> rnnplay_engine::Result<InspectView> {
+    let token = |id: u32| run.vocab.token(id).to_string();
+    let passage = run.passage(passage_len(run.token_kind));
+    let seen = inspect(&run.model, passage, 5).await?;
+    Ok(InspectView {
+        epoch,
+        tokens: passage.iter().map(|&id| token(id)).collect(),
+        layers: seen.layers,
+        hidden: seen.hidden,
+        signals: seen.signals.iter().map(SignalView::new).collect(),
+        next: seen
+            .next
+            .iter()
+            .map(|candidates| {
+                let shown = &candidates[..candidates.len().min(CANDIDATES_SHOWN)];
+                NextView {
+                    tokens: shown.iter().map(|c| token(c.token)).collect(),
+                    logits: shown.iter().map(|c| c.logit).collect(),
+                    p: shown.iter().map(|c| c.p).collect(),
+                }
+            })
+            .collect(),
+    })
+}
+
+/// How far back the prediction at the picked position reaches, when one is picked.
+pub async fn connect(session: &Session, ui: Ui) -> Result<(), String> {
+    let (TaskRun::Language(run), Some(position)) = (session.task(), ui.position.get_untracked()) else {
+        return Ok(());
+    };
+    let passage = run.passage(passage_len(run.token_kind));
+    if position >= passage.len() {
+        return Ok(());
+    }
+    let link = connectivity(&run.model, passage, position).await.map_err(|e| e.to_string())?;
+    ui.connectivity.set(Some(ConnectView {
+        epoch: session.epochs_done(),
+        position,
+        target: run.vocab.token(link.target).to_string(),
+        target_is_truth: link.target_is_truth,
+        reach: link.reach(),
+        saliency_x: link.saliency_x,
+    }));
+    Ok(())
 }
 
 async fn seq2seq(run: &Seq2SeqRun, ui: Ui) -> rnnplay_engine::Result<()> {

@@ -31,6 +31,98 @@ pub struct EpochPoint {
     pub grad_norm: f32,
 }
 
+/// The gradient-through-time chart: per time step s of the training window, the batch-mean
+/// ‖∂L/∂h_s‖ of the top layer before clipping, averaged over an epoch — for the first epoch
+/// (for contrast) and the latest, with the latest epoch's mean gradient norm (clipping scales
+/// the gradients by min(1, θ / norm)).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThroughTime {
+    pub first: Vec<f32>,
+    pub last: Vec<f32>,
+    pub last_epoch: usize,
+    pub last_grad_norm: f32,
+}
+
+/// One signal of the inspection view (h, c or a gate of one layer), (steps, hidden) values
+/// quantized for the trip from the worker: value = q / 127 · scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalView {
+    pub layer: usize,
+    pub name: String,
+    pub scale: f32,
+    pub q: Vec<i8>,
+}
+
+impl SignalView {
+    pub fn new(signal: &rnnplay_engine::inspect::Signal) -> Self {
+        let scale = signal.values.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let q = signal.values.iter().map(|v| (v / scale * 127.0).round().clamp(-127.0, 127.0) as i8).collect();
+        Self { layer: signal.layer, name: signal.name.clone(), scale, q }
+    }
+
+    /// Whether every value is ≥ 0 (a sigmoid gate): the view's colour scale is then 0..1.
+    pub fn non_negative(&self) -> bool {
+        self.q.iter().all(|&q| q >= 0)
+    }
+}
+
+/// The most likely next tokens at one position, most likely first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextView {
+    pub tokens: Vec<String>,
+    pub logits: Vec<f32>,
+    pub p: Vec<f32>,
+}
+
+/// What the model computes over the passage of the teacher-forced view
+/// (`rnnplay_engine::inspect::inspect`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InspectView {
+    pub epoch: usize,
+    pub tokens: Vec<String>,
+    pub layers: usize,
+    pub hidden: usize,
+    pub signals: Vec<SignalView>,
+    pub next: Vec<NextView>,
+}
+
+impl InspectView {
+    pub fn signal(&self, layer: usize, name: &str) -> Option<&SignalView> {
+        self.signals.iter().find(|s| s.layer == layer && s.name == name)
+    }
+
+    /// The value of `unit` of `signal` after token `t`.
+    pub fn value(&self, signal: &SignalView, t: usize, unit: usize) -> f32 {
+        signal.q.get(t * self.hidden + unit).map_or(0.0, |&q| f32::from(q) / 127.0 * signal.scale)
+    }
+
+    /// The units ordered by how much they vary over the passage, largest first.
+    pub fn units_by_variance(&self, signal: &SignalView) -> Vec<usize> {
+        let steps = self.tokens.len().max(1) as f32;
+        let mut scored: Vec<(usize, f32)> = (0..self.hidden)
+            .map(|u| {
+                let values: Vec<f32> = (0..self.tokens.len()).map(|t| self.value(signal, t, u)).collect();
+                let mean = values.iter().sum::<f32>() / steps;
+                (u, values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / steps)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.into_iter().map(|(u, _)| u).collect()
+    }
+}
+
+/// How far back the prediction at one position of the passage reaches
+/// (`rnnplay_engine::inspect::connectivity`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectView {
+    pub epoch: usize,
+    pub position: usize,
+    pub target: String,
+    pub target_is_truth: bool,
+    pub saliency_x: Vec<f32>,
+    pub reach: usize,
+}
+
 /// Where the run stands, counting finished minibatches only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
@@ -116,6 +208,10 @@ pub enum ToWorker {
     Predict { prefix: String, length: usize, temperature: f32, sentence: String },
     /// Send the model as a checkpoint.
     Save,
+    /// Compute how far back the prediction at this position of the passage reaches.
+    Connect { position: usize },
+    /// Compute the inspection views at each refresh (true, the default) or not.
+    Views(bool),
     /// Drop the run (Reset).
     Reset,
     /// Run the benchmark page's measurement (`?bench=1…`, the page's query string).
@@ -157,6 +253,9 @@ pub enum FromWorker {
     Progress(Progress),
     Curve(Vec<EpochPoint>),
     Predictions(Predictions),
+    ThroughTime(ThroughTime),
+    Inspection(InspectView),
+    Connectivity(ConnectView),
     Translations(Vec<TranslationExample>),
     SentenceTranslation(String),
     RunError(Option<String>),

@@ -66,6 +66,10 @@ pub fn prepare(ui: Ui, running: bool, progress: Progress, clip: f32) -> u64 {
     ui.run_error.set(None);
     ui.curve.set(Vec::new());
     ui.predictions.set(None);
+    ui.through_time.set(Default::default());
+    ui.inspection.set(None);
+    ui.inspection_version.update(|v| *v += 1);
+    ui.connectivity.set(None);
     ui.translations.set(None);
     ui.clip.set(clip);
     ui.progress.set(progress);
@@ -85,7 +89,7 @@ fn predict_after(epoch: usize, epochs: usize) -> bool {
 /// predictions and saves asked for first, then one batch if training or stepping.
 pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
     let epochs = run.session.spec().epochs;
-    let (mut predicts_seen, mut saves_seen) = (0, 0);
+    let (mut predicts_seen, mut saves_seen, mut connects_seen) = (0, 0, ui.connect_requests.get_untracked());
     // Tokens/s over the epoch so far: its start (reset on resuming, so pauses do not count).
     let (mut epoch_started, mut epoch_tokens) = (browser::now_ms(), run.session.tokens_trained());
     let mut was_stepping = false;
@@ -98,6 +102,14 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             predicts_seen = predicts;
             if let Err(err) = crate::predict::refresh(&run.session, ui).await {
                 ui.run_error.set(Some(format!("predictions failed: {err}")));
+            }
+            continue;
+        }
+        let connects = ui.connect_requests.get_untracked();
+        if connects != connects_seen {
+            connects_seen = connects;
+            if let Err(err) = crate::predict::connect(&run.session, ui).await {
+                ui.run_error.set(Some(format!("the connectivity view failed: {err}")));
             }
             continue;
         }
@@ -142,6 +154,15 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             Ok(Some(report)) => {
                 let epoch = report.epoch;
                 ui.curve.update(|c| c.push(EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm }));
+                if !report.through_time.is_empty() {
+                    ui.through_time.update(|t| {
+                        if t.first.is_empty() {
+                            t.first = report.through_time.clone();
+                        }
+                        (t.last, t.last_epoch, t.last_grad_norm) =
+                            (report.through_time.clone(), epoch, report.grad_norm);
+                    });
+                }
                 ui.progress.set(Progress {
                     epoch,
                     epochs,

@@ -45,6 +45,15 @@ pub fn worker_disabled(query: &str) -> bool {
     query.trim_start_matches('?').split('&').any(|p| p == "worker=0")
 }
 
+/// `views=0` starts with the views inside the network switched off (they are computed at each
+/// prediction refresh otherwise): to measure what they cost; not a setting of the run.
+pub const VIEWS_KEY: &str = "views";
+
+/// Whether the query asks for the views inside the network to start switched off.
+pub fn views_disabled(query: &str) -> bool {
+    query.trim_start_matches('?').split('&').any(|p| p == "views=0")
+}
+
 /// Old links named the data `dataset`.
 const ALIASES: [(&str, &str); 1] = [("dataset", "data")];
 
@@ -65,7 +74,7 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
-        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && *k != WORKER_KEY)
+        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && *k != WORKER_KEY && *k != VIEWS_KEY)
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
 }
@@ -86,6 +95,8 @@ mod tests {
         assert_eq!(from_query("?bench_layers=both").unwrap(), RunSpec::default());
         assert_eq!(from_query("?worker=0&hidden=8").unwrap().hidden, 8);
         assert!(worker_disabled("?hidden=8&worker=0") && !worker_disabled("?worker=1"));
+        assert!(views_disabled("?views=0&hidden=8") && !views_disabled("?hidden=8"));
+        assert_eq!(from_query("?views=0&hidden=8").unwrap().hidden, 8);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use rnnplay_engine::translate::TranslationExample;
 
-pub use crate::protocol::{EpochPoint, ForcedToken, Phase, Predictions, Progress};
+pub use crate::protocol::{
+    ConnectView, EpochPoint, ForcedToken, InspectView, Phase, Predictions, Progress, ThroughTime,
+};
 
 /// The signals shared by the controls, the charts and the loop.
 #[derive(Clone, Copy)]
@@ -13,6 +15,17 @@ pub struct Ui {
     pub curve: RwSignal<Vec<EpochPoint>>,
     pub progress: RwSignal<Progress>,
     pub predictions: RwSignal<Option<Predictions>>,
+    /// The gradient-through-time chart's curves.
+    pub through_time: RwSignal<ThroughTime>,
+    /// Inside the network: the inspection of the passage, bumped `inspection_version` on each
+    /// refresh (the worker sends it only then: it is large); the position picked in the
+    /// passage, how far back its prediction reaches, and whether the views are computed.
+    pub inspection: RwSignal<Option<InspectView>>,
+    pub inspection_version: RwSignal<u32>,
+    pub position: RwSignal<Option<usize>>,
+    pub connect_requests: RwSignal<u32>,
+    pub connectivity: RwSignal<Option<ConnectView>>,
+    pub views: RwSignal<bool>,
     /// Why the run stopped or could not start.
     pub run_error: RwSignal<Option<String>>,
     /// Settings fields whose text does not parse, with their message (they block Start).
@@ -43,6 +56,13 @@ impl Ui {
             curve: RwSignal::new(Vec::new()),
             progress: RwSignal::new(Progress::default()),
             predictions: RwSignal::new(None),
+            through_time: RwSignal::new(ThroughTime::default()),
+            inspection: RwSignal::new(None),
+            inspection_version: RwSignal::new(0),
+            position: RwSignal::new(None),
+            connect_requests: RwSignal::new(0),
+            connectivity: RwSignal::new(None),
+            views: RwSignal::new(true),
             run_error: RwSignal::new(None),
             unparsed: RwSignal::new(Vec::new()),
             running: RwSignal::new(false),

@@ -99,6 +99,11 @@ fn handle(ui: Ui, message: ToWorker) {
             ui.predict_requests.update(|n| *n += 1);
         }
         ToWorker::Save => ui.save_requests.update(|n| *n += 1),
+        ToWorker::Connect { position } => {
+            ui.position.set(Some(position));
+            ui.connect_requests.update(|n| *n += 1);
+        }
+        ToWorker::Views(on) => ui.views.set(on),
         ToWorker::Bench { query } => {
             let options = match BenchOptions::from_query(&query) {
                 Ok(Some(options)) => options,
@@ -138,15 +143,24 @@ async fn report_bench(view: RwSignal<BenchView>) {
     }
 }
 
-/// Reports each view that changed since the last report.
+/// Reports each view that changed since the last report. The inspection is large: it goes
+/// only when its version changed, never compared as text.
 async fn report(ui: Ui) {
     let mut sent: Vec<String> = Vec::new();
+    let mut inspection_sent = 0;
     loop {
+        let version = ui.inspection_version.get_untracked();
+        if version != inspection_sent {
+            inspection_sent = version;
+            post(&FromWorker::Inspection(ui.inspection.get_untracked().unwrap_or_default()));
+        }
         let now = [
             FromWorker::Phase(ui.phase.get_untracked()),
             FromWorker::Progress(ui.progress.get_untracked()),
             FromWorker::Curve(ui.curve.get_untracked()),
             FromWorker::Predictions(ui.predictions.get_untracked().unwrap_or_default()),
+            FromWorker::ThroughTime(ui.through_time.get_untracked()),
+            FromWorker::Connectivity(ui.connectivity.get_untracked().unwrap_or_default()),
             FromWorker::Translations(ui.translations.get_untracked().unwrap_or_default()),
             FromWorker::SentenceTranslation(ui.sentence_translation.get_untracked()),
             FromWorker::RunError(ui.run_error.get_untracked()),

@@ -3,6 +3,8 @@
 pub mod bench_page;
 pub mod chart;
 pub mod dataset_panel;
+pub mod inside;
 pub mod predictions;
 pub mod settings_panel;
+pub mod through_time_chart;
 pub mod translations;

@@ -29,15 +29,23 @@ fn freshness(ui: Ui, epoch: usize) -> impl IntoView {
 pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
     let teacher = move || {
         ui.predictions.get().map(|p: Predictions| {
+            // A token of this view was predicted at the position before it: hovering shows that
+            // position's bars inside the network, a click also its connectivity.
             let tokens = p
                 .forced
                 .iter()
-                .map(|t| {
+                .enumerate()
+                .map(|(position, t)| {
                     let wrong = t.predicted != t.truth;
                     let shade = format!("background: rgba(46, 160, 67, {:.2})", t.p_truth.clamp(0.0, 1.0) * 0.8);
                     let title = format!("predicted '{}', p(true) = {:.3}", t.predicted, t.p_truth);
                     view! {
-                        <span class="tok" class:wrong=wrong class:space={t.truth == " "} style=shade title=title>
+                        <span class="tok" class:wrong=wrong class:space={t.truth == " "} style=shade title=title
+                            on:mouseenter=move |_| ui.position.set(Some(position))
+                            on:click=move |_| {
+                                ui.position.set(Some(position));
+                                ui.connect_requests.update(|n| *n += 1);
+                            }>
                             {visible(&t.truth)}
                         </span>
                     }

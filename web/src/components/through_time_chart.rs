@@ -1,0 +1,101 @@
+//! The gradient-through-time chart: per time step of the training window, how much gradient
+//! reaches the hidden state there (the batch-mean ‖∂L/∂h_s‖ of the top layer, before clipping,
+//! averaged over an epoch; `rnnplay_engine`'s `through_time.rs`), for the first epoch and the
+//! latest, and the latest scaled as clipping scales it. The values are also in the figure's
+//! `data-values` attribute (JSON) for the browser test.
+
+use crate::ui::{ThroughTime, Ui};
+use leptos::html;
+use leptos::prelude::*;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+
+#[component]
+pub fn ThroughTimeChart(ui: Ui) -> impl IntoView {
+    let canvas = NodeRef::<html::Canvas>::new();
+    Effect::new(move |_| {
+        let (curves, clip) = (ui.through_time.get(), ui.clip.get());
+        if let Some(canvas) = canvas.get() {
+            if let Some(backend) = CanvasBackend::with_canvas_object(canvas) {
+                let root = backend.into_drawing_area();
+                if let Err(err) = draw(&root, &curves, clip) {
+                    leptos::logging::warn!("gradient-through-time chart: {err}");
+                }
+                let _ = root.present();
+            }
+        }
+    });
+    let data = move || serde_json::to_string(&ui.through_time.with(|t| t.last.clone())).unwrap_or_default();
+    view! {
+        <figure class="chart" id="through-time-chart" data-values=data>
+            <canvas node_ref=canvas width="560" height="260" aria-label="gradient through time"></canvas>
+            <figcaption>"How much gradient reaches the hidden state at each step of the training window (log scale): flat means each step gets only its own loss's gradient — what came later vanished on the way back, as in a plain RNN; rising toward step 1 means the gradient is carried back (GRU, LSTM); a steep climb is an exploding gradient, which clipping (orange) scales down."</figcaption>
+        </figure>
+    }
+}
+
+/// The latest epoch's values scaled by clipping's factor for its mean gradient norm.
+fn clipped(curves: &ThroughTime, clip: f32) -> Vec<f32> {
+    let factor = if curves.last_grad_norm > clip { clip / curves.last_grad_norm } else { 1.0 };
+    curves.last.iter().map(|v| v * factor).collect()
+}
+
+fn draw(
+    root: &DrawingArea<CanvasBackend, Shift>,
+    curves: &ThroughTime,
+    clip: f32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    let title = "gradient through time";
+    if curves.last.is_empty() {
+        let (w, h) = root.dim_in_pixel();
+        root.draw(&Text::new(title, (w as i32 / 2 - 80, 14), ("sans-serif", 16)))?;
+        let note = "nothing yet: the curve appears when the first epoch ends";
+        root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
+        return Ok(());
+    }
+    let after = clipped(curves, clip);
+    let all = curves.first.iter().chain(&curves.last).chain(&after).copied().filter(|v| v.is_finite() && *v > 0.0);
+    let (low, high) = all.fold((f32::INFINITY, 0.0f32), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (low, high) = if low.is_finite() && high > low { (low * 0.8, high * 1.25) } else { (1e-6, 1.0) };
+    let steps = curves.last.len() as f32;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.5f32..steps + 0.5, (low..high).log_scale())?;
+    chart.configure_mesh().x_desc("time step s of the window").y_desc("‖∂L/∂h_s‖ (log)").draw()?;
+    let points = |values: &[f32]| -> Vec<(f32, f32)> {
+        values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite() && **v > 0.0)
+            .map(|(i, &v)| (i as f32 + 1.0, v))
+            .collect()
+    };
+    let grey = RGBColor(150, 150, 150);
+    chart
+        .draw_series(LineSeries::new(points(&curves.first), grey.stroke_width(2)))?
+        .label("epoch 1")
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(2)));
+    let orange = RGBColor(219, 109, 40);
+    if after != curves.last {
+        chart
+            .draw_series(LineSeries::new(points(&after), orange.stroke_width(2)))?
+            .label(format!("after clipping at θ = {clip}"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], orange.stroke_width(2)));
+    }
+    chart
+        .draw_series(LineSeries::new(points(&curves.last), BLUE.stroke_width(2)))?
+        .label(format!("epoch {}", curves.last_epoch))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(grey)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}
