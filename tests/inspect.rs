@@ -208,3 +208,105 @@ fn the_gradient_through_time_agrees_across_backends_and_layer_paths() {
         assert_close_runs("LSTM GPU against CPU", &through_time(&gpu, "d2l-lstm", true), &lstm);
     }
 }
+
+mod translation {
+    use super::*;
+    use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};
+    use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
+
+    const SOURCE: [u32; 5] = [3, 7, 1, 8, 4];
+    const TARGET_IN: [u32; 4] = [1, 5, 2, 6];
+
+    fn model(backend: &Rc<dyn Backend>, fused: bool) -> Seq2Seq {
+        let config = Seq2SeqConfig {
+            src_vocab_size: 9,
+            tgt_vocab_size: 8,
+            embed_size: 4,
+            hidden_size: 6,
+            num_layers: 2,
+            dropout: 0.0,
+        };
+        let model = Seq2Seq::new(backend, &config, 11).unwrap();
+        model.set_fused_layers(fused);
+        model
+    }
+
+    fn flat(inspection: &rnnplay_engine::inspect::translation::TranslationInspection) -> Vec<f32> {
+        let signals = inspection.encoder.iter().chain(&inspection.decoder);
+        let next = inspection.next.iter().flatten().map(|c| c.p);
+        signals.flat_map(|s| s.values.iter().copied()).chain(next).collect()
+    }
+
+    #[test]
+    fn an_encoder_decoder_shows_both_stacks_the_same_on_every_path() {
+        let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+        let seen = pollster::block_on(inspect_translation(&model(&cpu, true), &SOURCE, &TARGET_IN, 3)).unwrap();
+        let names = |signals: &[rnnplay_engine::inspect::Signal]| -> Vec<String> {
+            signals.iter().map(|s| format!("{}{}", s.name, s.layer)).collect()
+        };
+        assert_eq!(names(&seen.encoder), ["h0", "r0", "z0", "n0", "h1", "r1", "z1", "n1"]);
+        assert_eq!(names(&seen.decoder), names(&seen.encoder));
+        assert!(seen.encoder.iter().all(|s| s.values.len() == SOURCE.len() * 6));
+        assert!(seen.decoder.iter().all(|s| s.values.len() == TARGET_IN.len() * 6));
+        assert_eq!(seen.next.len(), TARGET_IN.len());
+        let total: f32 = seen.next[0].iter().map(|c| c.p).sum();
+        assert!((total - 1.0).abs() < 1e-5, "all 8 target tokens are candidates: {total}");
+        let composed = pollster::block_on(inspect_translation(&model(&cpu, false), &SOURCE, &TARGET_IN, 3)).unwrap();
+        let (a, b) = (flat(&seen), flat(&composed));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-5), "fused against composed");
+        if let Some(gpu) = gpu_or_skip("an_encoder_decoder_shows_both_stacks_the_same_on_every_path") {
+            let gpu: Rc<dyn Backend> = Rc::new(gpu);
+            let on_gpu = pollster::block_on(inspect_translation(&model(&gpu, true), &SOURCE, &TARGET_IN, 3)).unwrap();
+            let c = flat(&on_gpu);
+            assert!(a.iter().zip(&c).all(|(x, y)| (x - y).abs() <= 1e-5), "GPU against CPU");
+            let here =
+                pollster::block_on(translation_connectivity(&model(&cpu, true), &SOURCE, &TARGET_IN, 2, 6)).unwrap();
+            let there =
+                pollster::block_on(translation_connectivity(&model(&gpu, true), &SOURCE, &TARGET_IN, 2, 6)).unwrap();
+            assert!(
+                here.iter().zip(&there).all(|(x, y)| (x - y).abs() <= 1e-5 * x.abs().max(1.0)),
+                "{here:?} {there:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn source_saliency_equals_central_finite_differences() {
+        let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+        let model = model(&cpu, true);
+        let (position, label) = (2, 6);
+        let saliency =
+            pollster::block_on(translation_connectivity(&model, &SOURCE, &TARGET_IN, position, label)).unwrap();
+        assert_eq!(saliency.len(), SOURCE.len());
+        let table = model.params()[0].value().clone();
+        let width = table.shape()[1];
+        let original = pollster::block_on(table.to_vec()).unwrap();
+        let loss = || {
+            let seen = pollster::block_on(inspect_translation(&model, &SOURCE, &TARGET_IN, 1)).unwrap();
+            -f64::from(seen.next[position].iter().find(|c| c.token == label).unwrap().p).ln()
+        };
+        let eps = 1e-2f32;
+        for (s, &token) in SOURCE.iter().enumerate() {
+            let mut squares = 0.0;
+            for e in 0..width {
+                let at = token as usize * width + e;
+                let mut nudged = original.clone();
+                nudged[at] = original[at] + eps;
+                table.write_f32(&nudged).unwrap();
+                let up = loss();
+                nudged[at] = original[at] - eps;
+                table.write_f32(&nudged).unwrap();
+                let down = loss();
+                squares += ((up - down) / (2.0 * f64::from(eps))).powi(2);
+            }
+            table.write_f32(&original).unwrap();
+            let fd = squares.sqrt();
+            let peak = saliency.iter().copied().fold(0.0f32, f32::max);
+            assert!(
+                (f64::from(saliency[s]) - fd).abs() <= 2e-3 * f64::from(peak),
+                "source {s}: autograd {}, finite differences {fd}",
+                saliency[s]
+            );
+        }
+    }
+}

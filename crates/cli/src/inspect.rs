@@ -9,42 +9,47 @@ use clap::Args;
 use rnnplay_data::{TokenKind, Vocab};
 use rnnplay_engine::inspect::{connectivity, gate_meaning, inspect, Connectivity, Inspection, Signal};
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::{Checkpoint, EngineOptions};
+use rnnplay_engine::{Checkpoint, EngineOptions, Seq2SeqCheckpoint};
 use serde_json::{json, Map, Value};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A language-model checkpoint written by `rnnplay train --save`.
+    /// A checkpoint written by `rnnplay train --save`: a language model, or an encoder–decoder
+    /// (then --text is the source sentence and --reference the target).
     #[arg(long)]
-    checkpoint: PathBuf,
+    pub(crate) checkpoint: PathBuf,
     /// The passage to run through the model.
     #[arg(long, default_value = "time traveller for so it will be convenient to speak of him")]
-    text: String,
+    pub(crate) text: String,
     /// Also differentiate the prediction made at this position (0-based) with respect to
     /// every earlier input and hidden state: how far back it reaches.
     #[arg(long)]
-    position: Option<usize>,
+    pub(crate) position: Option<usize>,
     /// How many of the most likely next tokens to list per position.
     #[arg(long, default_value_t = 5)]
-    top_k: usize,
+    pub(crate) top_k: usize,
     /// Shade the passage by this unit instead of the three that vary most.
     #[arg(long)]
-    unit: Option<usize>,
+    pub(crate) unit: Option<usize>,
     /// The layer to shade (1-based; default the top layer).
     #[arg(long)]
-    layer: Option<usize>,
+    pub(crate) layer: Option<usize>,
     /// The signal to shade: h (default), c (LSTM) or a gate's name (r, z, n for the GRU; i, f,
     /// g, o for the LSTM; the scratch models' own names).
     #[arg(long, default_value = "h")]
-    signal: String,
+    pub(crate) signal: String,
+    /// Encoder–decoders: the target the decoder is teacher-forced on (default: the model's own
+    /// greedy translation).
+    #[arg(long)]
+    pub(crate) reference: Option<String>,
     /// gpu, cpu or auto.
     #[arg(long, default_value = "auto")]
-    backend: String,
+    pub(crate) backend: String,
     /// Print one JSON object instead of the terminal view.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Units shaded when no --unit is given.
@@ -53,9 +58,18 @@ const SHOWN_UNITS: usize = 3;
 pub fn run(args: &InspectArgs) -> Result<()> {
     let path = &args.checkpoint;
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
-    let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
     if args.top_k == 0 {
         bail!("--top-k must be at least 1");
+    }
+    let checkpoint = match Checkpoint::from_bytes(&bytes) {
+        Ok(checkpoint) => checkpoint,
+        Err(err) => match Seq2SeqCheckpoint::from_bytes(&bytes) {
+            Ok(seq2seq) => return crate::inspect_translation::run(args, &seq2seq),
+            Err(_) => return Err(err).with_context(|| format!("loading {}", path.display())),
+        },
+    };
+    if args.reference.is_some() {
+        bail!("--reference is for encoder-decoder checkpoints; {} holds a language model", path.display());
     }
     let (vocab, kind) = (&checkpoint.vocab, checkpoint.token_kind);
     let tokens = encode_with_warning(vocab, kind, &args.text, "text");
@@ -85,18 +99,26 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
+    let started = std::time::Instant::now();
     let seen = pollster::block_on(inspect(&model, &tokens, args.top_k))?;
+    let inspect_ms = started.elapsed().as_secs_f64() * 1e3;
     let Some(signal) = seen.signal(layer, &args.signal) else {
         let names: Vec<&str> = seen.signals.iter().filter(|s| s.layer == layer).map(|s| s.name.as_str()).collect();
         bail!("--signal {}: this {} has {}", args.signal, checkpoint.config.model_name(), names.join(", "));
     };
+    let started = std::time::Instant::now();
     let link = match args.position {
         Some(position) => Some(pollster::block_on(connectivity(&model, &tokens, position))?),
         None => None,
     };
+    let connectivity_ms = link.as_ref().map(|_| started.elapsed().as_secs_f64() * 1e3);
     let token = |id: u32| vocab.token(id).to_string();
     if args.json {
-        println!("{}", to_json(&checkpoint, path, &seen, link.as_ref(), args.top_k, &token));
+        let mut out = to_json(&checkpoint, path, &seen, link.as_ref(), args.top_k, &token);
+        out["inspect_ms"] = json!(inspect_ms);
+        out["connectivity_ms"] = json!(connectivity_ms);
+        out["backend"] = json!(backend.info().adapter);
+        println!("{out}");
         return Ok(());
     }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -115,7 +137,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     for unit in units {
         let label = if args.unit.is_some() { String::new() } else { " (among those that vary most)".into() };
         println!("unit {unit}{label}, shaded from {} to {}:", scale_low(signal), 1.0);
-        shade(vocab, kind, &tokens, &seen.unit(signal, unit), signal_level(signal), color);
+        shade(&shown_tokens(vocab, kind, &tokens), &seen.unit(signal, unit), signal_level(signal), color);
     }
     let shown = args.position.unwrap_or(tokens.len() - 1);
     let next: Vec<String> =
@@ -124,11 +146,13 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     if let Some(link) = link {
         print_connectivity(vocab, kind, &tokens, &link, &token, color);
     }
+    let timing = connectivity_ms.map(|ms| format!(", connectivity {ms:.1} ms")).unwrap_or_default();
+    println!("\n(on {}: inspection {inspect_ms:.1} ms{timing})", backend.info().adapter);
     Ok(())
 }
 
 /// Gates and cells live in [0, 1] (sigmoids) or [-1, 1] (tanh); the shading uses the range.
-fn scale_low(signal: &Signal) -> f32 {
+pub(crate) fn scale_low(signal: &Signal) -> f32 {
     if signal.values.iter().all(|&v| v >= 0.0) {
         0.0
     } else {
@@ -137,7 +161,7 @@ fn scale_low(signal: &Signal) -> f32 {
 }
 
 /// Maps a value to [0, 1] for shading.
-fn signal_level(signal: &Signal) -> impl Fn(f32) -> f32 {
+pub(crate) fn signal_level(signal: &Signal) -> impl Fn(f32) -> f32 {
     let low = scale_low(signal);
     move |v| ((v - low) / (1.0 - low)).clamp(0.0, 1.0)
 }
@@ -146,17 +170,16 @@ const BLOCKS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇',
 
 /// The passage on one line and under it one block per character whose height is the level;
 /// on a terminal the characters are also coloured (blue high, red low).
-fn shade(vocab: &Vocab, kind: TokenKind, tokens: &[u32], values: &[f32], level: impl Fn(f32) -> f32, color: bool) {
+pub(crate) fn shade(shown_tokens: &[String], values: &[f32], level: impl Fn(f32) -> f32, color: bool) {
     let (mut text, mut bars) = (String::from("  "), String::from("  "));
-    for (&id, &v) in tokens.iter().zip(values) {
-        let shown = shown_token(vocab, kind, id);
+    for (shown, &v) in shown_tokens.iter().zip(values) {
         let x = level(v);
         let block = BLOCKS[(x * 8.0).round() as usize];
         if color {
             let (r, g, b) = heat(x);
             text.push_str(&format!("\x1b[48;2;{r};{g};{b}m\x1b[38;2;0;0;0m{shown}\x1b[0m"));
         } else {
-            text.push_str(&shown);
+            text.push_str(shown);
         }
         bars.extend(std::iter::repeat_n(block, shown.chars().count()));
     }
@@ -175,15 +198,19 @@ fn heat(x: f32) -> (u8, u8, u8) {
     }
 }
 
-/// A token as the terminal view prints it: characters as they are (a space as '␣'), words
+/// Tokens as the terminal view prints them: characters as they are (a space as '␣'), words
 /// followed by a space.
-fn shown_token(vocab: &Vocab, kind: TokenKind, id: u32) -> String {
-    let text = vocab.token(id);
-    match kind {
-        TokenKind::Char if text == " " => "␣".to_string(),
-        TokenKind::Char => text.to_string(),
-        _ => format!("{text} "),
-    }
+pub(crate) fn shown_tokens(vocab: &Vocab, kind: TokenKind, ids: &[u32]) -> Vec<String> {
+    ids.iter()
+        .map(|&id| {
+            let text = vocab.token(id);
+            match kind {
+                TokenKind::Char if text == " " => "␣".to_string(),
+                TokenKind::Char => text.to_string(),
+                _ => format!("{text} "),
+            }
+        })
+        .collect()
 }
 
 fn passage(vocab: &Vocab, kind: TokenKind, tokens: &[u32]) -> String {
@@ -205,10 +232,37 @@ fn print_connectivity(
         link.position,
         token(link.target)
     );
-    let peak = link.saliency_x.iter().copied().fold(0.0f32, f32::max);
-    let level = |v: f32| if peak > 0.0 && v > 0.0 { ((v / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0) } else { 0.0 };
-    shade(vocab, kind, &tokens[..=link.position], &link.saliency_x, level, color);
+    shade(&shown_tokens(vocab, kind, &tokens[..=link.position]), &link.saliency_x, log_level(&link.saliency_x), color);
     println!("the signal reaches {} steps back (where it falls below 1% of its peak)", link.reach());
+}
+
+/// Gradient magnitudes to [0, 1] on a log scale over three decades below their peak.
+pub(crate) fn log_level(values: &[f32]) -> impl Fn(f32) -> f32 {
+    let peak = values.iter().copied().fold(0.0f32, f32::max);
+    move |v: f32| if peak > 0.0 && v > 0.0 { ((v / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0) } else { 0.0 }
+}
+
+/// Per layer at step `t`: `h` (and `c`) and the `gates` by name, as JSON objects.
+pub(crate) fn layers_at(signals: &[Signal], layers: usize, hidden: usize, t: usize) -> Vec<Value> {
+    (0..layers)
+        .map(|layer| {
+            let row = |s: &Signal| s.values[t * hidden..(t + 1) * hidden].to_vec();
+            let mut out = Map::new();
+            let mut gates = Map::new();
+            for signal in signals.iter().filter(|s| s.layer == layer) {
+                match signal.name.as_str() {
+                    "h" | "c" => {
+                        out.insert(signal.name.clone(), json!(row(signal)));
+                    }
+                    name => {
+                        gates.insert(name.to_string(), json!(row(signal)));
+                    }
+                }
+            }
+            out.insert("gates".into(), Value::Object(gates));
+            Value::Object(out)
+        })
+        .collect()
 }
 
 fn to_json(
@@ -221,25 +275,7 @@ fn to_json(
 ) -> Value {
     let positions: Vec<Value> = (0..seen.tokens.len())
         .map(|t| {
-            let layers: Vec<Value> = (0..seen.layers)
-                .map(|layer| {
-                    let row = |s: &Signal| s.values[t * seen.hidden..(t + 1) * seen.hidden].to_vec();
-                    let mut out = Map::new();
-                    let mut gates = Map::new();
-                    for signal in seen.signals.iter().filter(|s| s.layer == layer) {
-                        match signal.name.as_str() {
-                            "h" | "c" => {
-                                out.insert(signal.name.clone(), json!(row(signal)));
-                            }
-                            name => {
-                                gates.insert(name.to_string(), json!(row(signal)));
-                            }
-                        }
-                    }
-                    out.insert("gates".into(), Value::Object(gates));
-                    Value::Object(out)
-                })
-                .collect();
+            let layers = layers_at(&seen.signals, seen.layers, seen.hidden, t);
             let top: Vec<Value> = seen.next[t].iter().take(top_k).map(|c| json!([token(c.token), c.p])).collect();
             json!({ "position": t, "token": token(seen.tokens[t]), "layers": layers, "top_k": top })
         })

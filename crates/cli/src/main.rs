@@ -5,6 +5,7 @@ mod bench_presets;
 mod demo;
 mod devices;
 mod inspect;
+mod inspect_translation;
 mod outputs;
 mod plot;
 mod predict;

@@ -340,6 +340,31 @@ fn seq2seq_trains_on_fra_eng_saves_and_translate_loads_it() {
     assert!(String::from_utf8_lossy(&long.stderr).contains("token(s) were cut"));
     let empty = translate(&["   "]);
     assert!(!empty.status.success() && String::from_utf8_lossy(&empty.stderr).contains("the sentence is empty"));
+
+    // Inside the encoder-decoder: the encoder over the source, the decoder over the reference,
+    // and how much each source word matters to one target position.
+    let inspect = |extra: &[&str]| {
+        let mut args = vec!["inspect", "--checkpoint", ckpt.to_str().unwrap(), "--backend", "cpu", "--text", "Go."];
+        args.extend_from_slice(extra);
+        rnnplay_offline(&args)
+    };
+    let seen = json_line(&inspect(&["--reference", "Va !", "--position", "1", "--json"]));
+    assert_eq!(seen["model"], "seq2seq");
+    assert_eq!(seen["source"][0], "go");
+    assert_eq!(seen["source"].as_array().unwrap().len(), 10, "num_steps, <eos> and padding included");
+    assert_eq!(seen["target"], serde_json::json!(["<bos>", "va", "!"]));
+    assert_eq!(seen["decoder"][1]["label"], "!");
+    let gates: Vec<&String> = seen["encoder"][0]["layers"][1]["gates"].as_object().unwrap().keys().collect();
+    assert_eq!(gates, ["n", "r", "z"]);
+    assert_eq!(seen["decoder"][2]["top_k"].as_array().unwrap().len(), 5);
+    let saliency = seen["saliency_source"].as_array().unwrap();
+    assert_eq!(saliency.len(), 10);
+    assert!(saliency[0].as_f64().unwrap() > 0.0);
+    let view = inspect(&["--position", "0"]);
+    let stdout = String::from_utf8_lossy(&view.stdout);
+    assert!(view.status.success() && stdout.contains("how much each source word matters"), "{stdout}");
+    let past = inspect(&["--reference", "va !", "--position", "3"]);
+    assert!(String::from_utf8_lossy(&past.stderr).contains("past the target's 3 positions"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

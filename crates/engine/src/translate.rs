@@ -286,6 +286,15 @@ pub async fn translate(model: &Seq2Seq, tgt_vocab: &Vocab, src_ids: &[u32], max_
     Ok(output)
 }
 
+/// The decoder's inputs and labels for teacher forcing on `reference` (target ids): `<bos>`
+/// then the reference, and the reference then `<eos>`.
+pub fn teacher_forcing_ids(tgt_vocab: &Vocab, reference: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let (bos, eos) = reserved(tgt_vocab);
+    let inputs = std::iter::once(bos).chain(reference.iter().copied()).collect();
+    let labels = reference.iter().copied().chain(std::iter::once(eos)).collect();
+    (inputs, labels)
+}
+
 /// Teacher-forced view of a reference translation: the probability the model gives each
 /// reference token (then `<eos>`) when fed the true previous ones, and its top guess.
 pub async fn teacher_forced_reference(
@@ -295,9 +304,7 @@ pub async fn teacher_forced_reference(
     reference: &[u32],
 ) -> Result<Vec<(u32, u32, f32)>> {
     let backend = model.params()[0].value().backend().clone();
-    let (bos, eos) = reserved(tgt_vocab);
-    let labels: Vec<u32> = reference.iter().copied().chain(std::iter::once(eos)).collect();
-    let dec_in: Vec<u32> = std::iter::once(bos).chain(reference.iter().copied()).collect();
+    let (dec_in, labels) = teacher_forcing_ids(tgt_vocab, reference);
     let mut tape = Tape::new(&backend, 0);
     tape.set_training(false);
     let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;

@@ -11,7 +11,9 @@
 //!   s ≤ t, Distill's "memorization" view.
 //!
 //! Both run on either backend; one forward (and for connectivity one backward) pass and a few
-//! read-backs.
+//! read-backs. [`translation`] does the same for an encoder–decoder.
+
+pub mod translation;
 
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, check_tokens, softmax};
@@ -140,10 +142,14 @@ impl Connectivity {
 
 fn check_passage(model: &LanguageModel, tokens: &[u32]) -> Result<()> {
     check_tokens(model, tokens, 1, "passage")?;
-    if tokens.len() > MAX_PASSAGE {
+    check_len(tokens.len(), "passage")
+}
+
+/// Between 1 and [`MAX_PASSAGE`] tokens.
+fn check_len(len: usize, what: &str) -> Result<()> {
+    if len == 0 || len > MAX_PASSAGE {
         return Err(EngineError::InvalidArgument(format!(
-            "the passage has {} tokens; inspection takes at most {MAX_PASSAGE}: give a shorter text",
-            tokens.len()
+            "the {what} has {len} tokens; inspection takes 1 to {MAX_PASSAGE}: give a shorter (or non-empty) text"
         )));
     }
     Ok(())
@@ -176,10 +182,10 @@ enum Source {
 }
 
 /// The signals the probes show, in [`Inspection::signals`] order, without their values.
-fn sources(tape: &Tape, steps: usize, hidden: usize) -> Vec<(usize, &'static str, Source)> {
+fn sources(tape: &Tape, probes: &[Probe], steps: usize, hidden: usize) -> Vec<(usize, &'static str, Source)> {
     let mut out: Vec<(usize, &'static str, Source)> = Vec::new();
     let mut composed: BTreeMap<(usize, usize), (&'static str, Vec<Var>)> = BTreeMap::new();
-    for probe in tape.probes() {
+    for probe in probes {
         match probe {
             Probe::Window { layer, states, gates, .. } => {
                 let states = tape.value(*states).clone();
@@ -242,17 +248,36 @@ pub async fn inspect(model: &LanguageModel, tokens: &[u32], top_k: usize) -> Res
     let config = model.config().clone();
     let (steps, hidden) = (tokens.len(), config.hidden_size);
     let (mut tape, logits) = probed_forward(model, tokens)?;
-    let mut signals = Vec::new();
-    for (layer, name, source) in sources(&tape, steps, hidden) {
-        let values = read_source(&mut tape, source, steps, hidden).await?;
-        signals.push(Signal { layer, name: name.to_string(), values });
-    }
-    signals.sort_by_key(|s| s.layer);
+    let probes = tape.probes().to_vec();
+    let signals = read_signals(&mut tape, &probes, steps, hidden).await?;
     let vocab = model.vocab_size();
     let keep = top_k.max(CANDIDATES).min(vocab);
     let logits = tape.value(logits).to_vec().await?;
     let next = logits.chunks_exact(vocab).map(|row| candidates(row, keep)).collect();
     Ok(Inspection { tokens: tokens.to_vec(), layers: config.num_layers, hidden, signals, next })
+}
+
+/// Every signal `probes` show, (steps, hidden) each, per layer: h, c, then the gates.
+async fn read_signals(tape: &mut Tape, probes: &[Probe], steps: usize, hidden: usize) -> Result<Vec<Signal>> {
+    let mut signals = Vec::new();
+    for (layer, name, source) in sources(tape, probes, steps, hidden) {
+        let values = read_source(tape, source, steps, hidden).await?;
+        signals.push(Signal { layer, name: name.to_string(), values });
+    }
+    signals.sort_by_key(|s| s.layer);
+    Ok(signals)
+}
+
+/// The probed vars whose gradients connectivity reads: states, per-step h and input rows.
+fn retain_probed(tape: &mut Tape, probes: &[Probe]) {
+    for probe in probes {
+        let var = match probe {
+            Probe::Window { states, .. } => *states,
+            Probe::Step { h, .. } => *h,
+            Probe::Input { rows, .. } => *rows,
+        };
+        tape.retain_grad(var);
+    }
 }
 
 /// The `keep` most likely tokens of one row of logits, most likely first.
@@ -283,29 +308,18 @@ pub async fn connectivity(model: &LanguageModel, tokens: &[u32], position: usize
     };
     let label = Tensor::from_u32(tape.backend(), &[1], &[target])?;
     let loss = tape.softmax_cross_entropy(last, &label)?;
-    let watched: Vec<Var> = tape
-        .probes()
-        .iter()
-        .flat_map(|p| match p {
-            Probe::Window { states, .. } => vec![*states],
-            Probe::Step { h, .. } => vec![*h],
-            Probe::Input { rows, .. } => vec![*rows],
-        })
-        .collect();
-    for var in watched {
-        tape.retain_grad(var);
-    }
+    let probes = tape.probes().to_vec();
+    retain_probed(&mut tape, &probes);
     tape.backward(loss)?;
-    let saliency_x = input_saliency(&mut tape, steps).await?;
+    let saliency_x = input_saliency(&tape, &probes, steps).await?;
     let saliency_h = state_saliency(&mut tape, steps, hidden).await?;
     Ok(Connectivity { position, target, target_is_truth, saliency_x, saliency_h })
 }
 
 /// ‖∂ loss / ∂ x_s‖ per step from the input probes: a one-hot input's gradient is
 /// `d(rows) · tableᵀ` summed over the probes (the scratch models gather one table per gate).
-async fn input_saliency(tape: &mut Tape, steps: usize) -> Result<Vec<f32>> {
-    let inputs: Vec<(Var, Option<Var>)> = tape
-        .probes()
+async fn input_saliency(tape: &Tape, probes: &[Probe], steps: usize) -> Result<Vec<f32>> {
+    let inputs: Vec<(Var, Option<Var>)> = probes
         .iter()
         .filter_map(|p| match p {
             Probe::Input { rows, table } => Some((*rows, *table)),
