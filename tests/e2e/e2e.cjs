@@ -181,6 +181,7 @@ async function checkInside(page, name, steps) {
     const values = JSON.parse(await page.getAttribute('#through-time-chart', 'data-values'));
     if (values.length !== steps || !values.every((v) => v > 0)) throw new Error(`gradient through time: ${values}`);
     through = `, gradient through time ${values[0].toExponential(1)} … ${values[steps - 1].toExponential(1)}`;
+    await (await page.$('#through-time-chart')).screenshot({ path: path.join(shots, `through-time-${name}.png`) });
   }
   const inside = await page.$('section.inside');
   await inside.screenshot({ path: path.join(shots, `inside-${name}.png`) });
@@ -217,8 +218,18 @@ async function seq2seq(name, args) {
     await page.click('#translate');
     await page.waitForFunction(() => (document.querySelector('#sentence-translation')?.textContent || '').startsWith('a b c ⇒ '), null, { timeout: 120000 });
     const translated = await page.textContent('#sentence-translation');
+    // Inside the encoder-decoder: both heatmaps drawn; a target word picked shades the source.
+    await page.waitForFunction(() => Number(document.querySelector('#encoder-heatmap')?.dataset.rows || 0) > 0
+      && Number(document.querySelector('#decoder-heatmap')?.dataset.rows || 0) > 0
+      && document.querySelector('#encoder-heatmap')?.width > 0, null, { timeout: 120000 });
+    await page.click('#target-words span:nth-child(2)');
+    await page.waitForFunction(() => Number(document.querySelector('#source-saliency')?.dataset.shaded || 0) > 0
+      && /the decoder expects/.test(document.querySelector('#translation-pick')?.textContent || ''), null, { timeout: 120000 });
+    const shaded = await page.$$eval('#source-saliency span', (spans) => spans.filter((s) => /rgba/.test(s.style.background)).length);
+    if (shaded < 2) throw new Error(`the source saliency shades ${shaded} words`);
+    await (await page.$('section.inside')).screenshot({ path: path.join(shots, `inside-${name}.png`) });
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
-    console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'`);
+    console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'; ${await page.textContent('#translation-pick')}`);
   });
 }
 

@@ -4,6 +4,7 @@ use crate::browser;
 use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
 use crate::components::inside::InsidePanel;
+use crate::components::inside_translation::TranslationInside;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
@@ -154,6 +155,9 @@ pub fn App() -> impl IntoView {
         FromWorker::Predictions(p) => ui.predictions.set((p != Predictions::default()).then_some(p)),
         FromWorker::ThroughTime(t) => ui.through_time.set(t),
         FromWorker::Inspection(view) => ui.inspection.set((!view.tokens.is_empty()).then_some(view)),
+        FromWorker::TranslationInspection(view) => {
+            ui.translation_inspection.set((!view.encoder.tokens.is_empty()).then_some(view))
+        }
         FromWorker::Connectivity(view) => ui.connectivity.set((!view.saliency_x.is_empty()).then_some(view)),
         FromWorker::Translations(rows) => ui.translations.set((!rows.is_empty()).then_some(rows)),
         FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
@@ -486,6 +490,7 @@ pub fn App() -> impl IntoView {
                 </section>
                 <Show when=seq2seq fallback=move || view! { <PredictionsPanel ui=ui/> <InsidePanel ui=ui/> }>
                     <TranslationsPanel ui=ui/>
+                    <TranslationInside ui=ui/>
                 </Show>
             </div>
         </main>

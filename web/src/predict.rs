@@ -4,15 +4,16 @@
 //! next-token candidates) and how far back the picked position's prediction reaches; for an
 //! encoder–decoder the example table and the translation of the user's sentence.
 
-use crate::protocol::{ConnectView, InspectView, NextView, SignalView};
+use crate::protocol::{ConnectView, InspectView, NextView, SignalView, TranslationView};
 use crate::ui::{ForcedToken, Predictions, Ui};
 use leptos::prelude::*;
 use rnnplay_data::translation::preprocess_nmt;
 use rnnplay_data::TokenKind;
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
-use rnnplay_engine::inspect::{connectivity, inspect};
+use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};
+use rnnplay_engine::inspect::{connectivity, inspect, Candidate, Signal};
 use rnnplay_engine::run::{LanguageRun, Seq2SeqRun, Session, TaskRun};
-use rnnplay_engine::translate::{encode_source, translate, translation_example};
+use rnnplay_engine::translate::{encode_source, teacher_forcing_ids, translate, translation_example};
 
 /// Tokens in the teacher-forced passage.
 fn passage_len(kind: TokenKind) -> usize {
@@ -35,7 +36,14 @@ pub async fn refresh(session: &Session, ui: Ui) -> Result<(), String> {
                 connect(session, ui).await?;
             }
         }
-        TaskRun::Seq2Seq(run) => seq2seq(run, ui).await.map_err(|e| e.to_string())?,
+        TaskRun::Seq2Seq(run) => {
+            seq2seq(run, ui).await.map_err(|e| e.to_string())?;
+            if ui.views.get_untracked() {
+                let view = translation_inspection(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
+                ui.translation_inspection.set(view);
+                ui.inspection_version.update(|v| *v += 1);
+            }
+        }
     }
     Ok(())
 }
@@ -78,14 +86,26 @@ async fn inspection(run: &LanguageRun, epoch: usize) -> rnnplay_engine::Result<I
     let token = |id: u32| run.vocab.token(id).to_string();
     let passage = run.passage(passage_len(run.token_kind));
     let seen = inspect(&run.model, passage, 5).await?;
-    Ok(InspectView {
+    Ok(inspect_view(epoch, passage, seen.layers, seen.hidden, &seen.signals, &seen.next, &token))
+}
+
+/// An inspection as the page carries it.
+fn inspect_view(
+    epoch: usize,
+    tokens: &[u32],
+    layers: usize,
+    hidden: usize,
+    signals: &[Signal],
+    next: &[Vec<Candidate>],
+    token: &dyn Fn(u32) -> String,
+) -> InspectView {
+    InspectView {
         epoch,
-        tokens: passage.iter().map(|&id| token(id)).collect(),
-        layers: seen.layers,
-        hidden: seen.hidden,
-        signals: seen.signals.iter().map(SignalView::new).collect(),
-        next: seen
-            .next
+        tokens: tokens.iter().map(|&id| token(id)).collect(),
+        layers,
+        hidden,
+        signals: signals.iter().map(SignalView::new).collect(),
+        next: next
             .iter()
             .map(|candidates| {
                 let shown = &candidates[..candidates.len().min(CANDIDATES_SHOWN)];
@@ -96,11 +116,58 @@ async fn inspection(run: &LanguageRun, epoch: usize) -> rnnplay_engine::Result<I
                 }
             })
             .collect(),
-    })
+    }
 }
 
-/// How far back the prediction at the picked position reaches, when one is picked.
+/// The source of the translate box and the decoder's inputs and labels for teacher forcing on
+/// the model's own translation of it; `None` for an empty box.
+async fn translation_ids(run: &Seq2SeqRun, ui: Ui) -> rnnplay_engine::Result<Option<(Vec<u32>, Vec<u32>, Vec<u32>)>> {
+    let sentence = preprocess_nmt(ui.sentence.get_untracked().trim());
+    if sentence.trim().is_empty() {
+        return Ok(None);
+    }
+    let data = &run.data;
+    let source = encode_source(&data.src_vocab, &sentence, data.num_steps).ids;
+    let own = translate(&run.model, &data.tgt_vocab, &source, data.num_steps).await?;
+    let (target_in, labels) = teacher_forcing_ids(&data.tgt_vocab, &own);
+    Ok(Some((source, target_in, labels)))
+}
+
+/// Inside the encoder–decoder for the translate box's sentence (and the picked target
+/// position's source saliency).
+async fn translation_inspection(
+    run: &Seq2SeqRun,
+    epoch: usize,
+    ui: Ui,
+) -> rnnplay_engine::Result<Option<TranslationView>> {
+    let Some((source, target_in, labels)) = translation_ids(run, ui).await? else { return Ok(None) };
+    let seen = inspect_translation(&run.model, &source, &target_in, 5).await?;
+    let (src_word, tgt_word) =
+        (|id: u32| run.data.src_vocab.token(id).to_string(), |id: u32| run.data.tgt_vocab.token(id).to_string());
+    let position = ui.position.get_untracked().filter(|&p| p < target_in.len());
+    let saliency = match position {
+        Some(p) => translation_connectivity(&run.model, &source, &target_in, p, labels[p]).await?,
+        None => Vec::new(),
+    };
+    Ok(Some(TranslationView {
+        epoch,
+        encoder: inspect_view(epoch, &source, seen.layers, seen.hidden, &seen.encoder, &[], &src_word),
+        decoder: inspect_view(epoch, &target_in, seen.layers, seen.hidden, &seen.decoder, &seen.next, &tgt_word),
+        labels: labels.iter().map(|&id| tgt_word(id)).collect(),
+        position,
+        saliency,
+    }))
+}
+
+/// How far back the prediction at the picked position reaches, when one is picked: over the
+/// passage for a language model, over the source for an encoder–decoder's target position.
 pub async fn connect(session: &Session, ui: Ui) -> Result<(), String> {
+    if let TaskRun::Seq2Seq(run) = session.task() {
+        let view = translation_inspection(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
+        ui.translation_inspection.set(view);
+        ui.inspection_version.update(|v| *v += 1);
+        return Ok(());
+    }
     let (TaskRun::Language(run), Some(position)) = (session.task(), ui.position.get_untracked()) else {
         return Ok(());
     };

@@ -123,6 +123,22 @@ pub struct ConnectView {
     pub reach: usize,
 }
 
+/// Inside an encoder–decoder, for the sentence of the translate box teacher-forced on the
+/// model's own translation (`rnnplay_engine::inspect::translation`): the encoder over the
+/// source, the decoder over the target (with the next-word candidates), and for a picked
+/// target position how much each source word matters to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TranslationView {
+    pub epoch: usize,
+    pub encoder: InspectView,
+    pub decoder: InspectView,
+    /// The true next word at each target position (the translation, then `<eos>`).
+    pub labels: Vec<String>,
+    /// The picked target position and ‖∂ loss / ∂ source embedding‖ per source word.
+    pub position: Option<usize>,
+    pub saliency: Vec<f32>,
+}
+
 /// Where the run stands, counting finished minibatches only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
@@ -255,6 +271,7 @@ pub enum FromWorker {
     Predictions(Predictions),
     ThroughTime(ThroughTime),
     Inspection(InspectView),
+    TranslationInspection(TranslationView),
     Connectivity(ConnectView),
     Translations(Vec<TranslationExample>),
     SentenceTranslation(String),

@@ -68,6 +68,7 @@ pub fn prepare(ui: Ui, running: bool, progress: Progress, clip: f32) -> u64 {
     ui.predictions.set(None);
     ui.through_time.set(Default::default());
     ui.inspection.set(None);
+    ui.translation_inspection.set(None);
     ui.inspection_version.update(|v| *v += 1);
     ui.connectivity.set(None);
     ui.translations.set(None);

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use rnnplay_engine::translate::TranslationExample;
 
 pub use crate::protocol::{
-    ConnectView, EpochPoint, ForcedToken, InspectView, Phase, Predictions, Progress, ThroughTime,
+    ConnectView, EpochPoint, ForcedToken, InspectView, Phase, Predictions, Progress, ThroughTime, TranslationView,
 };
 
 /// The signals shared by the controls, the charts and the loop.
@@ -21,6 +21,8 @@ pub struct Ui {
     /// refresh (the worker sends it only then: it is large); the position picked in the
     /// passage, how far back its prediction reaches, and whether the views are computed.
     pub inspection: RwSignal<Option<InspectView>>,
+    /// The same for an encoder–decoder's translate-box sentence (sent with the same version).
+    pub translation_inspection: RwSignal<Option<TranslationView>>,
     pub inspection_version: RwSignal<u32>,
     pub position: RwSignal<Option<usize>>,
     pub connect_requests: RwSignal<u32>,
@@ -58,6 +60,7 @@ impl Ui {
             predictions: RwSignal::new(None),
             through_time: RwSignal::new(ThroughTime::default()),
             inspection: RwSignal::new(None),
+            translation_inspection: RwSignal::new(None),
             inspection_version: RwSignal::new(0),
             position: RwSignal::new(None),
             connect_requests: RwSignal::new(0),

@@ -153,6 +153,7 @@ async fn report(ui: Ui) {
         if version != inspection_sent {
             inspection_sent = version;
             post(&FromWorker::Inspection(ui.inspection.get_untracked().unwrap_or_default()));
+            post(&FromWorker::TranslationInspection(ui.translation_inspection.get_untracked().unwrap_or_default()));
         }
         let now = [
             FromWorker::Phase(ui.phase.get_untracked()),

@@ -3,7 +3,9 @@
 pub mod bench_page;
 pub mod chart;
 pub mod dataset_panel;
+pub mod heatmap;
 pub mod inside;
+pub mod inside_translation;
 pub mod predictions;
 pub mod settings_panel;
 pub mod through_time_chart;
