@@ -119,6 +119,27 @@ fn inspection_matches_pytorch_on_the_gpu() {
     check_all(&gpu);
 }
 
+/// ‖∂ loss / ∂ row `row` of `table`‖ by central differences (ε = 0.01), `table` restored after.
+fn row_gradient_norm(table: &rnnplay_engine::Tensor, row: u32, loss: &dyn Fn() -> f64) -> f64 {
+    let width = table.shape()[1];
+    let original = pollster::block_on(table.to_vec()).unwrap();
+    let eps = 1e-2f32;
+    let mut squares = 0.0;
+    for e in 0..width {
+        let at = row as usize * width + e;
+        let mut nudged = original.clone();
+        nudged[at] = original[at] + eps;
+        table.write_f32(&nudged).unwrap();
+        let up = loss();
+        nudged[at] = original[at] - eps;
+        table.write_f32(&nudged).unwrap();
+        let down = loss();
+        squares += ((up - down) / (2.0 * f64::from(eps))).powi(2);
+    }
+    table.write_f32(&original).unwrap();
+    squares.sqrt()
+}
+
 /// −log p(target) at `position`, from an inspection pass.
 fn loss_at(model: &LanguageModel, tokens: &[u32], position: usize, target: u32) -> f64 {
     let seen = pollster::block_on(inspect(model, &tokens[..=position], 1)).unwrap();
@@ -136,26 +157,10 @@ fn input_saliency_equals_central_finite_differences() {
     let position = f["position"].as_u64().unwrap() as usize;
     let Connectivity { saliency_x, target, .. } = pollster::block_on(connectivity(&model, &tokens, position)).unwrap();
     let table = model.params()[0].value().clone();
-    let width = table.shape()[1];
-    let original = pollster::block_on(table.to_vec()).unwrap();
-    let eps = 1e-2f32;
-    let mut numeric = Vec::new();
-    for &token in &tokens[..=position] {
-        let mut squares = 0.0;
-        for e in 0..width {
-            let at = token as usize * width + e;
-            let mut nudged = original.clone();
-            nudged[at] = original[at] + eps;
-            table.write_f32(&nudged).unwrap();
-            let up = loss_at(&model, &tokens, position, target);
-            nudged[at] = original[at] - eps;
-            table.write_f32(&nudged).unwrap();
-            let down = loss_at(&model, &tokens, position, target);
-            squares += ((up - down) / (2.0 * f64::from(eps))).powi(2);
-        }
-        numeric.push(squares.sqrt());
-    }
-    table.write_f32(&original).unwrap();
+    let numeric: Vec<f64> = tokens[..=position]
+        .iter()
+        .map(|&t| row_gradient_norm(&table, t, &|| loss_at(&model, &tokens, position, target)))
+        .collect();
     let peak = numeric.iter().copied().fold(0.0, f64::max);
     for (s, (&ours, &fd)) in saliency_x.iter().zip(&numeric).enumerate() {
         assert!((f64::from(ours) - fd).abs() <= 2e-3 * peak, "step {s}: autograd {ours}, finite differences {fd}");
@@ -279,28 +284,12 @@ mod translation {
             pollster::block_on(translation_connectivity(&model, &SOURCE, &TARGET_IN, position, label)).unwrap();
         assert_eq!(saliency.len(), SOURCE.len());
         let table = model.params()[0].value().clone();
-        let width = table.shape()[1];
-        let original = pollster::block_on(table.to_vec()).unwrap();
         let loss = || {
             let seen = pollster::block_on(inspect_translation(&model, &SOURCE, &TARGET_IN, 1)).unwrap();
             -f64::from(seen.next[position].iter().find(|c| c.token == label).unwrap().p).ln()
         };
-        let eps = 1e-2f32;
         for (s, &token) in SOURCE.iter().enumerate() {
-            let mut squares = 0.0;
-            for e in 0..width {
-                let at = token as usize * width + e;
-                let mut nudged = original.clone();
-                nudged[at] = original[at] + eps;
-                table.write_f32(&nudged).unwrap();
-                let up = loss();
-                nudged[at] = original[at] - eps;
-                table.write_f32(&nudged).unwrap();
-                let down = loss();
-                squares += ((up - down) / (2.0 * f64::from(eps))).powi(2);
-            }
-            table.write_f32(&original).unwrap();
-            let fd = squares.sqrt();
+            let fd = row_gradient_norm(&table, token, &loss);
             let peak = saliency.iter().copied().fold(0.0f32, f32::max);
             assert!(
                 (f64::from(saliency[s]) - fd).abs() <= 2e-3 * f64::from(peak),

@@ -30,6 +30,9 @@ async function run(views) {
     }
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 600000, polling: 50 });
     const seconds = ((await page.evaluate(() => performance.now())) - started) / 1000;
+    // The switch is real: with the views off no heatmap was ever computed.
+    const drawn = await page.$('#heatmap');
+    if ((views === '0') !== !drawn) throw new Error(`views=${views} but the heatmap is ${drawn ? 'there' : 'missing'}`);
     const trained = epochs * Math.floor(tokens / (32 * 35)) * 32 * 35;
     return { seconds, perSecond: trained / seconds };
   } finally {

@@ -128,14 +128,20 @@ pub fn App() -> impl IntoView {
     // The training worker owns the run; what it reports goes into the same signals the page's
     // own loop would write.
     let from_worker = move |message: FromWorker| match message {
-        FromWorker::Backends(Backends::Gpu { name, software }) => {
-            backend_state.set(BackendState::Gpu { name, software })
-        }
-        FromWorker::Backends(Backends::Cpu { reason }) => {
-            use_cpu.set(true);
-            backend_state.set(BackendState::Cpu(reason));
+        FromWorker::Backends(backends) => {
+            // The worker listens now (a message sent while its module was loading can be lost):
+            // tell it whether the views are on.
+            worker_link::send(&ToWorker::Views(ui.views.get_untracked()));
+            match backends {
+                Backends::Gpu { name, software } => backend_state.set(BackendState::Gpu { name, software }),
+                Backends::Cpu { reason } => {
+                    use_cpu.set(true);
+                    backend_state.set(BackendState::Cpu(reason));
+                }
+            }
         }
         FromWorker::Built { spec, progress, first_example } => {
+            ui.position.set(None);
             if spec.is_seq2seq() && spec.data != "fra-eng" && ui.sentence.get_untracked() == "go ." {
                 ui.sentence.set(first_example.unwrap_or_default());
             }

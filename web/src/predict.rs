@@ -30,18 +30,13 @@ pub async fn refresh(session: &Session, ui: Ui) -> Result<(), String> {
             let predictions = language(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
             ui.predictions.set(Some(predictions));
             if ui.views.get_untracked() {
-                let view = inspection(run, session.epochs_done()).await.map_err(|e| e.to_string())?;
-                ui.inspection.set(Some(view));
-                ui.inspection_version.update(|v| *v += 1);
-                connect(session, ui).await?;
+                inside(session, ui).await?;
             }
         }
         TaskRun::Seq2Seq(run) => {
             seq2seq(run, ui).await.map_err(|e| e.to_string())?;
             if ui.views.get_untracked() {
-                let view = translation_inspection(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
-                ui.translation_inspection.set(view);
-                ui.inspection_version.update(|v| *v += 1);
+                inside(session, ui).await?;
             }
         }
     }
@@ -159,25 +154,37 @@ async fn translation_inspection(
     }))
 }
 
-/// How far back the prediction at the picked position reaches, when one is picked: over the
-/// passage for a language model, over the source for an encoder–decoder's target position.
-pub async fn connect(session: &Session, ui: Ui) -> Result<(), String> {
-    if let TaskRun::Seq2Seq(run) = session.task() {
-        let view = translation_inspection(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
-        ui.translation_inspection.set(view);
-        ui.inspection_version.update(|v| *v += 1);
-        return Ok(());
-    }
-    let (TaskRun::Language(run), Some(position)) = (session.task(), ui.position.get_untracked()) else {
+/// The views inside the network, all from the same weights: the inspection and, when a
+/// position is picked, how far back its prediction reaches — over the passage for a language
+/// model, over the source for an encoder–decoder's target position. Run at each refresh and
+/// when a position is picked (mid-epoch the weights have moved since the last refresh).
+pub async fn inside(session: &Session, ui: Ui) -> Result<(), String> {
+    let epoch = session.epochs_done();
+    let run = match session.task() {
+        TaskRun::Seq2Seq(run) => {
+            let view = translation_inspection(run, epoch, ui).await.map_err(|e| e.to_string())?;
+            ui.translation_inspection.set(view);
+            ui.inspection_version.update(|v| *v += 1);
+            return Ok(());
+        }
+        TaskRun::Language(run) => run,
+    };
+    let view = inspection(run, epoch).await.map_err(|e| e.to_string())?;
+    let passage = run.passage(passage_len(run.token_kind));
+    let link = match ui.position.get_untracked().filter(|&p| p < passage.len()) {
+        Some(position) => {
+            Some((position, connectivity(&run.model, passage, position).await.map_err(|e| e.to_string())?))
+        }
+        None => None,
+    };
+    ui.inspection.set(Some(view));
+    ui.inspection_version.update(|v| *v += 1);
+    let Some((position, link)) = link else {
+        ui.connectivity.set(None);
         return Ok(());
     };
-    let passage = run.passage(passage_len(run.token_kind));
-    if position >= passage.len() {
-        return Ok(());
-    }
-    let link = connectivity(&run.model, passage, position).await.map_err(|e| e.to_string())?;
     ui.connectivity.set(Some(ConnectView {
-        epoch: session.epochs_done(),
+        epoch,
         position,
         target: run.vocab.token(link.target).to_string(),
         target_is_truth: link.target_is_truth,

@@ -32,12 +32,14 @@ pub struct EpochPoint {
 }
 
 /// The gradient-through-time chart: per time step s of the training window, the batch-mean
-/// ‖∂L/∂h_s‖ of the top layer before clipping, averaged over an epoch — for the first epoch
-/// (for contrast) and the latest, with the latest epoch's mean gradient norm (clipping scales
+/// ‖∂L/∂h_s‖ of the top layer before clipping, averaged over an epoch — for the run's first
+/// epoch (for contrast) and the latest, with the latest epoch's mean gradient norm (clipping scales
 /// the gradients by min(1, θ / norm)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThroughTime {
+    /// The run's first epoch (after a resumed checkpoint's, not epoch 1).
     pub first: Vec<f32>,
+    pub first_epoch: usize,
     pub last: Vec<f32>,
     pub last_epoch: usize,
     pub last_grad_norm: f32,

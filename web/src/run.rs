@@ -71,6 +71,7 @@ pub fn prepare(ui: Ui, running: bool, progress: Progress, clip: f32) -> u64 {
     ui.translation_inspection.set(None);
     ui.inspection_version.update(|v| *v += 1);
     ui.connectivity.set(None);
+    ui.position.set(None);
     ui.translations.set(None);
     ui.clip.set(clip);
     ui.progress.set(progress);
@@ -109,7 +110,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         let connects = ui.connect_requests.get_untracked();
         if connects != connects_seen {
             connects_seen = connects;
-            if let Err(err) = crate::predict::connect(&run.session, ui).await {
+            if let Err(err) = crate::predict::inside(&run.session, ui).await {
                 ui.run_error.set(Some(format!("the connectivity view failed: {err}")));
             }
             continue;
@@ -158,7 +159,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                 if !report.through_time.is_empty() {
                     ui.through_time.update(|t| {
                         if t.first.is_empty() {
-                            t.first = report.through_time.clone();
+                            (t.first, t.first_epoch) = (report.through_time.clone(), epoch);
                         }
                         (t.last, t.last_epoch, t.last_grad_norm) =
                             (report.through_time.clone(), epoch, report.grad_norm);

@@ -236,10 +236,10 @@ fn print_connectivity(
     println!("the signal reaches {} steps back (where it falls below 1% of its peak)", link.reach());
 }
 
-/// Gradient magnitudes to [0, 1] on a log scale over three decades below their peak.
+/// Gradient magnitudes to [0, 1] on a log scale below their peak (`inspect::log_level`).
 pub(crate) fn log_level(values: &[f32]) -> impl Fn(f32) -> f32 {
     let peak = values.iter().copied().fold(0.0f32, f32::max);
-    move |v: f32| if peak > 0.0 && v > 0.0 { ((v / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0) } else { 0.0 }
+    move |v: f32| rnnplay_engine::inspect::log_level(v, peak)
 }
 
 /// Per layer at step `t`: `h` (and `c`) and the `gates` by name, as JSON objects.

@@ -26,7 +26,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
 
     let picker = move || {
         ui.inspection.with(|v| v.clone()).map(|view| {
-            let link = ui.connectivity.get().filter(|c| Some(c.position) == ui.position.get());
+            let link = ui.connectivity.get().filter(|c| Some(c.position) == ui.position.get() && c.epoch == view.epoch);
             let picked = ui.position.get();
             let peak = link.as_ref().map_or(0.0, |c| c.saliency_x.iter().copied().fold(0.0f32, f32::max));
             let spans = view
@@ -35,8 +35,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                 .enumerate()
                 .map(|(t, token)| {
                     let shade = link.as_ref().and_then(|c| c.saliency_x.get(t)).map(|&g| {
-                        // Log scale over three decades below the peak.
-                        let x = if peak > 0.0 && g > 0.0 { ((g / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0) } else { 0.0 };
+                        let x = rnnplay_engine::inspect::log_level(g, peak);
                         format!("background: rgba(191, 90, 242, {:.2})", 0.85 * x)
                     });
                     view! {
@@ -102,7 +101,9 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                 on:change=move |ev| ui.views.set(event_target_checked(&ev))/>
                 " compute these views at each refresh of the predictions"</label>
             <Show when=empty>
-                <p class="note">{move || if ui.phase.get() == Phase::Idle {
+                <p class="note">{move || if !ui.views.get() {
+                    "The views are switched off: tick the box to compute them at the next refresh."
+                } else if ui.phase.get() == Phase::Idle {
                     "Start a language model (or load one): after its first epoch this shows its hidden state, its gates and what it predicts at each position."
                 } else {
                     "The views appear with the next refresh of the predictions (after an epoch, or Predict now)."

@@ -42,7 +42,7 @@ pub fn TranslationInside(ui: Ui) -> impl IntoView {
                 .enumerate()
                 .map(|(s, token)| {
                     let shade = view.saliency.get(s).map(|&g| {
-                        let x = if peak > 0.0 && g > 0.0 { ((g / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0) } else { 0.0 };
+                        let x = rnnplay_engine::inspect::log_level(g, peak);
                         format!("background: rgba(191, 90, 242, {:.2})", 0.85 * x)
                     });
                     view! { <span class="tok" style=shade.unwrap_or_default() title=format!("{:.2e}", view.saliency.get(s).copied().unwrap_or(0.0))>{token.clone()}</span>" " }
@@ -73,7 +73,9 @@ pub fn TranslationInside(ui: Ui) -> impl IntoView {
                 on:change=move |ev| ui.views.set(event_target_checked(&ev))/>
                 " compute these views at each refresh of the translations"</label>
             <Show when=empty>
-                <p class="note">{move || if ui.phase.get() == Phase::Idle {
+                <p class="note">{move || if !ui.views.get() {
+                    "The views are switched off: tick the box to compute them at the next refresh."
+                } else if ui.phase.get() == Phase::Idle {
                     "Start an encoder–decoder: after its first epoch this shows its encoder and decoder at work on the sentence of the translate box."
                 } else {
                     "The views appear with the next refresh of the translations (after an epoch, or Translate)."

@@ -35,6 +35,12 @@ pub fn ThroughTimeChart(ui: Ui) -> impl IntoView {
     }
 }
 
+/// Five labels spread evenly over a log axis (plotters labels only powers of ten, and a curve
+/// within one decade would get one label or none).
+fn key_points(low: f32, high: f32) -> Vec<f32> {
+    (0..5).map(|i| low * (high / low).powf((0.5 + i as f32) / 5.0)).collect()
+}
+
 /// The latest epoch's values scaled by clipping's factor for its mean gradient norm.
 fn clipped(curves: &ThroughTime, clip: f32) -> Vec<f32> {
     let factor = if curves.last_grad_norm > clip { clip / curves.last_grad_norm } else { 1.0 };
@@ -64,9 +70,22 @@ fn draw(
         .caption(title, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.5f32..steps + 0.5, (low..high).log_scale())?;
-    chart.configure_mesh().x_desc("time step s of the window").y_desc("‖∂L/∂h_s‖ (log)").draw()?;
+        .y_label_area_size(68)
+        .build_cartesian_2d(0.5f32..steps + 0.5, (low..high).log_scale().with_key_points(key_points(low, high)))?;
+    chart
+        .configure_mesh()
+        .x_labels(steps.clamp(2.0, 12.0) as usize)
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-3 {
+                format!("{}", x.round() as i64)
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.1e}"))
+        .x_desc("time step s of the window")
+        .y_desc("‖∂L/∂h_s‖ (log)")
+        .draw()?;
     let points = |values: &[f32]| -> Vec<(f32, f32)> {
         values
             .iter()
@@ -78,7 +97,7 @@ fn draw(
     let grey = RGBColor(150, 150, 150);
     chart
         .draw_series(LineSeries::new(points(&curves.first), grey.stroke_width(2)))?
-        .label("epoch 1")
+        .label(format!("epoch {}", curves.first_epoch))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(2)));
     let orange = RGBColor(219, 109, 40);
     if after != curves.last {
@@ -95,7 +114,7 @@ fn draw(
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(grey)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::MiddleRight)
         .draw()?;
     Ok(())
 }

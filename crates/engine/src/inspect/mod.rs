@@ -115,6 +115,16 @@ pub fn at_temperature(candidates: &[Candidate], temperature: f32) -> Vec<f32> {
     softmax(&logits, temperature).into_iter().map(|p| p as f32).collect()
 }
 
+/// A gradient magnitude mapped to [0, 1] for shading: log scale over the three decades below
+/// `peak` (1 at the peak, 0 at a thousandth of it or less). The page and the CLI shade with it.
+pub fn log_level(value: f32, peak: f32) -> f32 {
+    if peak > 0.0 && value > 0.0 {
+        ((value / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// How far back one prediction reaches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connectivity {

@@ -267,7 +267,7 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
                 w(blocks, "blocks")?,
                 w(rows, "rows")?,
                 w(cols, "cols")?,
-                w(out_offset, "offset")?,
+                w(out_offset, "out_offset")?,
                 f(1.0 / rows.max(1) as f32),
                 0,
                 1,
