@@ -3,10 +3,13 @@
 //! epoch's steps on the device and read back with the epoch's other metrics.
 //!
 //! ∂L/∂h_s is the whole gradient reaching the state at step s: its own step's loss plus
-//! everything carried back from later steps. Where little is carried back (a plain RNN's
-//! vanishing gradient) the curve is flat at the per-step level; where the gradient is carried
-//! back (GRU, LSTM) it rises toward the start of the window; where it explodes it climbs
-//! steeply. The top layer's states come from the tape's probes; marking them `retain_grad`
+//! everything carried back from later steps. Where little is carried back (the gradient from
+//! later steps vanishes on the way) the curve is flat at the per-step level; where it is carried
+//! back the curve rises toward the start of the window; where it explodes it climbs steeply.
+//! Which a model shows depends on its weights, so it changes as training goes on (d2l-rnn rises
+//! more than d2l-gru and d2l-lstm after 100 epochs; docs/PERFORMANCE.md has the numbers).
+//!
+//! The top layer's states come from the tape's probes; marking them `retain_grad`
 //! keeps their gradients after backward, and one [`Kernel::RowNormMean`] per probe measures
 //! them: one dispatch per step for a fused layer, one per time step for a composed layer or a
 //! scratch model. The training step stays one submit with no read-back.

@@ -30,7 +30,7 @@ pub fn ThroughTimeChart(ui: Ui) -> impl IntoView {
     view! {
         <figure class="chart" id="through-time-chart" data-values=data>
             <canvas node_ref=canvas width="560" height="260" aria-label="gradient through time"></canvas>
-            <figcaption>"How much gradient reaches the hidden state at each step of the training window (log scale): flat means each step gets only its own loss's gradient — what came later vanished on the way back, as in a plain RNN; rising toward step 1 means the gradient is carried back (GRU, LSTM); a steep climb is an exploding gradient, which clipping (orange) scales down."</figcaption>
+            <figcaption>"How much gradient reaches the hidden state at each step of the training window (log scale): flat means each step gets little more than its own loss's gradient — what came later vanished on the way back; rising toward step 1 means gradient from later steps is carried back; a steep climb is an exploding gradient, which clipping (orange) scales down."</figcaption>
         </figure>
     }
 }
