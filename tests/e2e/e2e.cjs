@@ -21,6 +21,8 @@
 //  7. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
 //     plan replay on and off: four rows, tokens/s and host time above 0, the timed steps of the
 //     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
+//  9. a lesson's address (`?lesson=clipping`) shows its text, sets up its first run, and its
+//     second run's button sets θ; an unknown lesson gets a banner naming the lessons.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
@@ -294,6 +296,28 @@ async function settingsMessages(name, args) {
   });
 }
 
+// A lesson's address: its text, its first run set up, a button for the other run; an unknown
+// lesson gets a banner naming the lessons.
+async function lessonPage(name, args) {
+  return inBrowser(name, args, async (page) => {
+    await page.goto(`http://127.0.0.1:${port}/?lesson=clipping`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForSelector('#lesson[data-lesson=clipping]', { timeout: 60000 });
+    const text = await page.textContent('#lesson');
+    if (!text.includes('Gradient clipping') || !text.includes('rnnplay train --preset d2l-rnn-scratch --epochs 60 --clip 1000000')) throw new Error(`lesson panel: ${text}`);
+    const field = (key) => page.inputValue(`input[name="${key}"]`);
+    if ((await field('hidden')) !== '512' || (await field('epochs')) !== '60' || !['1', '1.0'].includes(await field('clip'))) throw new Error(`first run: hidden ${await field('hidden')}, epochs ${await field('epochs')}, clip ${await field('clip')}`);
+    await page.click('.lesson-run >> nth=1');
+    await page.waitForFunction(() => Number(document.querySelector('input[name="clip"]')?.value) === 1000000, null, { timeout: 10000 });
+    if (!(await page.evaluate(() => location.search)).includes('lesson=clipping')) throw new Error('the address lost the lesson');
+    await (await page.$('#lesson')).screenshot({ path: path.join(shots, `lesson-${name}.png`) });
+    await page.goto(`http://127.0.0.1:${port}/?lesson=attention`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForSelector('#url-error', { timeout: 60000 });
+    const banner = await page.textContent('#url-error');
+    if (!banner.includes("no lesson 'attention'; the lessons are language-model")) throw new Error(`unknown lesson: ${banner}`);
+    console.log(`${name}: ?lesson=clipping sets up θ = 1, its second run θ = 10⁶; an unknown lesson is named`);
+  });
+}
+
 async function loadCheckpoint(name, args) {
   const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-e2e-'));
@@ -368,6 +392,7 @@ async function benchPage(name, args) {
       ['seq2seq-webgpu', () => seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
       ['load-checkpoint', () => loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])],
       ['settings-messages', () => settingsMessages('settings-messages', [...baseArgs, '--disable-gpu'])],
+      ['lesson', () => lessonPage('lesson', [...baseArgs, '--disable-gpu'])],
       ['frames-webgpu', () => frameGaps('frames-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
       ['frames-cpu', () => frameGaps('frames-cpu', [...baseArgs, '--disable-gpu'])],
       ['bench-page', () => benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])],

@@ -5,13 +5,14 @@ use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
 use crate::components::inside::InsidePanel;
 use crate::components::inside_translation::TranslationInside;
+use crate::components::lesson_panel::LessonPanel;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
-use crate::settings::{from_query, label, to_query, views_disabled, worker_disabled};
+use crate::settings::{from_query, label, lesson_name, to_query, views_disabled, worker_disabled};
 use crate::ui::{Phase, Predictions, Ui};
 use crate::worker_link;
 use leptos::html;
@@ -99,9 +100,29 @@ pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
 
 #[component]
 pub fn App() -> impl IntoView {
-    let (initial, url_error) = match from_query(&browser::query()) {
+    let (mut initial, mut url_error) = match from_query(&browser::query()) {
         Ok(settings) => (settings, None),
         Err(err) => (RunSpec::default(), Some(format!("{err}; the defaults are used instead"))),
+    };
+    // A lesson's address sets up its first run; after that the page keeps the settings in the
+    // address beside the lesson's name, and a reload keeps them.
+    let query = browser::query();
+    let lesson_only = query.trim_start_matches('?').split('&').all(|p| p.starts_with("lesson=") || p.is_empty());
+    let lesson = match lesson_name(&query) {
+        None => None,
+        Some(name) => match rnnplay_engine::lessons::lesson(&name) {
+            Some(lesson) => {
+                if let (true, Some(Ok(spec))) = (lesson_only, lesson.runs.first().map(|r| r.spec())) {
+                    initial = spec;
+                }
+                Some(lesson)
+            }
+            None => {
+                let names: Vec<&str> = rnnplay_engine::lessons::LESSONS.iter().map(|l| l.name).collect();
+                url_error = Some(format!("no lesson '{name}'; the lessons are {}", names.join(", ")));
+                None
+            }
+        },
     };
     let settings = RwSignal::new(initial);
     let ui = Ui::new();
@@ -113,7 +134,13 @@ pub fn App() -> impl IntoView {
     let url_error = RwSignal::new(url_error);
     let log_scale = RwSignal::new(false);
 
-    Effect::new(move |_| browser::set_query(&to_query(&settings.get())));
+    Effect::new(move |_| {
+        let query = to_query(&settings.get());
+        match lesson {
+            Some(lesson) => browser::set_query(&format!("{query}&lesson={}", lesson.name)),
+            None => browser::set_query(&query),
+        }
+    });
     // Without a worker the page finds its own backends and trains by itself.
     let local_backends = move || {
         spawn_local(async move {
@@ -453,6 +480,7 @@ pub fn App() -> impl IntoView {
         <Show when=move || url_error.get().is_some()>
             <div class="banner warn" role="alert" id="url-error">{move || url_error.get().unwrap_or_default()}</div>
         </Show>
+        {lesson.map(|lesson| view! { <LessonPanel lesson=lesson settings=settings ui=ui/> })}
         <main>
             <div class="column">
                 <DatasetPanel settings=settings ui=ui text=text/>

@@ -54,6 +54,15 @@ pub fn views_disabled(query: &str) -> bool {
     query.trim_start_matches('?').split('&').any(|p| p == "views=0")
 }
 
+/// `lesson=NAME` opens a lesson (`rnnplay_engine::lessons`): its text, and its first run's
+/// settings; not a setting of the run.
+pub const LESSON_KEY: &str = "lesson";
+
+/// The lesson the query names, if any.
+pub fn lesson_name(query: &str) -> Option<String> {
+    query.trim_start_matches('?').split('&').find_map(|p| p.strip_prefix("lesson=")).map(String::from)
+}
+
 /// Old links named the data `dataset`.
 const ALIASES: [(&str, &str); 1] = [("dataset", "data")];
 
@@ -74,7 +83,7 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
-        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && *k != WORKER_KEY && *k != VIEWS_KEY)
+        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && ![WORKER_KEY, VIEWS_KEY, LESSON_KEY].contains(k))
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
 }
@@ -97,6 +106,9 @@ mod tests {
         assert!(worker_disabled("?hidden=8&worker=0") && !worker_disabled("?worker=1"));
         assert!(views_disabled("?views=0&hidden=8") && !views_disabled("?hidden=8"));
         assert_eq!(from_query("?views=0&hidden=8").unwrap().hidden, 8);
+        assert_eq!(lesson_name("?hidden=8&lesson=clipping").as_deref(), Some("clipping"));
+        assert_eq!(from_query("?lesson=clipping&hidden=8").unwrap().hidden, 8);
+        assert_eq!(lesson_name("?hidden=8"), None);
     }
 
     #[test]

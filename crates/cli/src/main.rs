@@ -6,6 +6,7 @@ mod demo;
 mod devices;
 mod inspect;
 mod inspect_translation;
+mod lessons;
 mod outputs;
 mod plot;
 mod predict;
@@ -61,6 +62,15 @@ enum Command {
     /// passage, the next-token probabilities, and with --position how far back a prediction
     /// reaches (gradients through time).
     Inspect(inspect::InspectArgs),
+    /// The lessons: one per idea of d2l's recurrent chapters, with what to watch and the
+    /// commands that run them (the page opens the same lessons at ?lesson=NAME).
+    Lessons {
+        /// Show only this lesson.
+        name: Option<String>,
+        /// Print one JSON object per lesson.
+        #[arg(long)]
+        json: bool,
+    },
     /// Translate a sentence with an encoder-decoder checkpoint (free-running), and with
     /// --reference show the teacher-forced view and BLEU.
     Translate(translate::TranslateArgs),
@@ -121,6 +131,7 @@ fn main() -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Lessons { name, json } => lessons::run(name.as_deref(), json),
         Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
         Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, layers, replay, json } } => {

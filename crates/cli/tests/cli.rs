@@ -466,3 +466,37 @@ fn bench_presets_json_reports_the_step_counts_and_the_host_time_with_and_without
     let bad = rnnplay_offline(&["bench", "presets", "--replay", "sometimes"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown --replay 'sometimes'; use on, off or both"));
 }
+
+#[test]
+fn every_lesson_command_runs() {
+    let out = rnnplay_offline(&["lessons", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lessons: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lessons.len() >= 9, "{} lessons", lessons.len());
+    for lesson in &lessons {
+        assert_eq!(lesson["page"], format!("?lesson={}", lesson["name"].as_str().unwrap()));
+        for run in lesson["runs"].as_array().unwrap() {
+            // The printed command, for one epoch on a little data.
+            let command = run["command"].as_str().unwrap();
+            let mut args: Vec<String> = command.split_whitespace().skip(1).map(String::from).collect();
+            match args.iter().position(|a| a == "--epochs") {
+                Some(i) => args[i + 1] = "1".into(),
+                None => args.extend(["--epochs".into(), "1".into()]),
+            }
+            let seq2seq = command.contains("seq2seq") || command.contains("toy-reverse");
+            let small = if seq2seq { "--num-examples" } else { "--max-tokens" };
+            if !args.iter().any(|a| a == small) {
+                args.extend([small.into(), if seq2seq { "200" } else { "3000" }.into()]);
+            }
+            args.extend(["--backend".into(), "cpu".into(), "--json".into()]);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = rnnplay_offline(&refs);
+            assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let text = String::from_utf8_lossy(&rnnplay_offline(&["lessons", "clipping"]).stdout).to_string();
+    assert!(text.contains("rnnplay train --preset d2l-rnn-scratch --epochs 60 --clip 1000000"), "{text}");
+    let unknown = rnnplay_offline(&["lessons", "attention"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'attention'; the lessons are language-model,"));
+}

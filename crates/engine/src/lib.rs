@@ -9,6 +9,7 @@ pub mod error;
 pub mod generate;
 pub mod init;
 pub mod inspect;
+pub mod lessons;
 pub mod nn;
 pub mod ops;
 pub mod optim;

@@ -6,6 +6,7 @@ pub mod dataset_panel;
 pub mod heatmap;
 pub mod inside;
 pub mod inside_translation;
+pub mod lesson_panel;
 pub mod predictions;
 pub mod settings_panel;
 pub mod through_time_chart;
