@@ -80,7 +80,7 @@ fn check_case(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
         let theirs: Vec<f64> = row.iter().map(|l| (l - max).exp() / total).collect();
         assert_matches(&format!("{what} p at position {t}"), &ours, &theirs);
         assert!(next.windows(2).all(|w| w[0].p >= w[1].p), "{what}: candidates most likely first");
-        let reshaped = at_temperature(next, 1.0);
+        let reshaped = at_temperature(&next.iter().map(|c| c.logit).collect::<Vec<_>>(), 1.0);
         let by_token: Vec<f32> =
             (0..vocab).map(|v| reshaped[next.iter().position(|c| c.token as usize == v).unwrap()]).collect();
         assert_matches(&format!("{what} p at T = 1"), &by_token, &theirs);

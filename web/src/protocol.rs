@@ -62,6 +62,11 @@ impl SignalView {
         Self { layer: signal.layer, name: signal.name.clone(), scale, q }
     }
 
+    /// The value a quantized entry stands for.
+    pub fn dequantize(&self, q: i8) -> f32 {
+        f32::from(q) / 127.0 * self.scale
+    }
+
     /// Whether every value is ≥ 0 (a sigmoid gate): the view's colour scale is then 0..1.
     pub fn non_negative(&self) -> bool {
         self.q.iter().all(|&q| q >= 0)
@@ -95,21 +100,14 @@ impl InspectView {
 
     /// The value of `unit` of `signal` after token `t`.
     pub fn value(&self, signal: &SignalView, t: usize, unit: usize) -> f32 {
-        signal.q.get(t * self.hidden + unit).map_or(0.0, |&q| f32::from(q) / 127.0 * signal.scale)
+        signal.q.get(t * self.hidden + unit).map_or(0.0, |&q| signal.dequantize(q))
     }
 
-    /// The units ordered by how much they vary over the passage, largest first.
+    /// The units ordered by how much they vary over the passage, largest first
+    /// (`rnnplay_engine::inspect::units_by_variance` on the dequantized values).
     pub fn units_by_variance(&self, signal: &SignalView) -> Vec<usize> {
-        let steps = self.tokens.len().max(1) as f32;
-        let mut scored: Vec<(usize, f32)> = (0..self.hidden)
-            .map(|u| {
-                let values: Vec<f32> = (0..self.tokens.len()).map(|t| self.value(signal, t, u)).collect();
-                let mean = values.iter().sum::<f32>() / steps;
-                (u, values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / steps)
-            })
-            .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scored.into_iter().map(|(u, _)| u).collect()
+        let values: Vec<f32> = signal.q.iter().map(|&q| signal.dequantize(q)).collect();
+        rnnplay_engine::inspect::units_by_variance(&values, self.hidden)
     }
 }
 

@@ -53,7 +53,20 @@ pub struct InspectArgs {
 }
 
 /// Units shaded when no --unit is given.
-const SHOWN_UNITS: usize = 3;
+pub(crate) const SHOWN_UNITS: usize = 3;
+
+/// The 0-based layer `--layer` names (default the top one), after checking it and `--unit`
+/// against the model's `layers` and `hidden` units.
+pub(crate) fn chosen_layer(args: &InspectArgs, layers: usize, hidden: usize) -> Result<usize> {
+    if let Some(unit) = args.unit.filter(|&u| u >= hidden) {
+        bail!("--unit {unit}: the model has {hidden} units per layer, numbered from 0");
+    }
+    match args.layer {
+        None => Ok(layers - 1),
+        Some(l) if (1..=layers).contains(&l) => Ok(l - 1),
+        Some(l) => bail!("--layer {l}: the model has {layers} layer(s), numbered from 1"),
+    }
+}
 
 pub fn run(args: &InspectArgs) -> Result<()> {
     let path = &args.checkpoint;
@@ -86,16 +99,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         }
     }
     let layers = checkpoint.config.num_layers;
-    let layer = match args.layer {
-        None => layers - 1,
-        Some(l) if (1..=layers).contains(&l) => l - 1,
-        Some(l) => bail!("--layer {l}: the model has {layers} layer(s), numbered from 1"),
-    };
-    if let Some(unit) = args.unit {
-        if unit >= checkpoint.config.hidden_size {
-            bail!("--unit {unit}: the model has {} units per layer, numbered from 0", checkpoint.config.hidden_size);
-        }
-    }
+    let layer = chosen_layer(args, layers, checkpoint.config.hidden_size)?;
     let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;

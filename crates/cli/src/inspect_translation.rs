@@ -4,11 +4,11 @@
 //! every target position, and with `--position` how much each source word matters to that
 //! position's prediction. The numbers come from `rnnplay_engine::inspect::translation`.
 
-use crate::inspect::{layers_at, log_level, shade, signal_level, InspectArgs};
+use crate::inspect::{chosen_layer, layers_at, log_level, shade, signal_level, InspectArgs, SHOWN_UNITS};
 use anyhow::{bail, Context, Result};
 use rnnplay_data::translation::preprocess_nmt;
-use rnnplay_engine::inspect::gate_meaning;
 use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};
+use rnnplay_engine::inspect::{gate_meaning, unit_values, units_by_variance};
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::translate::{encode_source, teacher_forcing_ids, translate};
 use rnnplay_engine::{EngineOptions, Seq2SeqCheckpoint};
@@ -26,16 +26,8 @@ pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
     if !source.unknown.is_empty() {
         eprintln!("warning: words outside the source vocabulary, fed as <unk>: {:?}", source.unknown);
     }
-    let hidden = checkpoint.config.hidden_size;
-    if let Some(unit) = args.unit.filter(|&u| u >= hidden) {
-        bail!("--unit {unit}: the model has {hidden} units per layer, numbered from 0");
-    }
-    let layers = checkpoint.config.num_layers;
-    let layer = match args.layer {
-        None => layers - 1,
-        Some(l) if (1..=layers).contains(&l) => l - 1,
-        Some(l) => bail!("--layer {l}: the model has {layers} layer(s), numbered from 1"),
-    };
+    let (hidden, layers) = (checkpoint.config.hidden_size, checkpoint.config.num_layers);
+    let layer = chosen_layer(args, layers, hidden)?;
     let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
@@ -98,25 +90,13 @@ pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
         bail!("--signal {}: an encoder–decoder's GRU layers have h, r, z, n", args.signal);
     };
     println!("\nencoder, layer {} {}: {}", layer + 1, signal.name, gate_meaning(&signal.name));
-    let by_variance =
-        |values: &[f32], unit: usize| -> Vec<f32> { values.chunks_exact(hidden).map(|row| row[unit]).collect() };
     let units: Vec<usize> = match args.unit {
         Some(unit) => vec![unit],
-        None => {
-            let mut scored: Vec<(usize, f32)> = (0..hidden)
-                .map(|u| {
-                    let v = by_variance(&signal.values, u);
-                    let mean = v.iter().sum::<f32>() / v.len().max(1) as f32;
-                    (u, v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>())
-                })
-                .collect();
-            scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-            scored.into_iter().take(3).map(|(u, _)| u).collect()
-        }
+        None => units_by_variance(&signal.values, hidden).into_iter().take(SHOWN_UNITS).collect(),
     };
     for unit in units {
         println!("unit {unit} over the source:");
-        shade(&words(&seen.source, &src_word), &by_variance(&signal.values, unit), signal_level(signal), color);
+        shade(&words(&seen.source, &src_word), &unit_values(&signal.values, hidden, unit), signal_level(signal), color);
     }
     println!(
         "\ndecoder, teacher-forced on {:?}: at each position the most likely next words",

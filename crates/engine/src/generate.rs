@@ -152,11 +152,15 @@ pub(crate) fn check_tokens(model: &LanguageModel, tokens: &[u32], min: usize, wh
             tokens.len()
         )));
     }
-    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= model.vocab_size()) {
-        return Err(EngineError::InvalidArgument(format!(
-            "the {what} holds token id {bad}, outside the model's vocabulary of {}",
-            model.vocab_size()
-        )));
+    check_ids(tokens, model.vocab_size(), what)
+}
+
+/// Every id of `tokens` below `vocab`.
+pub(crate) fn check_ids(tokens: &[u32], vocab: usize, what: &str) -> Result<()> {
+    match tokens.iter().find(|&&t| t as usize >= vocab) {
+        Some(&bad) => Err(EngineError::InvalidArgument(format!(
+            "the {what} holds token id {bad}, outside the model's vocabulary of {vocab}"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }

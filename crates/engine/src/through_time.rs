@@ -34,12 +34,25 @@ pub(crate) struct GradWatch {
 /// step s goes to metrics slot `first_slot + s`.
 pub(crate) fn watch_top_layer(tape: &mut Tape, batch: usize, hidden: usize, first_slot: usize) -> Vec<GradWatch> {
     let top = tape.probes().iter().filter_map(probe_layer).max().unwrap_or(0);
+    watch_layer(tape, top, batch, hidden, first_slot)
+}
+
+/// Layer `layer`'s states on a probing tape, kept (`retain_grad`) for measuring after
+/// backward: step s goes to metrics slot `first_slot + s`. The one place that knows where a
+/// layer's per-step states are: blocks 1..=steps of a fused layer's window (block 0 is the
+/// initial state), or a composed layer's per-step h vars in time order.
+pub(crate) fn watch_layer(
+    tape: &mut Tape,
+    layer: usize,
+    batch: usize,
+    hidden: usize,
+    first_slot: usize,
+) -> Vec<GradWatch> {
     let mut watches = Vec::new();
     let mut step = 0;
     for probe in tape.probes() {
         match probe {
-            // Block 0 is the initial state; blocks 1..=steps are h_1..h_steps.
-            Probe::Window { layer, states, steps, .. } if *layer == top => watches.push(GradWatch {
+            Probe::Window { layer: l, states, steps, .. } if *l == layer => watches.push(GradWatch {
                 var: *states,
                 offset: batch * hidden,
                 rows: batch,
@@ -47,7 +60,7 @@ pub(crate) fn watch_top_layer(tape: &mut Tape, batch: usize, hidden: usize, firs
                 blocks: *steps,
                 slot: first_slot,
             }),
-            Probe::Step { layer, h, .. } if *layer == top => {
+            Probe::Step { layer: l, h, .. } if *l == layer => {
                 let slot = first_slot + step;
                 watches.push(GradWatch { var: *h, offset: 0, rows: batch, cols: hidden, blocks: 1, slot });
                 step += 1;
@@ -59,6 +72,14 @@ pub(crate) fn watch_top_layer(tape: &mut Tape, batch: usize, hidden: usize, firs
         tape.retain_grad(watch.var);
     }
     watches
+}
+
+/// The recurrent layers the probes show, in order.
+pub(crate) fn probed_layers(tape: &Tape) -> Vec<usize> {
+    let mut layers: Vec<usize> = tape.probes().iter().filter_map(probe_layer).collect();
+    layers.sort_unstable();
+    layers.dedup();
+    layers
 }
 
 fn probe_layer(probe: &Probe) -> Option<usize> {

@@ -52,6 +52,12 @@ pub(crate) fn level(value: f32, signed: bool) -> f32 {
     }
 }
 
+/// The background of a token shaded by a gradient magnitude (connectivity, source saliency):
+/// purple on `rnnplay_engine::inspect::log_level`'s log scale below `peak`.
+pub(crate) fn saliency_style(value: f32, peak: f32) -> String {
+    format!("background: rgba(191, 90, 242, {:.2})", 0.85 * rnnplay_engine::inspect::log_level(value, peak))
+}
+
 pub(crate) fn css((r, g, b): (u8, u8, u8)) -> String {
     format!("rgb({r}, {g}, {b})")
 }

@@ -12,7 +12,7 @@
 //! The numbers come from the engine (`rnnplay_engine::inspect`), refreshed with the
 //! predictions; the heatmap is `heatmap::Heatmap`.
 
-use super::heatmap::{visible, Heatmap};
+use super::heatmap::{saliency_style, visible, Heatmap};
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 
@@ -34,10 +34,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                 .iter()
                 .enumerate()
                 .map(|(t, token)| {
-                    let shade = link.as_ref().and_then(|c| c.saliency_x.get(t)).map(|&g| {
-                        let x = rnnplay_engine::inspect::log_level(g, peak);
-                        format!("background: rgba(191, 90, 242, {:.2})", 0.85 * x)
-                    });
+                    let shade = link.as_ref().and_then(|c| c.saliency_x.get(t)).map(|&g| saliency_style(g, peak));
                     view! {
                         <span class="tok pick" class:picked=picked == Some(t) style=shade.unwrap_or_default()
                             on:click=move |_| pick(t) title=format!("position {t}: click to see its prediction")>
@@ -66,7 +63,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
         let view = ui.inspection.with(|v| v.clone())?;
         let next = view.next.get(position)?.clone();
         let t = temperature.get();
-        let at_t = reshape(&next.logits, t);
+        let at_t = rnnplay_engine::inspect::at_temperature(&next.logits, t);
         let rows = next
             .tokens
             .iter()
@@ -128,14 +125,4 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
             </Show>
         </section>
     }
-}
-
-/// softmax(logits / T) over the candidates, as `rnnplay_engine::inspect::at_temperature`.
-fn reshape(logits: &[f32], temperature: f32) -> Vec<f32> {
-    let candidates: Vec<rnnplay_engine::inspect::Candidate> = logits
-        .iter()
-        .enumerate()
-        .map(|(i, &logit)| rnnplay_engine::inspect::Candidate { token: i as u32, logit, p: 0.0 })
-        .collect();
-    rnnplay_engine::inspect::at_temperature(&candidates, temperature)
 }

@@ -4,7 +4,7 @@
 //! most likely next words there and how much each source word matters to that prediction (the
 //! gradient of its loss with respect to the source word's embedding, log scale).
 
-use super::heatmap::Heatmap;
+use super::heatmap::{saliency_style, Heatmap};
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 
@@ -41,10 +41,7 @@ pub fn TranslationInside(ui: Ui) -> impl IntoView {
                 .iter()
                 .enumerate()
                 .map(|(s, token)| {
-                    let shade = view.saliency.get(s).map(|&g| {
-                        let x = rnnplay_engine::inspect::log_level(g, peak);
-                        format!("background: rgba(191, 90, 242, {:.2})", 0.85 * x)
-                    });
+                    let shade = view.saliency.get(s).map(|&g| saliency_style(g, peak));
                     view! { <span class="tok" style=shade.unwrap_or_default() title=format!("{:.2e}", view.saliency.get(s).copied().unwrap_or(0.0))>{token.clone()}</span>" " }
                 })
                 .collect_view();

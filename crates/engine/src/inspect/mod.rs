@@ -20,6 +20,7 @@ use crate::generate::{argmax, check_tokens, softmax};
 use crate::nn::LanguageModel;
 use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
+use crate::through_time::{measure, probed_layers, watch_layer, GradWatch};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -69,16 +70,27 @@ impl Inspection {
 
     /// The value of unit `unit` of a signal at every step.
     pub fn unit(&self, signal: &Signal, unit: usize) -> Vec<f32> {
-        signal.values.chunks_exact(self.hidden.max(1)).map(|row| row.get(unit).copied().unwrap_or(0.0)).collect()
+        unit_values(&signal.values, self.hidden, unit)
     }
 
-    /// The units of a signal ordered by how much they vary over the passage (variance over
-    /// the steps, largest first): the units that track something in this text come first.
+    /// The units of a signal ordered by how much they vary over the passage.
     pub fn units_by_variance(&self, signal: &Signal) -> Vec<usize> {
-        let mut scored: Vec<(usize, f32)> = (0..self.hidden).map(|u| (u, variance(&self.unit(signal, u)))).collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scored.into_iter().map(|(u, _)| u).collect()
+        units_by_variance(&signal.values, self.hidden)
     }
+}
+
+/// Unit `unit`'s value at every step of (steps, hidden) row-major `values` (0 past the end).
+pub fn unit_values(values: &[f32], hidden: usize, unit: usize) -> Vec<f32> {
+    values.chunks_exact(hidden.max(1)).map(|row| row.get(unit).copied().unwrap_or(0.0)).collect()
+}
+
+/// The units of (steps, hidden) row-major `values` ordered by how much they vary over the steps
+/// (variance, largest first): the units that track something in the text come first. The
+/// page's heatmap and both CLI views order units with it.
+pub fn units_by_variance(values: &[f32], hidden: usize) -> Vec<usize> {
+    let mut scored: Vec<(usize, f32)> = (0..hidden).map(|u| (u, variance(&unit_values(values, hidden, u)))).collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.into_iter().map(|(u, _)| u).collect()
 }
 
 fn variance(values: &[f32]) -> f32 {
@@ -103,16 +115,15 @@ pub fn gate_meaning(name: &str) -> &'static str {
     }
 }
 
-/// Probabilities of `candidates` at `temperature`, softmax(logit / T) over the candidates:
-/// exact when they cover the vocabulary (character models), else renormalized over the most
-/// likely [`CANDIDATES`] tokens.
-pub fn at_temperature(candidates: &[Candidate], temperature: f32) -> Vec<f32> {
-    let logits: Vec<f32> = candidates.iter().map(|c| c.logit).collect();
+/// Probabilities of candidates with these `logits` at `temperature`, softmax(logit / T) over
+/// the candidates (T = 0: all on the most likely): exact when they cover the vocabulary
+/// (character models), else renormalized over the most likely [`CANDIDATES`] tokens.
+pub fn at_temperature(logits: &[f32], temperature: f32) -> Vec<f32> {
     if temperature <= 0.0 {
-        let best = argmax(&logits);
+        let best = argmax(logits);
         return (0..logits.len()).map(|i| if i == best { 1.0 } else { 0.0 }).collect();
     }
-    softmax(&logits, temperature).into_iter().map(|p| p as f32).collect()
+    softmax(logits, temperature).into_iter().map(|p| p as f32).collect()
 }
 
 /// A gradient magnitude mapped to [0, 1] for shading: log scale over the three decades below
@@ -278,15 +289,12 @@ async fn read_signals(tape: &mut Tape, probes: &[Probe], steps: usize, hidden: u
     Ok(signals)
 }
 
-/// The probed vars whose gradients connectivity reads: states, per-step h and input rows.
-fn retain_probed(tape: &mut Tape, probes: &[Probe]) {
+/// Keeps the gradients of the input rows the probes show, for [`input_saliency`].
+fn retain_inputs(tape: &mut Tape, probes: &[Probe]) {
     for probe in probes {
-        let var = match probe {
-            Probe::Window { states, .. } => *states,
-            Probe::Step { h, .. } => *h,
-            Probe::Input { rows, .. } => *rows,
-        };
-        tape.retain_grad(var);
+        if let Probe::Input { rows, .. } = probe {
+            tape.retain_grad(*rows);
+        }
     }
 }
 
@@ -319,10 +327,11 @@ pub async fn connectivity(model: &LanguageModel, tokens: &[u32], position: usize
     let label = Tensor::from_u32(tape.backend(), &[1], &[target])?;
     let loss = tape.softmax_cross_entropy(last, &label)?;
     let probes = tape.probes().to_vec();
-    retain_probed(&mut tape, &probes);
+    retain_inputs(&mut tape, &probes);
+    let states = watch_states(&mut tape, hidden);
     tape.backward(loss)?;
     let saliency_x = input_saliency(&tape, &probes, steps).await?;
-    let saliency_h = state_saliency(&mut tape, steps, hidden).await?;
+    let saliency_h = state_saliency(&tape, &states, steps).await?;
     Ok(Connectivity { position, target, target_is_truth, saliency_x, saliency_h })
 }
 
@@ -366,43 +375,19 @@ async fn input_saliency(tape: &Tape, probes: &[Probe], steps: usize) -> Result<V
     Ok(per_step.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt() as f32).collect())
 }
 
-/// ‖∂ loss / ∂ h_s‖ per layer and step, from the retained gradients of the layers' states.
-async fn state_saliency(tape: &mut Tape, steps: usize, hidden: usize) -> Result<Vec<Vec<f32>>> {
-    let mut layers: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
-    let probes = tape.probes().to_vec();
-    let mut composed: BTreeMap<usize, Vec<Var>> = BTreeMap::new();
-    for probe in probes {
-        match probe {
-            Probe::Window { layer, states, .. } => {
-                // Block s + 1 holds the complete gradient of h_s once backward is done.
-                let grad = match tape.grad(states) {
-                    Some(g) => g.to_vec().await?,
-                    None => vec![0.0; (steps + 1) * hidden],
-                };
-                let norms = (1..=steps).map(|b| norm(&grad[b * hidden..(b + 1) * hidden])).collect();
-                layers.insert(layer, norms);
-            }
-            Probe::Step { layer, h, .. } => composed.entry(layer).or_default().push(h),
-            Probe::Input { .. } => {}
-        }
-    }
-    for (layer, vars) in composed {
-        // The steps' gradients joined on the device: one read-back per layer.
-        let mut grads = Vec::with_capacity(vars.len());
-        for var in vars {
-            let grad = match tape.grad(var) {
-                Some(g) => g.clone(),
-                None => Tensor::zeros(tape.backend(), tape.shape(var))?,
-            };
-            grads.push(tape.constant(grad));
-        }
-        let joined = tape.concat(&grads, 0)?;
-        let values = tape.value(joined).to_vec().await?;
-        layers.insert(layer, values.chunks_exact(hidden.max(1)).map(norm).collect());
-    }
-    Ok(layers.into_values().collect())
+/// Every probed layer's states, kept for [`state_saliency`] (before backward).
+fn watch_states(tape: &mut Tape, hidden: usize) -> Vec<Vec<GradWatch>> {
+    probed_layers(tape).into_iter().map(|layer| watch_layer(tape, layer, 1, hidden, 0)).collect()
 }
 
-fn norm(values: &[f32]) -> f32 {
-    values.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt() as f32
+/// ‖∂ loss / ∂ h_s‖ per layer and step after backward: the training metric's measurement
+/// (`through_time::measure`) with a batch of one, one read-back per layer.
+async fn state_saliency(tape: &Tape, layers: &[Vec<GradWatch>], steps: usize) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(layers.len());
+    for watches in layers {
+        let norms = Tensor::zeros(tape.backend(), &[steps])?;
+        measure(tape, watches, &norms)?;
+        out.push(norms.to_vec().await?);
+    }
+    Ok(out)
 }

@@ -7,7 +7,7 @@
 //! The probes are the language models' (`super`): the encoder's stack pushes its probes first,
 //! then the decoder's, so the two are told apart by where the encoder's end.
 
-use super::{candidates, check_len, input_saliency, read_signals, retain_probed, Candidate, Signal};
+use super::{candidates, check_len, input_saliency, read_signals, retain_inputs, Candidate, Signal};
 use crate::error::{EngineError, Result};
 use crate::nn::Seq2Seq;
 use crate::tape::{Probe, Tape, Var};
@@ -36,11 +36,7 @@ fn probed(model: &Seq2Seq, source: &[u32], target_in: &[u32]) -> Result<(Tape, V
     let vocabularies = (model.config().src_vocab_size, model.config().tgt_vocab_size);
     for (ids, vocab, what) in [(source, vocabularies.0, "source"), (target_in, vocabularies.1, "target")] {
         check_len(ids.len(), what)?;
-        if let Some(&bad) = ids.iter().find(|&&t| t as usize >= vocab) {
-            return Err(EngineError::InvalidArgument(format!(
-                "the {what} holds token id {bad}, outside the model's vocabulary of {vocab}"
-            )));
-        }
+        crate::generate::check_ids(ids, vocab, what)?;
     }
     let backend = model.params()[0].value().backend().clone();
     let mut tape = Tape::new(&backend, 0);
@@ -106,7 +102,7 @@ pub async fn translation_connectivity(
     let label = Tensor::from_u32(tape.backend(), &[1], &[label])?;
     let loss = tape.softmax_cross_entropy(row, &label)?;
     let encoder_probes: Vec<Probe> = tape.probes()[..split].to_vec();
-    retain_probed(&mut tape, &encoder_probes);
+    retain_inputs(&mut tape, &encoder_probes);
     tape.backward(loss)?;
     input_saliency(&tape, &encoder_probes, source.len()).await
 }
