@@ -29,7 +29,14 @@ fn register_font() -> Result<()> {
 
 /// Draws `train` (and `valid`, when not empty) values per epoch — perplexity, or a loss — into
 /// an SVG or PNG file; `y_label` names the values.
-pub fn curve_plot(path: &Path, title: &str, y_label: &str, train: &[f32], valid: &[f32]) -> Result<()> {
+pub fn curve_plot(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    first_epoch: u32,
+    train: &[f32],
+    valid: &[f32],
+) -> Result<()> {
     check_plot_path(path)?;
     if train.is_empty() {
         bail!("nothing to plot: no epoch finished");
@@ -38,10 +45,14 @@ pub fn curve_plot(path: &Path, title: &str, y_label: &str, train: &[f32], valid:
     let size = (720, 440);
     let result = if path.extension().and_then(|e| e.to_str()) == Some("png") {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw(&root, title, y_label, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
+        draw(&root, title, y_label, first_epoch, train, valid)
+            .and_then(|()| root.present())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     } else {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        draw(&root, title, y_label, train, valid).and_then(|()| root.present()).map_err(|e| anyhow::anyhow!("{e}"))
+        draw(&root, title, y_label, first_epoch, train, valid)
+            .and_then(|()| root.present())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     };
     result.with_context(|| format!("writing {}", path.display()))
 }
@@ -50,21 +61,23 @@ fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     y_label: &str,
+    first_epoch: u32,
     train: &[f32],
     valid: &[f32],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let top = train.iter().chain(valid).copied().filter(|v| v.is_finite()).fold(1.0f32, f32::max);
-    let epochs = train.len().max(2) as u32;
+    let last_epoch = first_epoch + train.len().max(2) as u32 - 1;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(48)
-        .build_cartesian_2d(1u32..epochs, 0.0f32..top * 1.05)?;
+        .build_cartesian_2d(first_epoch..last_epoch, 0.0f32..top * 1.05)?;
     chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw()?;
-    let points =
-        |values: &[f32]| -> Vec<(u32, f32)> { values.iter().enumerate().map(|(i, &v)| (i as u32 + 1, v)).collect() };
+    let points = |values: &[f32]| -> Vec<(u32, f32)> {
+        values.iter().enumerate().map(|(i, &v)| (first_epoch + i as u32, v)).collect()
+    };
     chart
         .draw_series(LineSeries::new(points(train), &BLUE))?
         .label("train")

@@ -7,6 +7,9 @@ use clap::Args;
 use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
 use rnnplay_engine::run::{FieldError, RunSpec};
 
+/// The preset of a run that names none.
+pub const DEFAULT_PRESET: &str = "d2l-gru";
+
 /// `rnnplay train --list-presets` text.
 pub fn describe_presets() -> String {
     PRESETS
@@ -32,9 +35,9 @@ pub fn describe_presets() -> String {
 pub struct RunArgs {
     /// Language models: d2l-rnn-scratch, d2l-rnn, d2l-gru-scratch, d2l-gru, d2l-lstm-scratch,
     /// d2l-lstm, d2l-deep-lstm, d2l-deep-gru; encoder-decoders: d2l-seq2seq, toy-reverse
-    /// (see --list-presets).
-    #[arg(long, default_value = "d2l-gru")]
-    pub preset: String,
+    /// (see --list-presets). Default: d2l-gru.
+    #[arg(long)]
+    pub preset: Option<String>,
     /// rnn, gru, lstm (PyTorch-layout layers) or rnn-scratch, gru-scratch, lstm-scratch (d2l's).
     #[arg(long)]
     pub model: Option<String>,
@@ -95,9 +98,9 @@ pub struct RunArgs {
     /// to this value in the last (default 0: pure teacher forcing, as d2l).
     #[arg(long)]
     pub scheduled_sampling: Option<f32>,
-    /// Seeds the initial weights, the minibatch order and dropout.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seeds the initial weights, the minibatch order and dropout (default 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// The flag that sets a spec field.
@@ -111,6 +114,12 @@ fn flag_error(error: &FieldError) -> String {
 }
 
 impl RunArgs {
+    /// The flags given that describe a run (a run resumed from a file must not get any).
+    pub fn given(&self) -> Vec<String> {
+        let preset = self.preset.as_ref().map(|_| flag("preset"));
+        preset.into_iter().chain(self.overrides().into_iter().map(|(field, _)| flag(field))).collect()
+    }
+
     /// (spec field, value) of every flag given.
     fn overrides(&self) -> Vec<(&'static str, String)> {
         let text = |v: &Option<String>| v.clone();
@@ -136,7 +145,7 @@ impl RunArgs {
             ("valid_fraction", number(self.valid_fraction)),
             ("num_examples", count(self.num_examples)),
             ("scheduled_sampling", number(self.scheduled_sampling)),
-            ("seed", Some(self.seed.to_string())),
+            ("seed", self.seed.map(|seed| seed.to_string())),
         ]
         .into_iter()
         .filter_map(|(field, value)| value.map(|v| (field, v)))
@@ -146,7 +155,8 @@ impl RunArgs {
     /// The preset with every given flag applied, checked: every bad value is named, with its
     /// flag, in one message.
     pub fn spec(&self) -> Result<RunSpec> {
-        let mut spec = RunSpec::preset(&self.preset).map_err(|e| anyhow::anyhow!(flag_error(&e)))?;
+        let mut spec = RunSpec::preset(self.preset.as_deref().unwrap_or(DEFAULT_PRESET))
+            .map_err(|e| anyhow::anyhow!(flag_error(&e)))?;
         for (field, value) in self.overrides() {
             if !spec.applies(field) {
                 let (what, instead) = if spec.is_seq2seq() {

@@ -11,7 +11,7 @@ use clap::Args;
 use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::backend::Backend;
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::run::{DataSource, EpochReport, RunData, RunSpec};
+use rnnplay_engine::run::{DataSource, EpochReport, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::{EngineError, EngineOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +38,12 @@ pub struct TrainArgs {
     /// the last good weights are saved.
     #[arg(long)]
     pub save: Option<PathBuf>,
+    /// Continue the run saved in this file (by --save at the end of a run, or the page's
+    /// export): its spec, weights, optimizer state, position in the data and seeds, up to
+    /// --epochs in all, exactly as if it had never stopped. Flags that would change the run
+    /// are refused.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
     /// Print a progress line (language models: with a free-running sample) every N epochs.
     #[arg(long, default_value_t = 10)]
     pub report_every: usize,
@@ -83,6 +89,42 @@ impl Loaded {
     }
 }
 
+/// The run `--resume` names, read and checked before anything is built: no flag may change it,
+/// `--save` may not write over it, and `--epochs` (the epochs in all) must be more than it
+/// has trained. Returns the saved run and its spec with the epochs to reach.
+fn saved_run(args: &TrainArgs, path: &std::path::Path) -> Result<(SavedRun, RunSpec)> {
+    let changing: Vec<String> = args.run.given().into_iter().filter(|flag| flag != "--epochs").collect();
+    if !changing.is_empty() {
+        bail!(
+            "--resume continues the saved run exactly as it was; {} would change it (drop {}, or train a new run)",
+            changing.join(", "),
+            if changing.len() == 1 { "it" } else { "them" }
+        );
+    }
+    if let Some(save) = &args.save {
+        let same = match (std::fs::canonicalize(save), std::fs::canonicalize(path)) {
+            (Ok(save), Ok(resume)) => save == resume,
+            _ => false,
+        };
+        if same {
+            bail!("--save {} would write over the run being resumed; save to another file", save.display());
+        }
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading --resume {}", path.display()))?;
+    let saved = SavedRun::from_bytes(&bytes).with_context(|| format!("--resume {}", path.display()))?;
+    let done = saved.epochs_done();
+    let epochs = args.run.epochs.unwrap_or(saved.spec().epochs);
+    if epochs <= done {
+        bail!(
+            "the run in {} has trained {done} epochs; give --epochs N with N more than {done}, the epochs in all",
+            path.display()
+        );
+    }
+    let mut spec = saved.spec().clone();
+    spec.epochs = epochs;
+    Ok((saved, spec))
+}
+
 /// Checks the output flags before a long run: their directories exist, the plot's format is
 /// known, and the report interval is positive.
 fn check_outputs(args: &TrainArgs) -> Result<()> {
@@ -126,14 +168,21 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         println!("{}", describe_presets());
         return Ok(());
     }
-    let spec = args.run.spec()?;
+    let (saved, spec) = match &args.resume {
+        Some(path) => saved_run(args, path).map(|(saved, spec)| (Some(saved), spec))?,
+        None => (None, args.run.spec()?),
+    };
     check_outputs(args)?;
     let loaded = Loaded::read(&spec)?;
     let options = EngineOptions::from_env()?;
     let backend: Rc<dyn Backend> =
         pollster::block_on(backend_by_name(&args.backend, &options)).context("opening the backend")?;
     let info = backend.info();
-    let mut session = spec.build(&backend, loaded.data(), &options)?;
+    let mut session: Session = match &saved {
+        Some(saved) => saved.build(&backend, loaded.data(), &options, spec.epochs)?,
+        None => spec.build(&backend, loaded.data(), &options)?,
+    };
+    let first_epoch = session.epochs_done() + 1;
     let mut metrics_file = match &args.metrics {
         Some(path) => Some(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
         None => None,
@@ -141,8 +190,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if !args.json {
         println!("{}", spec.describe());
         println!("data: {}; backend {:?} ({})", crate::summary::describe_data(&session), info.kind, info.adapter);
+        if first_epoch > 1 {
+            println!("resuming after epoch {} of the saved run", first_epoch - 1);
+        }
     }
     let bar = crate::progress::epoch_bar(args.json, spec.epochs)?;
+    bar.set_position(session.epochs_done() as u64);
     let started = Instant::now();
     let (mut tokens, mut curve, mut valid_curve, mut last) = (0usize, Vec::new(), Vec::new(), None);
     while !session.finished() {
@@ -188,7 +241,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         let (name, _) = crate::summary::value_name(&spec, 0.0);
         let title = format!("{} on {}", spec.model, spec.data);
-        crate::plot::curve_plot(path, &title, name, &curve, &valid_curve)?;
+        crate::plot::curve_plot(path, &title, name, first_epoch as u32, &curve, &valid_curve)?;
     }
     let outcome = Outcome {
         session: &session,

@@ -500,3 +500,31 @@ fn every_lesson_command_runs() {
     let unknown = rnnplay_offline(&["lessons", "attention"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'attention'; the lessons are language-model,"));
 }
+
+#[test]
+fn train_resume_continues_a_saved_run_exactly_and_refuses_what_would_change_it() {
+    let dir = temp_dir("resume");
+    let (first, second) = (dir.join("first.safetensors"), dir.join("second.safetensors"));
+    let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+    let run = ["train", "--backend", "cpu", "--hidden", "24", "--max-tokens", "8000", "--optimizer", "adam"];
+    let run = [&run[..], &["--lr", "0.01", "--sampling", "random", "--valid-fraction", "0.2", "--json"]].concat();
+    let uninterrupted = json_line(&rnnplay_offline(&[&run[..], &["--epochs", "4"]].concat()));
+    json_line(&rnnplay_offline(&[&run[..], &["--epochs", "2", "--save", first]].concat()));
+    let resume = ["train", "--backend", "cpu", "--resume", first, "--epochs", "4", "--json", "--save", second];
+    let resumed = json_line(&rnnplay_offline(&resume));
+    assert_eq!(resumed["perplexity"], uninterrupted["perplexity"], "{resumed}\n{uninterrupted}");
+    assert_eq!(resumed["valid_perplexity"], uninterrupted["valid_perplexity"]);
+    assert_eq!(resumed["epochs"], 4);
+    assert_eq!(std::fs::read(second).unwrap().len(), std::fs::read(first).unwrap().len(), "the same model and state");
+
+    for (args, says) in [
+        (vec!["--lr", "0.1", "--hidden", "8"], "--hidden, --lr would change it"),
+        (vec!["--epochs", "2"], "give --epochs N with N more than 2"),
+        (vec!["--epochs", "3", "--save", first], "would write over the run being resumed"),
+    ] {
+        let out = rnnplay_offline(&[&["train", "--backend", "cpu", "--resume", first][..], &args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

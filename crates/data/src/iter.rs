@@ -91,6 +91,17 @@ impl BatchIter {
         self.sampling
     }
 
+    /// Where the random stream stands (a ChaCha8 word position): saved with a run, so that a
+    /// resumed run draws the epochs an uninterrupted one would have drawn.
+    pub fn rng_position(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// Moves the random stream to a position [`BatchIter::rng_position`] returned.
+    pub fn set_rng_position(&mut self, position: u128) {
+        self.rng.set_word_pos(position);
+    }
+
     /// The minibatches of the next epoch.
     pub fn epoch(&mut self) -> Vec<Batch> {
         match self.sampling {

@@ -121,7 +121,7 @@ impl Parsed {
 
 /// Writes every tensor into the parameter of its name; each must be present with its exact
 /// shape, and nothing else may be there.
-fn load_params(params: &[Param], tensors: &NamedTensors, model_name: &str) -> Result<()> {
+pub(crate) fn load_params(params: &[Param], tensors: &NamedTensors, model_name: &str) -> Result<()> {
     let by_name: HashMap<&str, (&Vec<usize>, &Vec<f32>)> =
         tensors.iter().map(|(n, s, v)| (n.as_str(), (s, v))).collect();
     for param in params {

@@ -181,6 +181,29 @@ impl Adam {
     }
 }
 
+/// An optimizer's state between steps, on the host: what a resumed run needs to update exactly
+/// as an uninterrupted one. SGD keeps nothing (its rate comes from the schedule).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptimizerState {
+    Sgd,
+    /// Adam's step count and, per parameter in order, its first and second moments (none
+    /// before the first step).
+    Adam {
+        step: u32,
+        moments: Vec<(Vec<f32>, Vec<f32>)>,
+    },
+}
+
+impl OptimizerState {
+    /// The optimizer's name, as [`Optimizer::by_name`] reads it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sgd => "sgd",
+            Self::Adam { .. } => "adam",
+        }
+    }
+}
+
 /// The update rule of a training run.
 pub enum Optimizer {
     Sgd(Sgd),
@@ -224,6 +247,70 @@ impl Optimizer {
     pub fn step(&mut self, params: &[Param]) -> Result<()> {
         self.advance(params)?;
         self.record(params)
+    }
+
+    /// Reads the state back from the device (Adam's moments: two read-backs per parameter).
+    pub async fn state(&self) -> Result<OptimizerState> {
+        match self {
+            Self::Sgd(_) => Ok(OptimizerState::Sgd),
+            Self::Adam(adam) => {
+                let mut moments = Vec::with_capacity(adam.moments.len());
+                for (m, v) in &adam.moments {
+                    moments.push((m.to_vec().await?, v.to_vec().await?));
+                }
+                Ok(OptimizerState::Adam { step: adam.step, moments })
+            }
+        }
+    }
+
+    /// Puts a state [`Optimizer::state`] returned back, for `params` (the same parameters, in
+    /// the same order). A state read from a file is checked: the same optimizer, one pair of
+    /// moments of the right length per parameter, finite values and no negative second moment.
+    pub fn restore(&mut self, params: &[Param], state: &OptimizerState) -> Result<()> {
+        let mismatch = |what: String| EngineError::InvalidArgument(format!("the saved optimizer state {what}"));
+        match (self, state) {
+            (Self::Sgd(_), OptimizerState::Sgd) => Ok(()),
+            (Self::Adam(adam), OptimizerState::Adam { step, moments }) => {
+                if moments.is_empty() {
+                    if *step != 0 {
+                        return Err(mismatch(format!("has no moments after {step} steps")));
+                    }
+                    adam.step = 0;
+                    adam.moments.clear();
+                    return Ok(());
+                }
+                if moments.len() != params.len() {
+                    return Err(mismatch(format!(
+                        "has moments for {} parameters; the model has {}",
+                        moments.len(),
+                        params.len()
+                    )));
+                }
+                let mut restored = Vec::with_capacity(params.len());
+                for (param, (m, v)) in params.iter().zip(moments) {
+                    if m.len() != param.len() || v.len() != param.len() {
+                        return Err(mismatch(format!("does not fit parameter '{}'", param.name())));
+                    }
+                    if !m.iter().chain(v).all(|x| x.is_finite()) || v.iter().any(|&x| x < 0.0) {
+                        return Err(mismatch(format!("of '{}' holds values Adam cannot have", param.name())));
+                    }
+                    let backend = param.value().backend();
+                    let shape = param.value().shape();
+                    restored.push((Tensor::from_f32(backend, shape, m)?, Tensor::from_f32(backend, shape, v)?));
+                }
+                adam.step = *step;
+                adam.moments = restored;
+                Ok(())
+            }
+            (optimizer, state) => Err(mismatch(format!(
+                "is {}'s; the run uses {}",
+                state.name(),
+                match optimizer {
+                    Self::Sgd(_) => "sgd",
+                    Self::Adam(_) => "adam",
+                }
+            ))),
+        }
     }
 
     /// What changes from one step to the next (the learning rate, Adam's step count), written

@@ -93,6 +93,28 @@ impl StepCore {
         self.optimizer.lr()
     }
 
+    /// The update rule (its state is saved with a resumable run).
+    pub(crate) fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    /// (steps taken, epochs begun): the step count seeds dropout, so a resumed run sets both.
+    pub(crate) fn position(&self) -> (u32, usize) {
+        (self.step, self.epoch)
+    }
+
+    /// Continues a saved run: its optimizer state for `params` and its position.
+    pub(crate) fn restore(
+        &mut self,
+        params: &[Param],
+        optimizer: &crate::optim::OptimizerState,
+        (step, epoch): (u32, usize),
+    ) -> Result<()> {
+        self.optimizer.restore(params, optimizer)?;
+        (self.step, self.epoch) = (step, epoch);
+        Ok(())
+    }
+
     /// Sets the learning rate of the following steps, recorded or replayed (a schedule calls
     /// this between epochs).
     pub(crate) fn set_lr(&mut self, lr: f32) -> Result<()> {
@@ -217,7 +239,7 @@ pub(crate) fn made_for(values: &[Tensor], params: &[Param]) -> bool {
 /// Trains a model epoch by epoch with global-norm clipping.
 pub struct Trainer {
     /// `metrics` holds [Σ batch mean losses, Σ pre-clip norms] of the current epoch.
-    core: StepCore,
+    pub(crate) core: StepCore,
     /// By batch shape, the most recent last.
     inputs: Vec<BatchInputs>,
     /// True when the most recent inputs' `state` holds the final state of the previous batch

@@ -38,7 +38,7 @@ fn reserved(vocab: &Vocab) -> (u32, u32) {
 /// Trains an encoder–decoder epoch by epoch.
 pub struct Seq2SeqTrainer {
     /// `metrics` holds [Σ valid-token CE, Σ pre-clip norms] of the current epoch.
-    core: StepCore,
+    pub(crate) core: StepCore,
     /// Scheduled sampling: the probability of feeding the model its own prediction instead of
     /// the true previous token (0: pure teacher forcing, d2l's setting), and the coins' source.
     sampling_probability: f32,

@@ -2,8 +2,10 @@
 //! built once ([`RunSpec::build`] → [`Session`]) and stepped through one API. The CLI, the
 //! page, the benchmark and the tests all go through here; hosts parse input and draw output.
 
+pub mod resume;
 pub mod session;
 pub mod spec;
 
+pub use resume::SavedRun;
 pub use session::{EpochReport, LanguageRun, RunData, Seq2SeqRun, Session, TaskRun, D2L_EXAMPLES};
 pub use spec::{DataSource, FieldError, RunSpec, Task, FIELDS, SEQ2SEQ_MODEL};

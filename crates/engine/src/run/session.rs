@@ -127,9 +127,9 @@ pub struct LanguageRun {
     /// Tokens trained on and held out for validation.
     pub train_tokens: usize,
     pub valid_tokens: usize,
-    trainer: Trainer,
-    batches: BatchIter,
-    valid: Option<BatchIter>,
+    pub(super) trainer: Trainer,
+    pub(super) batches: BatchIter,
+    pub(super) valid: Option<BatchIter>,
     /// The first tokens of the training corpus (the teacher-forced passage).
     sample: Vec<u32>,
     cursor: EpochCursor<Batch>,
@@ -152,9 +152,9 @@ pub struct Seq2SeqRun {
     pub examples: Vec<(String, String)>,
     /// Toy tasks: held-out pairs for the exact-match rate.
     pub held_out: Vec<Pair>,
-    trainer: Seq2SeqTrainer,
+    pub(super) trainer: Seq2SeqTrainer,
     batch_size: usize,
-    rng: ChaCha8Rng,
+    pub(super) rng: ChaCha8Rng,
     cursor: EpochCursor<PairBatch>,
 }
 
@@ -168,16 +168,16 @@ pub enum TaskRun {
 pub struct Session {
     spec: RunSpec,
     schedule: LrSchedule,
-    run: TaskRun,
-    epochs_done: usize,
+    pub(super) run: TaskRun,
+    pub(super) epochs_done: usize,
     /// Tokens predicted in training so far (every minibatch, finished epoch or not).
-    tokens_trained: usize,
+    pub(super) tokens_trained: usize,
     /// Epochs a resumed checkpoint says it had trained before this session.
     epochs_before: usize,
     /// The weights after the last finished epoch (or the initial ones): restored on divergence.
     last_good: Vec<Tensor>,
     /// The epoch that diverged, once one has.
-    diverged: Option<usize>,
+    pub(super) diverged: Option<usize>,
 }
 
 fn invalid(message: impl Into<String>) -> EngineError {
@@ -350,8 +350,14 @@ impl Session {
             last_good: Vec::new(),
             diverged: None,
         };
-        session.last_good = session.params().iter().map(|p| p.value().deep_copy()).collect::<Result<_>>()?;
+        session.keep_last_good()?;
         Ok(session)
+    }
+
+    /// Keeps a copy of the current weights, restored if a later epoch diverges.
+    pub(super) fn keep_last_good(&mut self) -> Result<()> {
+        self.last_good = self.params().iter().map(|p| p.value().deep_copy()).collect::<Result<_>>()?;
+        Ok(())
     }
 
     pub fn spec(&self) -> &RunSpec {
@@ -550,9 +556,13 @@ impl Session {
     }
 
     /// The model as a checkpoint (safetensors with PyTorch names), with the spec, the epochs
-    /// trained and the last metric in its metadata.
+    /// trained and the last metric in its metadata; between epochs also with the training
+    /// state that [`SavedRun`](super::SavedRun) resumes exactly.
     pub async fn checkpoint_bytes(&self, last: Option<&EpochReport>) -> Result<Vec<u8>> {
         let mut extra = std::collections::BTreeMap::new();
+        if self.resumable() {
+            extra.insert(super::resume::TRAINING_KEY.to_string(), self.training_state().await?);
+        }
         extra.insert("preset".to_string(), self.spec.preset.clone());
         extra.insert("spec".to_string(), serde_json::to_string(&self.spec).map_err(|e| invalid(e.to_string()))?);
         extra.insert("epochs".to_string(), self.epochs_done.to_string());
