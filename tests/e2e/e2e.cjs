@@ -23,6 +23,11 @@
 //     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
 //  9. a lesson's address (`?lesson=clipping`) shows its text, sets up its first run, and its
 //     second run's button sets θ; an unknown lesson gets a banner naming the lessons.
+// 10. runs (kept in IndexedDB): two runs survive a reload, the table says what differs and
+//     overlays them; a paused run resumes after a reload from its autosave and ends with the
+//     uninterrupted run's curve; a simulated full quota is a message and training goes on;
+// 11. lessons, with and without WebGPU: the index is a first visit's landing view, and every
+//     lesson's address trains its first run from one click.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
@@ -39,6 +44,9 @@ fs.mkdirSync(shots, { recursive: true });
 const { baseArgs, serve, launch } = require('./harness.cjs');
 
 let port = 0;
+// Every lesson (crates/engine/src/lessons.rs), in order: `rnnplay lessons --json` prints one a line.
+const LESSONS = execFileSync(process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay'),
+  ['lessons', '--json'], { stdio: 'pipe' }).toString().trim().split('\n').map((l) => JSON.parse(l).name);
 // Sized for SwiftShader (5–8× slower than lavapipe): a tiny scratch RNN, 3 epochs.
 const query = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=3&max_tokens=1500&lr=1&seed=0';
 
@@ -318,6 +326,123 @@ async function lessonPage(name, args) {
   });
 }
 
+// Waits until the corpus is loaded and the backend chosen.
+async function pageReady(page) {
+  await page.waitForFunction(() => document.querySelector('#backend[data-backend]')
+    && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
+}
+
+// Starts a run and waits for its end; returns its curve.
+async function trainToEnd(page) {
+  await page.click('#start');
+  await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300000, polling: 250 });
+  return JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values'));
+}
+
+async function setField(page, key, value) {
+  await page.fill(`input[name="${key}"]`, value);
+  await page.dispatchEvent(`input[name="${key}"]`, 'change');
+}
+
+// Runs are kept: two runs survive a reload, the table says what differs, ticking both overlays
+// them; a run paused after an autosave resumes after a reload from its epoch and ends with
+// exactly the curve of the same run trained uninterrupted; a refused storage quota is a message
+// and training goes on.
+async function keptRuns(name, args) {
+  const tiny = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=6&max_tokens=3000&lr=1&seed=3';
+  return inBrowser(name, args, async (page) => {
+    await page.goto(`http://127.0.0.1:${port}/${tiny}`, { waitUntil: 'load', timeout: 60000 });
+    await pageReady(page);
+    const whole = await trainToEnd(page);
+    if (whole.length !== 6) throw new Error(`the first run has ${whole.length} points`);
+    await page.click('#reset');
+    await setField(page, 'hidden', '16');
+    await setField(page, 'epochs', '3');
+    await trainToEnd(page);
+    await page.click('#reset');
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelectorAll('#runs-table tbody tr').length === 2, null, { timeout: 30000 });
+    const differs = await page.textContent('#runs-table tbody tr:first-child .differs');
+    if (!differs.includes('hidden units 32 → 16') || !differs.includes('epochs 6 → 3')) throw new Error(`what differs: '${differs}'`);
+    await page.check('#runs-table tbody tr:nth-child(1) .overlay-pick');
+    await page.check('#runs-table tbody tr:nth-child(2) .overlay-pick');
+    await page.waitForFunction(() => document.querySelector('#overlay-chart')?.dataset.series === '2', null, { timeout: 10000 });
+    await (await page.$('#runs')).screenshot({ path: path.join(shots, 'runs-table.png') });
+    await (await page.$('#overlay-chart')).screenshot({ path: path.join(shots, 'runs-overlay.png') });
+
+    // The first run again, paused after its first autosave, then resumed after a reload.
+    await page.goto(`http://127.0.0.1:${port}/${tiny}`, { waitUntil: 'load', timeout: 60000 });
+    await pageReady(page);
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.querySelector('#runs-table tr.training')?.dataset.savedEpoch) >= 1, null, { timeout: 120000 });
+    await page.click('#pause');
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase !== 'training', null, { timeout: 60000 });
+    await page.reload({ waitUntil: 'load' });
+    await pageReady(page);
+    await page.waitForSelector('#resume-run', { timeout: 30000 });
+    const offer = await page.textContent('#resume-run');
+    const from = Number((offer.match(/from epoch (\d+)/) || [])[1]);
+    if (!(from >= 1 && from < 6)) throw new Error(`resume offer: '${offer}'`);
+    await page.click('#resume-run');
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300000, polling: 250 });
+    const resumed = JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values'));
+    if (JSON.stringify(resumed) !== JSON.stringify(whole)) throw new Error(`resumed from epoch ${from}: ${resumed}; uninterrupted: ${whole}`);
+    const rows = await page.$$eval('#runs-table tbody tr', (trs) => trs.length);
+    if (rows !== 3) throw new Error(`the resumed run should continue its own row; ${rows} rows`);
+
+    // A full quota: a message, and the run trains to its end.
+    await page.click('#reset');
+    await page.evaluate(() => {
+      IDBObjectStore.prototype.put = function put() { throw new DOMException('simulated', 'QuotaExceededError'); };
+    });
+    await setField(page, 'epochs', '2');
+    const curve = await trainToEnd(page);
+    const message = await page.textContent('#storage-error');
+    if (!message.includes('storage is full or refused') || curve.length !== 2) throw new Error(`quota: '${message}', ${curve.length} epochs`);
+    console.log(`${name}: two runs kept over a reload and overlaid; resumed from epoch ${from} = uninterrupted (${whole.map((v) => v.toFixed(3)).join(' ')}); a full quota is a message`);
+  });
+}
+
+// The lessons index is the landing view of a first visit; every lesson's address sets up its
+// first run and one click trains it (a minibatch trains, no error).
+async function lessons(name, args, lessonNames) {
+  return inBrowser(name, args, async (page) => {
+    await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForSelector('#lessons-index', { timeout: 60000 });
+    const cards = await page.$$eval('.lesson-card', (els) => els.map((e) => e.dataset.lesson));
+    if (cards.join(',') !== lessonNames.join(',')) throw new Error(`index cards: ${cards}`);
+    if (name === 'lessons-cpu') await page.screenshot({ path: path.join(shots, 'lessons-index.png') });
+    await page.click('#playground');
+    await page.waitForSelector('#lessons-index', { state: 'detached', timeout: 10000 });
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('#start', { timeout: 60000 });
+    if (await page.$('#lessons-index')) throw new Error('the index is the landing view of a first visit only');
+    const trained = [];
+    for (const lesson of lessonNames) {
+      await page.goto(`http://127.0.0.1:${port}/?lesson=${lesson}`, { waitUntil: 'load', timeout: 60000 });
+      await page.waitForSelector(`#lesson[data-lesson="${lesson}"]`, { timeout: 60000 });
+      await page.waitForFunction(() => document.querySelector('#backend[data-backend]'), null, { timeout: 60000 });
+      await page.waitForFunction(() => /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || '')
+        || /seq2seq|toy/.test(document.querySelector('input[name="preset"], select[name="preset"]')?.value || ''), null, { timeout: 60000 });
+      await page.click('.lesson-train >> nth=0');
+      await page.waitForFunction(() => /batch [1-9]|epoch [1-9]/.test(document.querySelector('#progress')?.textContent || '')
+        || document.querySelector('#run-error'), null, { timeout: 240000, polling: 250 });
+      const error = await page.$('#run-error');
+      if (error) throw new Error(`${lesson}: ${await error.textContent()}`);
+      trained.push(lesson);
+    }
+    // A lesson's second run is overlaid with its first (trained above) as soon as it starts.
+    await page.goto(`http://127.0.0.1:${port}/?lesson=clipping`, { waitUntil: 'load', timeout: 60000 });
+    await pageReady(page);
+    await page.click('.lesson-train >> nth=1');
+    await page.waitForFunction(() => document.querySelectorAll('#runs-table .overlay-pick:checked').length === 2, null, { timeout: 60000 });
+    const names = await page.$$eval('#runs-table tr', (trs) => trs.filter((tr) => tr.querySelector('.overlay-pick:checked'))
+      .map((tr) => tr.querySelector('.run-name').value));
+    if (names.join(' | ') !== 'clipping: no clipping (θ = 10⁶) | clipping: θ = 1') throw new Error(`overlaid: ${names}`);
+    console.log(`${name}: the index lists ${cards.length} lessons; each trains from its address: ${trained.join(', ')}`);
+  });
+}
+
 async function loadCheckpoint(name, args) {
   const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-e2e-'));
@@ -393,6 +518,9 @@ async function benchPage(name, args) {
       ['load-checkpoint', () => loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])],
       ['settings-messages', () => settingsMessages('settings-messages', [...baseArgs, '--disable-gpu'])],
       ['lesson', () => lessonPage('lesson', [...baseArgs, '--disable-gpu'])],
+      ['runs', () => keptRuns('runs', [...baseArgs, '--disable-gpu'])],
+      ['lessons-cpu', () => lessons('lessons-cpu', [...baseArgs, '--disable-gpu'], LESSONS)],
+      ['lessons-webgpu', () => lessons('lessons-webgpu', [...baseArgs, '--enable-unsafe-webgpu'], LESSONS)],
       ['frames-webgpu', () => frameGaps('frames-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
       ['frames-cpu', () => frameGaps('frames-cpu', [...baseArgs, '--disable-gpu'])],
       ['bench-page', () => benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])],

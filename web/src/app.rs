@@ -6,20 +6,25 @@ use crate::components::dataset_panel::DatasetPanel;
 use crate::components::inside::InsidePanel;
 use crate::components::inside_translation::TranslationInside;
 use crate::components::lesson_panel::LessonPanel;
+use crate::components::lessons_index::LessonsIndex;
 use crate::components::predictions::PredictionsPanel;
+use crate::components::runs_panel::RunsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
+use crate::keeper::Keeper;
+use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
-use crate::settings::{from_query, label, lesson_name, to_query, views_disabled, worker_disabled};
+use crate::settings::{from_query, label, lesson_name, lessons_index_first, to_query, views_disabled, worker_disabled};
+use crate::storage;
 use crate::ui::{Phase, Predictions, Ui};
 use crate::worker_link;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
-use rnnplay_engine::run::{DataSource, RunData, RunSpec};
+use rnnplay_engine::run::{DataSource, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -98,6 +103,34 @@ pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// The data a spec names, from what the host has: fra-eng's archive, a text, or nothing for a
+/// toy task.
+pub(crate) fn run_data<'a>(
+    spec: &RunSpec,
+    zip: Option<&'a [u8]>,
+    text: Option<&'a str>,
+) -> Result<RunData<'a>, String> {
+    match (zip, text, spec.source()) {
+        (Some(zip), _, _) => Ok(RunData::FraEngZip(zip)),
+        (_, _, DataSource::Toy(_)) => Ok(RunData::Generated),
+        (_, Some(text), _) => Ok(RunData::Text(text)),
+        (_, None, _) => Err("no corpus yet: load The Time Machine, paste text or upload a file".into()),
+    }
+}
+
+/// Rebuilds a kept run from its autosaved checkpoint on the data it names (fra-eng fetched,
+/// a toy task generated, `text` otherwise), to train on exactly where it stopped.
+pub(crate) async fn saved_session(bytes: &[u8], text: Option<&str>, use_cpu: bool) -> Result<Session, String> {
+    let saved = SavedRun::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let zip = match saved.spec().source() {
+        DataSource::FraEng => Some(load_fra_eng().await?),
+        _ => None,
+    };
+    let data = run_data(saved.spec(), zip.as_deref(), text)?;
+    let epochs = saved.spec().epochs;
+    saved.build(&chosen_backend(use_cpu), data, &EngineOptions::default(), epochs).map_err(|e| e.to_string())
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let (mut initial, mut url_error) = match from_query(&browser::query()) {
@@ -126,12 +159,18 @@ pub fn App() -> impl IntoView {
     };
     let settings = RwSignal::new(initial);
     let ui = Ui::new();
+    let keeper = Keeper::new();
+    keeper.load();
+    keeper.track(ui);
+    let show_index = RwSignal::new(lessons_index_first(&query, browser::first_visit()));
+    let offer_dismissed = RwSignal::new(false);
     ui.views.set(!views_disabled(&browser::query()));
     let text = RwSignal::new(None::<String>);
     let backend_state = RwSignal::new(BackendState::Detecting);
     // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
     let use_cpu = RwSignal::new(false);
     let url_error = RwSignal::new(url_error);
+    let backend_name = move || if use_cpu.get_untracked() { "cpu" } else { "webgpu" };
     let log_scale = RwSignal::new(false);
 
     Effect::new(move |_| {
@@ -174,11 +213,13 @@ pub fn App() -> impl IntoView {
             }
             ui.clip.set(spec.clip);
             ui.progress.set(progress);
+            keeper.begin(&spec, backend_name(), lesson, text.get_untracked());
             if settings.get_untracked() != *spec {
                 settings.set(*spec);
             }
         }
         FromWorker::NotBuilt(err) => {
+            keeper.end();
             ui.phase.set(Phase::Idle);
             ui.run_error.set(Some(err));
         }
@@ -197,6 +238,7 @@ pub fn App() -> impl IntoView {
         FromWorker::RunError(err) => ui.run_error.set(err),
         // The playground never asks the worker for the benchmark.
         FromWorker::Bench(_) => {}
+        FromWorker::Autosaved { epoch, bytes } => keeper.autosaved(epoch, bytes),
         FromWorker::Saved { name, bytes } => {
             if let Err(err) = browser::download(&name, &bytes) {
                 ui.run_error.set(Some(format!("saving failed: {err}")));
@@ -246,7 +288,10 @@ pub fn App() -> impl IntoView {
         load_error.set(None);
         prepare(ui, running, run.progress(), run.spec().clip)
     };
+    let autosave_here = move |run: Run| run.autosaving(Box::new(move |epoch, bytes| keeper.autosaved(epoch, bytes)));
     let launch = move |run: Run, running: bool| {
+        keeper.begin(run.spec(), backend_name(), lesson, text.get_untracked());
+        let run = autosave_here(run);
         let generation = prepare_page(running, &run);
         if !running {
             ui.pending_steps.set(1);
@@ -295,13 +340,11 @@ pub fn App() -> impl IntoView {
                 DataSource::Toy(_) => (None, None),
                 DataSource::TimeMachine | DataSource::Text(_) => (None, text.get_untracked()),
             };
-            let data = match (&zip, &corpus, spec.source()) {
-                (Some(zip), _, _) => RunData::FraEngZip(zip),
-                (_, _, DataSource::Toy(_)) => RunData::Generated,
-                (_, Some(corpus), _) => RunData::Text(corpus),
-                (_, None, _) => {
+            let data = match run_data(&spec, zip.as_deref(), corpus.as_deref()) {
+                Ok(data) => data,
+                Err(err) => {
                     ui.phase.set(Phase::Idle);
-                    ui.run_error.set(Some("no corpus yet: load The Time Machine, paste text or upload a file".into()));
+                    ui.run_error.set(Some(err));
                     return;
                 }
             };
@@ -341,6 +384,7 @@ pub fn App() -> impl IntoView {
         _ => {}
     };
     let reset = move || {
+        keeper.end();
         worker_link::send(&ToWorker::Reset);
         ui.generation.update(|g| *g += 1);
         ui.running.set(false);
@@ -392,7 +436,8 @@ pub fn App() -> impl IntoView {
                 Ok(Ok(session)) => {
                     reset();
                     settings.set(session.spec().clone());
-                    let run = Run::new(session);
+                    keeper.begin(session.spec(), backend_name(), lesson, text.get_untracked());
+                    let run = autosave_here(Run::new(session));
                     let generation = prepare_page(false, &run);
                     spawn_local(drive(ui, generation, run));
                     ui.predict_requests.update(|n| *n += 1);
@@ -404,6 +449,72 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    // Resuming a kept run: its autosaved checkpoint (with the training state) and its data from
+    // storage, rebuilt by the worker (or here), training on from the saved epoch.
+    let continue_kept = move |id: u64| {
+        let Some(record) = keeper.record(id) else { return };
+        let Some(epoch) = record.resumable_from() else { return };
+        if backend_state.get_untracked() == BackendState::Detecting {
+            ui.run_error.set(Some("the backend is still being chosen; try again in a moment".into()));
+            return;
+        }
+        reset();
+        offer_dismissed.set(true);
+        show_index.set(false);
+        spawn_local(async move {
+            let found = async {
+                let bytes = storage::checkpoint(id).await?.ok_or("its checkpoint is no longer kept")?;
+                let corpus = if record.spec.is_seq2seq() {
+                    None
+                } else if record.spec.data == "timemachine" {
+                    Some(text.get_untracked().ok_or("The Time Machine is still loading; try again in a moment")?)
+                } else {
+                    Some(storage::text(id).await?.ok_or("the text it trained on is no longer kept")?)
+                };
+                Ok::<_, String>((bytes, corpus))
+            };
+            let (bytes, corpus) = match found.await {
+                Ok(found) => found,
+                Err(err) => {
+                    ui.run_error.set(Some(format!("cannot resume {}: {err}", record.name)));
+                    return;
+                }
+            };
+            let history: Vec<EpochPoint> = record.curve.iter().filter(|p| p.epoch <= epoch).cloned().collect();
+            settings.set(record.spec.clone());
+            keeper.continue_run(id);
+            ui.phase.set(Phase::Running);
+            let use_cpu = use_cpu.get_untracked();
+            if worker_link::active() {
+                worker_link::send(&ToWorker::Continue { checkpoint: bytes, text: corpus, history, use_cpu });
+                return;
+            }
+            match saved_session(&bytes, corpus.as_deref(), use_cpu).await {
+                Ok(session) => {
+                    launch(Run::new(session), true);
+                    ui.curve.set(history);
+                }
+                Err(err) => {
+                    keeper.end();
+                    ui.phase.set(Phase::Idle);
+                    ui.run_error.set(Some(format!("cannot resume {}: {err}", record.name)));
+                }
+            }
+        });
+    };
+    // A lesson's run, one click from training: the run in progress is kept and ended.
+    let train_lesson_run = Callback::new(move |spec: RunSpec| {
+        if ui.phase.get_untracked() != Phase::Idle {
+            reset();
+        }
+        settings.set(spec);
+        begin(true);
+    });
+    let offer = Memo::new(move |_| {
+        keeper.runs.with(|runs| {
+            runs.iter().rev().find_map(|r| r.resumable_from().map(|k| (r.id, r.name.clone(), k, r.spec.epochs)))
+        })
+    });
     let save = move |_| {
         if !worker_link::send(&ToWorker::Save) {
             ui.save_requests.update(|n| *n += 1);
@@ -444,7 +555,11 @@ pub fn App() -> impl IntoView {
     view! {
         <header>
             <h1>"rnnplay"</h1>
-            <p>"Train recurrent networks in your browser — the recurrent chapters of " <em>"Dive into Deep Learning"</em> "."</p>
+            <p>"Train recurrent networks in your browser — the recurrent chapters of " <em>"Dive into Deep Learning"</em> "."
+                " " <button id="lessons-link" on:click=move |_| show_index.update(|s| *s = !*s)>
+                    {move || if show_index.get() { "Open the playground" } else { "Lessons" }}
+                </button>
+            </p>
         </header>
         {move || {
             let cpu = use_cpu.get();
@@ -480,7 +595,22 @@ pub fn App() -> impl IntoView {
         <Show when=move || url_error.get().is_some()>
             <div class="banner warn" role="alert" id="url-error">{move || url_error.get().unwrap_or_default()}</div>
         </Show>
-        {lesson.map(|lesson| view! { <LessonPanel lesson=lesson settings=settings ui=ui/> })}
+        <Show when=move || show_index.get()>
+            <LessonsIndex on_playground=Callback::new(move |()| show_index.set(false))/>
+        </Show>
+        <Show when=move || {
+            offer.get().is_some() && !offer_dismissed.get() && ui.phase.get() == Phase::Idle && keeper.current.get().is_none()
+        }>
+            {move || offer.get().map(|(id, name, epoch, epochs)| view! {
+                <div class="banner" id="resume-offer" role="status">
+                    {format!("“{name}” stopped after epoch {epoch} of {epochs}; its checkpoint is kept. ")}
+                    <button id="resume-run" on:click=move |_| continue_kept(id)>{format!("Resume {name} from epoch {epoch}")}</button>
+                    " " <button on:click=move |_| offer_dismissed.set(true)>"Not now"</button>
+                </div>
+            })}
+        </Show>
+        <div class="playground" style:display=move || if show_index.get() { "none" } else { "" }>
+        {lesson.map(|lesson| view! { <LessonPanel lesson=lesson settings=settings ui=ui train=train_lesson_run/> })}
         <main>
             <div class="column">
                 <DatasetPanel settings=settings ui=ui text=text/>
@@ -528,5 +658,8 @@ pub fn App() -> impl IntoView {
                 </Show>
             </div>
         </main>
+        <RunsPanel keeper=keeper resume=Callback::new(continue_kept)
+            idle=Signal::derive(move || ui.phase.get() != Phase::Running)/>
+        </div>
     }
 }

@@ -95,3 +95,13 @@ pub fn set_query(query: &str) {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("{path}{query}")));
     }
 }
+
+/// True the first time this browser opens the page (remembered in localStorage; false where
+/// the page may keep nothing).
+pub fn first_visit() -> bool {
+    const KEY: &str = "rnnplay-visited";
+    let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) else { return false };
+    let first = storage.get_item(KEY).ok().flatten().is_none();
+    let _ = storage.set_item(KEY, "1");
+    first
+}

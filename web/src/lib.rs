@@ -1,10 +1,11 @@
 //! rnnplay's web page: a leptos (CSR) front end that trains the engine's models in the browser,
 //! on WebGPU when the browser offers it and on the CPU backend otherwise. With `?bench=1` it is
-//! the benchmark page instead. `settings` and `bench_options` are plain Rust (tested natively);
+//! the benchmark page instead. `settings`, `runs`, `protocol` and `bench_options` are plain Rust (tested natively);
 //! everything else exists only on wasm32.
 
 pub mod bench_options;
 pub mod protocol;
+pub mod runs;
 pub mod settings;
 
 #[cfg(target_arch = "wasm32")]
@@ -14,9 +15,13 @@ mod browser;
 #[cfg(target_arch = "wasm32")]
 mod components;
 #[cfg(target_arch = "wasm32")]
+mod keeper;
+#[cfg(target_arch = "wasm32")]
 mod predict;
 #[cfg(target_arch = "wasm32")]
 mod run;
+#[cfg(target_arch = "wasm32")]
+mod storage;
 #[cfg(target_arch = "wasm32")]
 mod ui;
 #[cfg(target_arch = "wasm32")]

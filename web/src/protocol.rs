@@ -29,6 +29,9 @@ pub struct EpochPoint {
     pub epoch: usize,
     pub value: f32,
     pub grad_norm: f32,
+    /// The validation perplexity, when the run holds part of the corpus out.
+    #[serde(default)]
+    pub valid: Option<f32>,
 }
 
 /// The gradient-through-time chart: per time step s of the training window, the batch-mean
@@ -215,7 +218,22 @@ pub enum ToWorker {
     /// (`running`) or take one step.
     Start { spec: RunSpec, text: Option<String>, running: bool, use_cpu: bool },
     /// Continue a language model's checkpoint on `text`, paused.
-    Resume { spec: RunSpec, checkpoint: Vec<u8>, text: String, use_cpu: bool },
+    Resume {
+        spec: RunSpec,
+        #[serde(with = "base64_bytes")]
+        checkpoint: Vec<u8>,
+        text: String,
+        use_cpu: bool,
+    },
+    /// Continue a kept run exactly from its autosaved checkpoint (with its training state),
+    /// training; `text` is its text (language models), `history` its curve so far.
+    Continue {
+        #[serde(with = "base64_bytes")]
+        checkpoint: Vec<u8>,
+        text: Option<String>,
+        history: Vec<EpochPoint>,
+        use_cpu: bool,
+    },
     /// Train on (true) or pause (false).
     Running(bool),
     /// Train one more minibatch while paused.
@@ -279,6 +297,13 @@ pub enum FromWorker {
     /// A checkpoint to download as `name`.
     Saved {
         name: String,
+        #[serde(with = "base64_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// The run's checkpoint with its training state, autosaved after `epoch`, to keep.
+    Autosaved {
+        epoch: usize,
+        #[serde(with = "base64_bytes")]
         bytes: Vec<u8>,
     },
     /// The benchmark page's table as it stands.
@@ -305,6 +330,23 @@ impl FromWorker {
     }
 }
 
+/// Checkpoints cross between the page and the worker as base64 text: a megabyte of safetensors
+/// as a JSON array of numbers takes far longer to write and parse, on the page's thread too.
+mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +362,10 @@ mod tests {
         assert_eq!(FromWorker::from_json(&message.to_json()).unwrap(), message);
         let saved = FromWorker::Saved { name: "m.safetensors".into(), bytes: vec![0, 255, 7] };
         assert_eq!(FromWorker::from_json(&saved.to_json()).unwrap(), saved);
+        assert!(saved.to_json().contains("\"AP8H\""), "bytes travel as base64: {}", saved.to_json());
+        let point = EpochPoint { epoch: 1, value: 3.0, grad_norm: 0.5, valid: Some(4.0) };
+        let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
+        assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
         assert!(ToWorker::from_json("{\"Launch\":1}").unwrap_err().contains("does not understand"));
     }
 }

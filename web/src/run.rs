@@ -14,11 +14,22 @@ use rnnplay_engine::EngineError;
 /// Where a saved checkpoint goes: a download in the page, a message from the worker.
 pub type Deliver = Box<dyn Fn(&str, Vec<u8>) -> Result<(), String>>;
 
+/// Where an autosaved checkpoint goes, with the epoch it was saved after: the page's run
+/// keeper, or a message from the worker to it.
+pub type Autosave = Box<dyn Fn(usize, Vec<u8>)>;
+
+/// The least time between two autosaves: a checkpoint is read back from the device and
+/// serialized, so not after every short epoch.
+const AUTOSAVE_EVERY_MS: f64 = 2000.0;
+
 /// A run: the session and its last epoch's report.
 pub struct Run {
     session: Session,
     last: Option<EpochReport>,
     deliver: Deliver,
+    autosave: Option<Autosave>,
+    /// The epoch last autosaved, and when (ms).
+    autosaved: (usize, f64),
     /// Wait for each step to finish before the next (WebGPU): at most one minibatch is in
     /// flight, so the batch counter counts finished batches and Pause takes effect within one.
     one_in_flight: bool,
@@ -29,13 +40,38 @@ impl Run {
         let one_in_flight =
             session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu);
         let deliver: Deliver = Box::new(|name, bytes| browser::download(name, &bytes));
-        Self { session, last: None, deliver, one_in_flight }
+        // The first finished epoch is always saved.
+        let autosaved = (session.epochs_done(), f64::NEG_INFINITY);
+        Self { session, last: None, deliver, autosave: None, autosaved, one_in_flight }
     }
 
     /// Hands saved checkpoints to `deliver` instead of downloading them.
     pub fn delivering(mut self, deliver: Deliver) -> Self {
         self.deliver = deliver;
         self
+    }
+
+    /// Autosaves the run, at epoch ends (at most every [`AUTOSAVE_EVERY_MS`], and always after
+    /// the last) and when it stops between epochs (Pause, Step): the checkpoint carries the
+    /// training state, so the run resumes from it exactly.
+    pub fn autosaving(mut self, autosave: Autosave) -> Self {
+        self.autosave = Some(autosave);
+        self
+    }
+
+    /// Autosaves if the run is between epochs, has trained an epoch not saved yet, and either
+    /// `now` says so or enough time has passed.
+    async fn autosave(&mut self, now: bool) -> Result<(), String> {
+        let epoch = self.session.epochs_done();
+        let Some(autosave) = &self.autosave else { return Ok(()) };
+        let due = now || self.session.finished() || browser::now_ms() - self.autosaved.1 >= AUTOSAVE_EVERY_MS;
+        if !self.session.resumable() || epoch == self.autosaved.0 || !due {
+            return Ok(());
+        }
+        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
+        autosave(epoch, bytes);
+        self.autosaved = (epoch, browser::now_ms());
+        Ok(())
     }
 
     pub fn spec(&self) -> &RunSpec {
@@ -48,6 +84,7 @@ impl Run {
             epochs: self.session.spec().epochs,
             lr: self.session.lr(),
             epochs_before: self.session.epochs_before(),
+            epoch: self.session.epochs_done(),
             ..Progress::default()
         }
     }
@@ -127,6 +164,11 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         let failed = ui.phase.get_untracked() == Phase::Failed;
         let finished = run.session.finished();
         if !stepping || finished || failed {
+            if was_stepping && !failed {
+                if let Err(err) = run.autosave(true).await {
+                    ui.run_error.set(Some(format!("autosaving failed: {err}")));
+                }
+            }
             was_stepping = false;
             if ui.phase.get_untracked() == Phase::Running {
                 ui.phase.set(if finished { Phase::Finished } else { Phase::Paused });
@@ -155,7 +197,9 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         match stepped {
             Ok(Some(report)) => {
                 let epoch = report.epoch;
-                ui.curve.update(|c| c.push(EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm }));
+                let valid = report.valid_perplexity;
+                ui.curve
+                    .update(|c| c.push(EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm, valid }));
                 if !report.through_time.is_empty() {
                     ui.through_time.update(|t| {
                         if t.first.is_empty() {
@@ -176,6 +220,9 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                 });
                 (epoch_started, epoch_tokens) = (browser::now_ms(), run.session.tokens_trained());
                 run.last = Some(report);
+                if let Err(err) = run.autosave(false).await {
+                    ui.run_error.set(Some(format!("autosaving failed: {err}")));
+                }
                 if predict_after(epoch, epochs) {
                     ui.predict_requests.update(|n| *n += 1);
                 }

@@ -63,6 +63,16 @@ pub fn lesson_name(query: &str) -> Option<String> {
     query.trim_start_matches('?').split('&').find_map(|p| p.strip_prefix("lesson=")).map(String::from)
 }
 
+/// `lessons=1` opens the lessons index (the landing view of a first visit); not a setting.
+pub const LESSONS_KEY: &str = "lessons";
+
+/// Whether the page opens on the lessons index: asked for, or a first visit with nothing in
+/// the address.
+pub fn lessons_index_first(query: &str, first_visit: bool) -> bool {
+    let query = query.trim_start_matches('?');
+    query.split('&').any(|p| p == "lessons=1") || (first_visit && query.is_empty())
+}
+
 /// Old links named the data `dataset`.
 const ALIASES: [(&str, &str); 1] = [("dataset", "data")];
 
@@ -83,7 +93,9 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
-        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && ![WORKER_KEY, VIEWS_KEY, LESSON_KEY].contains(k))
+        .filter(|(k, _)| {
+            !crate::bench_options::KEYS.contains(k) && ![WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY].contains(k)
+        })
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
 }
@@ -109,6 +121,9 @@ mod tests {
         assert_eq!(lesson_name("?hidden=8&lesson=clipping").as_deref(), Some("clipping"));
         assert_eq!(from_query("?lesson=clipping&hidden=8").unwrap().hidden, 8);
         assert_eq!(lesson_name("?hidden=8"), None);
+        assert!(lessons_index_first("?lessons=1", false) && lessons_index_first("", true));
+        assert!(!lessons_index_first("", false) && !lessons_index_first("?hidden=8", true));
+        assert_eq!(from_query("?lessons=1").unwrap(), RunSpec::default());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::app::{chosen_backend, keep_backend, load_fra_eng, open_backend, BackendState};
+use crate::app::{chosen_backend, keep_backend, load_fra_eng, open_backend, run_data, saved_session, BackendState};
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
@@ -39,7 +39,8 @@ fn deliver() -> Deliver {
 fn launch(ui: Ui, session: Session, running: bool) {
     let spec = session.spec().clone();
     let first_example = session.seq2seq().and_then(|r| r.examples.first().map(|(src, _)| src.clone()));
-    let run = Run::new(session).delivering(deliver());
+    let autosave = Box::new(|epoch, bytes| post(&FromWorker::Autosaved { epoch, bytes }));
+    let run = Run::new(session).delivering(deliver()).autosaving(autosave);
     let generation = prepare(ui, running, run.progress(), spec.clip);
     if !running {
         ui.pending_steps.set(1);
@@ -53,12 +54,7 @@ async fn start(ui: Ui, spec: RunSpec, text: Option<String>, running: bool, use_c
         DataSource::FraEng => Some(load_fra_eng().await?),
         _ => None,
     };
-    let data = match (&zip, &text, spec.source()) {
-        (Some(zip), _, _) => RunData::FraEngZip(zip),
-        (_, _, DataSource::Toy(_)) => RunData::Generated,
-        (_, Some(text), _) => RunData::Text(text),
-        (_, None, _) => return Err("no corpus yet: load The Time Machine, paste text or upload a file".into()),
-    };
+    let data = run_data(&spec, zip.as_deref(), text.as_deref())?;
     let session = spec.build(&chosen_backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?;
     launch(ui, session, running);
     Ok(())
@@ -84,6 +80,15 @@ fn handle(ui: Ui, message: ToWorker) {
                 Err(err) => post(&FromWorker::NotBuilt(err.to_string())),
             }
         }
+        ToWorker::Continue { checkpoint, text, history, use_cpu } => spawn_local(async move {
+            match saved_session(&checkpoint, text.as_deref(), use_cpu).await {
+                Ok(session) => {
+                    launch(ui, session, true);
+                    ui.curve.set(history);
+                }
+                Err(err) => post(&FromWorker::NotBuilt(err)),
+            }
+        }),
         ToWorker::Running(on) => {
             ui.running.set(on);
             if on && ui.phase.get_untracked() == Phase::Paused {

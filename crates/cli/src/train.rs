@@ -184,7 +184,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let first_epoch = session.epochs_done() + 1;
     let mut metrics_file = match &args.metrics {
-        Some(path) => Some(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
+        Some(path) => {
+            let mut file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            // The first line says what ran, so the page can import the file as a run.
+            let head = serde_json::json!({
+                "spec": spec, "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,
+                "first_epoch": session.epochs_done() + 1,
+            });
+            writeln!(file, "{head}").context("writing --metrics")?;
+            Some(file)
+        }
         None => None,
     };
     if !args.json {

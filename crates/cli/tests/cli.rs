@@ -144,7 +144,9 @@ fn train_saves_metrics_a_plot_and_a_checkpoint_that_predict_loads() {
     assert!(summary["valid_perplexity"].as_f64().unwrap() > 1.0, "{summary}");
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&metrics).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4, "the spec, then one line per epoch");
+    assert_eq!((&lines[0]["spec"]["preset"], &lines[0]["first_epoch"]), (&"d2l-lstm".into(), &1.into()));
+    let lines = &lines[1..];
     assert_eq!(lines[2]["epoch"], 3);
     assert!(lines[2]["valid_perplexity"].is_number() && lines[2]["grad_norm"].is_number());
     let through_time = lines[2]["through_time"].as_array().unwrap();
@@ -414,6 +416,7 @@ fn a_step_schedule_sets_each_epochs_learning_rate_in_the_metrics() {
     let rates: Vec<f64> = std::fs::read_to_string(&metrics)
         .unwrap()
         .lines()
+        .skip(1)
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["lr"].as_f64().unwrap())
         .collect();
     assert_eq!(rates, [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]);

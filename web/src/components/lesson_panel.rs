@@ -1,6 +1,8 @@
 //! A lesson opened with `?lesson=NAME` (`rnnplay_engine::lessons`): what the student will see
-//! and what to watch, and its runs — each a button that puts its settings in the panels (the
-//! first is set up when the page opens), with the command that runs it from a terminal.
+//! and what to watch, and its runs — each one click from training (its settings go into the
+//! panels and it starts; a run in progress is kept in the runs table and ended), with the
+//! command that runs it from a terminal. A lesson's runs are overlaid on the comparison chart
+//! as they train.
 
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
@@ -8,23 +10,39 @@ use rnnplay_engine::lessons::Lesson;
 use rnnplay_engine::run::RunSpec;
 
 #[component]
-pub fn LessonPanel(lesson: &'static Lesson, settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
+pub fn LessonPanel(
+    lesson: &'static Lesson,
+    settings: RwSignal<RunSpec>,
+    ui: Ui,
+    /// Trains a run with these settings (ending the one in progress).
+    train: Callback<RunSpec>,
+) -> impl IntoView {
     let chosen = RwSignal::new(0usize);
     let runs = lesson
         .runs
         .iter()
         .enumerate()
         .map(|(index, run)| {
+            let spec = run.spec();
+            let start = move |_| {
+                if let Ok(spec) = run.spec() {
+                    chosen.set(index);
+                    train.run(spec);
+                }
+            };
             let set_up = move |_| {
                 if let Ok(spec) = run.spec() {
                     settings.set(spec);
                     chosen.set(index);
                 }
             };
+            let broken = spec.is_err();
             view! {
                 <li class:chosen=move || chosen.get() == index>
-                    <button class="lesson-run" on:click=set_up disabled=move || ui.phase.get() != Phase::Idle>
-                        {format!("Set up: {}", run.label)}
+                    <button class="lesson-train" on:click=start disabled=broken>{format!("Train: {}", run.label)}</button>
+                    " "
+                    <button class="lesson-run" on:click=set_up disabled=move || broken || ui.phase.get() != Phase::Idle>
+                        "Set up only"
                     </button>
                     " " <code>{run.command()}</code>
                 </li>
@@ -32,16 +50,15 @@ pub fn LessonPanel(lesson: &'static Lesson, settings: RwSignal<RunSpec>, ui: Ui)
         })
         .collect_view();
     let contrast = (lesson.runs.len() > 1).then(|| {
-        view! { <p class="hint">"This lesson compares runs: train one, then Reset, set up the next and train it, and compare the charts and views."</p> }
+        view! { <p class="hint">"This lesson compares runs: train each (one click; the run before is kept), and the runs table overlays them on one chart."</p> }
     });
     view! {
         <section class="panel lesson" id="lesson" data-lesson=lesson.name aria-label="Lesson">
+            <p class="meta"><a href="?lessons=1" id="all-lessons">"All lessons"</a>{format!(" · d2l {}", lesson.section)}</p>
             <h2>{lesson.title}</h2>
-            <p class="meta">{format!("d2l {}", lesson.section)}</p>
             <p>{lesson.text}</p>
             {contrast}
             <ol class="lesson-runs">{runs}</ol>
-            <p class="hint">"Start trains the run set up; the buttons work before a run (Reset ends one)."</p>
         </section>
     }
 }

@@ -1,0 +1,154 @@
+//! The comparison chart: the picked runs' curves overlaid, each in its own colour, with a
+//! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, or the
+//! validation perplexity, per epoch. How many series it drew and their names are in the
+//! element's `data-series` and `data-names` attributes (the browser test reads them).
+
+use crate::runs::{RunRecord, COLOURS};
+use leptos::html;
+use leptos::prelude::*;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+
+/// Which value of each epoch the chart compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Value,
+    GradNorm,
+    Valid,
+}
+
+impl Metric {
+    fn of(self, point: &crate::protocol::EpochPoint) -> Option<f32> {
+        match self {
+            Self::Value => Some(point.value),
+            Self::GradNorm => Some(point.grad_norm),
+            Self::Valid => point.valid,
+        }
+        .filter(|v| v.is_finite())
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Value => "training perplexity (or per-token CE)",
+            Self::GradNorm => "pre-clip gradient norm",
+            Self::Valid => "validation perplexity",
+        }
+    }
+}
+
+/// One run's line: its name, colour and (epoch, value) points.
+type Line = (String, RGBColor, Vec<(f32, f32)>);
+
+/// The line of each picked run that has a value of `metric`.
+fn series(runs: &[RunRecord], metric: Metric) -> Vec<Line> {
+    runs.iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let (r, g, b) = COLOURS[i % COLOURS.len()];
+            let points = run.curve.iter().filter_map(|p| metric.of(p).map(|v| (p.epoch as f32, v))).collect();
+            (run.name.clone(), RGBColor(r, g, b), points)
+        })
+        .filter(|(_, _, points): &Line| !points.is_empty())
+        .collect()
+}
+
+#[component]
+pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> impl IntoView {
+    let canvas = NodeRef::<html::Canvas>::new();
+    Effect::new(move |_| {
+        let (runs, metric) = (runs.get(), metric.get());
+        if let Some(canvas) = canvas.get() {
+            if let Some(backend) = CanvasBackend::with_canvas_object(canvas) {
+                let root = backend.into_drawing_area();
+                if let Err(err) = draw(&root, &series(&runs, metric), metric) {
+                    leptos::logging::warn!("comparison chart: {err}");
+                }
+                let _ = root.present();
+            }
+        }
+    });
+    let drawn = move || series(&runs.get(), metric.get());
+    let count = move || drawn().len().to_string();
+    let names = move || {
+        serde_json::to_string(&drawn().iter().map(|(n, _, _)| n.clone()).collect::<Vec<_>>()).unwrap_or_default()
+    };
+    let pick = move |ev| {
+        metric.set(match event_target_value(&ev).as_str() {
+            "grad-norm" => Metric::GradNorm,
+            "valid" => Metric::Valid,
+            _ => Metric::Value,
+        })
+    };
+    view! {
+        <figure class="chart overlay" id="overlay-chart" data-series=count data-names=names>
+            <div class="row">
+                <label>"Compare "
+                    <select id="overlay-metric" on:change=pick>
+                        <option value="value">"training perplexity / cross-entropy"</option>
+                        <option value="grad-norm">"gradient norm"</option>
+                        <option value="valid">"validation perplexity"</option>
+                    </select>
+                </label>
+            </div>
+            <canvas node_ref=canvas width="640" height="300" aria-label="runs compared" style="display: block"></canvas>
+            <figcaption>"The runs ticked in the table, one colour each, epoch by epoch: where two runs differ in one setting, the gap between their curves is what that setting does."</figcaption>
+        </figure>
+    }
+}
+
+fn draw(
+    root: &DrawingArea<CanvasBackend, Shift>,
+    series: &[Line],
+    metric: Metric,
+) -> Result<(), Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    if series.is_empty() {
+        let (_, h) = root.dim_in_pixel();
+        let note = match metric {
+            Metric::Valid => "tick runs with a validation split (validation fraction > 0) to compare them here",
+            _ => "tick runs in the table to compare them here",
+        };
+        root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
+        return Ok(());
+    }
+    let points = series.iter().flat_map(|(_, _, p)| p.iter());
+    let (mut first, mut last, mut bottom, mut top) = (f32::INFINITY, 1.0f32, f32::INFINITY, 0.0f32);
+    for &(x, y) in points {
+        (first, last, bottom, top) = (first.min(x), last.max(x), bottom.min(y), top.max(y));
+    }
+    // The values' own range (not from 0), so close runs stay apart.
+    let span = (top - bottom).max(top.abs() * 0.05).max(1e-3);
+    let (bottom, top) = ((bottom - span * 0.05).max(0.0), top + span * 0.05);
+    let whole = |x: &f32| if (x - x.round()).abs() < 1e-3 { format!("{}", x.round() as i64) } else { String::new() };
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(48)
+        .build_cartesian_2d((first - 0.5)..(last + 0.5), bottom..top)?;
+    let x_labels = ((last - first) as usize + 2).clamp(2, 11);
+    chart
+        .configure_mesh()
+        .x_labels(x_labels)
+        .x_label_formatter(&whole)
+        .x_desc("epoch")
+        .y_desc(metric.label())
+        .draw()?;
+    for (name, colour, points) in series {
+        let colour = *colour;
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        if points.len() == 1 {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .draw()?;
+    Ok(())
+}
