@@ -345,7 +345,7 @@ async function setField(page, key, value) {
 }
 
 // Runs are kept: two runs survive a reload, the table says what differs, ticking both overlays
-// them; a run paused after an autosave resumes after a reload from its epoch and ends with
+// them; a CLI --metrics file imports and overlays; export, rename, delete and clear all work; a run paused after an autosave resumes after a reload from its epoch and ends with
 // exactly the curve of the same run trained uninterrupted; a refused storage quota is a message
 // and training goes on.
 async function keptRuns(name, args) {
@@ -370,6 +370,27 @@ async function keptRuns(name, args) {
     await (await page.$('#runs')).screenshot({ path: path.join(shots, 'runs-table.png') });
     await (await page.$('#overlay-chart')).screenshot({ path: path.join(shots, 'runs-overlay.png') });
 
+    // A terminal run's --metrics file imports and overlays; a run exports, renames, deletes.
+    const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-runs-'));
+    const metrics = path.join(dir, 'terminal.jsonl');
+    execFileSync(bin, ['train', '--backend', 'cpu', '--preset', 'd2l-rnn-scratch', '--hidden', '32', '--batch-size', '8',
+      '--num-steps', '10', '--epochs', '3', '--max-tokens', '3000', '--metrics', metrics, '--json'], { stdio: 'pipe' });
+    await page.setInputFiles('#runs-import', metrics);
+    await page.waitForFunction(() => document.querySelector('#overlay-chart')?.dataset.series === '3', null, { timeout: 10000 });
+    const imported = await page.inputValue('#runs-table tbody tr:first-child .run-name');
+    if (imported !== 'terminal') throw new Error(`the imported run is named '${imported}'`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#runs-table tbody tr:nth-child(2) .run-export')]);
+    const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    if (!download.suggestedFilename().endsWith('.json') || exported.curve.length !== 3 || exported.spec.hidden !== 16) {
+      throw new Error(`export ${download.suggestedFilename()}: ${JSON.stringify(exported).slice(0, 200)}`);
+    }
+    await page.click('#runs-table tbody tr:first-child .run-delete');
+    await page.waitForFunction(() => document.querySelectorAll('#runs-table tbody tr').length === 2, null, { timeout: 10000 });
+    await page.fill('#runs-table tbody tr:first-child .run-name', 'smaller');
+    await page.dispatchEvent('#runs-table tbody tr:first-child .run-name', 'change');
+    fs.rmSync(dir, { recursive: true, force: true });
+
     // The first run again, paused after its first autosave, then resumed after a reload.
     await page.goto(`http://127.0.0.1:${port}/${tiny}`, { waitUntil: 'load', timeout: 60000 });
     await pageReady(page);
@@ -387,8 +408,8 @@ async function keptRuns(name, args) {
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300000, polling: 250 });
     const resumed = JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values'));
     if (JSON.stringify(resumed) !== JSON.stringify(whole)) throw new Error(`resumed from epoch ${from}: ${resumed}; uninterrupted: ${whole}`);
-    const rows = await page.$$eval('#runs-table tbody tr', (trs) => trs.length);
-    if (rows !== 3) throw new Error(`the resumed run should continue its own row; ${rows} rows`);
+    const rows = await page.$$eval('#runs-table tbody tr .run-name', (inputs) => inputs.map((i) => i.value));
+    if (rows.length !== 3 || !rows.includes('smaller')) throw new Error(`the resumed run continues its own row, the renamed one stays: ${rows}`);
 
     // A full quota: a message, and the run trains to its end.
     await page.click('#reset');
@@ -399,7 +420,15 @@ async function keptRuns(name, args) {
     const curve = await trainToEnd(page);
     const message = await page.textContent('#storage-error');
     if (!message.includes('storage is full or refused') || curve.length !== 2) throw new Error(`quota: '${message}', ${curve.length} epochs`);
-    console.log(`${name}: two runs kept over a reload and overlaid; resumed from epoch ${from} = uninterrupted (${whole.map((v) => v.toFixed(3)).join(' ')}); a full quota is a message`);
+    // Clear all (asked twice) leaves no run once nothing trains.
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('#runs-table', { timeout: 30000 });
+    await page.click('#runs-clear');
+    await page.click('#runs-clear-confirm');
+    await page.waitForSelector('#no-runs', { timeout: 10000 });
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('#no-runs', { timeout: 30000 });
+    console.log(`${name}: two runs kept over a reload and overlaid with an imported --metrics run; export, rename, delete, clear; resumed from epoch ${from} = uninterrupted (${whole.map((v) => v.toFixed(3)).join(' ')}); a full quota is a message`);
   });
 }
 

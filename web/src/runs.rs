@@ -178,7 +178,7 @@ pub fn import(text: &str, file_name: &str, id: u64) -> Result<RunRecord, String>
 }
 
 /// A run from `rnnplay train --metrics` lines: the first holds `spec` (and `backend`), each
-/// other one epoch.
+/// other one epoch, up to the next run's `spec` line (runs append to one file).
 fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, String> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let head: serde_json::Value = lines
@@ -197,6 +197,10 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
     for (index, line) in lines.enumerate() {
         let row: serde_json::Value =
             serde_json::from_str(line).map_err(|e| bad(format!("line {} does not parse: {e}", index + 2)))?;
+        if row.get("spec").is_some() {
+            // The next run appended to the same file: this run ends here.
+            break;
+        }
         let number = |key: &str| row.get(key).and_then(serde_json::Value::as_f64);
         let (Some(epoch), Some(value)) = (number("epoch"), number(value_key)) else {
             return Err(bad(format!("line {} has no epoch or {value_key}", index + 2)));

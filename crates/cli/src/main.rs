@@ -124,8 +124,19 @@ enum BenchCommand {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// Errors are the user's to fix: their message and its causes, never a stack trace (even with
+/// `RUST_BACKTRACE` set), and a failing exit status.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Devices { json } => devices::run(json),
         Command::Train(args) => train::run(&args),

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Checks that `path` names a format we can draw, before a long run.
 pub fn check_plot_path(path: &Path) -> Result<()> {
-    match path.extension().and_then(|e| e.to_str()) {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("svg" | "png") => Ok(()),
         _ => bail!("--plot {}: plots are .svg or .png files; name the file e.g. perplexity.svg", path.display()),
     }
@@ -43,7 +43,7 @@ pub fn curve_plot(
     }
     register_font()?;
     let size = (720, 440);
-    let result = if path.extension().and_then(|e| e.to_str()) == Some("png") {
+    let result = if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("png")) {
         let root = BitMapBackend::new(path, size).into_drawing_area();
         draw(&root, title, y_label, first_epoch, train, valid)
             .and_then(|()| root.present())

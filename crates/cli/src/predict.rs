@@ -18,11 +18,11 @@ pub struct PredictArgs {
     /// The text the model continues.
     #[arg(long, default_value = "time traveller")]
     prefix: String,
-    /// Tokens to generate.
-    #[arg(long, default_value_t = 50)]
+    /// Tokens to generate (1 to 100000).
+    #[arg(long, default_value_t = 50, value_parser = crate::run_args::generation_length)]
     len: usize,
     /// Sample from softmax(logits / T) instead of taking the most likely token (0: greedy).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::run_args::f32_value)]
     temperature: Option<f32>,
     /// Seeds the sampling.
     #[arg(long, default_value_t = 0)]

@@ -7,6 +7,30 @@ use clap::Args;
 use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
 use rnnplay_engine::run::{FieldError, RunSpec};
 
+/// The most tokens one prediction generates.
+pub const MAX_GENERATED: usize = 100_000;
+
+/// Parses a count of tokens to generate: 1 to [`MAX_GENERATED`].
+pub fn generation_length(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_GENERATED).contains(&n) => Ok(n),
+        _ => Err(format!("'{text}' is not a length from 1 to {MAX_GENERATED} tokens")),
+    }
+}
+
+/// Parses a flag's number that must fit an f32 (the engine computes in f32): `1e39` would become
+/// infinity, and says so instead, in the words of `RunSpec::set`.
+pub fn f32_value(text: &str) -> Result<f32, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a finite number"))?;
+    if !value.is_finite() {
+        return Err(format!("'{text}' is not a finite number"));
+    }
+    if value.abs() > f64::from(f32::MAX) {
+        return Err(format!("'{text}' is beyond a 32-bit float (at most about 3.4e38)"));
+    }
+    Ok(value as f32)
+}
+
 /// The preset of a run that names none.
 pub const DEFAULT_PRESET: &str = "d2l-gru";
 
@@ -54,12 +78,12 @@ pub struct RunArgs {
     pub layers: Option<usize>,
     /// Dropout between stacked layers, in [0, 1).
     #[arg(long)]
-    pub dropout: Option<f32>,
+    pub dropout: Option<String>,
     /// Embedding width instead of one-hot input (concise models).
     #[arg(long)]
     pub embedding: Option<usize>,
     #[arg(long)]
-    pub lr: Option<f32>,
+    pub lr: Option<String>,
     /// Learning-rate schedule: none, step:STEP_SIZE:GAMMA (PyTorch's StepLR, per epoch) or
     /// cosine[:WARMUP] (linear warm-up epochs, then cosine annealing).
     #[arg(long)]
@@ -69,7 +93,7 @@ pub struct RunArgs {
     pub optimizer: Option<String>,
     /// Global-norm clipping threshold θ.
     #[arg(long)]
-    pub clip: Option<f32>,
+    pub clip: Option<String>,
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Time steps per minibatch (the truncated-BPTT length; encoder-decoders: the padded
@@ -89,7 +113,7 @@ pub struct RunArgs {
     pub tokens: Option<String>,
     /// Hold out this fraction of the tokens (the end of the corpus) and report its perplexity.
     #[arg(long)]
-    pub valid_fraction: Option<f32>,
+    pub valid_fraction: Option<String>,
     /// Encoder-decoders: sentence pairs to read (fra-eng) or generate (toy tasks).
     #[arg(long)]
     pub num_examples: Option<usize>,
@@ -97,7 +121,7 @@ pub struct RunArgs {
     /// previous prediction instead of the true token, rising linearly from 0 in the first epoch
     /// to this value in the last (default 0: pure teacher forcing, as d2l).
     #[arg(long)]
-    pub scheduled_sampling: Option<f32>,
+    pub scheduled_sampling: Option<String>,
     /// Seeds the initial weights, the minibatch order and dropout (default 0).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -123,28 +147,27 @@ impl RunArgs {
     /// (spec field, value) of every flag given.
     fn overrides(&self) -> Vec<(&'static str, String)> {
         let text = |v: &Option<String>| v.clone();
-        let number = |v: Option<f32>| v.map(|v| v.to_string());
         let count = |v: Option<usize>| v.map(|v| v.to_string());
         [
             ("model", text(&self.model)),
             ("data", text(&self.data)),
             ("hidden", count(self.hidden)),
             ("layers", count(self.layers)),
-            ("dropout", number(self.dropout)),
+            ("dropout", text(&self.dropout)),
             ("embedding", count(self.embedding)),
-            ("lr", number(self.lr)),
+            ("lr", text(&self.lr)),
             ("lr_schedule", text(&self.lr_schedule)),
             ("optimizer", text(&self.optimizer)),
-            ("clip", number(self.clip)),
+            ("clip", text(&self.clip)),
             ("batch_size", count(self.batch_size)),
             ("num_steps", count(self.num_steps)),
             ("sampling", text(&self.sampling)),
             ("epochs", count(self.epochs)),
             ("max_tokens", count(self.max_tokens)),
             ("tokens", text(&self.tokens)),
-            ("valid_fraction", number(self.valid_fraction)),
+            ("valid_fraction", text(&self.valid_fraction)),
             ("num_examples", count(self.num_examples)),
-            ("scheduled_sampling", number(self.scheduled_sampling)),
+            ("scheduled_sampling", text(&self.scheduled_sampling)),
             ("seed", self.seed.map(|seed| seed.to_string())),
         ]
         .into_iter()

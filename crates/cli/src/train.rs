@@ -3,7 +3,7 @@
 //! `RunSpec`; this file loads the data, loops over the session and prints: a progress bar, a
 //! line every few epochs, per-epoch metrics, a plot, a checkpoint and the summary.
 
-use crate::outputs::{check_output_dir, write_atomically};
+use crate::outputs::{check_paths, write_atomically};
 use crate::run_args::{describe_presets, RunArgs};
 use crate::summary::Outcome;
 use anyhow::{bail, Context, Result};
@@ -28,7 +28,8 @@ pub struct TrainArgs {
     /// Print one JSON summary line at the end instead of the human-readable report.
     #[arg(long)]
     pub json: bool,
-    /// Append one JSON object per epoch to this file (JSON Lines).
+    /// Append to this file (JSON Lines) a line with the run's spec, then one JSON object per
+    /// epoch; every line carries the run's id, so several runs can share the file.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
     /// Draw the training curve into this .svg or .png file.
@@ -47,9 +48,9 @@ pub struct TrainArgs {
     /// Print a progress line (language models: with a free-running sample) every N epochs.
     #[arg(long, default_value_t = 10)]
     pub report_every: usize,
-    /// Tokens generated for each prediction.
-    #[arg(long, default_value_t = 50)]
-    pub predict_len: usize,
+    /// Tokens generated for each prediction of a language model (default 50).
+    #[arg(long, value_parser = crate::run_args::generation_length)]
+    pub predict_len: Option<usize>,
     /// List the presets and exit.
     #[arg(long)]
     pub list_presets: bool,
@@ -125,12 +126,23 @@ fn saved_run(args: &TrainArgs, path: &std::path::Path) -> Result<(SavedRun, RunS
     Ok((saved, spec))
 }
 
-/// Checks the output flags before a long run: their directories exist, the plot's format is
-/// known, and the report interval is positive.
-fn check_outputs(args: &TrainArgs) -> Result<()> {
-    check_output_dir("--save", &args.save)?;
-    check_output_dir("--metrics", &args.metrics)?;
-    check_output_dir("--plot", &args.plot)?;
+/// Checks the output flags before a long run (`outputs::check_paths`: writable files that are
+/// neither an input nor each other), the plot's format, and the report interval.
+fn check_outputs(args: &TrainArgs, spec: &RunSpec) -> Result<()> {
+    let data = match spec.source() {
+        DataSource::Text(path) => Some(PathBuf::from(path)),
+        _ => None,
+    };
+    let inputs: Vec<(&str, &std::path::Path)> = [("--data", data.as_deref()), ("--resume", args.resume.as_deref())]
+        .into_iter()
+        .filter_map(|(flag, path)| path.map(|p| (flag, p)))
+        .collect();
+    let outputs: Vec<(&str, &std::path::Path)> =
+        [("--save", args.save.as_deref()), ("--metrics", args.metrics.as_deref()), ("--plot", args.plot.as_deref())]
+            .into_iter()
+            .filter_map(|(flag, path)| path.map(|p| (flag, p)))
+            .collect();
+    check_paths(&inputs, &outputs)?;
     if let Some(plot) = &args.plot {
         crate::plot::check_plot_path(plot)?;
     }
@@ -172,7 +184,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Some(path) => saved_run(args, path).map(|(saved, spec)| (Some(saved), spec))?,
         None => (None, args.run.spec()?),
     };
-    check_outputs(args)?;
+    check_outputs(args, &spec)?;
+    if spec.is_seq2seq() && args.predict_len.is_some() {
+        bail!("--predict-len applies to language models; an encoder-decoder translates until <eos> (or num_steps)");
+    }
+    let predict_len = args.predict_len.unwrap_or(50);
     let loaded = Loaded::read(&spec)?;
     let options = EngineOptions::from_env()?;
     let backend: Rc<dyn Backend> =
@@ -183,13 +199,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => spec.build(&backend, loaded.data(), &options)?,
     };
     let first_epoch = session.epochs_done() + 1;
+    // Tells this run's --metrics lines from other runs' in the same file.
+    let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut metrics_file = match &args.metrics {
         Some(path) => {
-            let mut file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            // The first line says what ran, so the page can import the file as a run.
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            // A run's first line says what ran (the page imports the file as a run); several
+            // runs may share a file, each line carrying its run's id.
             let head = serde_json::json!({
-                "spec": spec, "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,
-                "first_epoch": session.epochs_done() + 1,
+                "run": run_id, "spec": spec, "backend": format!("{:?}", info.kind).to_lowercase(),
+                "adapter": info.adapter, "first_epoch": session.epochs_done() + 1,
             });
             writeln!(file, "{head}").context("writing --metrics")?;
             Some(file)
@@ -216,8 +239,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 let mut saved = String::new();
                 if let Some(path) = &args.save {
                     write_atomically(path, &pollster::block_on(session.checkpoint_bytes(last.as_ref()))?)?;
-                    saved =
-                        format!("; the weights after epoch {} are saved in {}", session.epochs_done(), path.display());
+                    saved = match session.epochs_done() {
+                        0 => format!("; the initial weights (no epoch finished) are saved in {}", path.display()),
+                        done => format!("; the weights after epoch {done} are saved in {}", path.display()),
+                    };
                 }
                 bail!("{err}{saved}");
             }
@@ -229,14 +254,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let seconds = started.elapsed().as_secs_f64();
         let tokens_per_s = tokens as f64 / seconds;
         if let Some(file) = metrics_file.as_mut() {
-            writeln!(file, "{}", metrics_line(&spec, &report, tokens_per_s, seconds)).context("writing --metrics")?;
+            let mut line = metrics_line(&spec, &report, tokens_per_s, seconds);
+            line["run"] = run_id.into();
+            writeln!(file, "{line}").context("writing --metrics")?;
         }
         let (name, value) = crate::summary::value_name(&spec, report.value);
         let valid_text = report.valid_perplexity.map(|v| format!(", valid {v:.2}")).unwrap_or_default();
         bar.set_message(format!("{name} {value}{valid_text}, {tokens_per_s:.0} tokens/s"));
         bar.inc(1);
         if !args.json && (report.epoch % args.report_every == 0 || report.epoch == spec.epochs) {
-            let line = crate::summary::report_line(&session, &report, tokens_per_s, args.predict_len)?;
+            let line = crate::summary::report_line(&session, &report, tokens_per_s, predict_len)?;
             crate::progress::report(&bar, line);
         }
         last = Some(report);
@@ -260,7 +287,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         seconds,
         backend: &backend,
         save: args.save.as_deref(),
-        predict_len: args.predict_len,
+        predict_len,
     };
     crate::summary::print(&outcome, args.json)
 }

@@ -531,3 +531,115 @@ fn train_resume_continues_a_saved_run_exactly_and_refuses_what_would_change_it()
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn outputs_are_checked_before_training_and_nothing_is_lost() {
+    let dir = temp_dir("outputs");
+    let corpus = dir.join("c.txt");
+    let text = "the time traveller held up a glittering metallic framework.\n".repeat(60);
+    std::fs::write(&corpus, &text).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (corpus_path, svg, shared) = (path("c.txt"), path("m.svg"), path("x.out"));
+    let train = |extra: &[&str]| {
+        let base =
+            ["train", "--backend", "cpu", "--hidden", "16", "--epochs", "2", "--batch-size", "4", "--num-steps", "8"];
+        rnnplay_offline(&[&base[..], &["--data", &corpus_path], extra].concat())
+    };
+    for (extra, says) in [
+        (vec!["--save", corpus_path.as_str()], "is the same file as --data"),
+        (vec!["--metrics", corpus_path.as_str()], "is the same file as --data"),
+        (vec!["--plot", svg.as_str(), "--save", svg.as_str()], "--save and --plot both name"),
+        (vec!["--metrics", shared.as_str(), "--save", shared.as_str()], "--save and --metrics both name"),
+        (vec!["--save", dir.to_str().unwrap()], "that is a directory"),
+    ] {
+        let out = train(&extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("epoch 1"), "refused before training: {stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&corpus).unwrap(), text, "the corpus is intact");
+    assert!(!dir.join("x.out").exists() && !dir.join("m.svg").exists());
+
+    // --metrics appends: two runs in one file, each with its spec line and its own run id.
+    let metrics = path("runs.jsonl");
+    train(&["--metrics", &metrics, "--json"]);
+    train(&["--metrics", &metrics, "--json", "--plot", &path("P.SVG")]);
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&metrics).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "two runs of a spec line and two epochs");
+    assert!(lines[0]["spec"].is_object() && lines[3]["spec"].is_object());
+    assert_eq!(lines[1]["run"], lines[0]["run"]);
+    assert_ne!(lines[3]["run"], lines[0]["run"], "each run has its own id");
+    assert!(
+        std::fs::read_to_string(dir.join("P.SVG")).unwrap().starts_with("<svg"),
+        "an upper-case .SVG is a plot too"
+    );
+
+    // An ordinary error prints its message, never a stack trace, even with RUST_BACKTRACE set.
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnplay"))
+        .args(["train", "--backend", "cpu", "--data", &path("missing.txt")])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.starts_with("Error: reading --data"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn careless_and_hostile_inputs_get_a_message_and_a_failing_exit_never_a_crash() {
+    let dir = temp_dir("hostile");
+    let pairs = dir.join("pairs.tsv");
+    std::fs::write(&pairs, "a b\tb a\n\tc\nc d\td c\n").unwrap();
+    let pairs = pairs.to_str().unwrap();
+    let model = dir.join("s.safetensors");
+    let model = model.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["train", "--backend", "cpu", "--hidden", "100000", "--epochs", "1", "--max-tokens", "2000"],
+            "more than rnnplay builds",
+        ),
+        (vec!["train", "--backend", "cpu", "--dropout", "0.5", "--epochs", "1"], "dropout acts between stacked layers"),
+        (vec!["train", "--backend", "cpu", "--lr", "1e39"], "--lr: '1e39' is beyond a 32-bit float"),
+        (vec!["predict", "--checkpoint", "m.safetensors", "--temperature", "1e39"], "beyond a 32-bit float"),
+        (
+            vec!["train", "--preset", "toy-reverse", "--predict-len", "5", "--epochs", "1"],
+            "--predict-len applies to language models",
+        ),
+        (vec!["predict", "--checkpoint", "m.safetensors", "--len", "10000000"], "not a length from 1 to 100000"),
+        (vec!["train", "--preset", "toy-reverse", "--backend", "cpu", "--data", pairs, "--epochs", "1"], "line 2 of"),
+        (
+            vec![
+                "train",
+                "--preset",
+                "toy-reverse",
+                "--backend",
+                "cpu",
+                "--hidden",
+                "16",
+                "--embedding",
+                "8",
+                "--lr",
+                "1e30",
+                "--clip",
+                "1e30",
+                "--epochs",
+                "3",
+                "--num-examples",
+                "200",
+                "--save",
+                model,
+            ],
+            "training diverged in epoch 1",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = rnnplay_offline(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // 1: rnnplay's error; 2: a flag clap refused. Never a signal (an abort) or a panic.
+        assert!(matches!(out.status.code(), Some(1 | 2)) && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

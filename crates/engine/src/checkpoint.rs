@@ -22,6 +22,8 @@ const FORMAT_KEY: &str = "rnnplay";
 const FORMAT_VERSION: &str = "1";
 const LANGUAGE_MODEL: &str = "language-model";
 const SEQ2SEQ: &str = "seq2seq";
+/// The longest sentence an encoder–decoder's checkpoint may say it was trained on.
+const MAX_SENTENCE_STEPS: usize = 10_000;
 
 /// (name, shape, values), sorted by name (the order safetensors stores them in).
 pub type NamedTensors = Vec<(String, Vec<usize>, Vec<f32>)>;
@@ -79,7 +81,14 @@ impl Parsed {
             if view.dtype() != Dtype::F32 {
                 return Err(invalid(format!("tensor '{name}' is {:?}; rnnplay checkpoints hold f32", view.dtype())));
             }
-            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let values: Vec<f32> =
+                view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+                return Err(invalid(format!(
+                    "tensor '{name}' holds {} at index {at}: the weights are broken (a run that diverges saves its last good weights instead)",
+                    values[at]
+                )));
+            }
             tensors.push((name, view.shape().to_vec(), values));
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
@@ -116,6 +125,20 @@ impl Parsed {
             .filter(|(k, _)| k != FORMAT_KEY && k != "kind" && !own.contains(&k.as_str()))
             .collect();
         (extra, self.tensors)
+    }
+}
+
+/// Checks, before a model is built (and its parameters allocated), that the file's tensors hold
+/// exactly as many values as a model of its config has: a config edited to a huge size is
+/// refused here, whatever it would allocate.
+fn check_param_count(tensors: &NamedTensors, expected: Option<usize>, model_name: &str) -> Result<()> {
+    let held: usize = tensors.iter().map(|(_, _, values)| values.len()).sum();
+    match expected {
+        Some(expected) if expected == held => Ok(()),
+        Some(expected) => Err(invalid(format!(
+            "its tensors hold {held} values, and a {model_name} model of its config has {expected}: the config and the weights disagree"
+        ))),
+        None => Err(invalid(format!("its config describes a {model_name} model too large to count"))),
     }
 }
 
@@ -197,6 +220,7 @@ impl Checkpoint {
     /// Builds the model on `backend` with the checkpoint's weights. Every parameter the config
     /// calls for must be present with its exact shape.
     pub fn into_model(&self, backend: &Rc<dyn Backend>) -> Result<LanguageModel> {
+        check_param_count(&self.tensors, self.config.param_count(), &self.config.model_name())?;
         let model = LanguageModel::new(backend, &self.config, 0)?;
         load_params(model.params(), &self.tensors, &self.config.model_name())?;
         Ok(model)
@@ -251,14 +275,17 @@ impl Seq2SeqCheckpoint {
         let src_vocab = parsed.vocab("src_vocab", config.src_vocab_size)?;
         let tgt_vocab = parsed.vocab("tgt_vocab", config.tgt_vocab_size)?;
         let num_steps: usize = parsed.json("num_steps")?;
-        if num_steps == 0 {
-            return Err(invalid("num_steps is 0"));
+        if num_steps == 0 || num_steps > MAX_SENTENCE_STEPS {
+            return Err(invalid(format!(
+                "num_steps is {num_steps} (a sentence length from 1 to {MAX_SENTENCE_STEPS})"
+            )));
         }
         let (extra, tensors) = parsed.extra(&["config", "src_vocab", "tgt_vocab", "num_steps"]);
         Ok(Self { config, src_vocab, tgt_vocab, num_steps, tensors, extra })
     }
 
     pub fn into_model(&self, backend: &Rc<dyn Backend>) -> Result<Seq2Seq> {
+        check_param_count(&self.tensors, self.config.param_count(), "seq2seq")?;
         let model = Seq2Seq::new(backend, &self.config, 0)?;
         load_params(model.params(), &self.tensors, "seq2seq")?;
         Ok(model)

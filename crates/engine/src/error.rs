@@ -13,12 +13,12 @@ pub enum EngineError {
     #[error("{op}: empty tensor (shape {shape:?}); every dimension must be at least 1")]
     EmptyTensor { op: &'static str, shape: Vec<usize> },
 
-    /// A buffer larger than the adapter can bind in one storage binding.
+    /// A buffer larger than the backend can hold in one buffer: the GPU adapter's
+    /// max_storage_buffer_binding_size, or the CPU backend's own limit.
     #[error(
-        "a buffer of {bytes} bytes exceeds this adapter's max_storage_buffer_binding_size of {limit} bytes; \
-         use a smaller batch, hidden size or vocabulary"
+        "a buffer of {bytes} bytes exceeds {limit_name} of {limit} bytes; use a smaller batch, hidden size or vocabulary"
     )]
-    BufferTooLarge { bytes: u64, limit: u64 },
+    BufferTooLarge { bytes: u64, limit: u64, limit_name: &'static str },
 
     /// No GPU adapter could be found or opened.
     #[error("no GPU adapter: {reason}. Install a Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers libvulkan1`) or use RNNPLAY_BACKEND=cpu")]
@@ -34,8 +34,8 @@ pub enum EngineError {
 
     /// Training produced a non-finite loss in epoch `epoch` (counting from 1).
     #[error(
-        "training diverged in epoch {epoch}: the mean loss became {mean_loss} (perplexity beyond f32); lower the learning \
-         rate or the clipping threshold θ"
+        "training diverged in epoch {epoch}: the mean loss became {mean_loss:.3e} (not finite, or over 10 000 times the \
+         first epoch's or a uniform guess's); lower the learning rate or the clipping threshold θ"
     )]
     Diverged { mean_loss: f32, epoch: usize },
 

@@ -66,7 +66,15 @@ pub(crate) struct StepCore {
     seed: Tensor,
     /// Replay steady steps (`EngineOptions::plan_replay`).
     replay: bool,
+    /// The first finished epoch's mean loss, and the loss of a uniform guess over the model's
+    /// vocabulary (ln V, set with each batch): an epoch past [`BLOW_UP`] times either diverged.
+    first_loss: Option<f32>,
+    pub(crate) uniform_loss: f32,
 }
+
+/// How many times the first epoch's mean loss a later epoch's may reach before the run counts
+/// as diverged (a finite but exploding loss: per-token CE 1e31 trains nothing).
+pub(crate) const BLOW_UP: f32 = 1e4;
 
 impl StepCore {
     pub(crate) fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
@@ -79,6 +87,8 @@ impl StepCore {
             step: 0,
             seed: Tensor::from_u32(backend, &[1], &[0])?,
             replay: true,
+            first_loss: None,
+            uniform_loss: f32::INFINITY,
         })
     }
 
@@ -119,6 +129,18 @@ impl StepCore {
     /// this between epochs).
     pub(crate) fn set_lr(&mut self, lr: f32) -> Result<()> {
         self.optimizer.set_lr(lr)
+    }
+
+    /// Checks an epoch's mean loss: not finite, or past [`BLOW_UP`] times the first epoch's or
+    /// a uniform guess's (a first epoch that already exploded), is [`EngineError::Diverged`]
+    /// naming the epoch.
+    pub(crate) fn check_loss(&mut self, mean_loss: f32) -> Result<()> {
+        let first = *self.first_loss.get_or_insert(mean_loss);
+        let grown = first > 0.0 && mean_loss > BLOW_UP * first;
+        if !mean_loss.is_finite() || grown || mean_loss > BLOW_UP * self.uniform_loss.max(1.0) {
+            return Err(EngineError::Diverged { mean_loss, epoch: self.epoch });
+        }
+        Ok(())
     }
 
     /// Counts a new epoch and zeroes its device-side sums.
@@ -356,6 +378,7 @@ impl Trainer {
         }
         let BatchInputs { tokens, labels, state, plans, .. } = inputs;
         let measures_through_time = self.core.metrics.len() > 2;
+        self.core.uniform_loss = (model.config().vocab_size as f32).ln();
         let (batch_size, hidden) = (batch.batch_size, model.config().hidden_size);
         self.core.step(plans, (0, model.fused_layers()), model.params(), |tape| {
             if measures_through_time {
@@ -381,6 +404,7 @@ impl Trainer {
         if !mean_loss.exp().is_finite() {
             return Err(EngineError::Diverged { mean_loss, epoch: self.core.epoch });
         }
+        self.core.check_loss(mean_loss)?;
         let through_time = sums[2..].iter().map(|s| s / batches_run).collect();
         Ok(EpochMetrics {
             perplexity: mean_loss.exp(),

@@ -199,6 +199,7 @@ impl Seq2SeqTrainer {
             || PairInputs::new(&backend, model, batch),
         )?;
         let dec_in = inputs.write(batch, bos)?;
+        self.core.uniform_loss = (model.config().tgt_vocab_size as f32).ln();
         let scheduled = self.sampling_probability > 0.0;
         if scheduled {
             write_coins(&mut self.coins, self.sampling_probability, inputs, &dec_in, batch)?;
@@ -223,9 +224,7 @@ impl Seq2SeqTrainer {
     pub async fn finish_epoch(&mut self, batches: usize, tokens: usize, num_steps: usize) -> Result<Seq2SeqEpoch> {
         let sums = self.core.metrics.to_vec().await?;
         let per_token_ce = sums[0] / tokens.max(1) as f32;
-        if !per_token_ce.is_finite() {
-            return Err(EngineError::Diverged { mean_loss: per_token_ce, epoch: self.core.epoch });
-        }
+        self.core.check_loss(per_token_ce)?;
         Ok(Seq2SeqEpoch {
             per_token_ce,
             d2l_loss: per_token_ce / num_steps.max(1) as f32,

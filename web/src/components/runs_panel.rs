@@ -140,11 +140,13 @@ pub fn RunsPanel(
                 <p class="error" role="alert" id="storage-error">{move || keeper.error.get().unwrap_or_default()}</p>
             </Show>
             <Show when=move || !keeper.runs.with(Vec::is_empty) fallback=|| view! { <p id="no-runs">"No runs yet: Start one, or import one."</p> }>
+                <div class="table-scroll">
                 <table id="runs-table">
                     <thead><tr><th>"overlay"</th><th>"name"</th><th>"epochs"</th><th>"reached"</th><th>"tokens/s"</th>
                         <th>"backend"</th><th>"time"</th><th>"what differs from the run before"</th><th></th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
+                </div>
             </Show>
             <div class="row">
                 <label>"Import a run (.json exported here, or rnnplay train --metrics .jsonl) "

@@ -104,19 +104,34 @@ impl CpuBackend {
     }
 }
 
+/// The largest buffer the CPU backend makes: past it an allocation would abort the process (or
+/// exhaust wasm32's 4 GiB), so it is refused with the GPU's error instead.
+#[cfg(not(target_arch = "wasm32"))]
+const MAX_BUFFER_BYTES: u64 = 2 << 30;
+#[cfg(target_arch = "wasm32")]
+const MAX_BUFFER_BYTES: u64 = 512 << 20;
+
 impl super::Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: BackendKind::Cpu,
             adapter: "cpu".into(),
             api: "native".into(),
-            max_buffer_bytes: u64::MAX,
+            max_buffer_bytes: MAX_BUFFER_BYTES,
             matmul_variant: MatmulVariant::Blocked4x4,
             subgroups: false,
         }
     }
 
     fn alloc(&self, len: usize) -> Result<BufId> {
+        let bytes = (len as u64).saturating_mul(4);
+        if bytes > MAX_BUFFER_BYTES {
+            return Err(EngineError::BufferTooLarge {
+                bytes,
+                limit: MAX_BUFFER_BYTES,
+                limit_name: "the CPU backend's limit for one buffer",
+            });
+        }
         let mut slab = self.storage.borrow_mut();
         let data = slab.spare.get_mut(&len).and_then(Vec::pop).unwrap_or_else(|| vec![0.0; len]);
         let id = match slab.free_ids.pop() {

@@ -54,8 +54,40 @@ impl ModelConfig {
     }
 
     /// Rejects sizes of zero, a dropout outside [0, 1), and options a scratch model lacks.
+    /// The number of parameter values a model of this config holds (what its checkpoint's
+    /// tensors must add up to); `None` past `usize`. The same shapes as the models' constructors
+    /// (a test builds every preset and compares).
+    pub fn param_count(&self) -> Option<usize> {
+        let (v, h, g) = (self.vocab_size, self.hidden_size, self.cell.gates());
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        if self.scratch {
+            // Per gate W_x (V, H), W_h (H, H), b (H); then W_hq (H, V) and b_q (V).
+            let per_gate = mul(v, h)?.checked_add(mul(h, h)?)?.checked_add(h)?;
+            return mul(g, per_gate)?.checked_add(mul(h, v)?)?.checked_add(v);
+        }
+        let mut total = match self.embedding_dim {
+            Some(e) => mul(v, e)?,
+            None => 0,
+        };
+        for layer in 0..self.num_layers {
+            let input = match (layer, self.embedding_dim) {
+                (0, Some(e)) => e,
+                (0, None) => v,
+                _ => h,
+            };
+            total = total.checked_add(layer_param_count(g, input, h)?)?;
+        }
+        total.checked_add(mul(v, h)?)?.checked_add(v)
+    }
+
     pub fn validate(&self) -> Result<()> {
         let invalid = |message: String| Err(EngineError::InvalidArgument(message));
+        check_sizes(&[
+            ("vocabulary size", self.vocab_size, MAX_VOCAB),
+            ("hidden size", self.hidden_size, MAX_WIDTH),
+            ("number of layers", self.num_layers, MAX_LAYERS),
+            ("embedding width", self.embedding_dim.unwrap_or(1), MAX_WIDTH),
+        ])?;
         if self.vocab_size == 0 || self.hidden_size == 0 || self.num_layers == 0 {
             return invalid(format!(
                 "vocab size ({}), hidden size ({}) and number of layers ({}) must be at least 1",
@@ -78,4 +110,27 @@ impl ModelConfig {
         }
         Ok(())
     }
+}
+
+/// The largest vocabulary, layer width and stack a model may have: far past any d2l model, and
+/// what a file's config is checked against before anything is allocated.
+pub const MAX_VOCAB: usize = 1 << 20;
+pub const MAX_WIDTH: usize = 16_384;
+pub const MAX_LAYERS: usize = 64;
+
+/// Each (what, value, most) with value above most is an error naming it.
+pub(crate) fn check_sizes(sizes: &[(&str, usize, usize)]) -> Result<()> {
+    match sizes.iter().find(|(_, value, most)| value > most) {
+        Some((what, value, most)) => Err(EngineError::InvalidArgument(format!(
+            "a {what} of {value} is more than rnnplay builds (at most {most})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Parameters of one recurrent layer of `gates` gates: weight_ih (G·H, input), weight_hh
+/// (G·H, H) and two biases (G·H).
+pub(crate) fn layer_param_count(gates: usize, input: usize, hidden: usize) -> Option<usize> {
+    let rows = gates.checked_mul(hidden)?;
+    rows.checked_mul(input)?.checked_add(rows.checked_mul(hidden)?)?.checked_add(rows.checked_mul(2)?)
 }

@@ -34,7 +34,30 @@ pub struct Seq2SeqConfig {
 }
 
 impl Seq2SeqConfig {
+    /// The number of parameter values of the model (see `ModelConfig::param_count`).
+    pub fn param_count(&self) -> Option<usize> {
+        use super::config::layer_param_count;
+        let (e, h, layers) = (self.embed_size, self.hidden_size, self.num_layers);
+        let side = |vocab: usize, first_input: usize| -> Option<usize> {
+            let mut total = vocab.checked_mul(e)?;
+            for layer in 0..layers {
+                total = total.checked_add(layer_param_count(3, if layer == 0 { first_input } else { h }, h)?)?;
+            }
+            Some(total)
+        };
+        let dense = self.tgt_vocab_size.checked_mul(h)?.checked_add(self.tgt_vocab_size)?;
+        side(self.src_vocab_size, e)?.checked_add(side(self.tgt_vocab_size, e.checked_add(h)?)?)?.checked_add(dense)
+    }
+
     pub fn validate(&self) -> Result<()> {
+        use super::config::{check_sizes, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH};
+        check_sizes(&[
+            ("source vocabulary size", self.src_vocab_size, MAX_VOCAB),
+            ("target vocabulary size", self.tgt_vocab_size, MAX_VOCAB),
+            ("embedding width", self.embed_size, MAX_WIDTH),
+            ("hidden size", self.hidden_size, MAX_WIDTH),
+            ("number of layers", self.num_layers, MAX_LAYERS),
+        ])?;
         let sizes = [self.src_vocab_size, self.tgt_vocab_size, self.embed_size, self.hidden_size, self.num_layers];
         if sizes.contains(&0) {
             return Err(EngineError::InvalidArgument(format!(

@@ -291,6 +291,17 @@ impl RunSpec {
             }
             (DataSource::Toy(task), _) => toy_pairs(task, self.num_examples, self.seed)?,
             (DataSource::Text(name), RunData::Text(text)) => {
+                let empty_side = text.lines().enumerate().find(|(_, line)| {
+                    !line.trim().is_empty()
+                        && line.split_once('\t').is_none_or(|(src, tgt)| src.trim().is_empty() || tgt.trim().is_empty())
+                });
+                if let Some((index, line)) = empty_side {
+                    let shown: String = line.chars().take(60).collect();
+                    return Err(invalid(format!(
+                        "line {} of {name} ('{shown}') is not source<TAB>target with both sides non-empty; fix or remove it",
+                        index + 1
+                    )));
+                }
                 let pairs = tokenize_nmt(&preprocess_nmt(text), Some(self.num_examples));
                 if pairs.is_empty() {
                     return Err(invalid(format!("{name} has no line of the form source<TAB>target")));

@@ -268,6 +268,12 @@ impl RunSpec {
                 }
             },
             _ => match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v.abs() > f64::from(f32::MAX) => {
+                    return Err(FieldError {
+                        field: key,
+                        message: format!("'{text}' is beyond a 32-bit float (at most about 3.4e38)"),
+                    })
+                }
                 Ok(v) if v.is_finite() => Value::from(v),
                 _ => return Err(FieldError { field: key, message: format!("'{text}' is not a finite number") }),
             },
@@ -350,6 +356,23 @@ impl RunSpec {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             bad("dropout", format!("dropout must be in [0, 1) (got {})", self.dropout));
+        } else if !scratch && self.layers == 1 && self.dropout > 0.0 {
+            bad(
+                "dropout",
+                "dropout acts between stacked layers, so with one layer it would do nothing (PyTorch warns the same); \
+                 use 2 or more layers, or dropout 0"
+                    .into(),
+            );
+        }
+        use crate::nn::config::{MAX_LAYERS, MAX_WIDTH};
+        for (field, what, value, most) in [
+            ("hidden", "hidden units", self.hidden, MAX_WIDTH),
+            ("layers", "layers", self.layers, MAX_LAYERS),
+            ("embedding", "the embedding width", self.embedding, MAX_WIDTH),
+        ] {
+            if value > most {
+                bad(field, format!("{value} {what} is more than rnnplay builds (at most {most})"));
+            }
         }
         if scratch {
             let concise = self.model.trim_end_matches("-scratch");
@@ -513,6 +536,10 @@ mod tests {
         assert_eq!(
             spec.set("lr", "abc").unwrap_err(),
             FieldError { field: "lr", message: "'abc' is not a finite number".into() }
+        );
+        assert_eq!(
+            spec.set("lr", "1e39").unwrap_err(),
+            FieldError { field: "lr", message: "'1e39' is beyond a 32-bit float (at most about 3.4e38)".into() }
         );
         assert!(spec.set("hidden", "-3").unwrap_err().message.contains("whole number"));
         assert!(spec.set("colour", "blue").unwrap_err().message.contains("unknown setting 'colour'"));

@@ -362,7 +362,11 @@ impl super::Backend for GpuBackend {
         let bytes = (len as u64 * 4).max(16);
         let limit = self.summary.max_storage_buffer_binding_size.min(self.summary.max_buffer_size);
         if bytes > limit {
-            return Err(EngineError::BufferTooLarge { bytes, limit });
+            return Err(EngineError::BufferTooLarge {
+                bytes,
+                limit,
+                limit_name: "this adapter's max_storage_buffer_binding_size",
+            });
         }
         let mut state = self.state.borrow_mut();
         let sequence = state.alloc_sequence;
