@@ -6,6 +6,7 @@ use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{LanguageModel, Seq2Seq};
 use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
 use rnnplay_engine::run::{RunData, RunSpec};
+use rnnplay_engine::testing::error_text;
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions, Seq2SeqCheckpoint};
 use std::rc::Rc;
 
@@ -15,13 +16,6 @@ fn cpu() -> Rc<dyn Backend> {
 
 fn text() -> String {
     "the time traveller held up a glittering metallic framework.\n".repeat(20)
-}
-
-fn message(result: rnnplay_engine::Result<impl Sized>) -> String {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(err) => err.to_string(),
-    }
 }
 
 #[test]
@@ -70,18 +64,18 @@ fn an_edited_checkpoint_config_is_refused_before_anything_is_allocated() {
         (&|c: &mut Checkpoint| c.config.hidden_size = 1 << 62, "hidden size of"),
         (&|c: &mut Checkpoint| c.config.num_layers = 1_000_000_000, "number of layers of 1000000000"),
     ] {
-        let err = message(Checkpoint::from_bytes(&edited(edit)));
+        let err = error_text(Checkpoint::from_bytes(&edited(edit)));
         assert!(err.contains(says) && err.contains("at most"), "{err}");
     }
     // Within the bounds but not what the tensors hold: refused before the model is built.
     let bytes = edited(&|c| (c.config.hidden_size, c.config.num_layers) = (16_000, 40));
     let checkpoint = Checkpoint::from_bytes(&bytes).unwrap();
-    let err = message(checkpoint.into_model(&cpu()));
+    let err = error_text(checkpoint.into_model(&cpu()));
     assert!(err.contains("the config and the weights disagree"), "{err}");
 
-    let err = message(Checkpoint::from_bytes(&edited(&|c| c.tensors[0].2[3] = f32::NAN)));
+    let err = error_text(Checkpoint::from_bytes(&edited(&|c| c.tensors[0].2[3] = f32::NAN)));
     assert!(err.contains(&format!("tensor '{}' holds NaN at index 3", good.tensors[0].0)), "{err}");
-    let err = message(Checkpoint::from_bytes(&edited(&|c| c.tensors[1].2[0] = f32::INFINITY)));
+    let err = error_text(Checkpoint::from_bytes(&edited(&|c| c.tensors[1].2[0] = f32::INFINITY)));
     assert!(err.contains("holds inf"), "{err}");
 }
 
@@ -96,7 +90,7 @@ fn an_encoder_decoder_checkpoint_with_an_absurd_sentence_length_is_refused() {
     let mut checkpoint =
         Seq2SeqCheckpoint::from_bytes(&pollster::block_on(session.checkpoint_bytes(None)).unwrap()).unwrap();
     checkpoint.num_steps = 1 << 63;
-    let err = message(Seq2SeqCheckpoint::from_bytes(&checkpoint.to_bytes().unwrap()));
+    let err = error_text(Seq2SeqCheckpoint::from_bytes(&checkpoint.to_bytes().unwrap()));
     assert!(err.contains("num_steps is 9223372036854775808"), "{err}");
 }
 
@@ -108,6 +102,6 @@ fn the_cpu_backend_refuses_a_buffer_past_its_limit_with_the_gpus_error() {
     let mut spec = RunSpec::preset("d2l-gru").unwrap();
     (spec.hidden, spec.epochs) = (16_000, 1);
     let text = text();
-    let err = message(spec.build(&cpu(), RunData::Text(&text), &EngineOptions::default()));
+    let err = error_text(spec.build(&cpu(), RunData::Text(&text), &EngineOptions::default()));
     assert!(err.contains("exceeds the CPU backend's limit for one buffer"), "{err}");
 }

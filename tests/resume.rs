@@ -6,7 +6,7 @@
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::run::{EpochReport, RunData, RunSpec, SavedRun, Session};
-use rnnplay_engine::testing::gpu_or_skip;
+use rnnplay_engine::testing::{error_text, gpu_or_skip};
 use rnnplay_engine::{Checkpoint, EngineOptions};
 use std::rc::Rc;
 
@@ -104,13 +104,6 @@ fn saved_after(spec: &RunSpec, text: &str, steps: usize) -> Vec<u8> {
     pollster::block_on(session.checkpoint_bytes(None)).unwrap()
 }
 
-fn error_of(result: rnnplay_engine::Result<impl Sized>) -> String {
-    match result {
-        Ok(_) => panic!("expected an error"),
-        Err(err) => err.to_string(),
-    }
-}
-
 #[test]
 fn what_cannot_be_resumed_is_refused_with_a_message() {
     let text = text();
@@ -120,7 +113,7 @@ fn what_cannot_be_resumed_is_refused_with_a_message() {
     // Saved mid-epoch: weights only.
     let mid_epoch = saved_after(&spec, &text, 1);
     assert!(Checkpoint::from_bytes(&mid_epoch).is_ok(), "it is still a usable checkpoint");
-    let message = error_of(SavedRun::from_bytes(&mid_epoch));
+    let message = error_text(SavedRun::from_bytes(&mid_epoch));
     assert!(message.contains("cannot be resumed") && message.contains("weights only"), "{message}");
 
     // Saved after a divergence (the last good weights, but not the optimizer's state): weights only.
@@ -131,7 +124,7 @@ fn what_cannot_be_resumed_is_refused_with_a_message() {
         assert!(!session.finished(), "a run at lr 1e30 should diverge");
     }
     let bytes = pollster::block_on(session.checkpoint_bytes(None)).unwrap();
-    let message = error_of(SavedRun::from_bytes(&bytes));
+    let message = error_text(SavedRun::from_bytes(&bytes));
     assert!(message.contains("cannot be resumed"), "{message}");
 
     let mut session = spec.build(&cpu(), RunData::Text(&text), &EngineOptions::default()).unwrap();
@@ -140,10 +133,10 @@ fn what_cannot_be_resumed_is_refused_with_a_message() {
     let saved = SavedRun::from_bytes(&bytes).unwrap();
     let options = EngineOptions::default();
 
-    let message = error_of(saved.build(&cpu(), RunData::Text(&text), &options, 2));
+    let message = error_text(saved.build(&cpu(), RunData::Text(&text), &options, 2));
     assert!(message.contains("trained 2 epochs already"), "{message}");
     let other = "an entirely different text, with other letters: xylophone, jukebox.\n".repeat(16);
-    let message = error_of(saved.build(&cpu(), RunData::Text(&other), &options, 4));
+    let message = error_text(saved.build(&cpu(), RunData::Text(&other), &options, 4));
     assert!(message.contains("not what the saved run trained on"), "{message}");
 
     // A tampered training state is checked before use.
@@ -159,7 +152,7 @@ fn what_cannot_be_resumed_is_refused_with_a_message() {
         tampered.extra.insert("training".into(), state.replacen(from, to, 1));
         let bytes = tampered.to_bytes().unwrap();
         let message = match SavedRun::from_bytes(&bytes) {
-            Ok(saved) => error_of(saved.build(&cpu(), RunData::Text(&text), &options, 4)),
+            Ok(saved) => error_text(saved.build(&cpu(), RunData::Text(&text), &options, 4)),
             Err(err) => err.to_string(),
         };
         assert!(message.contains(says), "{from} → {to}: {message}");

@@ -18,17 +18,9 @@ pub fn generation_length(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses a flag's number that must fit an f32 (the engine computes in f32): `1e39` would become
-/// infinity, and says so instead, in the words of `RunSpec::set`.
+/// Parses a flag's number that must fit an f32, with `RunSpec::set`'s check and words.
 pub fn f32_value(text: &str) -> Result<f32, String> {
-    let value: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a finite number"))?;
-    if !value.is_finite() {
-        return Err(format!("'{text}' is not a finite number"));
-    }
-    if value.abs() > f64::from(f32::MAX) {
-        return Err(format!("'{text}' is beyond a 32-bit float (at most about 3.4e38)"));
-    }
-    Ok(value as f32)
+    rnnplay_engine::run::spec::parse_number(text).map(|value| value as f32)
 }
 
 /// The preset of a run that names none.

@@ -90,8 +90,8 @@ impl Loaded {
     }
 }
 
-/// The run `--resume` names, read and checked before anything is built: no flag may change it,
-/// `--save` may not write over it, and `--epochs` (the epochs in all) must be more than it
+/// The run `--resume` names, read and checked before anything is built: no flag may change it
+/// (`check_outputs` keeps `--save` off it), and `--epochs` (the epochs in all) must be more than it
 /// has trained. Returns the saved run and its spec with the epochs to reach.
 fn saved_run(args: &TrainArgs, path: &std::path::Path) -> Result<(SavedRun, RunSpec)> {
     let changing: Vec<String> = args.run.given().into_iter().filter(|flag| flag != "--epochs").collect();
@@ -101,15 +101,6 @@ fn saved_run(args: &TrainArgs, path: &std::path::Path) -> Result<(SavedRun, RunS
             changing.join(", "),
             if changing.len() == 1 { "it" } else { "them" }
         );
-    }
-    if let Some(save) = &args.save {
-        let same = match (std::fs::canonicalize(save), std::fs::canonicalize(path)) {
-            (Ok(save), Ok(resume)) => save == resume,
-            _ => false,
-        };
-        if same {
-            bail!("--save {} would write over the run being resumed; save to another file", save.display());
-        }
     }
     let bytes = std::fs::read(path).with_context(|| format!("reading --resume {}", path.display()))?;
     let saved = SavedRun::from_bytes(&bytes).with_context(|| format!("--resume {}", path.display()))?;
@@ -212,7 +203,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             // runs may share a file, each line carrying its run's id.
             let head = serde_json::json!({
                 "run": run_id, "spec": spec, "backend": format!("{:?}", info.kind).to_lowercase(),
-                "adapter": info.adapter, "first_epoch": session.epochs_done() + 1,
+                "adapter": info.adapter, "first_epoch": first_epoch,
             });
             writeln!(file, "{head}").context("writing --metrics")?;
             Some(file)

@@ -523,7 +523,7 @@ fn train_resume_continues_a_saved_run_exactly_and_refuses_what_would_change_it()
     for (args, says) in [
         (vec!["--lr", "0.1", "--hidden", "8"], "--hidden, --lr would change it"),
         (vec!["--epochs", "2"], "give --epochs N with N more than 2"),
-        (vec!["--epochs", "3", "--save", first], "would write over the run being resumed"),
+        (vec!["--epochs", "3", "--save", first], "is the same file as --resume"),
     ] {
         let out = rnnplay_offline(&[&["train", "--backend", "cpu", "--resume", first][..], &args].concat());
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -43,3 +43,14 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], rtol: f32, ato
         );
     }
 }
+
+/// The message of an error a test expects.
+///
+/// # Panics
+/// When `result` is not an error.
+pub fn error_text(result: crate::Result<impl Sized>) -> String {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(err) => err.to_string(),
+    }
+}

@@ -53,7 +53,6 @@ impl ModelConfig {
         format!("{}{}", self.cell.name(), if self.scratch { "-scratch" } else { "" })
     }
 
-    /// Rejects sizes of zero, a dropout outside [0, 1), and options a scratch model lacks.
     /// The number of parameter values a model of this config holds (what its checkpoint's
     /// tensors must add up to); `None` past `usize`. The same shapes as the models' constructors
     /// (a test builds every preset and compares).
@@ -80,6 +79,8 @@ impl ModelConfig {
         total.checked_add(mul(v, h)?)?.checked_add(v)
     }
 
+    /// Rejects sizes of zero or past the bounds below, a dropout outside [0, 1), and options a
+    /// scratch model lacks.
     pub fn validate(&self) -> Result<()> {
         let invalid = |message: String| Err(EngineError::InvalidArgument(message));
         check_sizes(&[

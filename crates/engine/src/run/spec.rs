@@ -267,15 +267,9 @@ impl RunSpec {
                     return Err(FieldError { field: key, message: format!("'{text}' is not a whole number ≥ 0") })
                 }
             },
-            _ => match text.parse::<f64>() {
-                Ok(v) if v.is_finite() && v.abs() > f64::from(f32::MAX) => {
-                    return Err(FieldError {
-                        field: key,
-                        message: format!("'{text}' is beyond a 32-bit float (at most about 3.4e38)"),
-                    })
-                }
-                Ok(v) if v.is_finite() => Value::from(v),
-                _ => return Err(FieldError { field: key, message: format!("'{text}' is not a finite number") }),
+            _ => match parse_number(text) {
+                Ok(v) => Value::from(v),
+                Err(message) => return Err(FieldError { field: key, message }),
             },
         };
         map.insert(key.to_string(), value);
@@ -506,6 +500,18 @@ impl RunSpec {
             self.preset, self.model, self.layers, self.hidden, self.dropout, self.batch_size, self.num_steps,
             self.sampling, self.optimizer, self.lr, self.clip, self.epochs
         )
+    }
+}
+
+/// A setting's number: finite and within f32's range (the engine computes in f32, where `1e39`
+/// would become infinity); the message names the problem. Also the CLI's f32 flags' parser.
+pub fn parse_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v.abs() > f64::from(f32::MAX) => {
+            Err(format!("'{text}' is beyond a 32-bit float (at most about 3.4e38)"))
+        }
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("'{text}' is not a finite number")),
     }
 }
 
