@@ -28,6 +28,9 @@
 //     uninterrupted run's curve; a simulated full quota is a message and training goes on;
 // 11. lessons, with and without WebGPU: the index is a first visit's landing view, and every
 //     lesson's address trains its first run from one click.
+// 12. reliability (reliability.cjs): a 500-minibatch soak on WebGPU (in the worker) and on the
+//     CPU fallback (on the page's thread, with its JS heap) keeps memory flat; a WebGPU device destroyed mid-run stops the run with a message, keeps
+//     its last epoch, and the run continues on the CPU from it.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
@@ -42,6 +45,7 @@ const dist = path.resolve(process.argv[2] || path.join(root, 'dist'));
 const shots = path.resolve(process.argv[3] || path.join(root, 'target', 'e2e-screenshots'));
 fs.mkdirSync(shots, { recursive: true });
 const { baseArgs, serve, launch } = require('./harness.cjs');
+const reliability = require('./reliability.cjs');
 
 let port = 0;
 // Every lesson (crates/engine/src/lessons.rs), in order: `rnnplay lessons --json` prints one a line.
@@ -540,6 +544,8 @@ async function benchPage(name, args) {
   try {
     // E2E_ONLY=name,name runs only those scenarios (while working on one).
     const want = (n) => !process.env.E2E_ONLY || process.env.E2E_ONLY.split(',').includes(n);
+    // What the scenarios in other files need from this one.
+    const shared = { inBrowser, port: () => port, dist };
     const scenarios = [
       ['webgpu', () => scenario('webgpu', [...baseArgs, '--enable-unsafe-webgpu'], 'gpu')],
       ['cpu-fallback', () => scenario('cpu-fallback', [...baseArgs, '--disable-gpu'], 'cpu')],
@@ -553,6 +559,9 @@ async function benchPage(name, args) {
       ['frames-webgpu', () => frameGaps('frames-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
       ['frames-cpu', () => frameGaps('frames-cpu', [...baseArgs, '--disable-gpu'])],
       ['bench-page', () => benchPage('bench-page', [...baseArgs, '--enable-unsafe-webgpu'])],
+      ['soak-webgpu', () => reliability.soak('soak-webgpu', [...baseArgs, '--enable-unsafe-webgpu'], shared)],
+      ['soak-cpu', () => reliability.soak('soak-cpu', [...baseArgs, '--disable-gpu', '--enable-precise-memory-info'], shared, '&worker=0')],
+      ['device-lost', () => reliability.deviceLost('device-lost', [...baseArgs, '--enable-unsafe-webgpu'], shared)],
     ];
     for (const [name, run] of scenarios) {
       if (!want(name)) continue;

@@ -236,6 +236,7 @@ pub fn App() -> impl IntoView {
         FromWorker::Translations(rows) => ui.translations.set((!rows.is_empty()).then_some(rows)),
         FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
         FromWorker::RunError(err) => ui.run_error.set(err),
+        FromWorker::DeviceLost(lost) => ui.device_lost.set(lost),
         // The playground never asks the worker for the benchmark.
         FromWorker::Bench(_) => {}
         FromWorker::Autosaved { epoch, bytes } => keeper.autosaved(epoch, bytes),
@@ -394,6 +395,7 @@ pub fn App() -> impl IntoView {
         ui.predictions.set(None);
         ui.progress.set(Default::default());
         ui.run_error.set(None);
+        ui.device_lost.set(false);
         load_error.set(None);
     };
     // Loading a checkpoint replaces the run only once the file has proved usable; otherwise a
@@ -502,6 +504,21 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    // After a lost GPU device the run goes on on the page's CPU backend: from its last kept
+    // epoch (autosaved from the run's host copy), or from the start when none had finished.
+    let gpu_lost = RwSignal::new(false);
+    let continue_on_cpu = move |_| {
+        gpu_lost.set(true);
+        use_cpu.set(true);
+        let kept = keeper.current.get_untracked().and_then(|id| keeper.record(id));
+        match kept.filter(|record| record.resumable_from().is_some()) {
+            Some(record) => continue_kept(record.id),
+            None => {
+                reset();
+                begin(true);
+            }
+        }
+    };
     // A lesson's run, one click from training: the run in progress is kept and ended.
     let train_lesson_run = Callback::new(move |spec: RunSpec| {
         if ui.phase.get_untracked() != Phase::Idle {
@@ -565,6 +582,7 @@ pub fn App() -> impl IntoView {
             let cpu = use_cpu.get();
             let (class, kind, text) = match backend_state.get() {
                 BackendState::Detecting => return view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any(),
+                BackendState::Gpu { .. } if gpu_lost.get() => ("banner warn", "cpu", "Training on this page's own CPU backend: the WebGPU device was lost during a run. Reload the page to use WebGPU again.".to_string()),
                 BackendState::Gpu { name, .. } if cpu => ("banner", "cpu", format!(
                     "Training on this page's own CPU backend (WebGPU is available on {name}; choose it with “Train on”). Same numbers either way."
                 )),
@@ -576,7 +594,7 @@ pub fn App() -> impl IntoView {
                     "WebGPU is not available in this browser ({reason}). Training runs on this page's own CPU backend — the same numbers. {WEBGPU_BROWSERS}."
                 )),
             };
-            let has_gpu = matches!(backend_state.get(), BackendState::Gpu { .. });
+            let has_gpu = matches!(backend_state.get(), BackendState::Gpu { .. }) && !gpu_lost.get();
             view! {
                 <div class=class id="backend" data-backend=kind role="status">
                     {text}
@@ -641,6 +659,9 @@ pub fn App() -> impl IntoView {
                     <p id="progress">{progress_text}</p>
                     <Show when=move || ui.run_error.get().is_some()>
                         <p class="error" role="alert" id="run-error">{move || ui.run_error.get().unwrap_or_default()}</p>
+                    </Show>
+                    <Show when=move || ui.device_lost.get() && ui.phase.get() == Phase::Failed>
+                        <p><button id="continue-on-cpu" on:click=continue_on_cpu>"Continue on the CPU"</button></p>
                     </Show>
                 </section>
                 <section class="panel charts" aria-label="Charts">

@@ -3,12 +3,21 @@
 //! plain Rust, tested natively.
 //!
 //! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=2][&bench_batches=5][&bench_layers=fused|unfused|both][&bench_replay=on|off|both]`
+//!
+//! `?bench=1&bench_soak=N&preset=…&hidden=…` is the soak instead: the run the other keys of the
+//! address describe (as in the playground) trains N minibatches while its memory is sampled
+//! (`rnnplay_engine::soak`).
 
 use rnnplay_engine::bench::DEFAULT_PRESETS;
 use rnnplay_engine::presets::{preset, preset_names, seq2seq_preset};
+use rnnplay_engine::run::RunSpec;
 
 /// The URL keys of the benchmark mode (the training settings ignore them).
-pub const KEYS: [&str; 6] = ["bench", "bench_presets", "bench_warmup", "bench_batches", "bench_layers", "bench_replay"];
+pub const KEYS: [&str; 7] =
+    ["bench", "bench_presets", "bench_warmup", "bench_batches", "bench_layers", "bench_replay", "bench_soak"];
+
+/// The longest page soak, in minibatches.
+pub const MAX_SOAK: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchOptions {
@@ -19,6 +28,8 @@ pub struct BenchOptions {
     pub fused: Vec<bool>,
     /// The plan-replay flags to measure, in order: on first when both.
     pub replay: Vec<bool>,
+    /// A soak instead of the table: minibatches to train, and the run (the address's settings).
+    pub soak: Option<(usize, RunSpec)>,
 }
 
 impl Default for BenchOptions {
@@ -30,6 +41,7 @@ impl Default for BenchOptions {
             batches: 5,
             fused: vec![true, false],
             replay: vec![true],
+            soak: None,
         }
     }
 }
@@ -66,6 +78,21 @@ impl BenchOptions {
                 "bench_batches" => options.batches = count(key, value, 1)?,
                 "bench_layers" => options.fused = one_or_both(key, value, ["fused", "unfused"])?,
                 "bench_replay" => options.replay = one_or_both(key, value, ["on", "off"])?,
+                "bench_soak" => {
+                    let minibatches = match value.trim().parse::<usize>() {
+                        Ok(n) if (40..=MAX_SOAK).contains(&n) => n,
+                        _ => {
+                            return Err(format!(
+                                "bench_soak '{value}' must be a whole number of minibatches from 40 to {MAX_SOAK}"
+                            ))
+                        }
+                    };
+                    let spec = crate::settings::from_query(query)?;
+                    if let Some(problem) = spec.validate().first() {
+                        return Err(format!("the soak's run: {} (URL key '{}')", problem.message, problem.field));
+                    }
+                    options.soak = Some((minibatches, spec));
+                }
                 _ => {}
             }
         }
@@ -123,5 +150,14 @@ mod tests {
         assert!(err("?bench=1&bench_layers=half").contains("bench_layers"));
         assert!(err("?bench=1&bench_replay=maybe").contains("bench_replay"));
         assert!(err("?bench=1&bench_presets=").contains("at least one"));
+        assert!(err("?bench=1&bench_soak=10").contains("bench_soak"));
+        assert!(err("?bench=1&bench_soak=500&hidden=0").contains("hidden"));
+    }
+
+    #[test]
+    fn a_soak_trains_the_run_the_address_describes() {
+        let options = BenchOptions::from_query("?bench=1&bench_soak=500&preset=d2l-gru&hidden=16").unwrap().unwrap();
+        let (minibatches, spec) = options.soak.unwrap();
+        assert_eq!((minibatches, spec.model.as_str(), spec.hidden), (500, "gru", 16));
     }
 }

@@ -105,3 +105,21 @@ pub fn first_visit() -> bool {
     let _ = storage.set_item(KEY, "1");
     first
 }
+
+/// What the page can see of its own memory: the wasm linear memory (where the engine's CPU
+/// buffers and everything Rust allocates live; it never shrinks) and, in Chromium, the JS heap
+/// in use (`performance.memory`, non-standard: `None` elsewhere).
+pub fn host_memory() -> rnnplay_engine::soak::HostMemory {
+    let wasm = wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .ok()
+        .and_then(|memory| memory.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map(|buffer| buffer.byte_length() as u64);
+    let js_heap = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .and_then(|performance| js_sys::Reflect::get(&performance, &"memory".into()))
+        .and_then(|memory| js_sys::Reflect::get(&memory, &"usedJSHeapSize".into()))
+        .ok()
+        .and_then(|used| used.as_f64())
+        .map(|used| used as u64);
+    rnnplay_engine::soak::HostMemory { resident: wasm, js_heap }
+}

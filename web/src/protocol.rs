@@ -269,6 +269,10 @@ pub struct BenchView {
     /// The best GEMM's GFLOP/s (0 until measured).
     pub best: f64,
     pub rows: Vec<BenchRow>,
+    /// A soak (`bench_soak`): the memory samples so far, and once it ended, how each quantity
+    /// moved after the warm-up.
+    pub soak: Vec<rnnplay_engine::soak::MemorySample>,
+    pub growth: Vec<rnnplay_engine::soak::Growth>,
 }
 
 /// What the worker reports.
@@ -294,6 +298,8 @@ pub enum FromWorker {
     Translations(Vec<TranslationExample>),
     SentenceTranslation(String),
     RunError(Option<String>),
+    /// Whether the GPU device was lost (the page then offers to continue on the CPU).
+    DeviceLost(bool),
     /// A checkpoint to download as `name`.
     Saved {
         name: String,

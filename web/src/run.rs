@@ -68,10 +68,39 @@ impl Run {
         if !self.session.resumable() || epoch == self.autosaved.0 || !due {
             return Ok(());
         }
-        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
+        let bytes = self.checkpoint().await?;
         autosave(epoch, bytes);
         self.autosaved = (epoch, browser::now_ms());
         Ok(())
+    }
+
+    /// The run as a checkpoint: on a GPU, the session's host copy of the last finished epoch
+    /// when it is current (no second read-back) or the device is lost (the only copy left).
+    async fn checkpoint(&self) -> Result<Vec<u8>, String> {
+        match self.session.host_checkpoint() {
+            Some((epochs, bytes))
+                if epochs == self.session.epochs_done() || self.session.device_lost_in().is_some() =>
+            {
+                Ok(bytes.to_vec())
+            }
+            _ => self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// After a lost device: keeps the host copy of the last finished epoch (the autosave may
+    /// have skipped it) and says what survived.
+    fn after_device_lost(&mut self) -> String {
+        let Some((epochs, bytes)) = self.session.host_checkpoint() else {
+            return ". No epoch had finished: “Continue on the CPU” starts the run again on this page's CPU backend"
+                .into();
+        };
+        if let Some(autosave) = self.autosave.as_ref().filter(|_| epochs > self.autosaved.0) {
+            autosave(epochs, bytes.to_vec());
+            self.autosaved = (epochs, browser::now_ms());
+        }
+        format!(
+            ". The weights after epoch {epochs} are kept (Save downloads them): “Continue on the CPU” trains on from there on this page's CPU backend"
+        )
     }
 
     pub fn spec(&self) -> &RunSpec {
@@ -91,7 +120,7 @@ impl Run {
 
     /// Offers the model as a checkpoint download (the spec and epochs in its metadata).
     async fn save(&self) -> Result<(), String> {
-        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
+        let bytes = self.checkpoint().await?;
         let name = if self.session.spec().is_seq2seq() { "seq2seq".into() } else { self.session.spec().model.clone() };
         (self.deliver)(&format!("rnnplay-{name}.safetensors"), bytes)
     }
@@ -101,6 +130,7 @@ impl Run {
 /// generation, for the loop to be spawned with.
 pub fn prepare(ui: Ui, running: bool, progress: Progress, clip: f32) -> u64 {
     ui.run_error.set(None);
+    ui.device_lost.set(false);
     ui.curve.set(Vec::new());
     ui.predictions.set(None);
     ui.through_time.set(Default::default());
@@ -249,6 +279,10 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                             "; the weights after epoch {} are kept (Save downloads them)",
                             run.session.epochs_done()
                         )
+                    }
+                    EngineError::DeviceLost(_) => {
+                        ui.device_lost.set(true);
+                        run.after_device_lost()
                     }
                     _ => String::new(),
                 };

@@ -30,6 +30,8 @@ pub struct Ui {
     pub views: RwSignal<bool>,
     /// Why the run stopped or could not start.
     pub run_error: RwSignal<Option<String>>,
+    /// The GPU device was lost mid-run: the page offers to continue on the CPU backend.
+    pub device_lost: RwSignal<bool>,
     /// Settings fields whose text does not parse, with their message (they block Start).
     pub unparsed: RwSignal<Vec<(&'static str, String)>>,
     /// Commands: keep training; batches to step while paused; predictions and a save asked
@@ -67,6 +69,7 @@ impl Ui {
             connectivity: RwSignal::new(None),
             views: RwSignal::new(true),
             run_error: RwSignal::new(None),
+            device_lost: RwSignal::new(false),
             unparsed: RwSignal::new(Vec::new()),
             running: RwSignal::new(false),
             pending_steps: RwSignal::new(0),

@@ -170,6 +170,7 @@ async fn report(ui: Ui) {
             FromWorker::Translations(ui.translations.get_untracked().unwrap_or_default()),
             FromWorker::SentenceTranslation(ui.sentence_translation.get_untracked()),
             FromWorker::RunError(ui.run_error.get_untracked()),
+            FromWorker::DeviceLost(ui.device_lost.get_untracked()),
         ];
         let texts: Vec<String> = now.iter().map(FromWorker::to_json).collect();
         for (index, text) in texts.iter().enumerate() {

@@ -12,6 +12,7 @@ mod plot;
 mod predict;
 mod progress;
 mod run_args;
+mod soak;
 mod summary;
 mod tokens;
 mod train;
@@ -75,7 +76,8 @@ enum Command {
     /// --reference show the teacher-forced view and BLEU.
     Translate(translate::TranslateArgs),
     /// Benchmarks: `rnnplay bench kernels` measures every matmul variant, `rnnplay bench
-    /// presets` the training throughput of the d2l presets.
+    /// presets` the training throughput of the d2l presets, `rnnplay bench soak` whether a long
+    /// run's memory stays flat.
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
@@ -113,6 +115,9 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Trains one run for --minutes, sampling memory (resident set, the backend's live and
+    /// pooled buffers) every --every seconds; fails if any of it grew after the warm-up.
+    Soak(Box<soak::SoakArgs>),
     /// GFLOP/s of each matmul variant on square matrices, and which variant the runtime picks.
     Kernels {
         /// Matrix sizes to measure.
@@ -155,6 +160,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             bench_presets::presets(&presets, &backend, &options)
         }
+        Command::Bench { what: BenchCommand::Soak(args) } => soak::run(&args),
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {
             if sizes.iter().any(|&s| s == 0 || s > 8192) {
                 anyhow::bail!("--sizes must be between 1 and 8192, got {sizes:?}");

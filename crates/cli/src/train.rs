@@ -57,14 +57,14 @@ pub struct TrainArgs {
 }
 
 /// The data a spec names, loaded: the engine does no I/O.
-enum Loaded {
+pub(crate) enum Loaded {
     Text(String),
     Zip(Vec<u8>),
     Generated,
 }
 
 impl Loaded {
-    fn read(spec: &RunSpec) -> Result<Self> {
+    pub(crate) fn read(spec: &RunSpec) -> Result<Self> {
         Ok(match spec.source() {
             DataSource::TimeMachine => Self::Text(Hub::from_env().read_text(Dataset::TimeMachine)?),
             DataSource::FraEng => Self::Zip(Hub::from_env().read(Dataset::FraEng)?),
@@ -81,7 +81,7 @@ impl Loaded {
         })
     }
 
-    fn data(&self) -> RunData<'_> {
+    pub(crate) fn data(&self) -> RunData<'_> {
         match self {
             Self::Text(text) => RunData::Text(text),
             Self::Zip(zip) => RunData::FraEngZip(zip),
@@ -166,6 +166,37 @@ fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds
     line
 }
 
+/// After a lost GPU: saves the run's host copy of its last finished epoch to `--save` (the
+/// device's own weights are gone) and says how to go on on the CPU.
+fn after_device_lost(session: &Session, args: &TrainArgs) -> Result<String> {
+    let Some((done, bytes)) = session.host_checkpoint() else {
+        return Ok(match &args.resume {
+            Some(resume) => format!(
+                "; no epoch of this run finished, and {} is as it was: continue on the CPU with \
+                 `rnnplay train --resume {} --backend cpu`",
+                resume.display(),
+                resume.display()
+            ),
+            None => "; no epoch finished: train again with --backend cpu".to_string(),
+        });
+    };
+    Ok(match &args.save {
+        Some(path) => {
+            write_atomically(path, bytes)?;
+            format!(
+                "; the weights after epoch {done} are saved in {}: continue on the CPU with \
+                 `rnnplay train --resume {} --backend cpu`",
+                path.display(),
+                path.display()
+            )
+        }
+        None => format!(
+            "; without --save the weights after epoch {done} could not be kept: train again with \
+             --save F (and --backend cpu to stay off the GPU)"
+        ),
+    })
+}
+
 pub fn run(args: &TrainArgs) -> Result<()> {
     if args.list_presets {
         println!("{}", describe_presets());
@@ -236,6 +267,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                     };
                 }
                 bail!("{err}{saved}");
+            }
+            Err(err @ EngineError::DeviceLost(_)) => {
+                bar.abandon();
+                let epoch = session.device_lost_in().unwrap_or(session.epochs_done() + 1);
+                bail!("epoch {epoch}: {err}{}", after_device_lost(&session, args)?);
             }
             Err(err) => return Err(err).with_context(|| format!("epoch {}", session.epochs_done() + 1)),
         };

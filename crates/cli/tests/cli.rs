@@ -643,3 +643,28 @@ fn careless_and_hostile_inputs_get_a_message_and_a_failing_exit_never_a_crash() 
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bench_soak_samples_memory_and_finds_it_flat() {
+    let args = ["bench", "soak", "--backend", "cpu", "--preset", "d2l-rnn-scratch", "--hidden", "8"];
+    let out = rnnplay_offline(
+        &[&args[..], &["--max-tokens", "2000", "--minutes", "0.05", "--every", "0.3", "--json"]].concat(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    let samples: Vec<&serde_json::Value> = lines.iter().filter_map(|l| l.get("sample")).collect();
+    assert!(samples.len() >= 7, "{stdout}");
+    assert!(samples.iter().all(|s| s["device"]["live_buffers"].as_u64() > Some(0)), "{stdout}");
+    let verdict = lines.last().expect("a verdict line");
+    let names: Vec<&str> = verdict["growth"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
+    assert!(names.contains(&"live buffers") && names.contains(&"host memory"), "{verdict}");
+
+    let err = |extra: &[&str]| {
+        let out = rnnplay_offline(&[&args[..], extra].concat());
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    assert!(err(&["--minutes", "0"]).contains("--minutes must be more than 0"));
+    assert!(err(&["--minutes", "1", "--every", "30"]).contains("sample more often"));
+}

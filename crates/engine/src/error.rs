@@ -32,6 +32,12 @@ pub enum EngineError {
     #[error("GPU error: {0}")]
     Device(String),
 
+    /// The GPU device was lost mid-run (a driver reset, the browser reclaiming it, the GPU
+    /// removed or `destroy`ed): nothing more can run on it. The run's host copy of its last
+    /// finished epoch ([`crate::Session::host_checkpoint`]) survives.
+    #[error("the GPU device was lost ({0}); nothing more can run on it")]
+    DeviceLost(String),
+
     /// Training produced a non-finite loss in epoch `epoch` (counting from 1).
     #[error(
         "training diverged in epoch {epoch}: the mean loss became {mean_loss:.3e} (not finite, or over 10 000 times the \

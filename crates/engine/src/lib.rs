@@ -18,6 +18,7 @@ pub mod param;
 pub mod presets;
 pub mod replay;
 pub mod run;
+pub mod soak;
 pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
@@ -26,7 +27,7 @@ mod through_time;
 pub mod train;
 pub mod translate;
 
-pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel};
+pub use backend::{Backend, BackendInfo, BackendKind, BufId, Counters, CpuBackend, GpuBackend, Kernel, MemoryUse};
 pub use checkpoint::{Checkpoint, Seq2SeqCheckpoint};
 pub use clip::GradClipper;
 pub use error::{EngineError, Result};

@@ -3,7 +3,7 @@
 //! headless Chromium can read (`#bench-table`, one row per preset, layer and replay mode, with
 //! `data-*` attributes; `#bench-status[data-phase]` is `running`, `finished` or `failed`).
 
-use crate::app::{load_fra_eng, open_backend, BackendState};
+use crate::app::{load_fra_eng, open_backend, run_data, BackendState};
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::dataset_panel::load_time_machine;
@@ -12,10 +12,14 @@ use crate::worker_link;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
+use rnnplay_engine::backend::LocalFuture;
 use rnnplay_engine::bench::{
     best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Clocks, Layers, Run,
 };
 use rnnplay_engine::presets::seq2seq_preset;
+use rnnplay_engine::run::{DataSource, RunSpec};
+use rnnplay_engine::soak::{growth, soak, MemorySample, SoakHost, Span};
+use rnnplay_engine::{Backend, EngineOptions};
 use std::rc::Rc;
 
 /// The Time Machine: the copy served with the page, else d2l's public address (sha1-checked).
@@ -36,6 +40,9 @@ pub async fn measure(options: BenchOptions, view: RwSignal<BenchView>) {
         BackendState::Cpu(reason) => format!("the CPU backend (WebGPU is not available: {reason})"),
         BackendState::Detecting => "a backend still being detected".into(),
     };
+    if let Some((minibatches, spec)) = options.soak {
+        return soak_page(backend, &adapter, minibatches, spec, view).await;
+    }
     say("running", "loading The Time Machine…".into());
     let text = match time_machine().await {
         Ok(text) => text,
@@ -106,6 +113,66 @@ pub async fn measure(options: BenchOptions, view: RwSignal<BenchView>) {
     say("finished", skipped.map_or("finished".into(), |note| format!("finished; {note}")));
 }
 
+/// The soak (`bench_soak=N`): trains the address's run for N minibatches on `backend`,
+/// sampling memory 20 times, and judges each quantity flat or growing.
+async fn soak_page(
+    backend: Rc<dyn Backend>,
+    adapter: &str,
+    minibatches: usize,
+    mut spec: RunSpec,
+    view: RwSignal<BenchView>,
+) {
+    let say = |phase: &str, text: String| view.update(|v| v.status = (phase.to_string(), text));
+    say("running", "loading the run's data…".into());
+    let text = match spec.source() {
+        DataSource::TimeMachine => match time_machine().await {
+            Ok(text) => Some(text),
+            Err(err) => return say("failed", format!("The Time Machine could not be loaded: {err}")),
+        },
+        _ => None,
+    };
+    let zip = match spec.source() {
+        DataSource::FraEng => match load_fra_eng().await {
+            Ok(zip) => Some(zip),
+            Err(err) => return say("failed", err),
+        },
+        _ => None,
+    };
+    // It trains until the minibatches are done, not for a number of epochs.
+    spec.epochs = 1_000_000;
+    let built = run_data(&spec, zip.as_deref(), text.as_deref())
+        .and_then(|data| spec.build(&backend, data, &EngineOptions::default()).map_err(|e| e.to_string()));
+    let mut session = match built {
+        Ok(session) => session,
+        Err(err) => return say("failed", format!("the soak's run could not be built: {err}")),
+    };
+    view.update(|v| v.header = format!("soak on {adapter}: {} for {minibatches} minibatches", spec.describe()));
+    say("running", "training…".into());
+    let mut on_sample = |sample: &MemorySample| view.update(|v| v.soak.push(*sample));
+    let host = SoakHost {
+        clock: Rc::new(|| browser::now_ms() / 1000.0),
+        memory: &browser::host_memory,
+        yield_now: &|| -> LocalFuture<'static, ()> { Box::pin(browser::sleep(0)) },
+        on_sample: &mut on_sample,
+    };
+    let every = Span::Minibatches((minibatches as u64 / 20).max(1));
+    let samples = match soak(&mut session, Span::Minibatches(minibatches as u64), every, host).await {
+        Ok(samples) => samples,
+        Err(err) => return say("failed", format!("the soak stopped: {err}")),
+    };
+    match growth(&samples) {
+        Ok(growths) => {
+            let growing: Vec<String> = growths.iter().filter(|g| !g.flat()).map(|g| g.name.clone()).collect();
+            view.update(|v| v.growth = growths);
+            match growing.is_empty() {
+                true => say("finished", "finished: memory stayed flat after the warm-up".into()),
+                false => say("failed", format!("memory grew: {}", growing.join(", "))),
+            }
+        }
+        Err(err) => say("failed", err.to_string()),
+    }
+}
+
 #[component]
 pub fn BenchPage(options: BenchOptions) -> impl IntoView {
     let view = RwSignal::new(BenchView {
@@ -115,7 +182,9 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
     // The training worker measures when there is one, so the page stays responsive; it sends
     // the table as it grows.
     // It listens once its module has loaded, which it says by reporting its backends.
-    let started = worker_link::start(
+    // `worker=0` measures on the page's own thread (where Chromium shows the JS heap).
+    let started = !crate::settings::worker_disabled(&browser::query())
+        && worker_link::start(
         move |message| match message {
             FromWorker::Backends(_) => {
                 worker_link::send(&ToWorker::Bench { query: browser::query() });
@@ -180,9 +249,43 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                         </For>
                     </tbody>
                 </table>
+                <Show when=move || view.with(|v| !v.soak.is_empty())>
+                    <h2>"Memory during the soak"</h2>
+                    <p class="caption">"Sampled between minibatches: a leak shows as a column that keeps rising after the first few rows (the warm-up fills the pools and records the replayed step). The JS heap is Chromium's, and only on the page's own thread (add worker=0 to the address)."</p>
+                    <table id="soak-table">
+                        <thead><tr>
+                            <th>"minibatches"</th><th>"seconds"</th><th>"live buffers"</th><th>"live buffer MiB"</th>
+                            <th>"pooled buffer MiB"</th><th>"wasm memory MiB"</th><th>"JS heap MiB"</th>
+                        </tr></thead>
+                        <tbody>
+                            <For each=move || view.with(|v| v.soak.clone()).into_iter().enumerate() key=|(i, _)| *i let:((_, s))>
+                                <tr data-minibatches=s.minibatches data-live-buffers=s.device.live_buffers
+                                    data-wasm-bytes=s.host.resident.unwrap_or_default()
+                                    data-js-heap-bytes=s.host.js_heap.map(|b| b.to_string()).unwrap_or_default()>
+                                    <td>{s.minibatches}</td>
+                                    <td>{format!("{:.1}", s.seconds)}</td>
+                                    <td>{s.device.live_buffers}</td>
+                                    <td>{mib(s.device.live_bytes)}</td>
+                                    <td>{mib(s.device.pooled_bytes)}</td>
+                                    <td>{s.host.resident.map(mib).unwrap_or_else(|| "?".into())}</td>
+                                    <td>{s.host.js_heap.map(mib).unwrap_or_else(|| "?".into())}</td>
+                                </tr>
+                            </For>
+                        </tbody>
+                    </table>
+                    <ul id="soak-verdict">
+                        <For each=move || view.with(|v| v.growth.clone()).into_iter().enumerate() key=|(i, _)| *i let:((_, g))>
+                            <li data-name=g.name.clone() data-flat=if g.flat() { "yes" } else { "no" }>{g.describe()}</li>
+                        </For>
+                    </ul>
+                </Show>
             </section>
         </main>
     }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1 << 20) as f64)
 }
 
 /// The page's options, read again (the worker's failure handler needs its own copy).

@@ -6,7 +6,7 @@
 
 use super::kernel::{dropout_mask_seed, dropout_uniform, BinaryOp, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
-use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse};
 use crate::error::{EngineError, Result};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -222,6 +222,18 @@ impl super::Backend for CpuBackend {
 
     fn reset_counters(&self) {
         self.counters.set(Counters::default());
+    }
+
+    fn memory(&self) -> MemoryUse {
+        let slab = self.storage.borrow();
+        let spare = slab.spare.iter().flat_map(|(len, idle)| idle.iter().map(move |_| *len as u64));
+        let (pooled_buffers, pooled_bytes) = spare.fold((0, 0), |(n, bytes), len| (n + 1, bytes + 4 * len));
+        MemoryUse {
+            live_buffers: slab.buffers.iter().filter(|b| b.is_some()).count() as u64,
+            live_bytes: slab.live_bytes,
+            pooled_buffers,
+            pooled_bytes,
+        }
     }
 }
 

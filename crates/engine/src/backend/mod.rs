@@ -63,6 +63,18 @@ pub struct Counters {
     pub peak_buffer_bytes: u64,
 }
 
+/// The buffers a backend holds now: what a long run watches to see that memory stays flat
+/// (`rnnplay bench soak`, the page's memory line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemoryUse {
+    /// Buffers allocated and not freed (tensors alive, plans' temporaries).
+    pub live_buffers: u64,
+    pub live_bytes: u64,
+    /// Freed buffers kept for reuse (the GPU's pool, the CPU's spare vectors).
+    pub pooled_buffers: u64,
+    pub pooled_bytes: u64,
+}
+
 /// Which kind of backend is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -113,6 +125,9 @@ pub trait Backend {
 
     fn counters(&self) -> Counters;
     fn reset_counters(&self);
+
+    /// The buffers held now, live and pooled.
+    fn memory(&self) -> MemoryUse;
 
     /// Plan replay: starts capturing the kernels recorded until [`Backend::end_capture`]. A
     /// backend without plans (the CPU's, which runs kernels as they come) ignores it.

@@ -5,7 +5,7 @@
 //! handling (the run stops, names the epoch and keeps the last good weights).
 
 use super::spec::{DataSource, RunSpec, Task};
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::{Checkpoint, Seq2SeqCheckpoint};
 use crate::error::{EngineError, Result};
 use crate::nn::{LanguageModel, Seq2Seq};
@@ -178,6 +178,13 @@ pub struct Session {
     last_good: Vec<Tensor>,
     /// The epoch that diverged, once one has.
     pub(super) diverged: Option<usize>,
+    /// On a GPU backend, the checkpoint after the last finished epoch of this session, kept on
+    /// the host with the epochs it holds: it survives the device ([`Session::host_checkpoint`]).
+    host_copy: Option<(usize, Vec<u8>)>,
+    /// Whether the run keeps `host_copy` (its backend is a GPU).
+    keeps_host_copy: bool,
+    /// The epoch in which the device was lost, once it has been.
+    lost_in: Option<usize>,
 }
 
 fn invalid(message: impl Into<String>) -> EngineError {
@@ -360,7 +367,12 @@ impl Session {
             epochs_before: 0,
             last_good: Vec::new(),
             diverged: None,
+            host_copy: None,
+            keeps_host_copy: false,
+            lost_in: None,
         };
+        session.keeps_host_copy =
+            session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu);
         session.keep_last_good()?;
         Ok(session)
     }
@@ -454,6 +466,9 @@ impl Session {
                 epoch - 1
             )));
         }
+        if let Some(epoch) = self.lost_in {
+            return Err(EngineError::DeviceLost(format!("in epoch {epoch}; the run stopped")));
+        }
         let (lr, sampling) = (self.lr(), self.scheduled_sampling());
         let epoch = self.epochs_done + 1;
         let finished = match &mut self.run {
@@ -470,7 +485,7 @@ impl Session {
                 self.restore_last_good()?;
                 return Err(err);
             }
-            Err(err) => return Err(err),
+            Err(err) => return Err(self.lost_device(err, epoch)),
         };
         report.epoch = epoch;
         report.lr = lr;
@@ -478,7 +493,35 @@ impl Session {
         for (kept, param) in self.last_good.iter().zip(self.params()) {
             kept.copy_from(param.value())?;
         }
+        if self.keeps_host_copy {
+            match self.checkpoint_bytes(Some(&report)).await {
+                Ok(bytes) => self.host_copy = Some((epoch, bytes)),
+                Err(err) => return Err(self.lost_device(err, epoch)),
+            }
+        }
         Ok(Some(report))
+    }
+
+    /// Notes a lost device (the session then refuses to step); any error passes through.
+    fn lost_device(&mut self, err: EngineError, epoch: usize) -> EngineError {
+        if matches!(err, EngineError::DeviceLost(_)) {
+            self.lost_in = Some(epoch);
+        }
+        err
+    }
+
+    /// On a GPU backend, the checkpoint after the last epoch this session finished, as
+    /// [`Session::checkpoint_bytes`] wrote it then (resumable with [`super::SavedRun`]), and
+    /// the epochs it holds. It lives on the host, refreshed at each epoch's end, so that a lost
+    /// device loses at most the epoch in progress. `None` on the CPU backend and before the
+    /// first epoch ends.
+    pub fn host_checkpoint(&self) -> Option<(usize, &[u8])> {
+        self.host_copy.as_ref().map(|(epochs, bytes)| (*epochs, bytes.as_slice()))
+    }
+
+    /// The epoch in which the device was lost, if it was.
+    pub fn device_lost_in(&self) -> Option<usize> {
+        self.lost_in
     }
 
     async fn step_language(run: &mut LanguageRun, lr: f32, trained: &mut usize) -> Result<Option<EpochReport>> {

@@ -15,7 +15,7 @@ mod plan;
 pub use adapters::{list_adapters, AdapterSummary};
 
 use super::kernel::{Kernel, MatmulVariant};
-use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, PlanId};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MemoryUse, PlanId};
 use crate::error::{EngineError, Result};
 use encode::{DispatchSpec, Family};
 use std::cell::{Cell, RefCell};
@@ -117,6 +117,9 @@ pub struct GpuBackend {
     counters: Cell<Counters>,
     /// Errors the device reported outside any call (validation, out of memory).
     device_errors: Arc<Mutex<Vec<String>>>,
+    /// Why the device was lost, once it has been (wgpu's device-lost callback; in the browser,
+    /// WebGPU's `device.lost`). Every later call fails with [`EngineError::DeviceLost`].
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 /// The matmul variant for an adapter: the options' choice when there is one, else register
@@ -165,6 +168,17 @@ impl GpuBackend {
                 errors.push(error.to_string());
             }
         }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut lost) = lost_sink.lock() {
+                let why = match reason {
+                    wgpu::DeviceLostReason::Destroyed => "destroyed",
+                    _ => "lost by the driver or the browser",
+                };
+                *lost = Some(if message.is_empty() { why.to_string() } else { format!("{why}: {message}") });
+            }
+        });
         Ok(Self {
             device,
             queue,
@@ -174,7 +188,24 @@ impl GpuBackend {
             state: RefCell::new(State::default()),
             counters: Cell::new(Counters::default()),
             device_errors,
+            lost,
         })
+    }
+
+    /// Destroys the device, as a driver reset or the browser would: every later call fails
+    /// with [`EngineError::DeviceLost`]. Tests of the recovery path call it; nothing else does.
+    pub fn destroy_device(&self) {
+        self.device.destroy();
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::Poll);
+    }
+
+    /// [`EngineError::DeviceLost`] once the device is gone.
+    fn check_lost(&self) -> Result<()> {
+        match self.lost.lock().ok().and_then(|lost| lost.clone()) {
+            Some(why) => Err(EngineError::DeviceLost(why)),
+            None => Ok(()),
+        }
     }
 
     /// The adapter this backend runs on.
@@ -189,6 +220,7 @@ impl GpuBackend {
     }
 
     fn take_device_error(&self) -> Result<()> {
+        self.check_lost()?;
         let mut errors = self.device_errors.lock().map_err(|_| EngineError::Device("error log poisoned".into()))?;
         if errors.is_empty() {
             return Ok(());
@@ -253,6 +285,7 @@ impl GpuBackend {
     /// Encodes and submits everything recorded: one encoder, one compute pass per run of
     /// dispatches (copies for read-back sit between passes), one submit.
     fn submit(&self) -> Result<()> {
+        self.check_lost()?;
         let mut state = self.state.borrow_mut();
         if state.commands.is_empty() {
             return Ok(());
@@ -511,11 +544,16 @@ impl super::Backend for GpuBackend {
                 let _ = sender.send(result);
             });
             #[cfg(not(target_arch = "wasm32"))]
-            self.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|err| EngineError::Readback(err.to_string()))?;
-            receiver
-                .await
+            let polled = self.device.poll(wgpu::PollType::wait_indefinitely());
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                self.check_lost()?;
+                polled.map_err(|err| EngineError::Readback(err.to_string()))?;
+            }
+            let mapped = receiver.await;
+            // A map that fails because the device went away says so by its own error.
+            self.check_lost()?;
+            mapped
                 .map_err(|_| EngineError::Readback("the device was lost before the read finished".into()))?
                 .map_err(|err| EngineError::Readback(err.to_string()))?;
             let words: Vec<u32> = {
@@ -538,6 +576,15 @@ impl super::Backend for GpuBackend {
 
     fn reset_counters(&self) {
         self.counters.set(Counters::default());
+    }
+
+    fn memory(&self) -> MemoryUse {
+        let state = self.state.borrow();
+        let live = state.buffers.iter().flatten().chain(&state.custody).chain(&state.retired);
+        let (live_buffers, live_bytes) = live.fold((0, 0), |(n, bytes), slot| (n + 1, bytes + slot.bytes));
+        let pooled = state.pool.iter().map(|(bytes, idle)| (idle.len() as u64, *bytes * idle.len() as u64));
+        let (pooled_buffers, pooled_bytes) = pooled.fold((0, 0), |(n, b), (k, kb)| (n + k, b + kb));
+        MemoryUse { live_buffers, live_bytes, pooled_buffers, pooled_bytes }
     }
 
     fn begin_capture(&self) {

@@ -1,0 +1,120 @@
+//! What each fuzz target does with its input, in one place: `fuzz/fuzz_targets/*.rs` (cargo fuzz,
+//! coverage-guided, nightly) and `tests/fuzz_brief.rs` (a short mutation run on stable, in the
+//! test command) both call these. A target passes when it returns: every input may be refused
+//! with an error, none may panic, abort, hang or allocate without bound. Where a parser accepts
+//! an input, the target goes on to use what it returned the way a host would, so that "parses
+//! but cannot be used" is found too.
+
+use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, PairDataset};
+use rnnplay_data::{prompt, text::utf8, BatchIter, Corpus, Sampling, TokenKind};
+use rnnplay_engine::generate::{generate, Decoding};
+use rnnplay_engine::run::SavedRun;
+use rnnplay_engine::translate::{encode_source, translate};
+use rnnplay_engine::{Backend, Checkpoint, CpuBackend, EngineOptions, RunData, RunSpec, Seq2SeqCheckpoint};
+use std::rc::Rc;
+
+/// A fuzz target: what it does with one input.
+pub type Target = fn(&[u8]);
+
+/// Every target by name (the names of `fuzz/fuzz_targets/*.rs` and of `fuzz/seeds/*`).
+pub const TARGETS: [(&str, Target); 5] =
+    [("checkpoint", checkpoint), ("query", query), ("corpus", corpus), ("fra_eng_zip", fra_eng_zip), ("pairs", pairs)];
+
+fn cpu() -> Rc<dyn Backend> {
+    Rc::new(CpuBackend::new())
+}
+
+/// A checkpoint file as `rnnplay predict`, `translate`, `train --resume` and the page's loader
+/// read it: parsed as either kind, the model built from it, a few tokens predicted.
+pub fn checkpoint(bytes: &[u8]) {
+    let backend = cpu();
+    if let Ok(saved) = Checkpoint::from_bytes(bytes) {
+        if let Ok(model) = saved.into_model(&backend) {
+            let prefix: Vec<u32> = (0..saved.vocab.len().min(3) as u32).collect();
+            let _ = pollster::block_on(generate(&model, &prefix, 3, Decoding::Greedy));
+        }
+    }
+    if let Ok(saved) = Seq2SeqCheckpoint::from_bytes(bytes) {
+        if let Ok(model) = saved.into_model(&backend) {
+            let source = encode_source(&saved.src_vocab, "go .", saved.num_steps);
+            let _ = pollster::block_on(translate(&model, &saved.tgt_vocab, &source.ids, saved.num_steps.min(4)));
+        }
+    }
+    if let Ok(saved) = SavedRun::from_bytes(bytes) {
+        let _ = saved.spec().validate();
+    }
+}
+
+/// The page's address: its run settings (`rnnplay_web::settings`), which must survive a round
+/// trip through the address they are written back to, and the keys beside them.
+pub fn query(bytes: &[u8]) {
+    let query = String::from_utf8_lossy(bytes);
+    use rnnplay_web::settings;
+    if let Ok(spec) = settings::from_query(&query) {
+        let _ = spec.validate();
+        let written = settings::to_query(&spec);
+        match settings::from_query(&written) {
+            Ok(again) => assert_eq!(again, spec, "{query:?} does not survive the round trip through {written:?}"),
+            Err(err) => panic!("{query:?} was read, but its own address {written:?} is refused: {err}"),
+        }
+    }
+    let _ = rnnplay_web::bench_options::BenchOptions::from_query(&query);
+    let _ = settings::lesson_name(&query);
+    let _ = settings::lessons_index_first(&query, true);
+}
+
+/// An uploaded or `--data` corpus: bytes to UTF-8 text, tokenized both ways, the vocabulary
+/// used to encode a prompt and decode it, and minibatches cut from it.
+pub fn corpus(bytes: &[u8]) {
+    let Ok(text) = utf8(bytes.to_vec(), "fuzz input") else { return };
+    for kind in [TokenKind::Char, TokenKind::Word] {
+        let Ok(corpus) = Corpus::from_text(&text, kind, None) else { continue };
+        let vocab_len = corpus.vocab.len() as u32;
+        assert!(corpus.tokens.iter().all(|&t| t < vocab_len), "a token index past the vocabulary");
+        let _ = corpus.decode(&corpus.tokens[..corpus.tokens.len().min(64)]);
+        let prompt_text: String = text.chars().take(32).collect();
+        let (ids, _unknown) = prompt::encode(&corpus.vocab, kind, &prompt_text);
+        assert!(ids.iter().all(|&t| t < vocab_len), "a prompt index past the vocabulary");
+        let _ = prompt::decode(&corpus.vocab, kind, &ids);
+        for sampling in [Sampling::Random, Sampling::Sequential] {
+            if let Ok(mut batches) = BatchIter::new(corpus.tokens.clone(), 2, 3, sampling, 0) {
+                for batch in batches.epoch() {
+                    let _ = (batch.inputs_time_major(), batch.labels_time_major());
+                }
+            }
+        }
+    }
+}
+
+/// d2l's fra-eng.zip as the hub reads it (its checksum aside): the zip, the text inside,
+/// d2l's preprocessing and tokenization, the vocabularies and one epoch of padded minibatches.
+pub fn fra_eng_zip(bytes: &[u8]) {
+    let Ok(text) = read_fra_eng(bytes) else { return };
+    let pairs = tokenize_nmt(&preprocess_nmt(&text), Some(200));
+    if let Ok(dataset) = PairDataset::new(&pairs, 8, 1) {
+        let _ = dataset.epoch(4, &mut epoch_rng(0));
+    }
+}
+
+/// A `source<TAB>target` file given to a seq2seq run (`--data FILE`, or uploaded in the page):
+/// the session is built from it, with a tiny model, and trains one minibatch.
+pub fn pairs(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let Ok(mut spec) = RunSpec::preset("d2l-seq2seq") else { panic!("the d2l-seq2seq preset is missing") };
+    for (field, value) in [
+        ("data", "pairs.tsv"),
+        ("hidden", "4"),
+        ("embedding", "4"),
+        ("layers", "1"),
+        ("dropout", "0"),
+        ("batch_size", "2"),
+    ] {
+        if let Err(err) = spec.set(field, value) {
+            panic!("{field}={value}: {}", err.message);
+        }
+    }
+    let backend = cpu();
+    if let Ok(mut session) = spec.build(&backend, RunData::Text(&text), &EngineOptions::default()) {
+        let _ = pollster::block_on(session.step());
+    }
+}
