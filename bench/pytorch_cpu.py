@@ -13,7 +13,9 @@ as our benchmark, so the two can be put side by side:
         --preset d2l-rnn-scratch --preset d2l-gru --batches 20 --json
 
 `--threads` should match the threads our CPU backend uses (one: its GEMM is single-threaded).
-This is not part of CI and needs PyTorch; see docs/PERFORMANCE.md for recorded results.
+`--device cuda` runs the same code on a GPU (cuDNN's GRU), the yardstick `scripts/gpu-check.sh`
+puts beside the GPU backend. This is not part of CI and needs PyTorch; see docs/PERFORMANCE.md
+for recorded results.
 """
 
 import argparse
@@ -157,6 +159,7 @@ def measure(name, net, params, corpus, warmup, batches, lr=1.0, batch_size=32, n
         "preset": name,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "device": str(torch.get_default_device()),
         "tokens_per_s": batches * batch_size * num_steps / seconds,
         "batches": batches,
         "seconds": seconds,
@@ -169,8 +172,11 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for PyTorch on a GPU")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # Every tensor the models, states and minibatches create goes there.
+    torch.set_default_device(args.device)
     torch.manual_seed(0)
     corpus, vocab_size = load_corpus()
     scratch = ScratchRNN(vocab_size, 512)

@@ -18,6 +18,9 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
 
+echo "== the GPU check, quick, on lavapipe (scripts/gpu-check.sh; its JSON report is in the README)"
+bash scripts/gpu-check.sh --quick --out target/gpu-check
+
 echo "== wasm32: clippy of the engine, the data crate and the web page"
 cargo clippy --locked -p rnnplay-engine -p rnnplay-data -p rnnplay-web --target wasm32-unknown-unknown -- -D warnings
 
