@@ -185,15 +185,15 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
     // `worker=0` measures on the page's own thread (where Chromium shows the JS heap).
     let started = !crate::settings::worker_disabled(&browser::query())
         && worker_link::start(
-        move |message| match message {
-            FromWorker::Backends(_) => {
-                worker_link::send(&ToWorker::Bench { query: browser::query() });
-            }
-            FromWorker::Bench(now) => view.set(now),
-            _ => {}
-        },
-        move |_| spawn_local(measure(options_for_page(), view)),
-    );
+            move |message| match message {
+                FromWorker::Backends(_) => {
+                    worker_link::send(&ToWorker::Bench { query: browser::query() });
+                }
+                FromWorker::Bench(now) => view.set(now),
+                _ => {}
+            },
+            move |_| spawn_local(measure(options_for_page(), view)),
+        );
     if !started {
         spawn_local(measure(options, view));
     }
