@@ -4,6 +4,7 @@ mod bench;
 mod bench_presets;
 mod demo;
 mod devices;
+mod export;
 mod inspect;
 mod inspect_translation;
 mod lessons;
@@ -75,6 +76,9 @@ enum Command {
     /// Translate a sentence with an encoder-decoder checkpoint (free-running), and with
     /// --reference show the teacher-forced view and BLEU.
     Translate(translate::TranslateArgs),
+    /// Write a PyTorch script that continues a language model's run from its checkpoint (the
+    /// same model, data, clipping, optimizer and schedule; DistributedDataParallel with --ddp).
+    Export(export::ExportArgs),
     /// Benchmarks: `rnnplay bench kernels` measures every matmul variant, `rnnplay bench
     /// presets` the training throughput of the d2l presets, `rnnplay bench soak` whether a long
     /// run's memory stays flat.
@@ -146,6 +150,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Devices { json } => devices::run(json),
         Command::Train(args) => train::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Lessons { name, json } => lessons::run(name.as_deref(), json),
         Command::Translate(args) => translate::run(&args),

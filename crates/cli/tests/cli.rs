@@ -668,3 +668,81 @@ fn bench_soak_samples_memory_and_finds_it_flat() {
     assert!(err(&["--minutes", "0"]).contains("--minutes must be more than 0"));
     assert!(err(&["--minutes", "1", "--every", "30"]).contains("sample more often"));
 }
+
+/// `rnnplay export --pytorch`: the script compiles (python3 -m py_compile, in CI); with
+/// RNNPLAY_TORCH_PYTHON naming a Python that has torch, it loads the checkpoint (the loaded
+/// model's perplexity on a text equals `rnnplay predict`'s), trains on one epoch and saves
+/// weights that `rnnplay predict` reads.
+#[test]
+fn export_writes_a_pytorch_script_that_continues_the_run() {
+    let dir = temp_dir("export");
+    let (checkpoint, script) = (dir.join("gru.safetensors"), dir.join("run.py"));
+    let args = ["--preset", "d2l-deep-gru", "--hidden", "16", "--epochs", "2", "--max-tokens", "3000"];
+    let out = rnnplay_offline(
+        &[&["train", "--backend", "cpu"][..], &args, &["--save", checkpoint.to_str().unwrap()]].concat(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rnnplay_offline(&[
+        "export",
+        "--pytorch",
+        script.to_str().unwrap(),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("torchrun"));
+    let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
+    match compiled {
+        Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
+        Err(err) => eprintln!("python3 is not installed ({err}): the script was not compiled"),
+    }
+    // The checkpoint is the script's input: writing over it is refused.
+    let out = rnnplay_offline(&[
+        "export",
+        "--pytorch",
+        checkpoint.to_str().unwrap(),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("same file"));
+
+    let Ok(python) = std::env::var("RNNPLAY_TORCH_PYTHON") else {
+        eprintln!("RNNPLAY_TORCH_PYTHON is not set: the script was not run with PyTorch");
+        return;
+    };
+    let text = "the time traveller was expounding a recondite matter to us";
+    let run = |extra: &[&str]| {
+        let out = Command::new(&python)
+            .arg(&script)
+            .args(extra)
+            .env("RNNPLAY_DATA_DIR", data_dir())
+            .output()
+            .expect("the Python of RNNPLAY_TORCH_PYTHON runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let torch_ppl = run(&["--check", text])[0]["perplexity"].as_f64().unwrap();
+    let ours = rnnplay_offline(&[
+        "predict",
+        "--backend",
+        "cpu",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--teacher-forced",
+        text,
+        "--json",
+    ]);
+    let ours = json_line(&ours)["teacher_forced"]["perplexity"].as_f64().unwrap();
+    assert!((torch_ppl - ours).abs() < 1e-3 * ours, "PyTorch {torch_ppl}, rnnplay {ours}");
+
+    let continued = dir.join("continued.safetensors");
+    let epochs = run(&["--epochs", "3", "--device", "cpu", "--save", continued.to_str().unwrap()]);
+    assert_eq!(epochs.len(), 1, "one more epoch: {epochs:?}");
+    assert_eq!(epochs[0]["epoch"], 3);
+    assert!(epochs[0]["perplexity"].as_f64().unwrap().is_finite());
+    let out = rnnplay_offline(&["predict", "--backend", "cpu", "--checkpoint", continued.to_str().unwrap(), "--json"]);
+    assert!(json_line(&out)["free_running"].is_string());
+}

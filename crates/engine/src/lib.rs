@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod clip;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod init;
 pub mod inspect;

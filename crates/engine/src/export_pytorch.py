@@ -1,0 +1,254 @@
+"""Continue an rnnplay run on PyTorch: __DESCRIBE__.
+
+Written by `rnnplay export --pytorch` from __CHECKPOINT_NAME__ (__EPOCHS__ epoch(s) trained). The
+same model (torch.nn, the checkpoint's parameter names), data pipeline (d2l's cleaning and
+tokenization, the run's vocabulary, sampling, validation split), mean cross-entropy,
+global-norm clipping, optimizer and learning-rate schedule as the rnnplay run, in the style of
+d2l's `train_ch8`; it loads the checkpoint's weights and trains on.
+
+    python3 run.py                              # on from the checkpoint, CPU or one GPU
+    python3 run.py --check "the time traveller" # the loaded model's perplexity on a text
+    torchrun --nproc_per_node 4 run.py --ddp    # DistributedDataParallel, one GPU per process
+
+--save F.safetensors writes the weights with the checkpoint's metadata, so `rnnplay predict`
+and `rnnplay inspect` read them. Needs only torch.
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import random
+import re
+import struct
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# What the rnnplay run was: its spec, the model's architecture, the vocabulary it trained with.
+SPEC = json.loads(__SPEC__)
+CONFIG = json.loads(__CONFIG__)
+VOCAB = json.loads(__VOCAB__)
+TOKENS = __TOKENS__
+CHECKPOINT = __CHECKPOINT__
+EPOCHS_DONE = __EPOCHS__
+
+
+def read_safetensors(path):
+    """The tensors and metadata of a safetensors file (the format is 8 bytes of header length,
+    a JSON header, then the raw little-endian data)."""
+    data = pathlib.Path(path).read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    metadata = header.pop("__metadata__", {})
+    body = data[8 + size :]
+    tensors = {}
+    for name, entry in header.items():
+        if entry["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {entry['dtype']}, not F32")
+        start, end = entry["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32).reshape(entry["shape"])
+    return tensors, metadata
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    chunks, offset = [], 0
+    for name in sorted(tensors):
+        values = tensors[name].detach().to("cpu", torch.float32).flatten().tolist()
+        raw = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    pathlib.Path(path).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+
+
+def load_corpus(path):
+    """d2l's read_time_machine + tokenize, mapped through the run's vocabulary (unknown
+    tokens are <unk>, index 0), the first max_tokens kept."""
+    lines = [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in pathlib.Path(path).read_text().splitlines()]
+    tokens = [t for line in lines for t in (line.split() if TOKENS == "word" else list(line))]
+    index = {t: i for i, t in enumerate(VOCAB)}
+    corpus = [index.get(t, 0) for t in tokens]
+    if SPEC["max_tokens"] > 0:
+        corpus = corpus[: SPEC["max_tokens"]]
+    valid_len = round(len(corpus) * SPEC["valid_fraction"])
+    return corpus[: len(corpus) - valid_len], corpus[len(corpus) - valid_len :]
+
+
+def seq_data_iter_random(corpus, batch_size, num_steps):
+    """d2l 9.3: random subsequences, a random offset each epoch."""
+    corpus = corpus[random.randint(0, num_steps - 1) :]
+    starts = list(range(0, (len(corpus) - 1) // num_steps * num_steps, num_steps))
+    random.shuffle(starts)
+    for i in range(0, len(starts) // batch_size * batch_size, batch_size):
+        rows = starts[i : i + batch_size]
+        yield torch.tensor([corpus[j : j + num_steps] for j in rows]), torch.tensor([corpus[j + 1 : j + 1 + num_steps] for j in rows])
+
+
+def seq_data_iter_sequential(corpus, batch_size, num_steps):
+    """d2l 9.3: adjacent minibatches continue each other, a random offset each epoch."""
+    offset = random.randint(0, num_steps)
+    n = (len(corpus) - offset - 1) // batch_size * batch_size
+    xs = torch.tensor(corpus[offset : offset + n]).reshape(batch_size, -1)
+    ys = torch.tensor(corpus[offset + 1 : offset + 1 + n]).reshape(batch_size, -1)
+    for i in range(0, xs.shape[1] // num_steps * num_steps, num_steps):
+        yield xs[:, i : i + num_steps], ys[:, i : i + num_steps]
+
+
+class RNNModel(nn.Module):
+    """d2l's RNNModel: an embedding (or one-hot input), stacked nn.RNN/GRU/LSTM layers with
+    dropout between them, and a Linear head (`dense`) on every step's output."""
+
+    def __init__(self):
+        super().__init__()
+        cell = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[CONFIG["cell"]]
+        self.vocab_size = CONFIG["vocab_size"]
+        embedding = CONFIG.get("embedding_dim")
+        if embedding:
+            self.embedding = nn.Embedding(self.vocab_size, embedding)
+        self.rnn = cell(embedding or self.vocab_size, CONFIG["hidden_size"], CONFIG["num_layers"], dropout=CONFIG["dropout"])
+        self.dense = nn.Linear(CONFIG["hidden_size"], self.vocab_size)
+
+    def forward(self, x, state):
+        x = x.T.long()
+        inputs = self.embedding(x) if hasattr(self, "embedding") else F.one_hot(x, self.vocab_size).float()
+        y, state = self.rnn(inputs, state)
+        return self.dense(y.reshape(-1, y.shape[-1])), state
+
+    def begin_state(self, batch_size, device):
+        shape = (CONFIG["num_layers"], batch_size, CONFIG["hidden_size"])
+        zeros = torch.zeros(shape, device=device)
+        return (zeros, zeros.clone()) if CONFIG["cell"] == "lstm" else zeros
+
+
+def detach(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def grad_clipping(params, theta):
+    """d2l's grad_clipping: scale every gradient by θ / ‖g‖ when the global norm is above θ."""
+    norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
+    if norm > theta:
+        for p in params:
+            p.grad[:] *= theta / norm
+    return norm.item()
+
+
+def lr_at(epoch, epochs):
+    """The rate of epoch `epoch` (from 0) of `epochs`: rnnplay's LrSchedule (StepLR, or cosine
+    annealing after a linear warm-up)."""
+    base, schedule = SPEC["lr"], SPEC["lr_schedule"]
+    if schedule.startswith("step:"):
+        _, step_size, gamma = schedule.split(":")
+        return base * float(gamma) ** (epoch // max(int(step_size), 1))
+    if schedule.startswith("cosine"):
+        warmup = int(schedule.split(":")[1]) if ":" in schedule else 0
+        if epoch < warmup:
+            return base * (epoch + 1) / warmup
+        return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / max(epochs - warmup, 1)))
+    return base
+
+
+def evaluate(net, corpus, device, batch_size, num_steps):
+    """Perplexity of `corpus` with the state carried through it (sequential minibatches)."""
+    net.eval()
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for x, y in seq_data_iter_sequential(corpus, batch_size, num_steps):
+            state = net.begin_state(x.shape[0], device) if state is None else state
+            y_hat, state = net(x.to(device), state)
+            total += F.cross_entropy(y_hat, y.T.reshape(-1).to(device), reduction="sum").item()
+            count += y.numel()
+    net.train()
+    return math.exp(total / max(count, 1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", default=CHECKPOINT, help="the weights to start from")
+    parser.add_argument("--data", default=None, help="the text to train on (default: the run's)")
+    parser.add_argument("--epochs", type=int, default=SPEC["epochs"], help="epochs in all, counting those trained")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
+    parser.add_argument("--check", default=None, help="print the loaded model's perplexity on this text and stop")
+    parser.add_argument("--save", default=None, help="write the weights (safetensors, rnnplay's metadata) here")
+    args = parser.parse_args()
+
+    rank, world = 0, 1
+    device = torch.device(args.device)
+    if args.ddp:
+        torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        if args.device.startswith("cuda"):
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    random.seed(SPEC["seed"] + rank)
+    torch.manual_seed(SPEC["seed"])
+
+    net = RNNModel().to(device)
+    tensors, metadata = read_safetensors(args.checkpoint)
+    net.load_state_dict({name: tensor for name, tensor in tensors.items()})
+
+    if args.check is not None:
+        index = {t: i for i, t in enumerate(VOCAB)}
+        text = re.sub("[^A-Za-z]+", " ", args.check).strip().lower()
+        ids = [index.get(t, 0) for t in (text.split() if TOKENS == "word" else list(text))]
+        net.eval()
+        with torch.no_grad():
+            x = torch.tensor([ids[:-1]], device=device)
+            y_hat, _ = net(x, net.begin_state(1, device))
+            loss = F.cross_entropy(y_hat, torch.tensor(ids[1:], device=device)).item()
+        print(json.dumps({"check": args.check, "perplexity": math.exp(loss)}))
+        return
+
+    data = args.data or SPEC["data"]
+    if data == "timemachine":
+        data = pathlib.Path(os.environ.get("RNNPLAY_DATA_DIR", pathlib.Path.home() / ".cache/rnnplay")) / "timemachine.txt"
+    train, valid = load_corpus(data)
+    model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
+    params = list(net.parameters())
+    if SPEC["optimizer"] == "adam":
+        optimizer = torch.optim.Adam(params, lr=SPEC["lr"])
+    else:
+        optimizer = torch.optim.SGD(params, lr=SPEC["lr"])
+    batch_size, num_steps = SPEC["batch_size"], SPEC["num_steps"]
+    iterate = seq_data_iter_random if SPEC["sampling"] == "random" else seq_data_iter_sequential
+    for epoch in range(EPOCHS_DONE, args.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch, args.epochs)
+        total, count, norms, state = 0.0, 0, [], None
+        for x, y in iterate(train, batch_size, num_steps):
+            # With DDP each process trains its share of the batch's rows.
+            x, y = x[rank::world].to(device), y[rank::world].to(device)
+            if state is None or SPEC["sampling"] == "random":
+                state = net.begin_state(x.shape[0], device)
+            else:
+                state = detach(state)
+            y_hat, state = model(x, state)
+            loss = F.cross_entropy(y_hat, y.T.reshape(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            norms.append(grad_clipping(params, SPEC["clip"]))
+            optimizer.step()
+            total += loss.item() * y.numel()
+            count += y.numel()
+        if rank == 0:
+            line = {"epoch": epoch + 1, "perplexity": math.exp(total / max(count, 1)), "grad_norm": sum(norms) / max(len(norms), 1)}
+            if valid:
+                line["valid_perplexity"] = evaluate(net, valid, device, batch_size, num_steps)
+            print(json.dumps(line), flush=True)
+    if args.save and rank == 0:
+        metadata = dict(metadata, epochs=str(args.epochs))
+        metadata.pop("training", None)  # the optimizer state is PyTorch's now, not rnnplay's
+        write_safetensors(args.save, net.state_dict(), metadata)
+    if args.ddp:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
