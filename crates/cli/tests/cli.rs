@@ -724,19 +724,27 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .collect::<Vec<_>>()
     };
-    let torch_ppl = run(&["--check", text])[0]["perplexity"].as_f64().unwrap();
-    let ours = rnnplay_offline(&[
-        "predict",
-        "--backend",
-        "cpu",
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--teacher-forced",
-        text,
-        "--json",
-    ]);
-    let ours = json_line(&ours)["teacher_forced"]["perplexity"].as_f64().unwrap();
-    assert!((torch_ppl - ours).abs() < 1e-3 * ours, "PyTorch {torch_ppl}, rnnplay {ours}");
+    let check = |checkpoint: &std::path::Path, script: &std::path::Path| {
+        let out = Command::new(&python).arg(script).args(["--check", text]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let torch: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let path = checkpoint.to_str().unwrap();
+        let ours =
+            rnnplay_offline(&["predict", "--backend", "cpu", "--checkpoint", path, "--teacher-forced", text, "--json"]);
+        let torch = torch["perplexity"].as_f64().unwrap();
+        let ours = json_line(&ours)["teacher_forced"]["perplexity"].as_f64().unwrap();
+        assert!((torch - ours).abs() < 1e-3 * ours, "{path}: PyTorch {torch}, rnnplay {ours}");
+    };
+    check(&checkpoint, &script);
+    // d2l's from-scratch GRU, by its own equations and parameter names.
+    let (scratch, scratch_script) = (dir.join("scratch.safetensors"), dir.join("scratch.py"));
+    let scratch_args = ["--preset", "d2l-gru-scratch", "--hidden", "16", "--epochs", "1", "--max-tokens", "3000"];
+    let save = ["--save", scratch.to_str().unwrap()];
+    let out = rnnplay_offline(&[&["train", "--backend", "cpu"][..], &scratch_args, &save].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rnnplay_offline(&["export", "--pytorch", scratch_script.to_str().unwrap(), "--checkpoint", save[1]]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check(&scratch, &scratch_script);
 
     let continued = dir.join("continued.safetensors");
     let epochs = run(&["--epochs", "3", "--device", "cpu", "--save", continued.to_str().unwrap()]);

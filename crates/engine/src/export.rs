@@ -31,18 +31,12 @@ fn docstring_safe(text: &str) -> String {
 
 /// The PyTorch script that continues the run saved in `checkpoint`, which the script will load
 /// from `checkpoint_path` unless told otherwise. The checkpoint must carry its run's spec
-/// (every checkpoint `rnnplay train` and the page save does) and hold a concise language model
-/// (`rnn`, `gru`, `lstm`, any layers, embedding or one-hot); the from-scratch models and the
-/// encoder–decoder are refused with a message.
+/// (every checkpoint `rnnplay train` and the page save does); it holds a language model — a
+/// concise one (`torch.nn.RNN`/`GRU`/`LSTM`, any layers, embedding or one-hot) or d2l's
+/// from-scratch one (its equations, its parameter names). An encoder–decoder's checkpoint
+/// does not parse as a [`Checkpoint`].
 pub fn pytorch_script(checkpoint: &Checkpoint, checkpoint_path: &str) -> Result<String> {
     let config = &checkpoint.config;
-    if config.scratch {
-        return Err(invalid(format!(
-            "export --pytorch writes the concise models (rnn, gru, lstm); {} is d2l's from-scratch model, not a torch.nn module — train the concise {} instead",
-            config.model_name(),
-            config.cell.name()
-        )));
-    }
     let spec_text = checkpoint.extra.get("spec").ok_or_else(|| {
         invalid("the checkpoint has no run spec (an earlier rnnplay saved it): export needs the run's settings; train it again with this rnnplay")
     })?;
@@ -99,8 +93,7 @@ mod tests {
         let line = script.lines().find(|l| l.starts_with("VOCAB = ")).unwrap();
         assert!(line.contains(r#"\"\\\"b\\\\\""#), "{line}");
 
-        let scratch = pytorch_script(&checkpoint(true, Some(&spec)), "x").unwrap_err().to_string();
-        assert!(scratch.contains("from-scratch"), "{scratch}");
+        assert!(pytorch_script(&checkpoint(true, Some(&spec)), "x").is_ok(), "d2l's from-scratch models export too");
         let no_spec = pytorch_script(&checkpoint(false, None), "x").unwrap_err().to_string();
         assert!(no_spec.contains("no run spec"), "{no_spec}");
     }

@@ -126,6 +126,48 @@ class RNNModel(nn.Module):
         return (zeros, zeros.clone()) if CONFIG["cell"] == "lstm" else zeros
 
 
+class ScratchModel(nn.Module):
+    """d2l's from-scratch RNN, GRU or LSTM (chapters 9.5, 10.1, 10.2): one-hot input, one
+    layer, the parameters by d2l's names (W_x*, W_h*, b_* per gate, then W_hq, b_q)."""
+
+    GATES = {"rnn": ["h"], "gru": ["z", "r", "h"], "lstm": ["i", "f", "o", "c"]}
+
+    def __init__(self):
+        super().__init__()
+        self.vocab_size, hidden = CONFIG["vocab_size"], CONFIG["hidden_size"]
+        for g in self.GATES[CONFIG["cell"]]:
+            self.register_parameter(f"W_x{g}", nn.Parameter(torch.zeros(self.vocab_size, hidden)))
+            self.register_parameter(f"W_h{g}", nn.Parameter(torch.zeros(hidden, hidden)))
+            self.register_parameter(f"b_{g}", nn.Parameter(torch.zeros(hidden)))
+        self.W_hq = nn.Parameter(torch.zeros(hidden, self.vocab_size))
+        self.b_q = nn.Parameter(torch.zeros(self.vocab_size))
+
+    def gate(self, g, x, h):
+        return x @ getattr(self, f"W_x{g}") + h @ getattr(self, f"W_h{g}") + getattr(self, f"b_{g}")
+
+    def forward(self, x, state):
+        inputs = F.one_hot(x.T.long(), self.vocab_size).float()
+        cell, outputs = CONFIG["cell"], []
+        h, c = (state if cell == "lstm" else (state, None))
+        for x in inputs:
+            if cell == "rnn":
+                h = torch.tanh(self.gate("h", x, h))
+            elif cell == "gru":
+                z, r = torch.sigmoid(self.gate("z", x, h)), torch.sigmoid(self.gate("r", x, h))
+                h_tilde = torch.tanh(x @ self.W_xh + (r * h) @ self.W_hh + self.b_h)
+                h = z * h + (1 - z) * h_tilde
+            else:
+                i, f, o = (torch.sigmoid(self.gate(g, x, h)) for g in "ifo")
+                c = f * c + i * torch.tanh(self.gate("c", x, h))
+                h = o * torch.tanh(c)
+            outputs.append(h @ self.W_hq + self.b_q)
+        return torch.cat(outputs, dim=0), ((h, c) if cell == "lstm" else h)
+
+    def begin_state(self, batch_size, device):
+        zeros = torch.zeros((batch_size, CONFIG["hidden_size"]), device=device)
+        return (zeros, zeros.clone()) if CONFIG["cell"] == "lstm" else zeros
+
+
 def detach(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
@@ -190,7 +232,7 @@ def main():
     random.seed(SPEC["seed"] + rank)
     torch.manual_seed(SPEC["seed"])
 
-    net = RNNModel().to(device)
+    net = (ScratchModel() if CONFIG["scratch"] else RNNModel()).to(device)
     tensors, metadata = read_safetensors(args.checkpoint)
     net.load_state_dict({name: tensor for name, tensor in tensors.items()})
 
