@@ -43,6 +43,8 @@ fn a_lost_gpu_stops_the_run_and_its_host_copy_goes_on_on_the_cpu() {
     let again = pollster::block_on(session.step()).unwrap_err();
     assert!(matches!(again, EngineError::DeviceLost(_)), "a lost session refuses to step: {again}");
     assert_eq!(session.host_checkpoint().map(|(epochs, _)| epochs), Some(2), "the host copy survives");
+    let saved = pollster::block_on(session.checkpoint_bytes(None)).unwrap();
+    assert_eq!(saved, bytes, "after the loss a checkpoint is the host copy");
 
     // The host copy is a resumable checkpoint: the run goes on on the CPU from epoch 3.
     let saved = SavedRun::from_bytes(&bytes).unwrap();

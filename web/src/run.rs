@@ -68,23 +68,10 @@ impl Run {
         if !self.session.resumable() || epoch == self.autosaved.0 || !due {
             return Ok(());
         }
-        let bytes = self.checkpoint().await?;
+        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
         autosave(epoch, bytes);
         self.autosaved = (epoch, browser::now_ms());
         Ok(())
-    }
-
-    /// The run as a checkpoint: on a GPU, the session's host copy of the last finished epoch
-    /// when it is current (no second read-back) or the device is lost (the only copy left).
-    async fn checkpoint(&self) -> Result<Vec<u8>, String> {
-        match self.session.host_checkpoint() {
-            Some((epochs, bytes))
-                if epochs == self.session.epochs_done() || self.session.device_lost_in().is_some() =>
-            {
-                Ok(bytes.to_vec())
-            }
-            _ => self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string()),
-        }
     }
 
     /// After a lost device: keeps the host copy of the last finished epoch (the autosave may
@@ -120,7 +107,7 @@ impl Run {
 
     /// Offers the model as a checkpoint download (the spec and epochs in its metadata).
     async fn save(&self) -> Result<(), String> {
-        let bytes = self.checkpoint().await?;
+        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
         let name = if self.session.spec().is_seq2seq() { "seq2seq".into() } else { self.session.spec().model.clone() };
         (self.deliver)(&format!("rnnplay-{name}.safetensors"), bytes)
     }

@@ -10,7 +10,7 @@ use clap::Args;
 use rnnplay_engine::backend::LocalFuture;
 use rnnplay_engine::bench::Clock;
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::soak::{growth, soak, HostMemory, MemorySample, SoakHost, Span, MIN_SAMPLES};
+use rnnplay_engine::soak::{endless, growing, growth, soak, HostMemory, MemorySample, SoakHost, Span, MIN_SAMPLES};
 use rnnplay_engine::EngineOptions;
 use std::rc::Rc;
 use std::time::Instant;
@@ -61,9 +61,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             args.every
         );
     }
-    let mut spec = args.run.spec()?;
-    // It trains until the time is up, not for a number of epochs.
-    spec.epochs = 1_000_000;
+    let spec = endless(args.run.spec()?);
     let loaded = Loaded::read(&spec)?;
     let options = EngineOptions::from_env()?;
     let backend = pollster::block_on(backend_by_name(&args.backend, &options)).context("opening the backend")?;
@@ -122,9 +120,9 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             println!("  {}", g.describe());
         }
     }
-    let growing: Vec<&str> = growths.iter().filter(|g| !g.flat()).map(|g| g.name.as_str()).collect();
-    if !growing.is_empty() {
-        bail!("memory grew during the soak: {} (see the samples above)", growing.join(", "));
+    let grew = growing(&growths);
+    if !grew.is_empty() {
+        bail!("memory grew during the soak: {} (see the samples above)", grew.join(", "));
     }
     Ok(())
 }

@@ -676,44 +676,37 @@ fn bench_soak_samples_memory_and_finds_it_flat() {
 #[test]
 fn export_writes_a_pytorch_script_that_continues_the_run() {
     let dir = temp_dir("export");
-    let (checkpoint, script) = (dir.join("gru.safetensors"), dir.join("run.py"));
-    let args = ["--preset", "d2l-deep-gru", "--hidden", "16", "--epochs", "2", "--max-tokens", "3000"];
-    let out = rnnplay_offline(
-        &[&["train", "--backend", "cpu"][..], &args, &["--save", checkpoint.to_str().unwrap()]].concat(),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = rnnplay_offline(&[
-        "export",
-        "--pytorch",
-        script.to_str().unwrap(),
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("torchrun"));
+    // Trains `preset` briefly into NAME.safetensors and exports NAME.py from it.
+    let train_and_export = |name: &str, preset: &str, epochs: &str| {
+        let (checkpoint, script) = (dir.join(format!("{name}.safetensors")), dir.join(format!("{name}.py")));
+        let (checkpoint_path, script_path) = (checkpoint.to_str().unwrap(), script.to_str().unwrap());
+        let args = ["--preset", preset, "--hidden", "16", "--epochs", epochs, "--max-tokens", "3000"];
+        let out = rnnplay_offline(&[&["train", "--backend", "cpu"][..], &args, &["--save", checkpoint_path]].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = rnnplay_offline(&["export", "--pytorch", script_path, "--checkpoint", checkpoint_path]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("torchrun"));
+        (checkpoint, script)
+    };
+    let (checkpoint, script) = train_and_export("gru", "d2l-deep-gru", "2");
     let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
     match compiled {
         Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
         Err(err) => eprintln!("python3 is not installed ({err}): the script was not compiled"),
     }
     // The checkpoint is the script's input: writing over it is refused.
-    let out = rnnplay_offline(&[
-        "export",
-        "--pytorch",
-        checkpoint.to_str().unwrap(),
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-    ]);
+    let checkpoint_path = checkpoint.to_str().unwrap();
+    let out = rnnplay_offline(&["export", "--pytorch", checkpoint_path, "--checkpoint", checkpoint_path]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("same file"));
 
     let Ok(python) = std::env::var("RNNPLAY_TORCH_PYTHON") else {
         eprintln!("RNNPLAY_TORCH_PYTHON is not set: the script was not run with PyTorch");
         return;
     };
-    let text = "the time traveller was expounding a recondite matter to us";
-    let run = |extra: &[&str]| {
+    // Runs `script` with `extra`; its JSON lines.
+    let run = |script: &std::path::Path, extra: &[&str]| {
         let out = Command::new(&python)
-            .arg(&script)
+            .arg(script)
             .args(extra)
             .env("RNNPLAY_DATA_DIR", data_dir())
             .output()
@@ -724,30 +717,22 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .collect::<Vec<_>>()
     };
+    let text = "the time traveller was expounding a recondite matter to us";
     let check = |checkpoint: &std::path::Path, script: &std::path::Path| {
-        let out = Command::new(&python).arg(script).args(["--check", text]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let torch: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let torch = run(script, &["--check", text])[0]["perplexity"].as_f64().unwrap();
         let path = checkpoint.to_str().unwrap();
         let ours =
             rnnplay_offline(&["predict", "--backend", "cpu", "--checkpoint", path, "--teacher-forced", text, "--json"]);
-        let torch = torch["perplexity"].as_f64().unwrap();
         let ours = json_line(&ours)["teacher_forced"]["perplexity"].as_f64().unwrap();
         assert!((torch - ours).abs() < 1e-3 * ours, "{path}: PyTorch {torch}, rnnplay {ours}");
     };
     check(&checkpoint, &script);
     // d2l's from-scratch GRU, by its own equations and parameter names.
-    let (scratch, scratch_script) = (dir.join("scratch.safetensors"), dir.join("scratch.py"));
-    let scratch_args = ["--preset", "d2l-gru-scratch", "--hidden", "16", "--epochs", "1", "--max-tokens", "3000"];
-    let save = ["--save", scratch.to_str().unwrap()];
-    let out = rnnplay_offline(&[&["train", "--backend", "cpu"][..], &scratch_args, &save].concat());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = rnnplay_offline(&["export", "--pytorch", scratch_script.to_str().unwrap(), "--checkpoint", save[1]]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (scratch, scratch_script) = train_and_export("scratch", "d2l-gru-scratch", "1");
     check(&scratch, &scratch_script);
 
     let continued = dir.join("continued.safetensors");
-    let epochs = run(&["--epochs", "3", "--device", "cpu", "--save", continued.to_str().unwrap()]);
+    let epochs = run(&script, &["--epochs", "3", "--device", "cpu", "--save", continued.to_str().unwrap()]);
     assert_eq!(epochs.len(), 1, "one more epoch: {epochs:?}");
     assert_eq!(epochs[0]["epoch"], 3);
     assert!(epochs[0]["perplexity"].as_f64().unwrap().is_finite());

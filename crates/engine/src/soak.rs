@@ -8,7 +8,7 @@
 use crate::backend::{LocalFuture, MemoryUse};
 use crate::bench::Clock;
 use crate::error::{EngineError, Result};
-use crate::run::Session;
+use crate::run::{RunSpec, Session};
 use serde::{Deserialize, Serialize};
 
 /// What the host can tell of its own memory, in bytes: natively the resident set; in the
@@ -42,6 +42,12 @@ impl Span {
             Self::Seconds(s) => seconds >= s,
         }
     }
+}
+
+/// `spec` made to train until a soak stops it rather than for its own epochs.
+pub fn endless(mut spec: RunSpec) -> RunSpec {
+    spec.epochs = 1_000_000;
+    spec
 }
 
 /// What a soak needs from its host: a clock, its own memory, a way to yield after each
@@ -124,6 +130,11 @@ impl Growth {
     }
 }
 
+/// The names of the quantities that grew (empty: the soak found no leak).
+pub fn growing(growths: &[Growth]) -> Vec<&str> {
+    growths.iter().filter(|g| !g.flat()).map(|g| g.name.as_str()).collect()
+}
+
 /// A sampled quantity: name, unit, how to read it, and its tolerance (bytes or buffers, and a
 /// fraction of its value after the warm-up, whichever is larger).
 type Series = (&'static str, &'static str, fn(&MemorySample) -> Option<u64>, u64, f64);
@@ -184,8 +195,7 @@ mod tests {
 
         let leaking: Vec<_> = (0..20).map(|i| sample(i, 40 + 3 * i, (100 << 20) + i * (4 << 20))).collect();
         let growths = growth(&leaking).unwrap();
-        let growing: Vec<&str> = growths.iter().filter(|g| !g.flat()).map(|g| g.name.as_str()).collect();
-        assert_eq!(growing, ["live buffers", "host memory"], "{growths:?}");
+        assert_eq!(growing(&growths), ["live buffers", "host memory"], "{growths:?}");
         assert!(growths[0].describe().contains("GROWING"), "{}", growths[0].describe());
     }
 

@@ -18,7 +18,7 @@ use rnnplay_engine::bench::{
 };
 use rnnplay_engine::presets::seq2seq_preset;
 use rnnplay_engine::run::{DataSource, RunSpec};
-use rnnplay_engine::soak::{growth, soak, MemorySample, SoakHost, Span};
+use rnnplay_engine::soak::{endless, growing, growth, soak, MemorySample, SoakHost, Span};
 use rnnplay_engine::{Backend, EngineOptions};
 use std::rc::Rc;
 
@@ -119,7 +119,7 @@ async fn soak_page(
     backend: Rc<dyn Backend>,
     adapter: &str,
     minibatches: usize,
-    mut spec: RunSpec,
+    spec: RunSpec,
     view: RwSignal<BenchView>,
 ) {
     let say = |phase: &str, text: String| view.update(|v| v.status = (phase.to_string(), text));
@@ -138,15 +138,16 @@ async fn soak_page(
         },
         _ => None,
     };
-    // It trains until the minibatches are done, not for a number of epochs.
-    spec.epochs = 1_000_000;
+    // Described as the run was asked for; trained until the minibatches are done.
+    let described = spec.describe();
+    let spec = endless(spec);
     let built = run_data(&spec, zip.as_deref(), text.as_deref())
         .and_then(|data| spec.build(&backend, data, &EngineOptions::default()).map_err(|e| e.to_string()));
     let mut session = match built {
         Ok(session) => session,
         Err(err) => return say("failed", format!("the soak's run could not be built: {err}")),
     };
-    view.update(|v| v.header = format!("soak on {adapter}: {} for {minibatches} minibatches", spec.describe()));
+    view.update(|v| v.header = format!("soak on {adapter}: {described}, for {minibatches} minibatches"));
     say("running", "training…".into());
     let mut on_sample = |sample: &MemorySample| view.update(|v| v.soak.push(*sample));
     let host = SoakHost {
@@ -162,11 +163,11 @@ async fn soak_page(
     };
     match growth(&samples) {
         Ok(growths) => {
-            let growing: Vec<String> = growths.iter().filter(|g| !g.flat()).map(|g| g.name.clone()).collect();
+            let grew = growing(&growths).join(", ");
             view.update(|v| v.growth = growths);
-            match growing.is_empty() {
+            match grew.is_empty() {
                 true => say("finished", "finished: memory stayed flat after the warm-up".into()),
-                false => say("failed", format!("memory grew: {}", growing.join(", "))),
+                false => say("failed", format!("memory grew: {grew}")),
             }
         }
         Err(err) => say("failed", err.to_string()),
@@ -175,6 +176,8 @@ async fn soak_page(
 
 #[component]
 pub fn BenchPage(options: BenchOptions) -> impl IntoView {
+    // A soak has no throughput table, only its memory samples.
+    let soaking = options.soak.is_some();
     let view = RwSignal::new(BenchView {
         status: ("running".to_string(), "opening the backend…".to_string()),
         ..BenchView::default()
@@ -219,36 +222,38 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
             <section class="panel wide" aria-label="Benchmark">
                 <p id="bench-header">{header}</p>
                 <p id="bench-status" data-phase=move || status().0 role="status">{move || status().1}</p>
-                <table id="bench-table">
-                    <thead><tr>
-                        <th>"preset"</th><th>"layers"</th><th>"replay"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
-                        <th>"dispatches/step"</th><th>"submits/step"</th><th>"replayed"</th><th>"host ms/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
-                    </tr></thead>
-                    <tbody>
-                        <For each=move || rows().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
-                            <tr data-preset=row.m.preset.clone() data-layers=row.m.layers.name()
-                                data-replay=if row.m.replay { "on" } else { "off" }
-                                data-replayed=format!("{:.2}", row.m.replayed)
-                                data-host-ms-per-step=format!("{:.3}", row.m.host_ms_per_step)
-                                data-tokens-per-s=format!("{:.1}", row.m.tokens_per_s)
-                                data-dispatches-per-step=format!("{:.1}", row.m.dispatches_per_step)
-                                data-speedup=row.speedup.map(|s| format!("{s:.2}")).unwrap_or_default()>
-                                <td>{row.m.preset.clone()}</td>
-                                <td>{row.m.layers.name()}</td>
-                                <td>{if row.m.replay { "on" } else { "off" }}</td>
-                                <td>{format!("{:.0}", row.m.tokens_per_s)}</td>
-                                <td>{format!("{:.2}", row.m.gflops)}</td>
-                                <td>{move || of_gemm(row.m.gflops)}</td>
-                                <td>{format!("{:.0}", row.m.dispatches_per_step)}</td>
-                                <td>{format!("{:.2}", row.m.submits_per_step)}</td>
-                                <td>{format!("{:.0}%", 100.0 * row.m.replayed)}</td>
-                                <td>{format!("{:.3}", row.m.host_ms_per_step)}</td>
-                                <td>{format!("{:.1}", row.m.peak_mib)}</td>
-                                <td>{row.speedup.map(|s| format!("{s:.1}×")).unwrap_or_default()}</td>
-                            </tr>
-                        </For>
-                    </tbody>
-                </table>
+                <Show when=move || !soaking>
+                    <table id="bench-table">
+                        <thead><tr>
+                            <th>"preset"</th><th>"layers"</th><th>"replay"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
+                            <th>"dispatches/step"</th><th>"submits/step"</th><th>"replayed"</th><th>"host ms/step"</th><th>"peak MiB"</th><th>"fused speed-up"</th>
+                        </tr></thead>
+                        <tbody>
+                            <For each=move || rows().into_iter().enumerate() key=|(i, _)| *i let:((_, row))>
+                                <tr data-preset=row.m.preset.clone() data-layers=row.m.layers.name()
+                                    data-replay=if row.m.replay { "on" } else { "off" }
+                                    data-replayed=format!("{:.2}", row.m.replayed)
+                                    data-host-ms-per-step=format!("{:.3}", row.m.host_ms_per_step)
+                                    data-tokens-per-s=format!("{:.1}", row.m.tokens_per_s)
+                                    data-dispatches-per-step=format!("{:.1}", row.m.dispatches_per_step)
+                                    data-speedup=row.speedup.map(|s| format!("{s:.2}")).unwrap_or_default()>
+                                    <td>{row.m.preset.clone()}</td>
+                                    <td>{row.m.layers.name()}</td>
+                                    <td>{if row.m.replay { "on" } else { "off" }}</td>
+                                    <td>{format!("{:.0}", row.m.tokens_per_s)}</td>
+                                    <td>{format!("{:.2}", row.m.gflops)}</td>
+                                    <td>{move || of_gemm(row.m.gflops)}</td>
+                                    <td>{format!("{:.0}", row.m.dispatches_per_step)}</td>
+                                    <td>{format!("{:.2}", row.m.submits_per_step)}</td>
+                                    <td>{format!("{:.0}%", 100.0 * row.m.replayed)}</td>
+                                    <td>{format!("{:.3}", row.m.host_ms_per_step)}</td>
+                                    <td>{format!("{:.1}", row.m.peak_mib)}</td>
+                                    <td>{row.speedup.map(|s| format!("{s:.1}×")).unwrap_or_default()}</td>
+                                </tr>
+                            </For>
+                        </tbody>
+                    </table>
+                </Show>
                 <Show when=move || view.with(|v| !v.soak.is_empty())>
                     <h2>"Memory during the soak"</h2>
                     <p class="caption">"Sampled between minibatches: a leak shows as a column that keeps rising after the first few rows (the warm-up fills the pools and records the replayed step). The JS heap is Chromium's, and only on the page's own thread (add worker=0 to the address)."</p>

@@ -181,8 +181,6 @@ pub struct Session {
     /// On a GPU backend, the checkpoint after the last finished epoch of this session, kept on
     /// the host with the epochs it holds: it survives the device ([`Session::host_checkpoint`]).
     host_copy: Option<(usize, Vec<u8>)>,
-    /// Whether the run keeps `host_copy` (its backend is a GPU).
-    keeps_host_copy: bool,
     /// The epoch in which the device was lost, once it has been.
     lost_in: Option<usize>,
 }
@@ -368,11 +366,8 @@ impl Session {
             last_good: Vec::new(),
             diverged: None,
             host_copy: None,
-            keeps_host_copy: false,
             lost_in: None,
         };
-        session.keeps_host_copy =
-            session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu);
         session.keep_last_good()?;
         Ok(session)
     }
@@ -493,7 +488,7 @@ impl Session {
         for (kept, param) in self.last_good.iter().zip(self.params()) {
             kept.copy_from(param.value())?;
         }
-        if self.keeps_host_copy {
+        if self.on_gpu() {
             match self.checkpoint_bytes(Some(&report)).await {
                 Ok(bytes) => self.host_copy = Some((epoch, bytes)),
                 Err(err) => return Err(self.lost_device(err, epoch)),
@@ -508,6 +503,12 @@ impl Session {
             self.lost_in = Some(epoch);
         }
         err
+    }
+
+    /// Whether the run's weights live on a GPU (whose device can be lost): then it keeps a host
+    /// copy of each finished epoch.
+    fn on_gpu(&self) -> bool {
+        self.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu)
     }
 
     /// On a GPU backend, the checkpoint after the last epoch this session finished, as
@@ -611,8 +612,15 @@ impl Session {
 
     /// The model as a checkpoint (safetensors with PyTorch names), with the spec, the epochs
     /// trained and the last metric in its metadata; between epochs also with the training
-    /// state that [`SavedRun`](super::SavedRun) resumes exactly.
+    /// state that [`SavedRun`](super::SavedRun) resumes exactly. Between epochs on a GPU this is
+    /// the host copy the epoch's end already made (no second read-back); after a lost device,
+    /// the host copy is all there is.
     pub async fn checkpoint_bytes(&self, last: Option<&EpochReport>) -> Result<Vec<u8>> {
+        if let Some((epochs, bytes)) = &self.host_copy {
+            if (*epochs == self.epochs_done && self.resumable()) || self.lost_in.is_some() {
+                return Ok(bytes.clone());
+            }
+        }
         let mut extra = std::collections::BTreeMap::new();
         if self.resumable() {
             extra.insert(super::resume::TRAINING_KEY.to_string(), self.training_state().await?);
