@@ -43,6 +43,29 @@ fn bench_rejects_a_zero_size() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sizes must be between 1 and 8192"));
 }
 
+#[test]
+fn a_bad_thread_count_is_named_with_its_fix_and_a_good_one_is_used() {
+    for bad in ["0", "lots", "100000"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rnnplay"))
+            .args(["demo", "--backend", "cpu", "--steps", "5"])
+            .env("RNNPLAY_THREADS", bad)
+            .output()
+            .expect("the rnnplay binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "RNNPLAY_THREADS={bad} was accepted");
+        assert!(
+            stderr.contains(&format!("RNNPLAY_THREADS is '{bad}'; use a whole number of threads from 1 to 256")),
+            "{stderr}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnplay"))
+        .args(["demo", "--backend", "cpu", "--steps", "5"])
+        .env("RNNPLAY_THREADS", "3")
+        .output()
+        .expect("the rnnplay binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// The shared test data directory (CI: ../shared/data beside the checkout).
 fn data_dir() -> String {
     std::env::var("RNNPLAY_DATA_DIR")

@@ -3,7 +3,9 @@
 //! (the tests compare each against its alternative), only how fast. Natively the hosts read them
 //! from environment variables with [`EngineOptions::from_env`]; the page uses the defaults.
 
-use crate::backend::{require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant};
+use crate::backend::{
+    default_cpu_threads, require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant, MAX_CPU_THREADS,
+};
 use crate::error::{EngineError, Result};
 use std::rc::Rc;
 
@@ -21,11 +23,14 @@ pub struct EngineOptions {
     /// Replay a training step's recorded kernels once two steps in a row recorded the same
     /// ones (`RNNPLAY_REPLAY=0` records every step).
     pub plan_replay: bool,
+    /// Threads of the CPU backend (`RNNPLAY_THREADS`); `None` uses every core. Any count
+    /// computes the same numbers.
+    pub cpu_threads: Option<usize>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { matmul: None, subgroups: true, fused_layers: true, plan_replay: true }
+        Self { matmul: None, subgroups: true, fused_layers: true, plan_replay: true, cpu_threads: None }
     }
 }
 
@@ -51,8 +56,25 @@ impl EngineOptions {
             subgroups: !turned_off("RNNPLAY_SUBGROUPS"),
             fused_layers: true,
             plan_replay: !turned_off("RNNPLAY_REPLAY"),
+            cpu_threads: threads_from_env()?,
         })
     }
+}
+
+/// `RNNPLAY_THREADS` checked: a whole number from 1 to the most a pool takes.
+fn threads_from_env() -> Result<Option<usize>> {
+    let Ok(text) = std::env::var("RNNPLAY_THREADS") else { return Ok(None) };
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_CPU_THREADS).contains(&n) => Ok(Some(n)),
+        _ => Err(EngineError::InvalidArgument(format!(
+            "RNNPLAY_THREADS is '{text}'; use a whole number of threads from 1 to {MAX_CPU_THREADS} (or unset it to use every core)"
+        ))),
+    }
+}
+
+/// The CPU backend with `options`' thread count.
+fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
+    Rc::new(CpuBackend::with_threads(options.cpu_threads.unwrap_or_else(default_cpu_threads)))
 }
 
 /// Chooses the backend named by `RNNPLAY_BACKEND` (`gpu`, `cpu`; unset means "gpu if an adapter
@@ -66,12 +88,12 @@ pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
 /// Creates the backend called `name`: "gpu", "cpu" or "" / "auto"; a GPU backend with `options`.
 pub async fn backend_by_name(name: &str, options: &EngineOptions) -> Result<Rc<dyn Backend>> {
     match name {
-        "cpu" => Ok(Rc::new(CpuBackend::new())),
+        "cpu" => Ok(cpu_backend(options)),
         "gpu" => Ok(Rc::new(GpuBackend::new(options.matmul, options.subgroups).await?)),
         "" | "auto" => match GpuBackend::new(options.matmul, options.subgroups).await {
             Ok(gpu) => Ok(Rc::new(gpu)),
             Err(err) if require_gpu() => Err(err),
-            Err(_) => Ok(Rc::new(CpuBackend::new())),
+            Err(_) => Ok(cpu_backend(options)),
         },
         other => Err(EngineError::InvalidArgument(format!(
             "unknown backend '{other}'; use RNNPLAY_BACKEND=gpu or RNNPLAY_BACKEND=cpu"

@@ -4,6 +4,7 @@
 // The kernels index several slices with one loop variable, like the shaders they mirror.
 #![allow(clippy::needless_range_loop)]
 
+use super::cpu_pool::{default_threads, Pool, SharedMut};
 use super::kernel::{dropout_mask_seed, dropout_uniform, BinaryOp, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse};
@@ -13,10 +14,16 @@ use std::collections::HashMap;
 
 /// The CPU reference backend. Kernels run immediately when [`Backend::run`](super::Backend::run)
 /// is called; there is nothing to flush.
-#[derive(Default)]
 pub struct CpuBackend {
     storage: RefCell<Slab>,
     counters: Cell<Counters>,
+    pool: Pool,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Default)]
@@ -58,11 +65,11 @@ fn store(out: &mut f32, value: f32, accumulate: bool) {
     }
 }
 
-fn unary_forward(op: UnaryOp, x: f32) -> f32 {
-    match op {
-        UnaryOp::Tanh => cpu_math::tanh(x),
-        UnaryOp::Sigmoid => cpu_math::sigmoid(x),
-        UnaryOp::Relu => x.max(0.0),
+/// `y[i] = f(x[i])`.
+#[inline]
+fn map(y: &mut [f32], x: &[f32], f: impl Fn(f32) -> f32) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = f(*x);
     }
 }
 
@@ -81,8 +88,20 @@ fn unary_derivative(op: UnaryOp, saved: f32) -> f32 {
 }
 
 impl CpuBackend {
+    /// A CPU backend on every core ([`default_threads`]).
     pub fn new() -> Self {
-        Self::default()
+        Self::with_threads(default_threads())
+    }
+
+    /// A CPU backend on `threads` threads (clamped to 1..=[`MAX_CPU_THREADS`](super::MAX_CPU_THREADS)); the numbers it
+    /// computes are the same for every count.
+    pub fn with_threads(threads: usize) -> Self {
+        Self { storage: RefCell::default(), counters: Cell::default(), pool: Pool::new(threads) }
+    }
+
+    /// The threads its kernels run on.
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     fn count(&self, update: impl FnOnce(&mut Counters)) {
@@ -267,6 +286,33 @@ fn check_cell_buffers(
     Ok(())
 }
 
+/// Elements below which an element-wise kernel runs in one piece: few for one whose every
+/// element costs a tanh or an exponential, many for one that moves memory (an addition costs
+/// less than handing half of it to another thread, unless there are tens of thousands).
+const PARALLEL_COSTLY: usize = 1 << 12;
+const PARALLEL_CHEAP: usize = 1 << 16;
+
+/// Runs `body(start, chunk)` on `out` cut into one contiguous chunk per thread, each at least
+/// `min_len` long (one chunk when `out` is short); `start` is the chunk's first index in `out`.
+fn par_chunks(pool: &Pool, out: &mut [f32], min_len: usize, body: impl Fn(usize, &mut [f32]) + Sync) {
+    let ranges = pool.ranges(out.len(), 16, min_len);
+    let base = SharedMut(out.as_mut_ptr());
+    pool.run(ranges.len(), |part| {
+        let r = ranges[part].clone();
+        // SAFETY: the ranges are disjoint and inside `out`, which this call borrows mutably.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(base.ptr().add(r.start), r.len()) };
+        body(r.start, chunk);
+    });
+}
+
+/// A cell step's sites (sequence × unit) below which it runs in one piece.
+const PARALLEL_SITES: usize = 2048;
+
+/// The batch's sequences cut into one range per thread, for a cell kernel.
+fn cell_ranges(pool: &Pool, at: &super::CellStep) -> Vec<std::ops::Range<usize>> {
+    pool.ranges(at.batch, 1, PARALLEL_SITES.div_ceil(at.hidden.max(1)))
+}
+
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     match kernel {
         Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, offsets, variant: _ } => {
@@ -303,26 +349,22 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                     }
                     return;
                 }
-                // SAFETY: every strided access stays inside the slices: the extents were
-                // checked against the buffer lengths above.
-                unsafe {
-                    matrixmultiply::sgemm(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.as_ptr(),
-                        rsa as isize,
-                        csa as isize,
-                        b.as_ptr(),
-                        rsb as isize,
-                        csb as isize,
-                        beta,
-                        c.as_mut_ptr(),
-                        n as isize,
-                        1,
-                    );
-                }
+                let whole = Gemm {
+                    m,
+                    k,
+                    n,
+                    a: a.as_ptr(),
+                    rsa,
+                    csa,
+                    b: b.as_ptr(),
+                    rsb,
+                    csb,
+                    beta,
+                    c: SharedMut(c.as_mut_ptr()),
+                };
+                // SAFETY: every strided access stays inside the slices (the extents were checked
+                // against the buffer lengths above) and the parts write disjoint blocks of `c`.
+                unsafe { whole.run_on(&backend.pool) };
             })
         }
         Kernel::RecurrentCell { at, gi, gh, bias_hh, states, gates } => {
@@ -333,7 +375,14 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             check_cell_buffers(&slab, &at, &[gi, gh], &[states], bias_hh, gates)?;
             let mut state_data = slab.take(states);
             let mut gate_data = gates.map(|g| slab.take(g)).unwrap_or_default();
-            cpu_cells::forward(&at, slab.get(gi), slab.get(gh), slab.get(bias_hh), &mut state_data, &mut gate_data);
+            let (gi, gh, bias) = (slab.get(gi), slab.get(gh), slab.get(bias_hh));
+            let (state_out, gate_out) = (SharedMut(state_data.as_mut_ptr()), SharedMut(gate_data.as_mut_ptr()));
+            let sequences = cell_ranges(&backend.pool, &at);
+            backend.pool.run(sequences.len(), |part| {
+                // SAFETY: the buffers were checked to cover the window, and each part writes
+                // only its own sequences.
+                unsafe { cpu_cells::forward(&at, sequences[part].clone(), gi, gh, bias, state_out, gate_out) };
+            });
             slab.put(states, state_data);
             if let Some(g) = gates {
                 slab.put(g, gate_data);
@@ -364,7 +413,16 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 states: slab.get(states),
                 gates: gates.map_or(&[][..], |g| slab.get(g)),
             };
-            cpu_cells::backward(&at, &inputs, &mut dstate_data, &mut dgi_data, &mut dgh_data);
+            let out = cpu_cells::BackwardOutputs {
+                dstates: SharedMut(dstate_data.as_mut_ptr()),
+                dgi: SharedMut(dgi_data.as_mut_ptr()),
+                dgh: SharedMut(dgh_data.as_mut_ptr()),
+            };
+            let sequences = cell_ranges(&backend.pool, &at);
+            backend.pool.run(sequences.len(), |part| {
+                // SAFETY: as for the forward step.
+                unsafe { cpu_cells::backward(&at, sequences[part].clone(), &inputs, out) };
+            });
             slab.put(dstates, dstate_data);
             slab.put(dgi, dgi_data);
             if let Some(g) = dgh {
@@ -374,34 +432,47 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         }
         Kernel::Fill { out, len, value } => backend.with_output(out, &[], |_, out| out[..len].fill(value)),
         Kernel::Unary { op, x, y, len } => backend.with_output(y, &[x], |slab, y| {
-            for (y, x) in y[..len].iter_mut().zip(slab.get(x)) {
-                *y = unary_forward(op, *x);
-            }
+            let x = slab.get(x);
+            par_chunks(&backend.pool, &mut y[..len], PARALLEL_COSTLY, |start, y| {
+                let x = x.get(start..).unwrap_or_default();
+                // One loop per function, so that each vectorises.
+                match op {
+                    UnaryOp::Tanh => map(y, x, cpu_math::tanh),
+                    UnaryOp::Sigmoid => map(y, x, cpu_math::sigmoid),
+                    UnaryOp::Relu => map(y, x, |v| v.max(0.0)),
+                }
+            });
         }),
         Kernel::UnaryBackward { op, saved, dy, dx, len, accumulate } => {
             backend.with_output(dx, &[saved, dy], |slab, dx| {
                 let (saved, dy) = (slab.get(saved), slab.get(dy));
-                for i in 0..len {
-                    store(&mut dx[i], dy[i] * unary_derivative(op, saved[i]), accumulate);
-                }
+                par_chunks(&backend.pool, &mut dx[..len], PARALLEL_CHEAP, |start, dx| {
+                    for (i, dx) in (start..).zip(dx) {
+                        store(dx, dy[i] * unary_derivative(op, saved[i]), accumulate);
+                    }
+                });
             })
         }
         Kernel::Binary { op, a, b, out, len, accumulate } => backend.with_output(out, &[a, b], |slab, out| {
             let (a, b) = (slab.get(a), slab.get(b));
-            for i in 0..len {
-                let value = match op {
-                    BinaryOp::Add => a[i] + b[i],
-                    BinaryOp::Sub => a[i] - b[i],
-                    BinaryOp::Mul => a[i] * b[i],
-                };
-                store(&mut out[i], value, accumulate);
-            }
+            par_chunks(&backend.pool, &mut out[..len], PARALLEL_CHEAP, |start, out| {
+                for (i, out) in (start..).zip(out) {
+                    let value = match op {
+                        BinaryOp::Add => a[i] + b[i],
+                        BinaryOp::Sub => a[i] - b[i],
+                        BinaryOp::Mul => a[i] * b[i],
+                    };
+                    store(out, value, accumulate);
+                }
+            });
         }),
         Kernel::Scale { x, out, len, alpha, accumulate } => backend.with_output(out, &[x], |slab, out| {
             let x = slab.get(x);
-            for i in 0..len {
-                store(&mut out[i], alpha * x[i], accumulate);
-            }
+            par_chunks(&backend.pool, &mut out[..len], PARALLEL_CHEAP, |start, out| {
+                for (i, out) in (start..).zip(out) {
+                    store(out, alpha * x[i], accumulate);
+                }
+            });
         }),
         Kernel::ScaleByScalar { x, s, out, len, alpha, accumulate } => {
             let inputs: Vec<BufId> = x.into_iter().chain([s]).collect();
@@ -415,9 +486,11 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         }
         Kernel::AddBias { x, bias, out, rows, cols } => backend.with_output(out, &[x, bias], |slab, out| {
             let (x, bias) = (slab.get(x), slab.get(bias));
-            for r in 0..rows {
-                for c in 0..cols {
-                    out[r * cols + c] = x[r * cols + c] + bias[c];
+            for ((out, x), _) in
+                out[..rows * cols].chunks_exact_mut(cols.max(1)).zip(x.chunks_exact(cols.max(1))).zip(0..rows)
+            {
+                for ((out, x), bias) in out.iter_mut().zip(x).zip(bias) {
+                    *out = x + bias;
                 }
             }
         }),
@@ -551,10 +624,12 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         }
         Kernel::Dropout { x, y, len, p, seed, salt, accumulate } => backend.with_output(y, &[x, seed], |slab, y| {
             let (x, seed) = (slab.get(x), dropout_mask_seed(slab.get(seed)[0].to_bits(), salt));
-            for i in 0..len {
-                let kept = dropout_uniform(seed, i as u32) >= p;
-                store(&mut y[i], if kept { x[i] / (1.0 - p) } else { 0.0 }, accumulate);
-            }
+            par_chunks(&backend.pool, &mut y[..len], PARALLEL_CHEAP, |start, y| {
+                for (i, y) in (start..).zip(y) {
+                    let kept = dropout_uniform(seed, i as u32) >= p;
+                    store(y, if kept { x[i] / (1.0 - p) } else { 0.0 }, accumulate);
+                }
+            });
         }),
         Kernel::Sqrt { x, out } => backend.with_output(out, &[x], |slab, out| out[0] = slab.get(x)[0].sqrt()),
         Kernel::ClipScale { grad, norm, len, threshold } => {
@@ -562,16 +637,20 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 let (norm, max_norm) = (slab.get(norm)[0], slab.get(threshold)[0]);
                 if norm > max_norm {
                     let factor = max_norm / norm;
-                    grad[..len].iter_mut().for_each(|g| *g *= factor);
+                    par_chunks(&backend.pool, &mut grad[..len], PARALLEL_CHEAP, |_, grad| {
+                        grad.iter_mut().for_each(|g| *g *= factor)
+                    });
                 }
             })
         }
         Kernel::SgdUpdate { param, grad, len, lr, batch_size } => {
             backend.with_output(param, &[grad, lr], |slab, param| {
                 let (grad, lr) = (slab.get(grad), slab.get(lr)[0]);
-                for i in 0..len {
-                    param[i] -= lr * grad[i] / batch_size;
-                }
+                par_chunks(&backend.pool, &mut param[..len], PARALLEL_CHEAP, |start, param| {
+                    for (i, param) in (start..).zip(param) {
+                        *param -= lr * grad[i] / batch_size;
+                    }
+                });
             })
         }
         Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, scalars } => {
@@ -594,5 +673,74 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             slab.put(v, vv);
             Ok(())
         }
+    }
+}
+
+/// One `C = A·B + beta·C` product with strided operands (`matrixmultiply`'s arguments).
+struct Gemm {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    csb: usize,
+    beta: f32,
+    /// Row-major with row stride `n`.
+    c: SharedMut,
+}
+
+// SAFETY: the operands are only read, and `c` only written in disjoint blocks, by the parts of
+// one `run_on` call, which returns after all of them.
+unsafe impl Sync for Gemm {}
+
+/// Products smaller than this many multiply-adds run in one piece: below it, handing pieces to
+/// other threads costs more than it saves.
+const PARALLEL_MACS: usize = 1 << 18;
+
+impl Gemm {
+    /// Runs the product, cut along the longer side of `C` into one block per thread when it is
+    /// big enough. Every element of `C` is the same sum in the same order in any block (the
+    /// blocking only decides which thread computes it), so the result does not depend on the
+    /// thread count.
+    ///
+    /// # Safety
+    /// The operands must cover every element their strides reach, `c` must be exclusively the
+    /// product's, and no other reference may write `a` or `b` meanwhile.
+    unsafe fn run_on(&self, pool: &Pool) {
+        let by_rows = self.m >= self.n;
+        let long = if by_rows { self.m } else { self.n };
+        let min_len = if self.m * self.k * self.n < PARALLEL_MACS { usize::MAX } else { 32 };
+        let ranges = pool.ranges(long, 16, min_len);
+        pool.run(ranges.len(), |part| {
+            let r = ranges[part].clone();
+            // SAFETY: the block lies inside the product the caller vouched for, and blocks of
+            // different parts share no element of `c`.
+            unsafe {
+                let (m, n, a, b, c) = if by_rows {
+                    (r.len(), self.n, self.a.add(r.start * self.rsa), self.b, self.c.0.add(r.start * self.n))
+                } else {
+                    (self.m, r.len(), self.a, self.b.add(r.start * self.csb), self.c.0.add(r.start))
+                };
+                matrixmultiply::sgemm(
+                    m,
+                    self.k,
+                    n,
+                    1.0,
+                    a,
+                    self.rsa as isize,
+                    self.csa as isize,
+                    b,
+                    self.rsb as isize,
+                    self.csb as isize,
+                    self.beta,
+                    c,
+                    self.n as isize,
+                    1,
+                );
+            }
+        });
     }
 }

@@ -7,11 +7,13 @@
 mod cpu;
 mod cpu_cells;
 mod cpu_math;
+mod cpu_pool;
 #[path = "gpu/mod.rs"]
 mod gpu;
 mod kernel;
 
 pub use cpu::CpuBackend;
+pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CPU_THREADS};
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
     adam_bias_corrections, dropout_mask_seed, dropout_uniform, BinaryOp, CellKind, CellStep, Kernel, MatmulVariant,
