@@ -31,6 +31,10 @@
 // 12. reliability (reliability.cjs): a 500-minibatch soak on WebGPU (in the worker) and on the
 //     CPU fallback (on the page's thread, with its JS heap) keeps memory flat; a WebGPU device destroyed mid-run stops the run with a message, keeps
 //     its last epoch, and the run continues on the CPU from it.
+// 13. backend-auto: by default a model size's first run times WebGPU and the CPU backend, trains
+//     on the faster (on SwiftShader the CPU) with both figures in the banner; the next run of
+//     that size reuses them; “Train on” forces WebGPU. The WebGPU scenarios above force it with
+//     `backend=gpu` in the address.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
@@ -79,10 +83,14 @@ async function inBrowser(name, args, body) {
   return errors.length === 0;
 }
 
+// The address's ending that keeps a run on WebGPU where the browser has it: by default the page
+// times both backends and trains on the faster, which on SwiftShader is its CPU backend.
+const onGpu = (args) => (args.includes('--enable-unsafe-webgpu') ? '&backend=gpu' : '');
+
 async function scenario(name, args, expectBackend) {
   let pauseNote = '';
   return inBrowser(name, args, async (page) => {
-    await page.goto(`http://127.0.0.1:${port}/${query}`, { waitUntil: 'load', timeout: 60000 });
+    await page.goto(`http://127.0.0.1:${port}/${query}${onGpu(args)}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
     const backend = await page.getAttribute('#backend', 'data-backend');
     const banner = await page.textContent('#backend');
@@ -204,7 +212,7 @@ async function checkInside(page, name, steps) {
 
 async function seq2seq(name, args) {
   return inBrowser(name, args, async (page) => {
-    const q = '?preset=toy-reverse&num_examples=640&epochs=3&hidden=32&embedding=8&scheduled_sampling=0.5';
+    const q = `?preset=toy-reverse&num_examples=640&epochs=3&hidden=32&embedding=8&scheduled_sampling=0.5${onGpu(args)}`;
     await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
     const backend = await page.getAttribute('#backend', 'data-backend');
@@ -251,7 +259,7 @@ async function seq2seq(name, args) {
 // computes, the page only draws. Fails when an animation frame waits more than 100 ms.
 async function frameGaps(name, args) {
   return inBrowser(name, args, async (page) => {
-    await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50`, { waitUntil: 'load', timeout: 60000 });
+    await page.goto(`http://127.0.0.1:${port}/?preset=d2l-gru&epochs=50${onGpu(args)}`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForFunction(() => document.querySelector('#backend[data-backend]')
       && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });
     await page.click('#start');
@@ -346,6 +354,51 @@ async function trainToEnd(page) {
 async function setField(page, key, value) {
   await page.fill(`input[name="${key}"]`, value);
   await page.dispatchEvent(`input[name="${key}"]`, 'change');
+}
+
+// By default the page times a few minibatches on WebGPU and on its CPU backend before a model
+// size's first run, trains on the faster (on SwiftShader: the CPU) and shows both figures; the
+// browser remembers them, so the next run of that size starts at once with the same pick; and
+// “Train on” forces WebGPU.
+async function backendAuto(name, args) {
+  const q = '?preset=d2l-gru&hidden=32&batch_size=8&num_steps=10&epochs=2&max_tokens=3000&seed=4';
+  const figures = /^WebGPU ([\d ]+) tokens\/s, CPU ([\d ]+) tokens\/s on this model: training on this page's CPU backend/;
+  return inBrowser(name, args, async (page) => {
+    await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
+    await pageReady(page);
+    const before = await page.textContent('#backend');
+    if (!before.includes('times a few minibatches on WebGPU and on this page')) throw new Error(`before the first run: ${before}`);
+    if ((await page.inputValue('#backend-choice')) !== 'auto') throw new Error('“Train on” does not start on the measured choice');
+    await page.click('#start');
+    await page.waitForFunction(() => document.querySelector('#backend')?.dataset.measured === 'true', null, { timeout: 120000 });
+    const banner = (await page.textContent('#backend')).trim();
+    const [, gpu, cpu] = banner.match(figures) || [];
+    if (!gpu) throw new Error(`the banner after measuring: ${banner}`);
+    const rate = (text) => Number(text.replace(/ /g, ''));
+    if (!(rate(cpu) > rate(gpu))) throw new Error(`picked the CPU at ${cpu} tokens/s over WebGPU at ${gpu}?`);
+    if ((await page.getAttribute('#backend', 'data-backend')) !== 'cpu') throw new Error('the banner does not say the run is on the CPU');
+    await (await page.$('#backend')).screenshot({ path: path.join(shots, 'backend-measured.png') });
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300000, polling: 250 });
+
+    // The same model size again: remembered, no second measurement.
+    await page.goto(`http://127.0.0.1:${port}/${q.replace('seed=4', 'seed=5')}`, { waitUntil: 'load', timeout: 60000 });
+    await pageReady(page);
+    await page.click('#start');
+    await page.waitForFunction(() => document.querySelector('#backend')?.dataset.measured === 'true', null, { timeout: 30000 });
+    const again = (await page.textContent('#backend')).trim();
+    if (!figures.test(again) || !again.includes('measured earlier in this browser')) throw new Error(`the second run: ${again}`);
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300000, polling: 250 });
+
+    // Forced: WebGPU, whatever was measured.
+    await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
+    await pageReady(page);
+    await page.selectOption('#backend-choice', 'gpu');
+    await page.click('#start');
+    await page.waitForFunction(() => /batch [1-9]|epoch [1-9]/.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 120000 });
+    const forced = await page.textContent('#backend');
+    if ((await page.getAttribute('#backend', 'data-backend')) !== 'gpu' || !forced.includes('WebGPU')) throw new Error(`forced WebGPU: ${forced}`);
+    console.log(`${name}: WebGPU ${gpu} tokens/s, CPU ${cpu} tokens/s → CPU; remembered on the next run; “Train on” forces WebGPU`);
+  });
 }
 
 // Runs are kept: two runs survive a reload, the table says what differs, ticking both overlays
@@ -452,7 +505,7 @@ async function lessons(name, args, lessonNames) {
     if (await page.$('#lessons-index')) throw new Error('the index is the landing view of a first visit only');
     const trained = [];
     for (const lesson of lessonNames) {
-      await page.goto(`http://127.0.0.1:${port}/?lesson=${lesson}`, { waitUntil: 'load', timeout: 60000 });
+      await page.goto(`http://127.0.0.1:${port}/?lesson=${lesson}${onGpu(args)}`, { waitUntil: 'load', timeout: 60000 });
       await page.waitForSelector(`#lesson[data-lesson="${lesson}"]`, { timeout: 60000 });
       await page.waitForFunction(() => document.querySelector('#backend[data-backend]'), null, { timeout: 60000 });
       await page.waitForFunction(() => /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || '')
@@ -562,6 +615,7 @@ async function benchPage(name, args) {
       ['soak-webgpu', () => reliability.soak('soak-webgpu', [...baseArgs, '--enable-unsafe-webgpu'], shared)],
       ['soak-cpu', () => reliability.soak('soak-cpu', [...baseArgs, '--disable-gpu', '--enable-precise-memory-info'], shared, '&worker=0')],
       ['device-lost', () => reliability.deviceLost('device-lost', [...baseArgs, '--enable-unsafe-webgpu'], shared)],
+      ['backend-auto', () => backendAuto('backend-auto', [...baseArgs, '--enable-unsafe-webgpu'])],
     ];
     for (const [name, run] of scenarios) {
       if (!want(name)) continue;

@@ -65,7 +65,7 @@ async function deviceLost(name, args, { inBrowser, dist }) {
   const server = await serve(dir, 9000);
   try {
     return await inBrowser(name, args, async (page) => {
-      const q = '?preset=d2l-gru&hidden=16&batch_size=8&num_steps=10&epochs=12&max_tokens=3000&lr=1&seed=2';
+      const q = '?preset=d2l-gru&hidden=16&batch_size=8&num_steps=10&epochs=12&max_tokens=3000&lr=1&seed=2&backend=gpu';
       await page.goto(`http://127.0.0.1:${server.port}/${q}`, { waitUntil: 'load', timeout: 60000 });
       await page.waitForFunction(() => document.querySelector('#backend')?.dataset.backend === 'gpu'
         && /vocabulary of/.test(document.querySelector('#corpus-stats')?.textContent || ''), null, { timeout: 60000 });

@@ -1,5 +1,9 @@
 //! The page: backend banner, dataset, settings, training controls, charts and predictions.
 
+pub(crate) use crate::backend_choice::BackendState;
+use crate::backend_choice::{
+    banner, cpu_is_faster, parse_remembered, plan, storage_key, Choice, SpeedNote, CPU_NAME, GPU_NAME,
+};
 use crate::browser;
 use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
@@ -16,7 +20,9 @@ use crate::keeper::Keeper;
 use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
-use crate::settings::{from_query, label, lesson_name, lessons_index_first, to_query, views_disabled, worker_disabled};
+use crate::settings::{
+    backend_in_query, from_query, label, lesson_name, lessons_index_first, to_query, views_disabled, worker_disabled,
+};
 use crate::storage;
 use crate::ui::{Phase, Predictions, Ui};
 use crate::worker_link;
@@ -24,6 +30,8 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
+use rnnplay_engine::bench::Clock;
+use rnnplay_engine::run::{time_backends, BackendSpeed};
 use rnnplay_engine::run::{DataSource, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
 use std::cell::RefCell;
@@ -34,20 +42,6 @@ thread_local! {
     static GPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
     /// The page's own CPU backend, made when first chosen.
     static CPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
-}
-
-/// What the page found.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum BackendState {
-    Detecting,
-    /// WebGPU on the adapter `name`; `software` when that adapter is a renderer running on the
-    /// CPU (SwiftShader and the like), where the page's own CPU backend is usually faster.
-    Gpu {
-        name: String,
-        software: bool,
-    },
-    /// No WebGPU, with the reason: the CPU backend it is.
-    Cpu(String),
 }
 
 /// WebGPU when the browser offers an adapter, else the CPU backend with the reason (in the
@@ -86,9 +80,21 @@ pub(crate) fn chosen_backend(use_cpu: bool) -> Rc<dyn Backend> {
     }
 }
 
-/// What browsers offer WebGPU, for a student whose browser does not.
-const WEBGPU_BROWSERS: &str = "WebGPU comes with Chrome and Edge 113+ on desktop, Safari 26+ and Firefox 141+ on \
-     Windows; on Linux, Chrome needs chrome://flags/#enable-unsafe-webgpu and a Vulkan driver";
+/// Times a few minibatches of throwaway copies of `spec`'s run on WebGPU and on this thread's
+/// CPU backend (see `backend_choice`).
+pub(crate) async fn measure_backends(spec: &RunSpec, data: RunData<'_>) -> Result<Vec<BackendSpeed>, String> {
+    let gpu = GPU.with(|g| g.borrow().clone()).ok_or("WebGPU is not open here, so there is nothing to measure")?;
+    let clock: Clock = Rc::new(|| browser::now_ms() / 1000.0);
+    let backends = [(GPU_NAME, gpu), (CPU_NAME, chosen_backend(true))];
+    time_backends(spec, data, &backends, &EngineOptions::default(), &clock)
+        .await
+        .map_err(|err| format!("timing the backends on this model failed: {err}"))
+}
+
+/// The speeds this browser remembered for `key`, if any (and sound).
+fn remembered_speeds(key: &str) -> Option<Vec<BackendSpeed>> {
+    parse_remembered(&browser::stored(key)?)
+}
 
 /// d2l's fra-eng.zip from beside the page, accepted only with its published sha1.
 pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
@@ -140,7 +146,9 @@ pub fn App() -> impl IntoView {
     // A lesson's address sets up its first run; after that the page keeps the settings in the
     // address beside the lesson's name, and a reload keeps them.
     let query = browser::query();
-    let lesson_only = query.trim_start_matches('?').split('&').all(|p| p.starts_with("lesson=") || p.is_empty());
+    // (Host keys such as `backend=` or `worker=0` beside it do not count as settings.)
+    let host_key = |p: &str| ["lesson=", "backend=", "worker=", "views="].iter().any(|k| p.starts_with(k));
+    let lesson_only = query.trim_start_matches('?').split('&').all(|p| host_key(p) || p.is_empty());
     let lesson = match lesson_name(&query) {
         None => None,
         Some(name) => match rnnplay_engine::lessons::lesson(&name) {
@@ -169,6 +177,30 @@ pub fn App() -> impl IntoView {
     let backend_state = RwSignal::new(BackendState::Detecting);
     // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
     let use_cpu = RwSignal::new(false);
+    // What “Train on” says, what was measured (for the banner), whether a measurement is under
+    // way, and the key the figures coming back are remembered under.
+    let choice = RwSignal::new(match backend_in_query(&query) {
+        Ok(asked) => Choice::parse(asked.unwrap_or("auto")),
+        Err(err) => {
+            url_error = Some(url_error.map_or(err.clone(), |earlier| format!("{earlier}; {err}")));
+            Choice::Auto
+        }
+    });
+    use_cpu.set(choice.get_untracked() == Choice::Cpu);
+    let speed_note = RwSignal::new(None::<SpeedNote>);
+    let measuring = RwSignal::new(false);
+    let measured_key = RwSignal::new(None::<String>);
+    // Set when the WebGPU device was lost: the page stays on its CPU backend until reloaded.
+    let gpu_lost = RwSignal::new(false);
+    // Measured figures: shown, remembered, and followed.
+    let take_speeds = move |speeds: Vec<BackendSpeed>| {
+        measuring.set(false);
+        if let Some(key) = measured_key.get_untracked() {
+            browser::store(&key, &serde_json::to_string(&speeds).unwrap_or_default());
+        }
+        use_cpu.set(cpu_is_faster(&speeds));
+        speed_note.set(Some(SpeedNote { speeds, remembered: false }));
+    };
     let url_error = RwSignal::new(url_error);
     let backend_name = move || if use_cpu.get_untracked() { "cpu" } else { "webgpu" };
     let log_scale = RwSignal::new(false);
@@ -206,6 +238,7 @@ pub fn App() -> impl IntoView {
                 }
             }
         }
+        FromWorker::Measured(speeds) => take_speeds(speeds),
         FromWorker::Built { spec, progress, first_example } => {
             ui.position.set(None);
             if spec.is_seq2seq() && spec.data != "fra-eng" && ui.sentence.get_untracked() == "go ." {
@@ -219,6 +252,7 @@ pub fn App() -> impl IntoView {
             }
         }
         FromWorker::NotBuilt(err) => {
+            measuring.set(false);
             keeper.end();
             ui.phase.set(Phase::Idle);
             ui.run_error.set(Some(err));
@@ -307,7 +341,6 @@ pub fn App() -> impl IntoView {
             ui.run_error.set(Some("the backend is still being chosen; try again in a moment".into()));
             return;
         }
-        let backend = chosen_backend(use_cpu.get_untracked());
         let spec = settings.get_untracked();
         let mut bad: Vec<&str> = ui.unparsed.get_untracked().iter().map(|(key, _)| label(key)).collect();
         bad.extend(spec.validate().iter().map(|p| label(p.field)));
@@ -318,6 +351,21 @@ pub fn App() -> impl IntoView {
             return;
         }
         load_error.set(None);
+        // WebGPU or the CPU: forced, remembered for this adapter and model size, or measured now.
+        let state = backend_state.get_untracked();
+        let key = match &state {
+            BackendState::Gpu { name, .. } => Some(storage_key(name, &spec)),
+            _ => None,
+        };
+        let plan =
+            plan(&state, gpu_lost.get_untracked(), choice.get_untracked(), key.as_deref().and_then(remembered_speeds));
+        use_cpu.set(plan.use_cpu);
+        if plan.note.is_some() || plan.measure {
+            speed_note.set(plan.note);
+        }
+        measuring.set(plan.measure);
+        measured_key.set(key);
+        let measure = plan.measure;
         ui.phase.set(Phase::Running);
         if worker_link::active() {
             let text = if spec.is_seq2seq() { None } else { text.get_untracked() };
@@ -325,7 +373,7 @@ pub fn App() -> impl IntoView {
             ui.curve.set(Vec::new());
             ui.predictions.set(None);
             ui.translations.set(None);
-            worker_link::send(&ToWorker::Start { spec, text, running, use_cpu: use_cpu.get_untracked() });
+            worker_link::send(&ToWorker::Start { spec, text, running, use_cpu: use_cpu.get_untracked(), measure });
             return;
         }
         spawn_local(async move {
@@ -349,6 +397,18 @@ pub fn App() -> impl IntoView {
                     return;
                 }
             };
+            if measure {
+                match measure_backends(&spec, data).await {
+                    Ok(speeds) => take_speeds(speeds),
+                    Err(err) => {
+                        measuring.set(false);
+                        ui.phase.set(Phase::Idle);
+                        ui.run_error.set(Some(err));
+                        return;
+                    }
+                }
+            }
+            let backend = chosen_backend(use_cpu.get_untracked());
             match spec.build(&backend, data, &EngineOptions::default()) {
                 Ok(session) => {
                     if let Some(run) = session.seq2seq() {
@@ -506,7 +566,6 @@ pub fn App() -> impl IntoView {
     };
     // After a lost GPU device the run goes on on the page's CPU backend: from its last kept
     // epoch (autosaved from the run's host copy), or from the start when none had finished.
-    let gpu_lost = RwSignal::new(false);
     let continue_on_cpu = move |_| {
         gpu_lost.set(true);
         use_cpu.set(true);
@@ -579,31 +638,33 @@ pub fn App() -> impl IntoView {
             </p>
         </header>
         {move || {
-            let cpu = use_cpu.get();
-            let (class, kind, text) = match backend_state.get() {
-                BackendState::Detecting => return view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any(),
-                BackendState::Gpu { .. } if gpu_lost.get() => ("banner warn", "cpu", "Training on this page's own CPU backend: the WebGPU device was lost during a run. Reload the page to use WebGPU again.".to_string()),
-                BackendState::Gpu { name, .. } if cpu => ("banner", "cpu", format!(
-                    "Training on this page's own CPU backend (WebGPU is available on {name}; choose it with “Train on”). Same numbers either way."
-                )),
-                BackendState::Gpu { name, software: false } => ("banner ok", "gpu", format!("Training on the GPU through WebGPU ({name}).")),
-                BackendState::Gpu { name, software: true } => ("banner warn", "gpu", format!(
-                    "Training through WebGPU, but its adapter ({name}) is a software renderer running on the CPU: this page's own CPU backend is usually several times faster here — choose it with “Train on”."
-                )),
-                BackendState::Cpu(reason) => ("banner warn", "cpu", format!(
-                    "WebGPU is not available in this browser ({reason}). Training runs on this page's own CPU backend — the same numbers. {WEBGPU_BROWSERS}."
-                )),
-            };
-            let has_gpu = matches!(backend_state.get(), BackendState::Gpu { .. }) && !gpu_lost.get();
+            let state = backend_state.get();
+            if state == BackendState::Detecting {
+                return view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any();
+            }
+            let note = speed_note.get();
+            let (class, kind, text) =
+                banner(&state, gpu_lost.get(), use_cpu.get(), choice.get(), note.as_ref(), measuring.get());
+            let has_gpu = matches!(state, BackendState::Gpu { .. }) && !gpu_lost.get();
+            let picked = move |c: Choice| choice.get() == c;
             view! {
-                <div class=class id="backend" data-backend=kind role="status">
+                <div class=class id="backend" data-backend=kind data-measured=note.is_some().to_string() role="status">
                     {text}
                     <Show when=move || has_gpu>
                         <label class="backend-choice">" Train on "
                             <select id="backend-choice" disabled=move || ui.phase.get() != Phase::Idle
-                                on:change=move |ev| use_cpu.set(event_target_value(&ev) == "cpu")>
-                                <option value="gpu" selected=move || !use_cpu.get()>"WebGPU"</option>
-                                <option value="cpu" selected=move || use_cpu.get()>"this page's CPU backend"</option>
+                                on:change=move |ev| {
+                                    let picked = Choice::parse(&event_target_value(&ev));
+                                    choice.set(picked);
+                                    match picked {
+                                        Choice::Gpu => use_cpu.set(false),
+                                        Choice::Cpu => use_cpu.set(true),
+                                        Choice::Auto => {}
+                                    }
+                                }>
+                                <option value=Choice::Auto.value() selected=move || picked(Choice::Auto)>"the faster, measured"</option>
+                                <option value=Choice::Gpu.value() selected=move || picked(Choice::Gpu)>"WebGPU"</option>
+                                <option value=Choice::Cpu.value() selected=move || picked(Choice::Cpu)>"this page's CPU backend"</option>
                             </select>
                         </label>
                     </Show>

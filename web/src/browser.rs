@@ -96,6 +96,18 @@ pub fn set_query(query: &str) {
     }
 }
 
+/// The value localStorage keeps under `key` (`None` where the page may keep nothing).
+pub fn stored(key: &str) -> Option<String> {
+    web_sys::window()?.local_storage().ok().flatten()?.get_item(key).ok().flatten()
+}
+
+/// Keeps `value` under `key` in localStorage, where the page may keep anything (else nothing).
+pub fn store(key: &str, value: &str) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(key, value);
+    }
+}
+
 /// True the first time this browser opens the page (remembered in localStorage; false where
 /// the page may keep nothing).
 pub fn first_visit() -> bool {

@@ -1,8 +1,9 @@
 //! rnnplay's web page: a leptos (CSR) front end that trains the engine's models in the browser,
 //! on WebGPU when the browser offers it and on the CPU backend otherwise. With `?bench=1` it is
-//! the benchmark page instead. `settings`, `runs`, `protocol` and `bench_options` are plain Rust (tested natively);
+//! the benchmark page instead. `settings`, `runs`, `protocol`, `backend_choice` and `bench_options` are plain Rust (tested natively);
 //! everything else exists only on wasm32.
 
+pub mod backend_choice;
 pub mod bench_options;
 pub mod protocol;
 pub mod runs;

@@ -6,7 +6,7 @@
 //! same loop itself and the values go straight into its signals.
 
 use rnnplay_engine::bench::Measurement;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_engine::run::{BackendSpeed, RunSpec};
 use rnnplay_engine::translate::TranslationExample;
 use serde::{Deserialize, Serialize};
 
@@ -215,8 +215,9 @@ pub enum Backends {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     /// Build a run (the worker fetches fra-eng itself when the spec names it) and train it
-    /// (`running`) or take one step.
-    Start { spec: RunSpec, text: Option<String>, running: bool, use_cpu: bool },
+    /// (`running`) or take one step; with `measure`, first time WebGPU and the CPU backend on
+    /// it and build on the faster (reported as `Measured`) instead of as `use_cpu` says.
+    Start { spec: RunSpec, text: Option<String>, running: bool, use_cpu: bool, measure: bool },
     /// Continue a language model's checkpoint on `text`, paused.
     Resume {
         spec: RunSpec,
@@ -285,6 +286,8 @@ pub enum FromWorker {
         progress: Progress,
         first_example: Option<String>,
     },
+    /// Both backends' speeds on the run about to be built (after `Start { measure: true }`).
+    Measured(Vec<BackendSpeed>),
     /// The run could not be built.
     NotBuilt(String),
     Phase(Phase),
@@ -359,8 +362,13 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_json() {
-        let start =
-            ToWorker::Start { spec: RunSpec::default(), text: Some("abc".into()), running: true, use_cpu: false };
+        let start = ToWorker::Start {
+            spec: RunSpec::default(),
+            text: Some("abc".into()),
+            running: true,
+            use_cpu: false,
+            measure: true,
+        };
         assert_eq!(ToWorker::from_json(&start.to_json()).unwrap(), start);
         let progress =
             Progress { epoch: 2, epochs: 3, batch: 1, batches: 8, tokens_per_s: 1.5, lr: 0.5, epochs_before: 0 };
@@ -372,6 +380,9 @@ mod tests {
         let point = EpochPoint { epoch: 1, value: 3.0, grad_norm: 0.5, valid: Some(4.0) };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
+        let measured =
+            FromWorker::Measured(vec![BackendSpeed { backend: "CPU".into(), tokens_per_s: 17_378.5, steps: 4 }]);
+        assert_eq!(FromWorker::from_json(&measured.to_json()).unwrap(), measured);
         assert!(ToWorker::from_json("{\"Launch\":1}").unwrap_err().contains("does not understand"));
     }
 }

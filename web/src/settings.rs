@@ -54,6 +54,19 @@ pub fn views_disabled(query: &str) -> bool {
     query.trim_start_matches('?').split('&').any(|p| p == "views=0")
 }
 
+/// `backend=gpu|cpu|auto` sets “Train on” when the page opens (default `auto`: the faster,
+/// measured); not a setting of the run.
+pub const BACKEND_KEY: &str = "backend";
+
+/// The backend the query asks for, if any; an error naming the choices for anything else.
+pub fn backend_in_query(query: &str) -> Result<Option<&str>, String> {
+    match query.trim_start_matches('?').split('&').find_map(|p| p.strip_prefix("backend=")) {
+        None => Ok(None),
+        Some(value @ ("gpu" | "cpu" | "auto")) => Ok(Some(value)),
+        Some(other) => Err(format!("backend={other} is not a backend; use backend=gpu, backend=cpu or backend=auto")),
+    }
+}
+
 /// `lesson=NAME` opens a lesson (`rnnplay_engine::lessons`): its text, and its first run's
 /// settings; not a setting of the run.
 pub const LESSON_KEY: &str = "lesson";
@@ -94,7 +107,8 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
         .filter(|(k, _)| {
-            !crate::bench_options::KEYS.contains(k) && ![WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY].contains(k)
+            !crate::bench_options::KEYS.contains(k)
+                && ![WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY, BACKEND_KEY].contains(k)
         })
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
@@ -118,6 +132,10 @@ mod tests {
         assert!(worker_disabled("?hidden=8&worker=0") && !worker_disabled("?worker=1"));
         assert!(views_disabled("?views=0&hidden=8") && !views_disabled("?hidden=8"));
         assert_eq!(from_query("?views=0&hidden=8").unwrap().hidden, 8);
+        assert_eq!(from_query("?backend=cpu&hidden=8").unwrap().hidden, 8);
+        assert_eq!(backend_in_query("?hidden=8&backend=gpu"), Ok(Some("gpu")));
+        assert_eq!(backend_in_query("?hidden=8"), Ok(None));
+        assert!(backend_in_query("?backend=tpu").unwrap_err().contains("use backend=gpu, backend=cpu or backend=auto"));
         assert_eq!(lesson_name("?hidden=8&lesson=clipping").as_deref(), Some("clipping"));
         assert_eq!(from_query("?lesson=clipping&hidden=8").unwrap().hidden, 8);
         assert_eq!(lesson_name("?hidden=8"), None);

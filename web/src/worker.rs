@@ -4,7 +4,10 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::app::{chosen_backend, keep_backend, load_fra_eng, open_backend, run_data, saved_session, BackendState};
+use crate::app::{
+    chosen_backend, keep_backend, load_fra_eng, measure_backends, open_backend, run_data, saved_session, BackendState,
+};
+use crate::backend_choice::cpu_is_faster;
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
@@ -49,12 +52,27 @@ fn launch(ui: Ui, session: Session, running: bool) {
     spawn_local(drive(ui, generation, run));
 }
 
-async fn start(ui: Ui, spec: RunSpec, text: Option<String>, running: bool, use_cpu: bool) -> Result<(), String> {
+async fn start(
+    ui: Ui,
+    spec: RunSpec,
+    text: Option<String>,
+    running: bool,
+    use_cpu: bool,
+    measure: bool,
+) -> Result<(), String> {
     let zip = match spec.source() {
         DataSource::FraEng => Some(load_fra_eng().await?),
         _ => None,
     };
     let data = run_data(&spec, zip.as_deref(), text.as_deref())?;
+    let use_cpu = if measure {
+        let speeds = measure_backends(&spec, data).await?;
+        let faster_cpu = cpu_is_faster(&speeds);
+        post(&FromWorker::Measured(speeds));
+        faster_cpu
+    } else {
+        use_cpu
+    };
     let session = spec.build(&chosen_backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?;
     launch(ui, session, running);
     Ok(())
@@ -62,8 +80,8 @@ async fn start(ui: Ui, spec: RunSpec, text: Option<String>, running: bool, use_c
 
 fn handle(ui: Ui, message: ToWorker) {
     match message {
-        ToWorker::Start { spec, text, running, use_cpu } => spawn_local(async move {
-            if let Err(err) = start(ui, spec, text, running, use_cpu).await {
+        ToWorker::Start { spec, text, running, use_cpu, measure } => spawn_local(async move {
+            if let Err(err) = start(ui, spec, text, running, use_cpu, measure).await {
                 post(&FromWorker::NotBuilt(err));
             }
         }),

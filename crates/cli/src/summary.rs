@@ -6,7 +6,7 @@ use crate::tokens::{decode, encode_with_warning};
 use anyhow::Result;
 use rnnplay_engine::backend::Backend;
 use rnnplay_engine::generate::{generate, Decoding};
-use rnnplay_engine::run::{EpochReport, LanguageRun, RunSpec, Session, TaskRun};
+use rnnplay_engine::run::{BackendSpeed, EpochReport, LanguageRun, RunSpec, Session, TaskRun};
 use rnnplay_engine::translate::translation_example;
 use std::path::Path;
 use std::rc::Rc;
@@ -19,6 +19,8 @@ pub struct Outcome<'a> {
     pub tokens_per_s: f64,
     pub seconds: f64,
     pub backend: &'a Rc<dyn Backend>,
+    /// What `--backend auto` measured (empty when it measured nothing).
+    pub speeds: &'a [BackendSpeed],
     /// Where the model was saved (`--save`).
     pub save: Option<&'a Path>,
     /// Tokens generated for each prediction.
@@ -94,7 +96,7 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
         "preset": spec.preset, "epochs": spec.epochs, "grad_norm": outcome.last.grad_norm,
         "tokens_per_s": outcome.tokens_per_s, "seconds": outcome.seconds,
         "backend": format!("{:?}", info.kind).to_lowercase(), "adapter": info.adapter,
-        "spec": spec,
+        "spec": spec, "backend_speeds": outcome.speeds,
     });
     let mut lines = Vec::new();
     let ran =

@@ -9,8 +9,10 @@ use crate::summary::Outcome;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::{Dataset, Hub};
-use rnnplay_engine::backend::Backend;
-use rnnplay_engine::options::backend_by_name;
+use rnnplay_engine::backend::{Backend, BackendKind};
+use rnnplay_engine::bench::Clock;
+use rnnplay_engine::options::backend_for_run;
+use rnnplay_engine::run::describe_speeds;
 use rnnplay_engine::run::{DataSource, EpochReport, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::{EngineError, EngineOptions};
 use std::io::Write;
@@ -22,7 +24,8 @@ use std::time::Instant;
 pub struct TrainArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// gpu, cpu or auto (GPU when an adapter exists).
+    /// gpu, cpu or auto: when a GPU adapter exists, time a few minibatches of this run on it and
+    /// on the CPU backend and train on the faster (both figures are printed).
     #[arg(long, default_value = "auto")]
     pub backend: String,
     /// Print one JSON summary line at the end instead of the human-readable report.
@@ -213,8 +216,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let predict_len = args.predict_len.unwrap_or(50);
     let loaded = Loaded::read(&spec)?;
     let options = EngineOptions::from_env()?;
-    let backend: Rc<dyn Backend> =
-        pollster::block_on(backend_by_name(&args.backend, &options)).context("opening the backend")?;
+    let clock: Clock = {
+        let origin = Instant::now();
+        Rc::new(move || origin.elapsed().as_secs_f64())
+    };
+    let (backend, speeds): (Rc<dyn Backend>, _) =
+        pollster::block_on(backend_for_run(&args.backend, &options, &spec, loaded.data(), &clock))
+            .context("opening the backend")?;
     let info = backend.info();
     let mut session: Session = match &saved {
         Some(saved) => saved.build(&backend, loaded.data(), &options, spec.epochs)?,
@@ -244,6 +252,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if !args.json {
         println!("{}", spec.describe());
         println!("data: {}; backend {:?} ({})", crate::summary::describe_data(&session), info.kind, info.adapter);
+        if !speeds.is_empty() {
+            println!(
+                "backend auto: {} on this model (a few minibatches each) → training on the {}",
+                describe_speeds(&speeds),
+                if info.kind == BackendKind::Cpu {
+                    "CPU (--backend gpu forces the GPU)"
+                } else {
+                    "GPU (--backend cpu forces the CPU)"
+                }
+            );
+        }
         if first_epoch > 1 {
             println!("resuming after epoch {} of the saved run", first_epoch - 1);
         }
@@ -313,6 +332,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         tokens_per_s: tokens as f64 / seconds,
         seconds,
         backend: &backend,
+        speeds: &speeds,
         save: args.save.as_deref(),
         predict_len,
     };

@@ -97,6 +97,32 @@ fn json_line(out: &std::process::Output) -> serde_json::Value {
 }
 
 #[test]
+fn train_with_backend_auto_times_both_backends_and_trains_on_the_faster() {
+    let args = ["train", "--backend", "auto", "--hidden", "32", "--epochs", "2", "--max-tokens", "3000", "--json"];
+    let summary = json_line(&rnnplay_offline(&args));
+    let speeds = summary["backend_speeds"].as_array().expect("a list of measurements");
+    if speeds.is_empty() {
+        // Only without a GPU adapter: then there is nothing to compare.
+        assert!(std::env::var("RNNPLAY_REQUIRE_GPU").is_err(), "a GPU is required here, yet auto measured nothing");
+        assert_eq!(summary["backend"], "cpu");
+        return;
+    }
+    let rate = |name: &str| {
+        let entry = speeds.iter().find(|s| s["backend"] == name).unwrap_or_else(|| panic!("{name} in {speeds:?}"));
+        assert!(entry["steps"].as_u64().unwrap() >= 1);
+        entry["tokens_per_s"].as_f64().unwrap()
+    };
+    let (gpu, cpu) = (rate("gpu"), rate("cpu"));
+    assert!(gpu > 0.0 && cpu > 0.0, "{speeds:?}");
+    assert_eq!(summary["backend"], if cpu > gpu { "cpu" } else { "gpu" }, "{speeds:?}");
+    // The measurement trains throwaway copies: the run itself is the one a named backend trains.
+    let named = ["train", "--backend", summary["backend"].as_str().unwrap(), "--hidden", "32", "--epochs", "2"];
+    let again = json_line(&rnnplay_offline(&[&named[..], &["--max-tokens", "3000", "--json"]].concat()));
+    assert_eq!(summary["perplexity"], again["perplexity"]);
+    assert_eq!(again["backend_speeds"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
 fn train_runs_a_short_time_machine_job_and_prints_a_json_summary() {
     let args = ["train", "--backend", "cpu", "--hidden", "32", "--epochs", "2", "--max-tokens", "2000", "--json"];
     let summary = json_line(&rnnplay_offline(&args));
