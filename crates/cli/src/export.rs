@@ -5,8 +5,8 @@
 use crate::outputs::{check_paths, write_atomically};
 use anyhow::{Context, Result};
 use clap::Args;
-use rnnplay_engine::export::pytorch_script;
-use rnnplay_engine::Checkpoint;
+use rnnplay_engine::export::{pytorch_script, pytorch_seq2seq_script};
+use rnnplay_engine::{Checkpoint, Seq2SeqCheckpoint};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -14,7 +14,8 @@ pub struct ExportArgs {
     /// Where to write the PyTorch script (e.g. run.py).
     #[arg(long)]
     pytorch: PathBuf,
-    /// A language-model checkpoint written by `rnnplay train --save` or the page.
+    /// A checkpoint written by `rnnplay train --save` or the page (a language model or an
+    /// encoder–decoder).
     #[arg(long)]
     checkpoint: PathBuf,
 }
@@ -23,14 +24,26 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     check_paths(&[("--checkpoint", &args.checkpoint)], &[("--pytorch", &args.pytorch)])?;
     let path = &args.checkpoint;
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
-    let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
-    let script = pytorch_script(&checkpoint, &path.display().to_string())
-        .with_context(|| format!("exporting {}", path.display()))?;
+    let name = path.display().to_string();
+    let (script, check) = match Checkpoint::from_bytes(&bytes) {
+        Ok(checkpoint) => (
+            pytorch_script(&checkpoint, &name),
+            "--check \"the time traveller\" # the loaded model's perplexity on a text",
+        ),
+        Err(language_error) => match Seq2SeqCheckpoint::from_bytes(&bytes) {
+            Ok(checkpoint) => (
+                pytorch_seq2seq_script(&checkpoint, &name),
+                "--check \"go .\"   # the loaded model's greedy translation of a sentence",
+            ),
+            Err(_) => return Err(language_error).with_context(|| format!("loading {name}")),
+        },
+    };
+    let script = script.with_context(|| format!("exporting {name}"))?;
     write_atomically(&args.pytorch, script.as_bytes())?;
     let out = args.pytorch.display();
-    println!("wrote {out}: the run of {} in PyTorch (needs torch), from its weights", path.display());
+    println!("wrote {out}: the run of {name} in PyTorch (needs torch), from its weights");
     println!("  python3 {out}                              # train on to the run's epochs (--epochs N for more)");
-    println!("  python3 {out} --check \"the time traveller\" # the loaded model's perplexity on a text");
+    println!("  python3 {out} {check}");
     println!("  torchrun --nproc_per_node 4 {out} --ddp    # DistributedDataParallel, one GPU per process");
     Ok(())
 }

@@ -718,10 +718,11 @@ fn bench_soak_samples_memory_and_finds_it_flat() {
     assert!(err(&["--minutes", "1", "--every", "30"]).contains("sample more often"));
 }
 
-/// `rnnplay export --pytorch`: the script compiles (python3 -m py_compile, in CI); with
-/// RNNPLAY_TORCH_PYTHON naming a Python that has torch, it loads the checkpoint (the loaded
-/// model's perplexity on a text equals `rnnplay predict`'s), trains on one epoch and saves
-/// weights that `rnnplay predict` reads.
+/// `rnnplay export --pytorch`: the scripts of a language model and of an encoder–decoder compile
+/// (python3 -m py_compile, in CI); with RNNPLAY_TORCH_PYTHON naming a Python that has torch, each
+/// loads its checkpoint (the loaded language model's perplexity on a text equals `rnnplay
+/// predict`'s; the encoder–decoder's greedy translations equal `rnnplay translate`'s), trains on
+/// one epoch and saves weights that `rnnplay predict` / `translate` read.
 #[test]
 fn export_writes_a_pytorch_script_that_continues_the_run() {
     let dir = temp_dir("export");
@@ -738,10 +739,21 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         (checkpoint, script)
     };
     let (checkpoint, script) = train_and_export("gru", "d2l-deep-gru", "2");
-    let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
-    match compiled {
-        Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
-        Err(err) => eprintln!("python3 is not installed ({err}): the script was not compiled"),
+    // The encoder–decoder on a toy task (its pairs travel in the script).
+    let (toy, toy_script) = (dir.join("toy.safetensors"), dir.join("toy.py"));
+    let toy_args = ["train", "--backend", "cpu", "--preset", "toy-reverse", "--hidden", "16", "--embedding", "8"];
+    let out = rnnplay_offline(&[&toy_args[..], &["--epochs", "2", "--save", toy.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        rnnplay_offline(&["export", "--pytorch", toy_script.to_str().unwrap(), "--checkpoint", toy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("greedy translation"));
+    for script in [&script, &toy_script] {
+        let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
+        match compiled {
+            Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
+            Err(err) => eprintln!("python3 is not installed ({err}): the script was not compiled"),
+        }
     }
     // The checkpoint is the script's input: writing over it is refused.
     let checkpoint_path = checkpoint.to_str().unwrap();
@@ -787,4 +799,24 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
     assert!(epochs[0]["perplexity"].as_f64().unwrap().is_finite());
     let out = rnnplay_offline(&["predict", "--backend", "cpu", "--checkpoint", continued.to_str().unwrap(), "--json"]);
     assert!(json_line(&out)["free_running"].is_string());
+
+    // The encoder–decoder: PyTorch's greedy translations of the loaded model are rnnplay's, and
+    // the weights it trains on are read by `rnnplay translate`.
+    let translate = |checkpoint: &std::path::Path, sentence: &str| {
+        let path = checkpoint.to_str().unwrap();
+        json_line(&rnnplay_offline(&["translate", "--backend", "cpu", "--checkpoint", path, "--json", sentence]))
+            ["pred"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for sentence in ["a b c", "b e d f", "c a b e a"] {
+        let torch = run(&toy_script, &["--check", sentence])[0]["translation"].as_str().unwrap().to_string();
+        assert_eq!(torch, translate(&toy, sentence), "PyTorch and rnnplay translate '{sentence}' differently");
+    }
+    let toy_continued = dir.join("toy-continued.safetensors");
+    let epochs = run(&toy_script, &["--epochs", "3", "--device", "cpu", "--save", toy_continued.to_str().unwrap()]);
+    assert_eq!(epochs.len(), 1, "one more epoch: {epochs:?}");
+    assert!(epochs[0]["per_token_ce"].as_f64().unwrap().is_finite());
+    translate(&toy_continued, "a b c");
 }

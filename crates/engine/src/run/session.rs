@@ -336,7 +336,7 @@ impl RunSpec {
 }
 
 /// A toy task's training pairs and held-out pairs that share no source with them.
-fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<Pair>, Vec<Pair>)> {
+pub(crate) fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<Pair>, Vec<Pair>)> {
     let (min, max) = TOY_LENGTHS;
     let pairs = from_data(task.pairs(count, min, max, seed, &[]))?;
     let held_out = from_data(task.pairs(TOY_HELD_OUT, min, max, seed.wrapping_add(1_000_003), &pairs))?;

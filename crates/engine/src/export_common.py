@@ -1,0 +1,57 @@
+# --- shared by rnnplay's exported scripts: safetensors without dependencies, d2l's clipping,
+# --- rnnplay's learning-rate schedules.
+
+
+def read_safetensors(path):
+    """The tensors and metadata of a safetensors file (the format is 8 bytes of header length,
+    a JSON header, then the raw little-endian data)."""
+    data = pathlib.Path(path).read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    metadata = header.pop("__metadata__", {})
+    body = data[8 + size :]
+    tensors = {}
+    for name, entry in header.items():
+        if entry["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {entry['dtype']}, not F32")
+        start, end = entry["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32).reshape(entry["shape"])
+    return tensors, metadata
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    chunks, offset = [], 0
+    for name in sorted(tensors):
+        values = tensors[name].detach().to("cpu", torch.float32).flatten().tolist()
+        raw = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    pathlib.Path(path).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+
+
+def grad_clipping(params, theta):
+    """d2l's grad_clipping: scale every gradient by θ / ‖g‖ when the global norm is above θ."""
+    norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
+    if norm > theta:
+        for p in params:
+            p.grad[:] *= theta / norm
+    return norm.item()
+
+
+def lr_at(epoch, epochs):
+    """The rate of epoch `epoch` (from 0) of `epochs`: rnnplay's LrSchedule (StepLR, or cosine
+    annealing after a linear warm-up)."""
+    base, schedule = SPEC["lr"], SPEC["lr_schedule"]
+    if schedule.startswith("step:"):
+        _, step_size, gamma = schedule.split(":")
+        return base * float(gamma) ** (epoch // max(int(step_size), 1))
+    if schedule.startswith("cosine"):
+        warmup = int(schedule.split(":")[1]) if ":" in schedule else 0
+        if epoch < warmup:
+            return base * (epoch + 1) / warmup
+        return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / max(epochs - warmup, 1)))
+    return base

@@ -1,0 +1,244 @@
+"""Continue an rnnplay run on PyTorch: __DESCRIBE__.
+
+Written by `rnnplay export --pytorch` from __CHECKPOINT_NAME__ (__EPOCHS__ epoch(s) trained). d2l's
+GRU encoder-decoder (Seq2SeqEncoder, Seq2SeqDecoder with the encoder's final state as context)
+with the checkpoint's parameter names, the same data pipeline (d2l's preprocess_nmt,
+tokenize_nmt and truncate_pad, the run's vocabularies, shuffled minibatches), teacher forcing
+(and scheduled sampling when the run used it), d2l's masked cross-entropy, global-norm clipping,
+optimizer and learning-rate schedule, in the style of d2l's `train_seq2seq`; it loads the
+checkpoint's weights and trains on.
+
+    python3 run.py                       # on from the checkpoint, CPU or one GPU
+    python3 run.py --check "go ."        # the loaded model's greedy translation of a sentence
+    torchrun --nproc_per_node 4 run.py --ddp    # DistributedDataParallel, one GPU per process
+
+--save F.safetensors writes the weights with the checkpoint's metadata, so `rnnplay translate`
+reads them. Needs only torch.
+"""
+
+import argparse
+import io
+import json
+import math
+import os
+import pathlib
+import random
+import struct
+import zipfile
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# What the rnnplay run was: its spec, the model's architecture, the vocabularies it trained with,
+# the sentence length, and (toy tasks) the pairs it generated.
+SPEC = json.loads(__SPEC__)
+CONFIG = json.loads(__CONFIG__)
+SRC_VOCAB = json.loads(__SRC_VOCAB__)
+TGT_VOCAB = json.loads(__TGT_VOCAB__)
+NUM_STEPS = __NUM_STEPS__
+PAIRS = json.loads(__PAIRS__)
+CHECKPOINT = __CHECKPOINT__
+EPOCHS_DONE = __EPOCHS__
+PAD, BOS, EOS = (TGT_VOCAB.index(t) for t in ("<pad>", "<bos>", "<eos>"))
+
+
+__COMMON__
+
+
+def preprocess_nmt(text):
+    """d2l's preprocess_nmt: no non-breaking spaces, lower case, a space before , . ! ?"""
+    text = text.replace("\u202f", " ").replace("\xa0", " ").lower()
+    out = [" " + c if c in ",.!?" and i > 0 and text[i - 1] != " " else c for i, c in enumerate(text)]
+    return "".join(out)
+
+
+def tokenize_nmt(text, num_examples):
+    """d2l's tokenize_nmt: lines 0..=num_examples, each exactly source<TAB>target."""
+    pairs = []
+    for i, line in enumerate(text.split("\n")):
+        if num_examples is not None and i > num_examples:
+            break
+        parts = line.split("\t")
+        if len(parts) == 2:
+            pairs.append((parts[0].split(" "), parts[1].split(" ")))
+    return pairs
+
+
+def load_pairs(data):
+    """The run's sentence pairs: generated (toy tasks, carried in this script), fra-eng.zip, or
+    a file of source<TAB>target lines."""
+    if PAIRS is not None and data == SPEC["data"]:
+        return [(src, tgt) for src, tgt in PAIRS]
+    if data == "fra-eng":
+        root = pathlib.Path(os.environ.get("RNNPLAY_DATA_DIR", pathlib.Path.home() / ".cache/rnnplay"))
+        with zipfile.ZipFile(io.BytesIO((root / "fra-eng.zip").read_bytes())) as archive:
+            text = archive.read("fra-eng/fra.txt").decode("utf-8")
+    else:
+        text = pathlib.Path(data).read_text()
+    return tokenize_nmt(preprocess_nmt(text), SPEC["num_examples"])
+
+
+def truncate_pad(vocab, tokens):
+    """d2l's truncate_pad after mapping through the vocabulary (unknown tokens are <unk>, 0) and
+    appending <eos>; with the valid length."""
+    index = {t: i for i, t in enumerate(vocab)}
+    ids = ([index.get(t, 0) for t in tokens] + [vocab.index("<eos>")])[:NUM_STEPS]
+    valid = len(ids)
+    return ids + [vocab.index("<pad>")] * (NUM_STEPS - valid), valid
+
+
+def arrays(pairs):
+    src = [truncate_pad(SRC_VOCAB, s) for s, _ in pairs]
+    tgt = [truncate_pad(TGT_VOCAB, t) for _, t in pairs]
+    return (torch.tensor([ids for ids, _ in src]), torch.tensor([ids for ids, _ in tgt]),
+            torch.tensor([valid for _, valid in tgt]))
+
+
+class Seq2SeqEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(CONFIG["src_vocab_size"], CONFIG["embed_size"])
+        self.rnn = nn.GRU(CONFIG["embed_size"], CONFIG["hidden_size"], CONFIG["num_layers"], dropout=CONFIG["dropout"])
+
+    def forward(self, x):
+        _, state = self.rnn(self.embedding(x.T))
+        return state
+
+
+class Seq2SeqDecoder(nn.Module):
+    """The input at every step is the token's embedding and the context: the encoder's final
+    last-layer state, the same at every step."""
+
+    def __init__(self):
+        super().__init__()
+        embed, hidden = CONFIG["embed_size"], CONFIG["hidden_size"]
+        self.embedding = nn.Embedding(CONFIG["tgt_vocab_size"], embed)
+        self.rnn = nn.GRU(embed + hidden, hidden, CONFIG["num_layers"], dropout=CONFIG["dropout"])
+        self.dense = nn.Linear(hidden, CONFIG["tgt_vocab_size"])
+
+    def forward(self, x, state, context):
+        x = self.embedding(x.T)
+        y, state = self.rnn(torch.cat((x, context.repeat(x.shape[0], 1, 1)), 2), state)
+        return self.dense(y).permute(1, 0, 2), state
+
+
+class EncoderDecoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.decoder = Seq2SeqEncoder(), Seq2SeqDecoder()
+
+    def forward(self, src, dec_in, sampling=0.0):
+        """Teacher forcing (`sampling` 0): the decoder reads <bos> and the true target; with
+        scheduled sampling each later position reads the model's own previous prediction with
+        probability `sampling`."""
+        state = self.encoder(src)
+        context = state[-1]
+        if sampling == 0.0:
+            return self.decoder(dec_in, state, context)[0]
+        outputs, x = [], dec_in[:, :1]
+        for t in range(dec_in.shape[1]):
+            if t > 0:
+                own = outputs[-1].argmax(dim=2)
+                coins = torch.rand(own.shape, device=own.device) < sampling
+                x = torch.where(coins, own, dec_in[:, t : t + 1])
+            y, state = self.decoder(x, state, context)
+            outputs.append(y)
+        return torch.cat(outputs, dim=1)
+
+
+def masked_ce(logits, labels, valid):
+    """d2l's MaskedSoftmaxCELoss summed over the batch (what `l.sum().backward()` minimises),
+    and the Σ cross-entropy of the valid tokens (for the per-token figure)."""
+    ce = F.cross_entropy(logits.permute(0, 2, 1), labels, reduction="none")
+    mask = (torch.arange(labels.shape[1], device=labels.device)[None, :] < valid[:, None]).float()
+    total = (ce * mask).sum()
+    return total / labels.shape[1], total.item()
+
+
+def translate(net, sentence, device):
+    """Greedy decoding as `rnnplay translate`: <bos>, then the model's own argmax, until <eos>
+    or num_steps tokens."""
+    ids, _ = truncate_pad(SRC_VOCAB, [t for t in preprocess_nmt(sentence.strip()).split(" ") if t])
+    net.eval()
+    with torch.no_grad():
+        state = net.encoder(torch.tensor([ids], device=device))
+        context, x, out = state[-1], torch.tensor([[BOS]], device=device), []
+        for _ in range(NUM_STEPS):
+            y, state = net.decoder(x, state, context)
+            x = y.argmax(dim=2)
+            if x.item() == EOS:
+                break
+            out.append(TGT_VOCAB[x.item()])
+    net.train()
+    return " ".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", default=CHECKPOINT, help="the weights to start from")
+    parser.add_argument("--data", default=SPEC["data"], help="fra-eng, or a file of source<TAB>target lines (default: the run's)")
+    parser.add_argument("--epochs", type=int, default=SPEC["epochs"], help="epochs in all, counting those trained")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
+    parser.add_argument("--check", default=None, help="print the loaded model's translation of this sentence and stop")
+    parser.add_argument("--save", default=None, help="write the weights (safetensors, rnnplay's metadata) here")
+    args = parser.parse_args()
+
+    rank, world = 0, 1
+    device = torch.device(args.device)
+    if args.ddp:
+        torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        if args.device.startswith("cuda"):
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    random.seed(SPEC["seed"])
+    torch.manual_seed(SPEC["seed"] + rank)
+
+    net = EncoderDecoder().to(device)
+    tensors, metadata = read_safetensors(args.checkpoint)
+    net.load_state_dict(tensors)
+    if args.check is not None:
+        print(json.dumps({"check": args.check, "translation": translate(net, args.check, device)}))
+        return
+
+    src, tgt, valid = arrays(load_pairs(args.data))
+    model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
+    params = list(net.parameters())
+    optimizer = (torch.optim.Adam if SPEC["optimizer"] == "adam" else torch.optim.SGD)(params, lr=SPEC["lr"])
+    batch_size = SPEC["batch_size"]
+    for epoch in range(EPOCHS_DONE, args.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch, args.epochs)
+        # rnnplay's ramp: from 0 in the first epoch to the spec's probability in the last.
+        sampling = SPEC["scheduled_sampling"] * epoch / max(args.epochs - 1, 1)
+        order = list(range(len(src)))
+        random.shuffle(order)  # d2l's DataLoader(shuffle=True); the last batch may be smaller
+        total, tokens, norms = 0.0, 0, []
+        for i in range(0, len(order), batch_size):
+            # With DDP each process trains its share of the batch's rows.
+            if len(order[i : i + batch_size]) < world:
+                continue  # too few rows to give every process one (all skip it alike)
+            rows = torch.tensor(order[i : i + batch_size][rank::world])
+            x, y, y_valid = src[rows].to(device), tgt[rows].to(device), valid[rows].to(device)
+            dec_in = torch.cat((torch.full((len(rows), 1), BOS, device=device), y[:, :-1]), 1)
+            loss, ce = masked_ce(model(x, dec_in, sampling), y, y_valid)
+            optimizer.zero_grad()
+            loss.backward()
+            norms.append(grad_clipping(params, SPEC["clip"]))
+            optimizer.step()
+            total, tokens = total + ce, tokens + y_valid.sum().item()
+        if rank == 0:
+            line = {"epoch": epoch + 1, "per_token_ce": total / max(tokens, 1), "grad_norm": sum(norms) / max(len(norms), 1)}
+            print(json.dumps(line), flush=True)
+    if args.save and rank == 0:
+        metadata = dict(metadata, epochs=str(args.epochs))
+        metadata.pop("training", None)  # the optimizer state is PyTorch's now, not rnnplay's
+        write_safetensors(args.save, net.state_dict(), metadata)
+    if args.ddp:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
