@@ -1,5 +1,5 @@
 # --- shared by rnnplay's exported scripts: safetensors without dependencies, d2l's clipping,
-# --- rnnplay's learning-rate schedules.
+# --- rnnplay's learning-rate schedules, the command line and the processes (DDP).
 
 
 def read_safetensors(path):
@@ -55,3 +55,37 @@ def lr_at(epoch, epochs):
             return base * (epoch + 1) / warmup
         return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / max(epochs - warmup, 1)))
     return base
+
+
+def command_line(data_default, data_help, check_help):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", default=CHECKPOINT, help="the weights to start from")
+    parser.add_argument("--data", default=data_default, help=data_help)
+    parser.add_argument("--epochs", type=int, default=SPEC["epochs"], help="epochs in all, counting those trained")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
+    parser.add_argument("--check", default=None, help=check_help)
+    parser.add_argument("--save", default=None, help="write the weights (safetensors, rnnplay's metadata) here")
+    return parser.parse_args()
+
+
+def start_processes(args):
+    """(rank, world size, device): one process, or this one's place under torchrun with --ddp."""
+    if not args.ddp:
+        return 0, 1, torch.device(args.device)
+    torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+    device = torch.device(args.device)
+    if args.device.startswith("cuda"):
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
+
+
+def finish(args, rank, net, metadata):
+    """--save (on the first process), and the end of the process group."""
+    if args.save and rank == 0:
+        metadata = dict(metadata, epochs=str(args.epochs))
+        metadata.pop("training", None)  # the optimizer state is PyTorch's now, not rnnplay's
+        write_safetensors(args.save, net.state_dict(), metadata)
+    if args.ddp:
+        torch.distributed.destroy_process_group()

@@ -175,24 +175,8 @@ def translate(net, sentence, device):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", default=CHECKPOINT, help="the weights to start from")
-    parser.add_argument("--data", default=SPEC["data"], help="fra-eng, or a file of source<TAB>target lines (default: the run's)")
-    parser.add_argument("--epochs", type=int, default=SPEC["epochs"], help="epochs in all, counting those trained")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
-    parser.add_argument("--check", default=None, help="print the loaded model's translation of this sentence and stop")
-    parser.add_argument("--save", default=None, help="write the weights (safetensors, rnnplay's metadata) here")
-    args = parser.parse_args()
-
-    rank, world = 0, 1
-    device = torch.device(args.device)
-    if args.ddp:
-        torch.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
-        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        if args.device.startswith("cuda"):
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-            torch.cuda.set_device(device)
+    args = command_line(SPEC["data"], "fra-eng, or a file of source<TAB>target lines (default: the run's)", "print the loaded model's translation of this sentence and stop")
+    rank, world, device = start_processes(args)
     random.seed(SPEC["seed"])
     torch.manual_seed(SPEC["seed"] + rank)
 
@@ -232,13 +216,7 @@ def main():
         if rank == 0:
             line = {"epoch": epoch + 1, "per_token_ce": total / max(tokens, 1), "grad_norm": sum(norms) / max(len(norms), 1)}
             print(json.dumps(line), flush=True)
-    if args.save and rank == 0:
-        metadata = dict(metadata, epochs=str(args.epochs))
-        metadata.pop("training", None)  # the optimizer state is PyTorch's now, not rnnplay's
-        write_safetensors(args.save, net.state_dict(), metadata)
-    if args.ddp:
-        torch.distributed.destroy_process_group()
-
+    finish(args, rank, net, metadata)
 
 if __name__ == "__main__":
     main()
