@@ -134,7 +134,11 @@ impl super::Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: BackendKind::Cpu,
-            adapter: "cpu".into(),
+            // The thread count, where there are several, so that figures say what they ran on.
+            adapter: match self.threads() {
+                1 => "cpu".into(),
+                n => format!("cpu, {n} threads"),
+            },
             api: "native".into(),
             max_buffer_bytes: MAX_BUFFER_BYTES,
             matmul_variant: MatmulVariant::Blocked4x4,

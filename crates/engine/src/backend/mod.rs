@@ -88,7 +88,8 @@ pub enum BackendKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendInfo {
     pub kind: BackendKind,
-    /// "cpu" or the adapter's name (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)").
+    /// "cpu" ("cpu, 2 threads" on several) or the adapter's name (e.g. "llvmpipe (LLVM 15.0.6,
+    /// 256 bits)").
     pub adapter: String,
     /// The graphics API ("Vulkan", "Metal", "WebGPU", …), or "native" for the CPU.
     pub api: String,
