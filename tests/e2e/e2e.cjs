@@ -389,9 +389,17 @@ async function backendAuto(name, args) {
     if (!figures.test(again) || !again.includes('measured earlier in this browser')) throw new Error(`the second run: ${again}`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300000, polling: 250 });
 
-    // Forced: WebGPU, whatever was measured.
+    // Before a run the banner shows the figures of the model size the settings describe: none
+    // for another size, the remembered ones again for this one.
     await page.goto(`http://127.0.0.1:${port}/${q}`, { waitUntil: 'load', timeout: 60000 });
     await pageReady(page);
+    if ((await page.getAttribute('#backend', 'data-measured')) !== 'true') throw new Error('the remembered figures are not shown on load');
+    await setField(page, 'hidden', '48');
+    await page.waitForFunction(() => document.querySelector('#backend')?.dataset.measured === 'false', null, { timeout: 10000 });
+    await setField(page, 'hidden', '32');
+    await page.waitForFunction(() => document.querySelector('#backend')?.dataset.measured === 'true', null, { timeout: 10000 });
+
+    // Forced: WebGPU, whatever was measured.
     await page.selectOption('#backend-choice', 'gpu');
     await page.click('#start');
     await page.waitForFunction(() => /batch [1-9]|epoch [1-9]/.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 120000 });

@@ -177,8 +177,9 @@ pub fn App() -> impl IntoView {
     let backend_state = RwSignal::new(BackendState::Detecting);
     // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
     let use_cpu = RwSignal::new(false);
-    // What “Train on” says, what was measured (for the banner), whether a measurement is under
-    // way, and the key the figures coming back are remembered under.
+    // What “Train on” says, the figures last measured or read (with the key of the model size
+    // they are for), whether a measurement is under way, and the key the figures coming back
+    // are remembered under.
     let choice = RwSignal::new(match backend_in_query(&query) {
         Ok(asked) => Choice::parse(asked.unwrap_or("auto")),
         Err(err) => {
@@ -187,7 +188,7 @@ pub fn App() -> impl IntoView {
         }
     });
     use_cpu.set(choice.get_untracked() == Choice::Cpu);
-    let speed_note = RwSignal::new(None::<SpeedNote>);
+    let speed_note = RwSignal::new(None::<(String, SpeedNote)>);
     let measuring = RwSignal::new(false);
     let measured_key = RwSignal::new(None::<String>);
     // Set when the WebGPU device was lost: the page stays on its CPU backend until reloaded.
@@ -195,11 +196,11 @@ pub fn App() -> impl IntoView {
     // Measured figures: shown, remembered, and followed.
     let take_speeds = move |speeds: Vec<BackendSpeed>| {
         measuring.set(false);
+        use_cpu.set(cpu_is_faster(&speeds));
         if let Some(key) = measured_key.get_untracked() {
             browser::store(&key, &serde_json::to_string(&speeds).unwrap_or_default());
+            speed_note.set(Some((key, SpeedNote { speeds, remembered: false })));
         }
-        use_cpu.set(cpu_is_faster(&speeds));
-        speed_note.set(Some(SpeedNote { speeds, remembered: false }));
     };
     let url_error = RwSignal::new(url_error);
     let backend_name = move || if use_cpu.get_untracked() { "cpu" } else { "webgpu" };
@@ -360,8 +361,8 @@ pub fn App() -> impl IntoView {
         let plan =
             plan(&state, gpu_lost.get_untracked(), choice.get_untracked(), key.as_deref().and_then(remembered_speeds));
         use_cpu.set(plan.use_cpu);
-        if plan.note.is_some() || plan.measure {
-            speed_note.set(plan.note);
+        if let (Some(note), Some(key)) = (plan.note, &key) {
+            speed_note.set(Some((key.clone(), note)));
         }
         measuring.set(plan.measure);
         measured_key.set(key);
@@ -642,7 +643,18 @@ pub fn App() -> impl IntoView {
             if state == BackendState::Detecting {
                 return view! { <div class="banner" id="backend">"Looking for WebGPU…"</div> }.into_any();
             }
-            let note = speed_note.get();
+            // The figures for the model size the settings describe now: measured this visit, or
+            // remembered by this browser.
+            let note = match &state {
+                BackendState::Gpu { name, .. } => {
+                    let key = storage_key(name, &settings.get());
+                    match speed_note.get() {
+                        Some((noted, note)) if noted == key => Some(note),
+                        _ => remembered_speeds(&key).map(|speeds| SpeedNote { speeds, remembered: true }),
+                    }
+                }
+                _ => None,
+            };
             let (class, kind, text) =
                 banner(&state, gpu_lost.get(), use_cpu.get(), choice.get(), note.as_ref(), measuring.get());
             let has_gpu = matches!(state, BackendState::Gpu { .. }) && !gpu_lost.get();

@@ -138,7 +138,12 @@ pub fn banner(
     }
     match (choice, note) {
         (Choice::Auto, Some(note)) => {
-            let on = if cpu_is_faster(&note.speeds) { "this page's CPU backend".to_string() } else { format!("WebGPU ({name})") };
+            // The figures decide where the next run goes, whatever the last one used.
+            let (kind, on) = if cpu_is_faster(&note.speeds) {
+                ("cpu", "this page's CPU backend".to_string())
+            } else {
+                ("gpu", format!("WebGPU ({name})"))
+            };
             let when = if note.remembered { " (measured earlier in this browser for this adapter and model size)" } else { "" };
             ("banner ok", kind, format!(
                 "{} on this model: training on {on}{when}. “Train on” forces either; the numbers are the same.",
@@ -203,7 +208,8 @@ mod tests {
     #[test]
     fn the_banner_shows_both_numbers_and_the_pick() {
         let note = SpeedNote { speeds: speeds(1_197.0, 17_378.0), remembered: false };
-        let (class, kind, text) = banner(&swiftshader(), false, true, Choice::Auto, Some(&note), false);
+        // The figures decide where a run goes, even before one has used the CPU.
+        let (class, kind, text) = banner(&swiftshader(), false, false, Choice::Auto, Some(&note), false);
         assert_eq!((class, kind), ("banner ok", "cpu"));
         assert!(
             text.starts_with(

@@ -1,11 +1,12 @@
 //! The CPU backend's threads: a persistent pool that splits one kernel's work into parts.
 //!
 //! A training step is a long chain of small kernels (a d2l GRU step is 35 products of
-//! 32×256·256×768 and 35 cell updates, each well under a millisecond), so the pool is made once
-//! per backend and kept: spawning threads per kernel, or a GEMM library's per-call threading,
-//! costs more than these products take (measured: `matrixmultiply`'s own threading made d2l-gru
-//! 0.78–0.90× as fast on two cores). The calling thread computes part 0 itself while the
-//! pool's threads take the others.
+//! 32×256·256×768 and 35 cell updates, each well under a millisecond), so the worker threads
+//! are made once per process and kept: spawning threads per kernel, or a GEMM library's per-call
+//! threading, costs more than these products take (measured: `matrixmultiply`'s own threading
+//! made d2l-gru 0.78–0.90× as fast on two cores). The calling thread takes parts too, and takes
+//! every part no worker has claimed, so a worker the OS has descheduled costs little. A
+//! backend's [`Pool`] only says into how many parts its kernels are cut.
 //!
 //! Parts never depend on the thread count for their arithmetic: a kernel is cut into pieces
 //! whose every output element is computed by the same instructions in the same order as in one
