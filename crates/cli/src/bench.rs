@@ -4,10 +4,9 @@
 
 use anyhow::{Context, Result};
 use rnnplay_engine::backend::{Backend, MatmulVariant};
-use rnnplay_engine::bench::{gemm_gflops, Clock};
+use rnnplay_engine::bench::{gemm_gflops, wall_clock};
 use rnnplay_engine::options::backend_from_env;
 use std::rc::Rc;
-use std::time::Instant;
 
 /// One measured (size, variant) cell.
 struct Measurement {
@@ -18,9 +17,7 @@ struct Measurement {
 }
 
 fn measure(backend: &Rc<dyn Backend>, size: usize, variant: MatmulVariant) -> Result<Measurement> {
-    let origin = Instant::now();
-    let now: Clock = Rc::new(move || origin.elapsed().as_secs_f64());
-    let (gflops, repeats) = pollster::block_on(gemm_gflops(backend, size, variant, &now))?;
+    let (gflops, repeats) = pollster::block_on(gemm_gflops(backend, size, variant, &wall_clock()))?;
     Ok(Measurement { size, variant, gflops, repeats })
 }
 

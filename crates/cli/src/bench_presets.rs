@@ -8,7 +8,8 @@
 use anyhow::{bail, Context, Result};
 use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::bench::{
-    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
+    best_gemm_gflops, has_concise_layers, measure_preset, wall_clock, BenchData, Clocks, Layers, Measurement, Run,
+    DEFAULT_PRESETS,
 };
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::presets::seq2seq_preset;
@@ -88,8 +89,7 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
     let backend = pollster::block_on(backend_by_name(backend_name, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let info = backend.info();
-    let origin = Instant::now();
-    let clocks = Clocks { wall: Rc::new(move || origin.elapsed().as_secs_f64()), host: Rc::new(thread_cpu_seconds) };
+    let clocks = Clocks { wall: wall_clock(), host: Rc::new(thread_cpu_seconds) };
     let best_gemm =
         pollster::block_on(best_gemm_gflops(&backend, &clocks.wall)).context("measuring the adapter's best GEMM")?;
     if !options.json {

@@ -8,12 +8,11 @@ use crate::train::Loaded;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_engine::backend::LocalFuture;
-use rnnplay_engine::bench::Clock;
+use rnnplay_engine::bench::wall_clock;
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::soak::{endless, growing, growth, soak, HostMemory, MemorySample, SoakHost, Span, MIN_SAMPLES};
 use rnnplay_engine::EngineOptions;
 use std::rc::Rc;
-use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct SoakArgs {
@@ -82,8 +81,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             "minutes", "minibatches", "resident MiB", "live buffers", "live buffer MiB", "pooled buffer MiB"
         );
     }
-    let origin = Instant::now();
-    let clock: Clock = Rc::new(move || origin.elapsed().as_secs_f64());
+    let clock = wall_clock();
     let host = || HostMemory { resident: resident_bytes(), js_heap: None };
     let json = args.json;
     let mut print = |s: &MemorySample| {

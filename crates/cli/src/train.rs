@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::backend::{Backend, BackendKind};
-use rnnplay_engine::bench::Clock;
+use rnnplay_engine::bench::wall_clock;
 use rnnplay_engine::options::backend_for_run;
 use rnnplay_engine::run::describe_speeds;
 use rnnplay_engine::run::{DataSource, EpochReport, RunData, RunSpec, SavedRun, Session};
@@ -216,12 +216,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let predict_len = args.predict_len.unwrap_or(50);
     let loaded = Loaded::read(&spec)?;
     let options = EngineOptions::from_env()?;
-    let clock: Clock = {
-        let origin = Instant::now();
-        Rc::new(move || origin.elapsed().as_secs_f64())
-    };
     let (backend, speeds): (Rc<dyn Backend>, _) =
-        pollster::block_on(backend_for_run(&args.backend, &options, &spec, loaded.data(), &clock))
+        pollster::block_on(backend_for_run(&args.backend, &options, &spec, loaded.data(), &wall_clock()))
             .context("opening the backend")?;
     let info = backend.info();
     let mut session: Session = match &saved {

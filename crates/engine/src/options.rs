@@ -79,6 +79,16 @@ fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
     Rc::new(CpuBackend::with_threads(options.cpu_threads.unwrap_or_else(default_cpu_threads)))
 }
 
+/// The GPU backend when an adapter opens; `None` when none does, unless `RNNPLAY_REQUIRE_GPU=1`
+/// makes that an error.
+async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> {
+    match GpuBackend::new(options.matmul, options.subgroups).await {
+        Ok(gpu) => Ok(Some(Rc::new(gpu))),
+        Err(err) if require_gpu() => Err(err),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Chooses the backend named by `RNNPLAY_BACKEND` (`gpu`, `cpu`; unset means "gpu if an adapter
 /// is found, else cpu"). With `RNNPLAY_REQUIRE_GPU=1`, a missing adapter is an error instead of a
 /// fallback.
@@ -102,11 +112,7 @@ pub async fn backend_for_run(
     if !matches!(name, "" | "auto") {
         return Ok((backend_by_name(name, options).await?, Vec::new()));
     }
-    let gpu: Rc<dyn Backend> = match GpuBackend::new(options.matmul, options.subgroups).await {
-        Ok(gpu) => Rc::new(gpu),
-        Err(err) if require_gpu() => return Err(err),
-        Err(_) => return Ok((cpu_backend(options), Vec::new())),
-    };
+    let Some(gpu) = gpu_if_any(options).await? else { return Ok((cpu_backend(options), Vec::new())) };
     let cpu = cpu_backend(options);
     let speeds = time_backends(spec, data, &[("gpu", Rc::clone(&gpu)), ("cpu", Rc::clone(&cpu))], options, now).await?;
     let backend = if fastest(&speeds) == 0 { gpu } else { cpu };
@@ -118,11 +124,7 @@ pub async fn backend_by_name(name: &str, options: &EngineOptions) -> Result<Rc<d
     match name {
         "cpu" => Ok(cpu_backend(options)),
         "gpu" => Ok(Rc::new(GpuBackend::new(options.matmul, options.subgroups).await?)),
-        "" | "auto" => match GpuBackend::new(options.matmul, options.subgroups).await {
-            Ok(gpu) => Ok(Rc::new(gpu)),
-            Err(err) if require_gpu() => Err(err),
-            Err(_) => Ok(cpu_backend(options)),
-        },
+        "" | "auto" => Ok(gpu_if_any(options).await?.unwrap_or_else(|| cpu_backend(options))),
         other => Err(EngineError::InvalidArgument(format!(
             "unknown backend '{other}'; use RNNPLAY_BACKEND=gpu or RNNPLAY_BACKEND=cpu"
         ))),

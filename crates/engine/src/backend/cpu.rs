@@ -490,9 +490,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         }
         Kernel::AddBias { x, bias, out, rows, cols } => backend.with_output(out, &[x, bias], |slab, out| {
             let (x, bias) = (slab.get(x), slab.get(bias));
-            for ((out, x), _) in
-                out[..rows * cols].chunks_exact_mut(cols.max(1)).zip(x.chunks_exact(cols.max(1))).zip(0..rows)
-            {
+            for (out, x) in out[..rows * cols].chunks_exact_mut(cols.max(1)).zip(x.chunks_exact(cols.max(1))) {
                 for ((out, x), bias) in out.iter_mut().zip(x).zip(bias) {
                     *out = x + bias;
                 }

@@ -41,9 +41,9 @@ impl RunSpec {
 }
 
 /// Times throwaway copies of `spec`'s run (built with `options`) on each of `backends`
-/// (`(name, backend)`), one after
-/// another: [`WARMUP_STEPS`] minibatches, then up to [`MAX_TIMED_STEPS`] timed ones (fewer once
-/// [`MIN_SECONDS`] have passed, at least one). The run the host then builds is unaffected.
+/// (`(name, backend)`), one after another: [`WARMUP_STEPS`] minibatches, then up to
+/// [`MAX_TIMED_STEPS`] timed ones (fewer once [`MIN_SECONDS`] have passed, at least one). The
+/// run the host then builds is unaffected.
 pub async fn time_backends(
     spec: &RunSpec,
     data: RunData<'_>,
