@@ -21,7 +21,8 @@ use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
 use crate::settings::{
-    backend_in_query, from_query, label, lesson_name, lessons_index_first, to_query, views_disabled, worker_disabled,
+    backend_in_query, from_query, label, lesson_name, lessons_index_first, only_host_keys, to_query, views_disabled,
+    worker_disabled,
 };
 use crate::storage;
 use crate::ui::{Phase, Predictions, Ui};
@@ -30,7 +31,6 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
-use rnnplay_engine::bench::Clock;
 use rnnplay_engine::run::{time_backends, BackendSpeed};
 use rnnplay_engine::run::{DataSource, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
@@ -84,9 +84,8 @@ pub(crate) fn chosen_backend(use_cpu: bool) -> Rc<dyn Backend> {
 /// CPU backend (see `backend_choice`).
 pub(crate) async fn measure_backends(spec: &RunSpec, data: RunData<'_>) -> Result<Vec<BackendSpeed>, String> {
     let gpu = GPU.with(|g| g.borrow().clone()).ok_or("WebGPU is not open here, so there is nothing to measure")?;
-    let clock: Clock = Rc::new(|| browser::now_ms() / 1000.0);
     let backends = [(GPU_NAME, gpu), (CPU_NAME, chosen_backend(true))];
-    time_backends(spec, data, &backends, &EngineOptions::default(), &clock)
+    time_backends(spec, data, &backends, &EngineOptions::default(), &browser::clock())
         .await
         .map_err(|err| format!("timing the backends on this model failed: {err}"))
 }
@@ -147,8 +146,7 @@ pub fn App() -> impl IntoView {
     // address beside the lesson's name, and a reload keeps them.
     let query = browser::query();
     // (Host keys such as `backend=` or `worker=0` beside it do not count as settings.)
-    let host_key = |p: &str| ["lesson=", "backend=", "worker=", "views="].iter().any(|k| p.starts_with(k));
-    let lesson_only = query.trim_start_matches('?').split('&').all(|p| host_key(p) || p.is_empty());
+    let lesson_only = only_host_keys(&query);
     let lesson = match lesson_name(&query) {
         None => None,
         Some(name) => match rnnplay_engine::lessons::lesson(&name) {
@@ -177,9 +175,9 @@ pub fn App() -> impl IntoView {
     let backend_state = RwSignal::new(BackendState::Detecting);
     // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
     let use_cpu = RwSignal::new(false);
-    // What “Train on” says, the figures last measured or read (with the key of the model size
-    // they are for), whether a measurement is under way, and the key the figures coming back
-    // are remembered under.
+    // What “Train on” says, the figures measured this visit (with the key of the model size they
+    // are for; the banner reads remembered ones from localStorage), whether a measurement is
+    // under way, and the key the figures coming back are remembered under.
     let choice = RwSignal::new(match backend_in_query(&query) {
         Ok(asked) => Choice::parse(asked.unwrap_or("auto")),
         Err(err) => {
@@ -361,9 +359,6 @@ pub fn App() -> impl IntoView {
         let plan =
             plan(&state, gpu_lost.get_untracked(), choice.get_untracked(), key.as_deref().and_then(remembered_speeds));
         use_cpu.set(plan.use_cpu);
-        if let (Some(note), Some(key)) = (plan.note, &key) {
-            speed_note.set(Some((key.clone(), note)));
-        }
         measuring.set(plan.measure);
         measured_key.set(key);
         let measure = plan.measure;

@@ -73,25 +73,19 @@ pub struct Plan {
     pub use_cpu: bool,
     /// Time both backends before building the run (then `use_cpu` is replaced by the result).
     pub measure: bool,
-    /// What the banner shows meanwhile.
-    pub note: Option<SpeedNote>,
 }
 
 /// The plan for a run of `spec`: forced, remembered (`remembered` is what this browser kept for
 /// the adapter and `spec`'s model size), or to be measured.
 pub fn plan(state: &BackendState, lost: bool, choice: Choice, remembered: Option<Vec<BackendSpeed>>) -> Plan {
-    let forced = |use_cpu| Plan { use_cpu, measure: false, note: None };
+    let forced = |use_cpu| Plan { use_cpu, measure: false };
     match (state, choice) {
         (BackendState::Gpu { .. }, _) if lost => forced(true),
         (BackendState::Gpu { .. }, Choice::Gpu) => forced(false),
         (BackendState::Gpu { .. }, Choice::Cpu) => forced(true),
         (BackendState::Gpu { .. }, Choice::Auto) => match remembered {
-            Some(speeds) => Plan {
-                use_cpu: cpu_is_faster(&speeds),
-                measure: false,
-                note: Some(SpeedNote { speeds, remembered: true }),
-            },
-            None => Plan { use_cpu: false, measure: true, note: None },
+            Some(speeds) => Plan { use_cpu: cpu_is_faster(&speeds), measure: false },
+            None => Plan { use_cpu: false, measure: true },
         },
         _ => forced(true),
     }
@@ -186,9 +180,9 @@ mod tests {
     #[test]
     fn auto_measures_once_then_follows_what_was_remembered() {
         let first = plan(&swiftshader(), false, Choice::Auto, None);
-        assert_eq!(first, Plan { use_cpu: false, measure: true, note: None });
+        assert_eq!(first, Plan { use_cpu: false, measure: true });
         let again = plan(&swiftshader(), false, Choice::Auto, Some(speeds(1_197.0, 17_378.0)));
-        assert!(again.use_cpu && !again.measure && again.note.as_ref().is_some_and(|n| n.remembered));
+        assert!(again.use_cpu && !again.measure);
         let gpu_faster = plan(&swiftshader(), false, Choice::Auto, Some(speeds(90_000.0, 17_378.0)));
         assert!(!gpu_faster.use_cpu);
     }
@@ -198,9 +192,9 @@ mod tests {
         let remembered = Some(speeds(1.0, 2.0));
         assert_eq!(
             plan(&swiftshader(), false, Choice::Gpu, remembered.clone()),
-            Plan { use_cpu: false, measure: false, note: None }
+            Plan { use_cpu: false, measure: false }
         );
-        assert_eq!(plan(&swiftshader(), false, Choice::Cpu, None), Plan { use_cpu: true, measure: false, note: None });
+        assert_eq!(plan(&swiftshader(), false, Choice::Cpu, None), Plan { use_cpu: true, measure: false });
         assert!(plan(&swiftshader(), true, Choice::Auto, None).use_cpu);
         assert!(!plan(&BackendState::Cpu("no adapter".into()), false, Choice::Auto, None).measure);
     }

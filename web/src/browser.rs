@@ -45,6 +45,11 @@ pub fn now_ms() -> f64 {
     performance.map_or(0.0, |p| p.now())
 }
 
+/// Seconds from `performance.now()`, as the engine's measurements read a clock.
+pub fn clock() -> rnnplay_engine::bench::Clock {
+    std::rc::Rc::new(|| now_ms() / 1000.0)
+}
+
 /// The bytes of a same-origin file, or why they could not be had.
 pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     let request = match (web_sys::window(), worker_scope()) {
@@ -96,14 +101,19 @@ pub fn set_query(query: &str) {
     }
 }
 
+/// The page's localStorage, where the browser lets it keep anything.
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
 /// The value localStorage keeps under `key` (`None` where the page may keep nothing).
 pub fn stored(key: &str) -> Option<String> {
-    web_sys::window()?.local_storage().ok().flatten()?.get_item(key).ok().flatten()
+    local_storage()?.get_item(key).ok().flatten()
 }
 
 /// Keeps `value` under `key` in localStorage, where the page may keep anything (else nothing).
 pub fn store(key: &str, value: &str) {
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+    if let Some(storage) = local_storage() {
         let _ = storage.set_item(key, value);
     }
 }
@@ -112,7 +122,7 @@ pub fn store(key: &str, value: &str) {
 /// the page may keep nothing).
 pub fn first_visit() -> bool {
     const KEY: &str = "rnnplay-visited";
-    let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) else { return false };
+    let Some(storage) = local_storage() else { return false };
     let first = storage.get_item(KEY).ok().flatten().is_none();
     let _ = storage.set_item(KEY, "1");
     first

@@ -40,6 +40,11 @@ pub fn label(key: &str) -> &str {
 /// or where a worker misbehaves); not a setting of the run.
 pub const WORKER_KEY: &str = "worker";
 
+/// The value of `key` in the query (the first, if it appears more than once).
+fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query.trim_start_matches('?').split('&').find_map(|p| p.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
+}
+
 /// Whether the query asks for no training worker.
 pub fn worker_disabled(query: &str) -> bool {
     query.trim_start_matches('?').split('&').any(|p| p == "worker=0")
@@ -60,7 +65,7 @@ pub const BACKEND_KEY: &str = "backend";
 
 /// The backend the query asks for, if any; an error naming the choices for anything else.
 pub fn backend_in_query(query: &str) -> Result<Option<&str>, String> {
-    match query.trim_start_matches('?').split('&').find_map(|p| p.strip_prefix("backend=")) {
+    match query_value(query, BACKEND_KEY) {
         None => Ok(None),
         Some(value @ ("gpu" | "cpu" | "auto")) => Ok(Some(value)),
         Some(other) => Err(format!("backend={other} is not a backend; use backend=gpu, backend=cpu or backend=auto")),
@@ -73,7 +78,7 @@ pub const LESSON_KEY: &str = "lesson";
 
 /// The lesson the query names, if any.
 pub fn lesson_name(query: &str) -> Option<String> {
-    query.trim_start_matches('?').split('&').find_map(|p| p.strip_prefix("lesson=")).map(String::from)
+    query_value(query, LESSON_KEY).map(String::from)
 }
 
 /// `lessons=1` opens the lessons index (the landing view of a first visit); not a setting.
@@ -84,6 +89,18 @@ pub const LESSONS_KEY: &str = "lessons";
 pub fn lessons_index_first(query: &str, first_visit: bool) -> bool {
     let query = query.trim_start_matches('?');
     query.split('&').any(|p| p == "lessons=1") || (first_visit && query.is_empty())
+}
+
+/// The keys of the address that belong to the page, not to the run's settings.
+const HOST_KEYS: [&str; 5] = [WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY, BACKEND_KEY];
+
+/// Whether the query names nothing but the page's own keys (a lesson's address, say, with
+/// `backend=cpu`): then a lesson sets up its first run.
+pub fn only_host_keys(query: &str) -> bool {
+    query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).all(|p| {
+        let key = p.split_once('=').map_or(p, |(k, _)| k);
+        HOST_KEYS.contains(&key)
+    })
 }
 
 /// Old links named the data `dataset`.
@@ -106,10 +123,7 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
-        .filter(|(k, _)| {
-            !crate::bench_options::KEYS.contains(k)
-                && ![WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY, BACKEND_KEY].contains(k)
-        })
+        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && !HOST_KEYS.contains(k))
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
 }
@@ -135,6 +149,8 @@ mod tests {
         assert_eq!(from_query("?backend=cpu&hidden=8").unwrap().hidden, 8);
         assert_eq!(backend_in_query("?hidden=8&backend=gpu"), Ok(Some("gpu")));
         assert_eq!(backend_in_query("?hidden=8"), Ok(None));
+        assert!(only_host_keys("?lesson=clipping&backend=cpu&worker=0") && only_host_keys(""));
+        assert!(!only_host_keys("?lesson=clipping&hidden=8"));
         assert!(backend_in_query("?backend=tpu").unwrap_err().contains("use backend=gpu, backend=cpu or backend=auto"));
         assert_eq!(lesson_name("?hidden=8&lesson=clipping").as_deref(), Some("clipping"));
         assert_eq!(from_query("?lesson=clipping&hidden=8").unwrap().hidden, 8);

@@ -13,9 +13,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
 use rnnplay_engine::backend::LocalFuture;
-use rnnplay_engine::bench::{
-    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clock, Clocks, Layers, Run,
-};
+use rnnplay_engine::bench::{best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Run};
 use rnnplay_engine::presets::seq2seq_preset;
 use rnnplay_engine::run::{DataSource, RunSpec};
 use rnnplay_engine::soak::{endless, growing, growth, soak, MemorySample, SoakHost, Span};
@@ -69,7 +67,7 @@ pub async fn measure(options: BenchOptions, view: RwSignal<BenchView>) {
     let data = BenchData { time_machine: &text, fra_eng_zip: zip.as_deref() };
     // The browser has no thread clock: host time is the wall time of the step's calls, which
     // do not wait for the device (WebGPU work runs in the GPU process).
-    let now: Clock = Rc::new(|| browser::now_ms() / 1000.0);
+    let now = browser::clock();
     let clocks = Clocks { wall: Rc::clone(&now), host: now };
     say("running", "measuring the best GEMM (512³)…".into());
     browser::sleep(0).await;
