@@ -56,6 +56,21 @@ impl Batch {
             .flat_map(|t| (0..self.batch_size).map(move |b| self.labels[b * self.num_steps + t]))
             .collect()
     }
+
+    /// The minibatch of rows `rows` (clamped to the batch): one worker's share of a batch
+    /// trained data-parallel. Row r of the share continues row `rows.start + r` of the
+    /// previous batch's share, so sequential partitioning still carries each row's state.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Batch {
+        let end = rows.end.min(self.batch_size);
+        let start = rows.start.min(end);
+        let cut = |values: &[u32]| values[start * self.num_steps..end * self.num_steps].to_vec();
+        Batch {
+            inputs: cut(&self.inputs),
+            labels: cut(&self.labels),
+            batch_size: end - start,
+            num_steps: self.num_steps,
+        }
+    }
 }
 
 /// Produces one epoch of minibatches at a time from a corpus.
@@ -184,6 +199,18 @@ mod tests {
                 assert_eq!(last + 1, next, "row {row} must continue");
             }
         }
+    }
+
+    #[test]
+    fn rows_cut_a_batch_into_shares_that_add_up_to_it() {
+        let mut iter = BatchIter::new(counting(100), 3, 4, Sampling::Sequential, 7).unwrap();
+        let batch = iter.epoch().remove(0);
+        let (head, tail) = (batch.rows(0..1), batch.rows(1..3));
+        assert_eq!((head.batch_size, tail.batch_size), (1, 2));
+        assert_eq!([head.inputs, tail.inputs].concat(), batch.inputs);
+        assert_eq!([head.labels, tail.labels].concat(), batch.labels);
+        assert_eq!(batch.rows(2..9).batch_size, 1, "clamped to the batch");
+        assert_eq!(batch.rows(5..9).batch_size, 0);
     }
 
     #[test]

@@ -85,6 +85,22 @@ impl PairBatch {
     pub fn target_tokens(&self) -> usize {
         self.tgt_valid.iter().sum()
     }
+
+    /// The pairs of rows `rows` (clamped to the batch): one worker's share of a batch trained
+    /// data-parallel.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> PairBatch {
+        let end = rows.end.min(self.batch_size);
+        let start = rows.start.min(end);
+        let cut = |values: &[u32]| values[start * self.num_steps..end * self.num_steps].to_vec();
+        PairBatch {
+            batch_size: end - start,
+            num_steps: self.num_steps,
+            src: cut(&self.src),
+            src_valid: self.src_valid[start..end].to_vec(),
+            tgt: cut(&self.tgt),
+            tgt_valid: self.tgt_valid[start..end].to_vec(),
+        }
+    }
 }
 
 /// Pairs turned into padded id arrays with their vocabularies, ready for minibatches.
@@ -236,6 +252,12 @@ mod tests {
         let batch = data.batch(&[1, 0]);
         assert_eq!(batch.tgt_valid, vec![2, 3]);
         assert_eq!(batch.target_tokens(), 5);
+        let second = batch.rows(1..2);
+        assert_eq!(
+            (second.batch_size, second.tgt_valid.clone(), second.src.clone()),
+            (1, vec![3], data.src[0].clone())
+        );
+        assert_eq!(batch.rows(0..1).target_tokens() + second.target_tokens(), 5);
         assert_eq!(time_major(&[1, 2, 3, 4, 5, 6], 2, 3), vec![1, 4, 2, 5, 3, 6]);
     }
 

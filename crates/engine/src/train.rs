@@ -70,6 +70,9 @@ pub(crate) struct StepCore {
     /// vocabulary (ln V, set with each batch): an epoch past [`BLOW_UP`] times either diverged.
     first_loss: Option<f32>,
     pub(crate) uniform_loss: f32,
+    /// Data parallelism: this worker's share of a step's sums, laid out as `metrics`
+    /// ([loss, 0, ‖∂L/∂h_s‖ …]); made by the first shared step.
+    share: Option<Tensor>,
 }
 
 /// How many times the first epoch's mean loss a later epoch's may reach before the run counts
@@ -89,6 +92,7 @@ impl StepCore {
             replay: true,
             first_loss: None,
             uniform_loss: f32::INFINITY,
+            share: None,
         })
     }
 
@@ -201,6 +205,109 @@ impl StepCore {
         self.backend.flush()
     }
 
+    /// Data parallelism, the first half of a step (`run/shards.rs`): zeroed gradients, the
+    /// forward pass on this worker's rows, backward, the carried values; the loss (times
+    /// `loss_scale`) and the watched state gradients go to the share, not the epoch's sums.
+    /// Nothing is updated. `seed` is this worker's dropout seed for the step, so that two
+    /// workers draw different masks. Recorded every time (no plan replay) and submitted once.
+    pub(crate) fn backward_share(
+        &mut self,
+        params: &[Param],
+        seed: impl FnOnce(u32) -> u32,
+        forward: impl FnOnce(&mut Tape) -> Result<StepLoss>,
+    ) -> Result<()> {
+        self.step = self.step.wrapping_add(1);
+        self.seed.write_u32(&[seed(self.step)])?;
+        let share = self.share_tensor()?;
+        self.backend.run(Kernel::Fill { out: share.id(), len: share.len(), value: 0.0 })?;
+        zero_grads(params)?;
+        let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
+        let StepLoss { loss, loss_scale, carry, watches } = forward(&mut tape)?;
+        tape.backward(loss)?;
+        measure(&tape, &watches, &share)?;
+        self.backend.run(Kernel::Scale {
+            x: tape.value(loss).id(),
+            out: share.id(),
+            len: 1,
+            alpha: loss_scale,
+            accumulate: true,
+        })?;
+        for (value, into) in carry {
+            into.copy_from(tape.value(value))?;
+        }
+        drop(tape);
+        self.backend.flush()
+    }
+
+    /// A worker without rows in this step: no gradient, no loss, only the step counted.
+    pub(crate) fn empty_share(&mut self, params: &[Param]) -> Result<()> {
+        self.step = self.step.wrapping_add(1);
+        let share = self.share_tensor()?;
+        self.backend.run(Kernel::Fill { out: share.id(), len: share.len(), value: 0.0 })?;
+        zero_grads(params)
+    }
+
+    /// The share tensor, made on first use in the metrics' layout.
+    fn share_tensor(&mut self) -> Result<Tensor> {
+        if self.share.as_ref().is_none_or(|share| share.len() != self.metrics.len()) {
+            self.share = Some(Tensor::zeros(&self.backend, &[self.metrics.len()])?);
+        }
+        self.share.clone().ok_or_else(|| EngineError::InvalidArgument("no share tensor".into()))
+    }
+
+    /// What [`StepCore::backward_share`] left, read back as one vector whose plain sum over
+    /// the workers is the whole batch's: every gradient times `weight`, then the share's
+    /// loss times `weight` and its state-gradient norms times `weight²` (a row's ∂L/∂h scales
+    /// with the weight, and their mean is over the worker's rows, a `weight` of the batch's).
+    pub(crate) async fn read_share(&mut self, params: &[Param], weight: f32) -> Result<Vec<f32>> {
+        let share = self.share_tensor()?;
+        let mut values = Vec::with_capacity(share_len(params, &share));
+        for param in params {
+            values.extend(param.grad().to_vec().await?.into_iter().map(|g| g * weight));
+        }
+        let sums = share.to_vec().await?;
+        values.extend(sums.iter().enumerate().map(|(slot, v)| if slot < 2 { v * weight } else { v * weight * weight }));
+        Ok(values)
+    }
+
+    /// The length of a share: every parameter, then the metrics' slots.
+    pub(crate) fn share_len(&mut self, params: &[Param]) -> Result<usize> {
+        let share = self.share_tensor()?;
+        Ok(share_len(params, &share))
+    }
+
+    /// Data parallelism, the second half of a step: `sum` (every worker's share added in
+    /// worker order) becomes the gradients, which are clipped and applied; its sums go to the
+    /// epoch's. Every worker applies the same sum to the same weights, so they stay equal.
+    pub(crate) fn apply_sum(&mut self, params: &[Param], sum: &[f32]) -> Result<()> {
+        let share = self.share_tensor()?;
+        let expected = share_len(params, &share);
+        if sum.len() != expected {
+            return Err(EngineError::InvalidArgument(format!(
+                "a summed share has {} values where this model's has {expected}; every worker must train the same run",
+                sum.len()
+            )));
+        }
+        self.optimizer.advance(params)?;
+        let mut offset = 0;
+        for param in params {
+            param.grad().write_f32(&sum[offset..offset + param.len()])?;
+            offset += param.len();
+        }
+        share.write_f32(&sum[offset..])?;
+        self.clipper.clip(params)?;
+        self.optimizer.record(params)?;
+        self.backend.run(Kernel::Scale {
+            x: share.id(),
+            out: self.metrics.id(),
+            len: share.len(),
+            alpha: 1.0,
+            accumulate: true,
+        })?;
+        accumulate_into(&self.backend, self.clipper.norm().id(), &self.metrics, 1)?;
+        self.backend.flush()
+    }
+
     /// Records the step; its tape (and with it every temporary buffer) is gone before the
     /// submit, so the next step gets the same buffers back from the pool in the same roles.
     fn record(&mut self, params: &[Param], forward: impl FnOnce(&mut Tape) -> Result<StepLoss>) -> Result<()> {
@@ -224,6 +331,11 @@ impl StepCore {
         }
         Ok(())
     }
+}
+
+/// Values in a share of `params` with sums laid out as `share`.
+fn share_len(params: &[Param], share: &Tensor) -> usize {
+    params.iter().map(Param::len).sum::<usize>() + share.len()
 }
 
 /// A language model's inputs for one batch shape, on the device: written before every step,
@@ -354,6 +466,34 @@ impl Trainer {
     /// (detached: truncated BPTT) when that batch had the same shape and model; otherwise, and
     /// under random sampling, from zeros.
     pub fn train_batch(&mut self, model: &LanguageModel, batch: &Batch, sampling: Sampling) -> Result<()> {
+        self.run_batch(model, batch, sampling, None)
+    }
+
+    /// Data parallelism: the first half of a step on this worker's rows of a batch (`rows`,
+    /// from [`Batch::rows`]) — forward and backward, the state carried as in
+    /// [`Trainer::train_batch`], nothing updated; `seed` turns the step count into this
+    /// worker's dropout seed. Then `read_share` and, with every worker's shares summed,
+    /// `apply_sum`.
+    pub(crate) fn backward_share(
+        &mut self,
+        model: &LanguageModel,
+        rows: &Batch,
+        sampling: Sampling,
+        seed: &dyn Fn(u32) -> u32,
+    ) -> Result<()> {
+        if rows.batch_size == 0 {
+            return self.core.empty_share(model.params());
+        }
+        self.run_batch(model, rows, sampling, Some(seed))
+    }
+
+    fn run_batch(
+        &mut self,
+        model: &LanguageModel,
+        batch: &Batch,
+        sampling: Sampling,
+        share_seed: Option<&dyn Fn(u32) -> u32>,
+    ) -> Result<()> {
         let backend = Rc::clone(&self.core.backend);
         let (inputs, used_last) = inputs_for(
             &mut self.inputs,
@@ -380,7 +520,7 @@ impl Trainer {
         let measures_through_time = self.core.metrics.len() > 2;
         self.core.uniform_loss = (model.config().vocab_size as f32).ln();
         let (batch_size, hidden) = (batch.batch_size, model.config().hidden_size);
-        self.core.step(plans, (0, model.fused_layers()), model.params(), |tape| {
+        let forward = |tape: &mut Tape| {
             if measures_through_time {
                 tape.enable_probes();
             }
@@ -389,7 +529,11 @@ impl Trainer {
             let watches = watch_top_layer(tape, batch_size, hidden, 2);
             let carry = final_state.into_iter().zip(state.iter().cloned()).collect();
             Ok(StepLoss { loss, loss_scale: 1.0, carry, watches })
-        })?;
+        };
+        match share_seed {
+            None => self.core.step(plans, (0, model.fused_layers()), model.params(), forward)?,
+            Some(seed) => self.core.backward_share(model.params(), seed, forward)?,
+        }
         self.carrying = true;
         Ok(())
     }

@@ -190,6 +190,33 @@ impl Seq2SeqTrainer {
     /// One training step on `batch` — forward (teacher forcing or scheduled sampling), masked
     /// cross-entropy, backward, clipping, update — recorded and submitted once, no read-back.
     pub fn train_batch(&mut self, model: &Seq2Seq, tgt_vocab: &Vocab, batch: &PairBatch) -> Result<()> {
+        self.run_batch(model, tgt_vocab, batch, None)
+    }
+
+    /// Data parallelism: the first half of a step on this worker's rows (`rows`, from
+    /// [`PairBatch::rows`]) — forward and backward, nothing updated; `seed` turns the step
+    /// count into this worker's dropout seed. The loss is a sum over sequences (d2l's), so
+    /// the workers' shares add up to the batch's with weight 1.
+    pub(crate) fn backward_share(
+        &mut self,
+        model: &Seq2Seq,
+        tgt_vocab: &Vocab,
+        rows: &PairBatch,
+        seed: &dyn Fn(u32) -> u32,
+    ) -> Result<()> {
+        if rows.batch_size == 0 {
+            return self.core.empty_share(model.params());
+        }
+        self.run_batch(model, tgt_vocab, rows, Some(seed))
+    }
+
+    fn run_batch(
+        &mut self,
+        model: &Seq2Seq,
+        tgt_vocab: &Vocab,
+        batch: &PairBatch,
+        share_seed: Option<&dyn Fn(u32) -> u32>,
+    ) -> Result<()> {
         let (bos, _) = reserved(tgt_vocab);
         let backend = Rc::clone(&self.core.backend);
         let (inputs, _) = inputs_for(
@@ -206,7 +233,7 @@ impl Seq2SeqTrainer {
         }
         let PairInputs { src, dec_in, labels, weights, step_inputs, step_coins, plans, .. } = inputs;
         let num_steps = batch.num_steps as f32;
-        self.core.step(plans, (u8::from(scheduled), model.fused_layers()), model.params(), |tape| {
+        let forward = |tape: &mut Tape| {
             let logits = if scheduled {
                 model.forward_scheduled(tape, src, step_inputs, step_coins)?
             } else {
@@ -216,7 +243,11 @@ impl Seq2SeqTrainer {
             let loss = tape.masked_softmax_cross_entropy(logits, labels, Some(weights), num_steps)?;
             // metrics[0] gets Σ valid CE back from the loss's normaliser.
             Ok(StepLoss { loss, loss_scale: num_steps, carry: Vec::new(), watches: Vec::new() })
-        })
+        };
+        match share_seed {
+            None => self.core.step(plans, (u8::from(scheduled), model.fused_layers()), model.params(), forward),
+            Some(seed) => self.core.backward_share(model.params(), seed, forward),
+        }
     }
 
     /// Reads the epoch's sums back (its one read-back) and turns them into per-token and

@@ -183,6 +183,11 @@ pub struct Session {
     host_copy: Option<(usize, Vec<u8>)>,
     /// The epoch in which the device was lost, once it has been.
     lost_in: Option<usize>,
+    /// Data parallelism: which share of every minibatch this session trains (`shards.rs`).
+    pub(super) shard: Option<super::shards::Shard>,
+    /// Data parallelism: the whole minibatch's tokens, between this worker's share and the
+    /// workers' sum.
+    pub(super) awaiting_sum: Option<usize>,
 }
 
 fn invalid(message: impl Into<String>) -> EngineError {
@@ -367,6 +372,8 @@ impl Session {
             diverged: None,
             host_copy: None,
             lost_in: None,
+            shard: None,
+            awaiting_sum: None,
         };
         session.keep_last_good()?;
         Ok(session)
@@ -455,6 +462,23 @@ impl Session {
     /// diverged, the weights after the previous epoch are restored and the error names the
     /// epoch; the session then refuses to step.
     pub async fn step(&mut self) -> Result<Option<EpochReport>> {
+        if self.shard.is_some() {
+            return Err(invalid("a session trained by several workers steps with share() and apply_sum()"));
+        }
+        self.check_steppable()?;
+        let (lr, sampling) = (self.lr(), self.scheduled_sampling());
+        let epoch = self.epochs_done + 1;
+        let finished = match &mut self.run {
+            TaskRun::Language(run) => Self::step_language(run, lr, &mut self.tokens_trained).await,
+            TaskRun::Seq2Seq(run) => {
+                Self::step_seq2seq(run, lr, sampling, epoch, self.spec.seed, &mut self.tokens_trained).await
+            }
+        };
+        self.end_step(finished, epoch, lr).await
+    }
+
+    /// The error a session that stopped (diverged, or lost its device) gives a further step.
+    pub(super) fn check_steppable(&self) -> Result<()> {
         if let Some(epoch) = self.diverged {
             return Err(invalid(format!(
                 "the run diverged in epoch {epoch} and stopped; the weights after epoch {} are kept",
@@ -464,14 +488,18 @@ impl Session {
         if let Some(epoch) = self.lost_in {
             return Err(EngineError::DeviceLost(format!("in epoch {epoch}; the run stopped")));
         }
-        let (lr, sampling) = (self.lr(), self.scheduled_sampling());
-        let epoch = self.epochs_done + 1;
-        let finished = match &mut self.run {
-            TaskRun::Language(run) => Self::step_language(run, lr, &mut self.tokens_trained).await,
-            TaskRun::Seq2Seq(run) => {
-                Self::step_seq2seq(run, lr, sampling, epoch, self.spec.seed, &mut self.tokens_trained).await
-            }
-        };
+        Ok(())
+    }
+
+    /// After a trained minibatch (`finished`: the epoch's report if it was the epoch's last):
+    /// divergence restores the last good weights, a finished epoch is counted, its weights
+    /// kept as the last good ones and, on a GPU, copied to the host.
+    pub(super) async fn end_step(
+        &mut self,
+        finished: Result<Option<EpochReport>>,
+        epoch: usize,
+        lr: f32,
+    ) -> Result<Option<EpochReport>> {
         let mut report = match finished {
             Ok(Some(report)) => report,
             Ok(None) => return Ok(None),
@@ -498,7 +526,7 @@ impl Session {
     }
 
     /// Notes a lost device (the session then refuses to step); any error passes through.
-    fn lost_device(&mut self, err: EngineError, epoch: usize) -> EngineError {
+    pub(super) fn lost_device(&mut self, err: EngineError, epoch: usize) -> EngineError {
         if matches!(err, EngineError::DeviceLost(_)) {
             self.lost_in = Some(epoch);
         }
@@ -526,15 +554,31 @@ impl Session {
     }
 
     async fn step_language(run: &mut LanguageRun, lr: f32, trained: &mut usize) -> Result<Option<EpochReport>> {
+        let batch = Self::next_language_batch(run, lr)?;
+        run.trainer.train_batch(&run.model, &batch, run.batches.sampling())?;
+        let tokens = batch.batch_size * batch.num_steps;
+        *trained += tokens;
+        Self::end_language_batch(run, lr, tokens).await
+    }
+
+    /// The next minibatch, the epoch begun first when one ended.
+    pub(super) fn next_language_batch(run: &mut LanguageRun, lr: f32) -> Result<Batch> {
         if run.cursor.between_epochs() {
             run.cursor.pending = run.batches.epoch().into();
             run.trainer.set_lr(lr)?;
             run.trainer.begin_epoch()?;
         }
-        let batch = run.cursor.next("the corpus gives no minibatch; it is shorter than one batch")?;
-        run.trainer.train_batch(&run.model, &batch, run.batches.sampling())?;
-        *trained += batch.batch_size * batch.num_steps;
-        let Some((batches, tokens)) = run.cursor.trained(batch.batch_size * batch.num_steps) else {
+        run.cursor.next("the corpus gives no minibatch; it is shorter than one batch")
+    }
+
+    /// Counts a trained minibatch of `tokens`; after the epoch's last, reads the epoch's
+    /// metrics back, evaluates the validation split and reports.
+    pub(super) async fn end_language_batch(
+        run: &mut LanguageRun,
+        lr: f32,
+        tokens: usize,
+    ) -> Result<Option<EpochReport>> {
+        let Some((batches, tokens)) = run.cursor.trained(tokens) else {
             return Ok(None);
         };
         let metrics = run.trainer.finish_epoch(batches, tokens).await?;
@@ -564,16 +608,38 @@ impl Session {
         seed: u64,
         trained: &mut usize,
     ) -> Result<Option<EpochReport>> {
+        let batch = Self::next_pair_batch(run, lr, probability, seed.wrapping_add(epoch as u64))?;
+        run.trainer.train_batch(&run.model, &run.data.tgt_vocab, &batch)?;
+        *trained += batch.target_tokens();
+        Self::end_pair_batch(run, lr, probability, batch.target_tokens()).await
+    }
+
+    /// The next minibatch of pairs, the epoch begun first (its scheduled-sampling coins
+    /// seeded with `coin_seed`) when one ended.
+    pub(super) fn next_pair_batch(
+        run: &mut Seq2SeqRun,
+        lr: f32,
+        probability: f32,
+        coin_seed: u64,
+    ) -> Result<PairBatch> {
         if run.cursor.between_epochs() {
             run.cursor.pending = from_data(run.data.epoch(run.batch_size, &mut run.rng))?.into();
             run.trainer.set_lr(lr)?;
-            run.trainer.set_scheduled_sampling(probability, seed.wrapping_add(epoch as u64))?;
+            run.trainer.set_scheduled_sampling(probability, coin_seed)?;
             run.trainer.begin_epoch()?;
         }
-        let batch = run.cursor.next("the data set gives no minibatch")?;
-        run.trainer.train_batch(&run.model, &run.data.tgt_vocab, &batch)?;
-        *trained += batch.target_tokens();
-        let Some((batches, tokens)) = run.cursor.trained(batch.target_tokens()) else {
+        run.cursor.next("the data set gives no minibatch")
+    }
+
+    /// Counts a trained minibatch of `tokens` target tokens; after the epoch's last, reads the
+    /// epoch's metrics back and reports.
+    pub(super) async fn end_pair_batch(
+        run: &mut Seq2SeqRun,
+        lr: f32,
+        probability: f32,
+        tokens: usize,
+    ) -> Result<Option<EpochReport>> {
+        let Some((batches, tokens)) = run.cursor.trained(tokens) else {
             return Ok(None);
         };
         let metrics = run.trainer.finish_epoch(batches, tokens, run.data.num_steps).await?;
@@ -601,6 +667,7 @@ impl Session {
             TaskRun::Language(run) => run.cursor.clear(),
             TaskRun::Seq2Seq(run) => run.cursor.clear(),
         }
+        self.awaiting_sum = None;
         self.params().first().map_or(Ok(()), |p| p.value().backend().flush())
     }
 

@@ -1,0 +1,230 @@
+//! Data parallelism: one run trained by several workers, each with its own copy of the
+//! session (the same spec, data and seed), each computing one share of every minibatch's rows.
+//!
+//! A step has two halves. [`Session::share`] runs forward and backward on this worker's rows
+//! and reads back one vector — the gradients, then the step's sums (loss, state-gradient
+//! norms) — weighted so that the plain sum over the workers is the whole minibatch's. The
+//! host adds the workers' vectors with [`sum_shares`], in worker order, and hands the same sum
+//! to every worker's [`Session::apply_sum`], which clips it, updates and counts the
+//! minibatch. Every worker applies the same numbers to the same weights, so the copies stay
+//! equal without sending weights; each keeps its rows' recurrent state between minibatches.
+//!
+//! This is how the page uses more than one core on stable Rust: wasm32 threads need a nightly
+//! standard library, but Web Workers are plain processes that exchange vectors. A session of
+//! one shard trains exactly as [`Session::step`] does; more shards give the same training up
+//! to the order of floating-point sums (the tests hold both).
+
+use super::session::{EpochReport, Session, TaskRun};
+use crate::error::{EngineError, Result};
+use std::ops::Range;
+
+/// The most workers a run may be split over.
+pub const MAX_SHARDS: usize = 64;
+
+/// Which share of every minibatch a session trains: worker `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Worker `index` of `count`: 1 ≤ count ≤ [`MAX_SHARDS`], index < count.
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if count == 0 || count > MAX_SHARDS {
+            return Err(invalid(format!("a run is split over 1 to {MAX_SHARDS} workers, not {count}")));
+        }
+        if index >= count {
+            return Err(invalid(format!("worker {index} does not exist in a split over {count} (0 to {})", count - 1)));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// This worker's rows of a minibatch of `batch_size`: an even split, the first
+    /// `batch_size % count` workers taking one row more.
+    pub fn rows(&self, batch_size: usize) -> Range<usize> {
+        let (base, extra) = (batch_size / self.count, batch_size % self.count);
+        let start = self.index * base + self.index.min(extra);
+        start..start + base + usize::from(self.index < extra)
+    }
+
+    /// This worker's dropout seed for step `step`: different for every (step, worker), the
+    /// step itself for a single worker (so one shard trains exactly as an unsplit run).
+    pub fn seed(&self, step: u32) -> u32 {
+        step.wrapping_mul(self.count as u32).wrapping_add(self.index as u32)
+    }
+}
+
+/// Adds the workers' shares element by element in worker order (the first share first): the
+/// one place the order is fixed, so every host gets the same sum from the same shares.
+pub fn sum_shares(shares: &[Vec<f32>]) -> Result<Vec<f32>> {
+    let Some((first, rest)) = shares.split_first() else {
+        return Err(invalid("no share to add: a split run has at least one worker"));
+    };
+    let mut sum = first.clone();
+    for (index, share) in rest.iter().enumerate() {
+        if share.len() != sum.len() {
+            return Err(invalid(format!(
+                "worker {} sent {} values where worker 0 sent {}; every worker must train the same run",
+                index + 1,
+                share.len(),
+                sum.len()
+            )));
+        }
+        for (total, value) in sum.iter_mut().zip(share) {
+            *total += value;
+        }
+    }
+    Ok(sum)
+}
+
+fn invalid(message: impl Into<String>) -> EngineError {
+    EngineError::InvalidArgument(message.into())
+}
+
+impl Session {
+    /// Makes this session one worker of a split run: between epochs (a new run, or one resumed
+    /// from a checkpoint), and with no more workers than the minibatch has rows.
+    pub fn set_shard(&mut self, shard: Shard) -> Result<()> {
+        if self.epoch_progress() != (0, 0) || self.awaiting_sum.is_some() {
+            return Err(invalid("a run is split over workers between epochs, not within one"));
+        }
+        let rows = self.spec().batch_size;
+        if shard.count > rows {
+            return Err(invalid(format!(
+                "{} workers cannot share minibatches of {rows} rows; use at most {rows} workers or a larger batch",
+                shard.count
+            )));
+        }
+        self.shard = Some(shard);
+        Ok(())
+    }
+
+    /// The share of every minibatch this session trains, if the run is split.
+    pub fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+
+    /// The first half of a split step: forward and backward on this worker's rows of the next
+    /// minibatch (the epoch begun first when one ended), read back as this worker's share.
+    /// Nothing is updated until [`Session::apply_sum`] gets the workers' sum.
+    pub async fn share(&mut self) -> Result<Vec<f32>> {
+        let Some(shard) = self.shard else {
+            return Err(invalid("share() is for a run split over workers; call set_shard first, or step()"));
+        };
+        if self.awaiting_sum.is_some() {
+            return Err(invalid("this worker's share of the step is out; apply the workers' sum first"));
+        }
+        self.check_steppable()?;
+        let (lr, probability, epoch, seed) =
+            (self.lr(), self.scheduled_sampling(), self.epochs_done + 1, self.spec().seed);
+        let shared = match &mut self.run {
+            TaskRun::Language(run) => {
+                async {
+                    let batch = Self::next_language_batch(run, lr)?;
+                    let rows = batch.rows(shard.rows(batch.batch_size));
+                    let weight = rows.batch_size as f32 / batch.batch_size.max(1) as f32;
+                    let sampling = run.batches.sampling();
+                    run.trainer.backward_share(&run.model, &rows, sampling, &|step| shard.seed(step))?;
+                    let share = run.trainer.core.read_share(run.model.params(), weight).await?;
+                    Ok((share, batch.batch_size * batch.num_steps))
+                }
+                .await
+            }
+            TaskRun::Seq2Seq(run) => {
+                async {
+                    // Each worker draws its own scheduled-sampling coins.
+                    let coin_seed = seed.wrapping_add(epoch as u64).wrapping_add((shard.index as u64) << 32);
+                    let batch = Self::next_pair_batch(run, lr, probability, coin_seed)?;
+                    let rows = batch.rows(shard.rows(batch.batch_size));
+                    run.trainer.backward_share(&run.model, &run.data.tgt_vocab, &rows, &|step| shard.seed(step))?;
+                    let share = run.trainer.core.read_share(run.model.params(), 1.0).await?;
+                    Ok((share, batch.target_tokens()))
+                }
+                .await
+            }
+        };
+        match shared {
+            Ok((share, tokens)) => {
+                self.awaiting_sum = Some(tokens);
+                Ok(share)
+            }
+            Err(err) => Err(self.lost_device(err, epoch)),
+        }
+    }
+
+    /// The second half of a split step: `sum` ([`sum_shares`] of every worker's
+    /// [`Session::share`] of this step) is clipped and applied, and the minibatch counted; after
+    /// the epoch's last, the epoch's report, as [`Session::step`] gives it.
+    pub async fn apply_sum(&mut self, sum: &[f32]) -> Result<Option<EpochReport>> {
+        let Some(tokens) = self.awaiting_sum.take() else {
+            return Err(invalid("apply_sum() follows this worker's share() of the same step"));
+        };
+        let (lr, probability, epoch) = (self.lr(), self.scheduled_sampling(), self.epochs_done + 1);
+        self.tokens_trained += tokens;
+        let finished = match &mut self.run {
+            TaskRun::Language(run) => {
+                async {
+                    run.trainer.core.apply_sum(run.model.params(), sum)?;
+                    Self::end_language_batch(run, lr, tokens).await
+                }
+                .await
+            }
+            TaskRun::Seq2Seq(run) => {
+                async {
+                    run.trainer.core.apply_sum(run.model.params(), sum)?;
+                    Self::end_pair_batch(run, lr, probability, tokens).await
+                }
+                .await
+            }
+        };
+        self.end_step(finished, epoch, lr).await
+    }
+
+    /// How many values a share of this run holds (every parameter, then the step's sums).
+    pub fn share_len(&mut self) -> Result<usize> {
+        match &mut self.run {
+            TaskRun::Language(run) => run.trainer.core.share_len(run.model.params()),
+            TaskRun::Seq2Seq(run) => run.trainer.core.share_len(run.model.params()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_a_batch_evenly_and_completely() {
+        for (batch, count) in [(32, 2), (32, 3), (5, 5), (7, 4), (1, 1)] {
+            let ranges: Vec<_> = (0..count).map(|i| Shard::new(i, count).unwrap().rows(batch)).collect();
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[count - 1].end, batch);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+            }
+            let sizes: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+            assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{sizes:?}");
+        }
+    }
+
+    #[test]
+    fn seeds_differ_per_worker_and_one_worker_keeps_the_step() {
+        assert_eq!(Shard::new(0, 1).unwrap().seed(17), 17);
+        let seeds: Vec<u32> = (0..3).flat_map(|i| (1..4).map(move |s| Shard::new(i, 3).unwrap().seed(s))).collect();
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seeds.len());
+    }
+
+    #[test]
+    fn bad_splits_and_shares_are_named() {
+        assert!(Shard::new(0, 0).unwrap_err().to_string().contains("1 to 64"));
+        assert!(Shard::new(3, 3).unwrap_err().to_string().contains("0 to 2"));
+        assert!(sum_shares(&[]).is_err());
+        let err = sum_shares(&[vec![1.0, 2.0], vec![1.0]]).unwrap_err().to_string();
+        assert!(err.contains("worker 1 sent 1 values where worker 0 sent 2"), "{err}");
+        assert_eq!(sum_shares(&[vec![1.0, 2.0], vec![0.5, -2.0]]).unwrap(), vec![1.5, 0.0]);
+    }
+}
