@@ -35,6 +35,8 @@
 //     on the faster (on SwiftShader the CPU) with both figures in the banner; the next run of
 //     that size reuses them; “Train on” forces WebGPU. The WebGPU scenarios above force it with
 //     `backend=gpu` in the address.
+// 14. cpu-cores: a CPU run split over two cores (two Web Workers) trains the curve one core
+//     trains, up to rounding, and says so in the progress line.
 // Usage: node tests/e2e/e2e.cjs [dist dir] [screenshot dir]. Prints "N passed, N failed".
 // E2E_ONLY=settings-messages,webgpu runs only the scenarios named.
 // The CLI binary is $RNNPLAY_BIN, else target/debug/rnnplay (built by `cargo test`).
@@ -409,12 +411,41 @@ async function backendAuto(name, args) {
   });
 }
 
+// More than one core: the same CPU run on one core and split over two (`cores=`, one Web Worker
+// each) trains the same curve up to rounding, and the progress line says on how many cores.
+// Prints both runs' tokens/s (a figure, not a test: the machine is shared).
+async function cpuCores(name, args) {
+  const q = '?preset=d2l-gru&hidden=64&batch_size=16&num_steps=10&epochs=2&max_tokens=6000&seed=3';
+  return inBrowser(name, args, async (page) => {
+    const train = async (cores) => {
+      await page.goto(`http://127.0.0.1:${port}/${q}&cores=${cores}`, { waitUntil: 'load', timeout: 60000 });
+      await pageReady(page);
+      if ((await page.inputValue('#cores-choice')) !== String(cores)) throw new Error(`“CPU cores” does not show cores=${cores}`);
+      const values = await trainToEnd(page);
+      const runError = await page.$('#run-error');
+      if (runError) throw new Error(`run error on ${cores} core(s): ${await runError.textContent()}`);
+      const progress = await page.textContent('#progress');
+      return { values, progress, rate: Number((progress.match(/([0-9.]+) tokens\/s/) || [])[1]) };
+    };
+    const one = await train(1);
+    const two = await train(2);
+    if (one.progress.includes('CPU cores') || !two.progress.includes('on 2 CPU cores')) {
+      throw new Error(`progress lines: '${one.progress}', '${two.progress}'`);
+    }
+    if (one.values.length !== 2 || !(one.values[1] < one.values[0])) throw new Error(`one core's curve: ${one.values}`);
+    const apart = one.values.map((v, i) => Math.abs(v - two.values[i]) / v);
+    if (two.values.length !== 2 || !apart.every((d) => d < 1e-3)) throw new Error(`curves: one core ${one.values}, two ${two.values}`);
+    console.log(`${name}: perplexity ${one.values.map((v) => v.toFixed(4))} on one core, ${two.values.map((v) => v.toFixed(4))} on two; last epoch ${one.rate.toFixed(0)} and ${two.rate.toFixed(0)} tokens/s (${(two.rate / one.rate).toFixed(2)}×)`);
+  });
+}
+
 // Runs are kept: two runs survive a reload, the table says what differs, ticking both overlays
 // them; a CLI --metrics file imports and overlays; export, rename, delete and clear all work; a run paused after an autosave resumes after a reload from its epoch and ends with
 // exactly the curve of the same run trained uninterrupted; a refused storage quota is a message
 // and training goes on.
 async function keptRuns(name, args) {
-  const tiny = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=6&max_tokens=3000&lr=1&seed=3';
+  // On one core: split over two, this run can end before Pause reaches it (cpu-cores covers the split).
+  const tiny = '?preset=d2l-rnn-scratch&hidden=32&batch_size=8&num_steps=10&epochs=6&max_tokens=3000&lr=1&seed=3&cores=1';
   return inBrowser(name, args, async (page) => {
     await page.goto(`http://127.0.0.1:${port}/${tiny}`, { waitUntil: 'load', timeout: 60000 });
     await pageReady(page);
@@ -624,6 +655,7 @@ async function benchPage(name, args) {
       ['soak-cpu', () => reliability.soak('soak-cpu', [...baseArgs, '--disable-gpu', '--enable-precise-memory-info'], shared, '&worker=0')],
       ['device-lost', () => reliability.deviceLost('device-lost', [...baseArgs, '--enable-unsafe-webgpu'], shared)],
       ['backend-auto', () => backendAuto('backend-auto', [...baseArgs, '--enable-unsafe-webgpu'])],
+      ['cpu-cores', () => cpuCores('cpu-cores', [...baseArgs, '--disable-gpu'])],
     ];
     for (const [name, run] of scenarios) {
       if (!want(name)) continue;

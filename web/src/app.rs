@@ -16,13 +16,14 @@ use crate::components::runs_panel::RunsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
+use crate::helpers::available_cores;
 use crate::keeper::Keeper;
 use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
 use crate::settings::{
-    backend_in_query, from_query, label, lesson_name, lessons_index_first, only_host_keys, to_query, views_disabled,
-    worker_disabled,
+    backend_in_query, cores_in_query, from_query, label, lesson_name, lessons_index_first, only_host_keys, to_query,
+    views_disabled, worker_disabled, CORES_KEY, CORE_CHOICES, MAX_CORES,
 };
 use crate::storage;
 use crate::ui::{Phase, Predictions, Ui};
@@ -186,6 +187,11 @@ pub fn App() -> impl IntoView {
         }
     });
     use_cpu.set(choice.get_untracked() == Choice::Cpu);
+    // The cores a CPU run trains on (`None`: as many as the browser reports; helpers.rs).
+    let cores = RwSignal::new(cores_in_query(&query).unwrap_or_else(|err| {
+        url_error = Some(url_error.take().map_or(err.clone(), |earlier| format!("{earlier}; {err}")));
+        None
+    }));
     let speed_note = RwSignal::new(None::<(String, SpeedNote)>);
     let measuring = RwSignal::new(false);
     let measured_key = RwSignal::new(None::<String>);
@@ -204,12 +210,17 @@ pub fn App() -> impl IntoView {
     let backend_name = move || if use_cpu.get_untracked() { "cpu" } else { "webgpu" };
     let log_scale = RwSignal::new(false);
 
+    // The address keeps the settings, the lesson and a core count other than all, so a reload
+    // (or a shared link) trains the same run the same way.
     Effect::new(move |_| {
-        let query = to_query(&settings.get());
-        match lesson {
-            Some(lesson) => browser::set_query(&format!("{query}&lesson={}", lesson.name)),
-            None => browser::set_query(&query),
+        let mut query = to_query(&settings.get());
+        if let Some(lesson) = lesson {
+            query.push_str(&format!("&lesson={}", lesson.name));
         }
+        if let Some(n) = cores.get() {
+            query.push_str(&format!("&{CORES_KEY}={n}"));
+        }
+        browser::set_query(&query);
     });
     // Without a worker the page finds its own backends and trains by itself.
     let local_backends = move || {
@@ -229,6 +240,7 @@ pub fn App() -> impl IntoView {
             // The worker listens now (a message sent while its module was loading can be lost):
             // tell it whether the views are on.
             worker_link::send(&ToWorker::Views(ui.views.get_untracked()));
+            worker_link::send(&ToWorker::Cores(cores.get_untracked()));
             match backends {
                 Backends::Gpu { name, software } => backend_state.set(BackendState::Gpu { name, software }),
                 Backends::Cpu { reason } => {
@@ -312,6 +324,12 @@ pub fn App() -> impl IntoView {
         let on = ui.views.get();
         if worker_link::active() {
             worker_link::send(&ToWorker::Views(on));
+        }
+    });
+    Effect::new(move |_| {
+        let asked = cores.get();
+        if worker_link::active() {
+            worker_link::send(&ToWorker::Cores(asked));
         }
     });
 
@@ -672,6 +690,19 @@ pub fn App() -> impl IntoView {
                                 <option value=Choice::Auto.value() selected=move || picked(Choice::Auto)>"the faster, measured"</option>
                                 <option value=Choice::Gpu.value() selected=move || picked(Choice::Gpu)>"WebGPU"</option>
                                 <option value=Choice::Cpu.value() selected=move || picked(Choice::Cpu)>"this page's CPU backend"</option>
+                            </select>
+                        </label>
+                    </Show>
+                    <Show when=worker_link::active>
+                        <label class="backend-choice" title="Each core trains its share of every minibatch's rows in its own Web Worker; the numbers match one core's up to rounding.">" CPU cores "
+                            <select id="cores-choice" disabled=move || ui.phase.get() != Phase::Idle
+                                on:change=move |ev| cores.set(event_target_value(&ev).parse().ok())>
+                                <option value="auto" selected=move || cores.get().is_none()>
+                                    {format!("all ({})", available_cores().min(MAX_CORES))}
+                                </option>
+                                {CORE_CHOICES.iter().map(|&n| view! {
+                                    <option value=n.to_string() selected=move || cores.get() == Some(n)>{n.to_string()}</option>
+                                }).collect_view()}
                             </select>
                         </label>
                     </Show>

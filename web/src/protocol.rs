@@ -157,6 +157,9 @@ pub struct Progress {
     pub lr: f32,
     /// Epochs a loaded checkpoint had trained before this run.
     pub epochs_before: usize,
+    /// The cores the run trains on, one Web Worker each (`helpers.rs`); 0 or 1: one.
+    #[serde(default)]
+    pub cores: usize,
 }
 
 impl Progress {
@@ -175,7 +178,8 @@ impl Progress {
             0 => String::new(),
             n => format!(" of this run (the loaded model had trained {n} epoch(s) before it)"),
         };
-        format!("epoch {epoch}/{}{batches} · lr {}{speed}{before}", self.epochs, self.lr)
+        let cores = if self.cores > 1 { format!(" on {} CPU cores", self.cores) } else { String::new() };
+        format!("epoch {epoch}/{}{batches} · lr {}{speed}{cores}{before}", self.epochs, self.lr)
     }
 }
 
@@ -247,6 +251,8 @@ pub enum ToWorker {
     Connect { position: usize },
     /// Compute the inspection views at each refresh (true, the default) or not.
     Views(bool),
+    /// Train the next CPU runs on this many cores (`None`: as many as the browser reports).
+    Cores(Option<usize>),
     /// Drop the run (Reset).
     Reset,
     /// Run the benchmark page's measurement (`?bench=1…`, the page's query string).
@@ -339,6 +345,49 @@ impl FromWorker {
     }
 }
 
+/// The training worker to one of its helpers (`helpers.rs`), as JSON text; the workers' sum of
+/// a step's shares goes as a `Float32Array` instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToHelper {
+    /// Build the run as `command` (Start, Resume or Continue) builds it, on the CPU backend, as
+    /// worker `index` of `count`.
+    Build { command: Box<ToWorker>, index: usize, count: usize },
+    /// Compute this worker's share of the next minibatch.
+    Share,
+}
+
+/// A helper to the training worker, as JSON text; its shares go as a `Float32Array` instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromHelper {
+    /// Its module is loaded and it listens.
+    Ready,
+    /// The run is built.
+    Built,
+    /// Building or a step failed: why.
+    Failed(String),
+}
+
+impl ToHelper {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("a message the CPU worker does not understand: {e}"))
+    }
+}
+
+impl FromHelper {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text)
+            .map_err(|e| format!("a message from a CPU worker the training worker does not understand: {e}"))
+    }
+}
+
 /// Checkpoints cross between the page and the worker as base64 text: a megabyte of safetensors
 /// as a JSON array of numbers takes far longer to write and parse, on the page's thread too.
 mod base64_bytes {
@@ -370,8 +419,18 @@ mod tests {
             measure: true,
         };
         assert_eq!(ToWorker::from_json(&start.to_json()).unwrap(), start);
-        let progress =
-            Progress { epoch: 2, epochs: 3, batch: 1, batches: 8, tokens_per_s: 1.5, lr: 0.5, epochs_before: 0 };
+        let progress = Progress {
+            epoch: 2,
+            epochs: 3,
+            batch: 1,
+            batches: 8,
+            tokens_per_s: 1.5,
+            lr: 0.5,
+            epochs_before: 0,
+            cores: 2,
+        };
+        assert!(progress.describe().ends_with("· 2 tokens/s on 2 CPU cores"), "{}", progress.describe());
+        assert!(!Progress { cores: 1, ..progress.clone() }.describe().contains("cores"));
         let message = FromWorker::Progress(progress);
         assert_eq!(FromWorker::from_json(&message.to_json()).unwrap(), message);
         let saved = FromWorker::Saved { name: "m.safetensors".into(), bytes: vec![0, 255, 7] };
@@ -384,5 +443,9 @@ mod tests {
             FromWorker::Measured(vec![BackendSpeed { backend: "CPU".into(), tokens_per_s: 17_378.5, steps: 4 }]);
         assert_eq!(FromWorker::from_json(&measured.to_json()).unwrap(), measured);
         assert!(ToWorker::from_json("{\"Launch\":1}").unwrap_err().contains("does not understand"));
+        let build = ToHelper::Build { command: Box::new(start), index: 1, count: 2 };
+        assert_eq!(ToHelper::from_json(&build.to_json()).unwrap(), build);
+        let failed = FromHelper::Failed("no corpus".into());
+        assert_eq!(FromHelper::from_json(&failed.to_json()).unwrap(), failed);
     }
 }

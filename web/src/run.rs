@@ -5,6 +5,7 @@
 //! validation, divergence handling — is the session's; this file only drives and reports.
 
 use crate::browser;
+use crate::helpers::Helpers;
 use crate::ui::{EpochPoint, Phase, Progress, Ui};
 use leptos::prelude::*;
 use rnnplay_engine::backend::BackendKind;
@@ -33,6 +34,8 @@ pub struct Run {
     /// Wait for each step to finish before the next (WebGPU): at most one minibatch is in
     /// flight, so the batch counter counts finished batches and Pause takes effect within one.
     one_in_flight: bool,
+    /// The other cores' workers when the run is split over several (`helpers.rs`).
+    helpers: Option<Helpers>,
 }
 
 impl Run {
@@ -42,7 +45,26 @@ impl Run {
         let deliver: Deliver = Box::new(|name, bytes| browser::download(name, &bytes));
         // The first finished epoch is always saved.
         let autosaved = (session.epochs_done(), f64::NEG_INFINITY);
-        Self { session, last: None, deliver, autosave: None, autosaved, one_in_flight }
+        Self { session, last: None, deliver, autosave: None, autosaved, one_in_flight, helpers: None }
+    }
+
+    /// Trains on the helpers' cores too (`None`: on this worker's alone).
+    pub fn helped_by(mut self, helpers: Option<Helpers>) -> Self {
+        self.helpers = helpers;
+        self
+    }
+
+    /// The cores the run trains on.
+    fn cores(&self) -> usize {
+        self.helpers.as_ref().map_or(1, Helpers::cores)
+    }
+
+    /// One minibatch: on this worker, or split over the helpers' cores and this one.
+    async fn step(&mut self) -> Result<Option<EpochReport>, EngineError> {
+        match &self.helpers {
+            Some(helpers) => helpers.step(&mut self.session).await,
+            None => self.session.step().await,
+        }
     }
 
     /// Hands saved checkpoints to `deliver` instead of downloading them.
@@ -101,6 +123,7 @@ impl Run {
             lr: self.session.lr(),
             epochs_before: self.session.epochs_before(),
             epoch: self.session.epochs_done(),
+            cores: self.cores(),
             ..Progress::default()
         }
     }
@@ -203,7 +226,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             was_stepping = true;
         }
         let lr = run.session.lr();
-        let mut stepped = run.session.step().await;
+        let mut stepped = run.step().await;
         if run.one_in_flight && matches!(stepped, Ok(None)) {
             if let Err(err) = run.session.sync().await {
                 stepped = Err(err);
@@ -234,6 +257,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                     tokens_per_s: tokens_per_s(epoch_started, run.session.tokens_trained() - epoch_tokens),
                     lr: run.session.lr(),
                     epochs_before: run.session.epochs_before(),
+                    cores: run.cores(),
                 });
                 (epoch_started, epoch_tokens) = (browser::now_ms(), run.session.tokens_trained());
                 run.last = Some(report);

@@ -72,6 +72,43 @@ pub fn backend_in_query(query: &str) -> Result<Option<&str>, String> {
     }
 }
 
+/// `cores=N` (1 to [`MAX_CORES`]) trains a CPU run on N cores, one Web Worker each;
+/// `cores=auto` (the default) on as many as the browser reports (`helpers.rs`).
+pub const CORES_KEY: &str = "cores";
+
+/// The most cores a run in the page is split over.
+pub const MAX_CORES: usize = 8;
+
+/// The counts “CPU cores” offers besides all of them.
+pub const CORE_CHOICES: [usize; 4] = [1, 2, 4, MAX_CORES];
+
+/// The cores the query asks for: `None` on auto (or without the key); an error naming the
+/// choices for anything else.
+pub fn cores_in_query(query: &str) -> Result<Option<usize>, String> {
+    match query_value(query, CORES_KEY) {
+        None | Some("auto") => Ok(None),
+        Some(value) => match value.parse::<usize>() {
+            Ok(n @ 1..=MAX_CORES) => Ok(Some(n)),
+            _ => Err(format!("cores={value} is not a core count; use cores=auto or a number from 1 to {MAX_CORES}")),
+        },
+    }
+}
+
+/// The fewest rows of a minibatch a core gets on auto: thinner shares spend more time sending
+/// vectors than computing.
+pub const MIN_ROWS_PER_CORE: usize = 4;
+
+/// How many cores train a CPU run of minibatches of `batch_size` rows: `asked` (the page's
+/// “CPU cores”) up to one row each, or on auto the browser's `available` cores, at most
+/// [`MAX_CORES`] and with at least [`MIN_ROWS_PER_CORE`] rows each.
+pub fn cores_for(asked: Option<usize>, available: usize, batch_size: usize) -> usize {
+    let cores = match asked {
+        Some(n) => n.min(batch_size),
+        None => available.min(MAX_CORES).min(batch_size / MIN_ROWS_PER_CORE),
+    };
+    cores.max(1)
+}
+
 /// `lesson=NAME` opens a lesson (`rnnplay_engine::lessons`): its text, and its first run's
 /// settings; not a setting of the run.
 pub const LESSON_KEY: &str = "lesson";
@@ -92,7 +129,7 @@ pub fn lessons_index_first(query: &str, first_visit: bool) -> bool {
 }
 
 /// The keys of the address that belong to the page, not to the run's settings.
-const HOST_KEYS: [&str; 5] = [WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY, BACKEND_KEY];
+const HOST_KEYS: [&str; 6] = [WORKER_KEY, VIEWS_KEY, LESSON_KEY, LESSONS_KEY, BACKEND_KEY, CORES_KEY];
 
 /// Whether the query names nothing but the page's own keys (a lesson's address, say, with
 /// `backend=cpu`): then a lesson sets up its first run.
@@ -158,6 +195,20 @@ mod tests {
         assert!(lessons_index_first("?lessons=1", false) && lessons_index_first("", true));
         assert!(!lessons_index_first("", false) && !lessons_index_first("?hidden=8", true));
         assert_eq!(from_query("?lessons=1").unwrap(), RunSpec::default());
+        assert_eq!(from_query("?cores=2&hidden=8").unwrap().hidden, 8);
+        assert_eq!(cores_for(None, 2, 32), 2);
+        assert_eq!(cores_for(None, 16, 32), MAX_CORES);
+        assert_eq!(cores_for(None, 16, 8), 2, "at least MIN_ROWS_PER_CORE rows each on auto");
+        assert_eq!(cores_for(None, 4, 2), 1);
+        assert_eq!(cores_for(Some(3), 2, 32), 3, "asked for: as many as asked");
+        assert_eq!(cores_for(Some(8), 2, 5), 5, "never more than one row each");
+        assert_eq!(cores_for(Some(1), 16, 32), 1);
+        assert_eq!(cores_in_query("?hidden=8&cores=3"), Ok(Some(3)));
+        assert_eq!((cores_in_query("?cores=auto"), cores_in_query("")), (Ok(None), Ok(None)));
+        for bad in ["0", "9", "two"] {
+            let err = cores_in_query(&format!("?cores={bad}")).unwrap_err();
+            assert!(err.contains("use cores=auto or a number from 1 to 8"), "{err}");
+        }
     }
 
     #[test]

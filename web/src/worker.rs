@@ -4,19 +4,19 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::app::{
-    chosen_backend, keep_backend, load_fra_eng, measure_backends, open_backend, run_data, saved_session, BackendState,
-};
+use crate::app::{keep_backend, load_fra_eng, measure_backends, open_backend, run_data, BackendState};
 use crate::backend_choice::cpu_is_faster;
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
+use crate::helpers::{available_cores, build_on, Helpers};
 use crate::protocol::{Backends, BenchView, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Deliver, Run};
+use crate::settings::cores_for;
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::run::{DataSource, RunData, RunSpec, Session};
-use rnnplay_engine::{Checkpoint, EngineOptions};
+use rnnplay_engine::backend::BackendKind;
+use rnnplay_engine::run::{DataSource, Session, Shard};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -38,13 +38,37 @@ fn deliver() -> Deliver {
     })
 }
 
-/// Starts a built session: resets the views, reports the build, spawns the loop.
-fn launch(ui: Ui, session: Session, running: bool) {
+thread_local! {
+    /// The cores the page asked CPU runs to train on (`None`: as many as the browser reports).
+    static CORES: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// A CPU run split over the cores the page asked for (`helpers.rs`), as `command` built it:
+/// the helpers, or none (one core, a GPU run, or helpers that could not start: why).
+async fn split(session: &mut Session, command: &ToWorker) -> Result<Option<Helpers>, String> {
+    let on_cpu = session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Cpu);
+    let cores = cores_for(CORES.with(|c| c.get()), available_cores(), session.spec().batch_size);
+    if !on_cpu || cores < 2 {
+        return Ok(None);
+    }
+    let helpers = Helpers::start(command, cores).await?;
+    session.set_shard(Shard::new(0, cores).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    Ok(Some(helpers))
+}
+
+/// Starts a built session, on every core it is given: resets the views, reports the build,
+/// spawns the loop.
+async fn launch(ui: Ui, mut session: Session, running: bool, command: &ToWorker) {
+    let (helpers, not_split) = match split(&mut session, command).await {
+        Ok(helpers) => (helpers, None),
+        Err(why) => (None, Some(format!("the other CPU cores could not join ({why}); training on one"))),
+    };
     let spec = session.spec().clone();
     let first_example = session.seq2seq().and_then(|r| r.examples.first().map(|(src, _)| src.clone()));
     let autosave = Box::new(|epoch, bytes| post(&FromWorker::Autosaved { epoch, bytes }));
-    let run = Run::new(session).delivering(deliver()).autosaving(autosave);
+    let run = Run::new(session).delivering(deliver()).autosaving(autosave).helped_by(helpers);
     let generation = prepare(ui, running, run.progress(), spec.clip);
+    ui.run_error.set(not_split);
     if !running {
         ui.pending_steps.set(1);
     }
@@ -52,61 +76,52 @@ fn launch(ui: Ui, session: Session, running: bool) {
     spawn_local(drive(ui, generation, run));
 }
 
-async fn start(
-    ui: Ui,
-    spec: RunSpec,
-    text: Option<String>,
-    running: bool,
-    use_cpu: bool,
-    measure: bool,
-) -> Result<(), String> {
-    let zip = match spec.source() {
-        DataSource::FraEng => Some(load_fra_eng().await?),
-        _ => None,
+/// Builds and launches the run `command` (Start, Resume or Continue) describes; a Start with
+/// `measure` first times WebGPU and the CPU backend on it and builds on the faster.
+async fn start(ui: Ui, command: ToWorker) -> Result<(), String> {
+    let use_cpu = match &command {
+        ToWorker::Start { spec, text, measure: true, .. } => {
+            let zip = match spec.source() {
+                DataSource::FraEng => Some(load_fra_eng().await?),
+                _ => None,
+            };
+            let speeds = measure_backends(spec, run_data(spec, zip.as_deref(), text.as_deref())?).await?;
+            let faster_cpu = cpu_is_faster(&speeds);
+            post(&FromWorker::Measured(speeds));
+            faster_cpu
+        }
+        ToWorker::Start { use_cpu, .. } | ToWorker::Resume { use_cpu, .. } | ToWorker::Continue { use_cpu, .. } => {
+            *use_cpu
+        }
+        _ => return Ok(()),
     };
-    let data = run_data(&spec, zip.as_deref(), text.as_deref())?;
-    let use_cpu = if measure {
-        let speeds = measure_backends(&spec, data).await?;
-        let faster_cpu = cpu_is_faster(&speeds);
-        post(&FromWorker::Measured(speeds));
-        faster_cpu
-    } else {
-        use_cpu
-    };
-    let session = spec.build(&chosen_backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?;
-    launch(ui, session, running);
+    let session = build_on(&command, use_cpu).await?;
+    match &command {
+        ToWorker::Start { running, .. } => launch(ui, session, *running, &command).await,
+        ToWorker::Resume { .. } => {
+            launch(ui, session, false, &command).await;
+            ui.pending_steps.set(0);
+            ui.predict_requests.update(|n| *n += 1);
+        }
+        ToWorker::Continue { history, .. } => {
+            launch(ui, session, true, &command).await;
+            ui.curve.set(history.clone());
+        }
+        _ => {}
+    }
     Ok(())
 }
 
 fn handle(ui: Ui, message: ToWorker) {
     match message {
-        ToWorker::Start { spec, text, running, use_cpu, measure } => spawn_local(async move {
-            if let Err(err) = start(ui, spec, text, running, use_cpu, measure).await {
-                post(&FromWorker::NotBuilt(err));
-            }
-        }),
-        ToWorker::Resume { spec, checkpoint, text, use_cpu } => {
-            let resumed = Checkpoint::from_bytes(&checkpoint).and_then(|c| {
-                spec.resume(&chosen_backend(use_cpu), &c, RunData::Text(&text), &EngineOptions::default())
-            });
-            match resumed {
-                Ok(session) => {
-                    launch(ui, session, false);
-                    ui.pending_steps.set(0);
-                    ui.predict_requests.update(|n| *n += 1);
+        command @ (ToWorker::Start { .. } | ToWorker::Resume { .. } | ToWorker::Continue { .. }) => {
+            spawn_local(async move {
+                if let Err(err) = start(ui, command).await {
+                    post(&FromWorker::NotBuilt(err));
                 }
-                Err(err) => post(&FromWorker::NotBuilt(err.to_string())),
-            }
+            })
         }
-        ToWorker::Continue { checkpoint, text, history, use_cpu } => spawn_local(async move {
-            match saved_session(&checkpoint, text.as_deref(), use_cpu).await {
-                Ok(session) => {
-                    launch(ui, session, true);
-                    ui.curve.set(history);
-                }
-                Err(err) => post(&FromWorker::NotBuilt(err)),
-            }
-        }),
+        ToWorker::Cores(cores) => CORES.with(|c| c.set(cores)),
         ToWorker::Running(on) => {
             ui.running.set(on);
             if on && ui.phase.get_untracked() == Phase::Paused {
