@@ -22,8 +22,8 @@ use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
 use crate::settings::{
-    backend_in_query, cores_in_query, from_query, label, lesson_name, lessons_index_first, only_host_keys, to_query,
-    views_disabled, worker_disabled, CORES_KEY, CORE_CHOICES, MAX_CORES,
+    backend_in_query, cores_for, cores_in_query, from_query, label, lesson_name, lessons_index_first, only_host_keys,
+    to_query, views_disabled, worker_disabled, CORES_KEY, CORE_CHOICES,
 };
 use crate::storage;
 use crate::ui::{Phase, Predictions, Ui};
@@ -187,7 +187,7 @@ pub fn App() -> impl IntoView {
         }
     });
     use_cpu.set(choice.get_untracked() == Choice::Cpu);
-    // The cores a CPU run trains on (`None`: as many as the browser reports; helpers.rs).
+    // The cores a CPU run trains on (`None`: auto, `settings::cores_for`; helpers.rs).
     let cores = RwSignal::new(cores_in_query(&query).unwrap_or_else(|err| {
         url_error = Some(url_error.take().map_or(err.clone(), |earlier| format!("{earlier}; {err}")));
         None
@@ -698,7 +698,7 @@ pub fn App() -> impl IntoView {
                             <select id="cores-choice" disabled=move || ui.phase.get() != Phase::Idle
                                 on:change=move |ev| cores.set(event_target_value(&ev).parse().ok())>
                                 <option value="auto" selected=move || cores.get().is_none()>
-                                    {format!("all ({})", available_cores().min(MAX_CORES))}
+                                    {move || format!("auto: {}", cores_for(None, available_cores(), settings.with(|s| s.batch_size)))}
                                 </option>
                                 {CORE_CHOICES.iter().map(|&n| view! {
                                     <option value=n.to_string() selected=move || cores.get() == Some(n)>{n.to_string()}</option>

@@ -251,7 +251,7 @@ pub enum ToWorker {
     Connect { position: usize },
     /// Compute the inspection views at each refresh (true, the default) or not.
     Views(bool),
-    /// Train the next CPU runs on this many cores (`None`: as many as the browser reports).
+    /// Train the next CPU runs on this many cores (`None`: auto, `settings::cores_for`).
     Cores(Option<usize>),
     /// Drop the run (Reset).
     Reset,

@@ -73,13 +73,13 @@ pub fn backend_in_query(query: &str) -> Result<Option<&str>, String> {
 }
 
 /// `cores=N` (1 to [`MAX_CORES`]) trains a CPU run on N cores, one Web Worker each;
-/// `cores=auto` (the default) on as many as the browser reports (`helpers.rs`).
+/// `cores=auto` (the default) as [`cores_for`] picks (`helpers.rs`).
 pub const CORES_KEY: &str = "cores";
 
 /// The most cores a run in the page is split over.
 pub const MAX_CORES: usize = 8;
 
-/// The counts “CPU cores” offers besides all of them.
+/// The counts “CPU cores” offers besides auto.
 pub const CORE_CHOICES: [usize; 4] = [1, 2, 4, MAX_CORES];
 
 /// The cores the query asks for: `None` on auto (or without the key); an error naming the
@@ -99,12 +99,14 @@ pub fn cores_in_query(query: &str) -> Result<Option<usize>, String> {
 pub const MIN_ROWS_PER_CORE: usize = 4;
 
 /// How many cores train a CPU run of minibatches of `batch_size` rows: `asked` (the page's
-/// “CPU cores”) up to one row each, or on auto the browser's `available` cores, at most
+/// “CPU cores”) up to one row each, or on auto all of the browser's `available` cores but one
+/// — the page's own thread and the browser need it to keep drawing frames: on a 2-core machine,
+/// training on both stretched the longest frame gap from 50–67 ms to 83 ms — at most
 /// [`MAX_CORES`] and with at least [`MIN_ROWS_PER_CORE`] rows each.
 pub fn cores_for(asked: Option<usize>, available: usize, batch_size: usize) -> usize {
     let cores = match asked {
         Some(n) => n.min(batch_size),
-        None => available.min(MAX_CORES).min(batch_size / MIN_ROWS_PER_CORE),
+        None => available.saturating_sub(1).min(MAX_CORES).min(batch_size / MIN_ROWS_PER_CORE),
     };
     cores.max(1)
 }
@@ -196,10 +198,11 @@ mod tests {
         assert!(!lessons_index_first("", false) && !lessons_index_first("?hidden=8", true));
         assert_eq!(from_query("?lessons=1").unwrap(), RunSpec::default());
         assert_eq!(from_query("?cores=2&hidden=8").unwrap().hidden, 8);
-        assert_eq!(cores_for(None, 2, 32), 2);
+        assert_eq!(cores_for(None, 2, 32), 1, "auto leaves a core for the page");
+        assert_eq!(cores_for(None, 4, 32), 3);
         assert_eq!(cores_for(None, 16, 32), MAX_CORES);
         assert_eq!(cores_for(None, 16, 8), 2, "at least MIN_ROWS_PER_CORE rows each on auto");
-        assert_eq!(cores_for(None, 4, 2), 1);
+        assert_eq!((cores_for(None, 4, 2), cores_for(None, 1, 32), cores_for(None, 0, 32)), (1, 1, 1));
         assert_eq!(cores_for(Some(3), 2, 32), 3, "asked for: as many as asked");
         assert_eq!(cores_for(Some(8), 2, 5), 5, "never more than one row each");
         assert_eq!(cores_for(Some(1), 16, 32), 1);

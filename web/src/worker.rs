@@ -39,7 +39,7 @@ fn deliver() -> Deliver {
 }
 
 thread_local! {
-    /// The cores the page asked CPU runs to train on (`None`: as many as the browser reports).
+    /// The cores the page asked CPU runs to train on (`None`: auto, `settings::cores_for`).
     static CORES: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
