@@ -4,7 +4,7 @@ pub(crate) use crate::backend_choice::BackendState;
 use crate::backend_choice::{
     banner, cpu_is_faster, parse_remembered, plan, storage_key, Choice, SpeedNote, CPU_NAME, GPU_NAME,
 };
-use crate::browser;
+use crate::browser::{self, available_cores};
 use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
 use crate::components::inside::InsidePanel;
@@ -16,7 +16,6 @@ use crate::components::runs_panel::RunsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
-use crate::helpers::available_cores;
 use crate::keeper::Keeper;
 use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
@@ -124,14 +123,20 @@ pub(crate) fn run_data<'a>(
     }
 }
 
+/// fra-eng's archive when `spec` trains on it (fetched from beside the page, sha1-checked),
+/// else nothing.
+pub(crate) async fn fra_eng_for(spec: &RunSpec) -> Result<Option<Vec<u8>>, String> {
+    match spec.source() {
+        DataSource::FraEng => Ok(Some(load_fra_eng().await?)),
+        _ => Ok(None),
+    }
+}
+
 /// Rebuilds a kept run from its autosaved checkpoint on the data it names (fra-eng fetched,
 /// a toy task generated, `text` otherwise), to train on exactly where it stopped.
 pub(crate) async fn saved_session(bytes: &[u8], text: Option<&str>, use_cpu: bool) -> Result<Session, String> {
     let saved = SavedRun::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let zip = match saved.spec().source() {
-        DataSource::FraEng => Some(load_fra_eng().await?),
-        _ => None,
-    };
+    let zip = fra_eng_for(saved.spec()).await?;
     let data = run_data(saved.spec(), zip.as_deref(), text)?;
     let epochs = saved.spec().epochs;
     saved.build(&chosen_backend(use_cpu), data, &EngineOptions::default(), epochs).map_err(|e| e.to_string())
@@ -176,20 +181,23 @@ pub fn App() -> impl IntoView {
     let backend_state = RwSignal::new(BackendState::Detecting);
     // Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
     let use_cpu = RwSignal::new(false);
+    // A bad host key in the address adds its message to the address's others.
+    let mut also_wrong =
+        |err: String| url_error = Some(url_error.take().map_or(err.clone(), |earlier| format!("{earlier}; {err}")));
     // What “Train on” says, the figures measured this visit (with the key of the model size they
     // are for; the banner reads remembered ones from localStorage), whether a measurement is
     // under way, and the key the figures coming back are remembered under.
     let choice = RwSignal::new(match backend_in_query(&query) {
         Ok(asked) => Choice::parse(asked.unwrap_or("auto")),
         Err(err) => {
-            url_error = Some(url_error.map_or(err.clone(), |earlier| format!("{earlier}; {err}")));
+            also_wrong(err);
             Choice::Auto
         }
     });
     use_cpu.set(choice.get_untracked() == Choice::Cpu);
     // The cores a CPU run trains on (`None`: auto, `settings::cores_for`; helpers.rs).
     let cores = RwSignal::new(cores_in_query(&query).unwrap_or_else(|err| {
-        url_error = Some(url_error.take().map_or(err.clone(), |earlier| format!("{earlier}; {err}")));
+        also_wrong(err);
         None
     }));
     let speed_note = RwSignal::new(None::<(String, SpeedNote)>);
@@ -210,7 +218,7 @@ pub fn App() -> impl IntoView {
     let backend_name = move || if use_cpu.get_untracked() { "cpu" } else { "webgpu" };
     let log_scale = RwSignal::new(false);
 
-    // The address keeps the settings, the lesson and a core count other than all, so a reload
+    // The address keeps the settings, the lesson and a core count other than auto, so a reload
     // (or a shared link) trains the same run the same way.
     Effect::new(move |_| {
         let mut query = to_query(&settings.get());
@@ -391,18 +399,16 @@ pub fn App() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            let (zip, corpus) = match spec.source() {
-                DataSource::FraEng => match load_fra_eng().await {
-                    Ok(zip) => (Some(zip), None),
-                    Err(err) => {
-                        ui.phase.set(Phase::Idle);
-                        ui.run_error.set(Some(err));
-                        return;
-                    }
-                },
-                DataSource::Toy(_) => (None, None),
-                DataSource::TimeMachine | DataSource::Text(_) => (None, text.get_untracked()),
+            let zip = match fra_eng_for(&spec).await {
+                Ok(zip) => zip,
+                Err(err) => {
+                    ui.phase.set(Phase::Idle);
+                    ui.run_error.set(Some(err));
+                    return;
+                }
             };
+            // (run_data takes the archive, or a toy task's generated pairs, before the text.)
+            let corpus = text.get_untracked();
             let data = match run_data(&spec, zip.as_deref(), corpus.as_deref()) {
                 Ok(data) => data,
                 Err(err) => {

@@ -19,6 +19,32 @@ pub fn in_worker() -> bool {
     web_sys::window().is_none() && worker_scope().is_some()
 }
 
+/// This dedicated worker's global scope (the training worker's, a helper's); `None` elsewhere.
+pub fn dedicated_scope() -> Option<web_sys::DedicatedWorkerGlobalScope> {
+    js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>().ok()
+}
+
+/// Posts `text` to whoever started this worker (nothing outside a worker).
+pub fn post_to_parent(text: &str) {
+    if let Some(scope) = dedicated_scope() {
+        let _ = scope.post_message(&JsValue::from_str(text));
+    }
+}
+
+/// The cores this browser reports (`navigator.hardwareConcurrency`), in a page or a worker;
+/// 1 when it reports none.
+pub fn available_cores() -> usize {
+    let reported = match worker_scope() {
+        Some(scope) => scope.navigator().hardware_concurrency(),
+        None => web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency()),
+    };
+    if reported.is_finite() && reported >= 1.0 {
+        reported as usize
+    } else {
+        1
+    }
+}
+
 fn js_error(value: JsValue) -> String {
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }

@@ -7,7 +7,8 @@
 //! minibatch, as transferred `Float32Array`s; no shared memory, so no nightly toolchain and no
 //! cross-origin isolation are needed.
 
-use crate::app::{load_fra_eng, run_data, saved_session};
+use crate::app::{fra_eng_for, run_data, saved_session};
+use crate::browser::{dedicated_scope, post_to_parent};
 use crate::protocol::{FromHelper, ToHelper, ToWorker};
 use js_sys::{Array, Float32Array};
 use rnnplay_engine::run::{sum_shares, EpochReport, RunData, Session, Shard};
@@ -18,20 +19,6 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-
-/// The cores this browser reports (`navigator.hardwareConcurrency`), in a page or a worker.
-pub fn available_cores() -> usize {
-    let global = js_sys::global();
-    let reported = match global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        Some(scope) => scope.navigator().hardware_concurrency(),
-        None => web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency()),
-    };
-    if reported.is_finite() && reported >= 1.0 {
-        reported as usize
-    } else {
-        1
-    }
-}
 
 /// Messages that arrived and were not taken yet, and the waiter to wake with the next one.
 #[derive(Default)]
@@ -77,12 +64,10 @@ fn post_values(worker: Option<&web_sys::Worker>, values: &[f32]) -> Result<(), J
     let transfer = Array::of1(&array.buffer());
     match worker {
         Some(worker) => worker.post_message_with_transfer(&array, &transfer),
-        None => scope()?.post_message_with_transfer(&array, &transfer),
+        None => dedicated_scope()
+            .ok_or_else(|| JsValue::from_str("not a worker"))?
+            .post_message_with_transfer(&array, &transfer),
     }
-}
-
-fn scope() -> Result<web_sys::DedicatedWorkerGlobalScope, JsValue> {
-    js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>().map_err(|_| JsValue::from_str("not a worker"))
 }
 
 /// One helper: its worker and what it sent.
@@ -208,10 +193,7 @@ pub(crate) async fn build_on(command: &ToWorker, use_cpu: bool) -> Result<Sessio
     let options = EngineOptions::default();
     match command {
         ToWorker::Start { spec, text, .. } => {
-            let zip = match spec.source() {
-                rnnplay_engine::run::DataSource::FraEng => Some(load_fra_eng().await?),
-                _ => None,
-            };
+            let zip = fra_eng_for(spec).await?;
             let data = run_data(spec, zip.as_deref(), text.as_deref())?;
             spec.build(&backend, data, &options).map_err(|e| e.to_string())
         }
@@ -220,12 +202,6 @@ pub(crate) async fn build_on(command: &ToWorker, use_cpu: bool) -> Result<Sessio
             .map_err(|e| e.to_string()),
         ToWorker::Continue { checkpoint, text, .. } => saved_session(checkpoint, text.as_deref(), use_cpu).await,
         other => Err(format!("{other:?} builds no run")),
-    }
-}
-
-fn post_to_parent(message: &FromHelper) {
-    if let Ok(scope) = scope() {
-        let _ = scope.post_message(&JsValue::from_str(&message.to_json()));
     }
 }
 
@@ -240,7 +216,7 @@ async fn serve(inbox: Mailbox) {
                 None => Err("a sum arrived before the run was built".into()),
             };
             if let Err(why) = applied {
-                post_to_parent(&FromHelper::Failed(why));
+                post_to_parent(&FromHelper::Failed(why).to_json());
             }
             continue;
         }
@@ -256,9 +232,9 @@ async fn serve(inbox: Mailbox) {
                 match built {
                     Ok(built) => {
                         session = Some(built);
-                        post_to_parent(&FromHelper::Built);
+                        post_to_parent(&FromHelper::Built.to_json());
                     }
-                    Err(why) => post_to_parent(&FromHelper::Failed(why)),
+                    Err(why) => post_to_parent(&FromHelper::Failed(why).to_json()),
                 }
             }
             Ok(ToHelper::Share) => {
@@ -268,10 +244,10 @@ async fn serve(inbox: Mailbox) {
                 };
                 let sent = share.and_then(|values| post_values(None, &values).map_err(|err| format!("{err:?}")));
                 if let Err(why) = sent {
-                    post_to_parent(&FromHelper::Failed(why));
+                    post_to_parent(&FromHelper::Failed(why).to_json());
                 }
             }
-            Err(why) => post_to_parent(&FromHelper::Failed(why)),
+            Err(why) => post_to_parent(&FromHelper::Failed(why).to_json()),
         }
     }
 }
@@ -280,7 +256,7 @@ async fn serve(inbox: Mailbox) {
 #[wasm_bindgen]
 pub fn helper_main() {
     console_error_panic_hook::set_once();
-    let Ok(scope) = scope() else { return };
+    let Some(scope) = dedicated_scope() else { return };
     let inbox = Mailbox::default();
     let on_message = {
         let inbox = inbox.clone();
@@ -290,6 +266,6 @@ pub fn helper_main() {
     };
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    post_to_parent(&FromHelper::Ready);
+    post_to_parent(&FromHelper::Ready.to_json());
     spawn_local(serve(inbox));
 }

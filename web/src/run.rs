@@ -8,7 +8,6 @@ use crate::browser;
 use crate::helpers::Helpers;
 use crate::ui::{EpochPoint, Phase, Progress, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::backend::BackendKind;
 use rnnplay_engine::run::{EpochReport, RunSpec, Session};
 use rnnplay_engine::EngineError;
 
@@ -40,8 +39,7 @@ pub struct Run {
 
 impl Run {
     pub fn new(session: Session) -> Self {
-        let one_in_flight =
-            session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu);
+        let one_in_flight = session.on_gpu();
         let deliver: Deliver = Box::new(|name, bytes| browser::download(name, &bytes));
         // The first finished epoch is always saved.
         let autosaved = (session.epochs_done(), f64::NEG_INFINITY);
@@ -90,7 +88,7 @@ impl Run {
         if !self.session.resumable() || epoch == self.autosaved.0 || !due {
             return Ok(());
         }
-        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
+        let bytes = self.checkpoint().await?;
         autosave(epoch, bytes);
         self.autosaved = (epoch, browser::now_ms());
         Ok(())
@@ -128,9 +126,14 @@ impl Run {
         }
     }
 
+    /// The run as a checkpoint, with the last epoch's metric.
+    async fn checkpoint(&self) -> Result<Vec<u8>, String> {
+        self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())
+    }
+
     /// Offers the model as a checkpoint download (the spec and epochs in its metadata).
     async fn save(&self) -> Result<(), String> {
-        let bytes = self.session.checkpoint_bytes(self.last.as_ref()).await.map_err(|e| e.to_string())?;
+        let bytes = self.checkpoint().await?;
         let name = if self.session.spec().is_seq2seq() { "seq2seq".into() } else { self.session.spec().model.clone() };
         (self.deliver)(&format!("rnnplay-{name}.safetensors"), bytes)
     }

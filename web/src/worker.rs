@@ -4,19 +4,19 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::app::{keep_backend, load_fra_eng, measure_backends, open_backend, run_data, BackendState};
+use crate::app::{chosen_backend, fra_eng_for, keep_backend, measure_backends, open_backend, run_data, BackendState};
 use crate::backend_choice::cpu_is_faster;
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
-use crate::helpers::{available_cores, build_on, Helpers};
+use crate::helpers::{build_on, Helpers};
 use crate::protocol::{Backends, BenchView, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Deliver, Run};
 use crate::settings::cores_for;
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::backend::BackendKind;
-use rnnplay_engine::run::{DataSource, Session, Shard};
+use rnnplay_engine::run::{Session, Shard};
+use rnnplay_engine::EngineOptions;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -25,9 +25,7 @@ use wasm_bindgen_futures::spawn_local;
 const REPORT_EVERY_MS: i32 = 25;
 
 fn post(message: &FromWorker) {
-    if let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
-        let _ = scope.post_message(&JsValue::from_str(&message.to_json()));
-    }
+    browser::post_to_parent(&message.to_json());
 }
 
 /// Checkpoints go to the page as a message; it offers the download.
@@ -46,9 +44,8 @@ thread_local! {
 /// A CPU run split over the cores the page asked for (`helpers.rs`), as `command` built it:
 /// the helpers, or none (one core, a GPU run, or helpers that could not start: why).
 async fn split(session: &mut Session, command: &ToWorker) -> Result<Option<Helpers>, String> {
-    let on_cpu = session.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Cpu);
-    let cores = cores_for(CORES.with(|c| c.get()), available_cores(), session.spec().batch_size);
-    if !on_cpu || cores < 2 {
+    let cores = cores_for(CORES.with(|c| c.get()), browser::available_cores(), session.spec().batch_size);
+    if session.on_gpu() || cores < 2 {
         return Ok(None);
     }
     let helpers = Helpers::start(command, cores).await?;
@@ -79,23 +76,23 @@ async fn launch(ui: Ui, mut session: Session, running: bool, command: &ToWorker)
 /// Builds and launches the run `command` (Start, Resume or Continue) describes; a Start with
 /// `measure` first times WebGPU and the CPU backend on it and builds on the faster.
 async fn start(ui: Ui, command: ToWorker) -> Result<(), String> {
-    let use_cpu = match &command {
-        ToWorker::Start { spec, text, measure: true, .. } => {
-            let zip = match spec.source() {
-                DataSource::FraEng => Some(load_fra_eng().await?),
-                _ => None,
+    let session = match &command {
+        ToWorker::Start { spec, text, use_cpu, measure, .. } => {
+            let zip = fra_eng_for(spec).await?;
+            let data = run_data(spec, zip.as_deref(), text.as_deref())?;
+            let use_cpu = if *measure {
+                let speeds = measure_backends(spec, data).await?;
+                let faster_cpu = cpu_is_faster(&speeds);
+                post(&FromWorker::Measured(speeds));
+                faster_cpu
+            } else {
+                *use_cpu
             };
-            let speeds = measure_backends(spec, run_data(spec, zip.as_deref(), text.as_deref())?).await?;
-            let faster_cpu = cpu_is_faster(&speeds);
-            post(&FromWorker::Measured(speeds));
-            faster_cpu
+            spec.build(&chosen_backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?
         }
-        ToWorker::Start { use_cpu, .. } | ToWorker::Resume { use_cpu, .. } | ToWorker::Continue { use_cpu, .. } => {
-            *use_cpu
-        }
+        ToWorker::Resume { use_cpu, .. } | ToWorker::Continue { use_cpu, .. } => build_on(&command, *use_cpu).await?,
         _ => return Ok(()),
     };
-    let session = build_on(&command, use_cpu).await?;
     match &command {
         ToWorker::Start { running, .. } => launch(ui, session, *running, &command).await,
         ToWorker::Resume { .. } => {
@@ -221,7 +218,7 @@ async fn report(ui: Ui) {
 pub fn worker_main() {
     console_error_panic_hook::set_once();
     let ui = Ui::new();
-    let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() else { return };
+    let Some(scope) = browser::dedicated_scope() else { return };
     let on_message =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             match event.data().as_string().map(|text| ToWorker::from_json(&text)) {

@@ -220,22 +220,7 @@ impl StepCore {
         self.seed.write_u32(&[seed(self.step)])?;
         let share = self.share_tensor()?;
         self.backend.run(Kernel::Fill { out: share.id(), len: share.len(), value: 0.0 })?;
-        zero_grads(params)?;
-        let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
-        let StepLoss { loss, loss_scale, carry, watches } = forward(&mut tape)?;
-        tape.backward(loss)?;
-        measure(&tape, &watches, &share)?;
-        self.backend.run(Kernel::Scale {
-            x: tape.value(loss).id(),
-            out: share.id(),
-            len: 1,
-            alpha: loss_scale,
-            accumulate: true,
-        })?;
-        for (value, into) in carry {
-            into.copy_from(tape.value(value))?;
-        }
-        drop(tape);
+        self.record_into(params, forward, &share, false)?;
         self.backend.flush()
     }
 
@@ -249,10 +234,14 @@ impl StepCore {
 
     /// The share tensor, made on first use in the metrics' layout.
     fn share_tensor(&mut self) -> Result<Tensor> {
-        if self.share.as_ref().is_none_or(|share| share.len() != self.metrics.len()) {
-            self.share = Some(Tensor::zeros(&self.backend, &[self.metrics.len()])?);
+        match &self.share {
+            Some(share) if share.len() == self.metrics.len() => Ok(share.clone()),
+            _ => {
+                let share = Tensor::zeros(&self.backend, &[self.metrics.len()])?;
+                self.share = Some(share.clone());
+                Ok(share)
+            }
         }
-        self.share.clone().ok_or_else(|| EngineError::InvalidArgument("no share tensor".into()))
     }
 
     /// What [`StepCore::backward_share`] left, read back as one vector whose plain sum over
@@ -311,21 +300,41 @@ impl StepCore {
     /// Records the step; its tape (and with it every temporary buffer) is gone before the
     /// submit, so the next step gets the same buffers back from the pool in the same roles.
     fn record(&mut self, params: &[Param], forward: impl FnOnce(&mut Tape) -> Result<StepLoss>) -> Result<()> {
+        let metrics = self.metrics.clone();
+        self.record_into(params, forward, &metrics, true)
+    }
+
+    /// What a step records, its sums going to `sums` (laid out as `metrics`): zeroed
+    /// gradients, the forward pass, backward, the watched state gradients; with `update`,
+    /// clipping and the update; `sums[0] += loss_scale · loss`; with `update`, the pre-clip
+    /// norm into `sums[1]`; the carried values. Without `update` it is a data-parallel
+    /// worker's half step ([`StepCore::backward_share`]).
+    fn record_into(
+        &mut self,
+        params: &[Param],
+        forward: impl FnOnce(&mut Tape) -> Result<StepLoss>,
+        sums: &Tensor,
+        update: bool,
+    ) -> Result<()> {
         zero_grads(params)?;
         let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
         let StepLoss { loss, loss_scale, carry, watches } = forward(&mut tape)?;
         tape.backward(loss)?;
-        measure(&tape, &watches, &self.metrics)?;
-        self.clipper.clip(params)?;
-        self.optimizer.record(params)?;
+        measure(&tape, &watches, sums)?;
+        if update {
+            self.clipper.clip(params)?;
+            self.optimizer.record(params)?;
+        }
         self.backend.run(Kernel::Scale {
             x: tape.value(loss).id(),
-            out: self.metrics.id(),
+            out: sums.id(),
             len: 1,
             alpha: loss_scale,
             accumulate: true,
         })?;
-        accumulate_into(&self.backend, self.clipper.norm().id(), &self.metrics, 1)?;
+        if update {
+            accumulate_into(&self.backend, self.clipper.norm().id(), sums, 1)?;
+        }
         for (value, into) in carry {
             into.copy_from(tape.value(value))?;
         }

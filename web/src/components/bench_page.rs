@@ -3,7 +3,7 @@
 //! headless Chromium can read (`#bench-table`, one row per preset, layer and replay mode, with
 //! `data-*` attributes; `#bench-status[data-phase]` is `running`, `finished` or `failed`).
 
-use crate::app::{load_fra_eng, open_backend, run_data, BackendState};
+use crate::app::{fra_eng_for, load_fra_eng, open_backend, run_data, BackendState};
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::dataset_panel::load_time_machine;
@@ -129,12 +129,9 @@ async fn soak_page(
         },
         _ => None,
     };
-    let zip = match spec.source() {
-        DataSource::FraEng => match load_fra_eng().await {
-            Ok(zip) => Some(zip),
-            Err(err) => return say("failed", err),
-        },
-        _ => None,
+    let zip = match fra_eng_for(&spec).await {
+        Ok(zip) => zip,
+        Err(err) => return say("failed", err),
     };
     // Described as the run was asked for; trained until the minibatches are done.
     let described = spec.describe();

@@ -535,7 +535,7 @@ impl Session {
 
     /// Whether the run's weights live on a GPU (whose device can be lost): then it keeps a host
     /// copy of each finished epoch.
-    fn on_gpu(&self) -> bool {
+    pub fn on_gpu(&self) -> bool {
         self.params().first().is_some_and(|p| p.value().backend().info().kind == BackendKind::Gpu)
     }
 
