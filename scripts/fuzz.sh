@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers (cargo fuzz, libFuzzer): `scripts/fuzz.sh [SECONDS]
-# [TARGET...]` runs each target (all five by default: checkpoint query corpus fra_eng_zip pairs)
+# [TARGET...]` runs each target (all six by default: checkpoint resumable query corpus fra_eng_zip pairs)
 # for SECONDS (600 by default), starting from fuzz/seeds/TARGET and the corpus earlier runs
 # grew in fuzz/corpus/TARGET. Installs a nightly toolchain and cargo-fuzz when missing (the
 # project itself builds on stable). Exits non-zero on a crash, leaving the input in
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint query corpus fra_eng_zip pairs)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint resumable query corpus fra_eng_zip pairs)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked

@@ -17,8 +17,14 @@ use std::rc::Rc;
 pub type Target = fn(&[u8]);
 
 /// Every target by name (the names of `fuzz/fuzz_targets/*.rs` and of `fuzz/seeds/*`).
-pub const TARGETS: [(&str, Target); 5] =
-    [("checkpoint", checkpoint), ("query", query), ("corpus", corpus), ("fra_eng_zip", fra_eng_zip), ("pairs", pairs)];
+pub const TARGETS: [(&str, Target); 6] = [
+    ("checkpoint", checkpoint),
+    ("resumable", resumable),
+    ("query", query),
+    ("corpus", corpus),
+    ("fra_eng_zip", fra_eng_zip),
+    ("pairs", pairs),
+];
 
 fn cpu() -> Rc<dyn Backend> {
     Rc::new(CpuBackend::new())
@@ -42,6 +48,59 @@ pub fn checkpoint(bytes: &[u8]) {
     }
     if let Ok(saved) = SavedRun::from_bytes(bytes) {
         let _ = saved.spec().validate();
+    }
+}
+
+/// The corpus of [`saved_run`].
+const RESUMABLE_CORPUS: &str = "the time traveller for so it will be convenient to speak of him was expounding a \
+                                recondite matter to us his grey eyes shone and twinkled";
+
+/// A run saved between epochs, as `rnnplay train --save` writes it: a tiny GRU trained one
+/// epoch with Adam (so the state holds moments) and a validation split, on
+/// [`RESUMABLE_CORPUS`].
+pub fn saved_run() -> Checkpoint {
+    static SAVED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytes = SAVED.get_or_init(|| {
+        let mut spec = RunSpec::preset("d2l-gru").expect("the d2l-gru preset exists");
+        for (field, value) in [
+            ("data", "corpus.txt"),
+            ("hidden", "4"),
+            ("batch_size", "2"),
+            ("num_steps", "4"),
+            ("epochs", "3"),
+            ("optimizer", "adam"),
+            ("lr", "0.01"),
+            ("valid_fraction", "0.2"),
+        ] {
+            spec.set(field, value).unwrap_or_else(|err| panic!("{field}={value}: {}", err.message));
+        }
+        let data = RunData::Text(RESUMABLE_CORPUS);
+        let mut session = spec.build(&cpu(), data, &EngineOptions::default()).expect("the base run builds");
+        while session.epochs_done() < 1 {
+            pollster::block_on(session.step()).expect("the base run trains");
+        }
+        pollster::block_on(session.checkpoint_bytes(None)).expect("the base run saves")
+    });
+    Checkpoint::from_bytes(bytes).expect("the base run's checkpoint reads")
+}
+
+/// A resumable checkpoint's run spec and training state — the input: the two JSON texts,
+/// split at the first NUL byte — in place of a real saved run's ([`saved_run`]): read as
+/// `rnnplay train --resume` reads it, its data checked against the run's corpus, then the run
+/// rebuilt (on other data too, as `--allow-changed-data` does) and trained one minibatch.
+pub fn resumable(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let (spec, training) = text.split_once('\0').unwrap_or((&text, ""));
+    let mut file = saved_run();
+    file.extra.insert("spec".into(), spec.into());
+    file.extra.insert("training".into(), training.into());
+    let Ok(bytes) = file.to_bytes() else { return };
+    let Ok(saved) = SavedRun::from_bytes(&bytes) else { return };
+    let data = RunData::Text(RESUMABLE_CORPUS);
+    let saved = if saved.check_data(data).is_ok() { saved } else { saved.allow_changed_data() };
+    let epochs = saved.epochs_done() + 1;
+    if let Ok(mut session) = saved.build(&cpu(), data, &EngineOptions::default(), epochs) {
+        let _ = pollster::block_on(session.step());
     }
 }
 

@@ -133,9 +133,12 @@ pub(crate) async fn fra_eng_for(spec: &RunSpec) -> Result<Option<Vec<u8>>, Strin
 }
 
 /// Rebuilds a kept run from its autosaved checkpoint on the data it names (fra-eng fetched,
-/// a toy task generated, `text` otherwise), to train on exactly where it stopped.
+/// a toy task generated, `text` otherwise), to train on exactly where it stopped. Data other
+/// than the run's is refused with what differs; a run kept by an earlier page, which did not
+/// record its data, goes on with the corpus loaded (its vocabulary must still match).
 pub(crate) async fn saved_session(bytes: &[u8], text: Option<&str>, use_cpu: bool) -> Result<Session, String> {
     let saved = SavedRun::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let saved = if saved.data().is_none() { saved.allow_changed_data() } else { saved };
     let zip = fra_eng_for(saved.spec()).await?;
     let data = run_data(saved.spec(), zip.as_deref(), text)?;
     let epochs = saved.spec().epochs;

@@ -6,11 +6,9 @@
 
 use crate::protocol::{EpochPoint, ThroughTime};
 use crate::settings::label;
+use rnnplay_engine::run::spec::MAX_EPOCHS;
 use rnnplay_engine::run::RunSpec;
 use serde::{Deserialize, Serialize};
-
-/// Epochs a record read from a file may hold (untrusted input is checked against it).
-const MAX_EPOCHS: usize = 1_000_000;
 
 /// Distinct colours for overlaid runs (the Okabe–Ito palette, readable by colour-blind
 /// students), in the order runs are selected.

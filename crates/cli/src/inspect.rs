@@ -25,16 +25,16 @@ pub struct InspectArgs {
     pub(crate) text: String,
     /// Also differentiate the prediction made at this position (0-based) with respect to
     /// every earlier input and hidden state: how far back it reaches.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub(crate) position: Option<usize>,
     /// How many of the most likely next tokens to list per position.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     pub(crate) top_k: usize,
     /// Shade the passage by this unit instead of the three that vary most.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub(crate) unit: Option<usize>,
     /// The layer to shade (1-based; default the top layer).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub(crate) layer: Option<usize>,
     /// The signal to shade: h (default), c (LSTM) or a gate's name (r, z, n for the GRU; i, f,
     /// g, o for the LSTM; the scratch models' own names).
@@ -44,9 +44,8 @@ pub struct InspectArgs {
     /// greedy translation).
     #[arg(long)]
     pub(crate) reference: Option<String>,
-    /// gpu, cpu or auto.
-    #[arg(long, default_value = "auto")]
-    pub(crate) backend: String,
+    #[command(flatten)]
+    pub(crate) backend: crate::run_args::BackendArg,
     /// Print one JSON object instead of the terminal view.
     #[arg(long)]
     pub(crate) json: bool,
@@ -74,13 +73,22 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     if args.top_k == 0 {
         bail!("--top-k must be at least 1");
     }
+    let warn = |warnings: Vec<String>| {
+        for warning in warnings {
+            crate::terminal::warn(&format!("{}: {warning}", path.display()));
+        }
+    };
     let checkpoint = match Checkpoint::from_bytes(&bytes) {
         Ok(checkpoint) => checkpoint,
         Err(err) => match Seq2SeqCheckpoint::from_bytes(&bytes) {
-            Ok(seq2seq) => return crate::inspect_translation::run(args, &seq2seq),
+            Ok(seq2seq) => {
+                warn(seq2seq.warnings());
+                return crate::inspect_translation::run(args, &seq2seq);
+            }
             Err(_) => return Err(err).with_context(|| format!("loading {}", path.display())),
         },
     };
+    warn(checkpoint.warnings());
     if args.reference.is_some() {
         bail!("--reference is for encoder-decoder checkpoints; {} holds a language model", path.display());
     }
@@ -100,7 +108,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     }
     let layers = checkpoint.config.num_layers;
     let layer = chosen_layer(args, layers, checkpoint.config.hidden_size)?;
-    let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
+    let backend = pollster::block_on(backend_by_name(&args.backend.name, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
     let started = std::time::Instant::now();
@@ -129,7 +137,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     println!(
         "{} from {}: {layers} layer(s) × {} units; {} tokens",
         checkpoint.config.model_name(),
-        path.display(),
+        crate::terminal::printable(&path.display().to_string()),
         seen.hidden,
         tokens.len()
     );
@@ -207,10 +215,10 @@ fn heat(x: f32) -> (u8, u8, u8) {
 pub(crate) fn shown_tokens(vocab: &Vocab, kind: TokenKind, ids: &[u32]) -> Vec<String> {
     ids.iter()
         .map(|&id| {
-            let text = vocab.token(id);
+            let text = crate::terminal::printable(vocab.token(id));
             match kind {
                 TokenKind::Char if text == " " => "␣".to_string(),
-                TokenKind::Char => text.to_string(),
+                TokenKind::Char => text,
                 _ => format!("{text} "),
             }
         })

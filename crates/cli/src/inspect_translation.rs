@@ -24,11 +24,11 @@ pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
     let (src_vocab, tgt_vocab) = (&checkpoint.src_vocab, &checkpoint.tgt_vocab);
     let source = encode_source(src_vocab, &sentence, checkpoint.num_steps);
     if !source.unknown.is_empty() {
-        eprintln!("warning: words outside the source vocabulary, fed as <unk>: {:?}", source.unknown);
+        crate::terminal::warn(&format!("words outside the source vocabulary, fed as <unk>: {:?}", source.unknown));
     }
     let (hidden, layers) = (checkpoint.config.hidden_size, checkpoint.config.num_layers);
     let layer = chosen_layer(args, layers, hidden)?;
-    let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
+    let backend = pollster::block_on(backend_by_name(&args.backend.name, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
     let reference: Vec<u32> = match &args.reference {
@@ -82,10 +82,16 @@ pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
         return Ok(());
     }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // On the terminal, words from the checkpoint's vocabularies are shown with control characters escaped.
+    let src_word = |id: u32| crate::terminal::printable(src_vocab.token(id));
+    let tgt_word = |id: u32| crate::terminal::printable(tgt_vocab.token(id));
     let words = |ids: &[u32], word: &dyn Fn(u32) -> String| -> Vec<String> {
         ids.iter().map(|&i| format!("{} ", word(i))).collect()
     };
-    println!("encoder–decoder from {}: {layers} layer(s) × {hidden} GRU units", path.display());
+    println!(
+        "encoder–decoder from {}: {layers} layer(s) × {hidden} GRU units",
+        crate::terminal::printable(&path.display().to_string())
+    );
     let Some(signal) = seen.encoder.iter().find(|s| s.layer == layer && s.name == args.signal) else {
         bail!("--signal {}: an encoder–decoder's GRU layers have h, r, z, n", args.signal);
     };

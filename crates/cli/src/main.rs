@@ -15,6 +15,7 @@ mod progress;
 mod run_args;
 mod soak;
 mod summary;
+mod terminal;
 mod tokens;
 mod train;
 mod translate;
@@ -42,16 +43,15 @@ enum Command {
     /// Train d2l's scratch RNN briefly on a generated text and print a prediction: a quick
     /// end-to-end check of the engine on the chosen backend.
     Demo {
-        /// gpu, cpu or auto (GPU when an adapter exists).
-        #[arg(long, default_value = "auto")]
-        backend: String,
+        #[command(flatten)]
+        backend: run_args::BackendArg,
         /// Training steps (minibatches of 8 windows of 16 characters).
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 300)]
         steps: usize,
         /// Hidden units.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
         hidden: usize,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
         seed: u64,
     },
     /// Train a d2l language model on The Time Machine (or any text), or an encoder-decoder on
@@ -97,14 +97,13 @@ enum BenchCommand {
         /// d2l-seq2seq.
         #[arg(long = "preset")]
         presets: Vec<String>,
-        /// gpu, cpu or auto.
-        #[arg(long, default_value = "auto")]
-        backend: String,
+        #[command(flatten)]
+        backend: run_args::BackendArg,
         /// Minibatches trained before timing.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 2)]
         warmup: usize,
         /// Minibatches timed.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
         batches: usize,
         /// How concise recurrent layers run: fused (one node per layer per window, two
         /// dispatches per time step), unfused (composed from primitive ops per time step), or
@@ -125,7 +124,7 @@ enum BenchCommand {
     /// GFLOP/s of each matmul variant on square matrices, and which variant the runtime picks.
     Kernels {
         /// Matrix sizes to measure.
-        #[arg(long, value_delimiter = ',', default_value = "64,128,256,512,1024")]
+        #[arg(long, allow_negative_numbers = true, value_delimiter = ',', default_value = "64,128,256,512,1024")]
         sizes: Vec<usize>,
         /// Print one JSON object per (size, variant).
         #[arg(long)]
@@ -139,7 +138,8 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            // Messages quote file names and file contents: their control characters are escaped.
+            eprintln!("Error: {}", terminal::escaped(&format!("{err:#}"), true));
             std::process::ExitCode::FAILURE
         }
     }
@@ -154,7 +154,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Lessons { name, json } => lessons::run(name.as_deref(), json),
         Command::Translate(args) => translate::run(&args),
-        Command::Demo { backend, steps, hidden, seed } => demo::run(&demo::DemoConfig { backend, steps, hidden, seed }),
+        Command::Demo { backend, steps, hidden, seed } => {
+            demo::run(&demo::DemoConfig { backend: backend.name, steps, hidden, seed })
+        }
         Command::Bench { what: BenchCommand::Presets { presets, backend, warmup, batches, layers, replay, json } } => {
             let options = bench_presets::Options {
                 warmup,
@@ -163,7 +165,7 @@ fn run(cli: Cli) -> Result<()> {
                 replay: bench_presets::Modes::parse("--replay", &replay, ["on", "off"])?,
                 json,
             };
-            bench_presets::presets(&presets, &backend, &options)
+            bench_presets::presets(&presets, &backend.name, &options)
         }
         Command::Bench { what: BenchCommand::Soak(args) } => soak::run(&args),
         Command::Bench { what: BenchCommand::Kernels { sizes, json } } => {

@@ -43,18 +43,23 @@ pub fn curve_plot(
     }
     register_font()?;
     let size = (720, 440);
-    let result = if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-        let root = BitMapBackend::new(path, size).into_drawing_area();
-        draw(&root, title, y_label, first_epoch, train, valid)
-            .and_then(|()| root.present())
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    } else {
-        let root = SVGBackend::new(path, size).into_drawing_area();
-        draw(&root, title, y_label, first_epoch, train, valid)
-            .and_then(|()| root.present())
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    };
-    result.with_context(|| format!("writing {}", path.display()))
+    let png = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    // plotters writes a file by its path: a temporary one (ending in the format's extension,
+    // which the PNG encoder reads), renamed over `path` once it is complete.
+    crate::outputs::replace_with("--plot", path, if png { ".png" } else { ".svg" }, |_, temp| {
+        let drawn = if png {
+            let root = BitMapBackend::new(temp, size).into_drawing_area();
+            draw(&root, title, y_label, first_epoch, train, valid)
+                .and_then(|()| root.present())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        } else {
+            let root = SVGBackend::new(temp, size).into_drawing_area();
+            draw(&root, title, y_label, first_epoch, train, valid)
+                .and_then(|()| root.present())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        drawn.with_context(|| format!("writing {}", path.display()))
+    })
 }
 
 fn draw<DB: DrawingBackend>(

@@ -1,6 +1,7 @@
 //! `rnnplay predict`: what a saved model says, free-running from a prefix and, for a given
 //! text, teacher-forced at every position — side by side.
 
+use crate::terminal::printable;
 use crate::tokens::{decode, encode_with_warning};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -19,21 +20,20 @@ pub struct PredictArgs {
     #[arg(long, default_value = "time traveller")]
     prefix: String,
     /// Tokens to generate (1 to 100000).
-    #[arg(long, default_value_t = 50, value_parser = crate::run_args::generation_length)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 50, value_parser = crate::run_args::generation_length)]
     len: usize,
     /// Sample from softmax(logits / T) instead of taking the most likely token (0: greedy).
-    #[arg(long, value_parser = crate::run_args::f32_value)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::run_args::f32_value)]
     temperature: Option<f32>,
     /// Seeds the sampling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Also feed this text and show, at every position, the model's prediction given the true
     /// prefix next to its free-running continuation.
     #[arg(long)]
     teacher_forced: Option<String>,
-    /// gpu, cpu or auto.
-    #[arg(long, default_value = "auto")]
-    backend: String,
+    #[command(flatten)]
+    backend: crate::run_args::BackendArg,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -43,8 +43,11 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let path = &args.checkpoint;
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
     let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
+    for warning in checkpoint.warnings() {
+        crate::terminal::warn(&format!("{}: {warning}", path.display()));
+    }
     let decoding = Decoding::from_temperature(args.temperature, args.seed)?;
-    let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
+    let backend = pollster::block_on(backend_by_name(&args.backend.name, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
     let (vocab, kind) = (&checkpoint.vocab, checkpoint.token_kind);
@@ -90,12 +93,12 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     println!(
         "{} from {} ({} epochs)",
         checkpoint.config.model_name(),
-        path.display(),
-        checkpoint.extra.get("epochs").map_or("?", String::as_str)
+        printable(&path.display().to_string()),
+        printable(checkpoint.extra.get("epochs").map_or("?", String::as_str))
     );
     println!("free-running: {free_running:?}");
     if let Some((ids, view, own)) = forced {
-        let row = |label: &str, tokens: &[u32]| println!("{label:<16}{}", decode(vocab, kind, tokens));
+        let row = |label: &str, tokens: &[u32]| println!("{label:<16}{}", printable(&decode(vocab, kind, tokens)));
         println!();
         row("text", &ids[1..]);
         row("teacher-forced", &view.steps.iter().map(|s| s.predicted).collect::<Vec<_>>());

@@ -18,14 +18,13 @@ use std::rc::Rc;
 pub struct SoakArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// gpu, cpu or auto.
-    #[arg(long, default_value = "auto")]
-    pub backend: String,
+    #[command(flatten)]
+    pub backend: crate::run_args::BackendArg,
     /// How long to train, in minutes (the run's --epochs is ignored: it trains until then).
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
     pub minutes: f64,
     /// Seconds between memory samples.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 60.0)]
     pub every: f64,
     /// Print one JSON object per sample, then one with the verdict.
     #[arg(long)]
@@ -63,7 +62,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     let spec = endless(args.run.spec()?);
     let loaded = Loaded::read(&spec)?;
     let options = EngineOptions::from_env()?;
-    let backend = pollster::block_on(backend_by_name(&args.backend, &options)).context("opening the backend")?;
+    let backend = pollster::block_on(backend_by_name(&args.backend.name, &options)).context("opening the backend")?;
     let info = backend.info();
     let mut session = spec.build(&backend, loaded.data(), &options)?;
     if !args.json {

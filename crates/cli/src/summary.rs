@@ -168,7 +168,7 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
     if json {
         println!("{summary}");
     } else {
-        println!("{}", lines.join("\n"));
+        println!("{}", crate::terminal::escaped(&lines.join("\n"), true));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use rnnplay_data::{TokenKind, Vocab};
 pub fn encode_with_warning(vocab: &Vocab, kind: TokenKind, text: &str, what: &str) -> Vec<u32> {
     let (ids, unknown) = encode(vocab, kind, text);
     if !unknown.is_empty() {
-        eprintln!("warning: the {what} has tokens outside the vocabulary, fed as <unk>: {unknown:?}");
+        crate::terminal::warn(&format!("the {what} has tokens outside the vocabulary, fed as <unk>: {unknown:?}"));
     }
     ids
 }

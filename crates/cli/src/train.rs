@@ -3,9 +3,10 @@
 //! `RunSpec`; this file loads the data, loops over the session and prints: a progress bar, a
 //! line every few epochs, per-epoch metrics, a plot, a checkpoint and the summary.
 
-use crate::outputs::{check_paths, write_atomically};
+use crate::outputs::{check_paths, open_to_append, write_atomically};
 use crate::run_args::{describe_presets, RunArgs};
 use crate::summary::Outcome;
+use crate::terminal::printable;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::{Dataset, Hub};
@@ -24,10 +25,8 @@ use std::time::Instant;
 pub struct TrainArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// gpu, cpu or auto: when a GPU adapter exists, time a few minibatches of this run on it and
-    /// on the CPU backend and train on the faster (both figures are printed).
-    #[arg(long, default_value = "auto")]
-    pub backend: String,
+    #[command(flatten)]
+    pub backend: crate::run_args::BackendArg,
     /// Print one JSON summary line at the end instead of the human-readable report.
     #[arg(long)]
     pub json: bool,
@@ -48,11 +47,15 @@ pub struct TrainArgs {
     /// are refused.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// With --resume: go on even though the data is not what the saved run trained on (its size
+    /// or sha1 differs, or the file does not record it). The vocabulary must still be the run's.
+    #[arg(long)]
+    pub allow_changed_data: bool,
     /// Print a progress line (language models: with a free-running sample) every N epochs.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
     pub report_every: usize,
     /// Tokens generated for each prediction of a language model (default 50).
-    #[arg(long, value_parser = crate::run_args::generation_length)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::run_args::generation_length)]
     pub predict_len: Option<usize>,
     /// List the presets and exit.
     #[arg(long)]
@@ -93,44 +96,42 @@ impl Loaded {
     }
 }
 
-/// The run `--resume` names, read and checked before anything is built: no flag may change it
-/// (`check_outputs` keeps `--save` off it), and `--epochs` (the epochs in all) must be more than it
-/// has trained. Returns the saved run and its spec with the epochs to reach.
+/// The run `--resume` names, read and checked before anything is built: flags may only repeat
+/// its values (`check_outputs` keeps `--save` off it), and `--epochs` (the epochs in all) must be
+/// more than it has trained. Returns the saved run and its spec with the epochs to reach.
 fn saved_run(args: &TrainArgs, path: &std::path::Path) -> Result<(SavedRun, RunSpec)> {
-    let changing: Vec<String> = args.run.given().into_iter().filter(|flag| flag != "--epochs").collect();
-    if !changing.is_empty() {
-        bail!(
-            "--resume continues the saved run exactly as it was; {} would change it (drop {}, or train a new run)",
-            changing.join(", "),
-            if changing.len() == 1 { "it" } else { "them" }
-        );
-    }
     let bytes = std::fs::read(path).with_context(|| format!("reading --resume {}", path.display()))?;
     let saved = SavedRun::from_bytes(&bytes).with_context(|| format!("--resume {}", path.display()))?;
+    let saved = if args.allow_changed_data { saved.allow_changed_data() } else { saved };
+    let spec = args.run.resumed_spec(saved.spec())?;
     let done = saved.epochs_done();
-    let epochs = args.run.epochs.unwrap_or(saved.spec().epochs);
-    if epochs <= done {
+    if spec.epochs <= done {
         bail!(
             "the run in {} has trained {done} epochs; give --epochs N with N more than {done}, the epochs in all",
             path.display()
         );
     }
-    let mut spec = saved.spec().clone();
-    spec.epochs = epochs;
     Ok((saved, spec))
 }
 
-/// Checks the output flags before a long run (`outputs::check_paths`: writable files that are
-/// neither an input nor each other), the plot's format, and the report interval.
-fn check_outputs(args: &TrainArgs, spec: &RunSpec) -> Result<()> {
-    let data = match spec.source() {
-        DataSource::Text(path) => Some(PathBuf::from(path)),
-        _ => None,
+/// The files a run reads that no output may replace: the data file a spec names, and the dataset
+/// hub's cached files (whichever dataset the run uses).
+pub(crate) fn input_files(spec: &RunSpec) -> Vec<(&'static str, PathBuf)> {
+    let hub = Hub::from_env();
+    let mut inputs: Vec<(&'static str, PathBuf)> = match spec.source() {
+        DataSource::Text(path) => vec![("--data", PathBuf::from(path))],
+        _ => Vec::new(),
     };
-    let inputs: Vec<(&str, &std::path::Path)> = [("--data", data.as_deref()), ("--resume", args.resume.as_deref())]
-        .into_iter()
-        .filter_map(|(flag, path)| path.map(|p| (flag, p)))
-        .collect();
+    inputs.extend(Dataset::ALL.map(|dataset| ("the dataset cache's", hub.path(dataset))));
+    inputs
+}
+
+/// Checks the output flags before a long run (`outputs::check_paths`: regular, writable files
+/// that are neither an input nor each other), the plot's format, and the report interval.
+fn check_outputs(args: &TrainArgs, spec: &RunSpec) -> Result<()> {
+    let mut inputs = input_files(spec);
+    inputs.extend(args.resume.clone().map(|path| ("--resume", path)));
+    let inputs: Vec<(&str, &std::path::Path)> = inputs.iter().map(|(flag, path)| (*flag, path.as_path())).collect();
     let outputs: Vec<(&str, &std::path::Path)> =
         [("--save", args.save.as_deref()), ("--metrics", args.metrics.as_deref()), ("--plot", args.plot.as_deref())]
             .into_iter()
@@ -185,7 +186,7 @@ fn after_device_lost(session: &Session, args: &TrainArgs) -> Result<String> {
     };
     Ok(match &args.save {
         Some(path) => {
-            write_atomically(path, bytes)?;
+            write_atomically("--save", path, bytes)?;
             format!(
                 "; the weights after epoch {done} are saved in {}: continue on the CPU with \
                  `rnnplay train --resume {} --backend cpu`",
@@ -209,31 +210,41 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Some(path) => saved_run(args, path).map(|(saved, spec)| (Some(saved), spec))?,
         None => (None, args.run.spec()?),
     };
+    if args.allow_changed_data && args.resume.is_none() {
+        bail!("--allow-changed-data applies with --resume F: it lets a saved run go on with other data");
+    }
     check_outputs(args, &spec)?;
     if spec.is_seq2seq() && args.predict_len.is_some() {
         bail!("--predict-len applies to language models; an encoder-decoder translates until <eos> (or num_steps)");
     }
     let predict_len = args.predict_len.unwrap_or(50);
     let loaded = Loaded::read(&spec)?;
+    if let (Some(saved), Some(path)) = (&saved, &args.resume) {
+        saved.check_data(loaded.data()).map_err(|err| {
+            anyhow::anyhow!(
+                "--resume {}: {err}. Restore the data it trained on, or pass --allow-changed-data to go on with this data",
+                path.display()
+            )
+        })?;
+    }
     let options = EngineOptions::from_env()?;
     let (backend, speeds): (Rc<dyn Backend>, _) =
-        pollster::block_on(backend_for_run(&args.backend, &options, &spec, loaded.data(), &wall_clock()))
+        pollster::block_on(backend_for_run(&args.backend.name, &options, &spec, loaded.data(), &wall_clock()))
             .context("opening the backend")?;
     let info = backend.info();
     let mut session: Session = match &saved {
         Some(saved) => saved.build(&backend, loaded.data(), &options, spec.epochs)?,
         None => spec.build(&backend, loaded.data(), &options)?,
     };
+    for note in session.notes() {
+        crate::terminal::warn(note);
+    }
     let first_epoch = session.epochs_done() + 1;
     // Tells this run's --metrics lines from other runs' in the same file.
     let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut metrics_file = match &args.metrics {
         Some(path) => {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("opening {}", path.display()))?;
+            let mut file = open_to_append("--metrics", path)?;
             // A run's first line says what ran (the page imports the file as a run); several
             // runs may share a file, each line carrying its run's id.
             let head = serde_json::json!({
@@ -246,8 +257,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => None,
     };
     if !args.json {
-        println!("{}", spec.describe());
-        println!("data: {}; backend {:?} ({})", crate::summary::describe_data(&session), info.kind, info.adapter);
+        println!("{}", printable(&spec.describe()));
+        println!(
+            "data: {}; backend {:?} ({})",
+            printable(&crate::summary::describe_data(&session)),
+            info.kind,
+            info.adapter
+        );
         if !speeds.is_empty() {
             println!(
                 "backend auto: {} on this model (a few minibatches each) → training on the {}",
@@ -275,7 +291,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 bar.abandon();
                 let mut saved = String::new();
                 if let Some(path) = &args.save {
-                    write_atomically(path, &pollster::block_on(session.checkpoint_bytes(last.as_ref()))?)?;
+                    write_atomically("--save", path, &pollster::block_on(session.checkpoint_bytes(last.as_ref()))?)?;
                     saved = match session.epochs_done() {
                         0 => format!("; the initial weights (no epoch finished) are saved in {}", path.display()),
                         done => format!("; the weights after epoch {done} are saved in {}", path.display()),
@@ -314,7 +330,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let last = last.context("no epoch ran")?;
     if let Some(path) = &args.save {
-        write_atomically(path, &pollster::block_on(session.checkpoint_bytes(Some(&last)))?)?;
+        write_atomically("--save", path, &pollster::block_on(session.checkpoint_bytes(Some(&last)))?)?;
     }
     if let Some(path) = &args.plot {
         let (name, _) = crate::summary::value_name(&spec, 0.0);

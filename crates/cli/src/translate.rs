@@ -2,6 +2,7 @@
 //! (greedy), and with `--reference` also shows the teacher-forced probability of every
 //! reference token and the BLEU of the translation.
 
+use crate::terminal::printable;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::translation::{bleu, preprocess_nmt};
@@ -21,9 +22,8 @@ pub struct TranslateArgs {
     /// A reference translation: adds the teacher-forced view and the BLEU score.
     #[arg(long)]
     reference: Option<String>,
-    /// gpu, cpu or auto.
-    #[arg(long, default_value = "auto")]
-    backend: String,
+    #[command(flatten)]
+    backend: crate::run_args::BackendArg,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -33,17 +33,20 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
     let path = &args.checkpoint;
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
     let checkpoint = Seq2SeqCheckpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
+    for warning in checkpoint.warnings() {
+        crate::terminal::warn(&format!("{}: {warning}", path.display()));
+    }
     let sentence = preprocess_nmt(args.sentence.trim());
     if sentence.trim().is_empty() {
         bail!("the sentence is empty; give some words to translate, e.g. \"go .\"");
     }
-    let backend = pollster::block_on(backend_by_name(&args.backend, &EngineOptions::from_env()?))
+    let backend = pollster::block_on(backend_by_name(&args.backend.name, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;
     let (src_vocab, tgt_vocab) = (&checkpoint.src_vocab, &checkpoint.tgt_vocab);
     let source = encode_source(src_vocab, &sentence, checkpoint.num_steps);
     if !source.unknown.is_empty() {
-        eprintln!("warning: words outside the source vocabulary, fed as <unk>: {:?}", source.unknown);
+        crate::terminal::warn(&format!("words outside the source vocabulary, fed as <unk>: {:?}", source.unknown));
     }
     if source.truncated > 0 {
         eprintln!(
@@ -59,7 +62,9 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
             let tokens: Vec<&str> = r.split(' ').filter(|t| !t.is_empty()).collect();
             let unknown: Vec<&&str> = tokens.iter().filter(|t| tgt_vocab.get(t).is_none()).collect();
             if !unknown.is_empty() {
-                eprintln!("warning: reference words outside the target vocabulary, scored as <unk>: {unknown:?}");
+                crate::terminal::warn(&format!(
+                    "reference words outside the target vocabulary, scored as <unk>: {unknown:?}"
+                ));
             }
             let ids: Vec<u32> = tokens.iter().map(|t| tgt_vocab.index(t)).collect();
             Some(pollster::block_on(teacher_forced_reference(&model, tgt_vocab, &source.ids, &ids))?)
@@ -84,13 +89,14 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
         println!("{out}");
         return Ok(());
     }
-    println!("{sentence} => {prediction}");
+    println!("{} => {}", printable(&sentence), printable(&prediction));
     if let (Some(r), Some(steps)) = (&reference, forced) {
-        println!("reference: {r}  (bleu {:.3})", score.unwrap_or(0.0));
+        println!("reference: {}  (bleu {:.3})", printable(r), score.unwrap_or(0.0));
         println!("teacher-forced, fed the reference:");
         for (truth, top, p) in steps {
             let mark = if truth == top { "" } else { "  ← model's top guess differs" };
-            println!("  {:<12} p = {p:.3}   top guess {:<12}{mark}", tgt_vocab.token(truth), tgt_vocab.token(top));
+            let (truth, top) = (printable(tgt_vocab.token(truth)), printable(tgt_vocab.token(top)));
+            println!("  {truth:<12} p = {p:.3}   top guess {top:<12}{mark}");
         }
     }
     Ok(())

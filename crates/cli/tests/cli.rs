@@ -1,10 +1,9 @@
 //! The `rnnplay` binary as a user runs it.
 
-use std::process::Command;
+mod common;
 
-fn rnnplay(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnplay")).args(args).output().expect("the rnnplay binary runs")
-}
+use common::{data_dir, json_line, rnnplay, rnnplay_offline, temp_dir};
+use std::process::Command;
 
 #[test]
 fn demo_trains_the_scratch_rnn_on_the_cpu_and_predicts() {
@@ -64,36 +63,6 @@ fn a_bad_thread_count_is_named_with_its_fix_and_a_good_one_is_used() {
         .output()
         .expect("the rnnplay binary runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// The shared test data directory (CI: ../shared/data beside the checkout).
-fn data_dir() -> String {
-    std::env::var("RNNPLAY_DATA_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into())
-}
-
-/// Runs `rnnplay` with the shared test data and no network.
-fn rnnplay_offline(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnplay"))
-        .args(args)
-        .env("RNNPLAY_DATA_DIR", data_dir())
-        .env("RNNPLAY_OFFLINE", "1")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-/// A scratch directory for one test.
-fn temp_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("rnnplay-cli-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn json_line(out: &std::process::Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(stdout.trim()).expect("one JSON line")
 }
 
 #[test]

@@ -55,6 +55,25 @@ pub fn clean_time_machine(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// How much of `text`'s letters d2l's cleaning keeps (it keeps the letters a–z alone): the
+/// letters kept, the letters in all (of any script), and up to five of the dropped letters, the
+/// most frequent first.
+pub fn letters_kept(text: &str) -> (usize, usize, Vec<char>) {
+    let mut dropped: std::collections::HashMap<char, usize> = std::collections::HashMap::new();
+    let (mut kept, mut letters) = (0, 0);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        if c.is_ascii_alphabetic() {
+            kept += 1;
+        } else {
+            *dropped.entry(c).or_default() += 1;
+        }
+    }
+    let mut dropped: Vec<(char, usize)> = dropped.into_iter().collect();
+    dropped.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    (kept, letters, dropped.into_iter().take(5).map(|(c, _)| c).collect())
+}
+
 /// d2l's `tokenize`: words split on whitespace, or every character (spaces included).
 pub fn tokenize(lines: &[String], kind: TokenKind) -> Vec<Vec<String>> {
     lines
@@ -137,6 +156,12 @@ mod tests {
     fn non_utf8_bytes_are_reported_with_their_offset() {
         let err = utf8(vec![b'a', b'b', 0xff, 0xfe], "upload.txt").unwrap_err().to_string();
         assert!(err.contains("upload.txt") && err.contains("offset 2"), "{err}");
+    }
+
+    #[test]
+    fn letters_outside_a_to_z_are_counted_as_dropped() {
+        assert_eq!(letters_kept("The été, 42 ïïï!"), (4, 9, vec!['ï', 'é']));
+        assert_eq!(letters_kept("Привет"), (0, 6, vec!['П', 'в', 'е', 'и', 'р']));
     }
 
     #[test]

@@ -55,6 +55,42 @@ impl ToyTask {
         }
     }
 
+    /// How many distinct sources of `min_len..=max_len` symbols the task has (at most
+    /// `u64::MAX`): ten symbols per position, or for `Add` every pair of numbers below
+    /// 10^(max_len / 2).
+    pub fn distinct(self, min_len: usize, max_len: usize) -> u64 {
+        let power = |digits: usize| 10u64.checked_pow(digits.try_into().unwrap_or(u32::MAX)).unwrap_or(u64::MAX);
+        match self {
+            ToyTask::Add => power((max_len / 2).max(1)).saturating_mul(power((max_len / 2).max(1))),
+            _ => (min_len..=max_len).fold(0u64, |sum, len| sum.saturating_add(power(len))),
+        }
+    }
+
+    /// Every source of the task in order, when there are few enough to list (the draw's
+    /// fallback when random sources keep repeating).
+    fn every_source(self, min_len: usize, max_len: usize) -> Vec<String> {
+        let digits = |len: usize, mut n: u64, first: u8| {
+            let mut s = vec![first; len];
+            for at in (0..len).rev() {
+                s[at] = first + (n % 10) as u8;
+                n /= 10;
+            }
+            String::from_utf8(s).expect("invariant: ASCII digits or letters")
+        };
+        match self {
+            ToyTask::Add => {
+                let limit = 10u64.pow((max_len / 2).max(1) as u32);
+                (0..limit).flat_map(|a| (0..limit).map(move |b| format!("{a}+{b}"))).collect()
+            }
+            _ => {
+                let first = if self == ToyTask::SortDigits { b'0' } else { b'a' };
+                (min_len..=max_len)
+                    .flat_map(|len| (0..10u64.pow(len as u32)).map(move |n| digits(len, n, first)))
+                    .collect()
+            }
+        }
+    }
+
     /// A random source of `min_len..=max_len` symbols (for `Add`, two numbers of up to
     /// `max_len / 2` digits).
     fn source(self, rng: &mut ChaCha8Rng, min_len: usize, max_len: usize) -> String {
@@ -80,11 +116,21 @@ impl ToyTask {
                 "toy task lengths must satisfy 1 ≤ min ≤ max, got {min_len}..{max_len}"
             )));
         }
+        let distinct = self.distinct(min_len, max_len);
+        if (count as u64).saturating_add(exclude.len() as u64) > distinct {
+            return Err(DataError::InvalidArgument(format!(
+                "only {distinct} distinct {} examples of length {min_len}..{max_len} exist ({} of them set aside); ask for at most {}",
+                self.name(),
+                exclude.len(),
+                distinct.saturating_sub(exclude.len() as u64)
+            )));
+        }
         let chars = |s: &str| s.chars().map(String::from).collect::<Vec<_>>();
         let mut seen: std::collections::HashSet<Vec<String>> = exclude.iter().map(|p| p.0.clone()).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut pairs = Vec::with_capacity(count);
-        // Short lengths have few distinct strings; give up instead of looping forever.
+        // Random draws first; when they keep repeating (a count near the number of distinct
+        // sources), the sources not drawn yet, in a seeded order.
         for _ in 0..count.saturating_mul(50).max(1000) {
             if pairs.len() == count {
                 break;
@@ -93,6 +139,19 @@ impl ToyTask {
             let tokens = chars(&source);
             if seen.insert(tokens.clone()) {
                 pairs.push((tokens, chars(&self.target(&source))));
+            }
+        }
+        if pairs.len() < count && distinct <= 10_000_000 {
+            let mut rest = self.every_source(min_len, max_len);
+            rand::seq::SliceRandom::shuffle(&mut rest[..], &mut rng);
+            for source in rest {
+                if pairs.len() == count {
+                    break;
+                }
+                let tokens = chars(&source);
+                if seen.insert(tokens.clone()) {
+                    pairs.push((tokens, chars(&self.target(&source))));
+                }
             }
         }
         if pairs.len() < count {
@@ -131,5 +190,11 @@ mod tests {
             assert_eq!(t.iter().rev().collect::<Vec<_>>(), s.iter().collect::<Vec<_>>());
         }
         assert!(ToyTask::Copy.pairs(2000, 1, 1, 0, &[]).unwrap_err().to_string().contains("only 10 distinct"));
+        // Every distinct example can be asked for, also beside a held-out set.
+        assert_eq!((ToyTask::Reverse.distinct(3, 5), ToyTask::Add.distinct(3, 5)), (111_000, 10_000));
+        let all = ToyTask::Add.pairs(9_800, 3, 5, 0, &[]).unwrap();
+        assert_eq!(ToyTask::Add.pairs(200, 3, 5, 1, &all).unwrap().len(), 200);
+        assert!(ToyTask::Add.pairs(201, 3, 5, 1, &all).unwrap_err().to_string().contains("ask for at most 200"));
+        assert_eq!(ToyTask::Copy.pairs(10, 1, 1, 0, &[]).unwrap().len(), 10);
     }
 }

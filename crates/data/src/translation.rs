@@ -52,6 +52,37 @@ pub fn tokenize_nmt(text: &str, num_examples: Option<usize>) -> Vec<Pair> {
         .collect()
 }
 
+/// The pairs of a user's `source<TAB>target` file called `name`, checked line by line: every line
+/// that is not blank must hold exactly one tab with a non-blank side on each side of it, else the
+/// error names the line and what is wrong (nothing is dropped silently). Windows line ends are
+/// accepted. Lines 0..=`num_examples` are read, as [`tokenize_nmt`] does.
+pub fn pairs_from_file(text: &str, name: &str, num_examples: usize) -> Result<Vec<Pair>> {
+    let text = text.replace("\r\n", "\n");
+    for (index, line) in text.split('\n').enumerate().take(num_examples.saturating_add(1)) {
+        if line.trim().is_empty() && !line.contains('\t') {
+            continue;
+        }
+        let shown: String = line.chars().take(60).collect();
+        let problem = match line.split('\t').collect::<Vec<_>>()[..] {
+            [_] => "has no tab".to_string(),
+            [src, _] if src.trim().is_empty() => "has an empty source (nothing but spaces before the tab)".to_string(),
+            [_, tgt] if tgt.trim().is_empty() => "has an empty target (nothing but spaces after the tab)".to_string(),
+            [_, _] => continue,
+            ref parts => format!("has {} tabs", parts.len() - 1),
+        };
+        return Err(DataError::InvalidArgument(format!(
+            "line {} of {name} ('{shown}') {problem}: each line must be source<TAB>target, one tab and both sides \
+             non-empty; fix or remove it",
+            index + 1
+        )));
+    }
+    let pairs = tokenize_nmt(&preprocess_nmt(&text), Some(num_examples));
+    if pairs.is_empty() {
+        return Err(DataError::InvalidArgument(format!("{name} has no line of the form source<TAB>target")));
+    }
+    Ok(pairs)
+}
+
 /// `tokens` mapped through `vocab`, `<eos>` appended, truncated or padded to `num_steps`, with
 /// the valid length (the count of non-`<pad>` entries, as d2l computes it).
 pub fn truncate_pad(vocab: &Vocab, tokens: &[String], num_steps: usize) -> (Vec<u32>, usize) {
@@ -290,5 +321,25 @@ mod tests {
         assert_eq!(first(1), first(1));
         assert_ne!(first(1), first(2));
         assert!(PairDataset::new(&[], 3, 1).is_err());
+    }
+
+    #[test]
+    fn a_pair_file_is_refused_by_line_number_for_every_kind_of_bad_line() {
+        let err = |text: &str| pairs_from_file(text, "p.tsv", 100).unwrap_err().to_string();
+        assert!(
+            err("a\tb\n \t c\n").starts_with("line 2 of p.tsv (' \t c') has an empty source"),
+            "{}",
+            err("a\tb\n \t c\n")
+        );
+        assert!(
+            err("a\tb\nc\t\u{3000} \n").contains("line 2 of p.tsv") && err("a\tb\nc\t  \n").contains("empty target")
+        );
+        assert!(err("a\tb\tc\n").contains("line 1 of p.tsv ('a\tb\tc') has 2 tabs"));
+        assert!(err("a b\n").contains("line 1 of p.tsv ('a b') has no tab"));
+        assert!(err("\n\n").contains("no line of the form"));
+        // Blank lines are skipped, Windows line ends accepted, tokens as d2l's.
+        let pairs = pairs_from_file("go .\tva !\r\n\r\n  \nhi\tsalut\r\n", "p.tsv", 100).unwrap();
+        let tokens = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(pairs, vec![(tokens(&["go", "."]), tokens(&["va", "!"])), (tokens(&["hi"]), tokens(&["salut"]))]);
     }
 }

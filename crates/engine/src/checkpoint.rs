@@ -10,8 +10,10 @@
 
 use crate::backend::Backend;
 use crate::error::{EngineError, Result};
+use crate::nn::config::MAX_SENTENCE_STEPS;
 use crate::nn::{LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use crate::param::Param;
+use rnnplay_data::translation::RESERVED;
 use rnnplay_data::{TokenKind, Vocab};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, HashMap};
@@ -22,8 +24,12 @@ const FORMAT_KEY: &str = "rnnplay";
 const FORMAT_VERSION: &str = "1";
 const LANGUAGE_MODEL: &str = "language-model";
 const SEQ2SEQ: &str = "seq2seq";
-/// The longest sentence an encoder–decoder's checkpoint may say it was trained on.
-const MAX_SENTENCE_STEPS: usize = 10_000;
+
+/// The most epochs a run may have: what `RunSpec::validate` allows, and what a checkpoint, a
+/// saved run, a kept run or a metrics file may claim.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Weights larger than this make every prediction saturate (one token at probability 1).
+const SATURATING_WEIGHT: f32 = 1_000.0;
 
 /// (name, shape, values), sorted by name (the order safetensors stores them in).
 pub type NamedTensors = Vec<(String, Vec<usize>, Vec<f32>)>;
@@ -63,10 +69,106 @@ struct Parsed {
     tensors: NamedTensors,
 }
 
+/// The keys of a safetensors header (a JSON object) and of its `__metadata__` object, in order,
+/// duplicates kept: the parser keeps only the last of two equal keys, so they are looked for
+/// here.
+#[derive(Default)]
+struct HeaderKeys {
+    tensors: Vec<String>,
+    metadata: Vec<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for HeaderKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Names(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Names {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                struct Visit;
+                impl<'de> serde::de::Visitor<'de> for Visit {
+                    type Value = Names;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> std::result::Result<Names, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some(key) = map.next_key::<String>()? {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            keys.push(key);
+                        }
+                        Ok(Names(keys))
+                    }
+                }
+                deserializer.deserialize_map(Visit)
+            }
+        }
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = HeaderKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a safetensors header")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<HeaderKeys, A::Error> {
+                let mut keys = HeaderKeys::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "__metadata__" {
+                        keys.metadata.extend(map.next_value::<Names>()?.0);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        keys.tensors.push(key);
+                    }
+                }
+                Ok(keys)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// The first name that occurs twice in `names`.
+fn first_duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|name| !seen.insert(name.as_str())).map(String::as_str)
+}
+
+/// Refuses a header that names a tensor or a metadata entry twice.
+fn check_unique_keys(bytes: &[u8]) -> Result<()> {
+    let length = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize);
+    let Some(header) = length.and_then(|n| bytes.get(8..8usize.checked_add(n)?)) else { return Ok(()) };
+    let keys: HeaderKeys = serde_json::from_slice(header).map_err(|e| invalid(format!("its header: {e}")))?;
+    if let Some(name) = first_duplicate(&keys.tensors) {
+        return Err(invalid(format!("it names tensor '{name}' twice")));
+    }
+    if let Some(key) = first_duplicate(&keys.metadata) {
+        return Err(invalid(format!("its metadata has two '{key}' entries")));
+    }
+    Ok(())
+}
+
+/// What a model's weights say about its predictions before it runs: all zero (every prediction
+/// uniform), or so large that every prediction saturates.
+fn weight_warnings(tensors: &NamedTensors) -> Vec<String> {
+    let largest = tensors
+        .iter()
+        .flat_map(|(name, _, values)| values.iter().map(move |v| (v.abs(), name)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match largest {
+        Some((0.0, _)) => vec!["every weight is zero: every prediction is uniform (this model has not been trained)".into()],
+        Some((size, name)) if size > SATURATING_WEIGHT => vec![format!(
+            "it holds weights as large as {size:.3e} (in '{name}'): its predictions saturate (one token at probability 1, \
+             the rest 0), which no trained model does; was the file edited, or did its run blow up?"
+        )],
+        _ => Vec::new(),
+    }
+}
+
 impl Parsed {
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (_, header) =
             SafeTensors::read_metadata(bytes).map_err(|e| invalid(format!("{e} (truncated or not safetensors?)")))?;
+        check_unique_keys(bytes)?;
         let metadata = header.metadata().clone().unwrap_or_default();
         let parsed = Self { metadata, tensors: Vec::new() };
         if parsed.get(FORMAT_KEY)? != FORMAT_VERSION {
@@ -109,12 +211,34 @@ impl Parsed {
         serde_json::from_str(self.get(key)?).map_err(|e| invalid(format!("{key}: {e}")))
     }
 
-    fn vocab(&self, key: &str, size: usize) -> Result<Vocab> {
+    /// A vocabulary: `size` distinct tokens, `<unk>` first, and every one of `reserved`.
+    fn vocab(&self, key: &str, size: usize, reserved: &[&str]) -> Result<Vocab> {
         let tokens: Vec<String> = self.json(key)?;
         if tokens.len() != size {
             return Err(invalid(format!("{} {key} tokens for a model whose vocabulary size is {size}", tokens.len())));
         }
+        if let Some(token) = first_duplicate(&tokens) {
+            return Err(invalid(format!("its {key} holds the token {token:?} twice")));
+        }
+        if tokens.first().map(String::as_str) != Some("<unk>") {
+            return Err(invalid(format!("its {key} does not start with <unk>")));
+        }
+        if let Some(missing) = reserved.iter().find(|&&token| !tokens.iter().any(|t| t == token)) {
+            return Err(invalid(format!(
+                "its {key} lacks {missing}, which an encoder-decoder needs to start, end and pad sentences"
+            )));
+        }
         Ok(Vocab::from_tokens(tokens))
+    }
+
+    /// The free-form `epochs` entry, when there is one, must be a count of epochs.
+    fn check_epochs(&self) -> Result<()> {
+        match self.metadata.get("epochs") {
+            Some(text) if !text.trim().parse::<usize>().is_ok_and(|n| n <= MAX_EPOCHS) => {
+                Err(invalid(format!("its metadata says it trained {text:?} epochs (a count from 0 to {MAX_EPOCHS})")))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The metadata entries that are not the format's own.
@@ -211,10 +335,16 @@ impl Checkpoint {
         }
         let config: ModelConfig = parsed.json("config")?;
         config.validate()?;
-        let vocab = parsed.vocab("vocab", config.vocab_size)?;
+        parsed.check_epochs()?;
+        let vocab = parsed.vocab("vocab", config.vocab_size, &[])?;
         let token_kind = TokenKind::parse(parsed.get("tokens")?).map_err(invalid)?;
         let (extra, tensors) = parsed.extra(&["config", "vocab", "tokens"]);
         Ok(Self { config, vocab, token_kind, tensors, extra })
+    }
+
+    /// What its weights say about its predictions, for the host to show before using it.
+    pub fn warnings(&self) -> Vec<String> {
+        weight_warnings(&self.tensors)
     }
 
     /// Builds the model on `backend` with the checkpoint's weights. Every parameter the config
@@ -272,8 +402,9 @@ impl Seq2SeqCheckpoint {
         }
         let config: Seq2SeqConfig = parsed.json("config")?;
         config.validate()?;
-        let src_vocab = parsed.vocab("src_vocab", config.src_vocab_size)?;
-        let tgt_vocab = parsed.vocab("tgt_vocab", config.tgt_vocab_size)?;
+        parsed.check_epochs()?;
+        let src_vocab = parsed.vocab("src_vocab", config.src_vocab_size, &RESERVED)?;
+        let tgt_vocab = parsed.vocab("tgt_vocab", config.tgt_vocab_size, &RESERVED)?;
         let num_steps: usize = parsed.json("num_steps")?;
         if num_steps == 0 || num_steps > MAX_SENTENCE_STEPS {
             return Err(invalid(format!(
@@ -282,6 +413,11 @@ impl Seq2SeqCheckpoint {
         }
         let (extra, tensors) = parsed.extra(&["config", "src_vocab", "tgt_vocab", "num_steps"]);
         Ok(Self { config, src_vocab, tgt_vocab, num_steps, tensors, extra })
+    }
+
+    /// What its weights say about its predictions, for the host to show before using it.
+    pub fn warnings(&self) -> Vec<String> {
+        weight_warnings(&self.tensors)
     }
 
     pub fn into_model(&self, backend: &Rc<dyn Backend>) -> Result<Seq2Seq> {

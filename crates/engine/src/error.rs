@@ -45,6 +45,10 @@ pub enum EngineError {
     )]
     Diverged { mean_loss: f32, epoch: usize },
 
+    /// A run resumed on data other than what it trained on (the host may offer to go on anyway).
+    #[error("the data is not what the saved run trained on: {0}")]
+    DataChanged(String),
+
     /// Reading a buffer back to the host failed.
     #[error("read-back failed: {0}")]
     Readback(String),

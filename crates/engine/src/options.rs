@@ -94,6 +94,11 @@ async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> 
 /// fallback.
 pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
     let choice = std::env::var("RNNPLAY_BACKEND").unwrap_or_default();
+    if !matches!(choice.trim(), "" | "auto" | "gpu" | "cpu") {
+        return Err(EngineError::InvalidArgument(format!(
+            "RNNPLAY_BACKEND is '{choice}'; it must be auto, gpu or cpu (or unset)"
+        )));
+    }
     backend_by_name(choice.trim(), &EngineOptions::from_env()?).await
 }
 
@@ -126,7 +131,7 @@ pub async fn backend_by_name(name: &str, options: &EngineOptions) -> Result<Rc<d
         "gpu" => Ok(Rc::new(GpuBackend::new(options.matmul, options.subgroups).await?)),
         "" | "auto" => Ok(gpu_if_any(options).await?.unwrap_or_else(|| cpu_backend(options))),
         other => Err(EngineError::InvalidArgument(format!(
-            "unknown backend '{other}'; use RNNPLAY_BACKEND=gpu or RNNPLAY_BACKEND=cpu"
+            "unknown backend '{other}'; the backend must be auto, gpu or cpu"
         ))),
     }
 }

@@ -118,6 +118,9 @@ impl ModelConfig {
 pub const MAX_VOCAB: usize = 1 << 20;
 pub const MAX_WIDTH: usize = 16_384;
 pub const MAX_LAYERS: usize = 64;
+/// The longest sentence (in tokens, `<eos>` included) an encoder–decoder trains on: the bound
+/// of a run's `num_steps` and of the `num_steps` its checkpoint carries alike.
+pub const MAX_SENTENCE_STEPS: usize = 10_000;
 
 /// Each (what, value, most) with value above most is an error naming it.
 pub(crate) fn check_sizes(sizes: &[(&str, usize, usize)]) -> Result<()> {

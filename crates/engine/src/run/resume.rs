@@ -9,12 +9,19 @@
 //! into PyTorch unchanged. A checkpoint saved mid-epoch, after a divergence, or by an rnnplay
 //! before this one holds weights only; it cannot be resumed, and the error says so.
 //!
+//! The state also records what the run trained on ([`DataFingerprint`]: the data's size and
+//! sha1), so that resuming on other data — an edited character, reordered lines, another file of
+//! the same name — is refused with what differs, unless the host says it means to
+//! ([`SavedRun::allow_changed_data`]). Everything read from the file is untrusted: a spec that
+//! lacks a field or does not validate, or a training state that does not fit its spec and
+//! model, is reported as a broken checkpoint, never filled in from a preset's defaults.
+//!
 //! What depends on the total epoch count — a cosine schedule, the scheduled-sampling ramp —
 //! follows the resumed run's count; a constant or step schedule gives an uninterrupted run's
 //! rates whatever the counts.
 
 use super::session::{RunData, Session, TaskRun};
-use super::spec::RunSpec;
+use super::spec::{RunSpec, FIELDS, MAX_EPOCHS};
 use crate::backend::Backend;
 use crate::checkpoint::{load_params, Checkpoint, Seq2SeqCheckpoint};
 use crate::error::{EngineError, Result};
@@ -28,15 +35,49 @@ use std::rc::Rc;
 
 /// The checkpoint metadata entry holding the training state.
 pub(crate) const TRAINING_KEY: &str = "training";
-/// Epochs a saved run may claim (untrusted input is checked against it).
-const MAX_EPOCHS: usize = 1_000_000;
 
 fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::InvalidArgument(message.into())
 }
 
+/// What a run trained on: the size and sha1 of the data the host loaded (a corpus, a pair file,
+/// fra-eng.zip), or nothing for data generated from the spec (toy tasks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DataFingerprint {
+    Generated,
+    Bytes { bytes: u64, sha1: String },
+}
+
+impl RunData<'_> {
+    /// The fingerprint a resumable checkpoint records of this data.
+    pub fn fingerprint(&self) -> DataFingerprint {
+        let bytes = |bytes: &[u8]| DataFingerprint::Bytes {
+            bytes: bytes.len() as u64,
+            sha1: rnnplay_data::hub::sha1_hex(bytes),
+        };
+        match self {
+            RunData::Text(text) => bytes(text.as_bytes()),
+            RunData::FraEngZip(zip) => bytes(zip),
+            RunData::Generated => DataFingerprint::Generated,
+        }
+    }
+}
+
+impl std::fmt::Display for DataFingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Generated => write!(f, "generated data"),
+            Self::Bytes { bytes, sha1 } => {
+                write!(f, "{bytes} bytes, sha1 {}", sha1.chars().take(12).collect::<String>())
+            }
+        }
+    }
+}
+
 /// The training state as the metadata holds it (JSON; moments as base64 of f32 little endian).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SavedTraining {
     epochs_done: usize,
     tokens_trained: usize,
@@ -47,6 +88,9 @@ pub(crate) struct SavedTraining {
     data_rng: String,
     valid_rng: Option<String>,
     optimizer: SavedOptimizer,
+    /// What the run trained on; absent in files of an rnnplay that did not record it.
+    #[serde(default)]
+    data: Option<DataFingerprint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +165,7 @@ impl Session {
             data_rng: data_rng.to_string(),
             valid_rng,
             optimizer: SavedOptimizer::from_state(core.optimizer().state().await?),
+            data: Some(self.data.clone()),
         };
         serde_json::to_string(&state).map_err(|e| invalid(e.to_string()))
     }
@@ -138,6 +183,33 @@ pub struct SavedRun {
     spec: RunSpec,
     model: SavedModel,
     training: SavedTraining,
+    /// Resume on data other than the run's (the host asked for it explicitly).
+    changed_data_allowed: bool,
+}
+
+/// A resumable checkpoint whose own parts do not fit together.
+fn broken(what: impl std::fmt::Display) -> EngineError {
+    invalid(format!(
+        "this checkpoint is broken: {what}; it cannot be resumed (its weights may still load in rnnplay predict, inspect or translate)"
+    ))
+}
+
+/// The spec a checkpoint saved, read strictly: every field present (none is guessed from a
+/// preset) and valid.
+fn saved_spec(text: &str) -> Result<RunSpec> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| broken(format!("its saved spec does not parse ({e})")))?;
+    let Some(fields) = value.as_object() else { return Err(broken("its saved spec is not an object")) };
+    let missing: Vec<&str> = FIELDS.iter().copied().filter(|key| !fields.contains_key(*key)).collect();
+    if !missing.is_empty() {
+        return Err(broken(format!("its saved spec lacks {}", missing.join(", "))));
+    }
+    let spec: RunSpec =
+        serde_json::from_value(value).map_err(|e| broken(format!("its saved spec does not parse ({e})")))?;
+    if let Some(problem) = spec.validate().first() {
+        return Err(broken(format!("its saved spec is not a valid run ({problem})")));
+    }
+    Ok(spec)
 }
 
 impl SavedRun {
@@ -162,28 +234,86 @@ impl SavedRun {
                 "this checkpoint cannot be resumed: {why}; it holds the weights only (rnnplay predict and inspect use them, and the page trains on from them)"
             ))
         };
-        let spec: RunSpec = match extra.get("spec") {
-            Some(text) => {
-                serde_json::from_str(text).map_err(|e| invalid(format!("its saved spec does not parse: {e}")))?
-            }
+        let spec = match extra.get("spec") {
+            Some(text) => saved_spec(text)?,
             None => return Err(weights_only("it has no run spec")),
         };
         let training: SavedTraining = match extra.get(TRAINING_KEY) {
             Some(text) => {
-                serde_json::from_str(text).map_err(|e| invalid(format!("its training state does not parse: {e}")))?
+                serde_json::from_str(text).map_err(|e| broken(format!("its training state does not parse ({e})")))?
             }
             None => return Err(weights_only("it was saved mid-epoch, after a divergence or by an earlier rnnplay")),
         };
         if training.epochs_done == 0 || training.epochs_done > MAX_EPOCHS {
-            return Err(invalid(format!("its training state claims {} epochs", training.epochs_done)));
+            return Err(broken(format!("its training state claims {} epochs", training.epochs_done)));
         }
-        position(&training.data_rng)?;
-        training.valid_rng.as_deref().map(position).transpose()?;
-        training.optimizer.to_state()?;
-        if spec.is_seq2seq() != matches!(model, SavedModel::Seq2Seq(_)) {
-            return Err(invalid("its spec and its model are of different kinds"));
+        if training.epochs_done > spec.epochs {
+            return Err(broken(format!(
+                "its training state claims {} epochs of a run of {}",
+                training.epochs_done, spec.epochs
+            )));
         }
-        Ok(Self { spec, model, training })
+        if let Some(DataFingerprint::Bytes { sha1, .. }) = &training.data {
+            if sha1.len() != 40 || !sha1.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(broken("its data fingerprint is not a sha1"));
+            }
+        }
+        position(&training.data_rng).map_err(broken)?;
+        training.valid_rng.as_deref().map(position).transpose().map_err(broken)?;
+        let optimizer = training.optimizer.to_state().map_err(broken)?;
+        if matches!(optimizer, OptimizerState::Adam { .. }) != (spec.optimizer == "adam") {
+            return Err(broken(format!(
+                "its optimizer state does not belong to its spec's optimizer {}",
+                spec.optimizer
+            )));
+        }
+        // The spec must describe the model its weights are, so that rebuilding the run allocates
+        // no more than the file already holds.
+        let fits = match &model {
+            SavedModel::Language(saved) => {
+                spec.model_config(saved.config.vocab_size).is_ok_and(|config| config == saved.config)
+            }
+            SavedModel::Seq2Seq(saved) => {
+                let (src, tgt) = (saved.config.src_vocab_size, saved.config.tgt_vocab_size);
+                spec.is_seq2seq() && spec.seq2seq_config(src, tgt) == saved.config && spec.num_steps == saved.num_steps
+            }
+        };
+        if !fits {
+            return Err(broken("its spec describes another model than its weights are"));
+        }
+        Ok(Self { spec, model, training, changed_data_allowed: false })
+    }
+
+    /// Resumes even when the data loaded is not what the run trained on (or when the file does
+    /// not record it): the host's explicit choice. The vocabularies must still be the run's.
+    pub fn allow_changed_data(mut self) -> Self {
+        self.changed_data_allowed = true;
+        self
+    }
+
+    /// What the run trained on, when the file records it.
+    pub fn data(&self) -> Option<&DataFingerprint> {
+        self.training.data.as_ref()
+    }
+
+    /// Whether `data` is what the run trained on: `Err` with what differs (as
+    /// [`EngineError::DataChanged`]) unless [`SavedRun::allow_changed_data`] was asked for.
+    pub fn check_data(&self, data: RunData) -> Result<()> {
+        if self.changed_data_allowed {
+            return Ok(());
+        }
+        let now = data.fingerprint();
+        match &self.training.data {
+            Some(saved) if *saved == now => Ok(()),
+            Some(saved) => Err(EngineError::DataChanged(format!(
+                "the run trained on {} ({saved}), and the data loaded now is {now}",
+                self.spec.data
+            ))),
+            None => Err(EngineError::DataChanged(format!(
+                "this checkpoint does not record the data it trained on ({}; saved by an earlier rnnplay)",
+                self.spec.data
+            ))),
+        }
     }
 
     /// The spec the run was saved with (its `epochs`: the run's total when it was saved).
@@ -213,25 +343,31 @@ impl SavedRun {
                 done + 10
             )));
         }
+        self.check_data(data)?;
         let mut spec = self.spec.clone();
         spec.epochs = epochs;
         let mut session = spec.build(backend, data, options)?;
+        // The data is the run's (or the host chose other data): a vocabulary that differs now
+        // means other data, or a broken file.
         let changed = |what: &str| {
-            invalid(format!(
-                "the data loaded is not what the saved run trained on ({what} differs); load the same data"
-            ))
+            match self.changed_data_allowed {
+            true => invalid(format!(
+                "the data loaded gives {what} other than the saved run's, so its weights cannot go on with it; resume on the run's own data"
+            )),
+            false => broken(format!("{what} does not match the data it trained on")),
+        }
         };
         match (&self.model, &mut session.run) {
             (SavedModel::Language(saved), TaskRun::Language(run)) => {
                 if !same_tokens(&saved.vocab, &run.vocab) {
-                    return Err(changed("the vocabulary"));
+                    return Err(changed("a vocabulary"));
                 }
-                load_params(run.model.params(), &saved.tensors, &saved.config.model_name())?;
+                load_params(run.model.params(), &saved.tensors, &saved.config.model_name()).map_err(broken)?;
                 run.batches.set_rng_position(position(&self.training.data_rng)?);
                 match (run.valid.as_mut(), &self.training.valid_rng) {
                     (Some(valid), Some(at)) => valid.set_rng_position(position(at)?),
                     (None, None) => {}
-                    _ => return Err(changed("the validation split")),
+                    _ => return Err(broken("its validation position does not fit its spec")),
                 }
             }
             (SavedModel::Seq2Seq(saved), TaskRun::Seq2Seq(run)) => {
@@ -241,10 +377,10 @@ impl SavedRun {
                 {
                     return Err(changed("a vocabulary or the sentence length"));
                 }
-                load_params(run.model.params(), &saved.tensors, "seq2seq")?;
+                load_params(run.model.params(), &saved.tensors, "seq2seq").map_err(broken)?;
                 run.rng.set_word_pos(position(&self.training.data_rng)?);
             }
-            _ => return Err(invalid("its spec and its model are of different kinds")),
+            _ => return Err(broken("its spec and its model are of different kinds")),
         }
         let optimizer = self.training.optimizer.to_state()?;
         let params: Vec<_> = session.params().to_vec();
@@ -252,7 +388,7 @@ impl SavedRun {
             TaskRun::Language(run) => &mut run.trainer.core,
             TaskRun::Seq2Seq(run) => &mut run.trainer.core,
         };
-        core.restore(&params, &optimizer, (self.training.steps, done))?;
+        core.restore(&params, &optimizer, (self.training.steps, done)).map_err(broken)?;
         session.epochs_done = done;
         session.tokens_trained = self.training.tokens_trained;
         session.keep_last_good()?;

@@ -4,7 +4,8 @@
 //! scheduled-sampling ramp set before each epoch, the validation pass after it, and divergence
 //! handling (the run stops, names the epoch and keeps the last good weights).
 
-use super::spec::{DataSource, RunSpec, Task};
+use super::resume::DataFingerprint;
+use super::spec::{DataSource, RunSpec, Task, TOY_HELD_OUT, TOY_LENGTHS};
 use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::{Checkpoint, Seq2SeqCheckpoint};
 use crate::error::{EngineError, Result};
@@ -17,7 +18,9 @@ use crate::train::Trainer;
 use crate::translate::Seq2SeqTrainer;
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::toy::ToyTask;
-use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairBatch, PairDataset};
+use rnnplay_data::translation::{
+    epoch_rng, pairs_from_file, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairBatch, PairDataset,
+};
 use rnnplay_data::{Batch, BatchIter, Corpus, TokenKind, Vocab};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -30,10 +33,6 @@ pub const D2L_EXAMPLES: [(&str, &str); 4] = [
     ("i'm home .", "je suis chez moi ."),
 ];
 
-/// Source lengths of generated toy examples.
-const TOY_LENGTHS: (usize, usize) = (3, 5);
-/// Held-out toy examples (sharing no source with the training pairs).
-const TOY_HELD_OUT: usize = 200;
 /// Tokens of the corpus's start kept for the teacher-forced passage.
 const SAMPLE_TOKENS: usize = 200;
 
@@ -188,6 +187,10 @@ pub struct Session {
     /// Data parallelism: the whole minibatch's tokens, between this worker's share and the
     /// workers' sum.
     pub(super) awaiting_sum: Option<usize>,
+    /// What the run trains on, recorded in a resumable checkpoint.
+    pub(super) data: DataFingerprint,
+    /// What the host should tell the user about the data ([`Session::notes`]).
+    notes: Vec<String>,
 }
 
 fn invalid(message: impl Into<String>) -> EngineError {
@@ -206,6 +209,7 @@ impl RunSpec {
     /// [`validate`](RunSpec::validate) is an error naming its first problem.
     pub fn build(&self, backend: &Rc<dyn Backend>, data: RunData, options: &EngineOptions) -> Result<Session> {
         self.check()?;
+        let notes = self.data_notes(data);
         let run = match self.task() {
             Task::LanguageModel => {
                 let corpus = self.corpus(data)?;
@@ -214,7 +218,33 @@ impl RunSpec {
             }
             Task::EncoderDecoder => TaskRun::Seq2Seq(self.seq2seq_run(backend, data)?),
         };
-        Session::new(self.clone(), run, options)
+        let mut session = Session::new(self.clone(), run, data.fingerprint(), options)?;
+        session.notes = notes;
+        if let TaskRun::Seq2Seq(run) = &session.run {
+            session.notes.extend(unknown_words_note(&run.data, self.min_freq));
+        }
+        Ok(session)
+    }
+
+    /// What the host should tell the user about the data before a long run trains on it: a
+    /// corpus whose letters d2l's cleaning mostly drops.
+    fn data_notes(&self, data: RunData) -> Vec<String> {
+        match (self.task(), data) {
+            (Task::LanguageModel, RunData::Text(text)) => {
+                let (kept, letters, dropped) = rnnplay_data::text::letters_kept(text);
+                if kept * 2 >= letters {
+                    return Vec::new();
+                }
+                let dropped: String = dropped.iter().map(|c| format!(" {c}")).collect();
+                vec![format!(
+                    "only {kept} of the {letters} letters of {} are a-z: d2l's cleaning keeps the letters a to z alone \
+                     (lower-cased), so the others (e.g.{dropped}) become spaces and the model learns little but spaces; \
+                     give an English text, or transliterate it first",
+                    self.data
+                )]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// A session that continues a language model's checkpoint: the architecture and tokenizer
@@ -234,7 +264,7 @@ impl RunSpec {
         let tokens = corpus.tokens.iter().map(|&id| checkpoint.vocab.index(corpus.vocab.token(id))).collect();
         let model = checkpoint.into_model(backend)?;
         let run = spec.language_run(backend, model, tokens, checkpoint.vocab.clone())?;
-        let mut session = Session::new(spec, TaskRun::Language(run), options)?;
+        let mut session = Session::new(spec, TaskRun::Language(run), data.fingerprint(), options)?;
         // Untrusted metadata: a count that does not parse, or an absurd one, is not shown.
         session.epochs_before =
             checkpoint.extra.get("epochs").and_then(|e| e.trim().parse().ok()).filter(|&e| e <= 1_000_000).unwrap_or(0);
@@ -258,7 +288,12 @@ impl RunSpec {
             return Err(invalid(format!("a language model trains on text; load {} as text", self.data)));
         };
         let kind = self.token_kind().map_err(invalid)?;
-        from_data(Corpus::from_text(text, kind, (self.max_tokens > 0).then_some(self.max_tokens)))
+        from_data(Corpus::from_text(text, kind, (self.max_tokens > 0).then_some(self.max_tokens))).map_err(|err| {
+            match self.data_notes(data).first() {
+                Some(note) => invalid(format!("{err}: {note}")),
+                None => err,
+            }
+        })
     }
 
     fn language_run(
@@ -301,22 +336,7 @@ impl RunSpec {
             }
             (DataSource::Toy(task), _) => toy_pairs(task, self.num_examples, self.seed)?,
             (DataSource::Text(name), RunData::Text(text)) => {
-                let empty_side = text.lines().enumerate().find(|(_, line)| {
-                    !line.trim().is_empty()
-                        && line.split_once('\t').is_none_or(|(src, tgt)| src.trim().is_empty() || tgt.trim().is_empty())
-                });
-                if let Some((index, line)) = empty_side {
-                    let shown: String = line.chars().take(60).collect();
-                    return Err(invalid(format!(
-                        "line {} of {name} ('{shown}') is not source<TAB>target with both sides non-empty; fix or remove it",
-                        index + 1
-                    )));
-                }
-                let pairs = tokenize_nmt(&preprocess_nmt(text), Some(self.num_examples));
-                if pairs.is_empty() {
-                    return Err(invalid(format!("{name} has no line of the form source<TAB>target")));
-                }
-                (pairs, Vec::new())
+                (from_data(pairs_from_file(text, &name, self.num_examples))?, Vec::new())
             }
             (source, _) => return Err(invalid(format!("the data loaded does not fit {source:?}"))),
         };
@@ -341,6 +361,22 @@ impl RunSpec {
 }
 
 /// A toy task's training pairs and held-out pairs that share no source with them.
+/// A note when most words of either side became `<unk>` for being rarer than `min_freq`.
+fn unknown_words_note(data: &PairDataset, min_freq: usize) -> Option<String> {
+    let unknown = |rows: &[Vec<u32>], valid: &[usize]| -> (usize, usize) {
+        let tokens = rows.iter().zip(valid).flat_map(|(row, &n)| &row[..n.saturating_sub(1)]);
+        tokens.fold((0, 0), |(unk, all), &id| (unk + usize::from(id == rnnplay_data::vocab::UNK), all + 1))
+    };
+    let (src, tgt) = (unknown(&data.src, &data.src_valid), unknown(&data.tgt, &data.tgt_valid));
+    let (side, (unk, all)) = if src.0 * tgt.1 >= tgt.0 * src.1 { ("source", src) } else { ("target", tgt) };
+    (unk * 2 > all).then(|| {
+        format!(
+            "{unk} of the {all} {side} words occur fewer than min_freq = {min_freq} times and became <unk>: the model \
+             cannot learn them; give more pairs, or a lower --min-freq"
+        )
+    })
+}
+
 pub(crate) fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<Pair>, Vec<Pair>)> {
     let (min, max) = TOY_LENGTHS;
     let pairs = from_data(task.pairs(count, min, max, seed, &[]))?;
@@ -349,7 +385,7 @@ pub(crate) fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<P
 }
 
 impl Session {
-    fn new(spec: RunSpec, mut run: TaskRun, options: &EngineOptions) -> Result<Self> {
+    fn new(spec: RunSpec, mut run: TaskRun, data: DataFingerprint, options: &EngineOptions) -> Result<Self> {
         let schedule = spec.schedule().map_err(invalid)?;
         match &mut run {
             TaskRun::Language(run) => {
@@ -374,6 +410,8 @@ impl Session {
             lost_in: None,
             shard: None,
             awaiting_sum: None,
+            data,
+            notes: Vec::new(),
         };
         session.keep_last_good()?;
         Ok(session)
@@ -387,6 +425,13 @@ impl Session {
 
     pub fn spec(&self) -> &RunSpec {
         &self.spec
+    }
+
+    /// What the host should tell the user about the data before training on it (the run still
+    /// trains): most of a corpus's letters dropped by the cleaning, most words of a pair file
+    /// rarer than `min_freq`.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     pub fn task(&self) -> &TaskRun {

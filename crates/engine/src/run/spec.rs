@@ -134,6 +134,12 @@ pub const FIELDS: [&str; 22] = [
     "scheduled_sampling",
 ];
 
+pub use crate::checkpoint::MAX_EPOCHS;
+/// Source lengths of generated toy examples.
+pub(crate) const TOY_LENGTHS: (usize, usize) = (3, 5);
+/// Held-out toy examples (sharing no source with the training pairs).
+pub(crate) const TOY_HELD_OUT: usize = 200;
+
 /// Keys that mean something only for language models, and only for encoder–decoders.
 const LANGUAGE_MODEL_ONLY: [&str; 5] = ["model", "tokens", "max_tokens", "sampling", "valid_fraction"];
 const ENCODER_DECODER_ONLY: [&str; 3] = ["num_examples", "min_freq", "scheduled_sampling"];
@@ -358,12 +364,32 @@ impl RunSpec {
                     .into(),
             );
         }
-        use crate::nn::config::{MAX_LAYERS, MAX_WIDTH};
-        for (field, what, value, most) in [
+        use crate::nn::config::{MAX_LAYERS, MAX_SENTENCE_STEPS, MAX_WIDTH};
+        let mut bounded = vec![
             ("hidden", "hidden units", self.hidden, MAX_WIDTH),
             ("layers", "layers", self.layers, MAX_LAYERS),
             ("embedding", "the embedding width", self.embedding, MAX_WIDTH),
-        ] {
+            ("epochs", "epochs", self.epochs, MAX_EPOCHS),
+        ];
+        if seq2seq {
+            bounded.push(("num_steps", "steps (the padded sentence length)", self.num_steps, MAX_SENTENCE_STEPS));
+        }
+        if let DataSource::Toy(task) = self.source() {
+            let (min, max) = TOY_LENGTHS;
+            let most = task.distinct(min, max).saturating_sub(TOY_HELD_OUT as u64);
+            if self.num_examples as u64 > most {
+                bad(
+                    "num_examples",
+                    format!(
+                        "the {} task has {} distinct examples of {min} to {max} symbols, {TOY_HELD_OUT} of them held out \
+                         for the exact-match score; ask for at most {most} pairs",
+                        task.name(),
+                        task.distinct(min, max)
+                    ),
+                );
+            }
+        }
+        for (field, what, value, most) in bounded {
             if value > most {
                 bad(field, format!("{value} {what} is more than rnnplay builds (at most {most})"));
             }
@@ -392,8 +418,18 @@ impl RunSpec {
         if let Some(problem) = lr_problem(self.lr) {
             bad("lr", problem);
         }
-        if let Err(problem) = LrSchedule::parse(&self.lr_schedule) {
-            bad("lr_schedule", problem);
+        match LrSchedule::parse(&self.lr_schedule) {
+            Err(problem) => bad("lr_schedule", problem),
+            Ok(LrSchedule::Cosine { warmup }) if warmup as usize >= self.epochs && self.epochs > 0 => bad(
+                "lr_schedule",
+                format!(
+                    "the warm-up of {warmup} epochs is as long as the run ({} epochs): the rate would never reach lr \
+                     and never anneal; use fewer warm-up epochs (cosine:{}) or more epochs",
+                    self.epochs,
+                    self.epochs / 10
+                ),
+            ),
+            Ok(_) => {}
         }
         if let Some(problem) = clip_problem(self.clip) {
             bad("clip", problem);
