@@ -17,6 +17,7 @@ use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
 use crate::keeper::Keeper;
+use crate::paint;
 use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
 use crate::run::{drive, prepare, Run};
@@ -282,14 +283,22 @@ pub fn App() -> impl IntoView {
         FromWorker::Phase(phase) => ui.phase.set(phase),
         FromWorker::Progress(progress) => ui.progress.set(progress),
         FromWorker::Curve(curve) => ui.curve.set(curve),
-        FromWorker::Predictions(p) => ui.predictions.set((p != Predictions::default()).then_some(p)),
-        FromWorker::ThroughTime(t) => ui.through_time.set(t),
-        FromWorker::Inspection(view) => ui.inspection.set((!view.tokens.is_empty()).then_some(view)),
-        FromWorker::TranslationInspection(view) => {
-            ui.translation_inspection.set((!view.encoder.tokens.is_empty()).then_some(view))
+        // The views an epoch's end refreshes all at once are shown one per animation frame
+        // (`paint::later`): each rebuilds a panel of the page.
+        FromWorker::Predictions(p) => {
+            paint::later("predictions", move || ui.predictions.set((p != Predictions::default()).then_some(p)))
         }
+        FromWorker::ThroughTime(t) => ui.through_time.set(t),
+        FromWorker::Inspection(view) => {
+            paint::later("inspection", move || ui.inspection.set((!view.tokens.is_empty()).then_some(view)))
+        }
+        FromWorker::TranslationInspection(view) => paint::later("translation-inspection", move || {
+            ui.translation_inspection.set((!view.encoder.tokens.is_empty()).then_some(view))
+        }),
         FromWorker::Connectivity(view) => ui.connectivity.set((!view.saliency_x.is_empty()).then_some(view)),
-        FromWorker::Translations(rows) => ui.translations.set((!rows.is_empty()).then_some(rows)),
+        FromWorker::Translations(rows) => {
+            paint::later("translations", move || ui.translations.set((!rows.is_empty()).then_some(rows)))
+        }
         FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
         FromWorker::RunError(err) => ui.run_error.set(err),
         FromWorker::DeviceLost(lost) => ui.device_lost.set(lost),

@@ -31,6 +31,16 @@ pub fn post_to_parent(text: &str) {
     }
 }
 
+/// Posts `[text, bytes]` to whoever started this worker, the bytes' buffer transferred, not
+/// copied into text.
+pub fn post_to_parent_with(text: &str, bytes: &[u8]) {
+    if let Some(scope) = dedicated_scope() {
+        let array = js_sys::Uint8Array::from(bytes);
+        let message = js_sys::Array::of2(&JsValue::from_str(text), &array);
+        let _ = scope.post_message_with_transfer(&message, &js_sys::Array::of1(&array.buffer()));
+    }
+}
+
 /// The cores this browser reports (`navigator.hardwareConcurrency`), in a page or a worker;
 /// 1 when it reports none.
 pub fn available_cores() -> usize {

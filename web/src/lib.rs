@@ -20,6 +20,8 @@ mod helpers;
 #[cfg(target_arch = "wasm32")]
 mod keeper;
 #[cfg(target_arch = "wasm32")]
+mod paint;
+#[cfg(target_arch = "wasm32")]
 mod predict;
 #[cfg(target_arch = "wasm32")]
 mod run;

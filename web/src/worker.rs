@@ -28,10 +28,18 @@ fn post(message: &FromWorker) {
     browser::post_to_parent(&message.to_json());
 }
 
+/// A message with a checkpoint: the bytes go beside its JSON (`FromWorker::take_bytes`).
+fn post_checkpoint(mut message: FromWorker) {
+    match message.take_bytes() {
+        Some(bytes) => browser::post_to_parent_with(&message.to_json(), &bytes),
+        None => post(&message),
+    }
+}
+
 /// Checkpoints go to the page as a message; it offers the download.
 fn deliver() -> Deliver {
     Box::new(|name, bytes| {
-        post(&FromWorker::Saved { name: name.to_string(), bytes });
+        post_checkpoint(FromWorker::Saved { name: name.to_string(), bytes });
         Ok(())
     })
 }
@@ -62,7 +70,7 @@ async fn launch(ui: Ui, mut session: Session, running: bool, command: &ToWorker)
     };
     let spec = session.spec().clone();
     let first_example = session.seq2seq().and_then(|r| r.examples.first().map(|(src, _)| src.clone()));
-    let autosave = Box::new(|epoch, bytes| post(&FromWorker::Autosaved { epoch, bytes }));
+    let autosave = Box::new(|epoch, bytes| post_checkpoint(FromWorker::Autosaved { epoch, bytes }));
     let run = Run::new(session).delivering(deliver()).autosaving(autosave).helped_by(helpers);
     let generation = prepare(ui, running, run.progress(), spec.clip);
     ui.run_error.set(not_split);

@@ -17,7 +17,7 @@ pub fn start(mut on_message: impl FnMut(FromWorker) + 'static, on_failure: impl 
     options.set_type(web_sys::WorkerType::Module);
     let Ok(worker) = web_sys::Worker::new_with_options("./worker.js", &options) else { return false };
     let messages = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        if let Some(Ok(message)) = event.data().as_string().map(|text| FromWorker::from_json(&text)) {
+        if let Some(Ok(message)) = read(&event.data()) {
             on_message(message);
         }
     });
@@ -34,6 +34,20 @@ pub fn start(mut on_message: impl FnMut(FromWorker) + 'static, on_failure: impl 
     errors.forget();
     WORKER.with(|w| *w.borrow_mut() = Some(worker));
     true
+}
+
+/// A message from the worker: JSON text, or `[text, bytes]` for a message with a checkpoint
+/// (`FromWorker::take_bytes`).
+fn read(data: &JsValue) -> Option<Result<FromWorker, String>> {
+    if let Some(text) = data.as_string() {
+        return Some(FromWorker::from_json(&text));
+    }
+    let parts = data.dyn_ref::<js_sys::Array>()?;
+    let bytes = parts.get(1).dyn_into::<js_sys::Uint8Array>().ok()?;
+    Some(FromWorker::from_json(&parts.get(0).as_string()?).map(|mut message| {
+        message.put_bytes(bytes.to_vec());
+        message
+    }))
 }
 
 /// Sends `message` to the worker; false when there is none (the page trains by itself).

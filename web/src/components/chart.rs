@@ -41,18 +41,13 @@ pub fn Chart(
     Effect::new(move |_| {
         let (values, series) = (values.get(), series.get());
         if let Some(canvas) = canvas.get() {
-            if let Some(backend) = CanvasBackend::with_canvas_object(canvas) {
-                let root = backend.into_drawing_area();
-                if let Err(err) = draw(&root, title, &values, series) {
-                    leptos::logging::warn!("chart {title}: {err}");
-                }
-                let _ = root.present();
-            }
+            crate::paint::plot_later(id, canvas, title, move |root| draw(root, &values, series));
         }
     });
     let data = move || serde_json::to_string(&values.get()).unwrap_or_default();
     view! {
         <figure class="chart" id=id data-values=data>
+            <p class="chart-title">{title}</p>
             <canvas node_ref=canvas width="560" height="260" aria-label=title></canvas>
             <figcaption>{move || caption.get()}</figcaption>
         </figure>
@@ -62,17 +57,17 @@ pub fn Chart(
 /// Points drawn as dots as well as a line up to this many epochs (a single point has no line).
 const DOTS_UP_TO: usize = 60;
 
+/// The chart below its title (the title is the figure's HTML: plotters measures text through
+/// the page's layout, which made a caption drawn on the canvas cost milliseconds per frame).
 fn draw(
     root: &DrawingArea<CanvasBackend, Shift>,
-    title: &str,
     values: &[f32],
     series: Series,
 ) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
     if values.is_empty() {
         // No axes over an empty range: say when the first point comes.
-        let (w, h) = root.dim_in_pixel();
-        root.draw(&Text::new(title.to_string(), (w as i32 / 2 - 80, 14), ("sans-serif", 16)))?;
+        let h = root.dim_in_pixel().1;
         let note = "nothing yet: the first point appears when the first epoch ends";
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
         return Ok(());
@@ -100,7 +95,7 @@ fn draw(
     }
     let top = if top <= bottom { bottom + 1.0 } else { top * 1.05 };
     let mut builder = ChartBuilder::on(root);
-    builder.caption(title, ("sans-serif", 16)).margin(10).x_label_area_size(30).y_label_area_size(48);
+    builder.margin(10).x_label_area_size(30).y_label_area_size(48);
     let points = finite_points(values);
     let dots = |points: &[(f32, f32)]| {
         let shown = if points.len() <= DOTS_UP_TO { points.to_vec() } else { Vec::new() };

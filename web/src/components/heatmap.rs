@@ -7,9 +7,9 @@
 use crate::protocol::{InspectView, SignalView};
 use leptos::html;
 use leptos::prelude::*;
-use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
 use rnnplay_engine::inspect::gate_meaning;
+use std::sync::Arc;
+use wasm_bindgen::{Clamped, JsCast, JsValue};
 
 /// Pixels per character column and per unit row of the heatmap, and the characters' band.
 /// (Character models; word models get wider columns, see `cell_width`.)
@@ -68,35 +68,64 @@ fn row_order(view: &InspectView, signal: &SignalView, sorted: bool) -> Vec<usize
     order.into_iter().take(MAX_ROWS).collect()
 }
 
+/// The cells as RGBA pixels, `rows` × `ROW_H` high and a column of `cell` pixels per token.
+fn cell_pixels(view: &InspectView, signal: &SignalView, rows: &[usize], cell: usize) -> Vec<u8> {
+    let signed = !signal.non_negative();
+    let width = view.tokens.len() * cell;
+    let line_bytes = width * 4;
+    let mut pixels = vec![255u8; line_bytes * rows.len() * ROW_H as usize];
+    for (row, &unit) in rows.iter().enumerate() {
+        // The row's first pixel line, then copies of it.
+        let first = row * ROW_H as usize * line_bytes;
+        for (t, column) in pixels[first..first + line_bytes].chunks_exact_mut(cell * 4).enumerate() {
+            let (r, g, b) = colour(level(view.value(signal, t, unit), signed), signed);
+            for pixel in column.chunks_exact_mut(4) {
+                pixel.copy_from_slice(&[r, g, b, 255]);
+            }
+        }
+        for y in 1..ROW_H as usize {
+            pixels.copy_within(first..first + line_bytes, first + y * line_bytes);
+        }
+    }
+    pixels
+}
+
+/// Draws the tokens along the top and the units × tokens cells below them (one image, not a
+/// rectangle per cell), and outlines the `selected` unit's row.
 fn draw_heatmap(
-    canvas: web_sys::HtmlCanvasElement,
+    canvas: &web_sys::HtmlCanvasElement,
     view: &InspectView,
     signal: &SignalView,
     rows: &[usize],
     selected: Option<usize>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let signed = !signal.non_negative();
-    let Some(backend) = CanvasBackend::with_canvas_object(canvas) else { return Ok(()) };
-    let root = backend.into_drawing_area();
-    root.fill(&WHITE)?;
-    let cell = cell_width(view) as i32;
+) -> Result<(), JsValue> {
+    let cell = cell_width(view) as usize;
+    let (width, height) = (view.tokens.len() * cell, rows.len() * ROW_H as usize);
+    canvas.set_width(width as u32);
+    canvas.set_height(TEXT_H + height as u32);
+    let Some(context) = canvas.get_context("2d")? else { return Ok(()) };
+    let context: web_sys::CanvasRenderingContext2d = context.dyn_into()?;
+    context.set_fill_style_str("white");
+    context.fill_rect(0.0, 0.0, width as f64, f64::from(TEXT_H));
+    context.set_fill_style_str("rgb(36, 41, 47)");
+    context.set_font("13px monospace");
+    context.set_text_baseline("top");
     for (t, token) in view.tokens.iter().enumerate() {
-        let x = t as i32 * cell;
-        let style = ("monospace", 13).into_font().color(&RGBColor(36, 41, 47));
-        let shown: String = visible(token).chars().take((cell as usize / 8).max(1)).collect();
-        root.draw(&Text::new(shown, (x + 1, 2), style))?;
-        for (row, &unit) in rows.iter().enumerate() {
-            let (r, g, b) = colour(level(view.value(signal, t, unit), signed), signed);
-            let y = (TEXT_H + row as u32 * ROW_H) as i32;
-            root.draw(&Rectangle::new([(x, y), (x + cell, y + ROW_H as i32)], RGBColor(r, g, b).filled()))?;
-        }
+        let shown: String = visible(token).chars().take((cell / 8).max(1)).collect();
+        context.fill_text(&shown, (t * cell + 1) as f64, 2.0)?;
+    }
+    if width > 0 && height > 0 {
+        let pixels = cell_pixels(view, signal, rows, cell);
+        let image =
+            web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&pixels), width as u32, height as u32)?;
+        context.put_image_data(&image, 0.0, f64::from(TEXT_H))?;
     }
     if let Some(row) = selected.and_then(|u| rows.iter().position(|&r| r == u)) {
-        let y = (TEXT_H + row as u32 * ROW_H) as i32;
-        let right = view.tokens.len() as i32 * cell;
-        root.draw(&Rectangle::new([(0, y - 1), (right - 1, y + ROW_H as i32)], RGBColor(0, 0, 0).stroke_width(1)))?;
+        let y = f64::from(TEXT_H) + (row as u32 * ROW_H) as f64;
+        context.set_stroke_style_str("black");
+        context.set_line_width(1.0);
+        context.stroke_rect(0.5, y - 0.5, width as f64 - 1.0, f64::from(ROW_H) + 1.0);
     }
-    root.present()?;
     Ok(())
 }
 
@@ -129,29 +158,32 @@ pub fn Heatmap(
     let unit = RwSignal::new(None::<usize>);
     let canvas = NodeRef::<html::Canvas>::new();
 
-    // The chosen signal of the current inspection (h of the layer when the choice is gone).
-    let chosen = move || {
+    // The chosen signal of the current inspection (h of the layer when the choice is gone),
+    // worked out once per change and shared by the drawing and the controls.
+    let chosen_now = Memo::new(move |_| {
         view.with(|v| {
             v.as_ref().map(|view| {
                 let layer = layer.get().min(view.layers.saturating_sub(1));
                 let signal = view.signal(layer, &name.get()).or_else(|| view.signal(layer, "h")).cloned();
-                (view.clone(), signal)
+                Arc::new((view.clone(), signal))
             })
         })
-    };
-    let rows = Memo::new(move |_| match chosen() {
-        Some((view, Some(signal))) => row_order(&view, &signal, sorted.get()),
+    });
+    let rows = Memo::new(move |_| match chosen_now.get().as_deref() {
+        Some((view, Some(signal))) => row_order(view, signal, sorted.get()),
         _ => Vec::new(),
     });
     Effect::new(move |_| {
         let selected = unit.get();
         let rows = rows.get();
-        if let (Some(canvas), Some((view, Some(signal)))) = (canvas.get(), chosen()) {
-            canvas.set_width(view.tokens.len() as u32 * cell_width(&view));
-            canvas.set_height(TEXT_H + rows.len() as u32 * ROW_H);
-            if let Err(err) = draw_heatmap(canvas, &view, &signal, &rows, selected) {
-                leptos::logging::warn!("heatmap: {err}");
-            }
+        if let (Some(canvas), Some(both)) = (canvas.get(), chosen_now.get()) {
+            crate::paint::later(id, move || {
+                if let (view, Some(signal)) = &*both {
+                    if let Err(err) = draw_heatmap(&canvas, view, signal, &rows, selected) {
+                        leptos::logging::warn!("heatmap: {err:?}");
+                    }
+                }
+            });
         }
     });
     let on_heatmap_click = move |ev: leptos::ev::MouseEvent| {
@@ -165,7 +197,8 @@ pub fn Heatmap(
         }
     };
     let controls = move || {
-        chosen().map(|(view, signal)| {
+        chosen_now.get().map(|both| {
+            let (view, signal) = &*both;
             let current = signal.as_ref().map(|s| s.name.clone()).unwrap_or_default();
             let layer_now = layer.get().min(view.layers.saturating_sub(1));
             let names: Vec<String> =
@@ -202,7 +235,8 @@ pub fn Heatmap(
         })
     };
     let legend = move || {
-        chosen().and_then(|(view, signal)| signal.map(|s| (view, s))).map(|(view, signal)| {
+        chosen_now.get().filter(|both| both.1.is_some()).map(|both| {
+            let (view, Some(signal)) = &*both else { unreachable!("filtered to a chosen signal") };
             let signed = !signal.non_negative();
             let stops: Vec<String> = (0..=10).map(|i| css(colour(i as f32 / 10.0, signed))).collect();
             let style = format!("background: linear-gradient(to right, {})", stops.join(", "));
@@ -218,10 +252,8 @@ pub fn Heatmap(
         })
     };
     let unit_passage = move || {
-        let (view, signal) = match chosen() {
-            Some((view, Some(signal))) => (view, signal),
-            _ => return None,
-        };
+        let both = chosen_now.get()?;
+        let (view, Some(signal)) = &*both else { return None };
         let u = unit.get()?;
         let signed = !signal.non_negative();
         let spans = view
@@ -229,7 +261,7 @@ pub fn Heatmap(
             .iter()
             .enumerate()
             .map(|(t, token)| {
-                let value = view.value(&signal, t, u);
+                let value = view.value(signal, t, u);
                 let style = format!("background: {}", css(colour(level(value, signed), signed)));
                 view! { <span class="tok" style=style title=format!("{value:.3}")>{visible(token)}</span> }
             })

@@ -24,13 +24,20 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
         ui.connect_requests.update(|n| *n += 1);
     };
 
+    // The passage, and the connectivity of the picked position in the current inspection: each
+    // changes far less often than the inspection (every epoch), and the passage's spans are
+    // built again only when one does.
+    let passage = Memo::new(move |_| ui.inspection.with(|v| v.as_ref().map(|view| view.tokens.clone())));
+    let current_link = Memo::new(move |_| {
+        let epoch = ui.inspection.with(|v| v.as_ref().map(|view| view.epoch));
+        ui.connectivity.get().filter(|c| Some(c.position) == ui.position.get() && Some(c.epoch) == epoch)
+    });
     let picker = move || {
-        ui.inspection.with(|v| v.clone()).map(|view| {
-            let link = ui.connectivity.get().filter(|c| Some(c.position) == ui.position.get() && c.epoch == view.epoch);
+        passage.get().map(|tokens| {
+            let link = current_link.get();
             let picked = ui.position.get();
             let peak = link.as_ref().map_or(0.0, |c| c.saliency_x.iter().copied().fold(0.0f32, f32::max));
-            let spans = view
-                .tokens
+            let spans = tokens
                 .iter()
                 .enumerate()
                 .map(|(t, token)| {
@@ -60,8 +67,10 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
     };
     let bars = move || {
         let position = ui.position.get()?;
-        let view = ui.inspection.with(|v| v.clone())?;
-        let next = view.next.get(position)?.clone();
+        let (next, token) = ui.inspection.with(|v| {
+            let view = v.as_ref()?;
+            Some((view.next.get(position)?.clone(), view.tokens.get(position)?.clone()))
+        })?;
         let t = temperature.get();
         let at_t = rnnplay_engine::inspect::at_temperature(&next.logits, t);
         let rows = next
@@ -84,13 +93,13 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
             .collect_view();
         let covered = if next.tokens.len() < 32 { "" } else { " (renormalized over the 32 most likely tokens)" };
         Some(view! {
-            <p class="label">{format!("after '{}' (position {position}) the model expects — grey at temperature 1, purple at T = {t}{covered}:", visible(&view.tokens[position]))}</p>
+            <p class="label">{format!("after '{}' (position {position}) the model expects — grey at temperature 1, purple at T = {t}{covered}:", visible(&token))}</p>
             <div class="bars" id="top-k-bars">{rows}</div>
         })
     };
 
     let empty = move || ui.inspection.with(Option::is_none);
-    let inspection = Signal::derive(move || ui.inspection.get());
+    let inspection = Signal::from(ui.inspection);
     view! {
         <section class="panel inside" aria-label="Inside the network">
             <h2>"Inside the network"</h2>

@@ -59,13 +59,10 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
     Effect::new(move |_| {
         let (runs, metric) = (runs.get(), metric.get());
         if let Some(canvas) = canvas.get() {
-            if let Some(backend) = CanvasBackend::with_canvas_object(canvas) {
-                let root = backend.into_drawing_area();
-                if let Err(err) = draw(&root, &series(&runs, metric), metric) {
-                    leptos::logging::warn!("comparison chart: {err}");
-                }
-                let _ = root.present();
-            }
+            let lines = series(&runs, metric);
+            crate::paint::plot_later("overlay-chart", canvas, "comparison chart", move |root| {
+                draw(root, &lines, metric)
+            });
         }
     });
     let drawn = move || series(&runs.get(), metric.get());

@@ -17,19 +17,29 @@ pub fn ThroughTimeChart(ui: Ui) -> impl IntoView {
     Effect::new(move |_| {
         let (curves, clip) = (ui.through_time.get(), ui.clip.get());
         if let Some(canvas) = canvas.get() {
-            if let Some(backend) = CanvasBackend::with_canvas_object(canvas) {
-                let root = backend.into_drawing_area();
-                if let Err(err) = draw(&root, &curves, clip) {
-                    leptos::logging::warn!("gradient-through-time chart: {err}");
-                }
-                let _ = root.present();
-            }
+            let what = "gradient-through-time chart";
+            crate::paint::plot_later("through-time-chart", canvas, what, move |root| draw(root, &curves, clip));
         }
     });
     let data = move || serde_json::to_string(&ui.through_time.with(|t| t.last.clone())).unwrap_or_default();
+    // The key, in HTML beside the canvas (a key drawn by plotters measured its text through the
+    // page's layout at every redraw).
+    let key = move || {
+        let clip = ui.clip.get();
+        ui.through_time.with(|curves| {
+            lines(curves, clip)
+                .into_iter()
+                .map(|(label, (r, g, b), _)| {
+                    view! { <span class="key"><span class="swatch" style=format!("background: rgb({r}, {g}, {b})")></span>{label}</span> }
+                })
+                .collect_view()
+        })
+    };
     view! {
         <figure class="chart" id="through-time-chart" data-values=data>
+            <p class="chart-title">"gradient through time"</p>
             <canvas node_ref=canvas width="560" height="260" aria-label="gradient through time"></canvas>
+            <p class="chart-key">{key}</p>
             <figcaption>"How much gradient reaches the hidden state at each step of the training window (log scale): flat means each step gets little more than its own loss's gradient — what came later vanished on the way back; rising toward step 1 means gradient from later steps is carried back; a steep climb is an exploding gradient, which clipping (orange) scales down."</figcaption>
         </figure>
     }
@@ -39,6 +49,24 @@ pub fn ThroughTimeChart(ui: Ui) -> impl IntoView {
 /// within one decade would get one label or none).
 fn key_points(low: f32, high: f32) -> Vec<f32> {
     (0..5).map(|i| low * (high / low).powf((0.5 + i as f32) / 5.0)).collect()
+}
+
+/// One curve of the chart: its key, its colour and its values.
+type Line = (String, (u8, u8, u8), Vec<f32>);
+
+/// The curves drawn, in drawing order: the first epoch's (grey), the latest scaled as clipping
+/// scales it (orange, when clipping acts) and the latest (blue).
+fn lines(curves: &ThroughTime, clip: f32) -> Vec<Line> {
+    if curves.last.is_empty() {
+        return Vec::new();
+    }
+    let after = clipped(curves, clip);
+    let mut lines = vec![(format!("epoch {}", curves.first_epoch), (150, 150, 150), curves.first.clone())];
+    if after != curves.last {
+        lines.push((format!("after clipping at θ = {clip}"), (219, 109, 40), after));
+    }
+    lines.push((format!("epoch {}", curves.last_epoch), (0, 0, 255), curves.last.clone()));
+    lines
 }
 
 /// The latest epoch's values scaled by clipping's factor for its mean gradient norm.
@@ -53,10 +81,8 @@ fn draw(
     clip: f32,
 ) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
-    let title = "gradient through time";
     if curves.last.is_empty() {
-        let (w, h) = root.dim_in_pixel();
-        root.draw(&Text::new(title, (w as i32 / 2 - 80, 14), ("sans-serif", 16)))?;
+        let h = root.dim_in_pixel().1;
         let note = "nothing yet: the curve appears when the first epoch ends";
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
         return Ok(());
@@ -67,7 +93,6 @@ fn draw(
     let (low, high) = if low.is_finite() && high > low { (low * 0.8, high * 1.25) } else { (1e-6, 1.0) };
     let steps = curves.last.len() as f32;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(68)
@@ -94,27 +119,8 @@ fn draw(
             .map(|(i, &v)| (i as f32 + 1.0, v))
             .collect()
     };
-    let grey = RGBColor(150, 150, 150);
-    chart
-        .draw_series(LineSeries::new(points(&curves.first), grey.stroke_width(2)))?
-        .label(format!("epoch {}", curves.first_epoch))
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(2)));
-    let orange = RGBColor(219, 109, 40);
-    if after != curves.last {
-        chart
-            .draw_series(LineSeries::new(points(&after), orange.stroke_width(2)))?
-            .label(format!("after clipping at θ = {clip}"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], orange.stroke_width(2)));
+    for (_, (r, g, b), values) in lines(curves, clip) {
+        chart.draw_series(LineSeries::new(points(&values), RGBColor(r, g, b).stroke_width(2)))?;
     }
-    chart
-        .draw_series(LineSeries::new(points(&curves.last), BLUE.stroke_width(2)))?
-        .label(format!("epoch {}", curves.last_epoch))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(grey)
-        .position(SeriesLabelPosition::MiddleRight)
-        .draw()?;
     Ok(())
 }
