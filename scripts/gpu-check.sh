@@ -11,7 +11,7 @@
 # the fastest?), `rnnplay bench presets --layers both --replay both` on the GPU backend, every
 # test that uses the GPU with RNNPLAY_REQUIRE_GPU=1 (so none skips), and, where python3 has
 # PyTorch with CUDA, d2l's PyTorch code on the same presets (bench/pytorch_cpu.py --device cuda).
-# The report, OUT/gpu-check.json (README, "The GPU check"), holds each step's JSON lines and the
+# The report, OUT/gpu-check.json (docs/TESTING.md, "The GPU check"), holds each step's JSON lines and the
 # tests' counts; each step's raw output lands beside it. --quick (the test command runs it on
 # lavapipe) uses the dev build, small sizes, one preset, and skips the tests cargo test just ran.
 set -euo pipefail

@@ -18,7 +18,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
 
-echo "== the GPU check, quick, on lavapipe (scripts/gpu-check.sh; its JSON report is in the README)"
+echo "== the GPU check, quick, on lavapipe (scripts/gpu-check.sh; its JSON report is described in docs/TESTING.md)"
 bash scripts/gpu-check.sh --quick --out target/gpu-check
 
 echo "== wasm32: clippy of the engine, the data crate and the web page"

@@ -1,4 +1,4 @@
-//! A run split over workers (crates/engine/src/run/shards.rs): one worker trains exactly as an
+//! A run split over workers (crates/engine/src/run/data_parallel.rs): one worker trains exactly as an
 //! unsplit run, several train the same run up to the order of floating-point sums, and every
 //! worker ends with the same weights. The workers here are sessions in one process, driven as
 //! the page drives its Web Workers: each computes its share, the shares are summed in worker

@@ -1,4 +1,4 @@
-// Takes the README's screenshots of the views inside the network (not a test): headless
+// Takes the screenshots in docs/PAGE.md of the views inside the network (not a test): headless
 // Chromium on the CPU fallback loads a language-model checkpoint (default: the one
 // `scripts/run.sh` saves, runs/d2l-gru.safetensors), picks a unit and a position, and saves the
 // "Inside the network" panel; then it trains d2l's scratch RNN for `epochs` epochs on the

@@ -1,9 +1,6 @@
 //! The page: backend banner, dataset, settings, training controls, charts and predictions.
 
-pub(crate) use crate::backend_choice::BackendState;
-use crate::backend_choice::{
-    banner, cpu_is_faster, parse_remembered, plan, storage_key, Choice, SpeedNote, CPU_NAME, GPU_NAME,
-};
+use crate::backend_choice::{banner, cpu_is_faster, parse_remembered, plan, storage_key, Choice, SpeedNote};
 use crate::browser::{self, available_cores};
 use crate::components::chart::{Chart, Series};
 use crate::components::dataset_panel::DatasetPanel;
@@ -16,11 +13,14 @@ use crate::components::runs_panel::RunsPanel;
 use crate::components::settings_panel::SettingsPanel;
 use crate::components::through_time_chart::ThroughTimeChart;
 use crate::components::translations::TranslationsPanel;
+use crate::host::{
+    chosen_backend, fra_eng_for, keep_backend, measure_backends, open_backend, run_data, saved_session, BackendState,
+};
 use crate::keeper::Keeper;
 use crate::paint;
 use crate::protocol::EpochPoint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
-use crate::run::{drive, prepare, Run};
+use crate::run_loop::{drive, prepare, Run};
 use crate::settings::{
     backend_in_query, cores_for, cores_in_query, from_query, label, lesson_name, lessons_index_first, only_host_keys,
     to_query, views_disabled, worker_disabled, CORES_KEY, CORE_CHOICES,
@@ -31,119 +31,13 @@ use crate::worker_link;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
-use rnnplay_engine::run::{time_backends, BackendSpeed};
-use rnnplay_engine::run::{DataSource, RunData, RunSpec, SavedRun, Session};
-use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
-use std::cell::RefCell;
-use std::rc::Rc;
-
-thread_local! {
-    /// The WebGPU backend when the browser offers one, found once when the page loads.
-    static GPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
-    /// The page's own CPU backend, made when first chosen.
-    static CPU: RefCell<Option<Rc<dyn Backend>>> = const { RefCell::new(None) };
-}
-
-/// WebGPU when the browser offers an adapter, else the CPU backend with the reason (in the
-/// browser's terms, not the command line's).
-pub(crate) async fn open_backend() -> (Rc<dyn Backend>, BackendState) {
-    let options = EngineOptions::default();
-    match GpuBackend::new(options.matmul, options.subgroups).await {
-        Ok(gpu) => {
-            // Browsers may hide the adapter's name; say what kind it is then.
-            let adapter = gpu.adapter();
-            let name =
-                if adapter.name.is_empty() { format!("{} adapter", adapter.device_type) } else { adapter.name.clone() };
-            let software = adapter.device_type == "Cpu";
-            (Rc::new(gpu), BackendState::Gpu { name, software })
-        }
-        Err(EngineError::NoAdapter { reason }) => (Rc::new(CpuBackend::new()), BackendState::Cpu(reason)),
-        Err(err) => (Rc::new(CpuBackend::new()), BackendState::Cpu(err.to_string())),
-    }
-}
-
-/// Keeps the backend `open_backend` found, as the WebGPU or the CPU one (the page and the
-/// training worker each keep their own: the statics are per thread).
-pub(crate) fn keep_backend(backend: Rc<dyn Backend>, state: &BackendState) {
-    match state {
-        BackendState::Gpu { .. } => GPU.with(|g| *g.borrow_mut() = Some(backend)),
-        _ => CPU.with(|c| *c.borrow_mut() = Some(backend)),
-    }
-}
-
-/// The backend a run uses: WebGPU unless the CPU backend is chosen (or WebGPU is missing).
-pub(crate) fn chosen_backend(use_cpu: bool) -> Rc<dyn Backend> {
-    let gpu = GPU.with(|g| g.borrow().clone());
-    match gpu {
-        Some(gpu) if !use_cpu => gpu,
-        _ => CPU.with(|c| Rc::clone(c.borrow_mut().get_or_insert_with(|| Rc::new(CpuBackend::new())))),
-    }
-}
-
-/// Times a few minibatches of throwaway copies of `spec`'s run on WebGPU and on this thread's
-/// CPU backend (see `backend_choice`).
-pub(crate) async fn measure_backends(spec: &RunSpec, data: RunData<'_>) -> Result<Vec<BackendSpeed>, String> {
-    let gpu = GPU.with(|g| g.borrow().clone()).ok_or("WebGPU is not open here, so there is nothing to measure")?;
-    let backends = [(GPU_NAME, gpu), (CPU_NAME, chosen_backend(true))];
-    time_backends(spec, data, &backends, &EngineOptions::default(), &browser::clock())
-        .await
-        .map_err(|err| format!("timing the backends on this model failed: {err}"))
-}
+use rnnplay_engine::run::BackendSpeed;
+use rnnplay_engine::run::{RunData, RunSpec};
+use rnnplay_engine::{Checkpoint, EngineOptions};
 
 /// The speeds this browser remembered for `key`, if any (and sound).
 fn remembered_speeds(key: &str) -> Option<Vec<BackendSpeed>> {
     parse_remembered(&browser::stored(key)?)
-}
-
-/// d2l's fra-eng.zip from beside the page, accepted only with its published sha1.
-pub(crate) async fn load_fra_eng() -> Result<Vec<u8>, String> {
-    const SERVED: &str = "data/fra-eng.zip";
-    let bytes = browser::fetch_bytes(SERVED).await.map_err(|err| {
-        format!("fra-eng.zip is not served with this page ({err}); pick a toy task, or build the page with the dataset cache that holds it")
-    })?;
-    let (sha1, expected) = (rnnplay_data::hub::sha1_hex(&bytes), rnnplay_data::Dataset::FraEng.sha1());
-    if sha1 != expected {
-        return Err(format!("{SERVED} has sha1 {sha1}, not fra-eng's {expected}; it is not used"));
-    }
-    Ok(bytes)
-}
-
-/// The data a spec names, from what the host has: fra-eng's archive, a text, or nothing for a
-/// toy task.
-pub(crate) fn run_data<'a>(
-    spec: &RunSpec,
-    zip: Option<&'a [u8]>,
-    text: Option<&'a str>,
-) -> Result<RunData<'a>, String> {
-    match (zip, text, spec.source()) {
-        (Some(zip), _, _) => Ok(RunData::FraEngZip(zip)),
-        (_, _, DataSource::Toy(_)) => Ok(RunData::Generated),
-        (_, Some(text), _) => Ok(RunData::Text(text)),
-        (_, None, _) => Err("no corpus yet: load The Time Machine, paste text or upload a file".into()),
-    }
-}
-
-/// fra-eng's archive when `spec` trains on it (fetched from beside the page, sha1-checked),
-/// else nothing.
-pub(crate) async fn fra_eng_for(spec: &RunSpec) -> Result<Option<Vec<u8>>, String> {
-    match spec.source() {
-        DataSource::FraEng => Ok(Some(load_fra_eng().await?)),
-        _ => Ok(None),
-    }
-}
-
-/// Rebuilds a kept run from its autosaved checkpoint on the data it names (fra-eng fetched,
-/// a toy task generated, `text` otherwise), to train on exactly where it stopped. Data other
-/// than the run's is refused with what differs; a run kept by an earlier page, which did not
-/// record its data, goes on with the corpus loaded (its vocabulary must still match).
-pub(crate) async fn saved_session(bytes: &[u8], text: Option<&str>, use_cpu: bool) -> Result<Session, String> {
-    let saved = SavedRun::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let saved = if saved.data().is_none() { saved.allow_changed_data() } else { saved };
-    let zip = fra_eng_for(saved.spec()).await?;
-    let data = run_data(saved.spec(), zip.as_deref(), text)?;
-    let epochs = saved.spec().epochs;
-    saved.build(&chosen_backend(use_cpu), data, &EngineOptions::default(), epochs).map_err(|e| e.to_string())
 }
 
 #[component]
@@ -199,7 +93,7 @@ pub fn App() -> impl IntoView {
         }
     });
     use_cpu.set(choice.get_untracked() == Choice::Cpu);
-    // The cores a CPU run trains on (`None`: auto, `settings::cores_for`; helpers.rs).
+    // The cores a CPU run trains on (`None`: auto, `settings::cores_for`; core_workers.rs).
     let cores = RwSignal::new(cores_in_query(&query).unwrap_or_else(|err| {
         also_wrong(err);
         None

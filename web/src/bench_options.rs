@@ -7,14 +7,13 @@
 //! `?bench=1&bench_soak=N&preset=…&hidden=…` is the soak instead: the run the other keys of the
 //! address describe (as in the playground) trains N minibatches while its memory is sampled
 //! (`rnnplay_engine::soak`).
+//!
+//! Every key of the mode is `bench` or starts with `bench_`: the training settings ignore such
+//! keys (`settings::from_query`).
 
 use rnnplay_engine::bench::DEFAULT_PRESETS;
 use rnnplay_engine::presets::{preset, preset_names, seq2seq_preset};
 use rnnplay_engine::run::RunSpec;
-
-/// The URL keys of the benchmark mode (the training settings ignore them).
-pub const KEYS: [&str; 7] =
-    ["bench", "bench_presets", "bench_warmup", "bench_batches", "bench_layers", "bench_replay", "bench_soak"];
 
 /// The longest page soak, in minibatches.
 pub const MAX_SOAK: usize = 100_000;

@@ -82,7 +82,7 @@ pub fn now_ms() -> f64 {
 }
 
 /// Seconds from `performance.now()`, as the engine's measurements read a clock.
-pub fn clock() -> rnnplay_engine::bench::Clock {
+pub fn clock() -> rnnplay_engine::clock::Clock {
     std::rc::Rc::new(|| now_ms() / 1000.0)
 }
 

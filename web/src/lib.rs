@@ -16,7 +16,9 @@ mod browser;
 #[cfg(target_arch = "wasm32")]
 mod components;
 #[cfg(target_arch = "wasm32")]
-mod helpers;
+mod core_workers;
+#[cfg(target_arch = "wasm32")]
+mod host;
 #[cfg(target_arch = "wasm32")]
 mod keeper;
 #[cfg(target_arch = "wasm32")]
@@ -24,7 +26,7 @@ mod paint;
 #[cfg(target_arch = "wasm32")]
 mod predict;
 #[cfg(target_arch = "wasm32")]
-mod run;
+mod run_loop;
 #[cfg(target_arch = "wasm32")]
 mod storage;
 #[cfg(target_arch = "wasm32")]

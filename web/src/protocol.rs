@@ -160,7 +160,7 @@ pub struct Progress {
     pub lr: f32,
     /// Epochs a loaded checkpoint had trained before this run.
     pub epochs_before: usize,
-    /// The cores the run trains on, one Web Worker each (`helpers.rs`); 0 or 1: one.
+    /// The cores the run trains on, one Web Worker each (`core_workers.rs`); 0 or 1: one.
     #[serde(default)]
     pub cores: usize,
 }
@@ -366,7 +366,7 @@ impl FromWorker {
     }
 }
 
-/// The training worker to one of its helpers (`helpers.rs`), as JSON text; the workers' sum of
+/// The training worker to one of its helpers (`core_workers.rs`), as JSON text; the workers' sum of
 /// a step's shares goes as a `Float32Array` instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToHelper {

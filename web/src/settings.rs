@@ -5,36 +5,9 @@
 
 use rnnplay_engine::run::RunSpec;
 
-/// The page's label of each setting, for messages that name a field.
-const LABELS: [(&str, &str); 22] = [
-    ("preset", "preset"),
-    ("model", "model"),
-    ("data", "data"),
-    ("tokens", "tokens"),
-    ("max_tokens", "max tokens"),
-    ("num_examples", "number of sentence pairs"),
-    ("min_freq", "min freq"),
-    ("hidden", "hidden units"),
-    ("layers", "layers"),
-    ("dropout", "dropout"),
-    ("embedding", "embedding width"),
-    ("optimizer", "optimizer"),
-    ("lr", "learning rate"),
-    ("lr_schedule", "learning-rate schedule"),
-    ("clip", "clipping θ"),
-    ("batch_size", "batch size"),
-    ("num_steps", "num steps"),
-    ("sampling", "sampling"),
-    ("epochs", "epochs"),
-    ("seed", "seed"),
-    ("valid_fraction", "validation fraction"),
-    ("scheduled_sampling", "scheduled sampling"),
-];
-
-/// The label of the setting `key` (the key itself if it has none).
-pub fn label(key: &str) -> &str {
-    LABELS.iter().find(|(k, _)| *k == key).map_or(key, |(_, l)| l)
-}
+/// The label of the setting `key` (the key itself if it has none): the one declaration's
+/// (`rnnplay_engine::run::fields`), shown beside the field and in messages that name it.
+pub use rnnplay_engine::run::fields::label;
 
 /// `worker=0` trains on the page's own thread instead of in the training worker (to compare,
 /// or where a worker misbehaves); not a setting of the run.
@@ -73,7 +46,7 @@ pub fn backend_in_query(query: &str) -> Result<Option<&str>, String> {
 }
 
 /// `cores=N` (1 to [`MAX_CORES`]) trains a CPU run on N cores, one Web Worker each;
-/// `cores=auto` (the default) as [`cores_for`] picks (`helpers.rs`).
+/// `cores=auto` (the default) as [`cores_for`] picks (`core_workers.rs`).
 pub const CORES_KEY: &str = "cores";
 
 /// The most cores a run in the page is split over.
@@ -142,6 +115,12 @@ pub fn only_host_keys(query: &str) -> bool {
     })
 }
 
+/// Whether `key` belongs to the benchmark mode (`bench`, `bench_presets`, …:
+/// `bench_options.rs`), which the run's settings leave alone.
+fn is_bench_key(key: &str) -> bool {
+    key == "bench" || key.starts_with("bench_")
+}
+
 /// Old links named the data `dataset`.
 const ALIASES: [(&str, &str); 1] = [("dataset", "data")];
 
@@ -162,7 +141,7 @@ pub fn from_query(query: &str) -> Result<RunSpec, String> {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .map(|(k, v)| (ALIASES.iter().find(|(old, _)| *old == k).map_or(k, |(_, new)| new), v))
-        .filter(|(k, _)| !crate::bench_options::KEYS.contains(k) && !HOST_KEYS.contains(k))
+        .filter(|(k, _)| !is_bench_key(k) && !HOST_KEYS.contains(k))
         .collect();
     RunSpec::from_pairs(pairs).map_err(|e| format!("{} (URL key '{}')", e.message, e.field))
 }
@@ -225,11 +204,9 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_has_a_label() {
-        for key in rnnplay_engine::run::FIELDS {
-            assert!(LABELS.iter().any(|(k, _)| *k == key), "{key} has no label");
-        }
+    fn settings_are_labelled_as_the_engine_declares_them() {
         assert_eq!(label("lr"), "learning rate");
+        assert_eq!(label("clip"), "clipping θ");
     }
 
     #[test]

@@ -4,14 +4,14 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::app::{chosen_backend, fra_eng_for, keep_backend, measure_backends, open_backend, run_data, BackendState};
 use crate::backend_choice::cpu_is_faster;
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
-use crate::helpers::{build_on, Helpers};
+use crate::core_workers::{build_on, CoreWorkers};
+use crate::host::{chosen_backend, fra_eng_for, keep_backend, measure_backends, open_backend, run_data, BackendState};
 use crate::protocol::{Backends, BenchView, FromWorker, ToWorker};
-use crate::run::{drive, prepare, Deliver, Run};
+use crate::run_loop::{drive, prepare, Deliver, Run};
 use crate::settings::cores_for;
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
@@ -49,14 +49,14 @@ thread_local! {
     static CORES: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
-/// A CPU run split over the cores the page asked for (`helpers.rs`), as `command` built it:
+/// A CPU run split over the cores the page asked for (`core_workers.rs`), as `command` built it:
 /// the helpers, or none (one core, a GPU run, or helpers that could not start: why).
-async fn split(session: &mut Session, command: &ToWorker) -> Result<Option<Helpers>, String> {
+async fn split(session: &mut Session, command: &ToWorker) -> Result<Option<CoreWorkers>, String> {
     let cores = cores_for(CORES.with(|c| c.get()), browser::available_cores(), session.spec().batch_size);
     if session.on_gpu() || cores < 2 {
         return Ok(None);
     }
-    let helpers = Helpers::start(command, cores).await?;
+    let helpers = CoreWorkers::start(command, cores).await?;
     session.set_shard(Shard::new(0, cores).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     Ok(Some(helpers))
 }

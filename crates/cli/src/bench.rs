@@ -4,7 +4,8 @@
 
 use anyhow::{Context, Result};
 use rnnplay_engine::backend::{Backend, MatmulVariant};
-use rnnplay_engine::bench::{gemm_gflops, wall_clock};
+use rnnplay_engine::bench::gemm_gflops;
+use rnnplay_engine::clock::wall_clock;
 use rnnplay_engine::options::backend_from_env;
 use std::rc::Rc;
 

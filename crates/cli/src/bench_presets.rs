@@ -8,9 +8,9 @@
 use anyhow::{bail, Context, Result};
 use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::bench::{
-    best_gemm_gflops, has_concise_layers, measure_preset, wall_clock, BenchData, Clocks, Layers, Measurement, Run,
-    DEFAULT_PRESETS,
+    best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
 };
+use rnnplay_engine::clock::wall_clock;
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::presets::seq2seq_preset;
 use rnnplay_engine::EngineOptions;

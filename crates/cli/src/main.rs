@@ -6,7 +6,6 @@ mod demo;
 mod devices;
 mod export;
 mod inspect;
-mod inspect_translation;
 mod lessons;
 mod outputs;
 mod plot;

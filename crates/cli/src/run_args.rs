@@ -5,6 +5,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
+use rnnplay_engine::run::fields::{Input, SETTINGS};
 use rnnplay_engine::run::{DataSource, FieldError, RunSpec};
 
 /// The most tokens one prediction generates.
@@ -66,85 +67,53 @@ pub fn describe_presets() -> String {
         .join("\n")
 }
 
-/// Every setting of a run: a preset, then any flag overrides it. Values stay text here (a
-/// negative number too), so that `RunSpec::set` and `validate` judge every one of them and the
-/// message names the flag.
-#[derive(Args, Debug, Clone)]
+/// Every setting of a run as a flag, made from the engine's one declaration of the settings
+/// (`rnnplay_engine::run::fields::SETTINGS`): `--key-with-dashes VALUE` with that setting's
+/// help. Values stay text here (a negative number too), so that `RunSpec::set` and `validate`
+/// judge every one of them and the message names the flag.
+#[derive(Debug, Clone, Default)]
 pub struct RunArgs {
-    /// Language models: d2l-rnn-scratch, d2l-rnn, d2l-gru-scratch, d2l-gru, d2l-lstm-scratch,
-    /// d2l-lstm, d2l-deep-lstm, d2l-deep-gru; encoder-decoders: d2l-seq2seq, toy-reverse
-    /// (see --list-presets). Default: d2l-gru.
-    #[arg(long, allow_negative_numbers = true)]
-    pub preset: Option<String>,
-    /// rnn, gru, lstm (PyTorch-layout layers) or rnn-scratch, gru-scratch, lstm-scratch (d2l's).
-    #[arg(long, allow_negative_numbers = true)]
-    pub model: Option<String>,
-    /// Language models: `timemachine` (default; from the dataset hub) or a UTF-8 text file.
-    /// Encoder-decoders: `fra-eng` (default for d2l-seq2seq), a toy task (`reverse`, `copy`,
-    /// `sort-digits`, `add`) or a file of `source<TAB>target` lines.
-    #[arg(long, allow_negative_numbers = true)]
-    pub data: Option<String>,
-    /// Hidden units per layer.
-    #[arg(long, allow_negative_numbers = true)]
-    pub hidden: Option<String>,
-    /// Stacked recurrent layers (concise models).
-    #[arg(long, allow_negative_numbers = true)]
-    pub layers: Option<String>,
-    /// Dropout between stacked layers, in [0, 1).
-    #[arg(long, allow_negative_numbers = true)]
-    pub dropout: Option<String>,
-    /// Embedding width instead of one-hot input (concise models).
-    #[arg(long, allow_negative_numbers = true)]
-    pub embedding: Option<String>,
-    /// The learning rate.
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<String>,
-    /// Learning-rate schedule: none, step:STEP_SIZE:GAMMA (PyTorch's StepLR, per epoch) or
-    /// cosine[:WARMUP] (linear warm-up epochs, then cosine annealing).
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr_schedule: Option<String>,
-    /// sgd (d2l's) or adam.
-    #[arg(long, allow_negative_numbers = true)]
-    pub optimizer: Option<String>,
-    /// Global-norm clipping threshold θ.
-    #[arg(long, allow_negative_numbers = true)]
-    pub clip: Option<String>,
-    /// Sequences per minibatch.
-    #[arg(long, allow_negative_numbers = true)]
-    pub batch_size: Option<String>,
-    /// Time steps per minibatch (the truncated-BPTT length; encoder-decoders: the padded
-    /// sentence length).
-    #[arg(long, allow_negative_numbers = true)]
-    pub num_steps: Option<String>,
-    /// sequential (state carried and detached: truncated BPTT) or random (state reset per batch).
-    #[arg(long, allow_negative_numbers = true)]
-    pub sampling: Option<String>,
-    /// Epochs in all.
-    #[arg(long, allow_negative_numbers = true)]
-    pub epochs: Option<String>,
-    /// Keep the first N tokens of the corpus (0: all).
-    #[arg(long, allow_negative_numbers = true)]
-    pub max_tokens: Option<String>,
-    /// char or word tokens.
-    #[arg(long, allow_negative_numbers = true)]
-    pub tokens: Option<String>,
-    /// Hold out this fraction of the tokens (the end of the corpus) and report its perplexity.
-    #[arg(long, allow_negative_numbers = true)]
-    pub valid_fraction: Option<String>,
-    /// Encoder-decoders: sentence pairs to read (fra-eng) or generate (toy tasks).
-    #[arg(long, allow_negative_numbers = true)]
-    pub num_examples: Option<String>,
-    /// Encoder-decoders: words rarer than this become <unk> in the vocabularies (d2l: 2).
-    #[arg(long, allow_negative_numbers = true)]
-    pub min_freq: Option<String>,
-    /// Encoder-decoders: scheduled sampling — the probability of feeding the decoder its own
-    /// previous prediction instead of the true token, rising linearly from 0 in the first epoch
-    /// to this value in the last (default 0: pure teacher forcing, as d2l).
-    #[arg(long, allow_negative_numbers = true)]
-    pub scheduled_sampling: Option<String>,
-    /// Seeds the initial weights, the minibatch order and dropout (default 0).
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<String>,
+    /// (setting, value) of every flag given, in the declaration's order.
+    given: Vec<(&'static str, String)>,
+}
+
+impl clap::Args for RunArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        SETTINGS.iter().fold(command, |command, field| {
+            let value_name = match field.input {
+                Input::Choice(choices) => choices.join("|"),
+                Input::Text => field.key.to_uppercase(),
+            };
+            command.arg(
+                clap::Arg::new(field.key)
+                    .long(flag(field.key).trim_start_matches("--").to_string())
+                    .value_name(value_name)
+                    .help(field.help)
+                    .allow_negative_numbers(true)
+                    .action(clap::ArgAction::Set),
+            )
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl clap::FromArgMatches for RunArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        let given = SETTINGS.iter().filter_map(|f| matches.remove_one::<String>(f.key).map(|v| (f.key, v))).collect();
+        Ok(Self { given })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 /// The flag that sets a spec field.
@@ -158,34 +127,14 @@ fn flag_error(error: &FieldError) -> String {
 }
 
 impl RunArgs {
+    /// The value given for the setting `key`, if any.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.given.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+    }
+
     /// (spec field, value) of every flag given but `--preset`.
-    fn overrides(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("model", &self.model),
-            ("data", &self.data),
-            ("hidden", &self.hidden),
-            ("layers", &self.layers),
-            ("dropout", &self.dropout),
-            ("embedding", &self.embedding),
-            ("lr", &self.lr),
-            ("lr_schedule", &self.lr_schedule),
-            ("optimizer", &self.optimizer),
-            ("clip", &self.clip),
-            ("batch_size", &self.batch_size),
-            ("num_steps", &self.num_steps),
-            ("sampling", &self.sampling),
-            ("epochs", &self.epochs),
-            ("max_tokens", &self.max_tokens),
-            ("tokens", &self.tokens),
-            ("valid_fraction", &self.valid_fraction),
-            ("num_examples", &self.num_examples),
-            ("min_freq", &self.min_freq),
-            ("scheduled_sampling", &self.scheduled_sampling),
-            ("seed", &self.seed),
-        ]
-        .into_iter()
-        .filter_map(|(field, value)| value.as_deref().map(|v| (field, v)))
-        .collect()
+    fn overrides(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.given.iter().filter(|(key, _)| *key != "preset").map(|(key, value)| (*key, value.as_str()))
     }
 
     /// `spec` with every given flag (but `--preset`) set on it; a value that does not parse is
@@ -217,7 +166,7 @@ impl RunArgs {
     /// The preset with every given flag applied, checked: every bad value is named, with its
     /// flag, in one message.
     pub fn spec(&self) -> Result<RunSpec> {
-        let mut spec = RunSpec::preset(self.preset.as_deref().unwrap_or(DEFAULT_PRESET))
+        let mut spec = RunSpec::preset(self.value("preset").unwrap_or(DEFAULT_PRESET))
             .map_err(|e| anyhow::anyhow!(flag_error(&e)))?;
         self.apply(&mut spec)?;
         let problems = spec.validate();
@@ -235,11 +184,10 @@ impl RunArgs {
         self.apply(&mut asked)?;
         let mut changing: Vec<String> = self
             .overrides()
-            .into_iter()
             .filter(|&(field, _)| field != "epochs" && asked.get(field) != saved.get(field))
             .map(|(field, _)| flag(field))
             .collect();
-        if self.preset.as_deref().is_some_and(|name| name != saved.preset) {
+        if self.value("preset").is_some_and(|name| name != saved.preset) {
             changing.insert(0, flag("preset"));
         }
         if !changing.is_empty() {

@@ -8,7 +8,7 @@ use crate::train::Loaded;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_engine::backend::LocalFuture;
-use rnnplay_engine::bench::wall_clock;
+use rnnplay_engine::clock::wall_clock;
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::soak::{endless, growing, growth, soak, HostMemory, MemorySample, SoakHost, Span, MIN_SAMPLES};
 use rnnplay_engine::EngineOptions;

@@ -6,6 +6,7 @@
 //! `performance.now()` in the page), so the module has no platform code.
 
 use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
+use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::options::EngineOptions;
 use crate::presets::preset;
@@ -15,17 +16,6 @@ use std::rc::Rc;
 
 /// The presets measured when none is named.
 pub const DEFAULT_PRESETS: [&str; 4] = ["d2l-rnn-scratch", "d2l-gru", "d2l-lstm", "d2l-seq2seq"];
-
-/// A clock in seconds from any fixed origin.
-pub type Clock = Rc<dyn Fn() -> f64>;
-
-/// Seconds since this call, from the OS's monotonic clock (natively; the browser hosts read
-/// `performance.now()` instead).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn wall_clock() -> Clock {
-    let origin = std::time::Instant::now();
-    Rc::new(move || origin.elapsed().as_secs_f64())
-}
 
 /// What the presets train on: The Time Machine's text and, for d2l-seq2seq, d2l's fra-eng.zip.
 pub struct BenchData<'a> {

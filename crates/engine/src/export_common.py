@@ -42,6 +42,13 @@ def grad_clipping(params, theta):
     return norm.item()
 
 
+def make_optimizer(params):
+    """The run's optimizer in PyTorch: SGD (d2l's) or Adam, at the spec's learning rate."""
+    if SPEC["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=SPEC["lr"])
+    return torch.optim.SGD(params, lr=SPEC["lr"])
+
+
 def lr_at(epoch, epochs):
     """The rate of epoch `epoch` (from 0) of `epochs`: rnnplay's LrSchedule (StepLR, or cosine
     annealing after a linear warm-up)."""

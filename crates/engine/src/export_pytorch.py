@@ -186,10 +186,7 @@ def main():
     train, valid = load_corpus(data)
     model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
     params = list(net.parameters())
-    if SPEC["optimizer"] == "adam":
-        optimizer = torch.optim.Adam(params, lr=SPEC["lr"])
-    else:
-        optimizer = torch.optim.SGD(params, lr=SPEC["lr"])
+    optimizer = make_optimizer(params)
     batch_size, num_steps = SPEC["batch_size"], SPEC["num_steps"]
     iterate = seq_data_iter_random if SPEC["sampling"] == "random" else seq_data_iter_sequential
     for epoch in range(EPOCHS_DONE, args.epochs):

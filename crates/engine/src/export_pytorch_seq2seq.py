@@ -190,7 +190,7 @@ def main():
     src, tgt, valid = arrays(load_pairs(args.data))
     model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
     params = list(net.parameters())
-    optimizer = (torch.optim.Adam if SPEC["optimizer"] == "adam" else torch.optim.SGD)(params, lr=SPEC["lr"])
+    optimizer = make_optimizer(params)
     batch_size = SPEC["batch_size"]
     for epoch in range(EPOCHS_DONE, args.epochs):
         for group in optimizer.param_groups:

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod clip;
+pub mod clock;
 pub mod error;
 pub mod export;
 pub mod generate;

@@ -6,9 +6,7 @@
 use crate::backend::{
     default_cpu_threads, require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant, MAX_CPU_THREADS,
 };
-use crate::bench::Clock;
 use crate::error::{EngineError, Result};
-use crate::run::{fastest, time_backends, BackendSpeed, RunData, RunSpec};
 use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,13 +73,13 @@ fn threads_from_env() -> Result<Option<usize>> {
 }
 
 /// The CPU backend with `options`' thread count.
-fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
+pub(crate) fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
     Rc::new(CpuBackend::with_threads(options.cpu_threads.unwrap_or_else(default_cpu_threads)))
 }
 
 /// The GPU backend when an adapter opens; `None` when none does, unless `RNNPLAY_REQUIRE_GPU=1`
 /// makes that an error.
-async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> {
+pub(crate) async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> {
     match GpuBackend::new(options.matmul, options.subgroups).await {
         Ok(gpu) => Ok(Some(Rc::new(gpu))),
         Err(err) if require_gpu() => Err(err),
@@ -100,28 +98,6 @@ pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
         )));
     }
     backend_by_name(choice.trim(), &EngineOptions::from_env()?).await
-}
-
-/// The backend a run trains on, for a host that knows the run: `gpu` and `cpu` as named; `auto`
-/// (or "") opens the GPU and, when there is one, times a few minibatches of a throwaway copy of
-/// the run on it and on the CPU backend ([`time_backends`]) and takes the faster — a software
-/// adapter, or a tiny model on a real GPU, trains faster on the CPU. Returns the measurements
-/// too (empty unless both were timed), for the host to show.
-pub async fn backend_for_run(
-    name: &str,
-    options: &EngineOptions,
-    spec: &RunSpec,
-    data: RunData<'_>,
-    now: &Clock,
-) -> Result<(Rc<dyn Backend>, Vec<BackendSpeed>)> {
-    if !matches!(name, "" | "auto") {
-        return Ok((backend_by_name(name, options).await?, Vec::new()));
-    }
-    let Some(gpu) = gpu_if_any(options).await? else { return Ok((cpu_backend(options), Vec::new())) };
-    let cpu = cpu_backend(options);
-    let speeds = time_backends(spec, data, &[("gpu", Rc::clone(&gpu)), ("cpu", Rc::clone(&cpu))], options, now).await?;
-    let backend = if fastest(&speeds) == 0 { gpu } else { cpu };
-    Ok((backend, speeds))
 }
 
 /// Creates the backend called `name`: "gpu", "cpu" or "" / "auto"; a GPU backend with `options`.

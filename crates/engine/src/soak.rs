@@ -6,7 +6,7 @@
 //! series that keeps rising after the warm-up, which fills the pools and captures the plans.
 
 use crate::backend::{LocalFuture, MemoryUse};
-use crate::bench::Clock;
+use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::run::{RunSpec, Session};
 use serde::{Deserialize, Serialize};

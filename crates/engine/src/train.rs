@@ -205,7 +205,7 @@ impl StepCore {
         self.backend.flush()
     }
 
-    /// Data parallelism, the first half of a step (`run/shards.rs`): zeroed gradients, the
+    /// Data parallelism, the first half of a step (`run/data_parallel.rs`): zeroed gradients, the
     /// forward pass on this worker's rows, backward, the carried values; the loss (times
     /// `loss_scale`) and the watched state gradients go to the share, not the epoch's sums.
     /// Nothing is updated. `seed` is this worker's dropout seed for the step, so that two

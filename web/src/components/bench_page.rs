@@ -3,10 +3,10 @@
 //! headless Chromium can read (`#bench-table`, one row per preset, layer and replay mode, with
 //! `data-*` attributes; `#bench-status[data-phase]` is `running`, `finished` or `failed`).
 
-use crate::app::{fra_eng_for, load_fra_eng, open_backend, run_data, BackendState};
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::dataset_panel::load_time_machine;
+use crate::host::{fra_eng_for, load_fra_eng, open_backend, run_data, BackendState};
 use crate::protocol::{BenchRow, BenchView, FromWorker, ToWorker};
 use crate::worker_link;
 use leptos::prelude::*;

@@ -4,11 +4,13 @@
 //! (length, vocabulary size, the vocabulary).
 
 use crate::browser;
+use crate::components::settings_panel::panel_fields;
 use crate::ui::{Phase, Ui};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::{Corpus, Dataset};
+use rnnplay_engine::run::fields::Panel;
 use rnnplay_engine::run::RunSpec;
 
 /// Where the page looks for The Time Machine first: the copy the build put beside it.
@@ -171,29 +173,7 @@ pub fn DatasetPanel(
                 <p class="error" role="alert" id="dataset-error">{move || error.get().unwrap_or_default()}</p>
             </Show>
             <p class="note">{move || note.get().unwrap_or_default()}</p>
-            <div class="row">
-                <label class="field">
-                    <span>"tokens"</span>
-                    <select name="tokens" disabled=locked
-                        on:change=move |ev| {
-                            let v = event_target_value(&ev);
-                            settings.update(|s| s.tokens = v);
-                        }>
-                        <option value="char" selected=move || settings.with(|s| s.tokens == "char")>"char"</option>
-                        <option value="word" selected=move || settings.with(|s| s.tokens == "word")>"word"</option>
-                    </select>
-                </label>
-                <label class="field">
-                    <span>"max tokens (0 = all)"</span>
-                    <input type="number" min="0" name="max_tokens" disabled=locked
-                        prop:value=move || settings.with(|s| s.max_tokens.to_string())
-                        on:change=move |ev| {
-                            if let Ok(n) = event_target_value(&ev).trim().parse::<usize>() {
-                                settings.update(|s| s.max_tokens = n);
-                            }
-                        }/>
-                </label>
-            </div>
+            <div class="row">{panel_fields(settings, ui, Panel::Data)}</div>
             {stats}
             </Show>
         </section>

@@ -2,15 +2,19 @@
 //! form. A value that does not parse gets a message next to the field (and the spec keeps its
 //! last good value); a value that parses but cannot be trained with gets the engine's own
 //! message from [`RunSpec::validate`] — the words the CLI prints after the flag. Fields are
-//! locked while a run exists; Reset unlocks them.
+//! locked while a run exists; Reset unlocks them. Which fields there are, their labels, help
+//! (as a tooltip) and choices come from the engine's one declaration of the settings
+//! (`rnnplay_engine::run::fields`).
 
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
+use rnnplay_engine::run::fields::{Field, Input, Panel, SETTINGS};
 use rnnplay_engine::run::RunSpec;
 
-/// One labelled text field bound to the setting `key`.
-fn field(settings: RwSignal<RunSpec>, ui: Ui, key: &'static str, label: &'static str) -> impl IntoView {
+/// One labelled text field bound to the setting `field`.
+fn text_field(settings: RwSignal<RunSpec>, ui: Ui, field: &'static Field) -> impl IntoView {
+    let key = field.key;
     let value = move || settings.with(|s| s.get(key));
     let on_change = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
@@ -30,8 +34,8 @@ fn field(settings: RwSignal<RunSpec>, ui: Ui, key: &'static str, label: &'static
     };
     let locked = move || ui.phase.get() != Phase::Idle;
     view! {
-        <label class="field">
-            <span>{label}</span>
+        <label class="field" title=field.help>
+            <span>{field.label}</span>
             <input type="text" name=key prop:value=value on:change=on_change disabled=locked/>
             <Show when=move || error().is_some()>
                 <span class="error" role="alert">{move || error().unwrap_or_default()}</span>
@@ -40,14 +44,14 @@ fn field(settings: RwSignal<RunSpec>, ui: Ui, key: &'static str, label: &'static
     }
 }
 
-/// A select bound to the setting `key`.
-fn choice(
+/// A select bound to the setting `field`, offering `choices`.
+fn choice_field(
     settings: RwSignal<RunSpec>,
     ui: Ui,
-    key: &'static str,
-    label: &'static str,
-    options: &'static [&'static str],
+    field: &'static Field,
+    choices: &'static [&'static str],
 ) -> impl IntoView {
+    let key = field.key;
     let on_change = move |ev: leptos::ev::Event| {
         let mut next = settings.get_untracked();
         if next.set(key, &event_target_value(&ev)).is_ok() {
@@ -56,10 +60,10 @@ fn choice(
     };
     let locked = move || ui.phase.get() != Phase::Idle;
     view! {
-        <label class="field">
-            <span>{label}</span>
+        <label class="field" title=field.help>
+            <span>{field.label}</span>
             <select name=key on:change=on_change disabled=locked prop:value=move || settings.with(|s| s.get(key))>
-                {options
+                {choices
                     .iter()
                     .map(|&o| {
                         view! { <option value=o selected=move || settings.with(|s| s.get(key) == o)>{o}</option> }
@@ -70,8 +74,9 @@ fn choice(
     }
 }
 
-#[component]
-pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
+/// The preset's select: a preset replaces every setting but the seed (and a language model's
+/// corpus, which stays).
+fn preset_field(settings: RwSignal<RunSpec>, ui: Ui, field: &'static Field) -> impl IntoView {
     let on_preset = move |ev: leptos::ev::Event| {
         if let Ok(mut next) = RunSpec::preset(&event_target_value(&ev)) {
             let current = settings.get_untracked();
@@ -83,49 +88,54 @@ pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
             settings.set(next);
         }
     };
-    let seq2seq = move || settings.with(RunSpec::is_seq2seq);
     let locked = move || ui.phase.get() != Phase::Idle;
-    let preset_names: Vec<&'static str> =
+    let names: Vec<&'static str> =
         PRESETS.iter().map(|p| p.name).chain(SEQ2SEQ_PRESETS.iter().map(|p| p.name)).collect();
+    view! {
+        <label class="field" title=field.help>
+            <span>"preset (d2l section)"</span>
+            <select name="preset" on:change=on_preset disabled=locked>
+                {names
+                    .into_iter()
+                    .map(|name| {
+                        view! { <option value=name selected=move || settings.with(|s| s.preset == name)>{name}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Every setting the declaration puts in `panel`, each shown while it applies to the run's task
+/// (`RunSpec::applies`); the data itself is picked by the dataset panel's own controls.
+pub(crate) fn panel_fields(settings: RwSignal<RunSpec>, ui: Ui, panel: Panel) -> impl IntoView {
+    SETTINGS
+        .iter()
+        .filter(move |field| field.panel == panel && field.key != "data")
+        .map(move |field| {
+            let shown = move || settings.with(|s| s.applies(field.key));
+            let view = move || match (field.key, field.input) {
+                ("preset", _) => preset_field(settings, ui, field).into_any(),
+                (_, Input::Choice(choices)) => choice_field(settings, ui, field, choices).into_any(),
+                (_, Input::Text) => text_field(settings, ui, field).into_any(),
+            };
+            view! { <Show when=shown>{view}</Show> }
+        })
+        .collect_view()
+}
+
+#[component]
+pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
+    let seq2seq = move || settings.with(RunSpec::is_seq2seq);
     view! {
         <section class="panel" aria-label="Model and training">
             <h2>"Model"</h2>
-            <label class="field">
-                <span>"preset (d2l section)"</span>
-                <select name="preset" on:change=on_preset disabled=locked>
-                    {preset_names
-                        .into_iter()
-                        .map(|name| {
-                            view! { <option value=name selected=move || settings.with(|s| s.preset == name)>{name}</option> }
-                        })
-                        .collect_view()}
-                </select>
-            </label>
-            <Show when=move || !seq2seq() fallback=|| view! { <p class="note">"GRU encoder–decoder (d2l § 10.7)"</p> }>
-                {choice(settings, ui, "model", "model", &["rnn-scratch", "rnn", "gru-scratch", "gru", "lstm-scratch", "lstm"])}
-            </Show>
-            {field(settings, ui, "hidden", "hidden units")}
-            {field(settings, ui, "layers", "layers")}
-            {field(settings, ui, "dropout", "dropout")}
-            {field(settings, ui, "embedding", "embedding width (language models: 0 = one-hot)")}
-            <h2>"Training"</h2>
-            {choice(settings, ui, "optimizer", "optimizer", &["sgd", "adam"])}
-            {field(settings, ui, "lr", "learning rate")}
-            {field(settings, ui, "lr_schedule", "learning-rate schedule (none, step:2:0.5, cosine:5)")}
-            {field(settings, ui, "clip", "clipping θ")}
-            {field(settings, ui, "batch_size", "batch size")}
-            <Show when=move || !seq2seq() fallback=move || field(settings, ui, "num_steps", "padded sentence length (num steps)")>
-                {field(settings, ui, "num_steps", "num steps (BPTT length: steps per minibatch)")}
-            </Show>
-            <Show when=move || !seq2seq()>
-                {choice(settings, ui, "sampling", "sampling", &["sequential", "random"])}
-            </Show>
             <Show when=seq2seq>
-                {field(settings, ui, "num_examples", "number of sentence pairs")}
-                {field(settings, ui, "scheduled_sampling", "scheduled sampling (final probability)")}
+                <p class="note">"GRU encoder–decoder (d2l § 10.7)"</p>
             </Show>
-            {field(settings, ui, "epochs", "epochs")}
-            {field(settings, ui, "seed", "seed")}
+            {panel_fields(settings, ui, Panel::Model)}
+            <h2>"Training"</h2>
+            {panel_fields(settings, ui, Panel::Training)}
         </section>
     }
 }

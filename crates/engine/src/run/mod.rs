@@ -2,14 +2,19 @@
 //! built once ([`RunSpec::build`] → [`Session`]) and stepped through one API. The CLI, the
 //! page, the benchmark and the tests all go through here; hosts parse input and draw output.
 
+pub mod data;
+pub mod data_parallel;
+pub mod fields;
 pub mod resume;
 pub mod session;
-pub mod shards;
+pub mod shard;
 pub mod spec;
 pub mod speed;
 
+pub use data::{DataFingerprint, RunData};
+pub use data_parallel::sum_shares;
 pub use resume::SavedRun;
-pub use session::{EpochReport, LanguageRun, RunData, Seq2SeqRun, Session, TaskRun, D2L_EXAMPLES};
-pub use shards::{sum_shares, Shard, MAX_SHARDS};
+pub use session::{EpochReport, LanguageRun, Seq2SeqRun, Session, TaskRun, D2L_EXAMPLES};
+pub use shard::{Shard, MAX_SHARDS};
 pub use spec::{DataSource, FieldError, RunSpec, Task, FIELDS, SEQ2SEQ_MODEL};
-pub use speed::{describe as describe_speeds, fastest, time_backends, BackendSpeed};
+pub use speed::{backend_for_run, describe as describe_speeds, fastest, time_backends, BackendSpeed};

@@ -20,7 +20,8 @@
 //! follows the resumed run's count; a constant or step schedule gives an uninterrupted run's
 //! rates whatever the counts.
 
-use super::session::{RunData, Session, TaskRun};
+use super::data::{DataFingerprint, RunData};
+use super::session::{Session, TaskRun, TRAINING_KEY};
 use super::spec::{RunSpec, FIELDS, MAX_EPOCHS};
 use crate::backend::Backend;
 use crate::checkpoint::{load_params, Checkpoint, Seq2SeqCheckpoint};
@@ -33,46 +34,8 @@ use rnnplay_data::Vocab;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
-/// The checkpoint metadata entry holding the training state.
-pub(crate) const TRAINING_KEY: &str = "training";
-
 fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::InvalidArgument(message.into())
-}
-
-/// What a run trained on: the size and sha1 of the data the host loaded (a corpus, a pair file,
-/// fra-eng.zip), or nothing for data generated from the spec (toy tasks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum DataFingerprint {
-    Generated,
-    Bytes { bytes: u64, sha1: String },
-}
-
-impl RunData<'_> {
-    /// The fingerprint a resumable checkpoint records of this data.
-    pub fn fingerprint(&self) -> DataFingerprint {
-        let bytes = |bytes: &[u8]| DataFingerprint::Bytes {
-            bytes: bytes.len() as u64,
-            sha1: rnnplay_data::hub::sha1_hex(bytes),
-        };
-        match self {
-            RunData::Text(text) => bytes(text.as_bytes()),
-            RunData::FraEngZip(zip) => bytes(zip),
-            RunData::Generated => DataFingerprint::Generated,
-        }
-    }
-}
-
-impl std::fmt::Display for DataFingerprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Generated => write!(f, "generated data"),
-            Self::Bytes { bytes, sha1 } => {
-                write!(f, "{bytes} bytes, sha1 {}", sha1.chars().take(12).collect::<String>())
-            }
-        }
-    }
 }
 
 /// The training state as the metadata holds it (JSON; moments as base64 of f32 little endian).

@@ -4,7 +4,8 @@
 //! scheduled-sampling ramp set before each epoch, the validation pass after it, and divergence
 //! handling (the run stops, names the epoch and keeps the last good weights).
 
-use super::resume::DataFingerprint;
+use super::data::{DataFingerprint, RunData};
+use super::shard::Shard;
 use super::spec::{DataSource, RunSpec, Task, TOY_HELD_OUT, TOY_LENGTHS};
 use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::{Checkpoint, Seq2SeqCheckpoint};
@@ -35,17 +36,6 @@ pub const D2L_EXAMPLES: [(&str, &str); 4] = [
 
 /// Tokens of the corpus's start kept for the teacher-forced passage.
 const SAMPLE_TOKENS: usize = 200;
-
-/// The data a host loaded for a spec's [`DataSource`].
-#[derive(Debug, Clone, Copy)]
-pub enum RunData<'a> {
-    /// The Time Machine's or the host's text (language models), or `source<TAB>target` lines.
-    Text(&'a str),
-    /// d2l's fra-eng.zip (its sha1 checked by the host that read it).
-    FraEngZip(&'a [u8]),
-    /// Nothing: the data is generated (toy tasks).
-    Generated,
-}
 
 /// What one finished epoch measured, for either task.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,8 +172,8 @@ pub struct Session {
     host_copy: Option<(usize, Vec<u8>)>,
     /// The epoch in which the device was lost, once it has been.
     lost_in: Option<usize>,
-    /// Data parallelism: which share of every minibatch this session trains (`shards.rs`).
-    pub(super) shard: Option<super::shards::Shard>,
+    /// Data parallelism: which share of every minibatch this session trains (`data_parallel.rs`).
+    pub(super) shard: Option<Shard>,
     /// Data parallelism: the whole minibatch's tokens, between this worker's share and the
     /// workers' sum.
     pub(super) awaiting_sum: Option<usize>,
@@ -192,6 +182,9 @@ pub struct Session {
     /// What the host should tell the user about the data ([`Session::notes`]).
     notes: Vec<String>,
 }
+
+/// The checkpoint metadata entry holding a resumable run's training state (`resume.rs`).
+pub(crate) const TRAINING_KEY: &str = "training";
 
 fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::InvalidArgument(message.into())
@@ -735,7 +728,7 @@ impl Session {
         }
         let mut extra = std::collections::BTreeMap::new();
         if self.resumable() {
-            extra.insert(super::resume::TRAINING_KEY.to_string(), self.training_state().await?);
+            extra.insert(TRAINING_KEY.to_string(), self.training_state().await?);
         }
         extra.insert("preset".to_string(), self.spec.preset.clone());
         extra.insert("spec".to_string(), serde_json::to_string(&self.spec).map_err(|e| invalid(e.to_string()))?);

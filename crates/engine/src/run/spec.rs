@@ -3,6 +3,7 @@
 //! map onto. It is checked in one place ([`RunSpec::validate`]), so every host says the same
 //! words about the same bad value, and built in one place ([`RunSpec::build`]).
 
+use super::fields::{field_of, Applies, KEYS, SETTINGS};
 use crate::clip::clip_problem;
 use crate::nn::{parse_model_name, ModelConfig, Seq2SeqConfig};
 use crate::optim::{lr_problem, LrSchedule, Optimizer};
@@ -108,31 +109,8 @@ impl Default for RunSpec {
     }
 }
 
-/// Every key of a spec, in the order the query string lists them.
-pub const FIELDS: [&str; 22] = [
-    "preset",
-    "model",
-    "data",
-    "tokens",
-    "max_tokens",
-    "num_examples",
-    "min_freq",
-    "hidden",
-    "layers",
-    "dropout",
-    "embedding",
-    "optimizer",
-    "lr",
-    "lr_schedule",
-    "clip",
-    "batch_size",
-    "num_steps",
-    "sampling",
-    "epochs",
-    "seed",
-    "valid_fraction",
-    "scheduled_sampling",
-];
+/// Every key of a spec, in the order the query string lists them (`fields::SETTINGS`).
+pub const FIELDS: [&str; SETTINGS.len()] = KEYS;
 
 pub use crate::checkpoint::MAX_EPOCHS;
 /// Source lengths of generated toy examples.
@@ -140,47 +118,59 @@ pub(crate) const TOY_LENGTHS: (usize, usize) = (3, 5);
 /// Held-out toy examples (sharing no source with the training pairs).
 pub(crate) const TOY_HELD_OUT: usize = 200;
 
-/// Keys that mean something only for language models, and only for encoder–decoders.
-const LANGUAGE_MODEL_ONLY: [&str; 5] = ["model", "tokens", "max_tokens", "sampling", "valid_fraction"];
-const ENCODER_DECODER_ONLY: [&str; 3] = ["num_examples", "min_freq", "scheduled_sampling"];
-
 impl RunSpec {
-    /// The spec of a d2l language-model preset.
-    pub fn from_preset(p: &Preset) -> Self {
+    /// The settings no preset sets: what a run has unless it asks otherwise (a language model's
+    /// on The Time Machine).
+    fn neutral(preset: &str) -> Self {
         Self {
-            preset: p.name.into(),
-            model: p.model.into(),
+            preset: preset.into(),
+            model: "gru".into(),
             data: "timemachine".into(),
             tokens: "char".into(),
-            max_tokens: p.max_tokens,
+            max_tokens: 0,
             num_examples: 0,
             min_freq: 1,
-            hidden: p.hidden,
-            layers: p.layers,
+            hidden: 1,
+            layers: 1,
             dropout: 0.0,
             embedding: 0,
-            optimizer: p.optimizer.into(),
-            lr: p.lr,
+            optimizer: "sgd".into(),
+            lr: 1.0,
             lr_schedule: "none".into(),
-            clip: p.clip,
-            batch_size: p.batch_size,
-            num_steps: p.num_steps,
+            clip: 1.0,
+            batch_size: 1,
+            num_steps: 1,
             sampling: "sequential".into(),
-            epochs: p.epochs,
+            epochs: 1,
             seed: 0,
             valid_fraction: 0.0,
             scheduled_sampling: 0.0,
         }
     }
 
+    /// The spec of a d2l language-model preset.
+    pub fn from_preset(p: &Preset) -> Self {
+        Self {
+            model: p.model.into(),
+            max_tokens: p.max_tokens,
+            hidden: p.hidden,
+            layers: p.layers,
+            optimizer: p.optimizer.into(),
+            lr: p.lr,
+            clip: p.clip,
+            batch_size: p.batch_size,
+            num_steps: p.num_steps,
+            epochs: p.epochs,
+            ..Self::neutral(p.name)
+        }
+    }
+
     /// The spec of an encoder–decoder preset.
     pub fn from_seq2seq_preset(p: &Seq2SeqPreset) -> Self {
         Self {
-            preset: p.name.into(),
             model: SEQ2SEQ_MODEL.into(),
             data: p.data.into(),
             tokens: "word".into(),
-            max_tokens: 0,
             num_examples: p.num_examples,
             min_freq: p.min_freq,
             hidden: p.hidden,
@@ -189,15 +179,12 @@ impl RunSpec {
             embedding: p.embed,
             optimizer: p.optimizer.into(),
             lr: p.lr,
-            lr_schedule: "none".into(),
             clip: p.clip,
             batch_size: p.batch_size,
             num_steps: p.num_steps,
             sampling: "random".into(),
             epochs: p.epochs,
-            seed: 0,
-            valid_fraction: 0.0,
-            scheduled_sampling: 0.0,
+            ..Self::neutral(p.name)
         }
     }
 
@@ -224,12 +211,13 @@ impl RunSpec {
         self.task() == Task::EncoderDecoder
     }
 
-    /// Whether `field` means something for this spec's task (the CLI refuses flags that do not).
+    /// Whether `field` means something for this spec's task (the CLI refuses flags that do not;
+    /// the page hides their fields).
     pub fn applies(&self, field: &str) -> bool {
-        match self.task() {
-            Task::LanguageModel => !ENCODER_DECODER_ONLY.contains(&field),
-            Task::EncoderDecoder => !LANGUAGE_MODEL_ONLY.contains(&field),
-        }
+        !matches!(
+            (field_of(field).map(|f| f.applies), self.task()),
+            (Some(Applies::LanguageModel), Task::EncoderDecoder) | (Some(Applies::EncoderDecoder), Task::LanguageModel)
+        )
     }
 
     /// The fields as a JSON object (numbers in their shortest form: `0.005`, not

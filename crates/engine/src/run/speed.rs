@@ -7,8 +7,9 @@
 
 use super::{RunData, RunSpec};
 use crate::backend::Backend;
-use crate::bench::Clock;
+use crate::clock::Clock;
 use crate::error::Result;
+use crate::options::{backend_by_name, cpu_backend, gpu_if_any};
 use crate::EngineOptions;
 use std::rc::Rc;
 
@@ -100,6 +101,28 @@ fn group_thousands(value: f64) -> String {
         out.push(c);
     }
     out
+}
+
+/// The backend a run trains on, for a host that knows the run: `gpu` and `cpu` as named; `auto`
+/// (or "") opens the GPU and, when there is one, times a few minibatches of a throwaway copy of
+/// the run on it and on the CPU backend ([`time_backends`]) and takes the faster — a software
+/// adapter, or a tiny model on a real GPU, trains faster on the CPU. Returns the measurements
+/// too (empty unless both were timed), for the host to show.
+pub async fn backend_for_run(
+    name: &str,
+    options: &EngineOptions,
+    spec: &RunSpec,
+    data: RunData<'_>,
+    now: &Clock,
+) -> Result<(Rc<dyn Backend>, Vec<BackendSpeed>)> {
+    if !matches!(name, "" | "auto") {
+        return Ok((backend_by_name(name, options).await?, Vec::new()));
+    }
+    let Some(gpu) = gpu_if_any(options).await? else { return Ok((cpu_backend(options), Vec::new())) };
+    let cpu = cpu_backend(options);
+    let speeds = time_backends(spec, data, &[("gpu", Rc::clone(&gpu)), ("cpu", Rc::clone(&cpu))], options, now).await?;
+    let backend = if fastest(&speeds) == 0 { gpu } else { cpu };
+    Ok((backend, speeds))
 }
 
 #[cfg(test)]

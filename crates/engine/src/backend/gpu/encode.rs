@@ -1,13 +1,14 @@
 //! Translates a [`Kernel`] into a dispatch: which shader family and entry point, the uniform
 //! parameter words (in the order of that shader's `Params` struct), the storage bindings and
-//! the grid. Each family here mirrors one file under `shaders/`.
+//! the grid. Each family here is one file of the `rnnplay-shaders` crate (`shaders/` at the top
+//! of the repository).
 
 use super::super::kernel::{CellStep, Kernel, MatmulVariant};
 use super::super::BufId;
 use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
 
-/// A shader file under `shaders/`.
+/// A shader family: one file of `shaders/` (`rnnplay_shaders`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Family {
     Matmul,
@@ -27,31 +28,17 @@ pub(crate) enum Family {
 impl Family {
     pub(crate) fn source(self) -> &'static str {
         match self {
-            Family::Matmul => {
-                concat!(
-                    include_str!("../../../shaders/matmul_params.wgsl"),
-                    include_str!("../../../shaders/matmul.wgsl")
-                )
-            }
-            Family::MatmulVec4 => concat!(
-                include_str!("../../../shaders/matmul_params.wgsl"),
-                include_str!("../../../shaders/matmul_vec4.wgsl")
-            ),
-            Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
-            Family::Reduce => concat!(
-                include_str!("../../../shaders/reduce_params.wgsl"),
-                include_str!("../../../shaders/reduce.wgsl")
-            ),
-            Family::Shape => include_str!("../../../shaders/shape.wgsl"),
-            Family::Embedding => include_str!("../../../shaders/embedding.wgsl"),
-            Family::Loss => include_str!("../../../shaders/loss.wgsl"),
-            Family::Optimizer => include_str!("../../../shaders/optimizer.wgsl"),
-            Family::Sampling => include_str!("../../../shaders/sampling.wgsl"),
-            Family::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
-            Family::ReduceSubgroup => concat!(
-                include_str!("../../../shaders/reduce_params.wgsl"),
-                include_str!("../../../shaders/reduce_subgroup.wgsl")
-            ),
+            Family::Matmul => rnnplay_shaders::MATMUL,
+            Family::MatmulVec4 => rnnplay_shaders::MATMUL_VEC4,
+            Family::Elementwise => rnnplay_shaders::ELEMENTWISE,
+            Family::Reduce => rnnplay_shaders::REDUCE,
+            Family::Shape => rnnplay_shaders::SHAPE,
+            Family::Embedding => rnnplay_shaders::EMBEDDING,
+            Family::Loss => rnnplay_shaders::LOSS,
+            Family::Optimizer => rnnplay_shaders::OPTIMIZER,
+            Family::Sampling => rnnplay_shaders::SAMPLING,
+            Family::Recurrent => rnnplay_shaders::RECURRENT,
+            Family::ReduceSubgroup => rnnplay_shaders::REDUCE_SUBGROUP,
         }
     }
 

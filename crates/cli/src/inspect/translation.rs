@@ -4,7 +4,8 @@
 //! every target position, and with `--position` how much each source word matters to that
 //! position's prediction. The numbers come from `rnnplay_engine::inspect::translation`.
 
-use crate::inspect::{chosen_layer, layers_at, log_level, shade, signal_level, InspectArgs, SHOWN_UNITS};
+use super::args::{chosen_layer, InspectArgs, SHOWN_UNITS};
+use super::shading::{layers_at, log_level, shade, signal_level};
 use anyhow::{bail, Context, Result};
 use rnnplay_data::translation::preprocess_nmt;
 use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};

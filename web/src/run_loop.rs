@@ -5,7 +5,7 @@
 //! validation, divergence handling — is the session's; this file only drives and reports.
 
 use crate::browser;
-use crate::helpers::Helpers;
+use crate::core_workers::CoreWorkers;
 use crate::ui::{EpochPoint, Phase, Progress, Ui};
 use leptos::prelude::*;
 use rnnplay_engine::run::{EpochReport, RunSpec, Session};
@@ -33,8 +33,8 @@ pub struct Run {
     /// Wait for each step to finish before the next (WebGPU): at most one minibatch is in
     /// flight, so the batch counter counts finished batches and Pause takes effect within one.
     one_in_flight: bool,
-    /// The other cores' workers when the run is split over several (`helpers.rs`).
-    helpers: Option<Helpers>,
+    /// The other cores' workers when the run is split over several (`core_workers.rs`).
+    helpers: Option<CoreWorkers>,
 }
 
 impl Run {
@@ -47,14 +47,14 @@ impl Run {
     }
 
     /// Trains on the helpers' cores too (`None`: on this worker's alone).
-    pub fn helped_by(mut self, helpers: Option<Helpers>) -> Self {
+    pub fn helped_by(mut self, helpers: Option<CoreWorkers>) -> Self {
         self.helpers = helpers;
         self
     }
 
     /// The cores the run trains on.
     fn cores(&self) -> usize {
-        self.helpers.as_ref().map_or(1, Helpers::cores)
+        self.helpers.as_ref().map_or(1, CoreWorkers::cores)
     }
 
     /// One minibatch: on this worker, or split over the helpers' cores and this one.

@@ -3,12 +3,12 @@
 //! module (`worker.js?role=helper`). Every worker builds the same run and trains its share of
 //! each minibatch's rows; per minibatch, the training worker gathers the shares, adds them in
 //! worker order and hands the sum back, and each worker applies it
-//! (`rnnplay_engine::run::shards`). Two vectors of the model's size cross per helper and
+//! (`rnnplay_engine::run::data_parallel`). Two vectors of the model's size cross per helper and
 //! minibatch, as transferred `Float32Array`s; no shared memory, so no nightly toolchain and no
 //! cross-origin isolation are needed.
 
-use crate::app::{fra_eng_for, run_data, saved_session};
 use crate::browser::{dedicated_scope, post_to_parent};
+use crate::host::{fra_eng_for, run_data, saved_session};
 use crate::protocol::{FromHelper, ToHelper, ToWorker};
 use js_sys::{Array, Float32Array};
 use rnnplay_engine::run::{sum_shares, EpochReport, RunData, Session, Shard};
@@ -127,11 +127,11 @@ impl Drop for Helper {
 }
 
 /// The training worker's helpers for one run.
-pub struct Helpers {
+pub struct CoreWorkers {
     helpers: Vec<Helper>,
 }
 
-impl Helpers {
+impl CoreWorkers {
     /// Starts `cores − 1` helpers and has each build the run as `command` does, as worker 1, 2,
     /// … of `cores` (the training worker is worker 0).
     pub async fn start(command: &ToWorker, cores: usize) -> Result<Self, String> {
@@ -189,7 +189,7 @@ impl Helpers {
 /// Builds the run `command` describes (Start, Resume or Continue) on this worker's CPU
 /// backend: what the training worker and each helper do alike.
 pub(crate) async fn build_on(command: &ToWorker, use_cpu: bool) -> Result<Session, String> {
-    let backend = crate::app::chosen_backend(use_cpu);
+    let backend = crate::host::chosen_backend(use_cpu);
     let options = EngineOptions::default();
     match command {
         ToWorker::Start { spec, text, .. } => {
