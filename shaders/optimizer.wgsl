@@ -7,9 +7,11 @@
 // What changes during a run — the learning rate of a schedule, Adam's bias corrections, the
 // clipping threshold — is read from `scalars`, a small buffer the host writes before the step,
 // never from the uniform parameters: so a recorded step (plan replay) follows the schedule.
-//   sgd         dest = param, source = grad, scalars = [lr]:  param -= lr · grad / batch_size
+//   sgd         dest = param, source = grad, scalars = [lr]:
+//               param -= lr · (grad / batch_size + weight_decay · param)
 //   adam        dest = param, source = grad, moment1 = m, moment2 = v,
-//               scalars = [lr, 1-β1^t, 1-β2^t]: PyTorch's Adam
+//               scalars = [lr, 1-β1^t, 1-β2^t]: PyTorch's Adam (weight decay added to the
+//               gradient), or with `decoupled` its AdamW (param ·= 1 - lr · weight_decay first)
 //   clip_scale  dest = grad, source = norm (one element), scalars = [θ]:
 //               grad ·= min(1, θ / norm)
 //   sqrt        dest[0] = sqrt(source[0]) (the global norm from the sum of squares)
@@ -21,8 +23,8 @@ struct Params {
     beta2: f32,
     eps: f32,
     weight_decay: f32,
+    decoupled: u32,
     pad0: u32,
-    pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,7 +42,7 @@ fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     if (i < p.len) {
-        dest[i] = dest[i] - scalars[0] * source[i] / p.batch_size;
+        dest[i] = dest[i] - scalars[0] * (source[i] / p.batch_size + p.weight_decay * dest[i]);
     }
 }
 
@@ -48,12 +50,18 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) g
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = flat_index(gid, groups);
     if (i < p.len) {
-        let g = source[i] + p.weight_decay * dest[i];
+        var w = dest[i];
+        var coupled = p.weight_decay;
+        if (p.decoupled != 0u) {
+            w = w * (1.0 - scalars[0] * p.weight_decay);
+            coupled = 0.0;
+        }
+        let g = source[i] + coupled * w;
         let m = p.beta1 * moment1[i] + (1.0 - p.beta1) * g;
         let v = p.beta2 * moment2[i] + (1.0 - p.beta2) * g * g;
         moment1[i] = m;
         moment2[i] = v;
-        dest[i] = dest[i] - scalars[0] * (m / scalars[1]) / (sqrt(v / scalars[2]) + p.eps);
+        dest[i] = w - scalars[0] * (m / scalars[1]) / (sqrt(v / scalars[2]) + p.eps);
     }
 }
 

@@ -3,7 +3,8 @@
 //! one-hot or embedding input and a Linear head) computed. The numbers were recorded by
 //! `tests/fixtures/make_parity_fixtures.py` (in float64) and committed under
 //! `tests/fixtures/parity/`; running this needs no PyTorch. Both ways of running the layers are
-//! checked: fused (the default) and composed from primitive ops.
+//! checked: fused (the default) and composed from primitive ops. The optimizers with weight
+//! decay (SGD, Adam, AdamW) are checked the same way, step by step.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{LanguageModel, ModelConfig};
@@ -104,4 +105,47 @@ fn concise_layers_match_pytorch_on_the_gpu() {
     let Some(gpu) = gpu_or_skip("concise_layers_match_pytorch_on_the_gpu") else { return };
     let gpu: Rc<dyn Backend> = Rc::new(gpu);
     check_both_paths(&gpu);
+}
+
+/// SGD, Adam and AdamW with weight decay, three steps on given gradients, against PyTorch's
+/// `torch.optim` (fixture `optimizers.json`).
+fn check_optimizers(backend: &Rc<dyn Backend>) {
+    use rnnplay_engine::{Adam, Optimizer, Param, Sgd};
+    let fixture = fixture("optimizers");
+    let start = floats(&fixture["start"]);
+    let grads: Vec<Vec<f32>> = fixture["grads"].as_array().unwrap().iter().map(floats).collect();
+    for (name, case) in fixture["optimizers"].as_object().unwrap() {
+        let args = &case["args"];
+        let (lr, weight_decay) = (args["lr"].as_f64().unwrap() as f32, args["weight_decay"].as_f64().unwrap() as f32);
+        let mut optimizer = match name.as_str() {
+            "sgd" => {
+                let mut sgd = Sgd::new(lr, 1.0).unwrap();
+                sgd.weight_decay = weight_decay;
+                Optimizer::Sgd(sgd)
+            }
+            kind => {
+                let mut adam = Adam::new(lr).unwrap();
+                (adam.weight_decay, adam.decoupled) = (weight_decay, kind == "adamw");
+                Optimizer::Adam(adam)
+            }
+        };
+        let param = Param::from_tensor("p", Tensor::from_f32(backend, &[start.len()], &start).unwrap()).unwrap();
+        for (step, (grad, after)) in grads.iter().zip(case["after"].as_array().unwrap()).enumerate() {
+            param.grad().write_f32(grad).unwrap();
+            optimizer.step(std::slice::from_ref(&param)).unwrap();
+            let ours = pollster::block_on(param.value().to_vec()).unwrap();
+            assert_matches(name, &format!("step {}", step + 1), &ours, after);
+        }
+    }
+}
+
+#[test]
+fn optimizers_with_weight_decay_match_pytorch_on_the_cpu() {
+    check_optimizers(&(Rc::new(CpuBackend::new()) as Rc<dyn Backend>));
+}
+
+#[test]
+fn optimizers_with_weight_decay_match_pytorch_on_the_gpu() {
+    let Some(gpu) = gpu_or_skip("optimizers_with_weight_decay_match_pytorch_on_the_gpu") else { return };
+    check_optimizers(&(Rc::new(gpu) as Rc<dyn Backend>));
 }

@@ -37,11 +37,13 @@ fn write_scalars(buffer: &mut Option<Tensor>, params: &[Param], values: &[f32]) 
 }
 
 /// d2l's minibatch SGD: `p -= lr · g / batch_size`. d2l's scratch models sum the loss over
-/// the batch and divide here; with a mean loss pass `batch_size = 1`.
+/// the batch and divide here; with a mean loss pass `batch_size = 1`. With `weight_decay` λ,
+/// PyTorch's `SGD(weight_decay=λ)`: `p -= lr · (g / batch_size + λ · p)`.
 #[derive(Debug, Clone)]
 pub struct Sgd {
     lr: f32,
     pub batch_size: f32,
+    pub weight_decay: f32,
     /// [lr] on the device, written by `advance` when the rate changed.
     rate: Option<Tensor>,
     /// The rate last written to `rate`.
@@ -54,7 +56,7 @@ impl Sgd {
         if !(batch_size.is_finite() && batch_size > 0.0) {
             return Err(EngineError::InvalidArgument(format!("SGD batch size {batch_size} must be positive")));
         }
-        Ok(Self { lr, batch_size, rate: None, written: None })
+        Ok(Self { lr, batch_size, weight_decay: 0.0, rate: None, written: None })
     }
 
     /// Writes the learning rate and records one update of every parameter.
@@ -84,6 +86,7 @@ impl Sgd {
                 len: param.len(),
                 lr: rate,
                 batch_size: self.batch_size,
+                weight_decay: self.weight_decay,
             })?;
         }
         Ok(())
@@ -91,12 +94,15 @@ impl Sgd {
 }
 
 /// Adam with PyTorch's equations and defaults (β1 0.9, β2 0.999, ε 1e-8, no weight decay).
+/// `weight_decay` λ is added to the gradient as PyTorch's `Adam(weight_decay=λ)` does, or with
+/// `decoupled` applied to the weights apart from it as `AdamW`: `p ·= 1 - lr · λ`.
 pub struct Adam {
     lr: f32,
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
     pub weight_decay: f32,
+    pub decoupled: bool,
     step: u32,
     /// First and second moments per parameter, created on the first step.
     moments: Vec<(Tensor, Tensor)>,
@@ -113,6 +119,7 @@ impl Adam {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled: false,
             step: 0,
             moments: Vec::new(),
             scalars: None,
@@ -174,6 +181,7 @@ impl Adam {
                 beta2: self.beta2,
                 eps: self.eps,
                 weight_decay: self.weight_decay,
+                decoupled: self.decoupled,
                 scalars,
             })?;
         }
@@ -213,6 +221,12 @@ pub enum Optimizer {
 impl Optimizer {
     /// The names [`Optimizer::by_name`] accepts.
     pub const NAMES: [&'static str; 2] = ["sgd", "adam"];
+
+    /// Whether the optimizer called `name` keeps moments between steps (a resumable run's state
+    /// holds them).
+    pub fn keeps_moments(name: &str) -> bool {
+        name.starts_with("adam")
+    }
 
     /// `sgd` (d2l's, on a mean loss) or `adam` (PyTorch's defaults) with learning rate `lr`.
     pub fn by_name(name: &str, lr: f32) -> Result<Self> {

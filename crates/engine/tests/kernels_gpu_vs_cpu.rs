@@ -244,24 +244,35 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             pair.check("clip_scale", Kernel::ClipScale { grad, norm, len, threshold }, &[(grad, len)], 1e-6, 1e-7);
         }
         let (param, grad, lr) = (pair.random(len, 1.0), pair.random(len, 1.0), pair.values(&[0.1]));
-        let kernel = Kernel::SgdUpdate { param, grad, len, lr, batch_size: 32.0 };
-        pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
+        for weight_decay in [0.0, 0.05] {
+            let kernel = Kernel::SgdUpdate { param, grad, len, lr, batch_size: 32.0, weight_decay };
+            pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
+        }
         let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
         let (bias1, bias2) = adam_bias_corrections(0.9, 0.999, 3);
         let scalars = pair.values(&[0.01, bias1, bias2]);
-        let kernel = Kernel::AdamUpdate {
-            param,
-            grad,
-            m,
-            v,
-            len,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.01,
-            scalars,
-        };
-        pair.check("adam", kernel, &[(param, len), (m, len), (v, len)], 1e-5, 1e-6);
+        for decoupled in [false, true] {
+            let kernel = Kernel::AdamUpdate {
+                param,
+                grad,
+                m,
+                v,
+                len,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                decoupled,
+                scalars,
+            };
+            pair.check(
+                if decoupled { "adamw" } else { "adam" },
+                kernel,
+                &[(param, len), (m, len), (v, len)],
+                1e-5,
+                1e-6,
+            );
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub fn run(args: &InspectArgs, checkpoint: &Checkpoint) -> Result<()> {
     let connectivity_ms = link.as_ref().map(|_| started.elapsed().as_secs_f64() * 1e3);
     let token = |id: u32| vocab.token(id).to_string();
     if args.json {
-        let mut out = to_json(&checkpoint, path, &seen, link.as_ref(), args.top_k, &token);
+        let mut out = to_json(checkpoint, path, &seen, link.as_ref(), args.top_k, &token);
         out["inspect_ms"] = json!(inspect_ms);
         out["connectivity_ms"] = json!(connectivity_ms);
         out["backend"] = json!(backend.info().adapter);

@@ -645,24 +645,26 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 }
             })
         }
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size } => {
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay } => {
             backend.with_output(param, &[grad, lr], |slab, param| {
                 let (grad, lr) = (slab.get(grad), slab.get(lr)[0]);
                 par_chunks(&backend.pool, &mut param[..len], PARALLEL_CHEAP, |start, param| {
                     for (i, param) in (start..).zip(param) {
-                        *param -= lr * grad[i] / batch_size;
+                        *param -= lr * (grad[i] / batch_size + weight_decay * *param);
                     }
                 });
             })
         }
-        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, scalars } => {
+        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars } => {
             let mut slab = backend.storage.borrow_mut();
             let (mut p, mut mm, mut vv) = (slab.take(param), slab.take(m), slab.take(v));
             {
                 let g = slab.get(grad);
                 let (lr, bias1, bias2) = (slab.get(scalars)[0], slab.get(scalars)[1], slab.get(scalars)[2]);
+                let (coupled, shrink) = if decoupled { (0.0, 1.0 - lr * weight_decay) } else { (weight_decay, 1.0) };
                 for i in 0..len {
-                    let gi = g[i] + weight_decay * p[i];
+                    p[i] *= shrink;
+                    let gi = g[i] + coupled * p[i];
                     mm[i] = beta1 * mm[i] + (1.0 - beta1) * gi;
                     vv[i] = beta2 * vv[i] + (1.0 - beta2) * gi * gi;
                     let m_hat = mm[i] / bias1;

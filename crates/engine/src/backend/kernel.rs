@@ -190,11 +190,13 @@ pub enum Kernel {
     /// g[i] ·= min(1, θ / norm[0]) with θ = threshold[0] (d2l's grad_clipping; a zero norm
     /// leaves g unchanged). θ is read on the device, like the learning rate below.
     ClipScale { grad: BufId, norm: BufId, len: usize, threshold: BufId },
-    /// p[i] -= lr[0] · g[i] / batch_size (d2l's `sgd`). The learning rate is a one-element
-    /// buffer written before the step, so a recorded step (plan replay) follows a schedule.
-    SgdUpdate { param: BufId, grad: BufId, len: usize, lr: BufId, batch_size: f32 },
+    /// p[i] -= lr[0] · (g[i] / batch_size + weight_decay · p[i]) (d2l's `sgd`; with weight
+    /// decay, PyTorch's `SGD(weight_decay=λ)`). The learning rate is a one-element buffer written
+    /// before the step, so a recorded step (plan replay) follows a schedule.
+    SgdUpdate { param: BufId, grad: BufId, len: usize, lr: BufId, batch_size: f32, weight_decay: f32 },
     /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
-    /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g.
+    /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g — or,
+    /// `decoupled`, PyTorch's AdamW: p ·= 1 - lr · weight_decay first, and g as it is.
     /// `scalars` holds [lr, 1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
     /// before the step: the step count and the scheduled rate live on the device, so a recorded
     /// step replays.
@@ -208,6 +210,7 @@ pub enum Kernel {
         beta2: f32,
         eps: f32,
         weight_decay: f32,
+        decoupled: bool,
         scalars: BufId,
     },
 }

@@ -26,7 +26,7 @@ use super::spec::{RunSpec, FIELDS, MAX_EPOCHS};
 use crate::backend::Backend;
 use crate::checkpoint::{load_params, Checkpoint, Seq2SeqCheckpoint};
 use crate::error::{EngineError, Result};
-use crate::optim::OptimizerState;
+use crate::optim::{Optimizer, OptimizerState};
 use crate::options::EngineOptions;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -224,7 +224,7 @@ impl SavedRun {
         position(&training.data_rng).map_err(broken)?;
         training.valid_rng.as_deref().map(position).transpose().map_err(broken)?;
         let optimizer = training.optimizer.to_state().map_err(broken)?;
-        if matches!(optimizer, OptimizerState::Adam { .. }) != (spec.optimizer == "adam") {
+        if matches!(optimizer, OptimizerState::Adam { .. }) != Optimizer::keeps_moments(&spec.optimizer) {
             return Err(broken(format!(
                 "its optimizer state does not belong to its spec's optimizer {}",
                 spec.optimizer

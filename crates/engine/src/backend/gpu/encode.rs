@@ -324,26 +324,26 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             grid_1d(rows, 64)?,
         ),
         Kernel::Sqrt { x, out } => {
-            spec(Optimizer, "sqrt_scalar", optimizer(1, 1.0, [0.0; 4])?, vec![(1, x), (2, out)], [1, 1, 1])
+            spec(Optimizer, "sqrt_scalar", optimizer(1, 1.0, [0.0; 4], false)?, vec![(1, x), (2, out)], [1, 1, 1])
         }
         Kernel::ClipScale { grad, norm, len, threshold } => spec(
             Optimizer,
             "clip_scale",
-            optimizer(len, 1.0, [0.0; 4])?,
+            optimizer(len, 1.0, [0.0; 4], false)?,
             vec![(1, norm), (2, grad), (5, threshold)],
             grid_1d(len, 256)?,
         ),
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size } => spec(
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay } => spec(
             Optimizer,
             "sgd",
-            optimizer(len, batch_size, [0.0; 4])?,
+            optimizer(len, batch_size, [0.0, 0.0, 0.0, weight_decay], false)?,
             vec![(1, grad), (2, param), (5, lr)],
             grid_1d(len, 256)?,
         ),
-        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, scalars } => spec(
+        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars } => spec(
             Optimizer,
             "adam",
-            optimizer(len, 1.0, [beta1, beta2, eps, weight_decay])?,
+            optimizer(len, 1.0, [beta1, beta2, eps, weight_decay], decoupled)?,
             vec![(1, grad), (2, param), (3, m), (4, v), (5, scalars)],
             grid_1d(len, 256)?,
         ),
@@ -373,11 +373,12 @@ fn elementwise(
     Ok(vec![to_u32(len, "len")?, op, flag(accumulate), alpha_bits, seed, prob.to_bits(), to_u32(cols, "cols")?, 0])
 }
 
-/// The `Params` of shaders/optimizer.wgsl; `adam` = [beta1, beta2, eps, weight_decay]. The
-/// learning rate and θ are not here: the kernels read them from device buffers.
-fn optimizer(len: usize, batch_size: f32, adam: [f32; 4]) -> Result<Vec<u32>> {
+/// The `Params` of shaders/optimizer.wgsl; `adam` = [beta1, beta2, eps, weight_decay] (sgd
+/// reads the weight decay alone), `decoupled`: AdamW's. The learning rate and θ are not here:
+/// the kernels read them from device buffers.
+fn optimizer(len: usize, batch_size: f32, adam: [f32; 4], decoupled: bool) -> Result<Vec<u32>> {
     let mut words = vec![to_u32(len, "len")?, batch_size.to_bits()];
     words.extend(adam.iter().map(|v| v.to_bits()));
-    words.extend([0, 0]);
+    words.extend([flag(decoupled), 0]);
     Ok(words)
 }
