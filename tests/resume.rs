@@ -139,6 +139,20 @@ fn what_cannot_be_resumed_is_refused_with_a_message() {
     let message = error_text(saved.build(&cpu(), RunData::Text(&other), &options, 4));
     assert!(message.contains("not what the saved run trained on"), "{message}");
 
+    // A spec saved before a setting existed trains with the value it had then (weight decay 0);
+    // a spec that lacks any other setting is a broken checkpoint, never filled from a preset.
+    let checkpoint = Checkpoint::from_bytes(&bytes).unwrap();
+    for (removed, accepted) in [("weight_decay", true), ("hidden", false)] {
+        let mut spec_json: serde_json::Value = serde_json::from_str(&checkpoint.extra["spec"]).unwrap();
+        spec_json.as_object_mut().unwrap().remove(removed);
+        let mut older = checkpoint.clone();
+        older.extra.insert("spec".into(), spec_json.to_string());
+        match SavedRun::from_bytes(&older.to_bytes().unwrap()) {
+            Ok(saved) => assert!(accepted && saved.spec().weight_decay == 0.0, "{removed}"),
+            Err(err) => assert!(!accepted && err.to_string().contains(&format!("lacks {removed}")), "{removed}: {err}"),
+        }
+    }
+
     // A tampered training state is checked before use.
     let checkpoint = Checkpoint::from_bytes(&bytes).unwrap();
     let state = checkpoint.extra["training"].clone();

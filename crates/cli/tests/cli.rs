@@ -696,18 +696,28 @@ fn bench_soak_samples_memory_and_finds_it_flat() {
 fn export_writes_a_pytorch_script_that_continues_the_run() {
     let dir = temp_dir("export");
     // Trains `preset` briefly into NAME.safetensors and exports NAME.py from it.
-    let train_and_export = |name: &str, preset: &str, epochs: &str| {
+    let train_and_export = |name: &str, preset: &str, epochs: &str, extra: &[&str]| {
         let (checkpoint, script) = (dir.join(format!("{name}.safetensors")), dir.join(format!("{name}.py")));
         let (checkpoint_path, script_path) = (checkpoint.to_str().unwrap(), script.to_str().unwrap());
         let args = ["--preset", preset, "--hidden", "16", "--epochs", epochs, "--max-tokens", "3000"];
-        let out = rnnplay_offline(&[&["train", "--backend", "cpu"][..], &args, &["--save", checkpoint_path]].concat());
+        let train = [&["train", "--backend", "cpu"][..], &args, extra, &["--save", checkpoint_path]].concat();
+        let out = rnnplay_offline(&train);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let out = rnnplay_offline(&["export", "--pytorch", script_path, "--checkpoint", checkpoint_path]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("torchrun"));
         (checkpoint, script)
     };
-    let (checkpoint, script) = train_and_export("gru", "d2l-deep-gru", "2");
+    let (checkpoint, script) = train_and_export("gru", "d2l-deep-gru", "2", &[]);
+    // AdamW with weight decay travels into the script's optimizer.
+    let (decayed, decayed_script) =
+        train_and_export("adamw", "d2l-gru", "2", &["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0.01"]);
+    let text = std::fs::read_to_string(&decayed_script).unwrap();
+    assert!(
+        // (The spec travels as JSON inside a Python string literal.)
+        text.contains(r#"optimizer\":\"adamw\""#) && text.contains(r#"weight_decay\":0.01"#),
+        "the spec in the script"
+    );
     // The encoder–decoder on a toy task (its pairs travel in the script).
     let (toy, toy_script) = (dir.join("toy.safetensors"), dir.join("toy.py"));
     let toy_args = ["train", "--backend", "cpu", "--preset", "toy-reverse", "--hidden", "16", "--embedding", "8"];
@@ -717,7 +727,7 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         rnnplay_offline(&["export", "--pytorch", toy_script.to_str().unwrap(), "--checkpoint", toy.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("greedy translation"));
-    for script in [&script, &toy_script] {
+    for script in [&script, &toy_script, &decayed_script] {
         let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
         match compiled {
             Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
@@ -758,8 +768,12 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
     };
     check(&checkpoint, &script);
     // d2l's from-scratch GRU, by its own equations and parameter names.
-    let (scratch, scratch_script) = train_and_export("scratch", "d2l-gru-scratch", "1");
+    let (scratch, scratch_script) = train_and_export("scratch", "d2l-gru-scratch", "1", &[]);
     check(&scratch, &scratch_script);
+    // AdamW with weight decay: the same model loads, and trains on in PyTorch's AdamW.
+    check(&decayed, &decayed_script);
+    let epochs = run(&decayed_script, &["--epochs", "3", "--device", "cpu"]);
+    assert!(epochs.len() == 1 && epochs[0]["perplexity"].as_f64().unwrap().is_finite(), "{epochs:?}");
 
     let continued = dir.join("continued.safetensors");
     let epochs = run(&script, &["--epochs", "3", "--device", "cpu", "--save", continued.to_str().unwrap()]);

@@ -487,6 +487,12 @@ fn messages_name_the_flag_for_every_bad_value() {
         (vec!["predict", "--checkpoint", "m", "--len", "-5"], None, "'-5' is not a length from 1 to 100000"),
         (vec!["train", "--preset", "toy-reverse", "--num-steps", "10001"], None, "--num-steps: 10001 steps"),
         (vec!["train", "--epochs", "2000000"], None, "--epochs: 2000000 epochs is more than rnnplay builds"),
+        (vec!["train", "--weight-decay", "-0.1"], None, "--weight-decay: weight decay must be in [0, 1) (got -0.1)"),
+        (
+            vec!["train", "--optimizer", "rmsprop"],
+            None,
+            "--optimizer: unknown optimizer 'rmsprop'; use sgd, adam or adamw",
+        ),
     ] {
         let env: Vec<(&str, &str)> = env.map(|v| ("RNNPLAY_BACKEND", v)).into_iter().collect();
         let out = rnnplay_within(&args, &env, Duration::from_secs(60));

@@ -43,10 +43,10 @@ def grad_clipping(params, theta):
 
 
 def make_optimizer(params):
-    """The run's optimizer in PyTorch: SGD (d2l's) or Adam, at the spec's learning rate."""
-    if SPEC["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=SPEC["lr"])
-    return torch.optim.SGD(params, lr=SPEC["lr"])
+    """The run's optimizer in PyTorch: SGD (d2l's), Adam or AdamW, at the spec's learning rate
+    and weight decay."""
+    optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}.get(SPEC["optimizer"], torch.optim.SGD)
+    return optimizer(params, lr=SPEC["lr"], weight_decay=SPEC.get("weight_decay", 0.0))
 
 
 def lr_at(epoch, epochs):

@@ -220,7 +220,7 @@ pub enum Optimizer {
 
 impl Optimizer {
     /// The names [`Optimizer::by_name`] accepts.
-    pub const NAMES: [&'static str; 2] = ["sgd", "adam"];
+    pub const NAMES: [&'static str; 3] = ["sgd", "adam", "adamw"];
 
     /// Whether the optimizer called `name` keeps moments between steps (a resumable run's state
     /// holds them).
@@ -228,14 +228,29 @@ impl Optimizer {
         name.starts_with("adam")
     }
 
-    /// `sgd` (d2l's, on a mean loss) or `adam` (PyTorch's defaults) with learning rate `lr`.
+    /// `sgd` (d2l's, on a mean loss), `adam` (PyTorch's defaults) or `adamw` (Adam with
+    /// decoupled weight decay) with learning rate `lr`.
     pub fn by_name(name: &str, lr: f32) -> Result<Self> {
         match name {
             // The loss is a mean over tokens, so SGD divides by 1 (d2l's `updater(batch_size=1)`).
             "sgd" => Ok(Self::Sgd(Sgd::new(lr, 1.0)?)),
             "adam" => Ok(Self::Adam(Adam::new(lr)?)),
-            other => Err(EngineError::InvalidArgument(format!("unknown optimizer '{other}'; use sgd or adam"))),
+            "adamw" => Ok(Self::Adam(Adam { decoupled: true, ..Adam::new(lr)? })),
+            other => Err(EngineError::InvalidArgument(format!("unknown optimizer '{other}'; use sgd, adam or adamw"))),
         }
+    }
+
+    /// The same optimizer with weight decay λ (≥ 0): SGD's and Adam's added to the gradient,
+    /// AdamW's decoupled.
+    pub fn with_weight_decay(mut self, weight_decay: f32) -> Result<Self> {
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(EngineError::InvalidArgument(format!("weight decay {weight_decay} must be ≥ 0")));
+        }
+        match &mut self {
+            Self::Sgd(sgd) => sgd.weight_decay = weight_decay,
+            Self::Adam(adam) => adam.weight_decay = weight_decay,
+        }
+        Ok(self)
     }
 
     /// The learning rate the next steps use.

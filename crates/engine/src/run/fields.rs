@@ -42,13 +42,21 @@ pub struct Field {
     pub input: Input,
     pub applies: Applies,
     pub panel: Panel,
+    /// What a run saved before this setting existed trained with (its spec lacks the key); no
+    /// value: such a spec is not a run's.
+    pub before: Option<&'static str>,
 }
 
 /// The recurrent models, as `model` names them.
 pub const MODELS: [&str; 6] = ["rnn-scratch", "rnn", "gru-scratch", "gru", "lstm-scratch", "lstm"];
 
 const fn field(key: &'static str, label: &'static str, help: &'static str, panel: Panel) -> Field {
-    Field { key, label, help, input: Input::Text, applies: Applies::Both, panel }
+    Field { key, label, help, input: Input::Text, applies: Applies::Both, panel, before: None }
+}
+
+const fn since(mut field: Field, before: &'static str) -> Field {
+    field.before = Some(before);
+    field
 }
 
 const fn only(mut field: Field, applies: Applies) -> Field {
@@ -65,7 +73,7 @@ use Applies::{EncoderDecoder, LanguageModel};
 use Panel::{Data, Model, Training};
 
 /// Every setting, in the order the address lists them.
-pub const SETTINGS: [Field; 22] = [
+pub const SETTINGS: [Field; 23] = [
     field(
         "preset",
         "preset",
@@ -117,7 +125,10 @@ pub const SETTINGS: [Field; 22] = [
         "Embedding width; 0 feeds one-hot vectors (language models; an encoder-decoder needs one).",
         Model,
     ),
-    choice(field("optimizer", "optimizer", "sgd (d2l's) or adam.", Training), &Optimizer::NAMES),
+    choice(
+        field("optimizer", "optimizer", "sgd (d2l's), adam or adamw (Adam with decoupled weight decay).", Training),
+        &Optimizer::NAMES,
+    ),
     field("lr", "learning rate", "The initial learning rate.", Training),
     field(
         "lr_schedule",
@@ -166,6 +177,16 @@ pub const SETTINGS: [Field; 22] = [
             Training,
         ),
         EncoderDecoder,
+    ),
+    since(
+        field(
+            "weight_decay",
+            "weight decay",
+            "Weight decay λ (d2l 3.7): sgd and adam add λ·w to each gradient (PyTorch's weight_decay), adamw \
+             shrinks the weights by lr·λ·w apart from it (PyTorch's AdamW). 0: none.",
+            Training,
+        ),
+        "0",
     ),
 ];
 

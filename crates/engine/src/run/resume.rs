@@ -21,6 +21,7 @@
 //! rates whatever the counts.
 
 use super::data::{DataFingerprint, RunData};
+use super::fields::SETTINGS;
 use super::session::{Session, TaskRun, TRAINING_KEY};
 use super::spec::{RunSpec, FIELDS, MAX_EPOCHS};
 use crate::backend::Backend;
@@ -162,13 +163,19 @@ fn broken(what: impl std::fmt::Display) -> EngineError {
 fn saved_spec(text: &str) -> Result<RunSpec> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| broken(format!("its saved spec does not parse ({e})")))?;
-    let Some(fields) = value.as_object() else { return Err(broken("its saved spec is not an object")) };
+    let serde_json::Value::Object(mut fields) = value else { return Err(broken("its saved spec is not an object")) };
+    // A setting added since the run was saved: the value it trained with then.
+    for field in SETTINGS {
+        if let (false, Some(before)) = (fields.contains_key(field.key), field.before) {
+            fields.insert(field.key.to_string(), serde_json::from_str(before).unwrap_or(serde_json::Value::Null));
+        }
+    }
     let missing: Vec<&str> = FIELDS.iter().copied().filter(|key| !fields.contains_key(*key)).collect();
     if !missing.is_empty() {
         return Err(broken(format!("its saved spec lacks {}", missing.join(", "))));
     }
-    let spec: RunSpec =
-        serde_json::from_value(value).map_err(|e| broken(format!("its saved spec does not parse ({e})")))?;
+    let spec: RunSpec = serde_json::from_value(serde_json::Value::Object(fields))
+        .map_err(|e| broken(format!("its saved spec does not parse ({e})")))?;
     if let Some(problem) = spec.validate().first() {
         return Err(broken(format!("its saved spec is not a valid run ({problem})")));
     }

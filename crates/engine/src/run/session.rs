@@ -273,7 +273,7 @@ impl RunSpec {
     }
 
     fn optimizer(&self) -> Result<Optimizer> {
-        Optimizer::by_name(&self.optimizer, self.lr)
+        Optimizer::by_name(&self.optimizer, self.lr)?.with_weight_decay(self.weight_decay)
     }
 
     fn corpus(&self, data: RunData) -> Result<Corpus> {

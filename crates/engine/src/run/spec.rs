@@ -66,6 +66,8 @@ pub struct RunSpec {
     pub valid_fraction: f32,
     /// The final scheduled-sampling probability, reached linearly from 0 (encoder–decoders).
     pub scheduled_sampling: f32,
+    /// Weight decay λ: added to the gradient (sgd, adam) or decoupled (adamw).
+    pub weight_decay: f32,
 }
 
 /// The two kinds of run.
@@ -145,6 +147,7 @@ impl RunSpec {
             seed: 0,
             valid_fraction: 0.0,
             scheduled_sampling: 0.0,
+            weight_decay: 0.0,
         }
     }
 
@@ -401,7 +404,13 @@ impl RunSpec {
             }
         }
         if !Optimizer::NAMES.contains(&self.optimizer.as_str()) {
-            bad("optimizer", format!("unknown optimizer '{}'; use sgd or adam", self.optimizer));
+            bad("optimizer", format!("unknown optimizer '{}'; use sgd, adam or adamw", self.optimizer));
+        }
+        if !(self.weight_decay.is_finite() && (0.0..1.0).contains(&self.weight_decay)) {
+            bad(
+                "weight_decay",
+                format!("weight decay must be in [0, 1) (got {}); d2l 3.7 uses 0 to 3e-3", self.weight_decay),
+            );
         }
         if let Some(problem) = lr_problem(self.lr) {
             bad("lr", problem);
@@ -502,10 +511,13 @@ impl RunSpec {
 
     /// One line describing the run.
     pub fn describe(&self) -> String {
-        let schedule = match self.lr_schedule.as_str() {
+        let mut schedule = match self.lr_schedule.as_str() {
             "none" | "constant" | "" => String::new(),
             other => format!(" ({other})"),
         };
+        if self.weight_decay > 0.0 {
+            schedule.push_str(&format!(", weight decay {}", self.weight_decay));
+        }
         if self.is_seq2seq() {
             let sampling = if self.scheduled_sampling > 0.0 {
                 format!(", scheduled sampling rising to {}", self.scheduled_sampling)
