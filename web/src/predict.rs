@@ -12,7 +12,7 @@ use rnnplay_data::TokenKind;
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
 use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};
 use rnnplay_engine::inspect::{connectivity, inspect, Candidate, Signal};
-use rnnplay_engine::run::{LanguageRun, Seq2SeqRun, Session, TaskRun};
+use rnnplay_engine::run::{LanguageRun, Seq2SeqRun, Session};
 use rnnplay_engine::translate::{encode_source, teacher_forcing_ids, translate, translation_example};
 
 /// Tokens in the teacher-forced passage.
@@ -25,20 +25,15 @@ fn passage_len(kind: TokenKind) -> usize {
 
 /// Computes the predictions of `session` and writes them into the page's signals.
 pub async fn refresh(session: &Session, ui: Ui) -> Result<(), String> {
-    match session.task() {
-        TaskRun::Language(run) => {
-            let predictions = language(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
-            ui.predictions.set(Some(predictions));
-            if ui.views.get_untracked() {
-                inside(session, ui).await?;
-            }
-        }
-        TaskRun::Seq2Seq(run) => {
-            seq2seq(run, ui).await.map_err(|e| e.to_string())?;
-            if ui.views.get_untracked() {
-                inside(session, ui).await?;
-            }
-        }
+    if let Some(run) = session.language() {
+        let predictions = language(run, session.epochs_done(), ui).await.map_err(|e| e.to_string())?;
+        ui.predictions.set(Some(predictions));
+    }
+    if let Some(run) = session.seq2seq() {
+        seq2seq(run, ui).await.map_err(|e| e.to_string())?;
+    }
+    if ui.views.get_untracked() {
+        inside(session, ui).await?;
     }
     Ok(())
 }
@@ -160,15 +155,13 @@ async fn translation_inspection(
 /// when a position is picked (mid-epoch the weights have moved since the last refresh).
 pub async fn inside(session: &Session, ui: Ui) -> Result<(), String> {
     let epoch = session.epochs_done();
-    let run = match session.task() {
-        TaskRun::Seq2Seq(run) => {
-            let view = translation_inspection(run, epoch, ui).await.map_err(|e| e.to_string())?;
-            ui.translation_inspection.set(view);
-            ui.inspection_version.update(|v| *v += 1);
-            return Ok(());
-        }
-        TaskRun::Language(run) => run,
-    };
+    if let Some(run) = session.seq2seq() {
+        let view = translation_inspection(run, epoch, ui).await.map_err(|e| e.to_string())?;
+        ui.translation_inspection.set(view);
+        ui.inspection_version.update(|v| *v += 1);
+        return Ok(());
+    }
+    let Some(run) = session.language() else { return Ok(()) };
     let view = inspection(run, epoch).await.map_err(|e| e.to_string())?;
     let passage = run.passage(passage_len(run.token_kind));
     let link = match ui.position.get_untracked().filter(|&p| p < passage.len()) {

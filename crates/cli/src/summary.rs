@@ -6,7 +6,7 @@ use crate::tokens::{decode, encode_with_warning};
 use anyhow::Result;
 use rnnplay_engine::backend::Backend;
 use rnnplay_engine::generate::{generate, Decoding};
-use rnnplay_engine::run::{BackendSpeed, EpochReport, LanguageRun, RunSpec, Session, TaskRun};
+use rnnplay_engine::run::{BackendSpeed, EpochReport, LanguageRun, RunSpec, Session};
 use rnnplay_engine::translate::translation_example;
 use std::path::Path;
 use std::rc::Rc;
@@ -39,22 +39,25 @@ pub fn value_name(spec: &RunSpec, value: f32) -> (&'static str, String) {
 /// One line on what the session trains on.
 pub fn describe_data(session: &Session) -> String {
     let spec = session.spec();
-    match session.task() {
-        TaskRun::Language(run) => format!(
+    if let Some(run) = session.language() {
+        return format!(
             "{} — {} {} tokens (vocab {}), {} for validation",
             spec.data,
             run.train_tokens + run.valid_tokens,
             run.token_kind.name(),
             run.vocab.len(),
             run.valid_tokens
-        ),
-        TaskRun::Seq2Seq(run) => format!(
+        );
+    }
+    match session.seq2seq() {
+        Some(run) => format!(
             "{} — {} pairs, vocabularies {} (source) and {} (target)",
             spec.data,
             run.data.len(),
             run.data.src_vocab.len(),
             run.data.tgt_vocab.len()
         ),
+        None => spec.data.clone(),
     }
 }
 
@@ -68,8 +71,8 @@ fn continuation(run: &LanguageRun, prefix: &str, len: usize) -> Result<String> {
 /// The line printed every `--report-every` epochs.
 pub fn report_line(session: &Session, report: &EpochReport, tokens_per_s: f64, predict_len: usize) -> Result<String> {
     let epoch = report.epoch;
-    Ok(match session.task() {
-        TaskRun::Language(run) => {
+    Ok(match session.language() {
+        Some(run) => {
             let sample = continuation(run, "time traveller", predict_len)?;
             let valid = report.valid_perplexity.map(|v| format!(", valid {v:.2}")).unwrap_or_default();
             format!(
@@ -77,7 +80,7 @@ pub fn report_line(session: &Session, report: &EpochReport, tokens_per_s: f64, p
                 report.value, report.grad_norm, report.lr
             )
         }
-        TaskRun::Seq2Seq(_) => format!(
+        None => format!(
             "epoch {epoch:>4}  per-token CE {:>7.4}  (d2l's loss {:.4})  grad norm {:>6.3}  lr {:.4}  {tokens_per_s:>7.0} tokens/s",
             report.value,
             report.d2l_loss.unwrap_or(f32::NAN),
@@ -101,8 +104,8 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
     let mut lines = Vec::new();
     let ran =
         format!("{:.0} tokens/s on {:?} ({}), {:.1}s", outcome.tokens_per_s, info.kind, info.adapter, outcome.seconds);
-    match session.task() {
-        TaskRun::Language(run) => {
+    match (session.language(), session.seq2seq()) {
+        (Some(run), _) => {
             let time_traveller = continuation(run, "time traveller", outcome.predict_len)?;
             let traveller = continuation(run, "traveller", outcome.predict_len)?;
             let valid = outcome.valid_curve.last();
@@ -124,7 +127,7 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                 ));
             }
         }
-        TaskRun::Seq2Seq(run) => {
+        (None, Some(run)) => {
             let mut translations = Vec::new();
             for (src, reference) in &run.examples {
                 let example = pollster::block_on(translation_example(&run.model, &run.data, src, reference))?;
@@ -164,6 +167,7 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                 lines.push(format!("saved {path} (try: rnnplay translate --checkpoint {path} \"{src}\")"));
             }
         }
+        (None, None) => {}
     }
     if json {
         println!("{summary}");

@@ -536,7 +536,22 @@ fn train_resume_continues_a_saved_run_exactly_and_refuses_what_would_change_it()
     assert_eq!(resumed["perplexity"], uninterrupted["perplexity"], "{resumed}\n{uninterrupted}");
     assert_eq!(resumed["valid_perplexity"], uninterrupted["valid_perplexity"]);
     assert_eq!(resumed["epochs"], 4);
-    assert_eq!(std::fs::read(second).unwrap().len(), std::fs::read(first).unwrap().len(), "the same model and state");
+    // The same model (every tensor's name, type and shape) and a training state in both.
+    let layout = |path: &str| {
+        let bytes = std::fs::read(path).unwrap();
+        let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + length]).unwrap();
+        let metadata = header.as_object_mut().unwrap().remove("__metadata__").unwrap();
+        assert!(metadata["training"].is_string(), "{path} holds a training state");
+        let tensors: Vec<(String, serde_json::Value, serde_json::Value)> = header
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, t)| (name.clone(), t["dtype"].clone(), t["shape"].clone()))
+            .collect();
+        tensors
+    };
+    assert_eq!(layout(second), layout(first), "the same model and state");
 
     for (args, says) in [
         (vec!["--lr", "0.1", "--hidden", "8"], "--hidden, --lr would change it"),

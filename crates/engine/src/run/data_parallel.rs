@@ -14,8 +14,9 @@
 //! one shard trains exactly as [`Session::step`] does; more shards give the same training up
 //! to the order of floating-point sums (the tests hold both).
 
-use super::session::{EpochReport, Session, TaskRun};
+use super::session::Session;
 use super::shard::Shard;
+use super::task::EpochReport;
 use crate::error::{EngineError, Result};
 
 /// Adds the workers' shares element by element in worker order (the first share first): the
@@ -79,34 +80,8 @@ impl Session {
             return Err(invalid("this worker's share of the step is out; apply the workers' sum first"));
         }
         self.check_steppable()?;
-        let (lr, probability, epoch, seed) =
-            (self.lr(), self.scheduled_sampling(), self.epochs_done + 1, self.spec().seed);
-        let shared = match &mut self.run {
-            TaskRun::Language(run) => {
-                async {
-                    let batch = Self::next_language_batch(run, lr)?;
-                    let rows = batch.rows(shard.rows(batch.batch_size));
-                    let weight = rows.batch_size as f32 / batch.batch_size.max(1) as f32;
-                    let sampling = run.batches.sampling();
-                    run.trainer.backward_share(&run.model, &rows, sampling, &|step| shard.seed(step))?;
-                    let share = run.trainer.core.read_share(run.model.params(), weight).await?;
-                    Ok((share, batch.batch_size * batch.num_steps))
-                }
-                .await
-            }
-            TaskRun::Seq2Seq(run) => {
-                async {
-                    // Each worker draws its own scheduled-sampling coins.
-                    let coin_seed = seed.wrapping_add(epoch as u64).wrapping_add((shard.index as u64) << 32);
-                    let batch = Self::next_pair_batch(run, lr, probability, coin_seed)?;
-                    let rows = batch.rows(shard.rows(batch.batch_size));
-                    run.trainer.backward_share(&run.model, &run.data.tgt_vocab, &rows, &|step| shard.seed(step))?;
-                    let share = run.trainer.core.read_share(run.model.params(), 1.0).await?;
-                    Ok((share, batch.target_tokens()))
-                }
-                .await
-            }
-        };
+        let (epoch, settings) = (self.epochs_done + 1, self.epoch_settings());
+        let shared = self.run.training_mut().share(settings, shard).await;
         match shared {
             Ok((share, tokens)) => {
                 self.awaiting_sum = Some(tokens);
@@ -123,33 +98,19 @@ impl Session {
         let Some(tokens) = self.awaiting_sum.take() else {
             return Err(invalid("apply_sum() follows this worker's share() of the same step"));
         };
-        let (lr, probability, epoch) = (self.lr(), self.scheduled_sampling(), self.epochs_done + 1);
+        let (epoch, settings) = (self.epochs_done + 1, self.epoch_settings());
         self.tokens_trained += tokens;
-        let finished = match &mut self.run {
-            TaskRun::Language(run) => {
-                async {
-                    run.trainer.core.apply_sum(run.model.params(), sum)?;
-                    Self::end_language_batch(run, lr, tokens).await
-                }
-                .await
-            }
-            TaskRun::Seq2Seq(run) => {
-                async {
-                    run.trainer.core.apply_sum(run.model.params(), sum)?;
-                    Self::end_pair_batch(run, lr, probability, tokens).await
-                }
-                .await
-            }
+        let task = self.run.training_mut();
+        let finished = match task.apply_sum(sum) {
+            Ok(()) => task.end_batch(settings, tokens).await,
+            Err(err) => Err(err),
         };
-        self.end_step(finished, epoch, lr).await
+        self.end_step(finished, epoch, settings.lr).await
     }
 
     /// How many values a share of this run holds (every parameter, then the step's sums).
     pub fn share_len(&mut self) -> Result<usize> {
-        match &mut self.run {
-            TaskRun::Language(run) => run.trainer.core.share_len(run.model.params()),
-            TaskRun::Seq2Seq(run) => run.trainer.core.share_len(run.model.params()),
-        }
+        self.run.training_mut().share_len()
     }
 }
 

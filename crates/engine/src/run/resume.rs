@@ -22,7 +22,7 @@
 
 use super::data::{DataFingerprint, RunData};
 use super::fields::SETTINGS;
-use super::session::{Session, TaskRun, TRAINING_KEY};
+use super::session::{Session, TRAINING_KEY};
 use super::spec::{RunSpec, FIELDS, MAX_EPOCHS};
 use crate::backend::Backend;
 use crate::checkpoint::{load_params, Checkpoint, Seq2SeqCheckpoint};
@@ -114,21 +114,15 @@ impl Session {
 
     /// The training state, read from the device (the optimizer's moments), as metadata JSON.
     pub(crate) async fn training_state(&self) -> Result<String> {
-        let (core, data_rng, valid_rng) = match &self.run {
-            TaskRun::Language(run) => (
-                &run.trainer.core,
-                run.batches.rng_position(),
-                run.valid.as_ref().map(|v| v.rng_position().to_string()),
-            ),
-            TaskRun::Seq2Seq(run) => (&run.trainer.core, run.rng.get_word_pos(), None),
-        };
+        let task = self.run.training();
+        let (data_rng, valid_rng) = task.streams();
         let state = SavedTraining {
             epochs_done: self.epochs_done,
             tokens_trained: self.tokens_trained,
-            steps: core.position().0,
+            steps: task.position().0,
             data_rng: data_rng.to_string(),
-            valid_rng,
-            optimizer: SavedOptimizer::from_state(core.optimizer().state().await?),
+            valid_rng: valid_rng.map(|at| at.to_string()),
+            optimizer: SavedOptimizer::from_state(task.optimizer_state().await?),
             data: Some(self.data.clone()),
         };
         serde_json::to_string(&state).map_err(|e| invalid(e.to_string()))
@@ -327,38 +321,30 @@ impl SavedRun {
             false => broken(format!("{what} does not match the data it trained on")),
         }
         };
-        match (&self.model, &mut session.run) {
-            (SavedModel::Language(saved), TaskRun::Language(run)) => {
-                if !same_tokens(&saved.vocab, &run.vocab) {
-                    return Err(changed("a vocabulary"));
-                }
-                load_params(run.model.params(), &saved.tensors, &saved.config.model_name()).map_err(broken)?;
-                run.batches.set_rng_position(position(&self.training.data_rng)?);
-                match (run.valid.as_mut(), &self.training.valid_rng) {
-                    (Some(valid), Some(at)) => valid.set_rng_position(position(at)?),
-                    (None, None) => {}
-                    _ => return Err(broken("its validation position does not fit its spec")),
-                }
-            }
-            (SavedModel::Seq2Seq(saved), TaskRun::Seq2Seq(run)) => {
-                if !same_tokens(&saved.src_vocab, &run.data.src_vocab)
-                    || !same_tokens(&saved.tgt_vocab, &run.data.tgt_vocab)
-                    || saved.num_steps != run.data.num_steps
-                {
-                    return Err(changed("a vocabulary or the sentence length"));
-                }
-                load_params(run.model.params(), &saved.tensors, "seq2seq").map_err(broken)?;
-                run.rng.set_word_pos(position(&self.training.data_rng)?);
+        // The vocabularies the data gives must be the run's: the saved weights index them.
+        let fits = match (&self.model, session.language(), session.seq2seq()) {
+            (SavedModel::Language(saved), Some(run), _) => same_tokens(&saved.vocab, &run.vocab),
+            (SavedModel::Seq2Seq(saved), _, Some(run)) => {
+                same_tokens(&saved.src_vocab, &run.data.src_vocab)
+                    && same_tokens(&saved.tgt_vocab, &run.data.tgt_vocab)
+                    && saved.num_steps == run.data.num_steps
             }
             _ => return Err(broken("its spec and its model are of different kinds")),
-        }
-        let optimizer = self.training.optimizer.to_state()?;
-        let params: Vec<_> = session.params().to_vec();
-        let core = match &mut session.run {
-            TaskRun::Language(run) => &mut run.trainer.core,
-            TaskRun::Seq2Seq(run) => &mut run.trainer.core,
         };
-        core.restore(&params, &optimizer, (self.training.steps, done)).map_err(broken)?;
+        if !fits {
+            let what =
+                if session.language().is_some() { "a vocabulary" } else { "a vocabulary or the sentence length" };
+            return Err(changed(what));
+        }
+        let (tensors, model_name) = match &self.model {
+            SavedModel::Language(saved) => (&saved.tensors, saved.config.model_name()),
+            SavedModel::Seq2Seq(saved) => (&saved.tensors, "seq2seq".to_string()),
+        };
+        load_params(session.params(), tensors, &model_name).map_err(broken)?;
+        let valid = self.training.valid_rng.as_deref().map(position).transpose()?;
+        let task = session.run.training_mut();
+        task.set_streams(position(&self.training.data_rng)?, valid).map_err(broken)?;
+        task.restore(&self.training.optimizer.to_state()?, (self.training.steps, done)).map_err(broken)?;
         session.epochs_done = done;
         session.tokens_trained = self.training.tokens_trained;
         session.keep_last_good()?;

@@ -614,4 +614,36 @@ mod tests {
         assert_eq!(seq.validate()[0].field, "scheduled_sampling");
         assert_eq!(seq.source(), DataSource::Toy(ToyTask::Reverse));
     }
+
+    #[test]
+    fn every_field_of_a_spec_is_declared_once_with_words_for_every_host() {
+        let spec = RunSpec::default();
+        let text = serde_json::to_value(&spec).unwrap();
+        let mut fields: Vec<&str> = text.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut declared: Vec<&str> = super::super::fields::KEYS.to_vec();
+        fields.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(fields, declared, "RunSpec's fields and the declared settings");
+        declared.dedup();
+        assert_eq!(declared.len(), super::super::fields::SETTINGS.len(), "a key declared twice");
+        for field in super::super::fields::SETTINGS {
+            assert!(
+                !field.label.is_empty() && field.help.ends_with('.'),
+                "{}: a label and a sentence of help",
+                field.key
+            );
+        }
+    }
+
+    #[test]
+    fn every_choice_a_setting_offers_is_a_value_the_spec_accepts() {
+        for field in super::super::fields::SETTINGS {
+            let super::super::fields::Input::Choice(choices) = field.input else { continue };
+            for choice in choices {
+                let mut spec = RunSpec::default();
+                spec.set(field.key, choice).unwrap();
+                assert!(spec.validate().iter().all(|p| p.field != field.key), "{}={choice}", field.key);
+            }
+        }
+    }
 }

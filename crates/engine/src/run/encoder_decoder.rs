@@ -1,0 +1,229 @@
+//! An encoder–decoder's run: d2l's `train_seq2seq` — sentence pairs from fra-eng, a pair file
+//! or a generated toy task, teacher forcing or scheduled sampling, masked cross-entropy — as a
+//! [`TaskTraining`].
+
+use super::data::RunData;
+use super::shard::Shard;
+use super::spec::{DataSource, RunSpec, TOY_HELD_OUT, TOY_LENGTHS};
+use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
+use crate::backend::Backend;
+use crate::checkpoint::Seq2SeqCheckpoint;
+use crate::error::Result;
+use crate::nn::Seq2Seq;
+use crate::optim::OptimizerState;
+use crate::options::EngineOptions;
+use crate::param::Param;
+use crate::translate::Seq2SeqTrainer;
+use rand_chacha::ChaCha8Rng;
+use rnnplay_data::toy::ToyTask;
+use rnnplay_data::translation::{
+    epoch_rng, pairs_from_file, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairBatch, PairDataset,
+};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// d2l's example sentences and their references (fra-eng).
+pub const D2L_EXAMPLES: [(&str, &str); 4] = [
+    ("go .", "va !"),
+    ("i lost .", "j'ai perdu ."),
+    ("he's calm .", "il est calme ."),
+    ("i'm home .", "je suis chez moi ."),
+];
+
+/// An encoder–decoder's run.
+pub struct Seq2SeqRun {
+    pub model: Seq2Seq,
+    /// The pairs and vocabularies trained on.
+    pub data: PairDataset,
+    /// Example (source, reference) pairs to show: d2l's four for fra-eng, held-out ones for toy
+    /// tasks.
+    pub examples: Vec<(String, String)>,
+    /// Toy tasks: held-out pairs for the exact-match rate.
+    pub held_out: Vec<Pair>,
+    pub(super) trainer: Seq2SeqTrainer,
+    batch_size: usize,
+    pub(super) rng: ChaCha8Rng,
+    cursor: EpochCursor<PairBatch>,
+}
+
+impl RunSpec {
+    pub(super) fn seq2seq_run(&self, backend: &Rc<dyn Backend>, data: RunData) -> Result<Seq2SeqRun> {
+        let (pairs, held_out) = match (self.source(), data) {
+            (DataSource::FraEng, RunData::FraEngZip(zip)) => {
+                let text = preprocess_nmt(&from_data(read_fra_eng(zip))?);
+                (tokenize_nmt(&text, Some(self.num_examples)), Vec::new())
+            }
+            (DataSource::Toy(task), _) => toy_pairs(task, self.num_examples, self.seed)?,
+            (DataSource::Text(name), RunData::Text(text)) => {
+                (from_data(pairs_from_file(text, &name, self.num_examples))?, Vec::new())
+            }
+            (source, _) => return Err(invalid(format!("the data loaded does not fit {source:?}"))),
+        };
+        let examples = match self.source() {
+            DataSource::FraEng => D2L_EXAMPLES.iter().map(|(s, t)| (s.to_string(), t.to_string())).collect(),
+            _ if !held_out.is_empty() => held_out.iter().take(4).map(|(s, t)| (s.join(" "), t.join(" "))).collect(),
+            _ => pairs.iter().take(4).map(|(s, t)| (s.join(" "), t.join(" "))).collect(),
+        };
+        let dataset = from_data(PairDataset::new(&pairs, self.num_steps, self.min_freq))?;
+        let config = self.seq2seq_config(dataset.src_vocab.len(), dataset.tgt_vocab.len());
+        Ok(Seq2SeqRun {
+            model: Seq2Seq::new(backend, &config, self.seed)?,
+            trainer: Seq2SeqTrainer::new(backend, self.optimizer()?, self.clip)?,
+            data: dataset,
+            examples,
+            held_out,
+            batch_size: self.batch_size,
+            rng: epoch_rng(self.seed),
+            cursor: EpochCursor::new(),
+        })
+    }
+}
+
+/// A note when most words of either side became `<unk>` for being rarer than `min_freq`.
+pub(super) fn unknown_words_note(data: &PairDataset, min_freq: usize) -> Option<String> {
+    let unknown = |rows: &[Vec<u32>], valid: &[usize]| -> (usize, usize) {
+        let tokens = rows.iter().zip(valid).flat_map(|(row, &n)| &row[..n.saturating_sub(1)]);
+        tokens.fold((0, 0), |(unk, all), &id| (unk + usize::from(id == rnnplay_data::vocab::UNK), all + 1))
+    };
+    let (src, tgt) = (unknown(&data.src, &data.src_valid), unknown(&data.tgt, &data.tgt_valid));
+    let (side, (unk, all)) = if src.0 * tgt.1 >= tgt.0 * src.1 { ("source", src) } else { ("target", tgt) };
+    (unk * 2 > all).then(|| {
+        format!(
+            "{unk} of the {all} {side} words occur fewer than min_freq = {min_freq} times and became <unk>: the model \
+             cannot learn them; give more pairs, or a lower --min-freq"
+        )
+    })
+}
+
+/// A toy task's training pairs and held-out pairs that share no source with them.
+pub(crate) fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<Pair>, Vec<Pair>)> {
+    let (min, max) = TOY_LENGTHS;
+    let pairs = from_data(task.pairs(count, min, max, seed, &[]))?;
+    let held_out = from_data(task.pairs(TOY_HELD_OUT, min, max, seed.wrapping_add(1_000_003), &pairs))?;
+    Ok((pairs, held_out))
+}
+
+impl Seq2SeqRun {
+    /// The next minibatch of pairs, the epoch begun first (its scheduled-sampling coins seeded
+    /// with `coin_seed`) when one ended.
+    fn next_batch(&mut self, epoch: &EpochSettings, coin_seed: u64) -> Result<PairBatch> {
+        if self.cursor.between_epochs() {
+            self.cursor.pending = from_data(self.data.epoch(self.batch_size, &mut self.rng))?.into();
+            self.trainer.set_lr(epoch.lr)?;
+            self.trainer.set_scheduled_sampling(epoch.sampling, coin_seed)?;
+            self.trainer.begin_epoch()?;
+        }
+        self.cursor.next("the data set gives no minibatch")
+    }
+}
+
+impl TaskTraining for Seq2SeqRun {
+    fn params(&self) -> &[Param] {
+        self.model.params()
+    }
+
+    fn set_execution(&mut self, options: &EngineOptions) {
+        self.model.set_fused_layers(options.fused_layers);
+        self.trainer.set_plan_replay(options.plan_replay);
+    }
+
+    fn progress(&self) -> (usize, usize) {
+        self.cursor.progress()
+    }
+
+    fn drop_epoch(&mut self) {
+        self.cursor.clear();
+    }
+
+    fn train_next(&mut self, epoch: &EpochSettings) -> Result<usize> {
+        let batch = self.next_batch(epoch, epoch.coin_seed)?;
+        self.trainer.train_batch(&self.model, &self.data.tgt_vocab, &batch)?;
+        Ok(batch.target_tokens())
+    }
+
+    fn end_batch(&mut self, epoch: EpochSettings, tokens: usize) -> TaskFuture<'_, Option<EpochReport>> {
+        Box::pin(async move {
+            let Some((batches, tokens)) = self.cursor.trained(tokens) else {
+                return Ok(None);
+            };
+            let metrics = self.trainer.finish_epoch(batches, tokens, self.data.num_steps).await?;
+            Ok(Some(EpochReport {
+                epoch: 0,
+                lr: epoch.lr,
+                value: metrics.per_token_ce,
+                grad_norm: metrics.grad_norm,
+                through_time: Vec::new(),
+                tokens,
+                batches,
+                valid_perplexity: None,
+                d2l_loss: Some(metrics.d2l_loss),
+                scheduled_sampling: Some(epoch.sampling),
+            }))
+        })
+    }
+
+    fn share(&mut self, epoch: EpochSettings, shard: Shard) -> TaskFuture<'_, (Vec<f32>, usize)> {
+        Box::pin(async move {
+            // Each worker draws its own scheduled-sampling coins.
+            let coin_seed = epoch.coin_seed.wrapping_add((shard.index as u64) << 32);
+            let batch = self.next_batch(&epoch, coin_seed)?;
+            let rows = batch.rows(shard.rows(batch.batch_size));
+            self.trainer.backward_share(&self.model, &self.data.tgt_vocab, &rows, &|step| shard.seed(step))?;
+            // The loss sums over target tokens: the workers' shares add up as they are.
+            let share = self.trainer.core.read_share(self.model.params(), 1.0).await?;
+            Ok((share, batch.target_tokens()))
+        })
+    }
+
+    fn apply_sum(&mut self, sum: &[f32]) -> Result<()> {
+        self.trainer.core.apply_sum(self.model.params(), sum)
+    }
+
+    fn share_len(&mut self) -> Result<usize> {
+        self.trainer.core.share_len(self.model.params())
+    }
+
+    fn checkpoint<'a>(
+        &'a self,
+        spec: &'a RunSpec,
+        mut extra: BTreeMap<String, String>,
+        last: Option<&'a EpochReport>,
+    ) -> TaskFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let data = &self.data;
+            let mut checkpoint =
+                Seq2SeqCheckpoint::capture(&self.model, &data.src_vocab, &data.tgt_vocab, data.num_steps).await?;
+            extra.insert("data".into(), spec.data.clone());
+            if let Some(last) = last {
+                extra.insert("per_token_ce".into(), last.value.to_string());
+            }
+            checkpoint.extra = extra;
+            checkpoint.to_bytes()
+        })
+    }
+
+    fn position(&self) -> (u32, usize) {
+        self.trainer.core.position()
+    }
+
+    fn optimizer_state(&self) -> TaskFuture<'_, OptimizerState> {
+        Box::pin(self.trainer.core.optimizer().state())
+    }
+
+    fn restore(&mut self, optimizer: &OptimizerState, position: (u32, usize)) -> Result<()> {
+        let params = self.model.params().to_vec();
+        self.trainer.core.restore(&params, optimizer, position)
+    }
+
+    fn streams(&self) -> (u128, Option<u128>) {
+        (self.rng.get_word_pos(), None)
+    }
+
+    fn set_streams(&mut self, data: u128, valid: Option<u128>) -> Result<()> {
+        if valid.is_some() {
+            return Err(invalid("an encoder-decoder's run has no validation split"));
+        }
+        self.rng.set_word_pos(data);
+        Ok(())
+    }
+}

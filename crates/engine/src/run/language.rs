@@ -1,0 +1,239 @@
+//! A language model's run: d2l's `train_ch8` on a corpus — char or word tokens, minibatches by
+//! random or sequential partitioning (the state carried and detached: truncated BPTT), a
+//! validation split, the gradient through time measured each epoch — as a [`TaskTraining`].
+
+use super::data::RunData;
+use super::shard::Shard;
+use super::spec::{RunSpec, Task};
+use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
+use crate::backend::Backend;
+use crate::checkpoint::Checkpoint;
+use crate::error::Result;
+use crate::nn::LanguageModel;
+use crate::optim::OptimizerState;
+use crate::options::EngineOptions;
+use crate::param::Param;
+use crate::train::Trainer;
+use rnnplay_data::{Batch, BatchIter, Corpus, TokenKind, Vocab};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Tokens of the corpus's start kept for the teacher-forced passage.
+const SAMPLE_TOKENS: usize = 200;
+
+/// A language model's run.
+pub struct LanguageRun {
+    pub model: LanguageModel,
+    pub vocab: Vocab,
+    pub token_kind: TokenKind,
+    /// Tokens trained on and held out for validation.
+    pub train_tokens: usize,
+    pub valid_tokens: usize,
+    pub(super) trainer: Trainer,
+    pub(super) batches: BatchIter,
+    pub(super) valid: Option<BatchIter>,
+    /// The first tokens of the training corpus (the teacher-forced passage).
+    sample: Vec<u32>,
+    cursor: EpochCursor<Batch>,
+}
+
+impl LanguageRun {
+    /// The first `len` tokens of the training corpus (fewer if it is shorter).
+    pub fn passage(&self, len: usize) -> &[u32] {
+        &self.sample[..self.sample.len().min(len)]
+    }
+}
+
+impl RunSpec {
+    /// What the host should tell the user about the data before a long run trains on it: a
+    /// corpus whose letters d2l's cleaning mostly drops.
+    pub(super) fn data_notes(&self, data: RunData) -> Vec<String> {
+        match (self.task(), data) {
+            (Task::LanguageModel, RunData::Text(text)) => {
+                let (kept, letters, dropped) = rnnplay_data::text::letters_kept(text);
+                if kept * 2 >= letters {
+                    return Vec::new();
+                }
+                let dropped: String = dropped.iter().map(|c| format!(" {c}")).collect();
+                vec![format!(
+                    "only {kept} of the {letters} letters of {} are a-z: d2l's cleaning keeps the letters a to z alone \
+                     (lower-cased), so the others (e.g.{dropped}) become spaces and the model learns little but spaces; \
+                     give an English text, or transliterate it first",
+                    self.data
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub(super) fn corpus(&self, data: RunData) -> Result<Corpus> {
+        let RunData::Text(text) = data else {
+            return Err(invalid(format!("a language model trains on text; load {} as text", self.data)));
+        };
+        let kind = self.token_kind().map_err(invalid)?;
+        from_data(Corpus::from_text(text, kind, (self.max_tokens > 0).then_some(self.max_tokens))).map_err(|err| {
+            match self.data_notes(data).first() {
+                Some(note) => invalid(format!("{err}: {note}")),
+                None => err,
+            }
+        })
+    }
+
+    pub(super) fn language_run(
+        &self,
+        backend: &Rc<dyn Backend>,
+        model: LanguageModel,
+        tokens: Vec<u32>,
+        vocab: Vocab,
+    ) -> Result<LanguageRun> {
+        let sampling = self.sampling_kind().map_err(invalid)?;
+        let valid_len = (tokens.len() as f32 * self.valid_fraction).round() as usize;
+        let (train, valid) = tokens.split_at(tokens.len() - valid_len);
+        let batches = BatchIter::new(train.to_vec(), self.batch_size, self.num_steps, sampling, self.seed)
+            .map_err(|e| invalid(format!("the training split is too short for one minibatch: {e}")))?;
+        let valid = match valid_len {
+            0 => None,
+            _ => Some(BatchIter::new(valid.to_vec(), self.batch_size, self.num_steps, sampling, self.seed).map_err(
+                |e| invalid(format!("the validation split is too short for one minibatch ({e}); raise the validation fraction or the tokens kept")),
+            )?),
+        };
+        Ok(LanguageRun {
+            trainer: Trainer::new(backend, self.optimizer()?, self.clip)?.with_through_time(self.num_steps)?,
+            token_kind: self.token_kind().map_err(invalid)?,
+            sample: train[..train.len().min(SAMPLE_TOKENS)].to_vec(),
+            train_tokens: train.len(),
+            valid_tokens: valid_len,
+            model,
+            vocab,
+            batches,
+            valid,
+            cursor: EpochCursor::new(),
+        })
+    }
+}
+
+impl LanguageRun {
+    /// The next minibatch, the epoch begun first when one ended.
+    fn next_batch(&mut self, lr: f32) -> Result<Batch> {
+        if self.cursor.between_epochs() {
+            self.cursor.pending = self.batches.epoch().into();
+            self.trainer.set_lr(lr)?;
+            self.trainer.begin_epoch()?;
+        }
+        self.cursor.next("the corpus gives no minibatch; it is shorter than one batch")
+    }
+}
+
+impl TaskTraining for LanguageRun {
+    fn params(&self) -> &[Param] {
+        self.model.params()
+    }
+
+    fn set_execution(&mut self, options: &EngineOptions) {
+        self.model.set_fused_layers(options.fused_layers);
+        self.trainer.set_plan_replay(options.plan_replay);
+    }
+
+    fn progress(&self) -> (usize, usize) {
+        self.cursor.progress()
+    }
+
+    fn drop_epoch(&mut self) {
+        self.cursor.clear();
+    }
+
+    fn train_next(&mut self, epoch: &EpochSettings) -> Result<usize> {
+        let batch = self.next_batch(epoch.lr)?;
+        self.trainer.train_batch(&self.model, &batch, self.batches.sampling())?;
+        Ok(batch.batch_size * batch.num_steps)
+    }
+
+    fn end_batch(&mut self, epoch: EpochSettings, tokens: usize) -> TaskFuture<'_, Option<EpochReport>> {
+        Box::pin(async move {
+            let Some((batches, tokens)) = self.cursor.trained(tokens) else {
+                return Ok(None);
+            };
+            let metrics = self.trainer.finish_epoch(batches, tokens).await?;
+            let valid_perplexity = match self.valid.as_mut() {
+                Some(valid) => Some(self.trainer.evaluate(&self.model, valid).await?),
+                None => None,
+            };
+            Ok(Some(EpochReport {
+                epoch: 0,
+                lr: epoch.lr,
+                value: metrics.perplexity,
+                grad_norm: metrics.grad_norm,
+                through_time: metrics.through_time,
+                tokens,
+                batches,
+                valid_perplexity,
+                d2l_loss: None,
+                scheduled_sampling: None,
+            }))
+        })
+    }
+
+    fn share(&mut self, epoch: EpochSettings, shard: Shard) -> TaskFuture<'_, (Vec<f32>, usize)> {
+        Box::pin(async move {
+            let batch = self.next_batch(epoch.lr)?;
+            let rows = batch.rows(shard.rows(batch.batch_size));
+            // Each row's loss is a mean over the batch's rows: a worker's share weighs its rows.
+            let weight = rows.batch_size as f32 / batch.batch_size.max(1) as f32;
+            let sampling = self.batches.sampling();
+            self.trainer.backward_share(&self.model, &rows, sampling, &|step| shard.seed(step))?;
+            let share = self.trainer.core.read_share(self.model.params(), weight).await?;
+            Ok((share, batch.batch_size * batch.num_steps))
+        })
+    }
+
+    fn apply_sum(&mut self, sum: &[f32]) -> Result<()> {
+        self.trainer.core.apply_sum(self.model.params(), sum)
+    }
+
+    fn share_len(&mut self) -> Result<usize> {
+        self.trainer.core.share_len(self.model.params())
+    }
+
+    fn checkpoint<'a>(
+        &'a self,
+        _spec: &'a RunSpec,
+        mut extra: BTreeMap<String, String>,
+        last: Option<&'a EpochReport>,
+    ) -> TaskFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let mut checkpoint = Checkpoint::capture(&self.model, &self.vocab, self.token_kind).await?;
+            if let Some(last) = last {
+                extra.insert("perplexity".into(), last.value.to_string());
+            }
+            checkpoint.extra = extra;
+            checkpoint.to_bytes()
+        })
+    }
+
+    fn position(&self) -> (u32, usize) {
+        self.trainer.core.position()
+    }
+
+    fn optimizer_state(&self) -> TaskFuture<'_, OptimizerState> {
+        Box::pin(self.trainer.core.optimizer().state())
+    }
+
+    fn restore(&mut self, optimizer: &OptimizerState, position: (u32, usize)) -> Result<()> {
+        let params = self.model.params().to_vec();
+        self.trainer.core.restore(&params, optimizer, position)
+    }
+
+    fn streams(&self) -> (u128, Option<u128>) {
+        (self.batches.rng_position(), self.valid.as_ref().map(BatchIter::rng_position))
+    }
+
+    fn set_streams(&mut self, data: u128, valid: Option<u128>) -> Result<()> {
+        self.batches.set_rng_position(data);
+        match (self.valid.as_mut(), valid) {
+            (Some(split), Some(at)) => split.set_rng_position(at),
+            (None, None) => {}
+            _ => return Err(invalid("its validation position does not fit its spec")),
+        }
+        Ok(())
+    }
+}
