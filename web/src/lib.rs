@@ -22,6 +22,8 @@ mod host;
 #[cfg(target_arch = "wasm32")]
 mod keeper;
 #[cfg(target_arch = "wasm32")]
+mod page;
+#[cfg(target_arch = "wasm32")]
 mod paint;
 #[cfg(target_arch = "wasm32")]
 mod predict;
@@ -35,6 +37,8 @@ mod ui;
 mod worker;
 #[cfg(target_arch = "wasm32")]
 mod worker_link;
+#[cfg(target_arch = "wasm32")]
+mod worker_reports;
 
 /// Entry point: wasm-bindgen calls it when the module loads.
 #[cfg(target_arch = "wasm32")]

@@ -1,7 +1,9 @@
 //! The page's panels, one file each.
 
+pub mod backend_banner;
 pub mod bench_page;
 pub mod chart;
+pub mod charts_panel;
 pub mod dataset_panel;
 pub mod heatmap;
 pub mod inside;
@@ -13,4 +15,5 @@ pub mod predictions;
 pub mod runs_panel;
 pub mod settings_panel;
 pub mod through_time_chart;
+pub mod training_panel;
 pub mod translations;
