@@ -52,7 +52,8 @@ fn forward_requests(asked: RwSignal<u32>, message: impl Fn() -> Option<ToWorker>
     });
 }
 
-/// Keeps the worker told what the page asks: predictions, a picked position, the views, the cores.
+/// Keeps the worker told what the page asks: predictions, a picked position, the views inside the
+/// network on or off, the cores.
 fn tell_the_worker(page: Page) {
     let ui = page.ui;
     forward_requests(ui.predict_requests, move || {
@@ -67,9 +68,9 @@ fn tell_the_worker(page: Page) {
         ui.position.get_untracked().map(|position| ToWorker::Connect { position })
     });
     Effect::new(move |_| {
-        let on = ui.views.get();
+        let on = ui.inside_on.get();
         if worker_link::active() {
-            worker_link::send(&ToWorker::Views(on));
+            worker_link::send(&ToWorker::InsideViews(on));
         }
     });
     Effect::new(move |_| {

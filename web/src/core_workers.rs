@@ -8,11 +8,11 @@
 //! cross-origin isolation are needed.
 
 use crate::browser::{dedicated_scope, post_to_parent};
-use crate::host::{fra_eng_for, run_data, saved_session};
+use crate::host::build_session;
 use crate::protocol::{FromHelper, ToHelper, ToWorker};
 use js_sys::{Array, Float32Array};
-use rnnplay_engine::run::{sum_shares, EpochReport, RunData, Session, Shard};
-use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
+use rnnplay_engine::run::{sum_shares, EpochReport, Session, Shard};
+use rnnplay_engine::EngineError;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -140,7 +140,7 @@ impl CoreWorkers {
             helper.expect(FromHelper::Ready).await?;
         }
         for (offset, helper) in helpers.helpers.iter().enumerate() {
-            helper.send(&ToHelper::Build { command: Box::new(command.clone()), index: offset + 1, count: cores })?;
+            helper.send(&ToHelper::Build { command: Box::new(command.on_cpu()), index: offset + 1, count: cores })?;
         }
         for helper in &helpers.helpers {
             helper.expect(FromHelper::Built).await?;
@@ -186,25 +186,6 @@ impl CoreWorkers {
     }
 }
 
-/// Builds the run `command` describes (Start, Resume or Continue) on this worker's CPU
-/// backend: what the training worker and each helper do alike.
-pub(crate) async fn build_on(command: &ToWorker, use_cpu: bool) -> Result<Session, String> {
-    let backend = crate::host::chosen_backend(use_cpu);
-    let options = EngineOptions::default();
-    match command {
-        ToWorker::Start { spec, text, .. } => {
-            let zip = fra_eng_for(spec).await?;
-            let data = run_data(spec, zip.as_deref(), text.as_deref())?;
-            spec.build(&backend, data, &options).map_err(|e| e.to_string())
-        }
-        ToWorker::Resume { spec, checkpoint, text, .. } => Checkpoint::from_bytes(checkpoint)
-            .and_then(|c| spec.resume(&backend, &c, RunData::Text(text), &options))
-            .map_err(|e| e.to_string()),
-        ToWorker::Continue { checkpoint, text, .. } => saved_session(checkpoint, text.as_deref(), use_cpu).await,
-        other => Err(format!("{other:?} builds no run")),
-    }
-}
-
 /// A helper's loop: its messages taken one at a time, in order.
 async fn serve(inbox: Mailbox) {
     let mut session: Option<Session> = None;
@@ -224,7 +205,7 @@ async fn serve(inbox: Mailbox) {
         match message.and_then(|text| ToHelper::from_json(&text)) {
             Ok(ToHelper::Build { command, index, count }) => {
                 let built = async {
-                    let mut built = build_on(&command, true).await?;
+                    let mut built = build_session(&command, |_| {}).await?;
                     built.set_shard(Shard::new(index, count).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
                     Ok::<Session, String>(built)
                 }

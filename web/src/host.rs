@@ -1,16 +1,18 @@
-//! The page's host services, for the page's thread and for the training worker alike: the
-//! backends this thread opened (WebGPU when the browser offers it, the CPU backend), timing them
-//! on a run, the data a run names (fra-eng fetched and sha1-checked, a text, a toy task), and a
-//! kept run rebuilt from its checkpoint. The statics are per thread: the page and each worker
-//! keep their own.
+//! The page's host services, for the page's thread and the workers alike: the backends this
+//! thread opened (WebGPU when the browser offers it, the CPU backend), timing them on a run, the
+//! data a run names (fra-eng fetched and sha1-checked, a text, a toy task), and the one builder
+//! of a run — new, from a loaded checkpoint, or a kept run rebuilt from its autosave — used by
+//! the training worker, its helpers and the page without a worker. The statics are per thread:
+//! the page and each worker keep their own.
 
 pub(crate) use crate::backend_choice::BackendState;
-use crate::backend_choice::{CPU_NAME, GPU_NAME};
+use crate::backend_choice::{cpu_is_faster, CPU_NAME, GPU_NAME};
 use crate::browser;
+use crate::protocol::ToWorker;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
 use rnnplay_engine::run::{time_backends, BackendSpeed};
 use rnnplay_engine::run::{DataSource, RunData, RunSpec, SavedRun, Session};
-use rnnplay_engine::{EngineError, EngineOptions};
+use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -108,11 +110,44 @@ pub(crate) async fn fra_eng_for(spec: &RunSpec) -> Result<Option<Vec<u8>>, Strin
 /// a toy task generated, `text` otherwise), to train on exactly where it stopped. Data other
 /// than the run's is refused with what differs; a run kept by an earlier page, which did not
 /// record its data, goes on with the corpus loaded (its vocabulary must still match).
-pub(crate) async fn saved_session(bytes: &[u8], text: Option<&str>, use_cpu: bool) -> Result<Session, String> {
+async fn saved_session(bytes: &[u8], text: Option<&str>, use_cpu: bool) -> Result<Session, String> {
     let saved = SavedRun::from_bytes(bytes).map_err(|e| e.to_string())?;
     let saved = if saved.data().is_none() { saved.allow_changed_data() } else { saved };
     let zip = fra_eng_for(saved.spec()).await?;
     let data = run_data(saved.spec(), zip.as_deref(), text)?;
     let epochs = saved.spec().epochs;
     saved.build(&chosen_backend(use_cpu), data, &EngineOptions::default(), epochs).map_err(|e| e.to_string())
+}
+
+/// Builds the run `command` describes (Start, Resume or Continue) on the backend it asks for;
+/// a Start with `measure` first times WebGPU and the CPU backend on its run, hands the speeds to
+/// `measured` and builds on the faster. The one builder of a run in the page: the training
+/// worker, each of its helpers (`ToWorker::on_cpu`) and the page without a worker call it.
+pub(crate) async fn build_session(
+    command: &ToWorker,
+    measured: impl FnOnce(Vec<BackendSpeed>),
+) -> Result<Session, String> {
+    let options = EngineOptions::default();
+    match command {
+        ToWorker::Start { spec, text, use_cpu, measure, .. } => {
+            let zip = fra_eng_for(spec).await?;
+            let data = run_data(spec, zip.as_deref(), text.as_deref())?;
+            let use_cpu = if *measure {
+                let speeds = measure_backends(spec, data).await?;
+                let faster_cpu = cpu_is_faster(&speeds);
+                measured(speeds);
+                faster_cpu
+            } else {
+                *use_cpu
+            };
+            spec.build(&chosen_backend(use_cpu), data, &options).map_err(|e| e.to_string())
+        }
+        ToWorker::Resume { spec, checkpoint, text, use_cpu } => Checkpoint::from_bytes(checkpoint)
+            .and_then(|c| spec.resume(&chosen_backend(*use_cpu), &c, RunData::Text(text), &options))
+            .map_err(|e| e.to_string()),
+        ToWorker::Continue { checkpoint, text, use_cpu, .. } => {
+            saved_session(checkpoint, text.as_deref(), *use_cpu).await
+        }
+        _ => Err("only Start, Resume and Continue build a run".into()),
+    }
 }

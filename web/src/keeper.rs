@@ -159,12 +159,12 @@ impl Keeper {
             let (before, since) = self.wall.get_value();
             record.wall_s = before + since.map_or(0.0, |since| (now_ms() - since) / 1000.0);
             record.curve = curve;
-            record.through_time = ui.through_time.get_untracked();
+            record.through_time = ui.views.through_time.get_untracked().unwrap_or_default();
             record.tokens_per_s = ui.progress.get_untracked().tokens_per_s;
-            if let Some(predictions) = ui.predictions.get_untracked() {
+            if let Some(predictions) = ui.views.predictions.get_untracked() {
                 record.sample = predictions.continuation;
             }
-            if let Some(rows) = ui.translations.get_untracked() {
+            if let Some(rows) = ui.views.translations.get_untracked() {
                 record.sample =
                     rows.iter().map(|r| format!("{} → {}", r.src, r.translation)).collect::<Vec<_>>().join("; ");
             }

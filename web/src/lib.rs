@@ -1,13 +1,16 @@
 //! rnnplay's web page: a leptos (CSR) front end that trains the engine's models in the browser,
 //! on WebGPU when the browser offers it and on the CPU backend otherwise. With `?bench=1` it is
-//! the benchmark page instead. `settings`, `runs`, `protocol`, `backend_choice` and `bench_options` are plain Rust (tested natively);
-//! everything else exists only on wasm32.
+//! the benchmark page instead. `settings`, `runs`, `protocol`, `views`, `backend_choice` and
+//! `bench_options` are plain Rust (tested natively); everything else exists only on wasm32.
 
 pub mod backend_choice;
 pub mod bench_options;
 pub mod protocol;
 pub mod runs;
 pub mod settings;
+mod view_signals;
+pub mod views;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
@@ -25,8 +28,6 @@ mod keeper;
 mod page;
 #[cfg(target_arch = "wasm32")]
 mod paint;
-#[cfg(target_arch = "wasm32")]
-mod predict;
 #[cfg(target_arch = "wasm32")]
 mod run_loop;
 #[cfg(target_arch = "wasm32")]

@@ -6,7 +6,7 @@
 
 use crate::backend_choice::{cpu_is_faster, plan, storage_key, Choice, SpeedNote};
 use crate::browser;
-use crate::host::{chosen_backend, fra_eng_for, measure_backends, run_data, saved_session, BackendState};
+use crate::host::{build_session, BackendState};
 use crate::keeper::Keeper;
 use crate::protocol::{EpochPoint, ToWorker};
 use crate::run_loop::{drive, prepare, Run};
@@ -20,8 +20,8 @@ use crate::worker_link;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_engine::lessons::{Lesson, LESSONS};
-use rnnplay_engine::run::{BackendSpeed, RunData, RunSpec};
-use rnnplay_engine::{Checkpoint, EngineOptions};
+use rnnplay_engine::run::{BackendSpeed, RunSpec};
+use rnnplay_engine::Checkpoint;
 
 /// The page's state; every field is a signal (or fixed at load), so the value is `Copy` and
 /// moves into every closure of the components.
@@ -99,7 +99,7 @@ impl Page {
             None
         });
         let ui = Ui::new();
-        ui.views.set(!views_disabled(&query));
+        ui.inside_on.set(!views_disabled(&query));
         let keeper = Keeper::new();
         keeper.load();
         keeper.track(ui);
@@ -192,52 +192,33 @@ impl Page {
         self.use_cpu.set(plan.use_cpu);
         self.measuring.set(plan.measure);
         self.measured_key.set(key);
-        let measure = plan.measure;
         ui.phase.set(Phase::Running);
+        ui.run_error.set(None);
+        ui.curve.set(Vec::new());
+        ui.views.clear();
+        let text = if spec.is_seq2seq() { None } else { self.text.get_untracked() };
+        let use_cpu = self.use_cpu.get_untracked();
+        let command = ToWorker::Start { spec, text, running, use_cpu, measure: plan.measure };
         if worker_link::active() {
-            let text = if spec.is_seq2seq() { None } else { self.text.get_untracked() };
-            ui.run_error.set(None);
-            ui.curve.set(Vec::new());
-            ui.predictions.set(None);
-            ui.translations.set(None);
-            let use_cpu = self.use_cpu.get_untracked();
-            worker_link::send(&ToWorker::Start { spec, text, running, use_cpu, measure });
+            worker_link::send(&command);
             return;
         }
         spawn_local(async move {
-            let stop = |err: String| {
-                self.measuring.set(false);
-                ui.phase.set(Phase::Idle);
-                ui.run_error.set(Some(err));
-            };
-            let zip = match fra_eng_for(&spec).await {
-                Ok(zip) => zip,
-                Err(err) => return stop(err),
-            };
-            // (run_data takes the archive, or a toy task's generated pairs, before the text.)
-            let corpus = self.text.get_untracked();
-            let data = match run_data(&spec, zip.as_deref(), corpus.as_deref()) {
-                Ok(data) => data,
-                Err(err) => return stop(err),
-            };
-            if measure {
-                match measure_backends(&spec, data).await {
-                    Ok(speeds) => self.take_speeds(speeds),
-                    Err(err) => return stop(err),
-                }
-            }
-            let backend = chosen_backend(self.use_cpu.get_untracked());
-            match spec.build(&backend, data, &EngineOptions::default()) {
+            match build_session(&command, |speeds| self.take_speeds(speeds)).await {
                 Ok(session) => {
                     if let Some(run) = session.seq2seq() {
                         // The default sentence is English; a toy task's own first example fits it.
-                        if spec.data != "fra-eng" && ui.sentence.get_untracked() == "go ." {
+                        if session.spec().data != "fra-eng" && ui.sentence.get_untracked() == "go ." {
                             ui.sentence.set(run.examples.first().map(|(src, _)| src.clone()).unwrap_or_default());
                         }
                     }
                     self.launch(Run::new(session), running);
                 }
-                Err(err) => stop(err.to_string()),
+                Err(err) => {
+                    self.measuring.set(false);
+                    ui.phase.set(Phase::Idle);
+                    ui.run_error.set(Some(err));
+                }
             }
         });
     }
@@ -279,7 +260,7 @@ impl Page {
         ui.pending_steps.set(0);
         ui.phase.set(Phase::Idle);
         ui.curve.set(Vec::new());
-        ui.predictions.set(None);
+        ui.views.clear();
         ui.progress.set(Default::default());
         ui.run_error.set(None);
         ui.device_lost.set(false);
@@ -300,12 +281,12 @@ impl Page {
             let name = file.name();
             let loaded = async {
                 let bytes = browser::file_bytes(&file).await?;
-                let checkpoint = Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string())?;
+                // Checked here, so a bad file leaves the current run alone.
+                Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string())?;
                 if self.backend_state.get_untracked() == BackendState::Detecting {
                     return Err("the backend is still being chosen; try again".into());
                 }
-                let backend = chosen_backend(self.use_cpu.get_untracked());
-                let corpus = self.text.get_untracked().ok_or(
+                let text = self.text.get_untracked().ok_or(
                     "load a corpus first (The Time Machine, pasted text or a file): the model trains and predicts on it",
                 )?;
                 let mut spec = self.settings.get_untracked();
@@ -313,15 +294,13 @@ impl Page {
                     // A language model continues on the page's text, with the language-model defaults.
                     spec = RunSpec { seed: spec.seed, ..RunSpec::default() };
                 }
+                let use_cpu = self.use_cpu.get_untracked();
+                let resume = ToWorker::Resume { spec, checkpoint: bytes, text, use_cpu };
                 if worker_link::active() {
                     // The file proved usable here; the worker builds the run from it.
-                    let use_cpu = self.use_cpu.get_untracked();
-                    return Ok(Err(ToWorker::Resume { spec, checkpoint: bytes, text: corpus, use_cpu }));
+                    return Ok(Err(resume));
                 }
-                let session = spec
-                    .resume(&backend, &checkpoint, RunData::Text(&corpus), &EngineOptions::default())
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>(Ok(session))
+                Ok::<_, String>(Ok(build_session(&resume, |_| {}).await?))
             }
             .await;
             match loaded {
@@ -381,11 +360,12 @@ impl Page {
             self.keeper.continue_run(id);
             ui.phase.set(Phase::Running);
             let use_cpu = self.use_cpu.get_untracked();
+            let command = ToWorker::Continue { checkpoint: bytes, text: corpus, history: history.clone(), use_cpu };
             if worker_link::active() {
-                worker_link::send(&ToWorker::Continue { checkpoint: bytes, text: corpus, history, use_cpu });
+                worker_link::send(&command);
                 return;
             }
-            match saved_session(&bytes, corpus.as_deref(), use_cpu).await {
+            match build_session(&command, |_| {}).await {
                 Ok(session) => {
                     self.launch(Run::new(session), true);
                     ui.curve.set(history);

@@ -1,13 +1,13 @@
-//! The page and its training worker talk in these typed messages (JSON over `postMessage`),
-//! and the views draw these plain values. Plain Rust, so the protocol is tested natively.
+//! The page and its training worker talk in these typed messages (JSON over `postMessage`).
+//! Plain Rust, so the protocol is tested natively. The views' values are in `views.rs`.
 //!
 //! The page sends commands ([`ToWorker`]); the worker owns the run (its backend, its session)
 //! and sends back what the views show ([`FromWorker`]). Without a worker the page runs the
 //! same loop itself and the values go straight into its signals.
 
+use crate::views::ViewValue;
 use rnnplay_engine::bench::Measurement;
 use rnnplay_engine::run::{BackendSpeed, RunSpec};
-use rnnplay_engine::translate::TranslationExample;
 use serde::{Deserialize, Serialize};
 
 /// Where the run is.
@@ -32,117 +32,6 @@ pub struct EpochPoint {
     /// The validation perplexity, when the run holds part of the corpus out.
     #[serde(default)]
     pub valid: Option<f32>,
-}
-
-/// The gradient-through-time chart: per time step s of the training window, the batch-mean
-/// ‖∂L/∂h_s‖ of the top layer before clipping, averaged over an epoch — for the run's first
-/// epoch (for contrast) and the latest, with the latest epoch's mean gradient norm (clipping scales
-/// the gradients by min(1, θ / norm)).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ThroughTime {
-    /// The run's first epoch (after a resumed checkpoint's, not epoch 1).
-    pub first: Vec<f32>,
-    pub first_epoch: usize,
-    pub last: Vec<f32>,
-    pub last_epoch: usize,
-    pub last_grad_norm: f32,
-}
-
-/// One signal of the inspection view (h, c or a gate of one layer), (steps, hidden) values
-/// quantized for the trip from the worker: value = q / 127 · scale.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SignalView {
-    pub layer: usize,
-    pub name: String,
-    pub scale: f32,
-    /// As base64 on the trip: an inspection holds some 100 000 of them, which as a JSON array
-    /// of numbers took the page's thread 15 ms to parse at each epoch's end.
-    #[serde(with = "base64_i8")]
-    pub q: Vec<i8>,
-}
-
-impl SignalView {
-    pub fn new(signal: &rnnplay_engine::inspect::Signal) -> Self {
-        let scale = signal.values.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
-        let q = signal.values.iter().map(|v| (v / scale * 127.0).round().clamp(-127.0, 127.0) as i8).collect();
-        Self { layer: signal.layer, name: signal.name.clone(), scale, q }
-    }
-
-    /// The value a quantized entry stands for.
-    pub fn dequantize(&self, q: i8) -> f32 {
-        f32::from(q) / 127.0 * self.scale
-    }
-
-    /// Whether every value is ≥ 0 (a sigmoid gate): the view's colour scale is then 0..1.
-    pub fn non_negative(&self) -> bool {
-        self.q.iter().all(|&q| q >= 0)
-    }
-}
-
-/// The most likely next tokens at one position, most likely first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NextView {
-    pub tokens: Vec<String>,
-    pub logits: Vec<f32>,
-    pub p: Vec<f32>,
-}
-
-/// What the model computes over the passage of the teacher-forced view
-/// (`rnnplay_engine::inspect::inspect`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct InspectView {
-    pub epoch: usize,
-    pub tokens: Vec<String>,
-    pub layers: usize,
-    pub hidden: usize,
-    pub signals: Vec<SignalView>,
-    pub next: Vec<NextView>,
-}
-
-impl InspectView {
-    pub fn signal(&self, layer: usize, name: &str) -> Option<&SignalView> {
-        self.signals.iter().find(|s| s.layer == layer && s.name == name)
-    }
-
-    /// The value of `unit` of `signal` after token `t`.
-    pub fn value(&self, signal: &SignalView, t: usize, unit: usize) -> f32 {
-        signal.q.get(t * self.hidden + unit).map_or(0.0, |&q| signal.dequantize(q))
-    }
-
-    /// The units ordered by how much they vary over the passage, largest first
-    /// (`rnnplay_engine::inspect::units_by_variance` on the dequantized values).
-    pub fn units_by_variance(&self, signal: &SignalView) -> Vec<usize> {
-        let values: Vec<f32> = signal.q.iter().map(|&q| signal.dequantize(q)).collect();
-        rnnplay_engine::inspect::units_by_variance(&values, self.hidden)
-    }
-}
-
-/// How far back the prediction at one position of the passage reaches
-/// (`rnnplay_engine::inspect::connectivity`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConnectView {
-    pub epoch: usize,
-    pub position: usize,
-    pub target: String,
-    pub target_is_truth: bool,
-    pub saliency_x: Vec<f32>,
-    pub reach: usize,
-}
-
-/// Inside an encoder–decoder, for the sentence of the translate box teacher-forced on the
-/// model's own translation (`rnnplay_engine::inspect::translation`): the encoder over the
-/// source, the decoder over the target (with the next-word candidates), and for a picked
-/// target position how much each source word matters to it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TranslationView {
-    pub epoch: usize,
-    pub encoder: InspectView,
-    pub decoder: InspectView,
-    /// The true next word at each target position (the translation, then `<eos>`).
-    pub labels: Vec<String>,
-    /// The picked target position and ‖∂ loss / ∂ source embedding‖ per source word.
-    pub position: Option<usize>,
-    pub saliency: Vec<f32>,
 }
 
 /// Where the run stands, counting finished minibatches only.
@@ -186,31 +75,6 @@ impl Progress {
     }
 }
 
-/// One position of the teacher-forced view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ForcedToken {
-    pub truth: String,
-    pub predicted: String,
-    pub p_truth: f32,
-}
-
-/// What the model says now, both ways.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Predictions {
-    pub epoch: usize,
-    /// The passage's first token, which both views start from.
-    pub first: String,
-    pub forced: Vec<ForcedToken>,
-    pub forced_perplexity: f32,
-    pub forced_accuracy: f32,
-    /// The model feeding itself from the passage's first token, as long as the passage.
-    pub passage_free_running: Vec<String>,
-    /// The free-running continuation of the user's prefix.
-    pub continuation: String,
-    /// Tokens of the prefix outside the vocabulary (fed as `<unk>`).
-    pub unknown: Vec<String>,
-}
-
 /// What the worker found: WebGPU on an adapter (software or not), or only the CPU backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Backends {
@@ -228,7 +92,7 @@ pub enum ToWorker {
     /// Continue a language model's checkpoint on `text`, paused.
     Resume {
         spec: RunSpec,
-        #[serde(with = "base64_bytes")]
+        #[serde(with = "crate::wire::base64_bytes")]
         checkpoint: Vec<u8>,
         text: String,
         use_cpu: bool,
@@ -236,7 +100,7 @@ pub enum ToWorker {
     /// Continue a kept run exactly from its autosaved checkpoint (with its training state),
     /// training; `text` is its text (language models), `history` its curve so far.
     Continue {
-        #[serde(with = "base64_bytes")]
+        #[serde(with = "crate::wire::base64_bytes")]
         checkpoint: Vec<u8>,
         text: Option<String>,
         history: Vec<EpochPoint>,
@@ -252,8 +116,8 @@ pub enum ToWorker {
     Save,
     /// Compute how far back the prediction at this position of the passage reaches.
     Connect { position: usize },
-    /// Compute the inspection views at each refresh (true, the default) or not.
-    Views(bool),
+    /// Compute the views inside the network at each refresh (true, the default) or not.
+    InsideViews(bool),
     /// Train the next CPU runs on this many cores (`None`: auto, `settings::cores_for`).
     Cores(Option<usize>),
     /// Drop the run (Reset).
@@ -302,26 +166,21 @@ pub enum FromWorker {
     Phase(Phase),
     Progress(Progress),
     Curve(Vec<EpochPoint>),
-    Predictions(Predictions),
-    ThroughTime(ThroughTime),
-    Inspection(InspectView),
-    TranslationInspection(TranslationView),
-    Connectivity(ConnectView),
-    Translations(Vec<TranslationExample>),
-    SentenceTranslation(String),
+    /// A view that changed (`views.rs`).
+    View(ViewValue),
     RunError(Option<String>),
     /// Whether the GPU device was lost (the page then offers to continue on the CPU).
     DeviceLost(bool),
     /// A checkpoint to download as `name`.
     Saved {
         name: String,
-        #[serde(with = "base64_bytes")]
+        #[serde(with = "crate::wire::base64_bytes")]
         bytes: Vec<u8>,
     },
     /// The run's checkpoint with its training state, autosaved after `epoch`, to keep.
     Autosaved {
         epoch: usize,
-        #[serde(with = "base64_bytes")]
+        #[serde(with = "crate::wire::base64_bytes")]
         bytes: Vec<u8>,
     },
     /// The benchmark page's table as it stands.
@@ -329,6 +188,18 @@ pub enum FromWorker {
 }
 
 impl ToWorker {
+    /// The same run on the CPU backend, without timing the backends: what a helper builds
+    /// (`core_workers.rs`) when the training worker has built `self`.
+    pub fn on_cpu(&self) -> Self {
+        let mut command = self.clone();
+        match &mut command {
+            Self::Start { use_cpu, measure, .. } => (*use_cpu, *measure) = (true, false),
+            Self::Resume { use_cpu, .. } | Self::Continue { use_cpu, .. } => *use_cpu = true,
+            _ => {}
+        }
+        command
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -409,53 +280,9 @@ impl FromHelper {
     }
 }
 
-/// Checkpoints cross between the page and the worker as base64 text: a megabyte of safetensors
-/// as a JSON array of numbers takes far longer to write and parse, on the page's thread too.
-mod base64_bytes {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Quantized values as base64 text of their bytes (`base64_bytes` for `i8`).
-mod base64_i8 {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(values: &[i8], serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes: Vec<u8> = values.iter().map(|&v| v as u8).collect();
-        super::base64_bytes::serialize(&bytes, serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i8>, D::Error> {
-        Ok(super::base64_bytes::deserialize(deserializer)?.into_iter().map(|b| b as i8).collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantized_signals_travel_as_base64_and_come_back_exactly() {
-        let signal = SignalView { layer: 0, name: "h".into(), scale: 0.5, q: vec![-127, 0, 127] };
-        let view =
-            InspectView { tokens: vec!["a".into()], layers: 1, hidden: 3, signals: vec![signal], ..Default::default() };
-        let text = FromWorker::Inspection(view.clone()).to_json();
-        assert!(text.contains("\"q\":\"gQB/\""), "{text}");
-        match FromWorker::from_json(&text) {
-            Ok(FromWorker::Inspection(back)) => assert_eq!(back, view),
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn messages_round_trip_through_json() {
@@ -494,10 +321,16 @@ mod tests {
         let point = EpochPoint { epoch: 1, value: 3.0, grad_norm: 0.5, valid: Some(4.0) };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
+        let view = FromWorker::View(ViewValue::sentence_translation(Some("go . ⇒ va !".into())));
+        assert_eq!(FromWorker::from_json(&view.to_json()).unwrap(), view);
         let measured =
             FromWorker::Measured(vec![BackendSpeed { backend: "CPU".into(), tokens_per_s: 17_378.5, steps: 4 }]);
         assert_eq!(FromWorker::from_json(&measured.to_json()).unwrap(), measured);
         assert!(ToWorker::from_json("{\"Launch\":1}").unwrap_err().contains("does not understand"));
+        match start.on_cpu() {
+            ToWorker::Start { use_cpu, measure, running, .. } => assert!(use_cpu && !measure && running),
+            other => panic!("{other:?}"),
+        }
         let build = ToHelper::Build { command: Box::new(start), index: 1, count: 2 };
         assert_eq!(ToHelper::from_json(&build.to_json()).unwrap(), build);
         let failed = FromHelper::Failed("no corpus".into());

@@ -7,6 +7,7 @@
 use crate::browser;
 use crate::core_workers::CoreWorkers;
 use crate::ui::{EpochPoint, Phase, Progress, Ui};
+use crate::view_signals::{ViewContext, When};
 use leptos::prelude::*;
 use rnnplay_engine::run::{EpochReport, RunSpec, Session};
 use rnnplay_engine::EngineError;
@@ -145,20 +146,37 @@ pub fn prepare(ui: Ui, running: bool, progress: Progress, clip: f32) -> u64 {
     ui.run_error.set(None);
     ui.device_lost.set(false);
     ui.curve.set(Vec::new());
-    ui.predictions.set(None);
-    ui.through_time.set(Default::default());
-    ui.inspection.set(None);
-    ui.translation_inspection.set(None);
-    ui.inspection_version.update(|v| *v += 1);
-    ui.connectivity.set(None);
+    ui.views.clear();
     ui.position.set(None);
-    ui.translations.set(None);
     ui.clip.set(clip);
     ui.progress.set(progress);
     ui.running.set(running);
     ui.pending_steps.set(0);
     ui.phase.set(if running { Phase::Running } else { Phase::Paused });
     ui.generation.get_untracked()
+}
+
+/// What the views are computed from: the run and the page's options now.
+fn view_context(session: &Session, ui: Ui) -> ViewContext<'_> {
+    ViewContext {
+        session,
+        prefix: ui.prefix.get_untracked(),
+        length: ui.length.get_untracked(),
+        temperature: ui.temperature.get_untracked(),
+        sentence: ui.sentence.get_untracked(),
+        position: ui.position.get_untracked(),
+    }
+}
+
+/// Computes the views `when` names (and at a refresh, the views inside the network too while
+/// they are on).
+async fn refresh(session: &Session, ui: Ui, when: When) -> Result<(), String> {
+    let cx = view_context(session, ui);
+    ui.views.compute(when, &cx, None).await?;
+    if when == When::Refresh && ui.inside_on.get_untracked() {
+        ui.views.compute(When::Inside, &cx, None).await?;
+    }
+    Ok(())
 }
 
 /// Whether predictions refresh on their own after `epoch`: after each of the first 10 epochs
@@ -182,16 +200,16 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         let predicts = ui.predict_requests.get_untracked();
         if predicts != predicts_seen {
             predicts_seen = predicts;
-            if let Err(err) = crate::predict::refresh(&run.session, ui).await {
-                ui.run_error.set(Some(format!("predictions failed: {err}")));
+            if let Err(err) = refresh(&run.session, ui, When::Refresh).await {
+                ui.run_error.set(Some(err));
             }
             continue;
         }
         let connects = ui.connect_requests.get_untracked();
         if connects != connects_seen {
             connects_seen = connects;
-            if let Err(err) = crate::predict::inside(&run.session, ui).await {
-                ui.run_error.set(Some(format!("the connectivity view failed: {err}")));
+            if let Err(err) = refresh(&run.session, ui, When::Inside).await {
+                ui.run_error.set(Some(err));
             }
             continue;
         }
@@ -243,14 +261,9 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                 let valid = report.valid_perplexity;
                 ui.curve
                     .update(|c| c.push(EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm, valid }));
-                if !report.through_time.is_empty() {
-                    ui.through_time.update(|t| {
-                        if t.first.is_empty() {
-                            (t.first, t.first_epoch) = (report.through_time.clone(), epoch);
-                        }
-                        (t.last, t.last_epoch, t.last_grad_norm) =
-                            (report.through_time.clone(), epoch, report.grad_norm);
-                    });
+                let cx = view_context(&run.session, ui);
+                if let Err(err) = ui.views.compute(When::Epoch, &cx, Some(&report)).await {
+                    ui.run_error.set(Some(err));
                 }
                 ui.progress.set(Progress {
                     epoch,

@@ -4,8 +4,9 @@
 //! --metrics` (JSON Lines, the spec on the first line). Plain Rust, tested natively; the page
 //! keeps the records in IndexedDB (`storage.rs`).
 
-use crate::protocol::{EpochPoint, ThroughTime};
+use crate::protocol::EpochPoint;
 use crate::settings::label;
+use crate::views::ThroughTime;
 use rnnplay_engine::run::spec::MAX_EPOCHS;
 use rnnplay_engine::run::RunSpec;
 use serde::{Deserialize, Serialize};

@@ -4,19 +4,17 @@
 //! signals), takes the page's commands ([`ToWorker`]) and reports what changed in its views
 //! ([`FromWorker`]) every few milliseconds.
 
-use crate::backend_choice::cpu_is_faster;
 use crate::bench_options::BenchOptions;
 use crate::browser;
 use crate::components::bench_page::measure;
-use crate::core_workers::{build_on, CoreWorkers};
-use crate::host::{chosen_backend, fra_eng_for, keep_backend, measure_backends, open_backend, run_data, BackendState};
+use crate::core_workers::CoreWorkers;
+use crate::host::{build_session, keep_backend, open_backend, BackendState};
 use crate::protocol::{Backends, BenchView, FromWorker, ToWorker};
 use crate::run_loop::{drive, prepare, Deliver, Run};
 use crate::settings::cores_for;
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 use rnnplay_engine::run::{Session, Shard};
-use rnnplay_engine::EngineOptions;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -84,23 +82,7 @@ async fn launch(ui: Ui, mut session: Session, running: bool, command: &ToWorker)
 /// Builds and launches the run `command` (Start, Resume or Continue) describes; a Start with
 /// `measure` first times WebGPU and the CPU backend on it and builds on the faster.
 async fn start(ui: Ui, command: ToWorker) -> Result<(), String> {
-    let session = match &command {
-        ToWorker::Start { spec, text, use_cpu, measure, .. } => {
-            let zip = fra_eng_for(spec).await?;
-            let data = run_data(spec, zip.as_deref(), text.as_deref())?;
-            let use_cpu = if *measure {
-                let speeds = measure_backends(spec, data).await?;
-                let faster_cpu = cpu_is_faster(&speeds);
-                post(&FromWorker::Measured(speeds));
-                faster_cpu
-            } else {
-                *use_cpu
-            };
-            spec.build(&chosen_backend(use_cpu), data, &EngineOptions::default()).map_err(|e| e.to_string())?
-        }
-        ToWorker::Resume { use_cpu, .. } | ToWorker::Continue { use_cpu, .. } => build_on(&command, *use_cpu).await?,
-        _ => return Ok(()),
-    };
+    let session = build_session(&command, |speeds| post(&FromWorker::Measured(speeds))).await?;
     match &command {
         ToWorker::Start { running, .. } => launch(ui, session, *running, &command).await,
         ToWorker::Resume { .. } => {
@@ -146,7 +128,7 @@ fn handle(ui: Ui, message: ToWorker) {
             ui.position.set(Some(position));
             ui.connect_requests.update(|n| *n += 1);
         }
-        ToWorker::Views(on) => ui.views.set(on),
+        ToWorker::InsideViews(on) => ui.inside_on.set(on),
         ToWorker::Bench { query } => {
             let options = match BenchOptions::from_query(&query) {
                 Ok(Some(options)) => options,
@@ -186,27 +168,19 @@ async fn report_bench(view: RwSignal<BenchView>) {
     }
 }
 
-/// Reports each view that changed since the last report. The inspection is large: it goes
-/// only when its version changed, never compared as text.
+/// Reports the run's state and each view that changed since the last report: the run's state
+/// compared as text (it is small), the views by their versions (an inspection is large).
 async fn report(ui: Ui) {
     let mut sent: Vec<String> = Vec::new();
-    let mut inspection_sent = 0;
+    let mut views_sent: Vec<u64> = Vec::new();
     loop {
-        let version = ui.inspection_version.get_untracked();
-        if version != inspection_sent {
-            inspection_sent = version;
-            post(&FromWorker::Inspection(ui.inspection.get_untracked().unwrap_or_default()));
-            post(&FromWorker::TranslationInspection(ui.translation_inspection.get_untracked().unwrap_or_default()));
+        for view in ui.views.changed(&mut views_sent) {
+            post(&FromWorker::View(view));
         }
         let now = [
             FromWorker::Phase(ui.phase.get_untracked()),
             FromWorker::Progress(ui.progress.get_untracked()),
             FromWorker::Curve(ui.curve.get_untracked()),
-            FromWorker::Predictions(ui.predictions.get_untracked().unwrap_or_default()),
-            FromWorker::ThroughTime(ui.through_time.get_untracked()),
-            FromWorker::Connectivity(ui.connectivity.get_untracked().unwrap_or_default()),
-            FromWorker::Translations(ui.translations.get_untracked().unwrap_or_default()),
-            FromWorker::SentenceTranslation(ui.sentence_translation.get_untracked()),
             FromWorker::RunError(ui.run_error.get_untracked()),
             FromWorker::DeviceLost(ui.device_lost.get_untracked()),
         ];

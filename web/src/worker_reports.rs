@@ -3,9 +3,8 @@
 
 use crate::host::BackendState;
 use crate::page::Page;
-use crate::paint;
 use crate::protocol::{Backends, FromWorker, ToWorker};
-use crate::ui::{Phase, Predictions};
+use crate::ui::Phase;
 use crate::{browser, worker_link};
 use leptos::prelude::*;
 
@@ -17,7 +16,7 @@ impl Page {
             FromWorker::Backends(backends) => {
                 // The worker listens now (a message sent while its module was loading can be lost):
                 // tell it whether the views are on.
-                worker_link::send(&ToWorker::Views(ui.views.get_untracked()));
+                worker_link::send(&ToWorker::InsideViews(ui.inside_on.get_untracked()));
                 worker_link::send(&ToWorker::Cores(self.cores.get_untracked()));
                 match backends {
                     Backends::Gpu { name, software } => self.backend_state.set(BackendState::Gpu { name, software }),
@@ -49,23 +48,7 @@ impl Page {
             FromWorker::Phase(phase) => ui.phase.set(phase),
             FromWorker::Progress(progress) => ui.progress.set(progress),
             FromWorker::Curve(curve) => ui.curve.set(curve),
-            // The views an epoch's end refreshes all at once are shown one per animation frame
-            // (`paint::later`): each rebuilds a panel of the page.
-            FromWorker::Predictions(p) => {
-                paint::later("predictions", move || ui.predictions.set((p != Predictions::default()).then_some(p)))
-            }
-            FromWorker::ThroughTime(t) => ui.through_time.set(t),
-            FromWorker::Inspection(view) => {
-                paint::later("inspection", move || ui.inspection.set((!view.tokens.is_empty()).then_some(view)))
-            }
-            FromWorker::TranslationInspection(view) => paint::later("translation-inspection", move || {
-                ui.translation_inspection.set((!view.encoder.tokens.is_empty()).then_some(view))
-            }),
-            FromWorker::Connectivity(view) => ui.connectivity.set((!view.saliency_x.is_empty()).then_some(view)),
-            FromWorker::Translations(rows) => {
-                paint::later("translations", move || ui.translations.set((!rows.is_empty()).then_some(rows)))
-            }
-            FromWorker::SentenceTranslation(text) => ui.sentence_translation.set(text),
+            FromWorker::View(value) => ui.views.show(value),
             FromWorker::RunError(err) => ui.run_error.set(err),
             FromWorker::DeviceLost(lost) => ui.device_lost.set(lost),
             // The playground never asks the worker for the benchmark.

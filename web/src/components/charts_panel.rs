@@ -2,11 +2,13 @@
 //! log scale), the pre-clip gradient norm against θ, and for a language model the gradient
 //! through time.
 
+pub(crate) mod through_time_chart;
+
 use super::chart::{Chart, Series};
-use super::through_time_chart::ThroughTimeChart;
 use crate::page::Page;
 use leptos::prelude::*;
 use rnnplay_engine::run::RunSpec;
+use through_time_chart::ThroughTimeChart;
 
 #[component]
 pub fn ChartsPanel(page: Page) -> impl IntoView {

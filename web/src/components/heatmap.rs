@@ -4,7 +4,7 @@
 //! with plotters on a canvas; used for a language model's passage and for both halves of an
 //! encoder–decoder.
 
-use crate::protocol::{InspectView, SignalView};
+use crate::views::{InspectView, SignalView};
 use leptos::html;
 use leptos::prelude::*;
 use rnnplay_engine::inspect::gate_meaning;

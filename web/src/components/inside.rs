@@ -14,7 +14,48 @@
 
 use super::heatmap::{saliency_style, visible, Heatmap};
 use crate::ui::{Phase, Ui};
+use crate::view_signals::{ComputeView, ViewContext, When};
+use crate::views::{passage_len, view, ConnectView, InspectView};
 use leptos::prelude::*;
+use rnnplay_engine::inspect::{connectivity as connectivity_of, inspect};
+
+/// The inspection of the teacher-forced passage (the whole passage: position t's candidates
+/// are the prediction of token t + 1).
+impl ComputeView for view::inspection {
+    type Value = InspectView;
+    const WHEN: When = When::Inside;
+
+    async fn compute(cx: &ViewContext<'_>) -> Result<Option<InspectView>, String> {
+        let Some(run) = cx.session.language() else { return Ok(None) };
+        let token = |id: u32| run.vocab.token(id).to_string();
+        let passage = run.passage(passage_len(run.token_kind));
+        let seen = inspect(&run.model, passage, 5).await.map_err(|e| e.to_string())?;
+        let epoch = cx.session.epochs_done();
+        Ok(Some(InspectView::new(epoch, passage, (seen.layers, seen.hidden), &seen.signals, &seen.next, &token)))
+    }
+}
+
+/// How far back the prediction at the picked position of the passage reaches (computed on the
+/// same weights as the inspection: mid-epoch they have moved since the last refresh).
+impl ComputeView for view::connectivity {
+    type Value = ConnectView;
+    const WHEN: When = When::Inside;
+
+    async fn compute(cx: &ViewContext<'_>) -> Result<Option<ConnectView>, String> {
+        let Some(run) = cx.session.language() else { return Ok(None) };
+        let passage = run.passage(passage_len(run.token_kind));
+        let Some(position) = cx.position.filter(|&p| p < passage.len()) else { return Ok(None) };
+        let link = connectivity_of(&run.model, passage, position).await.map_err(|e| e.to_string())?;
+        Ok(Some(ConnectView {
+            epoch: cx.session.epochs_done(),
+            position,
+            target: run.vocab.token(link.target).to_string(),
+            target_is_truth: link.target_is_truth,
+            reach: link.reach(),
+            saliency_x: link.saliency_x,
+        }))
+    }
+}
 
 #[component]
 pub fn InsidePanel(ui: Ui) -> impl IntoView {
@@ -27,10 +68,10 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
     // The passage, and the connectivity of the picked position in the current inspection: each
     // changes far less often than the inspection (every epoch), and the passage's spans are
     // built again only when one does.
-    let passage = Memo::new(move |_| ui.inspection.with(|v| v.as_ref().map(|view| view.tokens.clone())));
+    let passage = Memo::new(move |_| ui.views.inspection.with(|v| v.as_ref().map(|view| view.tokens.clone())));
     let current_link = Memo::new(move |_| {
-        let epoch = ui.inspection.with(|v| v.as_ref().map(|view| view.epoch));
-        ui.connectivity.get().filter(|c| Some(c.position) == ui.position.get() && Some(c.epoch) == epoch)
+        let epoch = ui.views.inspection.with(|v| v.as_ref().map(|view| view.epoch));
+        ui.views.connectivity.get().filter(|c| Some(c.position) == ui.position.get() && Some(c.epoch) == epoch)
     });
     let picker = move || {
         passage.get().map(|tokens| {
@@ -67,7 +108,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
     };
     let bars = move || {
         let position = ui.position.get()?;
-        let (next, token) = ui.inspection.with(|v| {
+        let (next, token) = ui.views.inspection.with(|v| {
             let view = v.as_ref()?;
             Some((view.next.get(position)?.clone(), view.tokens.get(position)?.clone()))
         })?;
@@ -98,16 +139,16 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
         })
     };
 
-    let empty = move || ui.inspection.with(Option::is_none);
-    let inspection = Signal::from(ui.inspection);
+    let empty = move || ui.views.inspection.with(Option::is_none);
+    let inspection = ui.views.inspection.signal();
     view! {
         <section class="panel inside" aria-label="Inside the network">
             <h2>"Inside the network"</h2>
-            <label><input type="checkbox" id="views-toggle" prop:checked=move || ui.views.get()
-                on:change=move |ev| ui.views.set(event_target_checked(&ev))/>
+            <label><input type="checkbox" id="views-toggle" prop:checked=move || ui.inside_on.get()
+                on:change=move |ev| ui.inside_on.set(event_target_checked(&ev))/>
                 " compute these views at each refresh of the predictions"</label>
             <Show when=empty>
-                <p class="note">{move || if !ui.views.get() {
+                <p class="note">{move || if !ui.inside_on.get() {
                     "The views are switched off: tick the box to compute them at the next refresh."
                 } else if ui.phase.get() == Phase::Idle {
                     "Start a language model (or load one): after its first epoch this shows its hidden state, its gates and what it predicts at each position."

@@ -6,18 +6,64 @@
 
 use super::heatmap::{saliency_style, Heatmap};
 use crate::ui::{Phase, Ui};
+use crate::view_signals::{ComputeView, ViewContext, When};
+use crate::views::{view, InspectView, TranslationView};
 use leptos::prelude::*;
+use rnnplay_data::translation::preprocess_nmt;
+use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};
+use rnnplay_engine::translate::{encode_source, teacher_forcing_ids, translate};
+
+/// Inside the encoder–decoder for the translate box's sentence, teacher-forced on the model's
+/// own translation of it, with the picked target position's source saliency; nothing for an
+/// empty box.
+impl ComputeView for view::translation_inspection {
+    type Value = TranslationView;
+    const WHEN: When = When::Inside;
+
+    async fn compute(cx: &ViewContext<'_>) -> Result<Option<TranslationView>, String> {
+        let Some(run) = cx.session.seq2seq() else { return Ok(None) };
+        let sentence = preprocess_nmt(cx.sentence.trim());
+        if sentence.trim().is_empty() {
+            return Ok(None);
+        }
+        let data = &run.data;
+        let failed = |e: rnnplay_engine::EngineError| e.to_string();
+        let source = encode_source(&data.src_vocab, &sentence, data.num_steps).ids;
+        let own = translate(&run.model, &data.tgt_vocab, &source, data.num_steps).await.map_err(failed)?;
+        let (target_in, labels) = teacher_forcing_ids(&data.tgt_vocab, &own);
+        let seen = inspect_translation(&run.model, &source, &target_in, 5).await.map_err(failed)?;
+        let (src_word, tgt_word) =
+            (|id: u32| data.src_vocab.token(id).to_string(), |id: u32| data.tgt_vocab.token(id).to_string());
+        let position = cx.position.filter(|&p| p < target_in.len());
+        let saliency = match position {
+            Some(p) => translation_connectivity(&run.model, &source, &target_in, p, labels[p]).await.map_err(failed)?,
+            None => Vec::new(),
+        };
+        let epoch = cx.session.epochs_done();
+        let size = (seen.layers, seen.hidden);
+        Ok(Some(TranslationView {
+            epoch,
+            encoder: InspectView::new(epoch, &source, size, &seen.encoder, &[], &src_word),
+            decoder: InspectView::new(epoch, &target_in, size, &seen.decoder, &seen.next, &tgt_word),
+            labels: labels.iter().map(|&id| tgt_word(id)).collect(),
+            position,
+            saliency,
+        }))
+    }
+}
 
 #[component]
 pub fn TranslationInside(ui: Ui) -> impl IntoView {
-    let encoder = Signal::derive(move || ui.translation_inspection.with(|v| v.as_ref().map(|v| v.encoder.clone())));
-    let decoder = Signal::derive(move || ui.translation_inspection.with(|v| v.as_ref().map(|v| v.decoder.clone())));
+    let encoder =
+        Signal::derive(move || ui.views.translation_inspection.with(|v| v.as_ref().map(|v| v.encoder.clone())));
+    let decoder =
+        Signal::derive(move || ui.views.translation_inspection.with(|v| v.as_ref().map(|v| v.decoder.clone())));
     let pick = move |position: usize| {
         ui.position.set(Some(position));
         ui.connect_requests.update(|n| *n += 1);
     };
     let target = move || {
-        ui.translation_inspection.get().map(|view| {
+        ui.views.translation_inspection.get().map(|view| {
             let picked = view.position;
             view.decoder
                 .tokens
@@ -33,7 +79,7 @@ pub fn TranslationInside(ui: Ui) -> impl IntoView {
         })
     };
     let source = move || {
-        ui.translation_inspection.get().map(|view| {
+        ui.views.translation_inspection.get().map(|view| {
             let peak = view.saliency.iter().copied().fold(0.0f32, f32::max);
             let spans = view
                 .encoder
@@ -62,15 +108,15 @@ pub fn TranslationInside(ui: Ui) -> impl IntoView {
             }
         })
     };
-    let empty = move || ui.translation_inspection.with(Option::is_none);
+    let empty = move || ui.views.translation_inspection.with(Option::is_none);
     view! {
         <section class="panel inside" aria-label="Inside the encoder-decoder">
             <h2>"Inside the encoder–decoder"</h2>
-            <label><input type="checkbox" id="views-toggle" prop:checked=move || ui.views.get()
-                on:change=move |ev| ui.views.set(event_target_checked(&ev))/>
+            <label><input type="checkbox" id="views-toggle" prop:checked=move || ui.inside_on.get()
+                on:change=move |ev| ui.inside_on.set(event_target_checked(&ev))/>
                 " compute these views at each refresh of the translations"</label>
             <Show when=empty>
-                <p class="note">{move || if !ui.views.get() {
+                <p class="note">{move || if !ui.inside_on.get() {
                     "The views are switched off: tick the box to compute them at the next refresh."
                 } else if ui.phase.get() == Phase::Idle {
                     "Start an encoder–decoder: after its first epoch this shows its encoder and decoder at work on the sentence of the translate box."

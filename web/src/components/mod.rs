@@ -1,4 +1,4 @@
-//! The page's panels, one file each.
+//! The page's panels, one file each; a view that is part of a panel sits in the panel's folder.
 
 pub mod backend_banner;
 pub mod bench_page;
@@ -14,6 +14,5 @@ pub mod overlay_chart;
 pub mod predictions;
 pub mod runs_panel;
 pub mod settings_panel;
-pub mod through_time_chart;
 pub mod training_panel;
 pub mod translations;

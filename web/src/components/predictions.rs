@@ -4,8 +4,51 @@
 //! model feeding itself, from the passage's first token and from a prefix the user types).
 //! Spaces are drawn as ␣ in every view, so a prediction of spaces never looks like nothing.
 
-use crate::ui::{Phase, Predictions, Ui};
+use crate::ui::{Phase, Ui};
+use crate::view_signals::{ComputeView, ViewContext, When};
+use crate::views::{passage_len, view, ForcedToken, Predictions};
 use leptos::prelude::*;
+use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
+
+/// What a language model predicts now: the passage teacher-forced and free-running, and the
+/// continuation of the user's prefix (sampled at the chosen temperature, seeded by the epoch).
+impl ComputeView for view::predictions {
+    type Value = Predictions;
+    const WHEN: When = When::Refresh;
+
+    async fn compute(cx: &ViewContext<'_>) -> Result<Option<Predictions>, String> {
+        let Some(run) = cx.session.language() else { return Ok(None) };
+        let epoch = cx.session.epochs_done();
+        let token = |id: u32| run.vocab.token(id).to_string();
+        let passage = run.passage(passage_len(run.token_kind));
+        let forced = teacher_forced(&run.model, passage).await.map_err(|e| e.to_string())?;
+        let own = generate(&run.model, &passage[..1], passage.len() - 1, Decoding::Greedy)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (prefix, unknown) = rnnplay_data::prompt::encode(&run.vocab, run.token_kind, &cx.prefix);
+        let continuation = if prefix.is_empty() {
+            String::new()
+        } else {
+            let decoding = Decoding::from_temperature(Some(cx.temperature), epoch as u64).map_err(|e| e.to_string())?;
+            let ids = generate(&run.model, &prefix, cx.length, decoding).await.map_err(|e| e.to_string())?;
+            rnnplay_data::prompt::decode(&run.vocab, run.token_kind, &ids)
+        };
+        Ok(Some(Predictions {
+            epoch,
+            first: token(passage[0]),
+            forced: forced
+                .steps
+                .iter()
+                .map(|s| ForcedToken { truth: token(s.truth), predicted: token(s.predicted), p_truth: s.p_truth })
+                .collect(),
+            forced_perplexity: forced.perplexity,
+            forced_accuracy: forced.accuracy,
+            passage_free_running: own[1..].iter().map(|&id| token(id)).collect(),
+            continuation,
+            unknown,
+        }))
+    }
+}
 
 /// `text` with every space drawn as ␣.
 fn visible(text: &str) -> String {
@@ -28,7 +71,7 @@ fn freshness(ui: Ui, epoch: usize) -> impl IntoView {
 #[component]
 pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
     let teacher = move || {
-        ui.predictions.get().map(|p: Predictions| {
+        ui.views.predictions.get().map(|p: Predictions| {
             // A token of this view was predicted at the position before it: hovering shows that
             // position's bars inside the network, a click also its connectivity.
             let tokens = p
@@ -66,7 +109,7 @@ pub fn PredictionsPanel(ui: Ui) -> impl IntoView {
         })
     };
     let free = move || {
-        ui.predictions.get().map(|p: Predictions| {
+        ui.views.predictions.get().map(|p: Predictions| {
             let own: String = p.passage_free_running.iter().map(|t| visible(t)).collect();
             let unknown = (!p.unknown.is_empty()).then(|| {
                 let list = p.unknown.iter().map(|t| format!("'{}'", visible(t))).collect::<Vec<_>>().join(", ");

@@ -4,12 +4,59 @@
 //! translates any sentence.
 
 use crate::ui::{Phase, Ui};
+use crate::view_signals::{ComputeView, ViewContext, When};
+use crate::views::view;
 use leptos::prelude::*;
+use rnnplay_data::translation::preprocess_nmt;
+use rnnplay_engine::translate::{encode_source, translate, translation_example, TranslationExample};
+
+/// An encoder–decoder's example sentences, each translated and compared with its reference.
+impl ComputeView for view::translations {
+    type Value = Vec<TranslationExample>;
+    const WHEN: When = When::Refresh;
+
+    async fn compute(cx: &ViewContext<'_>) -> Result<Option<Vec<TranslationExample>>, String> {
+        let Some(run) = cx.session.seq2seq() else { return Ok(None) };
+        let mut rows = Vec::with_capacity(run.examples.len());
+        for (src, reference) in &run.examples {
+            rows.push(translation_example(&run.model, &run.data, src, reference).await.map_err(|e| e.to_string())?);
+        }
+        Ok(Some(rows))
+    }
+}
+
+/// The translate box's sentence and its translation, with the words fed as `<unk>` and any cut
+/// to fit the window; nothing for an empty box.
+impl ComputeView for view::sentence_translation {
+    type Value = String;
+    const WHEN: When = When::Refresh;
+
+    async fn compute(cx: &ViewContext<'_>) -> Result<Option<String>, String> {
+        let Some(run) = cx.session.seq2seq() else { return Ok(None) };
+        let sentence = preprocess_nmt(cx.sentence.trim());
+        if sentence.trim().is_empty() {
+            return Ok(None);
+        }
+        let data = &run.data;
+        let source = encode_source(&data.src_vocab, &sentence, data.num_steps);
+        let ids =
+            translate(&run.model, &data.tgt_vocab, &source.ids, data.num_steps).await.map_err(|e| e.to_string())?;
+        let translated = ids.iter().map(|&i| data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
+        let mut text = format!("{sentence} ⇒ {translated}");
+        if !source.unknown.is_empty() {
+            text.push_str(&format!("   (unknown words fed as <unk>: {})", source.unknown.join(", ")));
+        }
+        if source.truncated > 0 {
+            text.push_str(&format!("   ({} token(s) cut to fit {} steps)", source.truncated, data.num_steps));
+        }
+        Ok(Some(text))
+    }
+}
 
 #[component]
 pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
     let rows = move || {
-        ui.translations.get().map(|rows| {
+        ui.views.translations.get().map(|rows| {
             rows.into_iter()
                 .map(|row| {
                     let forced = row
@@ -51,7 +98,7 @@ pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
                 </label>
                 <button id="translate" on:click=translate_now disabled=no_run>"Translate"</button>
             </div>
-            <div class="passage mono" id="sentence-translation">{move || ui.sentence_translation.get()}</div>
+            <div class="passage mono" id="sentence-translation">{move || ui.views.sentence_translation.get()}</div>
         </section>
     }
 }

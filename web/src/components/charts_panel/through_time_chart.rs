@@ -4,30 +4,62 @@
 //! latest, and the latest scaled as clipping scales it. The values are also in the figure's
 //! `data-values` attribute (JSON) for the browser test.
 
-use crate::ui::{ThroughTime, Ui};
+use crate::ui::Ui;
+use crate::view_signals::{ComputeView, When};
+use crate::views::{view, ThroughTime};
 use leptos::html;
 use leptos::prelude::*;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
+use rnnplay_engine::run::EpochReport;
+
+/// The chart's curves after an epoch: its report's as the latest, the run's first epoch's kept
+/// from before (an epoch without the measure leaves them as they were).
+impl ComputeView for view::through_time {
+    type Value = ThroughTime;
+    const WHEN: When = When::Epoch;
+
+    fn after_epoch(report: &EpochReport, previous: Option<&ThroughTime>) -> Option<ThroughTime> {
+        if report.through_time.is_empty() {
+            return previous.cloned();
+        }
+        let (first, first_epoch) = match previous.filter(|curves| !curves.first.is_empty()) {
+            Some(curves) => (curves.first.clone(), curves.first_epoch),
+            None => (report.through_time.clone(), report.epoch),
+        };
+        Some(ThroughTime {
+            first,
+            first_epoch,
+            last: report.through_time.clone(),
+            last_epoch: report.epoch,
+            last_grad_norm: report.grad_norm,
+        })
+    }
+}
 
 #[component]
 pub fn ThroughTimeChart(ui: Ui) -> impl IntoView {
     let canvas = NodeRef::<html::Canvas>::new();
     Effect::new(move |_| {
-        let (curves, clip) = (ui.through_time.get(), ui.clip.get());
+        let (curves, clip) = (ui.views.through_time.get().unwrap_or_default(), ui.clip.get());
         if let Some(canvas) = canvas.get() {
             let what = "gradient-through-time chart";
             crate::paint::plot_later("through-time-chart", canvas, what, move |root| draw(root, &curves, clip));
         }
     });
-    let data = move || serde_json::to_string(&ui.through_time.with(|t| t.last.clone())).unwrap_or_default();
+    let data = move || {
+        let last = ui.views.through_time.with(|t| t.as_ref().map(|t| t.last.clone()).unwrap_or_default());
+        serde_json::to_string(&last).unwrap_or_default()
+    };
     // The key, in HTML beside the canvas (a key drawn by plotters measured its text through the
     // page's layout at every redraw).
     let key = move || {
         let clip = ui.clip.get();
-        ui.through_time.with(|curves| {
-            lines(curves, clip)
+        ui.views.through_time.with(|curves| {
+            curves
+                .as_ref()
+                .map_or_else(Vec::new, |curves| lines(curves, clip))
                 .into_iter()
                 .map(|(label, (r, g, b), _)| {
                     view! { <span class="key"><span class="swatch" style=format!("background: rgb({r}, {g}, {b})")></span>{label}</span> }
