@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README and CI run exactly this): installs prerequisites, then
 # runs every test with the GPU backend required (lavapipe when there is no GPU), checks the
-# wasm32 build of the engine and the data crate, runs clippy, and tests the web page in
+# wasm32 build of the engine, the data and run crates, runs clippy, and tests the web page in
 # headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +21,8 @@ cargo test --workspace --locked
 echo "== the GPU check, quick, on lavapipe (scripts/gpu-check.sh; its JSON report is described in docs/TESTING.md)"
 bash scripts/gpu-check.sh --quick --out target/gpu-check
 
-echo "== wasm32: clippy of the engine, the data crate and the web page"
-cargo clippy --locked -p rnnplay-engine -p rnnplay-data -p rnnplay-web --target wasm32-unknown-unknown -- -D warnings
+echo "== wasm32: clippy of the engine, the data crate, the run layer and the web page"
+cargo clippy --locked -p rnnplay-engine -p rnnplay-data -p rnnplay-run -p rnnplay-web --target wasm32-unknown-unknown -- -D warnings
 
 echo "== rustfmt"
 cargo fmt --all -- --check

@@ -4,8 +4,8 @@
 //! kernel (products, cells, element-wise maps, optimizer updates) is cut into several parts.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::run::{RunData, RunSpec};
 use rnnplay_engine::{Checkpoint, EngineOptions, Seq2SeqCheckpoint};
+use rnnplay_run::{RunData, RunSpec};
 use std::rc::Rc;
 
 /// What a run computed, as bits: each epoch's value and gradient norm, and the final weights by

@@ -1,12 +1,12 @@
-//! A run split over workers (crates/engine/src/run/data_parallel.rs): one worker trains exactly as an
+//! A run split over workers (crates/run/src/data_parallel.rs): one worker trains exactly as an
 //! unsplit run, several train the same run up to the order of floating-point sums, and every
 //! worker ends with the same weights. The workers here are sessions in one process, driven as
 //! the page drives its Web Workers: each computes its share, the shares are summed in worker
 //! order, each applies the sum.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::run::{sum_shares, EpochReport, RunData, RunSpec, Session, Shard};
 use rnnplay_engine::{Checkpoint, EngineOptions, Seq2SeqCheckpoint};
+use rnnplay_run::{sum_shares, EpochReport, RunData, RunSpec, Session, Shard};
 use std::rc::Rc;
 
 const TEXT: &str = "the time machine by h g wells: the time traveller, for so it will be convenient to speak of him\n";

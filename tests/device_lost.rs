@@ -4,9 +4,9 @@
 //! WebGPU's `device.destroy()` (tests/e2e, scenario device-lost).
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::run::{RunData, RunSpec, SavedRun};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::{EngineError, EngineOptions};
+use rnnplay_run::{RunData, RunSpec, SavedRun};
 use std::rc::Rc;
 
 #[test]

@@ -5,9 +5,9 @@
 //! (and say why in the commit). `rnnplay bench presets` prints the same counts.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::run::{RunData, RunSpec};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::EngineOptions;
+use rnnplay_run::{RunData, RunSpec};
 use std::rc::Rc;
 
 /// (preset, dispatches per training step). A language model's step ends with one copy per

@@ -8,9 +8,10 @@
 use rnnplay_data::translation::{epoch_rng, preprocess_nmt, read_fra_eng, tokenize_nmt, PairDataset};
 use rnnplay_data::{prompt, text::utf8, BatchIter, Corpus, Sampling, TokenKind};
 use rnnplay_engine::generate::{generate, Decoding};
-use rnnplay_engine::run::SavedRun;
 use rnnplay_engine::translate::{encode_source, translate};
-use rnnplay_engine::{Backend, Checkpoint, CpuBackend, EngineOptions, RunData, RunSpec, Seq2SeqCheckpoint};
+use rnnplay_engine::{Backend, Checkpoint, CpuBackend, EngineOptions, Seq2SeqCheckpoint};
+use rnnplay_run::SavedRun;
+use rnnplay_run::{RunData, RunSpec};
 use std::rc::Rc;
 
 /// A fuzz target: what it does with one input.

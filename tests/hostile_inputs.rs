@@ -4,10 +4,10 @@
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{LanguageModel, Seq2Seq};
-use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
-use rnnplay_engine::run::{RunData, RunSpec};
 use rnnplay_engine::testing::error_text;
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions, Seq2SeqCheckpoint};
+use rnnplay_run::presets::{PRESETS, SEQ2SEQ_PRESETS};
+use rnnplay_run::{RunData, RunSpec};
 use std::rc::Rc;
 
 fn cpu() -> Rc<dyn Backend> {

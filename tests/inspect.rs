@@ -170,11 +170,11 @@ fn input_saliency_equals_central_finite_differences() {
 /// The gradient-through-time metric of a short run: one value per time step of the window,
 /// every epoch.
 fn through_time(backend: &Rc<dyn Backend>, preset: &str, fused: bool) -> Vec<Vec<f32>> {
-    let mut spec = rnnplay_engine::RunSpec::preset(preset).unwrap();
+    let mut spec = rnnplay_run::RunSpec::preset(preset).unwrap();
     (spec.hidden, spec.batch_size, spec.num_steps, spec.epochs) = (16, 4, 10, 2);
     let text = "the quick brown fox jumps over the lazy dog\n".repeat(8);
     let options = rnnplay_engine::EngineOptions { fused_layers: fused, ..Default::default() };
-    let mut session = spec.build(backend, rnnplay_engine::RunData::Text(&text), &options).unwrap();
+    let mut session = spec.build(backend, rnnplay_run::RunData::Text(&text), &options).unwrap();
     let mut epochs = Vec::new();
     while !session.finished() {
         if let Some(report) = pollster::block_on(session.step()).unwrap() {

@@ -141,7 +141,7 @@ fn a_checkpoint_round_trip_gives_identical_predictions() {
         let truncated = Checkpoint::from_bytes(&bytes[..bytes.len() - 10]).unwrap_err().to_string();
         assert!(truncated.contains("not a usable rnnplay checkpoint"), "{truncated}");
         let err = rnnplay_engine::Seq2SeqCheckpoint::from_bytes(&bytes).err().unwrap().to_string();
-        assert!(err.contains("not an encoder-decoder") && err.contains("rnnplay predict"), "{err}");
+        assert!(err.contains("not an encoder-decoder"), "{err}");
         let garbage = Checkpoint::from_bytes(b"hello, this is not safetensors").unwrap_err().to_string();
         assert!(garbage.contains("not safetensors"), "{garbage}");
         let mut reshaped = checkpoint.clone();

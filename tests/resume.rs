@@ -1,13 +1,13 @@
-//! Resuming a saved run (crates/engine/src/run/resume.rs): a run saved at the end of a shorter
+//! Resuming a saved run (crates/run/src/resume.rs): a run saved at the end of a shorter
 //! run and resumed to N epochs ends exactly as an uninterrupted N-epoch run — the same
 //! perplexities, validation perplexities and weights, bit for bit, on the same backend with plan
 //! replay on — for SGD and Adam, sequential and random sampling, dropout, language models and
 //! encoder–decoders. What cannot be resumed is refused with a message.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::run::{EpochReport, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::testing::{error_text, gpu_or_skip};
 use rnnplay_engine::{Checkpoint, EngineOptions};
+use rnnplay_run::{EpochReport, RunData, RunSpec, SavedRun, Session};
 use std::rc::Rc;
 
 fn text() -> String {

@@ -1,4 +1,4 @@
-//! The run API (crates/engine/src/run): a `RunSpec` built into a `Session` trains exactly as the
+//! The run API (crates/run): a `RunSpec` built into a `Session` trains exactly as the
 //! trainers it wraps, follows its learning-rate schedule under plan replay bit for bit, stops on
 //! divergence with the last good weights, and saves its spec in its checkpoints.
 
@@ -7,11 +7,11 @@ use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_data::{BatchIter, Corpus, Sampling, TokenKind};
 use rnnplay_engine::backend::{Backend, CpuBackend};
 use rnnplay_engine::nn::{LanguageModel, Seq2Seq};
-use rnnplay_engine::run::{RunData, RunSpec, Session};
 use rnnplay_engine::testing::gpu_or_skip;
+use rnnplay_engine::train::Seq2SeqTrainer;
 use rnnplay_engine::train::Trainer;
-use rnnplay_engine::translate::Seq2SeqTrainer;
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions, Optimizer};
+use rnnplay_run::{RunData, RunSpec, Session};
 use std::rc::Rc;
 
 fn text() -> String {

@@ -54,7 +54,7 @@ const { baseArgs, serve, launch } = require('./harness.cjs');
 const reliability = require('./reliability.cjs');
 
 let port = 0;
-// Every lesson (crates/engine/src/lessons.rs), in order: `rnnplay lessons --json` prints one a line.
+// Every lesson (crates/run/src/lessons.rs), in order: `rnnplay lessons --json` prints one a line.
 const LESSONS = execFileSync(process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay'),
   ['lessons', '--json'], { stdio: 'pipe' }).toString().trim().split('\n').map((l) => JSON.parse(l).name);
 // Sized for SwiftShader (5–8× slower than lavapipe): a tiny scratch RNN, 3 epochs.

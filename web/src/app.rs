@@ -23,7 +23,7 @@ use crate::ui::Phase;
 use crate::{browser, worker_link};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::RunSpec;
 
 /// Without a worker the page finds its own backends and trains by itself.
 fn open_backends_here(page: Page) {

@@ -3,11 +3,11 @@
 //! WebGPU is not always the faster: on a software adapter (SwiftShader and the like) this page's
 //! own CPU backend is several times faster, and on a real GPU a tiny model may be too. So by
 //! default ("the faster, measured") the first run of each model size times a few minibatches
-//! on both (`rnnplay_engine::run::time_backends`), trains on the faster, shows both figures, and
+//! on both (`rnnplay_run::time_backends`), trains on the faster, shows both figures, and
 //! the browser remembers them per adapter and model size; “Train on” can force either. Plain
 //! Rust, tested natively; the page keeps the figures in localStorage under [`storage_key`].
 
-use rnnplay_engine::run::{describe_speeds, fastest, BackendSpeed, RunSpec};
+use rnnplay_run::{describe_speeds, fastest, BackendSpeed, RunSpec};
 
 /// The name the measurements give each backend (what the banner shows).
 pub const GPU_NAME: &str = "WebGPU";

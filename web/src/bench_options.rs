@@ -6,14 +6,14 @@
 //!
 //! `?bench=1&bench_soak=N&preset=…&hidden=…` is the soak instead: the run the other keys of the
 //! address describe (as in the playground) trains N minibatches while its memory is sampled
-//! (`rnnplay_engine::soak`).
+//! (`rnnplay_run::soak`).
 //!
 //! Every key of the mode is `bench` or starts with `bench_`: the training settings ignore such
 //! keys (`settings::from_query`).
 
-use rnnplay_engine::bench::DEFAULT_PRESETS;
-use rnnplay_engine::presets::{preset, preset_names, seq2seq_preset};
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::bench::DEFAULT_PRESETS;
+use rnnplay_run::presets::{preset, preset_names, seq2seq_preset};
+use rnnplay_run::RunSpec;
 
 /// The longest page soak, in minibatches.
 pub const MAX_SOAK: usize = 100_000;

@@ -82,7 +82,7 @@ pub fn now_ms() -> f64 {
 }
 
 /// Seconds from `performance.now()`, as the engine's measurements read a clock.
-pub fn clock() -> rnnplay_engine::clock::Clock {
+pub fn clock() -> rnnplay_run::clock::Clock {
     std::rc::Rc::new(|| now_ms() / 1000.0)
 }
 
@@ -167,7 +167,7 @@ pub fn first_visit() -> bool {
 /// What the page can see of its own memory: the wasm linear memory (where the engine's CPU
 /// buffers and everything Rust allocates live; it never shrinks) and, in Chromium, the JS heap
 /// in use (`performance.memory`, non-standard: `None` elsewhere).
-pub fn host_memory() -> rnnplay_engine::soak::HostMemory {
+pub fn host_memory() -> rnnplay_run::soak::HostMemory {
     let wasm = wasm_bindgen::memory()
         .dyn_into::<js_sys::WebAssembly::Memory>()
         .ok()
@@ -179,5 +179,5 @@ pub fn host_memory() -> rnnplay_engine::soak::HostMemory {
         .ok()
         .and_then(|used| used.as_f64())
         .map(|used| used as u64);
-    rnnplay_engine::soak::HostMemory { resident: wasm, js_heap }
+    rnnplay_run::soak::HostMemory { resident: wasm, js_heap }
 }

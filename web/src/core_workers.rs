@@ -3,7 +3,7 @@
 //! module (`worker.js?role=helper`). Every worker builds the same run and trains its share of
 //! each minibatch's rows; per minibatch, the training worker gathers the shares, adds them in
 //! worker order and hands the sum back, and each worker applies it
-//! (`rnnplay_engine::run::data_parallel`). Two vectors of the model's size cross per helper and
+//! (`rnnplay_run::data_parallel`). Two vectors of the model's size cross per helper and
 //! minibatch, as transferred `Float32Array`s; no shared memory, so no nightly toolchain and no
 //! cross-origin isolation are needed.
 
@@ -11,8 +11,8 @@ use crate::browser::{dedicated_scope, post_to_parent};
 use crate::host::build_session;
 use crate::protocol::{FromHelper, ToHelper, ToWorker};
 use js_sys::{Array, Float32Array};
-use rnnplay_engine::run::{sum_shares, EpochReport, Session, Shard};
 use rnnplay_engine::EngineError;
+use rnnplay_run::{sum_shares, EpochReport, Session, Shard};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;

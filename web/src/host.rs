@@ -10,9 +10,9 @@ use crate::backend_choice::{cpu_is_faster, CPU_NAME, GPU_NAME};
 use crate::browser;
 use crate::protocol::ToWorker;
 use rnnplay_engine::backend::{Backend, CpuBackend, GpuBackend};
-use rnnplay_engine::run::{time_backends, BackendSpeed};
-use rnnplay_engine::run::{DataSource, RunData, RunSpec, SavedRun, Session};
 use rnnplay_engine::{Checkpoint, EngineError, EngineOptions};
+use rnnplay_run::{time_backends, BackendSpeed};
+use rnnplay_run::{DataSource, RunData, RunSpec, SavedRun, Session};
 use std::cell::RefCell;
 use std::rc::Rc;
 

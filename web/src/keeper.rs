@@ -8,8 +8,8 @@ use crate::storage;
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rnnplay_engine::lessons::Lesson;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::lessons::Lesson;
+use rnnplay_run::RunSpec;
 
 /// The runs and which of them are recorded and overlaid.
 #[derive(Clone, Copy)]

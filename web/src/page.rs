@@ -19,9 +19,9 @@ use crate::ui::{Phase, Ui};
 use crate::worker_link;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rnnplay_engine::lessons::{Lesson, LESSONS};
-use rnnplay_engine::run::{BackendSpeed, RunSpec};
 use rnnplay_engine::Checkpoint;
+use rnnplay_run::lessons::{Lesson, LESSONS};
+use rnnplay_run::{BackendSpeed, RunSpec};
 
 /// The page's state; every field is a signal (or fixed at load), so the value is `Copy` and
 /// moves into every closure of the components.
@@ -74,7 +74,7 @@ impl Page {
         };
         let lesson = match lesson_name(&query) {
             None => None,
-            Some(name) => match rnnplay_engine::lessons::lesson(&name) {
+            Some(name) => match rnnplay_run::lessons::lesson(&name) {
                 Some(lesson) => {
                     // (Host keys such as `backend=` or `worker=0` beside it do not count as settings.)
                     if let (true, Some(Ok(spec))) = (only_host_keys(&query), lesson.runs.first().map(|r| r.spec())) {

@@ -6,8 +6,8 @@
 //! same loop itself and the values go straight into its signals.
 
 use crate::views::ViewValue;
-use rnnplay_engine::bench::Measurement;
-use rnnplay_engine::run::{BackendSpeed, RunSpec};
+use rnnplay_run::bench::Measurement;
+use rnnplay_run::{BackendSpeed, RunSpec};
 use serde::{Deserialize, Serialize};
 
 /// Where the run is.
@@ -145,8 +145,8 @@ pub struct BenchView {
     pub rows: Vec<BenchRow>,
     /// A soak (`bench_soak`): the memory samples so far, and once it ended, how each quantity
     /// moved after the warm-up.
-    pub soak: Vec<rnnplay_engine::soak::MemorySample>,
-    pub growth: Vec<rnnplay_engine::soak::Growth>,
+    pub soak: Vec<rnnplay_run::soak::MemorySample>,
+    pub growth: Vec<rnnplay_run::soak::Growth>,
 }
 
 /// What the worker reports.

@@ -9,8 +9,8 @@ use crate::core_workers::CoreWorkers;
 use crate::ui::{EpochPoint, Phase, Progress, Ui};
 use crate::view_signals::{ViewContext, When};
 use leptos::prelude::*;
-use rnnplay_engine::run::{EpochReport, RunSpec, Session};
 use rnnplay_engine::EngineError;
+use rnnplay_run::{EpochReport, RunSpec, Session};
 
 /// Where a saved checkpoint goes: a download in the page, a message from the worker.
 pub type Deliver = Box<dyn Fn(&str, Vec<u8>) -> Result<(), String>>;

@@ -7,8 +7,8 @@
 use crate::protocol::EpochPoint;
 use crate::settings::label;
 use crate::views::ThroughTime;
-use rnnplay_engine::run::spec::MAX_EPOCHS;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::spec::MAX_EPOCHS;
+use rnnplay_run::RunSpec;
 use serde::{Deserialize, Serialize};
 
 /// Distinct colours for overlaid runs (the Okabe–Ito palette, readable by colour-blind

@@ -3,11 +3,11 @@
 //! value alone. What a value may be is [`RunSpec::validate`]'s to say, in the same words as the
 //! CLI.
 
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::RunSpec;
 
 /// The label of the setting `key` (the key itself if it has none): the one declaration's
-/// (`rnnplay_engine::run::fields`), shown beside the field and in messages that name it.
-pub use rnnplay_engine::run::fields::label;
+/// (`rnnplay_run::fields`), shown beside the field and in messages that name it.
+pub use rnnplay_run::fields::label;
 
 /// `worker=0` trains on the page's own thread instead of in the training worker (to compare,
 /// or where a worker misbehaves); not a setting of the run.
@@ -84,7 +84,7 @@ pub fn cores_for(asked: Option<usize>, available: usize, batch_size: usize) -> u
     cores.max(1)
 }
 
-/// `lesson=NAME` opens a lesson (`rnnplay_engine::lessons`): its text, and its first run's
+/// `lesson=NAME` opens a lesson (`rnnplay_run::lessons`): its text, and its first run's
 /// settings; not a setting of the run.
 pub const LESSON_KEY: &str = "lesson";
 

@@ -80,7 +80,7 @@ pub enum When {
 /// What a view is computed from: the run and the page's options at the time.
 #[cfg(target_arch = "wasm32")]
 pub struct ViewContext<'a> {
-    pub session: &'a rnnplay_engine::run::Session,
+    pub session: &'a rnnplay_run::Session,
     /// The free-running prefix, its length and temperature.
     pub prefix: String,
     pub length: usize,
@@ -106,7 +106,7 @@ pub trait ComputeView {
     }
 
     /// The view after an epoch, from its report and the view's value before it.
-    fn after_epoch(_report: &rnnplay_engine::run::EpochReport, previous: Option<&Self::Value>) -> Option<Self::Value> {
+    fn after_epoch(_report: &rnnplay_run::EpochReport, previous: Option<&Self::Value>) -> Option<Self::Value> {
         previous.cloned()
     }
 }
@@ -170,7 +170,7 @@ macro_rules! declare_views {
                     &self,
                     when: When,
                     cx: &ViewContext<'_>,
-                    report: Option<&rnnplay_engine::run::EpochReport>,
+                    report: Option<&rnnplay_run::EpochReport>,
                 ) -> Result<(), String> {
                     $(
                         if <view::$name as ComputeView>::WHEN == when {

@@ -14,7 +14,7 @@ use crate::run_loop::{drive, prepare, Deliver, Run};
 use crate::settings::cores_for;
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::run::{Session, Shard};
+use rnnplay_run::{Session, Shard};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;

@@ -4,9 +4,9 @@
 
 use anyhow::{Context, Result};
 use rnnplay_engine::backend::{Backend, MatmulVariant};
-use rnnplay_engine::bench::gemm_gflops;
-use rnnplay_engine::clock::wall_clock;
 use rnnplay_engine::options::backend_from_env;
+use rnnplay_run::bench::gemm_gflops;
+use rnnplay_run::clock::wall_clock;
 use std::rc::Rc;
 
 /// One measured (size, variant) cell.

@@ -2,18 +2,18 @@
 //! the GFLOP/s of the step's matmuls against the adapter's best GEMM measured in the same run,
 //! dispatches and submits per step, the host time of a step, and peak buffer memory — with the
 //! concise layers fused, unfused or both, and plan replay on, off or both. The measurement
-//! itself is `rnnplay_engine::bench`, shared with the page's `?bench=1`; this file loads the
+//! itself is `rnnplay_run::bench`, shared with the page's `?bench=1`; this file loads the
 //! data and prints.
 
 use anyhow::{bail, Context, Result};
 use rnnplay_data::{Dataset, Hub};
-use rnnplay_engine::bench::{
+use rnnplay_engine::options::backend_by_name;
+use rnnplay_engine::EngineOptions;
+use rnnplay_run::bench::{
     best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
 };
-use rnnplay_engine::clock::wall_clock;
-use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::presets::seq2seq_preset;
-use rnnplay_engine::EngineOptions;
+use rnnplay_run::clock::wall_clock;
+use rnnplay_run::presets::seq2seq_preset;
 use std::rc::Rc;
 use std::time::Instant;
 

@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 use rnnplay_data::prompt::{decode, encode};
 use rnnplay_engine::generate::{generate, Decoding};
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::run::{RunData, RunSpec};
 use rnnplay_engine::EngineOptions;
+use rnnplay_run::{RunData, RunSpec};
 use std::time::Instant;
 
 /// Settings of the demo run.

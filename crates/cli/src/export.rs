@@ -1,14 +1,14 @@
 //! `rnnplay export --pytorch run.py --checkpoint F`: writes the PyTorch script that continues
-//! the run saved in F (`rnnplay_engine::export::pytorch_script`), after the same output checks
+//! the run saved in F (`rnnplay_run::export::pytorch_script`), after the same output checks
 //! as training: a regular, writable file that is none of the run's inputs (the checkpoint, the
 //! corpus it trained on, the dataset cache).
 
 use crate::outputs::{check_paths, write_atomically};
 use anyhow::{Context, Result};
 use clap::Args;
-use rnnplay_engine::export::{pytorch_script, pytorch_seq2seq_script};
-use rnnplay_engine::run::RunSpec;
 use rnnplay_engine::{Checkpoint, Seq2SeqCheckpoint};
+use rnnplay_run::export::{pytorch_script, pytorch_seq2seq_script};
+use rnnplay_run::RunSpec;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]

@@ -1,8 +1,8 @@
 //! `rnnplay lessons`: the lessons of the page (`?lesson=NAME`), each with what to watch and the
-//! commands that run it here (`rnnplay_engine::lessons`).
+//! commands that run it here (`rnnplay_run::lessons`).
 
 use anyhow::{bail, Result};
-use rnnplay_engine::lessons::{lesson, Lesson, LESSONS};
+use rnnplay_run::lessons::{lesson, Lesson, LESSONS};
 
 pub fn run(name: Option<&str>, json: bool) -> Result<()> {
     let chosen: Vec<&Lesson> = match name {

@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::Checkpoint;
 use rnnplay_engine::EngineOptions;
+use rnnplay_engine::{Checkpoint, Seq2SeqCheckpoint};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -42,7 +42,12 @@ pub struct PredictArgs {
 pub fn run(args: &PredictArgs) -> Result<()> {
     let path = &args.checkpoint;
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
-    let checkpoint = Checkpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
+    let checkpoint = Checkpoint::from_bytes(&bytes)
+        .map_err(|err| match Seq2SeqCheckpoint::from_bytes(&bytes) {
+            Ok(_) => anyhow::anyhow!("{err}: rnnplay translate runs encoder-decoders"),
+            Err(_) => err.into(),
+        })
+        .with_context(|| format!("loading {}", path.display()))?;
     for warning in checkpoint.warnings() {
         crate::terminal::warn(&format!("{}: {warning}", path.display()));
     }

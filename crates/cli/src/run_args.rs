@@ -4,9 +4,9 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
-use rnnplay_engine::run::fields::{Input, SETTINGS};
-use rnnplay_engine::run::{DataSource, FieldError, RunSpec};
+use rnnplay_run::fields::{Input, SETTINGS};
+use rnnplay_run::presets::{PRESETS, SEQ2SEQ_PRESETS};
+use rnnplay_run::{DataSource, FieldError, RunSpec};
 
 /// The most tokens one prediction generates.
 pub const MAX_GENERATED: usize = 100_000;
@@ -21,7 +21,7 @@ pub fn generation_length(text: &str) -> Result<usize, String> {
 
 /// Parses a flag's number that must fit an f32, with `RunSpec::set`'s check and words.
 pub fn f32_value(text: &str) -> Result<f32, String> {
-    rnnplay_engine::run::spec::parse_number(text).map(|value| value as f32)
+    rnnplay_run::spec::parse_number(text).map(|value| value as f32)
 }
 
 /// The backends a command can open.
@@ -68,7 +68,7 @@ pub fn describe_presets() -> String {
 }
 
 /// Every setting of a run as a flag, made from the engine's one declaration of the settings
-/// (`rnnplay_engine::run::fields::SETTINGS`): `--key-with-dashes VALUE` with that setting's
+/// (`rnnplay_run::fields::SETTINGS`): `--key-with-dashes VALUE` with that setting's
 /// help. Values stay text here (a negative number too), so that `RunSpec::set` and `validate`
 /// judge every one of them and the message names the flag.
 #[derive(Debug, Clone, Default)]

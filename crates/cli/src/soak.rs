@@ -1,6 +1,6 @@
 //! `rnnplay bench soak`: trains one run for minutes and prints its memory every so often — the
 //! resident set (Linux: /proc/self/statm) and the backend's live and pooled buffers — then says
-//! whether each stayed flat after the warm-up (`rnnplay_engine::soak`). Exits with an error when
+//! whether each stayed flat after the warm-up (`rnnplay_run::soak`). Exits with an error when
 //! one grew, so a script can fail on a leak.
 
 use crate::run_args::RunArgs;
@@ -8,10 +8,10 @@ use crate::train::Loaded;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_engine::backend::LocalFuture;
-use rnnplay_engine::clock::wall_clock;
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::soak::{endless, growing, growth, soak, HostMemory, MemorySample, SoakHost, Span, MIN_SAMPLES};
 use rnnplay_engine::EngineOptions;
+use rnnplay_run::clock::wall_clock;
+use rnnplay_run::soak::{endless, growing, growth, soak, HostMemory, MemorySample, SoakHost, Span, MIN_SAMPLES};
 use std::rc::Rc;
 
 #[derive(Args, Debug)]

@@ -6,8 +6,8 @@ use crate::tokens::{decode, encode_with_warning};
 use anyhow::Result;
 use rnnplay_engine::backend::Backend;
 use rnnplay_engine::generate::{generate, Decoding};
-use rnnplay_engine::run::{BackendSpeed, EpochReport, LanguageRun, RunSpec, Session};
 use rnnplay_engine::translate::translation_example;
+use rnnplay_run::{BackendSpeed, EpochReport, LanguageRun, RunSpec, Session};
 use std::path::Path;
 use std::rc::Rc;
 

@@ -9,7 +9,7 @@ use rnnplay_data::translation::{bleu, preprocess_nmt};
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::translate::{encode_source, teacher_forced_reference, translate};
 use rnnplay_engine::EngineOptions;
-use rnnplay_engine::Seq2SeqCheckpoint;
+use rnnplay_engine::{Checkpoint, Seq2SeqCheckpoint};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -32,7 +32,12 @@ pub struct TranslateArgs {
 pub fn run(args: &TranslateArgs) -> Result<()> {
     let path = &args.checkpoint;
     let bytes = std::fs::read(path).with_context(|| format!("reading --checkpoint {}", path.display()))?;
-    let checkpoint = Seq2SeqCheckpoint::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
+    let checkpoint = Seq2SeqCheckpoint::from_bytes(&bytes)
+        .map_err(|err| match Checkpoint::from_bytes(&bytes) {
+            Ok(_) => anyhow::anyhow!("{err}: rnnplay predict runs language models"),
+            Err(_) => err.into(),
+        })
+        .with_context(|| format!("loading {}", path.display()))?;
     for warning in checkpoint.warnings() {
         crate::terminal::warn(&format!("{}: {warning}", path.display()));
     }

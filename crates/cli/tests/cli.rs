@@ -399,7 +399,8 @@ fn checkpoints_of_the_wrong_kind_and_language_model_flags_are_refused() {
     json_line(&rnnplay_offline(&full));
     let out = rnnplay_offline(&["translate", "--checkpoint", lm.to_str().unwrap(), "--backend", "cpu", "go ."]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("not an encoder-decoder"), "{stderr}");
+    let hint = "not an encoder-decoder: rnnplay predict runs language models";
+    assert!(!out.status.success() && stderr.contains(hint), "{stderr}");
     let out = rnnplay_offline(&["train", "--preset", "d2l-seq2seq", "--backend", "cpu", "--sampling", "random"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("--sampling applies to language models"), "{stderr}");

@@ -268,7 +268,7 @@ fn check_param_count(tensors: &NamedTensors, expected: Option<usize>, model_name
 
 /// Writes every tensor into the parameter of its name; each must be present with its exact
 /// shape, and nothing else may be there.
-pub(crate) fn load_params(params: &[Param], tensors: &NamedTensors, model_name: &str) -> Result<()> {
+pub fn load_params(params: &[Param], tensors: &NamedTensors, model_name: &str) -> Result<()> {
     let by_name: HashMap<&str, (&Vec<usize>, &Vec<f32>)> =
         tensors.iter().map(|(n, s, v)| (n.as_str(), (s, v))).collect();
     for param in params {
@@ -328,10 +328,7 @@ impl Checkpoint {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let parsed = Parsed::from_bytes(bytes)?;
         if parsed.kind() != LANGUAGE_MODEL {
-            return Err(invalid(format!(
-                "it holds a {} model, not a language model (use rnnplay translate for encoder-decoders)",
-                parsed.kind()
-            )));
+            return Err(invalid(format!("it holds a {} model, not a language model", parsed.kind())));
         }
         let config: ModelConfig = parsed.json("config")?;
         config.validate()?;
@@ -395,10 +392,7 @@ impl Seq2SeqCheckpoint {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let parsed = Parsed::from_bytes(bytes)?;
         if parsed.kind() != SEQ2SEQ {
-            return Err(invalid(format!(
-                "it holds a {} model, not an encoder-decoder (use rnnplay predict for language models)",
-                parsed.kind()
-            )));
+            return Err(invalid(format!("it holds a {} model, not an encoder-decoder", parsed.kind())));
         }
         let config: Seq2SeqConfig = parsed.json("config")?;
         config.validate()?;

@@ -20,8 +20,8 @@ pub struct GradClipper {
     norm: Tensor,
 }
 
-/// The message every host shows for a bad clipping threshold.
-pub(crate) fn clip_problem(max_norm: f32) -> Option<String> {
+/// The message for a bad clipping threshold.
+pub fn clip_problem(max_norm: f32) -> Option<String> {
     (!(max_norm.is_finite() && max_norm > 0.0))
         .then(|| format!("the clipping threshold θ must be a positive finite number (got {max_norm}); d2l uses 1"))
 }

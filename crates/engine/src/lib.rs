@@ -2,25 +2,18 @@
 //! optimizers and global-norm gradient clipping. See `docs/ARCHITECTURE.md`.
 
 pub mod backend;
-pub mod bench;
 pub mod checkpoint;
 pub mod clip;
-pub mod clock;
 pub mod error;
-pub mod export;
 pub mod generate;
 pub mod init;
 pub mod inspect;
-pub mod lessons;
 pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod options;
 pub mod param;
-pub mod presets;
 pub mod replay;
-pub mod run;
-pub mod soak;
 pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
@@ -37,6 +30,5 @@ pub use init::{Init, InitRng};
 pub use optim::{Adam, LrSchedule, Optimizer, Sgd};
 pub use options::EngineOptions;
 pub use param::{zero_grads, Param};
-pub use run::{RunData, RunSpec, Session};
 pub use tape::{Tape, Var};
 pub use tensor::{DType, Tensor};

@@ -11,8 +11,8 @@ use crate::param::Param;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-/// The message every host shows for a bad learning rate.
-pub(crate) fn lr_problem(lr: f32) -> Option<String> {
+/// The message for a bad learning rate.
+pub fn lr_problem(lr: f32) -> Option<String> {
     (!(lr.is_finite() && lr > 0.0)).then(|| {
         format!(
             "the learning rate must be a positive finite number (got {lr}); d2l uses 1 with SGD and 0.005 with Adam"

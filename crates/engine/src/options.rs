@@ -1,7 +1,7 @@
 //! How the engine executes, as one value the host passes in: the matmul variant, subgroup
 //! kernels, fused recurrent layers and plan replay. None of these changes what a run computes
-//! (the tests compare each against its alternative), only how fast. Natively the hosts read them
-//! from environment variables with [`EngineOptions::from_env`]; the page uses the defaults.
+//! (the tests compare each against its alternative), only how fast. A native host can read them
+//! from environment variables with [`EngineOptions::from_env`].
 
 use crate::backend::{
     default_cpu_threads, require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant, MAX_CPU_THREADS,
@@ -73,13 +73,13 @@ fn threads_from_env() -> Result<Option<usize>> {
 }
 
 /// The CPU backend with `options`' thread count.
-pub(crate) fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
+pub fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
     Rc::new(CpuBackend::with_threads(options.cpu_threads.unwrap_or_else(default_cpu_threads)))
 }
 
 /// The GPU backend when an adapter opens; `None` when none does, unless `RNNPLAY_REQUIRE_GPU=1`
 /// makes that an error.
-pub(crate) async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> {
+pub async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> {
     match GpuBackend::new(options.matmul, options.subgroups).await {
         Ok(gpu) => Ok(Some(Rc::new(gpu))),
         Err(err) if require_gpu() => Err(err),

@@ -1,5 +1,5 @@
 //! The benchmark page (`?bench=1`): the same presets and measurement as `rnnplay bench
-//! presets` (`rnnplay_engine::bench`), run in the browser on its backend, in a table that
+//! presets` (`rnnplay_run::bench`), run in the browser on its backend, in a table that
 //! headless Chromium can read (`#bench-table`, one row per preset, layer and replay mode, with
 //! `data-*` attributes; `#bench-status[data-phase]` is `running`, `finished` or `failed`).
 
@@ -13,11 +13,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
 use rnnplay_engine::backend::LocalFuture;
-use rnnplay_engine::bench::{best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Run};
-use rnnplay_engine::presets::seq2seq_preset;
-use rnnplay_engine::run::{DataSource, RunSpec};
-use rnnplay_engine::soak::{endless, growing, growth, soak, MemorySample, SoakHost, Span};
 use rnnplay_engine::{Backend, EngineOptions};
+use rnnplay_run::bench::{best_gemm_gflops, has_concise_layers, measure_preset, BenchData, Clocks, Layers, Run};
+use rnnplay_run::presets::seq2seq_preset;
+use rnnplay_run::soak::{endless, growing, growth, soak, MemorySample, SoakHost, Span};
+use rnnplay_run::{DataSource, RunSpec};
 use std::rc::Rc;
 
 /// The Time Machine: the copy served with the page, else d2l's public address (sha1-checked).

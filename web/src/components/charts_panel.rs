@@ -7,7 +7,7 @@ pub(crate) mod through_time_chart;
 use super::chart::{Chart, Series};
 use crate::page::Page;
 use leptos::prelude::*;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::RunSpec;
 use through_time_chart::ThroughTimeChart;
 
 #[component]

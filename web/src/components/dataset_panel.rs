@@ -10,8 +10,8 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rnnplay_data::{Corpus, Dataset};
-use rnnplay_engine::run::fields::Panel;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::fields::Panel;
+use rnnplay_run::RunSpec;
 
 /// Where the page looks for The Time Machine first: the copy the build put beside it.
 const SERVED_TIME_MACHINE: &str = "data/timemachine.txt";

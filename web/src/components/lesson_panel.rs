@@ -1,4 +1,4 @@
-//! A lesson opened with `?lesson=NAME` (`rnnplay_engine::lessons`): what the student will see
+//! A lesson opened with `?lesson=NAME` (`rnnplay_run::lessons`): what the student will see
 //! and what to watch, and its runs — each one click from training (its settings go into the
 //! panels and it starts; a run in progress is kept in the runs table and ended), with the
 //! command that runs it from a terminal. A lesson's runs are overlaid on the comparison chart
@@ -6,8 +6,8 @@
 
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::lessons::Lesson;
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::lessons::Lesson;
+use rnnplay_run::RunSpec;
 
 #[component]
 pub fn LessonPanel(

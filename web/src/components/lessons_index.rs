@@ -1,9 +1,9 @@
-//! The lessons index: every lesson of `rnnplay_engine::lessons` as a card — its title, the d2l
+//! The lessons index: every lesson of `rnnplay_run::lessons` as a card — its title, the d2l
 //! section it follows, what it shows — linking to `?lesson=NAME`. It is the page's landing view
 //! on a first visit; the playground is one click away.
 
 use leptos::prelude::*;
-use rnnplay_engine::lessons::LESSONS;
+use rnnplay_run::lessons::LESSONS;
 
 #[component]
 pub fn LessonsIndex(

@@ -4,13 +4,13 @@
 //! message from [`RunSpec::validate`] — the words the CLI prints after the flag. Fields are
 //! locked while a run exists; Reset unlocks them. Which fields there are, their labels, help
 //! (as a tooltip) and choices come from the engine's one declaration of the settings
-//! (`rnnplay_engine::run::fields`).
+//! (`rnnplay_run::fields`).
 
 use crate::ui::{Phase, Ui};
 use leptos::prelude::*;
-use rnnplay_engine::presets::{PRESETS, SEQ2SEQ_PRESETS};
-use rnnplay_engine::run::fields::{Field, Input, Panel, SETTINGS};
-use rnnplay_engine::run::RunSpec;
+use rnnplay_run::fields::{Field, Input, Panel, SETTINGS};
+use rnnplay_run::presets::{PRESETS, SEQ2SEQ_PRESETS};
+use rnnplay_run::RunSpec;
 
 /// One labelled text field bound to the setting `field`.
 fn text_field(settings: RwSignal<RunSpec>, ui: Ui, field: &'static Field) -> impl IntoView {

@@ -66,7 +66,7 @@ pub struct Counters {
 }
 
 /// The buffers a backend holds now: what a long run watches to see that memory stays flat
-/// (`rnnplay bench soak`, the page's memory line).
+/// (soak runs watch it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryUse {
     /// Buffers allocated and not freed (tensors alive, plans' temporaries).
@@ -84,7 +84,7 @@ pub enum BackendKind {
     Gpu,
 }
 
-/// A description of the running backend, for logs, benchmarks and `--json` summaries.
+/// A description of the running backend, for logs, benchmarks and summaries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendInfo {
     pub kind: BackendKind,

@@ -85,8 +85,8 @@ pub fn unit_values(values: &[f32], hidden: usize, unit: usize) -> Vec<f32> {
 }
 
 /// The units of (steps, hidden) row-major `values` ordered by how much they vary over the steps
-/// (variance, largest first): the units that track something in the text come first. The
-/// page's heatmap and both CLI views order units with it.
+/// (variance, largest first): the units that track something in the text come first. A view of
+/// the units can order them with it.
 pub fn units_by_variance(values: &[f32], hidden: usize) -> Vec<usize> {
     let mut scored: Vec<(usize, f32)> = (0..hidden).map(|u| (u, variance(&unit_values(values, hidden, u)))).collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -127,7 +127,7 @@ pub fn at_temperature(logits: &[f32], temperature: f32) -> Vec<f32> {
 }
 
 /// A gradient magnitude mapped to [0, 1] for shading: log scale over the three decades below
-/// `peak` (1 at the peak, 0 at a thousandth of it or less). The page and the CLI shade with it.
+/// `peak` (1 at the peak, 0 at a thousandth of it or less). Views shade with it.
 pub fn log_level(value: f32, peak: f32) -> f32 {
     if peak > 0.0 && value > 0.0 {
         ((value / peak).log10() / 3.0 + 1.0).clamp(0.0, 1.0)

@@ -48,7 +48,7 @@ impl ModelConfig {
         Self { cell, scratch, vocab_size, hidden_size, num_layers: 1, dropout: 0.0, embedding_dim: None }
     }
 
-    /// The model's name as the CLI spells it: `gru`, `gru-scratch`, ….
+    /// The model's name: `gru`, `gru-scratch`, ….
     pub fn model_name(&self) -> String {
         format!("{}{}", self.cell.name(), if self.scratch { "-scratch" } else { "" })
     }

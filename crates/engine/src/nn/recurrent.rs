@@ -238,8 +238,8 @@ impl RecurrentModel {
     /// Chooses how the layers run: fused (the default: one tape node per layer per window, two
     /// dispatches per time step each way, ops/recurrent.rs) or composed from primitive ops, one
     /// node per operation and time step — the oracle the fused kernels are tested against and
-    /// the baseline `rnnplay bench presets --layers unfused` measures. Set by
-    /// `EngineOptions::fused_layers` when a session is built.
+    /// the baseline the fused layers' speed-up is measured against. Set from
+    /// `EngineOptions::fused_layers`.
     pub fn set_fused_layers(&self, fused: bool) {
         self.fused.set(fused);
     }

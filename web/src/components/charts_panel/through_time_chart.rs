@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use rnnplay_engine::run::EpochReport;
+use rnnplay_run::EpochReport;
 
 /// The chart's curves after an epoch: its report's as the latest, the run's first epoch's kept
 /// from before (an epoch without the measure leaves them as they were).

@@ -2,7 +2,7 @@
 
 use crate::error::{EngineError, Result};
 
-/// One adapter as `rnnplay devices` prints it.
+/// One adapter: what a host lists to choose from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdapterSummary {
     pub name: String,

@@ -10,14 +10,14 @@ use super::language::LanguageRun;
 use super::shard::Shard;
 use super::spec::{RunSpec, Task};
 use super::task::{EpochReport, EpochSettings, TaskTraining};
-use crate::backend::{Backend, BackendKind};
-use crate::checkpoint::Checkpoint;
-use crate::error::{EngineError, Result};
-use crate::nn::LanguageModel;
-use crate::optim::{LrSchedule, Optimizer};
-use crate::options::EngineOptions;
-use crate::param::Param;
-use crate::tensor::Tensor;
+use rnnplay_engine::backend::{Backend, BackendKind};
+use rnnplay_engine::checkpoint::Checkpoint;
+use rnnplay_engine::error::{EngineError, Result};
+use rnnplay_engine::nn::LanguageModel;
+use rnnplay_engine::optim::{LrSchedule, Optimizer};
+use rnnplay_engine::options::EngineOptions;
+use rnnplay_engine::param::Param;
+use rnnplay_engine::tensor::Tensor;
 use std::rc::Rc;
 
 /// The kind of run a session trains: its half that differs by kind (`task.rs`).

@@ -140,7 +140,7 @@ pub fn seq2seq_preset(name: &str) -> Option<&'static Seq2SeqPreset> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::parse_model_name;
+    use rnnplay_engine::nn::parse_model_name;
 
     #[test]
     fn every_preset_names_a_known_model_and_d2l_values() {

@@ -16,34 +16,15 @@ checkpoint's weights and trains on.
 reads them. Needs only torch.
 """
 
-import argparse
-import io
-import json
-import math
-import os
-import pathlib
-import random
-import struct
-import zipfile
+__COMMON__
 
-import torch
-from torch import nn
-from torch.nn import functional as F
-
-# What the rnnplay run was: its spec, the model's architecture, the vocabularies it trained with,
-# the sentence length, and (toy tasks) the pairs it generated.
-SPEC = json.loads(__SPEC__)
-CONFIG = json.loads(__CONFIG__)
+# The encoder-decoder's: its vocabularies, the sentence length, and (toy tasks) the pairs it
+# generated.
 SRC_VOCAB = json.loads(__SRC_VOCAB__)
 TGT_VOCAB = json.loads(__TGT_VOCAB__)
 NUM_STEPS = __NUM_STEPS__
 PAIRS = json.loads(__PAIRS__)
-CHECKPOINT = __CHECKPOINT__
-EPOCHS_DONE = __EPOCHS__
 PAD, BOS, EOS = (TGT_VOCAB.index(t) for t in ("<pad>", "<bos>", "<eos>"))
-
-
-__COMMON__
 
 
 def preprocess_nmt(text):
@@ -189,17 +170,13 @@ def main():
 
     src, tgt, valid = arrays(load_pairs(args.data))
     model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
-    params = list(net.parameters())
-    optimizer = make_optimizer(params)
     batch_size = SPEC["batch_size"]
-    for epoch in range(EPOCHS_DONE, args.epochs):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(epoch, args.epochs)
+
+    def batches(epoch):
         # rnnplay's ramp: from 0 in the first epoch to the spec's probability in the last.
         sampling = SPEC["scheduled_sampling"] * epoch / max(args.epochs - 1, 1)
         order = list(range(len(src)))
         random.shuffle(order)  # d2l's DataLoader(shuffle=True); the last batch may be smaller
-        total, tokens, norms = 0.0, 0, []
         for i in range(0, len(order), batch_size):
             # With DDP each process trains its share of the batch's rows.
             if len(order[i : i + batch_size]) < world:
@@ -208,15 +185,14 @@ def main():
             x, y, y_valid = src[rows].to(device), tgt[rows].to(device), valid[rows].to(device)
             dec_in = torch.cat((torch.full((len(rows), 1), BOS, device=device), y[:, :-1]), 1)
             loss, ce = masked_ce(model(x, dec_in, sampling), y, y_valid)
-            optimizer.zero_grad()
-            loss.backward()
-            norms.append(grad_clipping(params, SPEC["clip"]))
-            optimizer.step()
-            total, tokens = total + ce, tokens + y_valid.sum().item()
-        if rank == 0:
-            line = {"epoch": epoch + 1, "per_token_ce": total / max(tokens, 1), "grad_norm": sum(norms) / max(len(norms), 1)}
-            print(json.dumps(line), flush=True)
+            yield loss, ce, y_valid.sum().item()
+
+    def epoch_line(epoch, per_token_ce, grad_norm):
+        return {"epoch": epoch, "per_token_ce": per_token_ce, "grad_norm": grad_norm}
+
+    train_epochs(args, rank, net, batches, epoch_line)
     finish(args, rank, net, metadata)
+
 
 if __name__ == "__main__":
     main()

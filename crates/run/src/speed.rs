@@ -6,11 +6,11 @@
 //! answer per adapter and [`RunSpec::speed_key`], the CLI's `--backend auto` measures each time.
 
 use super::{RunData, RunSpec};
-use crate::backend::Backend;
 use crate::clock::Clock;
-use crate::error::Result;
-use crate::options::{backend_by_name, cpu_backend, gpu_if_any};
-use crate::EngineOptions;
+use rnnplay_engine::backend::Backend;
+use rnnplay_engine::error::Result;
+use rnnplay_engine::options::{backend_by_name, cpu_backend, gpu_if_any};
+use rnnplay_engine::EngineOptions;
 use std::rc::Rc;
 
 /// Minibatches trained before timing: the first records the step and compiles the GPU's

@@ -5,7 +5,7 @@
 //! read this table, so a new setting is a field of `RunSpec`, its default, its check in
 //! `validate` and one row here.
 
-use crate::optim::Optimizer;
+use rnnplay_engine::optim::Optimizer;
 
 /// Which kind of run a setting means something for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,28 @@
-# --- shared by rnnplay's exported scripts: safetensors without dependencies, d2l's clipping,
-# --- rnnplay's learning-rate schedules, the command line and the processes (DDP).
+# --- shared by rnnplay's exported scripts: the run's spec, safetensors without dependencies,
+# --- d2l's clipping, rnnplay's optimizers and learning-rate schedules, the training loop, the
+# --- command line and the processes (DDP). The task's own data and model code follow it.
+
+import argparse
+import io
+import json
+import math
+import os
+import pathlib
+import random
+import re
+import struct
+import zipfile
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# What the rnnplay run was: its spec, the model's architecture, the checkpoint it saved and the
+# epochs that had trained.
+SPEC = json.loads(__SPEC__)
+CONFIG = json.loads(__CONFIG__)
+CHECKPOINT = __CHECKPOINT__
+EPOCHS_DONE = __EPOCHS__
 
 
 def read_safetensors(path):
@@ -62,6 +85,27 @@ def lr_at(epoch, epochs):
             return base * (epoch + 1) / warmup
         return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / max(epochs - warmup, 1)))
     return base
+
+
+def train_epochs(args, rank, net, batches, epoch_line):
+    """rnnplay's training loop, as d2l's: each epoch at its scheduled rate; for each
+    (loss, summed loss, count) that `batches(epoch)` yields, the gradients zeroed, backward,
+    clipped to θ and the update; then (first process) the epoch's JSON line,
+    `epoch_line(epoch, summed / count, mean pre-clip norm)`."""
+    params = list(net.parameters())
+    optimizer = make_optimizer(params)
+    for epoch in range(EPOCHS_DONE, args.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch, args.epochs)
+        total, count, norms = 0.0, 0, []
+        for loss, summed, n in batches(epoch):
+            optimizer.zero_grad()
+            loss.backward()
+            norms.append(grad_clipping(params, SPEC["clip"]))
+            optimizer.step()
+            total, count = total + summed, count + n
+        if rank == 0:
+            print(json.dumps(epoch_line(epoch + 1, total / max(count, 1), sum(norms) / max(len(norms), 1))), flush=True)
 
 
 def command_line(data_default, data_help, check_help):

@@ -6,9 +6,9 @@
 //! (`export_pytorch_seq2seq.py`). Both share `export_common.py` (safetensors, clipping, the
 //! schedules). For a run that outgrows a browser or one machine.
 
-use crate::checkpoint::{Checkpoint, Seq2SeqCheckpoint};
-use crate::error::{EngineError, Result};
-use crate::run::{DataSource, RunSpec};
+use crate::{DataSource, RunSpec};
+use rnnplay_engine::checkpoint::{Checkpoint, Seq2SeqCheckpoint};
+use rnnplay_engine::error::{EngineError, Result};
 use std::collections::BTreeMap;
 
 const TEMPLATE: &str = include_str!("export_pytorch.py");
@@ -49,7 +49,7 @@ pub fn pytorch_script(checkpoint: &Checkpoint, checkpoint_path: &str) -> Result<
         ("__VOCAB__", json_literal(&vocab)?),
         ("__TOKENS__", python_str(checkpoint.token_kind.name())?),
     ]);
-    Ok(substitute(TEMPLATE, &values))
+    Ok(substitute(&with_common(TEMPLATE), &values))
 }
 
 /// The PyTorch script that continues the encoder–decoder run saved in `checkpoint` (which must
@@ -59,7 +59,7 @@ pub fn pytorch_script(checkpoint: &Checkpoint, checkpoint_path: &str) -> Result<
 pub fn pytorch_seq2seq_script(checkpoint: &Seq2SeqCheckpoint, checkpoint_path: &str) -> Result<String> {
     let (spec, epochs) = run_of(&checkpoint.extra)?;
     let pairs = match spec.source() {
-        DataSource::Toy(task) => Some(crate::run::encoder_decoder::toy_pairs(task, spec.num_examples, spec.seed)?.0),
+        DataSource::Toy(task) => Some(crate::encoder_decoder::toy_pairs(task, spec.num_examples, spec.seed)?.0),
         _ => None,
     };
     let mut values = common_values(&spec, epochs, checkpoint_path)?;
@@ -70,7 +70,7 @@ pub fn pytorch_seq2seq_script(checkpoint: &Seq2SeqCheckpoint, checkpoint_path: &
         ("__NUM_STEPS__", checkpoint.num_steps.to_string()),
         ("__PAIRS__", json_literal(&pairs)?),
     ]);
-    Ok(substitute(SEQ2SEQ_TEMPLATE, &values))
+    Ok(substitute(&with_common(SEQ2SEQ_TEMPLATE), &values))
 }
 
 /// The run a checkpoint's metadata describes: its spec and the epochs it trained.
@@ -87,10 +87,15 @@ fn run_of(extra: &BTreeMap<String, String>) -> Result<(RunSpec, usize)> {
     Ok((spec, epochs))
 }
 
-/// What every script states about its run, and the functions they share.
+/// `template` with the code every script shares in place of `__COMMON__` (before the run's
+/// values go in, so that the shared code's own keys are filled too).
+fn with_common(template: &str) -> String {
+    substitute(template, &[("__COMMON__", COMMON.trim_end().to_string())])
+}
+
+/// What every script states about its run.
 fn common_values(spec: &RunSpec, epochs: usize, checkpoint_path: &str) -> Result<Vec<(&'static str, String)>> {
     Ok(vec![
-        ("__COMMON__", COMMON.trim_end().to_string()),
         ("__DESCRIBE__", docstring_safe(&spec.describe())),
         ("__CHECKPOINT_NAME__", docstring_safe(checkpoint_path)),
         ("__SPEC__", json_literal(spec)?),
@@ -125,8 +130,8 @@ fn substitute(template: &str, values: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::config::{CellKind, ModelConfig};
     use rnnplay_data::{TokenKind, Vocab};
+    use rnnplay_engine::nn::config::{CellKind, ModelConfig};
     use std::collections::BTreeMap;
 
     fn checkpoint(scratch: bool, spec: Option<&RunSpec>) -> Checkpoint {
@@ -169,7 +174,7 @@ mod tests {
 
     #[test]
     fn an_encoder_decoder_script_carries_a_toy_tasks_pairs() {
-        use crate::nn::Seq2SeqConfig;
+        use rnnplay_engine::nn::Seq2SeqConfig;
         let mut spec = RunSpec::preset("toy-reverse").unwrap();
         spec.num_examples = 50;
         let config = Seq2SeqConfig {
@@ -195,7 +200,7 @@ mod tests {
         assert!(script.contains("NUM_STEPS = 7") && script.contains("EPOCHS_DONE = 0"));
         let pairs = script.lines().find(|l| l.starts_with("PAIRS = ")).unwrap();
         let (source, _) =
-            crate::run::encoder_decoder::toy_pairs(rnnplay_data::toy::ToyTask::Reverse, 50, spec.seed).unwrap();
+            crate::encoder_decoder::toy_pairs(rnnplay_data::toy::ToyTask::Reverse, 50, spec.seed).unwrap();
         let first = serde_json::to_string(&source[0]).unwrap().replace('"', "\\\"");
         assert!(pairs.contains(&first), "{first} in {}", &pairs[..200.min(pairs.len())]);
         spec.data = "fra-eng".into();

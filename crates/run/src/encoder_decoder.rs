@@ -6,19 +6,19 @@ use super::data::RunData;
 use super::shard::Shard;
 use super::spec::{DataSource, RunSpec, TOY_HELD_OUT, TOY_LENGTHS};
 use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
-use crate::backend::Backend;
-use crate::checkpoint::Seq2SeqCheckpoint;
-use crate::error::Result;
-use crate::nn::Seq2Seq;
-use crate::optim::OptimizerState;
-use crate::options::EngineOptions;
-use crate::param::Param;
-use crate::translate::Seq2SeqTrainer;
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{
     epoch_rng, pairs_from_file, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairBatch, PairDataset,
 };
+use rnnplay_engine::backend::Backend;
+use rnnplay_engine::checkpoint::Seq2SeqCheckpoint;
+use rnnplay_engine::error::Result;
+use rnnplay_engine::nn::Seq2Seq;
+use rnnplay_engine::optim::OptimizerState;
+use rnnplay_engine::options::EngineOptions;
+use rnnplay_engine::param::Param;
+use rnnplay_engine::train::Seq2SeqTrainer;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -170,17 +170,17 @@ impl TaskTraining for Seq2SeqRun {
             let rows = batch.rows(shard.rows(batch.batch_size));
             self.trainer.backward_share(&self.model, &self.data.tgt_vocab, &rows, &|step| shard.seed(step))?;
             // The loss sums over target tokens: the workers' shares add up as they are.
-            let share = self.trainer.core.read_share(self.model.params(), 1.0).await?;
+            let share = self.trainer.core_mut().read_share(self.model.params(), 1.0).await?;
             Ok((share, batch.target_tokens()))
         })
     }
 
     fn apply_sum(&mut self, sum: &[f32]) -> Result<()> {
-        self.trainer.core.apply_sum(self.model.params(), sum)
+        self.trainer.core_mut().apply_sum(self.model.params(), sum)
     }
 
     fn share_len(&mut self) -> Result<usize> {
-        self.trainer.core.share_len(self.model.params())
+        self.trainer.core_mut().share_len(self.model.params())
     }
 
     fn checkpoint<'a>(
@@ -203,16 +203,16 @@ impl TaskTraining for Seq2SeqRun {
     }
 
     fn position(&self) -> (u32, usize) {
-        self.trainer.core.position()
+        self.trainer.core().position()
     }
 
     fn optimizer_state(&self) -> TaskFuture<'_, OptimizerState> {
-        Box::pin(self.trainer.core.optimizer().state())
+        Box::pin(self.trainer.core().optimizer().state())
     }
 
     fn restore(&mut self, optimizer: &OptimizerState, position: (u32, usize)) -> Result<()> {
         let params = self.model.params().to_vec();
-        self.trainer.core.restore(&params, optimizer, position)
+        self.trainer.core_mut().restore(&params, optimizer, position)
     }
 
     fn streams(&self) -> (u128, Option<u128>) {

@@ -14,29 +14,12 @@ d2l's `train_ch8`; it loads the checkpoint's weights and trains on.
 and `rnnplay inspect` read them. Needs only torch.
 """
 
-import argparse
-import json
-import math
-import os
-import pathlib
-import random
-import re
-import struct
+__COMMON__
 
-import torch
-from torch import nn
-from torch.nn import functional as F
-
-# What the rnnplay run was: its spec, the model's architecture, the vocabulary it trained with.
-SPEC = json.loads(__SPEC__)
-CONFIG = json.loads(__CONFIG__)
+# The language model's: the vocabulary it trained with, and whether its tokens are characters or
+# words.
 VOCAB = json.loads(__VOCAB__)
 TOKENS = __TOKENS__
-CHECKPOINT = __CHECKPOINT__
-EPOCHS_DONE = __EPOCHS__
-
-
-__COMMON__
 
 
 def load_corpus(path):
@@ -185,14 +168,11 @@ def main():
         data = pathlib.Path(os.environ.get("RNNPLAY_DATA_DIR", pathlib.Path.home() / ".cache/rnnplay")) / "timemachine.txt"
     train, valid = load_corpus(data)
     model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
-    params = list(net.parameters())
-    optimizer = make_optimizer(params)
     batch_size, num_steps = SPEC["batch_size"], SPEC["num_steps"]
     iterate = seq_data_iter_random if SPEC["sampling"] == "random" else seq_data_iter_sequential
-    for epoch in range(EPOCHS_DONE, args.epochs):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(epoch, args.epochs)
-        total, count, norms, state = 0.0, 0, [], None
+
+    def batches(epoch):
+        state = None
         for x, y in iterate(train, batch_size, num_steps):
             # With DDP each process trains its share of the batch's rows.
             x, y = x[rank::world].to(device), y[rank::world].to(device)
@@ -202,18 +182,17 @@ def main():
                 state = detach(state)
             y_hat, state = model(x, state)
             loss = F.cross_entropy(y_hat, y.T.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            norms.append(grad_clipping(params, SPEC["clip"]))
-            optimizer.step()
-            total += loss.item() * y.numel()
-            count += y.numel()
-        if rank == 0:
-            line = {"epoch": epoch + 1, "perplexity": math.exp(total / max(count, 1)), "grad_norm": sum(norms) / max(len(norms), 1)}
-            if valid:
-                line["valid_perplexity"] = evaluate(net, valid, device, batch_size, num_steps)
-            print(json.dumps(line), flush=True)
+            yield loss, loss.item() * y.numel(), y.numel()
+
+    def epoch_line(epoch, mean_loss, grad_norm):
+        line = {"epoch": epoch, "perplexity": math.exp(mean_loss), "grad_norm": grad_norm}
+        if valid:
+            line["valid_perplexity"] = evaluate(net, valid, device, batch_size, num_steps)
+        return line
+
+    train_epochs(args, rank, net, batches, epoch_line)
     finish(args, rank, net, metadata)
+
 
 if __name__ == "__main__":
     main()

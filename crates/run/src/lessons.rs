@@ -4,7 +4,7 @@
 //! preset and what differs from it), so a lesson means the same runs in the page
 //! (`?lesson=NAME`) and on the command line (`rnnplay lessons` prints the commands).
 
-use crate::run::{FieldError, RunSpec};
+use crate::{FieldError, RunSpec};
 
 /// One run of a lesson: a label and its settings, applied to the preset they name.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,12 +4,12 @@
 //! words about the same bad value, and built in one place ([`RunSpec::build`]).
 
 use super::fields::{field_of, Applies, KEYS, SETTINGS};
-use crate::clip::clip_problem;
-use crate::nn::{parse_model_name, ModelConfig, Seq2SeqConfig};
-use crate::optim::{lr_problem, LrSchedule, Optimizer};
 use crate::presets::{preset, preset_names, seq2seq_preset, Preset, Seq2SeqPreset};
 use rnnplay_data::toy::ToyTask;
 use rnnplay_data::{Sampling, TokenKind};
+use rnnplay_engine::clip::clip_problem;
+use rnnplay_engine::nn::{parse_model_name, ModelConfig, Seq2SeqConfig};
+use rnnplay_engine::optim::{lr_problem, LrSchedule, Optimizer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -114,7 +114,7 @@ impl Default for RunSpec {
 /// Every key of a spec, in the order the query string lists them (`fields::SETTINGS`).
 pub const FIELDS: [&str; SETTINGS.len()] = KEYS;
 
-pub use crate::checkpoint::MAX_EPOCHS;
+pub use rnnplay_engine::checkpoint::MAX_EPOCHS;
 /// Source lengths of generated toy examples.
 pub(crate) const TOY_LENGTHS: (usize, usize) = (3, 5);
 /// Held-out toy examples (sharing no source with the training pairs).
@@ -355,7 +355,7 @@ impl RunSpec {
                     .into(),
             );
         }
-        use crate::nn::config::{MAX_LAYERS, MAX_SENTENCE_STEPS, MAX_WIDTH};
+        use rnnplay_engine::nn::config::{MAX_LAYERS, MAX_SENTENCE_STEPS, MAX_WIDTH};
         let mut bounded = vec![
             ("hidden", "hidden units", self.hidden, MAX_WIDTH),
             ("layers", "layers", self.layers, MAX_LAYERS),
@@ -477,7 +477,7 @@ impl RunSpec {
     }
 
     /// A language model's architecture for a vocabulary of `vocab_size`.
-    pub fn model_config(&self, vocab_size: usize) -> crate::Result<ModelConfig> {
+    pub fn model_config(&self, vocab_size: usize) -> rnnplay_engine::Result<ModelConfig> {
         let (cell, scratch) = parse_model_name(&self.model)?;
         let mut config = ModelConfig::new(cell, scratch, vocab_size, self.hidden);
         config.num_layers = self.layers;

@@ -5,13 +5,13 @@
 //! `pollster::block_on` drives it. Time comes from the caller (`Instant` natively,
 //! `performance.now()` in the page), so the module has no platform code.
 
-use crate::backend::{Backend, BackendKind, Kernel, MatmulVariant};
 use crate::clock::Clock;
-use crate::error::{EngineError, Result};
-use crate::options::EngineOptions;
 use crate::presets::preset;
-use crate::run::{DataSource, RunData, RunSpec, Session};
-use crate::tensor::Tensor;
+use crate::{DataSource, RunData, RunSpec, Session};
+use rnnplay_engine::backend::{Backend, BackendKind, Kernel, MatmulVariant};
+use rnnplay_engine::error::{EngineError, Result};
+use rnnplay_engine::options::EngineOptions;
+use rnnplay_engine::tensor::Tensor;
 use std::rc::Rc;
 
 /// The presets measured when none is named.
@@ -96,7 +96,7 @@ pub struct Measurement {
 pub struct Run {
     /// Concise layers fused (ignored for scratch models, which are primitive ops).
     pub fused: bool,
-    /// Plan replay on (see `crate::replay`).
+    /// Plan replay on (see `rnnplay_engine::replay`).
     pub replay: bool,
     /// Minibatches trained before the timing starts.
     pub warmup: usize,

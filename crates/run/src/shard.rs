@@ -1,7 +1,7 @@
 //! Which share of every minibatch a session trains when a run is split over several workers
 //! (`data_parallel.rs` trains it).
 
-use crate::error::{EngineError, Result};
+use rnnplay_engine::error::{EngineError, Result};
 use std::ops::Range;
 
 /// The most workers a run may be split over.

@@ -5,10 +5,10 @@
 //! test runs a short one. A leak of a buffer, a bind group or a few bytes per step shows as a
 //! series that keeps rising after the warm-up, which fills the pools and captures the plans.
 
-use crate::backend::{LocalFuture, MemoryUse};
 use crate::clock::Clock;
-use crate::error::{EngineError, Result};
-use crate::run::{RunSpec, Session};
+use crate::{RunSpec, Session};
+use rnnplay_engine::backend::{LocalFuture, MemoryUse};
+use rnnplay_engine::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 
 /// What the host can tell of its own memory, in bytes: natively the resident set; in the

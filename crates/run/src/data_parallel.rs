@@ -17,7 +17,7 @@
 use super::session::Session;
 use super::shard::Shard;
 use super::task::EpochReport;
-use crate::error::{EngineError, Result};
+use rnnplay_engine::error::{EngineError, Result};
 
 /// Adds the workers' shares element by element in worker order (the first share first): the
 /// one place the order is fixed, so every host gets the same sum from the same shares.

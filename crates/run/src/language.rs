@@ -6,15 +6,15 @@ use super::data::RunData;
 use super::shard::Shard;
 use super::spec::{RunSpec, Task};
 use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
-use crate::backend::Backend;
-use crate::checkpoint::Checkpoint;
-use crate::error::Result;
-use crate::nn::LanguageModel;
-use crate::optim::OptimizerState;
-use crate::options::EngineOptions;
-use crate::param::Param;
-use crate::train::Trainer;
 use rnnplay_data::{Batch, BatchIter, Corpus, TokenKind, Vocab};
+use rnnplay_engine::backend::Backend;
+use rnnplay_engine::checkpoint::Checkpoint;
+use rnnplay_engine::error::Result;
+use rnnplay_engine::nn::LanguageModel;
+use rnnplay_engine::optim::OptimizerState;
+use rnnplay_engine::options::EngineOptions;
+use rnnplay_engine::param::Param;
+use rnnplay_engine::train::Trainer;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -181,17 +181,17 @@ impl TaskTraining for LanguageRun {
             let weight = rows.batch_size as f32 / batch.batch_size.max(1) as f32;
             let sampling = self.batches.sampling();
             self.trainer.backward_share(&self.model, &rows, sampling, &|step| shard.seed(step))?;
-            let share = self.trainer.core.read_share(self.model.params(), weight).await?;
+            let share = self.trainer.core_mut().read_share(self.model.params(), weight).await?;
             Ok((share, batch.batch_size * batch.num_steps))
         })
     }
 
     fn apply_sum(&mut self, sum: &[f32]) -> Result<()> {
-        self.trainer.core.apply_sum(self.model.params(), sum)
+        self.trainer.core_mut().apply_sum(self.model.params(), sum)
     }
 
     fn share_len(&mut self) -> Result<usize> {
-        self.trainer.core.share_len(self.model.params())
+        self.trainer.core_mut().share_len(self.model.params())
     }
 
     fn checkpoint<'a>(
@@ -211,16 +211,16 @@ impl TaskTraining for LanguageRun {
     }
 
     fn position(&self) -> (u32, usize) {
-        self.trainer.core.position()
+        self.trainer.core().position()
     }
 
     fn optimizer_state(&self) -> TaskFuture<'_, OptimizerState> {
-        Box::pin(self.trainer.core.optimizer().state())
+        Box::pin(self.trainer.core().optimizer().state())
     }
 
     fn restore(&mut self, optimizer: &OptimizerState, position: (u32, usize)) -> Result<()> {
         let params = self.model.params().to_vec();
-        self.trainer.core.restore(&params, optimizer, position)
+        self.trainer.core_mut().restore(&params, optimizer, position)
     }
 
     fn streams(&self) -> (u128, Option<u128>) {

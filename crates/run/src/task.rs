@@ -7,9 +7,9 @@
 
 use super::shard::Shard;
 use super::spec::RunSpec;
-use crate::error::{EngineError, Result};
-use crate::options::EngineOptions;
-use crate::param::Param;
+use rnnplay_engine::error::{EngineError, Result};
+use rnnplay_engine::options::EngineOptions;
+use rnnplay_engine::param::Param;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -132,9 +132,9 @@ pub(crate) trait TaskTraining {
     /// The trainer's position: steps taken (they seed dropout) and epochs begun.
     fn position(&self) -> (u32, usize);
     /// The optimizer's state, read back, for a resumable checkpoint.
-    fn optimizer_state(&self) -> TaskFuture<'_, crate::optim::OptimizerState>;
+    fn optimizer_state(&self) -> TaskFuture<'_, rnnplay_engine::optim::OptimizerState>;
     /// Continues a saved run: its optimizer state and position.
-    fn restore(&mut self, optimizer: &crate::optim::OptimizerState, position: (u32, usize)) -> Result<()>;
+    fn restore(&mut self, optimizer: &rnnplay_engine::optim::OptimizerState, position: (u32, usize)) -> Result<()>;
     /// Where the random streams that order the data stand: the training data's and (language
     /// models with a validation split) the validation data's.
     fn streams(&self) -> (u128, Option<u128>);
