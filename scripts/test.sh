@@ -18,6 +18,9 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
 
+echo "== every lesson's claim, seed 0: its runs trained as the page sets them up (rnnplay lessons --check; docs/LESSONS.md)"
+cargo run --locked --quiet -p rnnplay -- lessons --check
+
 echo "== the GPU check, quick, on lavapipe (scripts/gpu-check.sh; its JSON report is described in docs/TESTING.md)"
 bash scripts/gpu-check.sh --quick --out target/gpu-check
 

@@ -54,7 +54,7 @@ const { baseArgs, serve, launch } = require('./harness.cjs');
 const reliability = require('./reliability.cjs');
 
 let port = 0;
-// Every lesson (crates/run/src/lessons.rs), in order: `rnnplay lessons --json` prints one a line.
+// Every lesson (crates/run/src/lessons/catalogue.rs), in order: `rnnplay lessons --json` prints one a line.
 const LESSONS = execFileSync(process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay'),
   ['lessons', '--json'], { stdio: 'pipe' }).toString().trim().split('\n').map((l) => JSON.parse(l).name);
 // Sized for SwiftShader (5–8× slower than lavapipe): a tiny scratch RNN, 3 epochs.
@@ -325,18 +325,29 @@ async function lessonPage(name, args) {
     await page.goto(`http://127.0.0.1:${port}/?lesson=clipping`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForSelector('#lesson[data-lesson=clipping]', { timeout: 60000 });
     const text = await page.textContent('#lesson');
-    if (!text.includes('Gradient clipping') || !text.includes('rnnplay train --preset d2l-rnn-scratch --epochs 60 --clip 1000000')) throw new Error(`lesson panel: ${text}`);
+    if (!text.includes('Exploding gradients and clipping') || !text.includes('rnnplay train --preset d2l-rnn-scratch --hidden 128 --max-tokens 10000 --epochs 30 --lr 4 --clip 1000000')
+      || !text.includes('You should see: the unclipped run')) throw new Error(`lesson panel: ${text}`);
     const field = (key) => page.inputValue(`input[name="${key}"]`);
-    if ((await field('hidden')) !== '512' || (await field('epochs')) !== '60' || !['1', '1.0'].includes(await field('clip'))) throw new Error(`first run: hidden ${await field('hidden')}, epochs ${await field('epochs')}, clip ${await field('clip')}`);
+    if ((await field('hidden')) !== '128' || (await field('epochs')) !== '30' || (await field('clip')) !== '0.5') throw new Error(`first run: hidden ${await field('hidden')}, epochs ${await field('epochs')}, clip ${await field('clip')}`);
     await page.click('.lesson-run >> nth=1');
     await page.waitForFunction(() => Number(document.querySelector('input[name="clip"]')?.value) === 1000000, null, { timeout: 10000 });
     if (!(await page.evaluate(() => location.search)).includes('lesson=clipping')) throw new Error('the address lost the lesson');
+    // The whole lesson, end to end in the page's CPU fallback: both runs train one after the
+    // other, then the panel says whether its claim held, with the numbers (rnnplay lessons --check
+    // measures the same claim on the same runs: seed 0 holds).
+    await pageReady(page);
+    const started = Date.now();
+    await page.click('#lesson-train-all');
+    await page.waitForFunction(() => /It showed|Not this time/.test(document.querySelector('#lesson-verdict')?.textContent || ''), null, { timeout: 300000, polling: 500 });
+    const verdict = await page.textContent('#lesson-verdict');
+    if (!verdict.includes('✓ It showed') || !verdict.includes('∞ (diverged)')) throw new Error(`lesson verdict: ${verdict}`);
+    const seconds = ((Date.now() - started) / 1000).toFixed(0);
     await (await page.$('#lesson')).screenshot({ path: path.join(shots, `lesson-${name}.png`) });
     await page.goto(`http://127.0.0.1:${port}/?lesson=attention`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForSelector('#url-error', { timeout: 60000 });
     const banner = await page.textContent('#url-error');
     if (!banner.includes("no lesson 'attention'; the lessons are language-model")) throw new Error(`unknown lesson: ${banner}`);
-    console.log(`${name}: ?lesson=clipping sets up θ = 1, its second run θ = 10⁶; an unknown lesson is named`);
+    console.log(`${name}: ?lesson=clipping sets up θ = 0.5, its second run θ = 10⁶; its two runs trained one after the other in ${seconds} s and its verdict holds; an unknown lesson is named`);
   });
 }
 
@@ -563,7 +574,7 @@ async function lessons(name, args, lessonNames) {
     await page.waitForFunction(() => document.querySelectorAll('#runs-table .overlay-pick:checked').length === 2, null, { timeout: 60000 });
     const names = await page.$$eval('#runs-table tr', (trs) => trs.filter((tr) => tr.querySelector('.overlay-pick:checked'))
       .map((tr) => tr.querySelector('.run-name').value));
-    if (names.join(' | ') !== 'clipping: no clipping (θ = 10⁶) | clipping: θ = 1') throw new Error(`overlaid: ${names}`);
+    if (names.join(' | ') !== 'clipping: no clipping (θ = 10⁶) | clipping: θ = 0.5') throw new Error(`overlaid: ${names}`);
     console.log(`${name}: the index lists ${cards.length} lessons; each trains from its address: ${trained.join(', ')}`);
   });
 }

@@ -10,6 +10,7 @@ use crate::components::inside::InsidePanel;
 use crate::components::inside_translation::TranslationInside;
 use crate::components::lesson_panel::LessonPanel;
 use crate::components::lessons_index::LessonsIndex;
+use crate::components::overlay_chart::Metric;
 use crate::components::predictions::PredictionsPanel;
 use crate::components::runs_panel::RunsPanel;
 use crate::components::settings_panel::SettingsPanel;
@@ -142,7 +143,7 @@ pub fn App() -> impl IntoView {
         </Show>
         <div class="playground" style:display=move || if show_index.get() { "none" } else { "" }>
         {page.lesson.map(|lesson| view! {
-            <LessonPanel lesson=lesson settings=page.settings ui=ui train=Callback::new(move |spec| page.train(spec))/>
+            <LessonPanel lesson=lesson settings=page.settings ui=ui kept=page.keeper.runs train=Callback::new(move |spec| page.train(spec))/>
         })}
         <main>
             <div class="column">
@@ -159,7 +160,7 @@ pub fn App() -> impl IntoView {
             </div>
         </main>
         <RunsPanel keeper=keeper resume=Callback::new(move |id| page.continue_kept(id))
-            idle=Signal::derive(move || ui.phase.get() != Phase::Running)/>
+            idle=Signal::derive(move || ui.phase.get() != Phase::Running) first_metric=Metric::for_lesson(page.lesson)/>
         </div>
     }
 }

@@ -91,7 +91,7 @@ pub(crate) fn run_data<'a>(
 ) -> Result<RunData<'a>, String> {
     match (zip, text, spec.source()) {
         (Some(zip), _, _) => Ok(RunData::FraEngZip(zip)),
-        (_, _, DataSource::Toy(_)) => Ok(RunData::Generated),
+        _ if spec.generated() => Ok(RunData::Generated),
         (_, Some(text), _) => Ok(RunData::Text(text)),
         (_, None, _) => Err("no corpus yet: load The Time Machine, paste text or upload a file".into()),
     }

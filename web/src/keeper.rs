@@ -100,7 +100,8 @@ impl Keeper {
                 return;
             }
         }
-        let lesson_run = lesson.and_then(|l| l.runs.iter().find(|r| r.spec().ok().as_ref() == Some(spec)));
+        let lesson_run =
+            lesson.and_then(|l| (0..l.runs.len()).find(|&i| l.spec(i).ok().as_ref() == Some(spec)).map(|i| &l.runs[i]));
         let base = match (lesson, lesson_run) {
             (Some(lesson), Some(run)) => format!("{}: {}", lesson.name, run.label),
             _ => spec.preset.clone(),
@@ -112,7 +113,7 @@ impl Keeper {
         record.lesson = lesson_run.and(lesson).map(|l| l.name.to_string());
         self.put(record.clone());
         self.current.set(Some(id));
-        if let (Some(text), false) = (text, spec.is_seq2seq() || spec.data == "timemachine") {
+        if let (Some(text), false) = (text, spec.is_seq2seq() || spec.generated() || spec.data == "timemachine") {
             spawn_local(async move {
                 if let Err(err) = storage::put_text(id, &text).await {
                     self.error.set(Some(err));
@@ -148,6 +149,16 @@ impl Keeper {
                 (true, None) => self.wall.set_value((before, Some(now_ms()))),
                 (false, Some(since)) => self.wall.set_value((before + (now_ms() - since) / 1000.0, None)),
                 _ => {}
+            }
+        });
+        Effect::new(move |_| {
+            if ui.phase.get() != Phase::Diverged {
+                return;
+            }
+            let Some(mut record) = self.current.get_untracked().and_then(|id| self.record(id)) else { return };
+            if !record.diverged {
+                record.diverged = true;
+                self.put(record);
             }
         });
         Effect::new(move |_| {

@@ -77,7 +77,9 @@ impl Page {
             Some(name) => match rnnplay_run::lessons::lesson(&name) {
                 Some(lesson) => {
                     // (Host keys such as `backend=` or `worker=0` beside it do not count as settings.)
-                    if let (true, Some(Ok(spec))) = (only_host_keys(&query), lesson.runs.first().map(|r| r.spec())) {
+                    if let (true, Some(Ok(spec))) =
+                        (only_host_keys(&query), (!lesson.runs.is_empty()).then(|| lesson.spec(0)))
+                    {
                         initial = spec;
                     }
                     Some(lesson)
@@ -339,7 +341,7 @@ impl Page {
         spawn_local(async move {
             let found = async {
                 let bytes = storage::checkpoint(id).await?.ok_or("its checkpoint is no longer kept")?;
-                let corpus = if record.spec.is_seq2seq() {
+                let corpus = if record.spec.is_seq2seq() || record.spec.generated() {
                     None
                 } else if record.spec.data == "timemachine" {
                     Some(self.text.get_untracked().ok_or("The Time Machine is still loading; try again in a moment")?)

@@ -18,8 +18,10 @@ pub enum Phase {
     Running,
     Paused,
     Finished,
-    /// Stopped by an error (divergence, a device error); the model and chart are kept.
+    /// Stopped by an error (a device error, a bad setting); the model and chart are kept.
     Failed,
+    /// Stopped because the loss diverged; the weights of the last good epoch are kept.
+    Diverged,
 }
 
 /// One point of the charts: the epoch's training value (perplexity for a language model, the
@@ -32,6 +34,10 @@ pub struct EpochPoint {
     /// The validation perplexity, when the run holds part of the corpus out.
     #[serde(default)]
     pub valid: Option<f32>,
+    /// The share of held-out examples answered exactly (the recall task each epoch, a toy
+    /// task after the last).
+    #[serde(default)]
+    pub accuracy: Option<f32>,
 }
 
 /// Where the run stands, counting finished minibatches only.
@@ -318,7 +324,7 @@ mod tests {
         saved.put_bytes(vec![0, 255, 7]);
         assert_eq!(FromWorker::from_json(&saved.to_json()).unwrap(), saved);
         assert!(saved.to_json().contains("\"AP8H\""), "bytes travel as base64: {}", saved.to_json());
-        let point = EpochPoint { epoch: 1, value: 3.0, grad_norm: 0.5, valid: Some(4.0) };
+        let point = EpochPoint { epoch: 1, value: 3.0, grad_norm: 0.5, valid: Some(4.0), accuracy: None };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
         let view = FromWorker::View(ViewValue::sentence_translation(Some("go . ⇒ va !".into())));

@@ -222,7 +222,7 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             continue;
         }
         let stepping = ui.running.get_untracked() || ui.pending_steps.get_untracked() > 0;
-        let failed = ui.phase.get_untracked() == Phase::Failed;
+        let failed = matches!(ui.phase.get_untracked(), Phase::Failed | Phase::Diverged);
         let finished = run.session.finished();
         if !stepping || finished || failed {
             if was_stepping && !failed {
@@ -258,9 +258,9 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
         match stepped {
             Ok(Some(report)) => {
                 let epoch = report.epoch;
-                let valid = report.valid_perplexity;
-                ui.curve
-                    .update(|c| c.push(EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm, valid }));
+                let (valid, accuracy) = (report.valid_perplexity, report.accuracy);
+                let point = EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm, valid, accuracy };
+                ui.curve.update(|c| c.push(point));
                 let cx = view_context(&run.session, ui);
                 if let Err(err) = ui.views.compute(When::Epoch, &cx, Some(&report)).await {
                     ui.run_error.set(Some(err));
@@ -297,7 +297,8 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             }
             Err(err) => {
                 ui.running.set(false);
-                ui.phase.set(Phase::Failed);
+                let diverged = matches!(err, EngineError::Diverged { .. });
+                ui.phase.set(if diverged { Phase::Diverged } else { Phase::Failed });
                 let kept = match err {
                     // The session put the weights of the last good epoch back: they can be saved.
                     EngineError::Diverged { .. } => {

@@ -7,6 +7,7 @@
 use crate::protocol::EpochPoint;
 use crate::settings::label;
 use crate::views::ThroughTime;
+use rnnplay_run::lessons::claim::RunOutcome;
 use rnnplay_run::spec::MAX_EPOCHS;
 use rnnplay_run::RunSpec;
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,9 @@ pub struct RunRecord {
     /// Where it came from: "page", "cli" (a `--metrics` file) or "import" (a page export).
     #[serde(default)]
     pub origin: String,
+    /// It stopped because its loss diverged.
+    #[serde(default)]
+    pub diverged: bool,
 }
 
 impl RunRecord {
@@ -69,7 +73,23 @@ impl RunRecord {
             wall_s: 0.0,
             saved_epoch: None,
             origin: "page".into(),
+            diverged: false,
         }
+    }
+
+    /// What a lesson's claim reads from it (`rnnplay_run::lessons::claim`), once it trained all
+    /// its epochs or diverged; `None` while it is short of them.
+    pub fn outcome(&self) -> Option<RunOutcome> {
+        if !self.diverged && self.epochs_done() < self.spec.epochs {
+            return None;
+        }
+        Some(RunOutcome {
+            values: self.curve.iter().map(|p| p.value).collect(),
+            valid: self.curve.iter().filter_map(|p| p.valid).collect(),
+            diverged: self.diverged,
+            accuracy: self.curve.last().and_then(|p| p.accuracy),
+            value_name: if self.spec.is_seq2seq() { "cross-entropy" } else { "perplexity" },
+        })
     }
 
     /// Epochs trained (the last point of the curve).
@@ -223,6 +243,7 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
             value: value as f32,
             grad_norm: number("grad_norm").unwrap_or(f64::NAN) as f32,
             valid: number("valid_perplexity").map(|v| v as f32),
+            accuracy: number("accuracy").map(|v| v as f32),
         });
         record.tokens_per_s = number("tokens_per_s").unwrap_or(record.tokens_per_s);
         record.wall_s = number("seconds").unwrap_or(record.wall_s);
@@ -262,8 +283,9 @@ mod tests {
     #[test]
     fn a_page_export_imports_as_a_new_run_without_its_checkpoint() {
         let mut record = RunRecord::new(7, "mine".into(), spec(&[("epochs", "3")]), "webgpu");
-        record.curve =
-            (1..=3).map(|e| EpochPoint { epoch: e, value: 10.0 / e as f32, grad_norm: 0.5, valid: None }).collect();
+        record.curve = (1..=3)
+            .map(|e| EpochPoint { epoch: e, value: 10.0 / e as f32, grad_norm: 0.5, valid: None, accuracy: None })
+            .collect();
         record.saved_epoch = Some(3);
         let imported = import(&record.to_json(), "mine.json", 9).unwrap();
         assert_eq!((imported.id, imported.saved_epoch, imported.origin.as_str()), (9, None, "import"));
@@ -283,7 +305,10 @@ mod tests {
         let record = import(&lines.join("\n"), "run.jsonl", 1).unwrap();
         assert_eq!((record.name.as_str(), record.backend.as_str(), record.origin.as_str()), ("run", "gpu", "cli"));
         assert_eq!(record.spec, spec);
-        assert_eq!(record.curve[1], EpochPoint { epoch: 2, value: 15.0, grad_norm: 0.7, valid: Some(17.5) });
+        assert_eq!(
+            record.curve[1],
+            EpochPoint { epoch: 2, value: 15.0, grad_norm: 0.7, valid: Some(17.5), accuracy: None }
+        );
         assert_eq!(
             (record.through_time.first.clone(), record.through_time.last.clone()),
             (vec![0.1, 0.2], vec![0.3, 0.4])

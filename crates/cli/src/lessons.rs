@@ -1,10 +1,11 @@
-//! `rnnplay lessons`: the lessons of the page (`?lesson=NAME`), each with what to watch and the
-//! commands that run it here (`rnnplay_run::lessons`).
+//! `rnnplay lessons`: the lessons of the page (`?lesson=NAME`), each with what to watch, the
+//! commands that run it here and the outcome it claims (`rnnplay_run::lessons`); `--check`
+//! trains them and checks the claim (`lessons_check.rs`).
 
 use anyhow::{bail, Result};
 use rnnplay_run::lessons::{lesson, Lesson, LESSONS};
 
-pub fn run(name: Option<&str>, json: bool) -> Result<()> {
+pub fn run(name: Option<&str>, check: bool, seeds: &[u64], backend: &str, json: bool) -> Result<()> {
     let chosen: Vec<&Lesson> = match name {
         None => LESSONS.iter().collect(),
         Some(name) => match lesson(name) {
@@ -15,21 +16,32 @@ pub fn run(name: Option<&str>, json: bool) -> Result<()> {
             }
         },
     };
+    if check {
+        if seeds.is_empty() {
+            bail!("--seeds needs at least one seed, e.g. --seeds 0,1,2,3,4");
+        }
+        return crate::lessons_check::check(&chosen, seeds, backend, json);
+    }
     for l in chosen {
         if json {
-            let runs: Vec<_> =
-                l.runs.iter().map(|r| serde_json::json!({ "label": r.label, "command": r.command() })).collect();
+            let runs: Vec<_> = l
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| serde_json::json!({ "label": r.label, "command": l.command(i) }))
+                .collect();
             let line = serde_json::json!({
                 "name": l.name, "title": l.title, "section": l.section, "text": l.text,
-                "page": page_query(l.name), "runs": runs,
+                "page": page_query(l.name), "runs": runs, "claim": l.claim.says,
             });
             println!("{line}");
             continue;
         }
         println!("{} — {} (d2l {})", l.name, l.title, l.section);
         println!("{}", wrap(l.text, 96));
-        for r in l.runs {
-            println!("  {:<24} {}", r.label, r.command());
+        println!("  claim: {} (rnnplay lessons {} --check)", l.claim.says, l.name);
+        for (i, r) in l.runs.iter().enumerate() {
+            println!("  {:<24} {}", r.label, l.command(i));
         }
         println!();
     }

@@ -7,6 +7,7 @@ mod devices;
 mod export;
 mod inspect;
 mod lessons;
+mod lessons_check;
 mod outputs;
 mod plot;
 mod predict;
@@ -63,11 +64,22 @@ enum Command {
     /// passage, the next-token probabilities, and with --position how far back a prediction
     /// reaches (gradients through time).
     Inspect(inspect::InspectArgs),
-    /// The lessons: one per idea of d2l's recurrent chapters, with what to watch and the
-    /// commands that run them (the page opens the same lessons at ?lesson=NAME).
+    /// The lessons: one per idea of d2l's recurrent chapters, with what to watch, the
+    /// commands that run them and the outcome they claim (the page opens the same lessons at
+    /// ?lesson=NAME); with --check, trains their runs and checks the claim.
     Lessons {
-        /// Show only this lesson.
+        /// Show (or check) only this lesson.
         name: Option<String>,
+        /// Train the lesson's runs as the page sets them up and check its claim on what they
+        /// recorded; fails if it does not hold on every seed.
+        #[arg(long)]
+        check: bool,
+        /// With --check: the seeds to train each run with, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        seeds: Vec<u64>,
+        /// With --check: gpu, cpu or auto (cpu: the page's fallback, the same numbers).
+        #[arg(long, default_value = "cpu", value_parser = run_args::backend_name)]
+        backend: String,
         /// Print one JSON object per lesson.
         #[arg(long)]
         json: bool,
@@ -151,7 +163,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Inspect(args) => inspect::run(&args),
-        Command::Lessons { name, json } => lessons::run(name.as_deref(), json),
+        Command::Lessons { name, check, seeds, backend, json } => {
+            lessons::run(name.as_deref(), check, &seeds, &backend, json)
+        }
         Command::Translate(args) => translate::run(&args),
         Command::Demo { backend, steps, hidden, seed } => {
             demo::run(&demo::DemoConfig { backend: backend.name, steps, hidden, seed })

@@ -28,7 +28,7 @@ pub fn f32_value(text: &str) -> Result<f32, String> {
 const BACKENDS: [&str; 3] = ["auto", "gpu", "cpu"];
 
 /// Parses `--backend` (or `RNNPLAY_BACKEND`).
-fn backend_name(text: &str) -> Result<String, String> {
+pub(crate) fn backend_name(text: &str) -> Result<String, String> {
     match BACKENDS.iter().find(|&&name| name == text.trim()) {
         Some(name) => Ok(name.to_string()),
         None => Err("--backend (or RNNPLAY_BACKEND) must be auto, gpu or cpu".into()),

@@ -74,7 +74,7 @@ impl Loaded {
         Ok(match spec.source() {
             DataSource::TimeMachine => Self::Text(Hub::from_env().read_text(Dataset::TimeMachine)?),
             DataSource::FraEng => Self::Zip(Hub::from_env().read(Dataset::FraEng)?),
-            DataSource::Toy(_) => Self::Generated,
+            DataSource::Toy(_) | DataSource::Recall(_) => Self::Generated,
             DataSource::Text(path) => {
                 let what = if spec.is_seq2seq() {
                     "fra-eng, a toy task, or a UTF-8 file of source<TAB>target lines"
@@ -151,7 +151,7 @@ fn check_outputs(args: &TrainArgs, spec: &RunSpec) -> Result<()> {
 fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds: f64) -> serde_json::Value {
     let common = serde_json::json!({
         "epoch": report.epoch, "lr": report.lr, "grad_norm": report.grad_norm,
-        "tokens_per_s": tokens_per_s, "seconds": seconds,
+        "tokens_per_s": tokens_per_s, "seconds": seconds, "accuracy": report.accuracy,
     });
     let mut line = match spec.is_seq2seq() {
         true => serde_json::json!({

@@ -490,6 +490,27 @@ fn bench_presets_json_reports_the_step_counts_and_the_host_time_with_and_without
 }
 
 #[test]
+fn a_lesson_check_trains_its_runs_and_measures_its_claim() {
+    let out = rnnplay_offline(&["lessons", "clipping", "--check", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["name"], "clipping");
+    assert_eq!(line["holds"], true, "{line}");
+    let seed = &line["seeds"][0];
+    assert_eq!(seed["seed"], 0);
+    let runs = seed["runs"].as_array().unwrap();
+    assert_eq!((runs[0]["epochs"].as_u64(), runs[0]["diverged"].as_bool()), (Some(30), Some(false)), "{line}");
+    assert_eq!(runs[1]["diverged"], true, "the unclipped run diverges: {line}");
+    let conditions = seed["verdict"]["conditions"].as_array().unwrap();
+    assert_eq!(conditions.len(), 2);
+    assert!(conditions.iter().all(|c| c["holds"] == true && c["text"].as_str().unwrap().contains("θ = ")), "{line}");
+    // The text form says the same per seed.
+    let text = rnnplay_offline(&["lessons", "clipping", "--check", "--seeds", "1"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("seed 1: holds") && text.contains("✓ θ = 0.5: final perplexity"), "{text}");
+}
+
+#[test]
 fn every_lesson_command_runs() {
     let out = rnnplay_offline(&["lessons", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -518,7 +539,13 @@ fn every_lesson_command_runs() {
         }
     }
     let text = String::from_utf8_lossy(&rnnplay_offline(&["lessons", "clipping"]).stdout).to_string();
-    assert!(text.contains("rnnplay train --preset d2l-rnn-scratch --epochs 60 --clip 1000000"), "{text}");
+    assert!(
+        text.contains(
+            "rnnplay train --preset d2l-rnn-scratch --hidden 128 --max-tokens 10000 --epochs 30 --lr 4 --clip 1000000"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("claim: the unclipped run's perplexity rises above 3×"), "{text}");
     let unknown = rnnplay_offline(&["lessons", "attention"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'attention'; the lessons are language-model,"));
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod hub;
 pub mod iter;
 pub mod prompt;
+pub mod recall;
 pub mod text;
 pub mod toy;
 pub mod translation;

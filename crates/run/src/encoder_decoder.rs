@@ -19,6 +19,7 @@ use rnnplay_engine::optim::OptimizerState;
 use rnnplay_engine::options::EngineOptions;
 use rnnplay_engine::param::Param;
 use rnnplay_engine::train::Seq2SeqTrainer;
+use rnnplay_engine::translate::{encode_source, translate};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -104,6 +105,18 @@ pub(crate) fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<P
 }
 
 impl Seq2SeqRun {
+    /// The share of the held-out pairs (toy tasks) the model translates exactly, greedily.
+    pub async fn exact_match(&self) -> Result<f32> {
+        let mut exact = 0;
+        for (src, tgt) in &self.held_out {
+            let source = encode_source(&self.data.src_vocab, &src.join(" "), self.data.num_steps);
+            let output = translate(&self.model, &self.data.tgt_vocab, &source.ids, self.data.num_steps).await?;
+            let reference: Vec<u32> = tgt.iter().map(|t| self.data.tgt_vocab.index(t)).collect();
+            exact += usize::from(output == reference);
+        }
+        Ok(exact as f32 / self.held_out.len().max(1) as f32)
+    }
+
     /// The next minibatch of pairs, the epoch begun first (its scheduled-sampling coins seeded
     /// with `coin_seed`) when one ended.
     fn next_batch(&mut self, epoch: &EpochSettings, coin_seed: u64) -> Result<PairBatch> {
@@ -147,6 +160,10 @@ impl TaskTraining for Seq2SeqRun {
                 return Ok(None);
             };
             let metrics = self.trainer.finish_epoch(batches, tokens, self.data.num_steps).await?;
+            let accuracy = match epoch.last && !self.held_out.is_empty() {
+                true => Some(self.exact_match().await?),
+                false => None,
+            };
             Ok(Some(EpochReport {
                 epoch: 0,
                 lr: epoch.lr,
@@ -156,6 +173,7 @@ impl TaskTraining for Seq2SeqRun {
                 tokens,
                 batches,
                 valid_perplexity: None,
+                accuracy,
                 d2l_loss: Some(metrics.d2l_loss),
                 scheduled_sampling: Some(epoch.sampling),
             }))

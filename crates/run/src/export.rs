@@ -48,6 +48,7 @@ pub fn pytorch_script(checkpoint: &Checkpoint, checkpoint_path: &str) -> Result<
         ("__CONFIG__", json_literal(&checkpoint.config)?),
         ("__VOCAB__", json_literal(&vocab)?),
         ("__TOKENS__", python_str(checkpoint.token_kind.name())?),
+        ("__TEXT__", json_literal(&spec.generated_text())?),
     ]);
     Ok(substitute(&with_common(TEMPLATE), &values))
 }

@@ -20,12 +20,15 @@ __COMMON__
 # words.
 VOCAB = json.loads(__VOCAB__)
 TOKENS = __TOKENS__
+# A generated corpus (the recall task) is carried here; any other is read from its file.
+TEXT = json.loads(__TEXT__)
 
 
 def load_corpus(path):
     """d2l's read_time_machine + tokenize, mapped through the run's vocabulary (unknown
     tokens are <unk>, index 0), the first max_tokens kept."""
-    lines = [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in pathlib.Path(path).read_text().splitlines()]
+    text = TEXT if TEXT is not None else pathlib.Path(path).read_text()
+    lines = [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in text.splitlines()]
     tokens = [t for line in lines for t in (line.split() if TOKENS == "word" else list(line))]
     index = {t: i for i, t in enumerate(VOCAB)}
     corpus = [index.get(t, 0) for t in tokens]

@@ -97,7 +97,8 @@ pub const SETTINGS: [Field; 23] = [
     field(
         "data",
         "data",
-        "Language models: timemachine (from the dataset hub) or a UTF-8 text file. Encoder-decoders: fra-eng, a \
+        "Language models: timemachine (from the dataset hub), a UTF-8 text file, or recall-LAG (a generated memory \
+         test: a key letter, LAG x's, z, the key again). Encoder-decoders: fra-eng, a \
          toy task (reverse, copy, sort-digits, add) or a file of source<TAB>target lines.",
         Data,
     ),

@@ -4,12 +4,14 @@
 
 use super::data::RunData;
 use super::shard::Shard;
-use super::spec::{RunSpec, Task};
+use super::spec::{DataSource, RunSpec, Task};
 use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
+use rnnplay_data::recall::{recall_text, records_in, MARKER};
 use rnnplay_data::{Batch, BatchIter, Corpus, TokenKind, Vocab};
 use rnnplay_engine::backend::Backend;
 use rnnplay_engine::checkpoint::Checkpoint;
 use rnnplay_engine::error::Result;
+use rnnplay_engine::generate::teacher_forced;
 use rnnplay_engine::nn::LanguageModel;
 use rnnplay_engine::optim::OptimizerState;
 use rnnplay_engine::options::EngineOptions;
@@ -20,6 +22,40 @@ use std::rc::Rc;
 
 /// Tokens of the corpus's start kept for the teacher-forced passage.
 const SAMPLE_TOKENS: usize = 200;
+
+/// The recall task's characters when the spec keeps no `max_tokens`.
+const RECALL_TOKENS: usize = 20_000;
+/// Held-out records the recall task scores each epoch.
+const RECALL_HELD_OUT: usize = 100;
+/// The seed of the held-out records' keys: not one a run's own text is drawn from (0–4 in the
+/// lessons), so they are new records, the same for every run.
+const RECALL_HELD_OUT_SEED: u64 = 1_000_003;
+
+/// The recall task's held-out records (keys from another seed than the training text's) and
+/// the marker's id: each epoch, the share of markers after which the model's most likely next
+/// letter is the record's key.
+struct RecallCheck {
+    tokens: Vec<u32>,
+    marker: u32,
+}
+
+impl RecallCheck {
+    fn new(lag: usize, vocab: &Vocab) -> Result<Self> {
+        let text = recall_text(lag, RECALL_HELD_OUT, RECALL_HELD_OUT_SEED);
+        let tokens = text.chars().map(|c| vocab.index(&c.to_string())).collect();
+        Ok(Self { tokens, marker: vocab.index(&MARKER.to_string()) })
+    }
+
+    async fn accuracy(&self, model: &LanguageModel) -> Result<f32> {
+        let forced = teacher_forced(model, &self.tokens).await?;
+        // steps[i] predicts tokens[i + 1] from tokens[..=i].
+        let after_marker: Vec<bool> = (forced.steps.iter().zip(&self.tokens))
+            .filter(|(_, &fed)| fed == self.marker)
+            .map(|(step, _)| step.predicted == step.truth)
+            .collect();
+        Ok(after_marker.iter().filter(|&&hit| hit).count() as f32 / after_marker.len().max(1) as f32)
+    }
+}
 
 /// A language model's run.
 pub struct LanguageRun {
@@ -34,6 +70,8 @@ pub struct LanguageRun {
     pub(super) valid: Option<BatchIter>,
     /// The first tokens of the training corpus (the teacher-forced passage).
     sample: Vec<u32>,
+    /// The recall task's held-out records, scored each epoch.
+    recall: Option<RecallCheck>,
     cursor: EpochCursor<Batch>,
 }
 
@@ -45,6 +83,14 @@ impl LanguageRun {
 }
 
 impl RunSpec {
+    /// A language model's generated text (the recall task's, about `max_tokens` characters or
+    /// [`RECALL_TOKENS`], its keys drawn from the seed), or `None` for a corpus the host loads.
+    pub fn generated_text(&self) -> Option<String> {
+        let DataSource::Recall(lag) = self.source() else { return None };
+        let tokens = if self.max_tokens > 0 { self.max_tokens } else { RECALL_TOKENS };
+        Some(recall_text(lag, records_in(lag, tokens), self.seed))
+    }
+
     /// What the host should tell the user about the data before a long run trains on it: a
     /// corpus whose letters d2l's cleaning mostly drops.
     pub(super) fn data_notes(&self, data: RunData) -> Vec<String> {
@@ -67,6 +113,9 @@ impl RunSpec {
     }
 
     pub(super) fn corpus(&self, data: RunData) -> Result<Corpus> {
+        if let Some(text) = self.generated_text() {
+            return from_data(Corpus::from_text(&text, TokenKind::Char, None));
+        }
         let RunData::Text(text) = data else {
             return Err(invalid(format!("a language model trains on text; load {} as text", self.data)));
         };
@@ -97,7 +146,12 @@ impl RunSpec {
                 |e| invalid(format!("the validation split is too short for one minibatch ({e}); raise the validation fraction or the tokens kept")),
             )?),
         };
+        let recall = match self.source() {
+            DataSource::Recall(lag) => Some(RecallCheck::new(lag, &vocab)?),
+            _ => None,
+        };
         Ok(LanguageRun {
+            recall,
             trainer: Trainer::new(backend, self.optimizer()?, self.clip)?.with_through_time(self.num_steps)?,
             token_kind: self.token_kind().map_err(invalid)?,
             sample: train[..train.len().min(SAMPLE_TOKENS)].to_vec(),
@@ -158,7 +212,12 @@ impl TaskTraining for LanguageRun {
                 Some(valid) => Some(self.trainer.evaluate(&self.model, valid).await?),
                 None => None,
             };
+            let accuracy = match &self.recall {
+                Some(check) => Some(check.accuracy(&self.model).await?),
+                None => None,
+            };
             Ok(Some(EpochReport {
+                accuracy,
                 epoch: 0,
                 lr: epoch.lr,
                 value: metrics.perplexity,

@@ -264,6 +264,7 @@ impl Session {
             lr: self.lr(),
             sampling: self.scheduled_sampling(),
             coin_seed: self.spec.seed.wrapping_add(epoch),
+            last: epoch as usize == self.spec.epochs,
         }
     }
 

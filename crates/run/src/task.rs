@@ -19,12 +19,14 @@ use std::pin::Pin;
 pub(crate) type TaskFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
 
 /// What the session sets for an epoch: its learning rate, its scheduled-sampling probability
-/// (encoder–decoders) and the seed of its scheduled-sampling coins.
+/// (encoder–decoders), the seed of its scheduled-sampling coins, and whether it is the run's
+/// last (a toy task scores its held-out pairs then).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EpochSettings {
     pub(crate) lr: f32,
     pub(crate) sampling: f32,
     pub(crate) coin_seed: u64,
+    pub(crate) last: bool,
 }
 
 /// What one finished epoch measured, for either task.
@@ -45,6 +47,10 @@ pub struct EpochReport {
     pub batches: usize,
     /// The validation perplexity, when the spec holds part of the corpus out.
     pub valid_perplexity: Option<f32>,
+    /// The share of held-out examples answered exactly: the recall task's records whose key
+    /// the model recalls after the marker (each epoch), a toy task's pairs translated exactly
+    /// (after the run's last epoch).
+    pub accuracy: Option<f32>,
     /// Encoder–decoders: d2l's printed loss (per-token CE / num_steps).
     pub d2l_loss: Option<f32>,
     /// Encoder–decoders: the scheduled-sampling probability it trained with.

@@ -113,10 +113,12 @@ pub fn DatasetPanel(
         load_served();
     };
     let stats = move || {
-        let (tokens, max_tokens) = settings.with(|s| (s.token_kind(), s.max_tokens));
+        let (tokens, max_tokens, generated) = settings.with(|s| (s.token_kind(), s.max_tokens, s.generated_text()));
         let kind = tokens.ok()?;
+        // A generated corpus (the recall task) is what the run trains on, whatever text is loaded.
+        let max_tokens = if generated.is_some() { 0 } else { max_tokens };
         text.with(|t| {
-            let t = t.as_ref()?;
+            let t = generated.as_ref().or(t.as_ref())?;
             Some(match Corpus::from_text(t, kind, (max_tokens > 0).then_some(max_tokens)) {
                 Ok(corpus) => {
                     let shown: Vec<String> =

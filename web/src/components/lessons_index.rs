@@ -22,6 +22,7 @@ pub fn LessonsIndex(
                     <h3><a href=format!("?lesson={}", lesson.name)>{lesson.title}</a></h3>
                     <p class="meta">{format!("d2l {} · {runs}", lesson.section)}</p>
                     <p>{lesson.text}</p>
+                    <p class="meta">"You should see: "{lesson.claim.says}"."</p>
                     <a class="button" href=format!("?lesson={}", lesson.name)>"Open the lesson"</a>
                 </li>
             }
@@ -30,7 +31,7 @@ pub fn LessonsIndex(
     view! {
         <section class="panel lessons-index" id="lessons-index" aria-label="Lessons">
             <h2>"Lessons"</h2>
-            <p>"Each lesson trains a small recurrent network on The Time Machine (or on sentence pairs) right in this page and says what to watch; most compare two runs that differ in one setting, overlaid on one chart. Pick one, or go straight to the playground and set up any run."</p>
+            <p>"Each lesson is an experiment: it trains small recurrent networks on The Time Machine, a generated memory task or sentence pairs right in this page, says what you should see, and once its runs have trained says whether they showed it, with their numbers. Most compare runs that differ in one setting, overlaid on one chart. Pick one, or go straight to the playground and set up any run."</p>
             <button id="playground" on:click=move |_| on_playground.run(())>"Open the playground"</button>
             <ol class="lesson-cards">{cards}</ol>
         </section>

@@ -1,6 +1,6 @@
 //! The comparison chart: the picked runs' curves overlaid, each in its own colour, with a
-//! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, or the
-//! validation perplexity, per epoch. How many series it drew and their names are in the
+//! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, the
+//! validation perplexity or the held-out accuracy, per epoch. How many series it drew and their names are in the
 //! element's `data-series` and `data-names` attributes (the browser test reads them).
 
 use crate::runs::{RunRecord, COLOURS};
@@ -9,6 +9,8 @@ use leptos::prelude::*;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
+use rnnplay_run::lessons::claim::Stat;
+use rnnplay_run::lessons::Lesson;
 
 /// Which value of each epoch the chart compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +18,7 @@ pub enum Metric {
     Value,
     GradNorm,
     Valid,
+    Accuracy,
 }
 
 impl Metric {
@@ -24,6 +27,7 @@ impl Metric {
             Self::Value => Some(point.value),
             Self::GradNorm => Some(point.grad_norm),
             Self::Valid => point.valid,
+            Self::Accuracy => point.accuracy,
         }
         .filter(|v| v.is_finite())
     }
@@ -33,6 +37,28 @@ impl Metric {
             Self::Value => "training perplexity (or per-token CE)",
             Self::GradNorm => "pre-clip gradient norm",
             Self::Valid => "validation perplexity",
+            Self::Accuracy => "held-out accuracy",
+        }
+    }
+
+    /// What a lesson's comparison shows first: what its claim reads.
+    pub fn for_lesson(lesson: Option<&Lesson>) -> Self {
+        let stats: Vec<Stat> = lesson.map(|l| l.claim.runs().map(|q| q.stat).collect()).unwrap_or_default();
+        if stats.contains(&Stat::Accuracy) {
+            Self::Accuracy
+        } else if stats.iter().any(|s| s.needs_validation()) {
+            Self::Valid
+        } else {
+            Self::Value
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::Value => "value",
+            Self::GradNorm => "grad-norm",
+            Self::Valid => "valid",
+            Self::Accuracy => "accuracy",
         }
     }
 }
@@ -74,6 +100,7 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
         metric.set(match event_target_value(&ev).as_str() {
             "grad-norm" => Metric::GradNorm,
             "valid" => Metric::Valid,
+            "accuracy" => Metric::Accuracy,
             _ => Metric::Value,
         })
     };
@@ -82,9 +109,11 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
             <div class="row">
                 <label>"Compare "
                     <select id="overlay-metric" on:change=pick>
-                        <option value="value">"training perplexity / cross-entropy"</option>
-                        <option value="grad-norm">"gradient norm"</option>
-                        <option value="valid">"validation perplexity"</option>
+                        {[(Metric::Value, "training perplexity / cross-entropy"), (Metric::GradNorm, "gradient norm"),
+                          (Metric::Valid, "validation perplexity"), (Metric::Accuracy, "held-out accuracy")]
+                            .into_iter()
+                            .map(|(m, text)| view! { <option value=m.key() selected=move || metric.get() == m>{text}</option> })
+                            .collect_view()}
                     </select>
                 </label>
             </div>
@@ -104,6 +133,9 @@ fn draw(
         let (_, h) = root.dim_in_pixel();
         let note = match metric {
             Metric::Valid => "tick runs with a validation split (validation fraction > 0) to compare them here",
+            Metric::Accuracy => {
+                "tick runs of the recall task (every epoch) or a toy task (after the last) to compare their held-out accuracy here"
+            }
             _ => "tick runs in the table to compare them here",
         };
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;

@@ -52,8 +52,10 @@ pub fn RunsPanel(
     resume: Callback<u64>,
     /// Whether a run may be resumed now (no run is training).
     idle: Signal<bool>,
+    /// The comparison shown first (a lesson's: what its claim reads).
+    first_metric: Metric,
 ) -> impl IntoView {
-    let metric = RwSignal::new(Metric::Value);
+    let metric = RwSignal::new(first_metric);
     let picked = Signal::derive(move || {
         let runs = keeper.runs.get();
         keeper.selected.get().iter().filter_map(|id| runs.iter().find(|r| r.id == *id).cloned()).collect::<Vec<_>>()

@@ -16,6 +16,7 @@ pub fn TrainingPanel(page: Page) -> impl IntoView {
         Phase::Paused => "paused",
         Phase::Finished => "finished",
         Phase::Failed => "stopped",
+        Phase::Diverged => "stopped: diverged",
     };
     let load_input = NodeRef::<html::Input>::new();
     let on_load = move |_| {
@@ -27,7 +28,7 @@ pub fn TrainingPanel(page: Page) -> impl IntoView {
         <section class="panel" aria-label="Training">
             <div class="row">
                 <button id="start" on:click=move |_| page.start()
-                    disabled=move || !ready() || matches!(ui.phase.get(), Phase::Running | Phase::Finished | Phase::Failed)>
+                    disabled=move || !ready() || matches!(ui.phase.get(), Phase::Running | Phase::Finished | Phase::Failed | Phase::Diverged)>
                     {move || if ui.phase.get() == Phase::Paused { "Resume" } else { "Start" }}
                 </button>
                 <button id="pause" on:click=move |_| page.pause() disabled=move || ui.phase.get() != Phase::Running>"Pause"</button>

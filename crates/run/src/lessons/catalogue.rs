@@ -1,0 +1,208 @@
+//! Every lesson, in the book's order: its text, its runs and its claim. Each run is small
+//! enough to train in a minute or two in the page's CPU fallback, and each claim holds for seeds
+//! 0–4 (`rnnplay lessons --check NAME --seeds 0,1,2,3,4`; the figures are in docs/LESSONS.md).
+
+use super::claim::Stat::{Accuracy, BestValid, Final, FinalValid, First, Peak};
+use super::claim::{above, below, of, Bound, Claim};
+use super::{Lesson, LessonRun};
+
+/// Every lesson, in the book's order.
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        name: "language-model",
+        title: "A language model from scratch",
+        section: "9.5 RNN from scratch",
+        text: "d2l's RNN from scratch reads the first 30 000 characters of The Time Machine one at a time: one-hot input, a tanh hidden state of 256 units, SGD with learning rate 1 and gradient clipping at θ = 1. \
+A uniform guess among the 28 characters has perplexity 28; certainty has perplexity 1. \
+Watch the perplexity fall: by the last epoch it is below half the first epoch's. \
+Watch the free-running continuation of \"time traveller\" and the teacher-forced passage change as it trains, and inside the network look for units that switch at spaces.",
+        shared: &[("preset", "d2l-rnn-scratch"), ("hidden", "256"), ("max_tokens", "30000"), ("epochs", "40")],
+        runs: &[LessonRun { label: "RNN from scratch", settings: &[] }],
+        claim: Claim {
+            says: "the final perplexity is below half the first epoch's",
+            conditions: &[below(of(0, Final), Bound::Times(0.5, of(0, First)))],
+            if_not: "the model learns too slowly at this learning rate; train more epochs",
+        },
+    },
+    Lesson {
+        name: "clipping",
+        title: "Exploding gradients and clipping",
+        section: "9.5.3 gradient clipping",
+        text: "The scratch RNN twice, with a learning rate of 4 — four times d2l's — so that one large gradient throws the weights far: clipped at θ = 0.5, about the size of a typical minibatch's gradient, and with θ so large (10⁶) that it never clips. \
+Watch the pre-clip gradient-norm chart: whenever the norm is above θ, clipping scales the step back to length θ. \
+You should see the unclipped run's perplexity shoot up to more than three times where the clipped run ends (or the run stop as diverged), while the clipped run ends below a perplexity of 10. \
+A gradient that explodes does so on a few minibatches, which is why clipping those few is enough.",
+        shared: &[("preset", "d2l-rnn-scratch"), ("hidden", "128"), ("max_tokens", "10000"), ("epochs", "30"), ("lr", "4")],
+        runs: &[
+            LessonRun { label: "θ = 0.5", settings: &[("clip", "0.5")] },
+            LessonRun { label: "no clipping (θ = 10⁶)", settings: &[("clip", "1000000")] },
+        ],
+        claim: Claim {
+            says: "the unclipped run's perplexity rises above 3× the clipped run's final one (or diverges); the clipped run ends below 10",
+            conditions: &[above(of(1, Peak), Bound::Times(3.0, of(0, Final))), below(of(0, Final), Bound::Value(10.0))],
+            if_not: "no minibatch's gradient exploded this time; a longer run or a higher learning rate makes it likelier",
+        },
+    },
+    Lesson {
+        name: "sampling",
+        title: "Sequential partitioning against random sampling",
+        section: "9.3 reading long sequences",
+        text: "Minibatches of 35-character windows, taken two ways. \
+Sequential partitioning lays the windows end to end, so the hidden state is carried from one minibatch to the next (detached: truncated backpropagation through time). \
+Random sampling draws windows from anywhere and starts each from a zero state. \
+As d2l notes, the two train about equally well: you should see final perplexities within 5% of each other, because 35 characters already hold most of what a character model uses and the carried state gets no gradient from the window before.",
+        shared: &[("preset", "d2l-rnn-scratch"), ("hidden", "128"), ("max_tokens", "10000"), ("epochs", "30")],
+        runs: &[
+            LessonRun { label: "sequential", settings: &[] },
+            LessonRun { label: "random", settings: &[("sampling", "random")] },
+        ],
+        claim: Claim {
+            says: "the two final perplexities are within 5% of each other",
+            conditions: &[
+                below(of(0, Final), Bound::Times(1.05, of(1, Final))),
+                below(of(1, Final), Bound::Times(1.05, of(0, Final))),
+            ],
+            if_not: "one of the two runs got a luckier start; compare over more epochs",
+        },
+    },
+    Lesson {
+        name: "rnn-gru-lstm",
+        title: "Vanishing gradients: RNN, GRU and LSTM",
+        section: "9.7 backpropagation through time, 10.1 GRU, 10.2 LSTM",
+        text: "The recall task: records like \"c xxxxxxxxxxxxxxx z c\" — a key letter, fifteen x's, the marker z, and the key again — so the letter after each z can only be predicted by remembering the key for 16 steps. \
+Three models of 64 units learn it with the same settings: a plain RNN, a GRU and an LSTM. \
+In a plain RNN the gradient from the recall back to the key is multiplied by the recurrent weights once per step and vanishes; gates give it a path that keeps it. \
+You should see the GRU recall more than 90% of held-out keys and the LSTM more than 40% (it learns more slowly, and is still improving at the end), while the RNN stays below 30% — near the 12.5% of a guess among the eight keys.",
+        shared: &[
+            ("data", "recall-15"),
+            ("hidden", "64"),
+            ("optimizer", "adam"),
+            ("lr", "0.01"),
+            ("num_steps", "24"),
+            ("epochs", "150"),
+        ],
+        runs: &[
+            LessonRun { label: "RNN", settings: &[("preset", "d2l-rnn")] },
+            LessonRun { label: "GRU", settings: &[("preset", "d2l-gru")] },
+            LessonRun { label: "LSTM", settings: &[("preset", "d2l-lstm")] },
+        ],
+        claim: Claim {
+            says: "held-out recall: GRU above 90%, LSTM above 40%, RNN below 30%",
+            conditions: &[
+                above(of(1, Accuracy), Bound::Value(0.9)),
+                above(of(2, Accuracy), Bound::Value(0.4)),
+                below(of(0, Accuracy), Bound::Value(0.3)),
+            ],
+            if_not: "a gated model had not found the key's path yet; it needs more epochs on this seed",
+        },
+    },
+    Lesson {
+        name: "deep-dropout",
+        title: "Deep RNNs, overfitting and dropout",
+        section: "10.3 deep recurrent networks",
+        text: "A two-layer LSTM of 192 units trained with Adam on only 12 000 characters, a fifth of them held out for validation, without and with dropout 0.5 between the layers. \
+A model this large memorizes a text this short: without dropout you should see the validation perplexity turn upward and end more than 10% above its best, while the training perplexity keeps falling. \
+With dropout the validation perplexity ends lower than without it. \
+Inside the network, the layer choice shows both layers' states.",
+        shared: &[
+            ("preset", "d2l-deep-lstm"),
+            ("hidden", "192"),
+            ("max_tokens", "12000"),
+            ("valid_fraction", "0.2"),
+            ("optimizer", "adam"),
+            ("lr", "0.01"),
+            ("epochs", "40"),
+        ],
+        runs: &[
+            LessonRun { label: "no dropout", settings: &[] },
+            LessonRun { label: "dropout 0.5", settings: &[("dropout", "0.5")] },
+        ],
+        claim: Claim {
+            says: "without dropout the validation perplexity ends over 10% above its best; with dropout it ends lower than without",
+            conditions: &[
+                above(of(0, FinalValid), Bound::Times(1.1, of(0, BestValid))),
+                below(of(1, FinalValid), Bound::Times(1.0, of(0, FinalValid))),
+            ],
+            if_not: "the model had not begun to memorize by the last epoch; train more epochs",
+        },
+    },
+    Lesson {
+        name: "learning-rate",
+        title: "Learning rate and StepLR",
+        section: "12.11 learning rate scheduling",
+        text: "A GRU of 64 units trained with Adam at a learning rate of 0.05 — too high to settle — once at that constant rate, and once with PyTorch's StepLR multiplying it by 0.3 every 5 epochs. \
+The constant rate makes fast progress and then stalls: its steps stay too large to reach the bottom of the valley. \
+You should see the decayed rate end at least 5% lower. \
+The progress line shows the rate each epoch trains with.",
+        shared: &[
+            ("preset", "d2l-gru"),
+            ("hidden", "64"),
+            ("max_tokens", "40000"),
+            ("optimizer", "adam"),
+            ("lr", "0.05"),
+            ("epochs", "15"),
+        ],
+        runs: &[
+            LessonRun { label: "constant lr 0.05", settings: &[] },
+            LessonRun { label: "StepLR 5 × 0.3", settings: &[("lr_schedule", "step:5:0.3")] },
+        ],
+        claim: Claim {
+            says: "the StepLR run's final perplexity is at least 5% below the constant rate's",
+            conditions: &[below(of(1, Final), Bound::Times(0.95, of(0, Final)))],
+            if_not: "the constant rate happened to settle well on this seed",
+        },
+    },
+    Lesson {
+        name: "temperature",
+        title: "Temperature: greedy against sampled text",
+        section: "9.5 prediction",
+        text: "One GRU, trained once on the first 30 000 characters; the lesson is in how its predictions are read, and the claim is only that it learns (its perplexity ends below half the first epoch's). \
+Greedy decoding (temperature 0) always takes the most likely character, so from one state it always writes the same text. \
+Sampling from softmax(logits / T) draws the next character at random: T = 1 keeps the model's probabilities, T = 2 flattens them toward a uniform guess, T = 0.5 sharpens them toward greedy. \
+Set the free-running temperature and press Predict now, and slide the temperature under a picked position to see its bars reshape.",
+        shared: &[("preset", "d2l-gru"), ("max_tokens", "30000"), ("epochs", "30")],
+        runs: &[LessonRun { label: "GRU", settings: &[] }],
+        claim: Claim {
+            says: "the final perplexity is below half the first epoch's",
+            conditions: &[below(of(0, Final), Bound::Times(0.5, of(0, First)))],
+            if_not: "the model learns too slowly at this learning rate; train more epochs",
+        },
+    },
+    Lesson {
+        name: "teacher-forcing",
+        title: "Teacher forcing against scheduled sampling",
+        section: "10.7 sequence to sequence (teacher forcing)",
+        text: "An encoder–decoder learns to reverse strings of 3 to 5 letters, trained with teacher forcing — the decoder is fed the true previous token — and then with scheduled sampling, which feeds it its own guess up to half of the time. \
+Teacher forcing trains the decoder on inputs it never sees when it runs free, so one early mistake could derail the rest (exposure bias); scheduled sampling trains it on its own mistakes. \
+On outputs this short a mistake is rare, and you should see both runs translate more than 90% of held-out strings exactly: exposure bias grows with the length of the output. \
+For a language model the same gap shows in the prediction panel: the teacher-forced passage against the free-running one.",
+        shared: &[("preset", "toy-reverse"), ("epochs", "10")],
+        runs: &[
+            LessonRun { label: "teacher forcing", settings: &[] },
+            LessonRun { label: "scheduled sampling 0.5", settings: &[("scheduled_sampling", "0.5")] },
+        ],
+        claim: Claim {
+            says: "both runs translate more than 90% of held-out strings exactly",
+            conditions: &[above(of(0, Accuracy), Bound::Value(0.9)), above(of(1, Accuracy), Bound::Value(0.9))],
+            if_not: "a run had not finished learning the task; train more epochs",
+        },
+    },
+    Lesson {
+        name: "seq2seq",
+        title: "Sequence to sequence",
+        section: "10.7 sequence to sequence learning",
+        text: "d2l's GRU encoder–decoder translates English to French on the fra-eng pairs. \
+The encoder reads the source; its final state starts the decoder and is fed to it at every step as the context. \
+The decoder is trained on <bos> followed by the target without its last word, and the loss is masked so padding counts for nothing. \
+You should see the per-token cross-entropy end below a quarter of its first epoch's; watch the BLEU of each example, and inside the encoder–decoder pick a target word to see which source words it depends on.",
+        shared: &[("preset", "d2l-seq2seq")],
+        runs: &[
+            LessonRun { label: "GRU encoder–decoder", settings: &[] },
+        ],
+        claim: Claim {
+            says: "the final per-token cross-entropy is below a quarter of the first epoch's",
+            conditions: &[below(of(0, Final), Bound::Times(0.25, of(0, First)))],
+            if_not: "the model learns too slowly at this learning rate; train more epochs",
+        },
+    },
+];

@@ -1,0 +1,251 @@
+//! A lesson's claim: what its runs will show, as data — conditions over numbers each run
+//! records (its per-epoch training values, validation perplexities, whether it diverged, a
+//! toy task's held-out exact match) — so that the page and `rnnplay lessons --check` say, after
+//! the runs, whether it held and with which numbers.
+
+use crate::task::EpochReport;
+use serde::Serialize;
+
+/// What a claim reads from one run: its epochs' training values (perplexity, or an
+/// encoder–decoder's per-token cross-entropy), its validation perplexities, whether it
+/// diverged, and a toy task's held-out exact match after its last epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub values: Vec<f32>,
+    pub valid: Vec<f32>,
+    /// The run stopped because its loss diverged (its recorded epochs are those before).
+    pub diverged: bool,
+    pub accuracy: Option<f32>,
+    /// What its training value is: "perplexity" (language models) or "cross-entropy"
+    /// (encoder–decoders' per-token cross-entropy).
+    pub value_name: &'static str,
+}
+
+impl Default for RunOutcome {
+    fn default() -> Self {
+        Self { values: Vec::new(), valid: Vec::new(), diverged: false, accuracy: None, value_name: "perplexity" }
+    }
+}
+
+impl RunOutcome {
+    /// The outcome of a run's epochs' reports (`diverged`: it stopped after them because its
+    /// loss diverged).
+    pub fn of_reports(reports: &[EpochReport], diverged: bool) -> Self {
+        let seq2seq = reports.iter().any(|r| r.d2l_loss.is_some());
+        Self {
+            value_name: if seq2seq { "cross-entropy" } else { "perplexity" },
+            values: reports.iter().map(|r| r.value).collect(),
+            valid: reports.iter().filter_map(|r| r.valid_perplexity).collect(),
+            diverged,
+            accuracy: reports.last().and_then(|r| r.accuracy),
+        }
+    }
+}
+
+/// A number read from one run's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    /// The first epoch's training value.
+    First,
+    /// The last epoch's training value.
+    Final,
+    /// The highest training value of any epoch after the first — infinite when the run
+    /// diverged, since its loss left every bound.
+    Peak,
+    /// The last epoch's validation perplexity.
+    FinalValid,
+    /// The lowest validation perplexity of any epoch.
+    BestValid,
+    /// The share of held-out examples answered exactly after the last epoch: the recall
+    /// task's records whose key the model recalls, a toy task's pairs translated exactly.
+    Accuracy,
+}
+
+impl Stat {
+    /// What it is called in a verdict, for a run whose training value is `value_name`.
+    pub fn name(self, value_name: &str) -> String {
+        match self {
+            Stat::First => format!("first epoch's {value_name}"),
+            Stat::Final => format!("final {value_name}"),
+            Stat::Peak => format!("highest {value_name} after epoch 1"),
+            Stat::FinalValid => "final validation perplexity".into(),
+            Stat::BestValid => "best validation perplexity".into(),
+            Stat::Accuracy => "held-out accuracy".into(),
+        }
+    }
+
+    /// The number in `outcome`, or `None` when the run recorded none (no epoch, no held-out
+    /// split, not a toy task).
+    pub fn read(self, outcome: &RunOutcome) -> Option<f32> {
+        let best = |xs: &[f32]| xs.iter().copied().reduce(f32::min);
+        match self {
+            Stat::First => outcome.values.first().copied(),
+            Stat::Final if outcome.diverged => Some(f32::INFINITY),
+            Stat::Final => outcome.values.last().copied(),
+            Stat::Peak if outcome.diverged => Some(f32::INFINITY),
+            Stat::Peak => outcome.values.iter().skip(1).copied().reduce(f32::max),
+            Stat::FinalValid => outcome.valid.last().copied(),
+            Stat::BestValid => best(&outcome.valid),
+            Stat::Accuracy => outcome.accuracy,
+        }
+    }
+
+    /// Whether a run needs a validation split (`valid_fraction` > 0) to record it.
+    pub fn needs_validation(self) -> bool {
+        matches!(self, Stat::FinalValid | Stat::BestValid)
+    }
+}
+
+/// A stat of one of the lesson's runs (by its index in the lesson).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantity {
+    pub run: usize,
+    pub stat: Stat,
+}
+
+/// What a quantity is compared with: a number, or a multiple of another quantity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    Value(f32),
+    Times(f32, Quantity),
+}
+
+/// One condition: `left` above or below `bound`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Condition {
+    pub left: Quantity,
+    pub above: bool,
+    pub bound: Bound,
+}
+
+/// Shorthand for the catalogue: `run`'s `stat`.
+pub const fn of(run: usize, stat: Stat) -> Quantity {
+    Quantity { run, stat }
+}
+
+/// `left < bound`.
+pub const fn below(left: Quantity, bound: Bound) -> Condition {
+    Condition { left, above: false, bound }
+}
+
+/// `left > bound`.
+pub const fn above(left: Quantity, bound: Bound) -> Condition {
+    Condition { left, above: true, bound }
+}
+
+/// A lesson's claim.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Claim {
+    /// What the student should see, in their words.
+    pub says: &'static str,
+    /// All of them hold when the claim does.
+    pub conditions: &'static [Condition],
+    /// The likely reason when it did not hold this time.
+    pub if_not: &'static str,
+}
+
+/// One condition as measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measured {
+    /// The condition with its numbers, e.g. "θ = 0.5: final value 8.50 < 0.5 × ... (10.3)".
+    pub text: String,
+    pub left: f32,
+    pub bound: f32,
+    pub holds: bool,
+}
+
+/// What the runs showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub holds: bool,
+    pub conditions: Vec<Measured>,
+}
+
+impl Claim {
+    /// The claim measured on the runs' outcomes (in the lesson's order; `labels` name them),
+    /// or `None` while a run it reads has not recorded what it needs.
+    pub fn verdict(&self, labels: &[&str], outcomes: &[RunOutcome]) -> Option<Verdict> {
+        let read = |q: Quantity| outcomes.get(q.run).and_then(|o| q.stat.read(o));
+        let name = |q: Quantity| {
+            let value_name = outcomes.get(q.run).map_or("value", |o| o.value_name);
+            format!("{}: {}", labels.get(q.run).copied().unwrap_or("?"), q.stat.name(value_name))
+        };
+        let mut conditions = Vec::new();
+        for c in self.conditions {
+            let left = read(c.left)?;
+            let (bound, bound_text) = match c.bound {
+                Bound::Value(v) => (v, number(v)),
+                Bound::Times(k, q) => {
+                    let v = read(q)?;
+                    (k * v, format!("{} × {} {}", number(k), name(q), number(v)))
+                }
+            };
+            let holds = if c.above { left > bound } else { left < bound };
+            let sign = if c.above { ">" } else { "<" };
+            let text = format!("{} {} {sign} {bound_text}", name(c.left), number(left));
+            conditions.push(Measured { text, left, bound, holds });
+        }
+        Some(Verdict { holds: conditions.iter().all(|m| m.holds), conditions })
+    }
+
+    /// The runs the claim reads.
+    pub fn runs(&self) -> impl Iterator<Item = Quantity> + '_ {
+        self.conditions.iter().flat_map(|c| {
+            let right = match c.bound {
+                Bound::Times(_, q) => Some(q),
+                Bound::Value(_) => None,
+            };
+            std::iter::once(c.left).chain(right)
+        })
+    }
+}
+
+/// A number as a verdict prints it: three significant digits, "diverged" for infinity.
+pub fn number(x: f32) -> String {
+    if x.is_infinite() {
+        "∞ (diverged)".into()
+    } else if x.abs() >= 1e4 {
+        format!("{x:.2e}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        let decimals = if x.abs() >= 10.0 { 1 } else { 3 };
+        format!("{x:.decimals$}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLAIM: Claim = Claim {
+        says: "the second run ends lower",
+        conditions: &[below(of(1, Stat::Final), Bound::Times(0.9, of(0, Stat::Final)))],
+        if_not: "too few epochs",
+    };
+
+    fn outcome(values: &[f32]) -> RunOutcome {
+        RunOutcome { values: values.to_vec(), ..RunOutcome::default() }
+    }
+
+    #[test]
+    fn a_claim_holds_or_fails_by_its_numbers() {
+        let labels = ["a", "b"];
+        let v = CLAIM.verdict(&labels, &[outcome(&[20.0, 10.0]), outcome(&[20.0, 8.0])]).unwrap();
+        assert!(v.holds, "{v:?}");
+        assert_eq!(v.conditions[0].text, "b: final perplexity 8 < 0.9 × a: final perplexity 10");
+        let v = CLAIM.verdict(&labels, &[outcome(&[20.0, 10.0]), outcome(&[20.0, 9.5])]).unwrap();
+        assert!(!v.holds);
+        assert!(CLAIM.verdict(&labels, &[outcome(&[20.0]), outcome(&[])]).is_none(), "a run without epochs");
+    }
+
+    #[test]
+    fn a_diverged_run_peaks_at_infinity() {
+        let run = RunOutcome { values: vec![20.0, 18.0], diverged: true, ..RunOutcome::default() };
+        assert_eq!(Stat::Peak.read(&run), Some(f32::INFINITY));
+        assert_eq!(Stat::Peak.read(&outcome(&[20.0, 18.0, 30.0])), Some(30.0));
+        assert_eq!(Stat::BestValid.read(&outcome(&[1.0])), None);
+        assert_eq!(number(f32::INFINITY), "∞ (diverged)");
+        assert_eq!(number(1.25e17), "1.25e17");
+    }
+}
