@@ -218,6 +218,36 @@ fn train_saves_metrics_a_plot_and_a_checkpoint_that_predict_loads() {
     assert_eq!(seen["target"], "e");
     assert_eq!(seen["saliency_x"].as_array().unwrap().len(), 7);
     assert_eq!(seen["saliency_h"][0].as_array().unwrap().len(), 7);
+    // One step of the cell at position 6, with its numbers: the state before is position 5's,
+    // and the vectors obey PyTorch's LSTM: c = f⊙c₋₁ + i⊙g, h = o⊙tanh(c).
+    let step = json_line(&inspect(&["--text", "the time", "--position", "6", "--cell", "--json"]));
+    let cell = &step["cell"];
+    assert_eq!(
+        (cell["layer"].as_u64(), cell["position"].as_u64(), cell["input"].as_str()),
+        (Some(1), Some(6), Some("m"))
+    );
+    let vector = |name: &str| -> Vec<f64> {
+        cell["vectors"][name]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {cell}"))
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let names: Vec<&String> = cell["vectors"].as_object().unwrap().keys().collect();
+    assert_eq!(names.len(), 8, "h_prev, c_prev, i, f, g, o, c, h: {names:?}");
+    let layer5 = &positions[5]["layers"][0];
+    let before: Vec<f64> = layer5["h"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(vector("h_prev"), before);
+    let (c_prev, i, f, g, o, c, h) =
+        (vector("c_prev"), vector("i"), vector("f"), vector("g"), vector("o"), vector("c"), vector("h"));
+    for u in 0..24 {
+        assert!((c[u] - (f[u] * c_prev[u] + i[u] * g[u])).abs() < 1e-5, "unit {u}: c");
+        assert!((h[u] - o[u] * c[u].tanh()).abs() < 1e-5, "unit {u}: h");
+    }
+    let text = inspect(&["--text", "the time", "--position", "6", "--cell"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("one step of layer 1's lstm cell at position 6") && text.contains("forget gate f"), "{text}");
     let view = inspect(&["--text", "the time", "--position", "6"]);
     let stdout = String::from_utf8_lossy(&view.stdout);
     assert!(view.status.success(), "{}", String::from_utf8_lossy(&view.stderr));
@@ -226,6 +256,7 @@ fn train_saves_metrics_a_plot_and_a_checkpoint_that_predict_loads() {
         (&["--text", "the time", "--position", "8"][..], "past the passage's 8 tokens"),
         (&["--signal", "q"][..], "--signal q: this lstm has h, c, i, f, g, o"),
         (&["--layer", "2"][..], "the model has 1 layer(s)"),
+        (&["--cell"][..], "--position"),
     ] {
         let out = inspect(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

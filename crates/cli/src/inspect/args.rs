@@ -30,6 +30,10 @@ pub struct InspectArgs {
     /// g, o for the LSTM; the scratch models' own names).
     #[arg(long, default_value = "h")]
     pub(crate) signal: String,
+    /// With --position: one step of the layer's cell there — the state before, every gate and
+    /// candidate, the state after — with their numbers.
+    #[arg(long, requires = "position")]
+    pub(crate) cell: bool,
     /// Encoder–decoders: the target the decoder is teacher-forced on (default: the model's own
     /// greedy translation).
     #[arg(long)]

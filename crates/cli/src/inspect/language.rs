@@ -4,6 +4,7 @@
 //! `rnnplay_engine::inspect`; this file prints them.
 
 use super::args::{chosen_layer, InspectArgs, SHOWN_UNITS};
+use super::cell;
 use super::shading::{layers_at, log_level, scale_low, shade, shown_tokens, signal_level};
 use crate::tokens::encode_with_warning;
 use anyhow::{bail, Context, Result};
@@ -52,8 +53,15 @@ pub fn run(args: &InspectArgs, checkpoint: &Checkpoint) -> Result<()> {
     };
     let connectivity_ms = link.as_ref().map(|_| started.elapsed().as_secs_f64() * 1e3);
     let token = |id: u32| vocab.token(id).to_string();
+    let cell = match (args.cell, args.position) {
+        (true, Some(position)) => Some((position, cell::cell_step(&seen, layer, position))),
+        _ => None,
+    };
     if args.json {
         let mut out = to_json(checkpoint, path, &seen, link.as_ref(), args.top_k, &token);
+        if let Some((position, step)) = &cell {
+            out["cell"] = cell::to_json(step, layer, *position, &token(tokens[*position]));
+        }
         out["inspect_ms"] = json!(inspect_ms);
         out["connectivity_ms"] = json!(connectivity_ms);
         out["backend"] = json!(backend.info().adapter);
@@ -84,6 +92,10 @@ pub fn run(args: &InspectArgs, checkpoint: &Checkpoint) -> Result<()> {
     println!("\nafter {:?} the model expects: {}", passage(vocab, kind, &tokens[..=shown]), next.join(", "));
     if let Some(link) = link {
         print_connectivity(vocab, kind, &tokens, &link, &token, color);
+    }
+    if let Some((position, step)) = &cell {
+        let input = crate::terminal::printable(&token(tokens[*position]));
+        cell::print(step, layer, *position, &input, &checkpoint.config.model_name());
     }
     let timing = connectivity_ms.map(|ms| format!(", connectivity {ms:.1} ms")).unwrap_or_default();
     println!("\n(on {}: inspection {inspect_ms:.1} ms{timing})", backend.info().adapter);

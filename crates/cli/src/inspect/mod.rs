@@ -3,6 +3,7 @@
 //! passage shaded by a unit on the terminal.
 
 mod args;
+mod cell;
 mod language;
 mod shading;
 mod translation;

@@ -18,6 +18,12 @@ use std::io::IsTerminal;
 
 pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
     let path = &args.checkpoint;
+    if args.cell {
+        bail!(
+            "--cell steps a language model's cell; {} holds an encoder-decoder (its gates are in --json)",
+            path.display()
+        );
+    }
     let sentence = preprocess_nmt(args.text.trim());
     if sentence.trim().is_empty() {
         bail!("--text is empty; give the source sentence to inspect, e.g. --text \"go .\"");
