@@ -7,7 +7,7 @@
 use crate::protocol::EpochPoint;
 use crate::settings::label;
 use crate::views::ThroughTime;
-use rnnplay_run::lessons::claim::RunOutcome;
+use rnnplay_run::lessons::claim::{value_name, RunOutcome};
 use rnnplay_run::spec::MAX_EPOCHS;
 use rnnplay_run::RunSpec;
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,7 @@ impl RunRecord {
             valid: self.curve.iter().filter_map(|p| p.valid).collect(),
             diverged: self.diverged,
             accuracy: self.curve.last().and_then(|p| p.accuracy),
-            value_name: if self.spec.is_seq2seq() { "cross-entropy" } else { "perplexity" },
+            value_name: value_name(self.spec.is_seq2seq()),
         })
     }
 

@@ -38,13 +38,13 @@ impl RunFigures {
 pub fn check(lessons: &[&'static Lesson], seeds: &[u64], backend_name: &str, json: bool) -> Result<()> {
     let options = EngineOptions::from_env()?;
     let backend = pollster::block_on(backend_by_name(backend_name, &options)).context("opening the backend")?;
-    let mut failed = Vec::new();
+    let (mut failed, mut reasons) = (Vec::new(), Vec::new());
     for lesson in lessons {
         if !json {
             println!("{} — {}", lesson.name, lesson.title);
             println!("  claim: {}", lesson.claim.says);
         }
-        let mut per_seed = Vec::new();
+        let (mut per_seed, mut failed_seeds) = (Vec::new(), Vec::new());
         for &seed in seeds {
             let (outcomes, figures) = train_runs(lesson, seed, &backend, &options)?;
             let verdict = lesson
@@ -52,7 +52,7 @@ pub fn check(lessons: &[&'static Lesson], seeds: &[u64], backend_name: &str, jso
                 .verdict(&lesson.labels(), &outcomes)
                 .context(format!("{}: a run recorded none of the numbers its claim reads", lesson.name))?;
             if !verdict.holds {
-                failed.push(format!("{} (seed {seed})", lesson.name));
+                failed_seeds.push(seed);
             }
             if json {
                 let runs: Vec<_> = figures.iter().map(RunFigures::json).collect();
@@ -61,8 +61,12 @@ pub fn check(lessons: &[&'static Lesson], seeds: &[u64], backend_name: &str, jso
                 print_seed(seed, &verdict, &figures);
             }
         }
+        if !failed_seeds.is_empty() {
+            failed.extend(failed_seeds.iter().map(|seed| format!("{} (seed {seed})", lesson.name)));
+            reasons.push(format!("{}: {}", lesson.name, lesson.claim.if_not));
+        }
         if json {
-            let holds = per_seed.iter().all(|s| s["verdict"]["holds"] == true);
+            let holds = failed_seeds.is_empty();
             let line = serde_json::json!({
                 "name": lesson.name, "claim": lesson.claim.says, "holds": holds, "seeds": per_seed,
             });
@@ -73,11 +77,6 @@ pub fn check(lessons: &[&'static Lesson], seeds: &[u64], backend_name: &str, jso
         std::io::stdout().flush().ok();
     }
     if !failed.is_empty() {
-        let reasons: Vec<String> = lessons
-            .iter()
-            .filter(|l| failed.iter().any(|f| f.starts_with(&format!("{} ", l.name))))
-            .map(|l| format!("{}: {}", l.name, l.claim.if_not))
-            .collect();
         bail!("the claim did not hold for {} (likely: {})", failed.join(", "), reasons.join("; "));
     }
     Ok(())

@@ -40,10 +40,10 @@ struct RecallCheck {
 }
 
 impl RecallCheck {
-    fn new(lag: usize, vocab: &Vocab) -> Result<Self> {
+    fn new(lag: usize, vocab: &Vocab) -> Self {
         let text = recall_text(lag, RECALL_HELD_OUT, RECALL_HELD_OUT_SEED);
         let tokens = text.chars().map(|c| vocab.index(&c.to_string())).collect();
-        Ok(Self { tokens, marker: vocab.index(&MARKER.to_string()) })
+        Self { tokens, marker: vocab.index(&MARKER.to_string()) }
     }
 
     async fn accuracy(&self, model: &LanguageModel) -> Result<f32> {
@@ -147,7 +147,7 @@ impl RunSpec {
             )?),
         };
         let recall = match self.source() {
-            DataSource::Recall(lag) => Some(RecallCheck::new(lag, &vocab)?),
+            DataSource::Recall(lag) => Some(RecallCheck::new(lag, &vocab)),
             _ => None,
         };
         Ok(LanguageRun {

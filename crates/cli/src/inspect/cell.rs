@@ -27,8 +27,7 @@ pub(crate) fn cell_step(seen: &Inspection, layer: usize, position: usize) -> Vec
             step.push((format!("{name}_prev"), values));
         }
     }
-    let states = |s: &&&rnnplay_engine::inspect::Signal| s.name == "h" || s.name == "c";
-    for signal in signals.iter().filter(|s| !states(s)) {
+    for signal in signals.iter().filter(|s| !matches!(s.name.as_str(), "h" | "c")) {
         step.push((signal.name.clone(), at(&signal.values, position)));
     }
     for name in ["c", "h"] {

@@ -31,14 +31,23 @@ impl RunOutcome {
     /// The outcome of a run's epochs' reports (`diverged`: it stopped after them because its
     /// loss diverged).
     pub fn of_reports(reports: &[EpochReport], diverged: bool) -> Self {
-        let seq2seq = reports.iter().any(|r| r.d2l_loss.is_some());
         Self {
-            value_name: if seq2seq { "cross-entropy" } else { "perplexity" },
+            value_name: value_name(reports.iter().any(|r| r.d2l_loss.is_some())),
             values: reports.iter().map(|r| r.value).collect(),
             valid: reports.iter().filter_map(|r| r.valid_perplexity).collect(),
             diverged,
             accuracy: reports.last().and_then(|r| r.accuracy),
         }
+    }
+}
+
+/// What a run's training value is called: an encoder–decoder's per-token "cross-entropy", a
+/// language model's "perplexity".
+pub fn value_name(seq2seq: bool) -> &'static str {
+    if seq2seq {
+        "cross-entropy"
+    } else {
+        "perplexity"
     }
 }
 
