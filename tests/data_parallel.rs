@@ -31,7 +31,7 @@ fn weights(session: &Session) -> Vec<(String, Vec<f32>)> {
 }
 
 fn summary(report: &EpochReport) -> (f32, f32, Vec<f32>) {
-    (report.value, report.grad_norm, report.through_time.clone())
+    (report.value, report.grad_norm, report.reach.clone())
 }
 
 /// The run stepped as one session.

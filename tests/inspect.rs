@@ -3,10 +3,11 @@
 //! (‖∂ loss_t / ∂ x_s‖, ‖∂ loss_t / ∂ h_s‖) match what `tests/fixtures/make_inspect_fixtures.py`
 //! recorded with `torch.nn.RNN/GRU/LSTM` (and d2l's scratch equations) in float64 — on the CPU
 //! backend, fused and composed, and on the GPU. The input saliency is also checked against
-//! central finite differences of the loss.
+//! central finite differences of the loss, and the gradient's reach against the connectivity.
 
+use rnnplay_data::Batch;
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::inspect::{at_temperature, connectivity, inspect, Connectivity};
+use rnnplay_engine::inspect::{at_temperature, connectivity, gradient_reach, inspect, Connectivity};
 use rnnplay_engine::nn::{LanguageModel, ModelConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use serde_json::Value;
@@ -167,51 +168,90 @@ fn input_saliency_equals_central_finite_differences() {
     }
 }
 
-/// The gradient-through-time metric of a short run: one value per time step of the window,
-/// every epoch.
-fn through_time(backend: &Rc<dyn Backend>, preset: &str, fused: bool) -> Vec<Vec<f32>> {
-    let mut spec = rnnplay_run::RunSpec::preset(preset).unwrap();
-    (spec.hidden, spec.batch_size, spec.num_steps, spec.epochs) = (16, 4, 10, 2);
-    let text = "the quick brown fox jumps over the lazy dog\n".repeat(8);
-    let options = rnnplay_engine::EngineOptions { fused_layers: fused, ..Default::default() };
-    let mut session = spec.build(backend, rnnplay_run::RunData::Text(&text), &options).unwrap();
-    let mut epochs = Vec::new();
-    while !session.finished() {
-        if let Some(report) = pollster::block_on(session.step()).unwrap() {
-            assert_eq!(report.through_time.len(), 10, "{preset}: one value per step of the window");
-            assert!(
-                report.through_time.iter().all(|v| v.is_finite() && *v > 0.0),
-                "{preset}: {:?}",
-                report.through_time
-            );
-            epochs.push(report.through_time);
+/// The gradient's reach with a batch of one window is the connectivity PyTorch recorded for
+/// the fixture's position, read backwards: ‖∂ℓ_T/∂h_{T−k}‖ = saliency_h[top][T − k] — and with
+/// a batch of several windows, the mean of each window's connectivity.
+fn check_reach(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
+    let f = fixture(case);
+    let (model, tokens) = model(backend, &f, fused);
+    let what = format!("{case} ({})", if fused { "fused" } else { "composed" });
+    let position = f["position"].as_u64().unwrap() as usize;
+    let target = f["target"].as_u64().unwrap() as u32;
+    let steps = position + 1;
+    let mut labels = tokens[1..steps].to_vec();
+    labels.push(target);
+    let one = Batch { inputs: tokens[..steps].to_vec(), labels: labels.clone(), batch_size: 1, num_steps: steps };
+    let reach = pollster::block_on(gradient_reach(&model, &one)).unwrap();
+    let top = f["saliency_h"].as_array().unwrap().last().unwrap();
+    let theirs: Vec<f64> = floats(top).into_iter().rev().collect();
+    assert_matches(&format!("{what} reach of one window"), &reach, &theirs);
+
+    // Three windows: the fixture's, then its passage shifted by one and by two tokens (labels
+    // that are not the text's next token are fine for a gradient).
+    let rows: Vec<(Vec<u32>, Vec<u32>)> = (0..3)
+        .map(|shift| {
+            let inputs: Vec<u32> = (0..steps).map(|t| tokens[(t + shift) % tokens.len()]).collect();
+            let mut labels = labels.clone();
+            labels.rotate_left(shift);
+            (inputs, labels)
+        })
+        .collect();
+    let batch = Batch {
+        inputs: rows.iter().flat_map(|(x, _)| x.clone()).collect(),
+        labels: rows.iter().flat_map(|(_, y)| y.clone()).collect(),
+        batch_size: 3,
+        num_steps: steps,
+    };
+    let reach = pollster::block_on(gradient_reach(&model, &batch)).unwrap();
+    let mut mean = vec![0.0f64; steps];
+    for (inputs, labels) in &rows {
+        let mut passage = inputs.clone();
+        passage.push(*labels.last().unwrap());
+        let link = pollster::block_on(connectivity(&model, &passage, steps - 1)).unwrap();
+        for (k, v) in link.saliency_h.last().unwrap().iter().rev().enumerate() {
+            mean[k] += f64::from(*v) / 3.0;
         }
     }
-    epochs
+    assert_matches(&format!("{what} reach of three windows"), &reach, &mean);
 }
 
-fn assert_close_runs(what: &str, a: &[Vec<f32>], b: &[Vec<f32>]) {
-    for (epoch, (x, y)) in a.iter().zip(b).enumerate() {
-        for (s, (p, q)) in x.iter().zip(y).enumerate() {
-            assert!((p - q).abs() <= 1e-4 * q.abs(), "{what}: epoch {} step {s}: {p} against {q}", epoch + 1);
+#[test]
+fn the_gradient_reach_matches_pytorch_on_the_cpu() {
+    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+    for case in CASES {
+        check_reach(&cpu, case, true);
+        if !case.starts_with("scratch") {
+            check_reach(&cpu, case, false);
         }
     }
 }
 
 #[test]
-fn the_gradient_through_time_agrees_across_backends_and_layer_paths() {
-    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-    let fused = through_time(&cpu, "d2l-gru", true);
-    assert_close_runs("GRU fused against composed", &fused, &through_time(&cpu, "d2l-gru", false));
-    let gpu = gpu_or_skip("the_gradient_through_time_agrees_across_backends_and_layer_paths");
-    if let Some(gpu) = gpu {
-        let gpu: Rc<dyn Backend> = Rc::new(gpu);
-        assert_close_runs("GRU GPU against CPU", &through_time(&gpu, "d2l-gru", true), &fused);
-        let scratch = through_time(&cpu, "d2l-rnn-scratch", true);
-        assert_close_runs("scratch RNN GPU against CPU", &through_time(&gpu, "d2l-rnn-scratch", true), &scratch);
-        let lstm = through_time(&cpu, "d2l-lstm", true);
-        assert_close_runs("LSTM GPU against CPU", &through_time(&gpu, "d2l-lstm", true), &lstm);
+fn the_gradient_reach_matches_pytorch_on_the_gpu() {
+    let Some(gpu) = gpu_or_skip("the_gradient_reach_matches_pytorch_on_the_gpu") else { return };
+    let gpu: Rc<dyn Backend> = Rc::new(gpu);
+    for case in CASES {
+        check_reach(&gpu, case, true);
     }
+}
+
+/// A short run reports the reach after every epoch: one positive value per step of the window.
+#[test]
+fn every_epoch_reports_the_gradient_reach() {
+    let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+    let mut spec = rnnplay_run::RunSpec::preset("d2l-gru").unwrap();
+    (spec.hidden, spec.batch_size, spec.num_steps, spec.epochs) = (16, 4, 10, 2);
+    let text = "the quick brown fox jumps over the lazy dog\n".repeat(8);
+    let mut session = spec.build(&cpu, rnnplay_run::RunData::Text(&text), &Default::default()).unwrap();
+    let mut epochs = 0;
+    while !session.finished() {
+        if let Some(report) = pollster::block_on(session.step()).unwrap() {
+            assert_eq!(report.reach.len(), 10, "one value per step of the window");
+            assert!(report.reach.iter().all(|v| v.is_finite() && *v > 0.0), "{:?}", report.reach);
+            epochs += 1;
+        }
+    }
+    assert_eq!(epochs, 2);
 }
 
 mod translation {

@@ -7,8 +7,10 @@
 //  3. the encoder-decoder on WebGPU: the toy reverse task with scheduled sampling trains three
 //     epochs, its loss falls, the translation table has four rows and the box translates;
 //  4. a checkpoint saved by `rnnplay train --save` opens in the page and continues
-//     "time traveller" exactly as `rnnplay predict` does; a corrupt file gets a message next to
-//     the control and the loaded model stays;
+//     "time traveller" exactly as `rnnplay predict` does; the cell view at a picked position
+//     holds the numbers `rnnplay inspect --cell` prints, for a GRU and an LSTM checkpoint, and
+//     a hovered unit shows the cell's arithmetic; a corrupt file gets a message next to the
+//     control and the loaded model stays;
 //  5. settings: a URL with lr=0 shows, next to the learning-rate field, exactly the message
 //     `rnnplay train --lr 0` prints after "--lr: " (one RunSpec::validate); Start refuses and
 //     says so; a value that does not parse gets its own message; a good value clears both;
@@ -17,7 +19,7 @@
 //  8. inside the network (in 1, 2 and 4): the heatmap is drawn, a click on a unit's row colours
 //     the passage by that unit, a click on a character gives its next-token bars and shades
 //     the earlier characters by the gradient of its prediction, and after training the
-//     gradient-through-time chart has one value per step of the window;
+//     gradient's reach chart has one value per step of the window;
 //  7. the benchmark page (`?bench=1`) on WebGPU measures d2l-gru fused and unfused, each with
 //     plan replay on and off: four rows, tokens/s and host time above 0, the timed steps of the
 //     replay rows replayed (and none of the others), the fused rows with far fewer dispatches.
@@ -202,10 +204,10 @@ async function checkInside(page, name, steps) {
   if (bars < 3) throw new Error(`${bars} next-token bars`);
   let through = '';
   if (steps) {
-    const values = JSON.parse(await page.getAttribute('#through-time-chart', 'data-values'));
-    if (values.length !== steps || !values.every((v) => v > 0)) throw new Error(`gradient through time: ${values}`);
-    through = `, gradient through time ${values[0].toExponential(1)} … ${values[steps - 1].toExponential(1)}`;
-    await (await page.$('#through-time-chart')).screenshot({ path: path.join(shots, `through-time-${name}.png`) });
+    const values = JSON.parse(await page.getAttribute('#reach-chart', 'data-values'));
+    if (values.length !== steps || !values.every((v) => v > 0)) throw new Error(`gradient's reach: ${values}`);
+    through = `, gradient's reach ${values[0].toExponential(1)} … ${values[steps - 1].toExponential(1)}`;
+    await (await page.$('#reach-chart')).screenshot({ path: path.join(shots, `reach-${name}.png`) });
   }
   const inside = await page.$('section.inside');
   await inside.screenshot({ path: path.join(shots, `inside-${name}.png`) });
@@ -579,10 +581,36 @@ async function lessons(name, args, lessonNames) {
   });
 }
 
+// The cell view at the picked position holds the numbers `rnnplay inspect --cell` prints for
+// the same checkpoint, passage and position; a unit hovered shows the cell's arithmetic.
+async function cellMatchesCli(page, bin, ckpt, label, hasC) {
+  await page.waitForSelector(hasC ? '#cell-view .cell-row[data-name="c"]' : '#cell-view .cell-row[data-name="h"]', { timeout: 120000 });
+  const position = Number(await page.getAttribute('#cell-view', 'data-position'));
+  const ours = JSON.parse(await page.getAttribute('#cell-view', 'data-vectors'));
+  const passage = (await page.$$eval('#connectivity-passage span', (spans) => spans.map((s) => s.textContent))).join('').replaceAll('␣', ' ');
+  const cli = JSON.parse(execFileSync(bin, ['inspect', '--checkpoint', ckpt, '--text', passage, '--position', String(position),
+    '--cell', '--backend', 'cpu', '--json'], { stdio: 'pipe' }).toString()).cell.vectors;
+  if (JSON.stringify(Object.keys(ours)) !== JSON.stringify(Object.keys(cli))) {
+    throw new Error(`${label} cell view has ${Object.keys(ours)}, rnnplay inspect --cell ${Object.keys(cli)}`);
+  }
+  for (const [key, values] of Object.entries(cli)) {
+    values.forEach((v, i) => {
+      if (!(Math.abs(ours[key][i] - v) <= 1e-5 * Math.max(1, Math.abs(v)))) throw new Error(`${label} cell view ${key}[${i}] = ${ours[key][i]}, rnnplay inspect --cell ${v}`);
+    });
+  }
+  await page.hover('#cell-view .cell-row[data-name="h"] .cell-unit:nth-child(3)');
+  await page.waitForFunction(() => /unit 2:/.test(document.querySelector('#cell-hover')?.textContent || ''), null, { timeout: 10000 });
+  const hover = await page.textContent('#cell-hover');
+  if (!/h = /.test(hover)) throw new Error(`${label} cell view's hover shows no arithmetic for h: '${hover}'`);
+  await (await page.$('#cell-view')).screenshot({ path: path.join(shots, `cell-${label}.png`) });
+  return `the ${label} cell view at position ${position} equals rnnplay inspect --cell (${Object.keys(cli).join(', ')})`;
+}
+
 async function loadCheckpoint(name, args) {
   const bin = process.env.RNNPLAY_BIN || path.join(root, 'target/debug/rnnplay');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnplay-e2e-'));
   const ckpt = path.join(dir, 'tiny.safetensors');
+  const lstm = path.join(dir, 'lstm.safetensors');
   const corrupt = path.join(dir, 'corrupt.safetensors');
   fs.writeFileSync(corrupt, 'this is not a checkpoint');
   try {
@@ -603,15 +631,23 @@ async function loadCheckpoint(name, args) {
       const progress = await page.textContent('#progress');
       if (!progress.includes('had trained 3 epoch(s) before')) throw new Error(`a loaded model's epochs: '${progress}'`);
       const inside = await checkInside(page, name, 0);
+      const gruCell = await cellMatchesCli(page, bin, ckpt, 'gru', false);
+      execFileSync(bin, ['train', '--backend', 'cpu', '--preset', 'd2l-lstm', '--hidden', '16', '--epochs', '2',
+        '--max-tokens', '3000', '--batch-size', '8', '--num-steps', '10', '--save', lstm, '--json'], { stdio: 'pipe' });
+      await page.setInputFiles('#load-checkpoint', lstm);
+      await page.waitForFunction(() => /had trained 2 epoch/.test(document.querySelector('#progress')?.textContent || ''), null, { timeout: 120000 });
+      await page.waitForSelector('#connectivity-passage span:nth-child(21)', { timeout: 120000 });
+      await page.click('#connectivity-passage span:nth-child(21)');
+      const lstmCell = await cellMatchesCli(page, bin, lstm, 'lstm', true);
       await page.setInputFiles('#load-checkpoint', corrupt);
       await page.waitForSelector('#load-error', { timeout: 30000 });
       const message = await page.textContent('#load-error');
       if (!message.includes('not a usable rnnplay checkpoint')) throw new Error(`load error: '${message}'`);
-      if ((await page.textContent('#free-running-text')).replaceAll('␣', ' ') !== expected) throw new Error('a bad file replaced the loaded model');
+      if (!(await page.textContent('#progress')).includes('had trained 2 epoch(s) before')) throw new Error('a bad file replaced the loaded model');
       // Reset clears old messages.
       await page.click('#reset');
       await page.waitForFunction(() => !document.querySelector('#load-error'), null, { timeout: 10000 });
-      console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused; ${inside}`);
+      console.log(`${name}: the page and rnnplay predict both continue '${expected.slice(0, 40)}…'; a corrupt file is refused; ${inside}; ${gruCell}; ${lstmCell}`);
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,8 @@
 // docs/LESSONS.md): headless Chromium opens `?lesson=NAME` on the CPU fallback (or WebGPU),
 // clicks "Train the whole lesson" (or a one-run lesson's Train button), waits for the verdict,
 // and prints each run's training time as the runs table shows it, the verdict, and saves a
-// screenshot of the lesson panel and of the runs chart overlaying its runs.
+// screenshot of the lesson panel and of the runs chart overlaying its runs (and, for a claim on
+// the gradient's reach, the overlaid reach curves and the reach chart).
 // Usage: node tests/e2e/lessons_in_page.cjs [dist dir] [cpu|webgpu] [lesson,lesson,…] [shots dir]
 const path = require('path');
 const { execFileSync } = require('child_process');
@@ -38,6 +39,13 @@ async function lesson(browser, port, name) {
     await (await page.$('#lesson')).screenshot({ path: path.join(shots, `lesson-${name}-verdict.png`) });
     const chart = await page.$('#overlay-chart');
     if (chart) await chart.screenshot({ path: path.join(shots, `lesson-${name}-overlay.png`) });
+    if (chart && /gradient/.test(verdict)) {
+      // A claim on the gradient's reach: the runs' reach curves overlaid, and the last run's chart.
+      await page.selectOption('#overlay-metric', 'reach');
+      await page.waitForTimeout(1000);
+      await chart.screenshot({ path: path.join(shots, `lesson-${name}-reach.png`) });
+      await (await page.$('#reach-chart')).screenshot({ path: path.join(shots, `lesson-${name}-reach-chart.png`) });
+    }
     console.log(JSON.stringify({ lesson: name, backend, total_s: total, runs: rows, verdict }));
   } finally {
     await page.close();

@@ -2,7 +2,7 @@
 // Chromium on the CPU fallback loads a language-model checkpoint (default: the one
 // `scripts/run.sh` saves, runs/d2l-gru.safetensors), picks a unit and a position, and saves the
 // "Inside the network" panel; then it trains d2l's scratch RNN for `epochs` epochs on the
-// first 20 000 characters and saves its panel and the gradient-through-time chart.
+// first 20 000 characters and saves its panel.
 // Usage: node tests/e2e/screenshots.cjs [dist dir] [checkpoint] [out dir] [epochs]
 const path = require('path');
 const { baseArgs, serve, launch } = require('./harness.cjs');
@@ -43,7 +43,6 @@ async function pick(page, name) {
     await page.click('#start');
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 900000, polling: 500 });
     await pick(page, 'rnn-scratch');
-    await (await page.$('#through-time-chart')).screenshot({ path: path.join(out, 'through-time-rnn-scratch.png') });
   } finally {
     await browser.close();
     server.stop();

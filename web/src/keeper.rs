@@ -162,15 +162,16 @@ impl Keeper {
             }
         });
         Effect::new(move |_| {
-            let curve = ui.curve.get();
+            // The reach arrives as a view of its own, possibly a frame after the epoch's point.
+            let (curve, reach) = (ui.curve.get(), ui.views.reach.get().unwrap_or_default());
             let Some(mut record) = self.current.get_untracked().and_then(|id| self.record(id)) else { return };
-            if curve == record.curve {
+            if curve == record.curve && reach == record.reach {
                 return;
             }
             let (before, since) = self.wall.get_value();
             record.wall_s = before + since.map_or(0.0, |since| (now_ms() - since) / 1000.0);
             record.curve = curve;
-            record.through_time = ui.views.through_time.get_untracked().unwrap_or_default();
+            record.reach = reach;
             record.tokens_per_s = ui.progress.get_untracked().tokens_per_s;
             if let Some(predictions) = ui.views.predictions.get_untracked() {
                 record.sample = predictions.continuation;

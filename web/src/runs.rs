@@ -6,7 +6,7 @@
 
 use crate::protocol::EpochPoint;
 use crate::settings::label;
-use crate::views::ThroughTime;
+use crate::views::Reach;
 use rnnplay_run::lessons::claim::{value_name, RunOutcome};
 use rnnplay_run::spec::MAX_EPOCHS;
 use rnnplay_run::RunSpec;
@@ -37,7 +37,7 @@ pub struct RunRecord {
     pub lesson: Option<String>,
     pub curve: Vec<EpochPoint>,
     #[serde(default)]
-    pub through_time: ThroughTime,
+    pub reach: Reach,
     /// The latest free-running prediction (or translation) shown.
     #[serde(default)]
     pub sample: String,
@@ -66,7 +66,7 @@ impl RunRecord {
             spec,
             lesson: None,
             curve: Vec::new(),
-            through_time: ThroughTime::default(),
+            reach: Reach::default(),
             sample: String::new(),
             tokens_per_s: 0.0,
             backend: backend.into(),
@@ -78,9 +78,13 @@ impl RunRecord {
     }
 
     /// What a lesson's claim reads from it (`rnnplay_run::lessons::claim`), once it trained all
-    /// its epochs or diverged; `None` while it is short of them.
+    /// its epochs or diverged; `None` while it is short of them, or while its gradient's reach
+    /// (a view of its own, which can arrive a frame after the epoch's point) is behind them.
     pub fn outcome(&self) -> Option<RunOutcome> {
         if !self.diverged && self.epochs_done() < self.spec.epochs {
+            return None;
+        }
+        if !self.diverged && !self.reach.last.is_empty() && self.reach.last_epoch != self.epochs_done() {
             return None;
         }
         Some(RunOutcome {
@@ -88,6 +92,10 @@ impl RunRecord {
             valid: self.curve.iter().filter_map(|p| p.valid).collect(),
             diverged: self.diverged,
             accuracy: self.curve.last().and_then(|p| p.accuracy),
+            reach: match self.reach.last_epoch == self.epochs_done() {
+                true => self.reach.last.clone(),
+                false => Vec::new(),
+            },
             value_name: value_name(self.spec.is_seq2seq()),
         })
     }
@@ -224,19 +232,18 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
         let (Some(epoch), Some(value)) = (number("epoch"), number(value_key)) else {
             return Err(bad(format!("line {} has no epoch or {value_key}", index + 2)));
         };
-        let through_time: Vec<f32> = row
-            .get("through_time")
+        let reach: Vec<f32> = row
+            .get("reach")
             .and_then(|t| t.as_array())
             .map(|t| t.iter().filter_map(|v| v.as_f64()).map(|v| v as f32).collect())
             .unwrap_or_default();
         let epoch = epoch as usize;
-        if !through_time.is_empty() {
-            let t = &mut record.through_time;
-            if t.first.is_empty() {
-                (t.first, t.first_epoch) = (through_time.clone(), epoch);
+        if !reach.is_empty() {
+            let r = &mut record.reach;
+            if r.first.is_empty() {
+                (r.first, r.first_epoch) = (reach.clone(), epoch);
             }
-            (t.last, t.last_epoch, t.last_grad_norm) =
-                (through_time, epoch, number("grad_norm").unwrap_or_default() as f32);
+            (r.last, r.last_epoch) = (reach, epoch);
         }
         record.curve.push(EpochPoint {
             epoch,
@@ -274,6 +281,22 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_run_has_an_outcome_once_its_reach_caught_up() {
+        let mut record = RunRecord::new(7, "gru".into(), spec(&[("epochs", "2")]), "cpu");
+        let point = |epoch| EpochPoint { epoch, value: 5.0, grad_norm: 1.0, valid: None, accuracy: None };
+        record.curve = vec![point(1)];
+        record.reach = Reach { first: vec![1.0, 0.5], first_epoch: 1, last: vec![1.0, 0.5], last_epoch: 1 };
+        assert_eq!(record.outcome(), None, "one epoch of two");
+        record.curve.push(point(2));
+        assert_eq!(record.outcome(), None, "the last epoch's reach has not arrived");
+        (record.reach.last, record.reach.last_epoch) = (vec![2.0, 0.1], 2);
+        let outcome = record.outcome().unwrap();
+        assert_eq!((outcome.values, outcome.reach), (vec![5.0, 5.0], vec![2.0, 0.1]));
+        record.reach = Reach::default();
+        assert!(record.outcome().unwrap().reach.is_empty(), "a record kept without the reach still counts");
+    }
+
+    #[test]
     fn names_are_made_unique() {
         let taken = vec!["gru".to_string(), "gru (2)".to_string()];
         assert_eq!(unique_name("lstm", &taken), "lstm");
@@ -299,8 +322,8 @@ mod tests {
         let head = serde_json::json!({"spec": spec, "backend": "gpu", "adapter": "lavapipe", "first_epoch": 1});
         let lines = [
             head.to_string(),
-            r#"{"epoch":1,"perplexity":20.5,"valid_perplexity":21.0,"grad_norm":0.9,"lr":1,"through_time":[0.1,0.2],"tokens_per_s":900,"seconds":1.5}"#.into(),
-            r#"{"epoch":2,"perplexity":15.0,"valid_perplexity":17.5,"grad_norm":0.7,"lr":1,"through_time":[0.3,0.4],"tokens_per_s":1000,"seconds":3.0}"#.into(),
+            r#"{"epoch":1,"perplexity":20.5,"valid_perplexity":21.0,"grad_norm":0.9,"lr":1,"reach":[0.1,0.2],"tokens_per_s":900,"seconds":1.5}"#.into(),
+            r#"{"epoch":2,"perplexity":15.0,"valid_perplexity":17.5,"grad_norm":0.7,"lr":1,"reach":[0.3,0.4],"tokens_per_s":1000,"seconds":3.0}"#.into(),
         ];
         let record = import(&lines.join("\n"), "run.jsonl", 1).unwrap();
         assert_eq!((record.name.as_str(), record.backend.as_str(), record.origin.as_str()), ("run", "gpu", "cli"));
@@ -309,10 +332,7 @@ mod tests {
             record.curve[1],
             EpochPoint { epoch: 2, value: 15.0, grad_norm: 0.7, valid: Some(17.5), accuracy: None }
         );
-        assert_eq!(
-            (record.through_time.first.clone(), record.through_time.last.clone()),
-            (vec![0.1, 0.2], vec![0.3, 0.4])
-        );
+        assert_eq!((record.reach.first.clone(), record.reach.last.clone()), (vec![0.1, 0.2], vec![0.3, 0.4]));
         assert_eq!((record.tokens_per_s, record.wall_s), (1000.0, 3.0));
         assert_eq!(record.final_text(), "perplexity 15.000 (valid 17.50)");
     }

@@ -7,26 +7,24 @@
 //!
 //! Adding a view takes three files: its value here and its line in the list; its component and
 //! its `ComputeView` in a file of its own under the panel that shows it
-//! (`components/<panel>/<view>.rs`, as `charts_panel/through_time_chart.rs`); and its place in
+//! (`components/<panel>/<view>.rs`, as `charts_panel/reach_chart.rs`); and its place in
 //! that panel (`components/<panel>.rs`, which also declares the file as its module).
 
 use rnnplay_data::TokenKind;
-use rnnplay_engine::inspect::{Candidate, Signal};
+use rnnplay_engine::inspect::{Candidate, CellVector, Signal};
 use rnnplay_engine::translate::TranslationExample;
 use serde::{Deserialize, Serialize};
 
-/// The gradient-through-time chart: per time step s of the training window, the batch-mean
-/// ‖∂L/∂h_s‖ of the top layer before clipping, averaged over an epoch — for the run's first
-/// epoch (for contrast) and the latest, with the latest epoch's mean gradient norm (clipping scales
-/// the gradients by min(1, θ / norm)).
+/// The gradient's reach chart: for k = 0 … num_steps − 1, the batch-mean ‖∂ℓ_T/∂h_{T−k}‖ of
+/// the last prediction of each window of a fixed batch (`EpochReport::reach`) — after the run's
+/// first epoch (for contrast) and after the latest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ThroughTime {
+pub struct Reach {
     /// The run's first epoch (after a resumed checkpoint's, not epoch 1).
     pub first: Vec<f32>,
     pub first_epoch: usize,
     pub last: Vec<f32>,
     pub last_epoch: usize,
-    pub last_grad_norm: f32,
 }
 
 /// One signal of the inspection view (h, c or a gate of one layer), (steps, hidden) values
@@ -159,6 +157,23 @@ pub struct TranslationView {
     pub saliency: Vec<f32>,
 }
 
+/// One step of the top layer's cell at the picked position (`Inspection::cell_step`, the
+/// numbers `rnnplay inspect --cell` prints), each vector with its equation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellView {
+    pub epoch: usize,
+    pub position: usize,
+    /// 0-based.
+    pub layer: usize,
+    /// The model's name (`gru`, `rnn-scratch`, …).
+    pub model: String,
+    /// The token read at the position.
+    pub input: String,
+    pub vectors: Vec<CellVector>,
+    /// One per vector, in the same order.
+    pub equations: Vec<String>,
+}
+
 /// One position of the teacher-forced view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForcedToken {
@@ -196,13 +211,15 @@ crate::view_signals::declare_views! {
     /// The teacher-forced and free-running views of a passage, and the continuation of the
     /// user's prefix (a language model).
     predictions: Predictions,
-    /// The gradient-through-time chart's curves (a language model).
-    through_time: ThroughTime,
+    /// The gradient's reach chart's curves (a language model).
+    reach: Reach,
     /// Inside the network: every layer's signals over the passage, with the next-token
     /// candidates at each position.
     inspection: InspectView,
     /// How far back the picked position's prediction reaches.
     connectivity: ConnectView,
+    /// One step of the top layer's cell at the picked position, with its numbers.
+    cell: CellView,
     /// The encoder–decoder's example sentences, translated, with BLEU.
     translations: Vec<TranslationExample>,
     /// The translate box's sentence, translated.
@@ -231,6 +248,6 @@ mod tests {
     fn a_view_with_nothing_to_show_travels_as_null() {
         let text = serde_json::to_string(&ViewValue::predictions(None)).unwrap();
         assert_eq!(text, "{\"predictions\":null}");
-        assert_eq!(VIEW_NAMES.len(), 7);
+        assert_eq!(VIEW_NAMES.len(), 8);
     }
 }

@@ -158,10 +158,10 @@ fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds
             "per_token_ce": report.value, "d2l_loss": report.d2l_loss,
             "scheduled_sampling": report.scheduled_sampling,
         }),
-        // through_time[s]: the batch-mean ‖∂L/∂h_s‖ at step s of the window, before clipping.
+        // reach[k]: the gradient of a window's last prediction at the state k steps earlier.
         false => serde_json::json!({
             "perplexity": report.value, "valid_perplexity": report.valid_perplexity,
-            "through_time": report.through_time,
+            "reach": report.reach,
         }),
     };
     if let (Some(line), serde_json::Value::Object(common)) = (line.as_object_mut(), common) {

@@ -117,6 +117,26 @@ impl BatchIter {
         self.rng.set_word_pos(position);
     }
 
+    /// One fixed minibatch for measurements that compare epochs (the gradient's reach): its
+    /// windows start at evenly spaced places in the corpus — or, given `last_input`, at evenly
+    /// spaced ones of the windows whose last input is that token (the recall task's marker, so
+    /// that each window's last prediction is a recall); drawing it leaves the random stream
+    /// where it was.
+    pub fn probe(&self, last_input: Option<u32>) -> Batch {
+        let (batch_size, num_steps) = (self.batch_size, self.num_steps);
+        let all: Vec<usize> = (0..self.corpus.len() - num_steps).collect();
+        let fitting: Vec<usize> = match last_input {
+            Some(token) => all.iter().copied().filter(|&s| self.corpus[s + num_steps - 1] == token).collect(),
+            None => Vec::new(),
+        };
+        let candidates = if fitting.is_empty() { &all } else { &fitting };
+        let starts: Vec<usize> = (0..batch_size).map(|b| candidates[b * candidates.len() / batch_size]).collect();
+        let window = |shift: usize| {
+            starts.iter().flat_map(|&s| self.corpus[s + shift..s + shift + num_steps].iter().copied()).collect()
+        };
+        Batch { inputs: window(0), labels: window(1), batch_size, num_steps }
+    }
+
     /// The minibatches of the next epoch.
     pub fn epoch(&mut self) -> Vec<Batch> {
         match self.sampling {
@@ -185,6 +205,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_probe_is_fixed_whole_windows_and_draws_nothing() {
+        let mut iter = BatchIter::new(counting(100), 4, 5, Sampling::Random, 3).unwrap();
+        let probe = iter.probe(None);
+        assert_eq!((probe.batch_size, probe.num_steps, probe.inputs.len()), (4, 5, 20));
+        let starts: Vec<u32> = probe.inputs.chunks(5).map(|row| row[0]).collect();
+        assert_eq!(starts, [0, 23, 47, 71]);
+        assert!(probe.inputs.iter().zip(&probe.labels).all(|(x, y)| x + 1 == *y));
+        let position = iter.rng_position();
+        assert_eq!(iter.probe(None), probe);
+        assert_eq!(iter.rng_position(), position);
+        iter.epoch();
+        assert_eq!(iter.probe(None), probe, "the same after an epoch");
+        // Windows ending at a given token: here every token ending in 7.
+        let tens = BatchIter::new((0..100).map(|t| t % 10).collect(), 3, 5, Sampling::Random, 3).unwrap();
+        let probe = tens.probe(Some(7));
+        assert!(probe.inputs.chunks(5).all(|row| row[4] == 7), "{:?}", probe.inputs);
+        assert_eq!(tens.probe(Some(42)), tens.probe(None), "a token that never ends a window falls back");
     }
 
     #[test]

@@ -14,11 +14,11 @@ pub mod optim;
 pub mod options;
 pub mod param;
 pub mod replay;
+mod state_grads;
 pub mod tape;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
-mod through_time;
 pub mod train;
 pub mod translate;
 

@@ -92,8 +92,8 @@ pub(crate) struct Node {
     retain_grad: bool,
 }
 
-/// A value a model shows to inspection (`crate::inspect`) and to the gradient-through-time
-/// metric: what each recurrent layer computed, named, as the training kernels computed it.
+/// A value a model shows to inspection (`crate::inspect`, the gradient's reach included):
+/// what each recurrent layer computed, named, as the training kernels computed it.
 /// Models push probes only when [`Tape::enable_probes`] was called.
 #[derive(Clone)]
 pub(crate) enum Probe {

@@ -169,7 +169,7 @@ impl TaskTraining for Seq2SeqRun {
                 lr: epoch.lr,
                 value: metrics.per_token_ce,
                 grad_norm: metrics.grad_norm,
-                through_time: Vec::new(),
+                reach: Vec::new(),
                 tokens,
                 batches,
                 valid_perplexity: None,

@@ -12,6 +12,7 @@ use rnnplay_engine::backend::Backend;
 use rnnplay_engine::checkpoint::Checkpoint;
 use rnnplay_engine::error::Result;
 use rnnplay_engine::generate::teacher_forced;
+use rnnplay_engine::inspect::gradient_reach;
 use rnnplay_engine::nn::LanguageModel;
 use rnnplay_engine::optim::OptimizerState;
 use rnnplay_engine::options::EngineOptions;
@@ -72,6 +73,8 @@ pub struct LanguageRun {
     sample: Vec<u32>,
     /// The recall task's held-out records, scored each epoch.
     recall: Option<RecallCheck>,
+    /// The fixed minibatch the gradient's reach is measured on after each epoch.
+    probe: Batch,
     cursor: EpochCursor<Batch>,
 }
 
@@ -150,9 +153,13 @@ impl RunSpec {
             DataSource::Recall(lag) => Some(RecallCheck::new(lag, &vocab)),
             _ => None,
         };
+        // On the recall task each window of the reach's batch ends at a marker: its last
+        // prediction is a recall, whose gradient must reach back to the key.
+        let probe = batches.probe(recall.as_ref().map(|check| check.marker));
         Ok(LanguageRun {
+            probe,
             recall,
-            trainer: Trainer::new(backend, self.optimizer()?, self.clip)?.with_through_time(self.num_steps)?,
+            trainer: Trainer::new(backend, self.optimizer()?, self.clip)?,
             token_kind: self.token_kind().map_err(invalid)?,
             sample: train[..train.len().min(SAMPLE_TOKENS)].to_vec(),
             train_tokens: train.len(),
@@ -222,7 +229,7 @@ impl TaskTraining for LanguageRun {
                 lr: epoch.lr,
                 value: metrics.perplexity,
                 grad_norm: metrics.grad_norm,
-                through_time: metrics.through_time,
+                reach: gradient_reach(&self.model, &self.probe).await?,
                 tokens,
                 batches,
                 valid_perplexity,

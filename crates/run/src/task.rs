@@ -40,9 +40,11 @@ pub struct EpochReport {
     pub value: f32,
     /// The mean pre-clip global gradient norm.
     pub grad_norm: f32,
-    /// Language models: the gradient through time — per time step of the window, the mean
-    /// batch-mean ‖∂L/∂h_s‖ of the top layer before clipping (empty for encoder–decoders).
-    pub through_time: Vec<f32>,
+    /// Language models: the gradient's reach after the epoch — for k = 0 … num_steps − 1, the
+    /// mean ‖∂ℓ_T/∂h_{T−k}‖ of the last prediction of each window of a fixed batch, h the top
+    /// layer's state k steps earlier (`rnnplay_engine::inspect::gradient_reach`); empty for
+    /// encoder–decoders.
+    pub reach: Vec<f32>,
     pub tokens: usize,
     pub batches: usize,
     /// The validation perplexity, when the spec holds part of the corpus out.

@@ -1,14 +1,14 @@
 //! The training charts: the curve per epoch (perplexity or per-token cross-entropy, linear or
-//! log scale), the pre-clip gradient norm against θ, and for a language model the gradient
-//! through time.
+//! log scale), the pre-clip gradient norm against θ, and for a language model how far back one
+//! prediction's gradient reaches.
 
-pub(crate) mod through_time_chart;
+pub(crate) mod reach_chart;
 
 use super::chart::{Chart, Series};
 use crate::page::Page;
 use leptos::prelude::*;
+use reach_chart::ReachChart;
 use rnnplay_run::RunSpec;
-use through_time_chart::ThroughTimeChart;
 
 #[component]
 pub fn ChartsPanel(page: Page) -> impl IntoView {
@@ -41,7 +41,7 @@ pub fn ChartsPanel(page: Page) -> impl IntoView {
             <Chart values=curve series=curve_series title="training curve per epoch" caption=curve_caption id="perplexity-chart"/>
             <Chart values=grad_norms series=norm_series title="pre-clip gradient norm" caption=norm_caption id="grad-norm-chart"/>
             <Show when=move || !seq2seq()>
-                <ThroughTimeChart ui=ui/>
+                <ReachChart ui=ui/>
             </Show>
         </section>
     }

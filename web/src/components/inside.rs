@@ -7,15 +7,19 @@
 //!   likely next tokens as bars, at temperature 1 and at a chosen temperature;
 //! - the connectivity of that position: each earlier character shaded by the gradient of the
 //!   prediction's loss with respect to it (log scale), and how many steps back the signal
-//!   reaches (Distill's "memorization" view).
+//!   reaches (Distill's "memorization" view);
+//! - one step of the cell at that position, with its numbers (`inside/cell_view.rs`).
 //!
 //! The numbers come from the engine (`rnnplay_engine::inspect`), refreshed with the
 //! predictions; the heatmap is `heatmap::Heatmap`.
+
+pub(crate) mod cell_view;
 
 use super::heatmap::{saliency_style, visible, Heatmap};
 use crate::ui::{Phase, Ui};
 use crate::view_signals::{ComputeView, ViewContext, When};
 use crate::views::{passage_len, view, ConnectView, InspectView};
+use cell_view::CellStep;
 use leptos::prelude::*;
 use rnnplay_engine::inspect::{connectivity as connectivity_of, inspect};
 
@@ -172,6 +176,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                     {move || format!(" {}", temperature.get())}
                 </label>
                 {bars}
+                <CellStep ui=ui/>
             </Show>
         </section>
     }

@@ -1,7 +1,8 @@
 //! The comparison chart: the picked runs' curves overlaid, each in its own colour, with a
 //! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, the
-//! validation perplexity or the held-out accuracy, per epoch. How many series it drew and their names are in the
-//! element's `data-series` and `data-names` attributes (the browser test reads them).
+//! validation perplexity or the held-out accuracy, per epoch; or the gradient's reach after
+//! each run's last epoch, against the steps back. How many series it drew and their names are
+//! in the element's `data-series` and `data-names` attributes (the browser test reads them).
 
 use crate::runs::{RunRecord, COLOURS};
 use leptos::html;
@@ -19,6 +20,9 @@ pub enum Metric {
     GradNorm,
     Valid,
     Accuracy,
+    /// The gradient's reach after the run's last epoch: log₁₀ of the share of the last
+    /// prediction's gradient left k steps back, against k.
+    Reach,
 }
 
 impl Metric {
@@ -28,6 +32,7 @@ impl Metric {
             Self::GradNorm => Some(point.grad_norm),
             Self::Valid => point.valid,
             Self::Accuracy => point.accuracy,
+            Self::Reach => None,
         }
         .filter(|v| v.is_finite())
     }
@@ -38,6 +43,7 @@ impl Metric {
             Self::GradNorm => "pre-clip gradient norm",
             Self::Valid => "validation perplexity",
             Self::Accuracy => "held-out accuracy",
+            Self::Reach => "share of the gradient left (log)",
         }
     }
 
@@ -59,6 +65,7 @@ impl Metric {
             Self::GradNorm => "grad-norm",
             Self::Valid => "valid",
             Self::Accuracy => "accuracy",
+            Self::Reach => "reach",
         }
     }
 }
@@ -72,11 +79,20 @@ fn series(runs: &[RunRecord], metric: Metric) -> Vec<Line> {
         .enumerate()
         .map(|(i, run)| {
             let (r, g, b) = COLOURS[i % COLOURS.len()];
-            let points = run.curve.iter().filter_map(|p| metric.of(p).map(|v| (p.epoch as f32, v))).collect();
+            let points = match metric {
+                Metric::Reach => reach_points(&run.reach.last),
+                _ => run.curve.iter().filter_map(|p| metric.of(p).map(|v| (p.epoch as f32, v))).collect(),
+            };
             (run.name.clone(), RGBColor(r, g, b), points)
         })
         .filter(|(_, _, points): &Line| !points.is_empty())
         .collect()
+}
+
+/// (k, log₁₀ of the share of `reach[0]` left at k) for each positive value.
+fn reach_points(reach: &[f32]) -> Vec<(f32, f32)> {
+    let Some(&start) = reach.first().filter(|v| **v > 0.0) else { return Vec::new() };
+    reach.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(k, v)| (k as f32, (v / start).log10())).collect()
 }
 
 #[component]
@@ -101,6 +117,7 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
             "grad-norm" => Metric::GradNorm,
             "valid" => Metric::Valid,
             "accuracy" => Metric::Accuracy,
+            "reach" => Metric::Reach,
             _ => Metric::Value,
         })
     };
@@ -110,7 +127,8 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
                 <label>"Compare "
                     <select id="overlay-metric" on:change=pick>
                         {[(Metric::Value, "training perplexity / cross-entropy"), (Metric::GradNorm, "gradient norm"),
-                          (Metric::Valid, "validation perplexity"), (Metric::Accuracy, "held-out accuracy")]
+                          (Metric::Valid, "validation perplexity"), (Metric::Accuracy, "held-out accuracy"),
+                          (Metric::Reach, "gradient's reach (after the last epoch)")]
                             .into_iter()
                             .map(|(m, text)| view! { <option value=m.key() selected=move || metric.get() == m>{text}</option> })
                             .collect_view()}
@@ -118,7 +136,10 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
                 </label>
             </div>
             <canvas node_ref=canvas width="640" height="300" aria-label="runs compared" style="display: block"></canvas>
-            <figcaption>"The runs ticked in the table, one colour each, epoch by epoch: where two runs differ in one setting, the gap between their curves is what that setting does."</figcaption>
+            <figcaption>{move || match metric.get() {
+                Metric::Reach => "The runs ticked in the table, one colour each: after each run's last epoch, the share of its last prediction's gradient left k steps back (log scale; 1e-2 is a hundredth). A curve that falls steeply is a gradient that vanishes before it reaches what the prediction needs.",
+                _ => "The runs ticked in the table, one colour each, epoch by epoch: where two runs differ in one setting, the gap between their curves is what that setting does.",
+            }}</figcaption>
         </figure>
     }
 }
@@ -136,6 +157,7 @@ fn draw(
             Metric::Accuracy => {
                 "tick runs of the recall task (every epoch) or a toy task (after the last) to compare their held-out accuracy here"
             }
+            Metric::Reach => "tick language-model runs to compare how far back their gradients reach here",
             _ => "tick runs in the table to compare them here",
         };
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
@@ -148,7 +170,8 @@ fn draw(
     }
     // The values' own range (not from 0), so close runs stay apart.
     let span = (top - bottom).max(top.abs() * 0.05).max(1e-3);
-    let (bottom, top) = ((bottom - span * 0.05).max(0.0), top + span * 0.05);
+    let floor = if metric == Metric::Reach { f32::NEG_INFINITY } else { 0.0 };
+    let (bottom, top) = ((bottom - span * 0.05).max(floor), top + span * 0.05);
     let whole = |x: &f32| if (x - x.round()).abs() < 1e-3 { format!("{}", x.round() as i64) } else { String::new() };
     let mut chart = ChartBuilder::on(root)
         .margin(10)
@@ -156,13 +179,14 @@ fn draw(
         .y_label_area_size(48)
         .build_cartesian_2d((first - 0.5)..(last + 0.5), bottom..top)?;
     let x_labels = ((last - first) as usize + 2).clamp(2, 11);
-    chart
-        .configure_mesh()
-        .x_labels(x_labels)
-        .x_label_formatter(&whole)
-        .x_desc("epoch")
-        .y_desc(metric.label())
-        .draw()?;
+    let power = |y: &f32| format!("{:.0e}", 10f32.powf(*y));
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(x_labels).x_label_formatter(&whole).y_desc(metric.label());
+    match metric {
+        Metric::Reach => mesh.x_desc("k: steps back from the last prediction").y_label_formatter(&power),
+        _ => mesh.x_desc("epoch"),
+    };
+    mesh.draw()?;
     for (name, colour, points) in series {
         let colour = *colour;
         chart
@@ -175,7 +199,12 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        // The reach curves start at the top left and fall toward the right.
+        .position(if metric == Metric::Reach {
+            SeriesLabelPosition::LowerLeft
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
         .border_style(BLACK)
         .background_style(WHITE.mix(0.85))
         .draw()?;

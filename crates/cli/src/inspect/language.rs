@@ -54,7 +54,7 @@ pub fn run(args: &InspectArgs, checkpoint: &Checkpoint) -> Result<()> {
     let connectivity_ms = link.as_ref().map(|_| started.elapsed().as_secs_f64() * 1e3);
     let token = |id: u32| vocab.token(id).to_string();
     let cell = match (args.cell, args.position) {
-        (true, Some(position)) => Some((position, cell::cell_step(&seen, layer, position))),
+        (true, Some(position)) => Some((position, seen.cell_step(layer, position))),
         _ => None,
     };
     if args.json {
@@ -95,7 +95,7 @@ pub fn run(args: &InspectArgs, checkpoint: &Checkpoint) -> Result<()> {
     }
     if let Some((position, step)) = &cell {
         let input = crate::terminal::printable(&token(tokens[*position]));
-        cell::print(step, layer, *position, &input, &checkpoint.config.model_name());
+        cell::print(step, layer, *position, &input, &checkpoint.config);
     }
     let timing = connectivity_ms.map(|ms| format!(", connectivity {ms:.1} ms")).unwrap_or_default();
     println!("\n(on {}: inspection {inspect_ms:.1} ms{timing})", backend.info().adapter);

@@ -140,7 +140,7 @@ pub enum Kernel {
     /// For each of `blocks` consecutive blocks of `rows` rows of `cols` values in `x` (from
     /// element `offset`), the mean over the block's rows of the rows' L2 norms, added into
     /// `out[out_offset + block]`: the batch-mean ‖∂L/∂h_s‖ of every time step s of a window's
-    /// state gradient (the gradient-through-time metric), accumulated over an epoch.
+    /// state gradient (`state_grads.rs`: the connectivity and the gradient's reach).
     RowNormMean { x: BufId, offset: usize, rows: usize, cols: usize, blocks: usize, out: BufId, out_offset: usize },
     /// dst[r·dst_stride + dst_offset + c] (+)= src[r·src_stride + src_offset + c] for r < rows,
     /// c < cols: slicing and concatenation along any dimension, and their gradients.

@@ -10,17 +10,27 @@
 //!   every earlier input row and hidden state: ‖∂ loss_t / ∂ x_s‖ and ‖∂ loss_t / ∂ h_s‖ for
 //!   s ≤ t, Distill's "memorization" view.
 //!
-//! Both run on either backend; one forward (and for connectivity one backward) pass and a few
+//! - [`gradient_reach`] is the connectivity of a batch's last predictions, k steps back,
+//!   measured after every training epoch (`reach.rs`).
+//! - [`Inspection::cell_step`] picks one step of a layer's cell out of an inspection, with
+//!   [`cell_equation`] for each of its vectors (`cell.rs`).
+//!
+//! All run on either backend; one forward (and for the gradients one backward) pass and a few
 //! read-backs. [`translation`] does the same for an encoder–decoder.
 
+mod cell;
+mod reach;
 pub mod translation;
+
+pub use cell::{cell_equation, CellVector};
+pub use reach::gradient_reach;
 
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, check_tokens, softmax};
 use crate::nn::LanguageModel;
+use crate::state_grads::{measure, probed_layers, watch_layer, GradWatch};
 use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
-use crate::through_time::{measure, probed_layers, watch_layer, GradWatch};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -381,7 +391,7 @@ fn watch_states(tape: &mut Tape, hidden: usize) -> Vec<Vec<GradWatch>> {
 }
 
 /// ‖∂ loss / ∂ h_s‖ per layer and step after backward: the training metric's measurement
-/// (`through_time::measure`) with a batch of one, one read-back per layer.
+/// (`state_grads::measure`) with a batch of one, one read-back per layer.
 async fn state_saliency(tape: &Tape, layers: &[Vec<GradWatch>], steps: usize) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(layers.len());
     for watches in layers {

@@ -9,7 +9,6 @@ use crate::optim::Optimizer;
 use crate::replay::{inputs_for, StepPlans};
 use crate::tape::Tape;
 use crate::tensor::{DType, Tensor};
-use crate::through_time::watch_top_layer;
 use rnnplay_data::{Batch, BatchIter, Sampling};
 use std::rc::Rc;
 
@@ -20,10 +19,6 @@ pub struct EpochMetrics {
     pub perplexity: f32,
     /// Mean pre-clip global gradient norm over the epoch's batches.
     pub grad_norm: f32,
-    /// Gradient through time: for each time step s of the window, the mean over the epoch's
-    /// batches of the batch-mean ‖∂L/∂h_s‖ of the top layer, before clipping
-    /// (`through_time.rs`).
-    pub through_time: Vec<f32>,
     pub tokens: usize,
     pub batches: usize,
 }
@@ -83,13 +78,6 @@ impl Trainer {
     /// `Optimizer::by_name("sgd", lr)` and `clip = 1`.
     pub fn new(backend: &Rc<dyn Backend>, optimizer: Optimizer, clip: f32) -> Result<Self> {
         Ok(Self { core: StepCore::new(backend, optimizer, clip)?, inputs: Vec::new(), carrying: false })
-    }
-
-    /// Also measures the gradient through time over windows of `steps` time steps
-    /// ([`EpochMetrics::through_time`]); call before the first batch.
-    pub fn with_through_time(mut self, steps: usize) -> Result<Self> {
-        self.core.track_through_time(steps)?;
-        Ok(self)
     }
 
     /// d2l's setting: SGD with `lr` on the mean loss, clipping at `clip`.
@@ -191,18 +179,12 @@ impl Trainer {
             }
         }
         let BatchInputs { tokens, labels, state, plans, .. } = inputs;
-        let measures_through_time = self.core.metrics.len() > 2;
         self.core.uniform_loss = (model.config().vocab_size as f32).ln();
-        let (batch_size, hidden) = (batch.batch_size, model.config().hidden_size);
         let forward = |tape: &mut Tape| {
-            if measures_through_time {
-                tape.enable_probes();
-            }
             let (logits, final_state) = model.forward(tape, tokens, state)?;
             let loss = tape.softmax_cross_entropy(logits, labels)?;
-            let watches = watch_top_layer(tape, batch_size, hidden, 2);
             let carry = final_state.into_iter().zip(state.iter().cloned()).collect();
-            Ok(StepLoss { loss, loss_scale: 1.0, carry, watches })
+            Ok(StepLoss { loss, loss_scale: 1.0, carry })
         };
         match share_seed {
             None => self.core.step(plans, (0, model.fused_layers()), model.params(), forward)?,
@@ -223,14 +205,7 @@ impl Trainer {
             return Err(EngineError::Diverged { mean_loss, epoch: self.core.epoch });
         }
         self.core.check_loss(mean_loss)?;
-        let through_time = sums[2..].iter().map(|s| s / batches_run).collect();
-        Ok(EpochMetrics {
-            perplexity: mean_loss.exp(),
-            grad_norm: sums[1] / batches_run,
-            through_time,
-            tokens,
-            batches,
-        })
+        Ok(EpochMetrics { perplexity: mean_loss.exp(), grad_norm: sums[1] / batches_run, tokens, batches })
     }
 
     /// Perplexity of `model` on `batches` in evaluation mode (no dropout, no updates), with

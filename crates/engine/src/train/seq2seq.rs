@@ -246,7 +246,7 @@ impl Seq2SeqTrainer {
             // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
             let loss = tape.masked_softmax_cross_entropy(logits, labels, Some(weights), num_steps)?;
             // metrics[0] gets Σ valid CE back from the loss's normaliser.
-            Ok(StepLoss { loss, loss_scale: num_steps, carry: Vec::new(), watches: Vec::new() })
+            Ok(StepLoss { loss, loss_scale: num_steps, carry: Vec::new() })
         };
         match share_seed {
             None => self.core.step(plans, (u8::from(scheduled), model.fused_layers()), model.params(), forward),

@@ -11,7 +11,6 @@ use crate::param::{zero_grads, Param};
 use crate::replay::StepPlans;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
-use crate::through_time::{measure, GradWatch};
 use std::rc::Rc;
 
 /// What a model's part of a training step hands back to [`StepCore::step`].
@@ -23,14 +22,11 @@ pub(crate) struct StepLoss {
     /// Values copied into tensors that outlive the step once its backward pass is recorded:
     /// the final recurrent state into the state the next batch starts from (truncated BPTT).
     pub(crate) carry: Vec<(Var, Tensor)>,
-    /// State gradients measured into `metrics` after backward (the gradient through time).
-    pub(crate) watches: Vec<GradWatch>,
 }
 
 /// What every trainer does around its model's loss: the optimizer, global-norm clipping, the
 /// step counter that seeds each tape, and device-side sums per epoch (`metrics`: [Σ loss,
-/// Σ pre-clip norms, then for a language model Σ ‖∂L/∂h_s‖ per time step s]) read back once at
-/// the epoch's end. [`Trainer`] and
+/// Σ pre-clip norms]) read back once at the epoch's end. [`Trainer`] and
 /// [`Seq2SeqTrainer`](crate::translate::Seq2SeqTrainer) differ only in how they get the loss.
 ///
 /// A step depends on the host only through buffers written before it is recorded — the batch,
@@ -52,7 +48,7 @@ pub struct StepCore {
     first_loss: Option<f32>,
     pub(crate) uniform_loss: f32,
     /// Data parallelism: this worker's share of a step's sums, laid out as `metrics`
-    /// ([loss, 0, ‖∂L/∂h_s‖ …]); made by the first shared step.
+    /// ([loss, 0]); made by the first shared step.
     share: Option<Tensor>,
 }
 
@@ -139,13 +135,6 @@ impl StepCore {
         self.backend.run(Kernel::Fill { out: self.metrics.id(), len: self.metrics.len(), value: 0.0 })
     }
 
-    /// Makes room in the metrics for `steps` gradient-through-time sums; before the first step
-    /// (recorded steps name the metrics buffer).
-    pub(crate) fn track_through_time(&mut self, steps: usize) -> Result<()> {
-        self.metrics = Tensor::zeros(&self.backend, &[2 + steps])?;
-        Ok(())
-    }
-
     /// One training step: zeroed gradients, the forward pass that `forward` records on a tape
     /// seeded by the step count (dropout), backward from its loss, clipping, the update,
     /// `metrics += [loss_scale · loss, norm]`, the carried values; then the step's one submit.
@@ -188,7 +177,7 @@ impl StepCore {
 
     /// Data parallelism, the first half of a step (`run/data_parallel.rs`): zeroed gradients, the
     /// forward pass on this worker's rows, backward, the carried values; the loss (times
-    /// `loss_scale`) and the watched state gradients go to the share, not the epoch's sums.
+    /// `loss_scale`) goes to the share, not the epoch's sums.
     /// Nothing is updated. `seed` is this worker's dropout seed for the step, so that two
     /// workers draw different masks. Recorded every time (no plan replay) and submitted once.
     pub(crate) fn backward_share(
@@ -226,17 +215,14 @@ impl StepCore {
     }
 
     /// What [`StepCore::backward_share`] left, read back as one vector whose plain sum over
-    /// the workers is the whole batch's: every gradient times `weight`, then the share's
-    /// loss times `weight` and its state-gradient norms times `weight²` (a row's ∂L/∂h scales
-    /// with the weight, and their mean is over the worker's rows, a `weight` of the batch's).
+    /// the workers is the whole batch's: every gradient and the share's loss, times `weight`.
     pub async fn read_share(&mut self, params: &[Param], weight: f32) -> Result<Vec<f32>> {
         let share = self.share_tensor()?;
         let mut values = Vec::with_capacity(share_len(params, &share));
         for param in params {
             values.extend(param.grad().to_vec().await?.into_iter().map(|g| g * weight));
         }
-        let sums = share.to_vec().await?;
-        values.extend(sums.iter().enumerate().map(|(slot, v)| if slot < 2 { v * weight } else { v * weight * weight }));
+        values.extend(share.to_vec().await?.into_iter().map(|v| v * weight));
         Ok(values)
     }
 
@@ -286,7 +272,7 @@ impl StepCore {
     }
 
     /// What a step records, its sums going to `sums` (laid out as `metrics`): zeroed
-    /// gradients, the forward pass, backward, the watched state gradients; with `update`,
+    /// gradients, the forward pass, backward; with `update`,
     /// clipping and the update; `sums[0] += loss_scale · loss`; with `update`, the pre-clip
     /// norm into `sums[1]`; the carried values. Without `update` it is a data-parallel
     /// worker's half step ([`StepCore::backward_share`]).
@@ -299,9 +285,8 @@ impl StepCore {
     ) -> Result<()> {
         zero_grads(params)?;
         let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
-        let StepLoss { loss, loss_scale, carry, watches } = forward(&mut tape)?;
+        let StepLoss { loss, loss_scale, carry } = forward(&mut tape)?;
         tape.backward(loss)?;
-        measure(&tape, &watches, sums)?;
         if update {
             self.clipper.clip(params)?;
             self.optimizer.record(params)?;

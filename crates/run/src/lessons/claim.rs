@@ -1,6 +1,6 @@
 //! A lesson's claim: what its runs will show, as data — conditions over numbers each run
-//! records (its per-epoch training values, validation perplexities, whether it diverged, a
-//! toy task's held-out exact match) — so that the page and `rnnplay lessons --check` say, after
+//! records (its per-epoch training values, validation perplexities, whether it diverged,
+//! held-out accuracy, how far back its gradient reaches) — so that the page and `rnnplay lessons --check` say, after
 //! the runs, whether it held and with which numbers.
 
 use crate::task::EpochReport;
@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// What a claim reads from one run: its epochs' training values (perplexity, or an
 /// encoder–decoder's per-token cross-entropy), its validation perplexities, whether it
-/// diverged, and a toy task's held-out exact match after its last epoch.
+/// diverged, its held-out accuracy and its gradient's reach after its last epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     pub values: Vec<f32>,
@@ -16,6 +16,8 @@ pub struct RunOutcome {
     /// The run stopped because its loss diverged (its recorded epochs are those before).
     pub diverged: bool,
     pub accuracy: Option<f32>,
+    /// A language model's gradient reach after its last epoch (`EpochReport::reach`).
+    pub reach: Vec<f32>,
     /// What its training value is: "perplexity" (language models) or "cross-entropy"
     /// (encoder–decoders' per-token cross-entropy).
     pub value_name: &'static str,
@@ -23,7 +25,14 @@ pub struct RunOutcome {
 
 impl Default for RunOutcome {
     fn default() -> Self {
-        Self { values: Vec::new(), valid: Vec::new(), diverged: false, accuracy: None, value_name: "perplexity" }
+        Self {
+            values: Vec::new(),
+            valid: Vec::new(),
+            diverged: false,
+            accuracy: None,
+            reach: Vec::new(),
+            value_name: "perplexity",
+        }
     }
 }
 
@@ -37,6 +46,7 @@ impl RunOutcome {
             valid: reports.iter().filter_map(|r| r.valid_perplexity).collect(),
             diverged,
             accuracy: reports.last().and_then(|r| r.accuracy),
+            reach: reports.last().map(|r| r.reach.clone()).unwrap_or_default(),
         }
     }
 }
@@ -68,6 +78,9 @@ pub enum Stat {
     /// The share of held-out examples answered exactly after the last epoch: the recall
     /// task's records whose key the model recalls, a toy task's pairs translated exactly.
     Accuracy,
+    /// How much of the last prediction's gradient is left k steps back after the last epoch:
+    /// ‖∂ℓ_T/∂h_{T−k}‖ / ‖∂ℓ_T/∂h_T‖ from the gradient's reach (`EpochReport::reach`).
+    GradientBack(usize),
 }
 
 impl Stat {
@@ -80,6 +93,7 @@ impl Stat {
             Stat::FinalValid => "final validation perplexity".into(),
             Stat::BestValid => "best validation perplexity".into(),
             Stat::Accuracy => "held-out accuracy".into(),
+            Stat::GradientBack(k) => format!("gradient {k} steps back ÷ at the last step"),
         }
     }
 
@@ -96,6 +110,10 @@ impl Stat {
             Stat::FinalValid => outcome.valid.last().copied(),
             Stat::BestValid => best(&outcome.valid),
             Stat::Accuracy => outcome.accuracy,
+            Stat::GradientBack(k) => match (outcome.reach.first(), outcome.reach.get(k)) {
+                (Some(&last), Some(&back)) if last > 0.0 => Some(back / last),
+                _ => None,
+            },
         }
     }
 
@@ -213,7 +231,7 @@ impl Claim {
 pub fn number(x: f32) -> String {
     if x.is_infinite() {
         "∞ (diverged)".into()
-    } else if x.abs() >= 1e4 {
+    } else if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) {
         format!("{x:.2e}")
     } else if x.abs() >= 100.0 {
         format!("{x:.0}")
@@ -256,5 +274,7 @@ mod tests {
         assert_eq!(Stat::BestValid.read(&outcome(&[1.0])), None);
         assert_eq!(number(f32::INFINITY), "∞ (diverged)");
         assert_eq!(number(1.25e17), "1.25e17");
+        assert_eq!(number(4.28e-8), "4.28e-8");
+        assert_eq!((number(0.0), number(0.121), number(6.1836)), ("0".into(), "0.121".into(), "6.184".into()));
     }
 }

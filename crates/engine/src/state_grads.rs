@@ -1,18 +1,11 @@
-//! The gradient-through-time metric of training: for every time step s of the window, the
-//! batch-mean ‖∂L/∂h_s‖ of the top layer's hidden state, before clipping, summed over the
-//! epoch's steps on the device and read back with the epoch's other metrics.
-//!
-//! ∂L/∂h_s is the whole gradient reaching the state at step s: its own step's loss plus
-//! everything carried back from later steps. Where little is carried back (the gradient from
-//! later steps vanishes on the way) the curve is flat at the per-step level; where it is carried
-//! back the curve rises toward the start of the window; where it explodes it climbs steeply.
-//! Which a model shows depends on its weights, so it changes as training goes on (d2l-rnn rises
-//! more than d2l-gru and d2l-lstm after 100 epochs; docs/PERFORMANCE.md has the numbers).
-//!
-//! The top layer's states come from the tape's probes; marking them `retain_grad`
-//! keeps their gradients after backward, and one [`Kernel::RowNormMean`] per probe measures
-//! them: one dispatch per step for a fused layer, one per time step for a composed layer or a
-//! scratch model. The training step stays one submit with no read-back.
+//! How much gradient reaches a recurrent layer's hidden states: the one place that knows where
+//! a layer's per-step states sit on a probing tape, and the measurement of their gradients.
+//! [`watch_layer`] marks a layer's states `retain_grad` before backward; [`measure`] then adds
+//! each step's batch-mean ‖∂loss/∂h_s‖ into a small device buffer with one
+//! [`Kernel::RowNormMean`] per probe (one dispatch for a fused layer's window, one per time step
+//! for a composed layer or a scratch model), read back once. The inspection's connectivity
+//! (one prediction of one passage) and the gradient's reach (one prediction per row of a batch,
+//! after every epoch) are both this measurement.
 
 use crate::backend::Kernel;
 use crate::error::Result;
