@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 const TEXT: &str = "the time machine by h g wells: the time traveller, for so it will be convenient to speak of him\n";
 
-/// Each epoch's (value, gradient norm, gradient through time), and the final weights by name.
+/// Each epoch's (value, gradient norm, gradient's reach), and the final weights by name.
 type Trained = (Vec<(f32, f32, Vec<f32>)>, Vec<(String, Vec<f32>)>);
 
 fn build(spec: &RunSpec) -> Session {

@@ -601,7 +601,7 @@ async function cellMatchesCli(page, bin, ckpt, label, hasC) {
   await page.hover('#cell-view .cell-row[data-name="h"] .cell-unit:nth-child(3)');
   await page.waitForFunction(() => /unit 2:/.test(document.querySelector('#cell-hover')?.textContent || ''), null, { timeout: 10000 });
   const hover = await page.textContent('#cell-hover');
-  if (!/h = /.test(hover)) throw new Error(`${label} cell view's hover shows no arithmetic for h: '${hover}'`);
+  if (!/h = \(1 − z\)|h = o·tanh/.test(hover)) throw new Error(`${label} cell view's hover shows no arithmetic for h: '${hover}'`);
   await (await page.$('#cell-view')).screenshot({ path: path.join(shots, `cell-${label}.png`) });
   return `the ${label} cell view at position ${position} equals rnnplay inspect --cell (${Object.keys(cli).join(', ')})`;
 }

@@ -39,7 +39,7 @@ async function lesson(browser, port, name) {
     await (await page.$('#lesson')).screenshot({ path: path.join(shots, `lesson-${name}-verdict.png`) });
     const chart = await page.$('#overlay-chart');
     if (chart) await chart.screenshot({ path: path.join(shots, `lesson-${name}-overlay.png`) });
-    if (chart && /gradient/.test(verdict)) {
+    if (chart && /gradient \d+ steps back/.test(verdict)) {
       // A claim on the gradient's reach: the runs' reach curves overlaid, and the last run's chart.
       await page.selectOption('#overlay-metric', 'reach');
       await page.waitForTimeout(1000);

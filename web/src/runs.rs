@@ -235,7 +235,8 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
         let reach: Vec<f32> = row
             .get("reach")
             .and_then(|t| t.as_array())
-            .map(|t| t.iter().filter_map(|v| v.as_f64()).map(|v| v as f32).collect())
+            // A value that was not finite was written as null: it keeps its place.
+            .map(|t| t.iter().map(|v| v.as_f64().map_or(f32::NAN, |v| v as f32)).collect())
             .unwrap_or_default();
         let epoch = epoch as usize;
         if !reach.is_empty() {

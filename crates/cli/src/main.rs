@@ -62,7 +62,7 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Look inside a language-model checkpoint: every layer's hidden state and gates over a
     /// passage, the next-token probabilities, and with --position how far back a prediction
-    /// reaches (gradients through time).
+    /// reaches (the gradient of its loss with respect to each earlier input and state).
     Inspect(inspect::InspectArgs),
     /// The lessons: one per idea of d2l's recurrent chapters, with what to watch, the
     /// commands that run them and the outcome they claim (the page opens the same lessons at
@@ -146,6 +146,7 @@ enum BenchCommand {
 /// Errors are the user's to fix: their message and its causes, never a stack trace (even with
 /// `RUST_BACKTRACE` set), and a failing exit status.
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -153,6 +154,17 @@ fn main() -> std::process::ExitCode {
             eprintln!("Error: {}", terminal::escaped(&format!("{err:#}"), true));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `rnnplay lessons | head` closes the pipe before everything is printed: end quietly, as
+/// other command-line tools do, instead of panicking in `println!`. Rust ignores SIGPIPE so
+/// that a write fails instead; its default action is to end the process without a message.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default action before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

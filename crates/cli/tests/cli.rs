@@ -761,7 +761,8 @@ fn bench_soak_samples_memory_and_finds_it_flat() {
     assert!(err(&["--minutes", "1", "--every", "30"]).contains("sample more often"));
 }
 
-/// `rnnplay export --pytorch`: the scripts of a language model and of an encoder–decoder compile
+/// `rnnplay export --pytorch`: the scripts of language models (one on the generated recall task)
+/// and of an encoder–decoder compile
 /// (python3 -m py_compile, in CI); with RNNPLAY_TORCH_PYTHON naming a Python that has torch, each
 /// loads its checkpoint (the loaded language model's perplexity on a text equals `rnnplay
 /// predict`'s; the encoder–decoder's greedy translations equal `rnnplay translate`'s), trains on
@@ -792,6 +793,10 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         text.contains(r#"optimizer\":\"adamw\""#) && text.contains(r#"weight_decay\":0.01"#),
         "the spec in the script"
     );
+    // A generated corpus (the recall task) travels in the script as text.
+    let (_, recall_script) = train_and_export("recall", "d2l-gru", "1", &["--data", "recall-15"]);
+    let text = std::fs::read_to_string(&recall_script).unwrap();
+    assert!(text.contains("xxxxxxxxxxxxxxxz"), "the recall task's records in the script");
     // The encoder–decoder on a toy task (its pairs travel in the script).
     let (toy, toy_script) = (dir.join("toy.safetensors"), dir.join("toy.py"));
     let toy_args = ["train", "--backend", "cpu", "--preset", "toy-reverse", "--hidden", "16", "--embedding", "8"];
@@ -801,7 +806,7 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         rnnplay_offline(&["export", "--pytorch", toy_script.to_str().unwrap(), "--checkpoint", toy.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("greedy translation"));
-    for script in [&script, &toy_script, &decayed_script] {
+    for script in [&script, &toy_script, &decayed_script, &recall_script] {
         let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
         match compiled {
             Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
@@ -847,6 +852,9 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
     // AdamW with weight decay: the same model loads, and trains on in PyTorch's AdamW.
     check(&decayed, &decayed_script);
     let epochs = run(&decayed_script, &["--epochs", "3", "--device", "cpu"]);
+    assert!(epochs.len() == 1 && epochs[0]["perplexity"].as_f64().unwrap().is_finite(), "{epochs:?}");
+    // The recall task trains on in PyTorch from the text the script carries.
+    let epochs = run(&recall_script, &["--epochs", "2", "--device", "cpu"]);
     assert!(epochs.len() == 1 && epochs[0]["perplexity"].as_f64().unwrap().is_finite(), "{epochs:?}");
 
     let continued = dir.join("continued.safetensors");

@@ -13,7 +13,7 @@ use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
 
 /// A state gradient to measure after backward: `blocks` time steps of `rows` (batch) × `cols`
-/// (hidden) values from element `offset` of `var`'s gradient, into the metrics from `slot`.
+/// (hidden) values from element `offset` of `var`'s gradient, into the norms from step `slot`.
 pub(crate) struct GradWatch {
     var: Var,
     offset: usize,
@@ -24,23 +24,17 @@ pub(crate) struct GradWatch {
 }
 
 /// The top layer's states on a probing tape (see `Tape::enable_probes`), kept for measuring:
-/// step s goes to metrics slot `first_slot + s`.
-pub(crate) fn watch_top_layer(tape: &mut Tape, batch: usize, hidden: usize, first_slot: usize) -> Vec<GradWatch> {
+/// step s goes to element s of the norms.
+pub(crate) fn watch_top_layer(tape: &mut Tape, batch: usize, hidden: usize) -> Vec<GradWatch> {
     let top = tape.probes().iter().filter_map(probe_layer).max().unwrap_or(0);
-    watch_layer(tape, top, batch, hidden, first_slot)
+    watch_layer(tape, top, batch, hidden)
 }
 
 /// Layer `layer`'s states on a probing tape, kept (`retain_grad`) for measuring after
-/// backward: step s goes to metrics slot `first_slot + s`. The one place that knows where a
+/// backward: step s goes to element s of the norms. The one place that knows where a
 /// layer's per-step states are: blocks 1..=steps of a fused layer's window (block 0 is the
 /// initial state), or a composed layer's per-step h vars in time order.
-pub(crate) fn watch_layer(
-    tape: &mut Tape,
-    layer: usize,
-    batch: usize,
-    hidden: usize,
-    first_slot: usize,
-) -> Vec<GradWatch> {
+pub(crate) fn watch_layer(tape: &mut Tape, layer: usize, batch: usize, hidden: usize) -> Vec<GradWatch> {
     let mut watches = Vec::new();
     let mut step = 0;
     for probe in tape.probes() {
@@ -51,11 +45,10 @@ pub(crate) fn watch_layer(
                 rows: batch,
                 cols: hidden,
                 blocks: *steps,
-                slot: first_slot,
+                slot: 0,
             }),
             Probe::Step { layer: l, h, .. } if *l == layer => {
-                let slot = first_slot + step;
-                watches.push(GradWatch { var: *h, offset: 0, rows: batch, cols: hidden, blocks: 1, slot });
+                watches.push(GradWatch { var: *h, offset: 0, rows: batch, cols: hidden, blocks: 1, slot: step });
                 step += 1;
             }
             _ => {}
@@ -82,12 +75,12 @@ fn probe_layer(probe: &Probe) -> Option<usize> {
     }
 }
 
-/// After backward: adds each watched step's batch-mean gradient norm into `metrics`, dropping
-/// steps past its end.
-pub(crate) fn measure(tape: &Tape, watches: &[GradWatch], metrics: &Tensor) -> Result<()> {
+/// After backward: adds each watched step's batch-mean gradient norm into `norms` (one element
+/// per step), dropping steps past its end.
+pub(crate) fn measure(tape: &Tape, watches: &[GradWatch], norms: &Tensor) -> Result<()> {
     for watch in watches {
         let Some(grad) = tape.grad(watch.var) else { continue };
-        let blocks = watch.blocks.min(metrics.len().saturating_sub(watch.slot));
+        let blocks = watch.blocks.min(norms.len().saturating_sub(watch.slot));
         if blocks == 0 {
             continue;
         }
@@ -97,7 +90,7 @@ pub(crate) fn measure(tape: &Tape, watches: &[GradWatch], metrics: &Tensor) -> R
             rows: watch.rows,
             cols: watch.cols,
             blocks,
-            out: metrics.id(),
+            out: norms.id(),
             out_offset: watch.slot,
         })?;
     }
@@ -111,7 +104,7 @@ mod tests {
     use crate::nn::{CellKind, LanguageModel, ModelConfig};
     use std::rc::Rc;
 
-    /// The measured sums equal the batch-mean norms computed on the host from the same
+    /// The measured norms equal the batch-mean norms computed on the host from the same
     /// retained gradients, for a fused two-layer GRU (top layer only), a composed LSTM and a
     /// scratch RNN.
     #[test]
@@ -135,11 +128,11 @@ mod tests {
             let state = model.begin_state(&backend, batch).unwrap();
             let (logits, _) = model.forward(&mut tape, &inputs, &state).unwrap();
             let loss = tape.softmax_cross_entropy(logits, &labels).unwrap();
-            let watches = watch_top_layer(&mut tape, batch, hidden, 2);
+            let watches = watch_top_layer(&mut tape, batch, hidden);
             tape.backward(loss).unwrap();
-            let metrics = Tensor::zeros(&backend, &[2 + steps]).unwrap();
-            measure(&tape, &watches, &metrics).unwrap();
-            let measured = pollster::block_on(metrics.to_vec()).unwrap();
+            let norms = Tensor::zeros(&backend, &[steps]).unwrap();
+            measure(&tape, &watches, &norms).unwrap();
+            let measured = pollster::block_on(norms.to_vec()).unwrap();
 
             let mut expected = vec![0.0f32; steps];
             for watch in &watches {
@@ -150,13 +143,12 @@ mod tests {
                         .chunks_exact(hidden)
                         .map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt())
                         .sum();
-                    expected[watch.slot - 2 + block] += norms / batch as f32;
+                    expected[watch.slot + block] += norms / batch as f32;
                 }
             }
             let what = format!("{} layers {layers}", config.model_name());
-            assert_eq!(&measured[..2], &[0.0, 0.0], "{what}: the loss and norm slots are untouched");
             assert!(expected.iter().all(|&v| v > 0.0), "{what}: every step has a gradient: {expected:?}");
-            for (s, (m, e)) in measured[2..].iter().zip(&expected).enumerate() {
+            for (s, (m, e)) in measured.iter().zip(&expected).enumerate() {
                 assert!((m - e).abs() <= 1e-6 * e.abs().max(1.0), "{what} step {s}: measured {m}, expected {e}");
             }
         }

@@ -1,6 +1,6 @@
 //! A language model's run: d2l's `train_ch8` on a corpus — char or word tokens, minibatches by
 //! random or sequential partitioning (the state carried and detached: truncated BPTT), a
-//! validation split, the gradient through time measured each epoch — as a [`TaskTraining`].
+//! validation split, the gradient's reach measured after each epoch — as a [`TaskTraining`].
 
 use super::data::RunData;
 use super::shard::Shard;

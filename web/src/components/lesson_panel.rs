@@ -105,7 +105,12 @@ pub fn LessonPanel(
 /// Where the lesson's claim stands on the kept runs: how many of its runs have finished, and
 /// once all have, the verdict on the latest of each.
 enum Standing {
-    Waiting { done: usize },
+    Waiting {
+        done: usize,
+    },
+    /// Every run finished, but one was kept without a number the claim reads (a run kept by an
+    /// older version of the page).
+    Unrecorded,
     Measured(Verdict),
 }
 
@@ -130,7 +135,7 @@ fn verdict(lesson: &Lesson, kept: &[RunRecord]) -> Standing {
     let outcomes: Vec<RunOutcome> = outcomes.into_iter().flatten().collect();
     match lesson.claim.verdict(&lesson.labels(), &outcomes) {
         Some(v) => Standing::Measured(v),
-        None => Standing::Waiting { done },
+        None => Standing::Unrecorded,
     }
 }
 
@@ -141,6 +146,10 @@ fn verdict_view(lesson: &'static Lesson, standing: Standing) -> AnyView {
             view! { <p class="hint">{format!("Train the lesson's runs to check it: {done} of {total} finished.")}</p> }
                 .into_any()
         }
+        Standing::Unrecorded => view! {
+            <p class="hint">"A kept run of this lesson did not record every number its claim reads (it was trained by an earlier version of the page): train the lesson again to check it."</p>
+        }
+        .into_any(),
         Standing::Measured(v) => {
             let lines = v
                 .conditions

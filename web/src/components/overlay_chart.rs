@@ -89,10 +89,10 @@ fn series(runs: &[RunRecord], metric: Metric) -> Vec<Line> {
         .collect()
 }
 
-/// (k, log₁₀ of the share of `reach[0]` left at k) for each positive value.
+/// (k, log₁₀ of the share of `reach[0]` left at k) for each positive, finite share.
 fn reach_points(reach: &[f32]) -> Vec<(f32, f32)> {
-    let Some(&start) = reach.first().filter(|v| **v > 0.0) else { return Vec::new() };
-    reach.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(k, v)| (k as f32, (v / start).log10())).collect()
+    let shares = rnnplay_engine::inspect::reach_shares(reach).into_iter().enumerate();
+    shares.filter(|(_, v)| v.is_finite() && *v > 0.0).map(|(k, v)| (k as f32, v.log10())).collect()
 }
 
 #[component]

@@ -21,7 +21,11 @@ pub(crate) fn to_json(step: &[CellVector], layer: usize, position: usize, input:
 /// units.
 pub(crate) fn print(step: &[CellVector], layer: usize, position: usize, input: &str, config: &ModelConfig) {
     let model = config.model_name();
-    println!("\none step of layer {}'s {model} cell at position {position} (input {input:?}):", layer + 1);
+    let x = match layer {
+        0 => format!("input {input:?}"),
+        below => format!("token {input:?}; x is layer {below}'s h there"),
+    };
+    println!("\none step of layer {}'s {model} cell at position {position} ({x}):", layer + 1);
     for CellVector { name, values } in step {
         let meaning = match name.strip_suffix("_prev") {
             Some(state) => format!("{state} before the step (at position {})", position.saturating_sub(1)),

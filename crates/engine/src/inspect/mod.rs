@@ -9,7 +9,6 @@
 //! - [`connectivity`] differentiates the loss of one prediction (position t) with respect to
 //!   every earlier input row and hidden state: ‖∂ loss_t / ∂ x_s‖ and ‖∂ loss_t / ∂ h_s‖ for
 //!   s ≤ t, Distill's "memorization" view.
-//!
 //! - [`gradient_reach`] is the connectivity of a batch's last predictions, k steps back,
 //!   measured after every training epoch (`reach.rs`).
 //! - [`Inspection::cell_step`] picks one step of a layer's cell out of an inspection, with
@@ -23,7 +22,7 @@ mod reach;
 pub mod translation;
 
 pub use cell::{cell_equation, CellVector};
-pub use reach::gradient_reach;
+pub use reach::{gradient_reach, reach_shares};
 
 use crate::error::{EngineError, Result};
 use crate::generate::{argmax, check_tokens, softmax};
@@ -387,7 +386,7 @@ async fn input_saliency(tape: &Tape, probes: &[Probe], steps: usize) -> Result<V
 
 /// Every probed layer's states, kept for [`state_saliency`] (before backward).
 fn watch_states(tape: &mut Tape, hidden: usize) -> Vec<Vec<GradWatch>> {
-    probed_layers(tape).into_iter().map(|layer| watch_layer(tape, layer, 1, hidden, 0)).collect()
+    probed_layers(tape).into_iter().map(|layer| watch_layer(tape, layer, 1, hidden)).collect()
 }
 
 /// ‖∂ loss / ∂ h_s‖ per layer and step after backward: the training metric's measurement

@@ -10,8 +10,8 @@
 //! (one passage, one position) taken over a batch, measured by the same `state_grads.rs`.
 //!
 //! One forward and one backward pass in evaluation mode (no dropout) from a zero state, one
-//! read-back; the model's parameter gradients are overwritten, which a training step zeroes
-//! before it starts.
+//! read-back; the backward pass adds into the model's parameter gradients, which every training
+//! step zeroes before it starts.
 
 use crate::error::{EngineError, Result};
 use crate::nn::LanguageModel;
@@ -42,11 +42,21 @@ pub async fn gradient_reach(model: &LanguageModel, batch: &Batch) -> Result<Vec<
     let last = tape.slice(logits, 0, (steps - 1) * rows, rows)?;
     let labels = Tensor::from_u32(&backend, &[rows], &batch.labels_time_major()[(steps - 1) * rows..])?;
     let loss = tape.softmax_cross_entropy(last, &labels)?;
-    let watches = watch_top_layer(&mut tape, rows, model.config().hidden_size, 0);
+    let watches = watch_top_layer(&mut tape, rows, model.config().hidden_size);
     tape.backward(loss)?;
     let norms = Tensor::zeros(&backend, &[steps])?;
     measure(&tape, &watches, &norms)?;
     // The loss is the rows' mean, so each row's gradient came scaled by 1/rows.
     let by_step = norms.to_vec().await?;
     Ok(by_step.iter().rev().map(|v| v * rows as f32).collect())
+}
+
+/// Each value of a reach as a share of `reach[0]` (the gradient at the prediction's own
+/// state): what the charts draw and the lessons' claims read. Empty when `reach[0]` is not a
+/// positive number.
+pub fn reach_shares(reach: &[f32]) -> Vec<f32> {
+    match reach.first() {
+        Some(&start) if start.is_finite() && start > 0.0 => reach.iter().map(|v| v / start).collect(),
+        _ => Vec::new(),
+    }
 }

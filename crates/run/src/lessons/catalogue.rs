@@ -73,7 +73,7 @@ As d2l notes, the two train about equally well: you should see final perplexitie
 Three models of 64 units learn it with the same settings: a plain RNN, a GRU and an LSTM. \
 In a plain RNN the gradient from the recall back to the key is multiplied by the recurrent weights once per step and vanishes; gates give it a path that keeps it. \
 You should see the GRU recall more than 90% of held-out keys and the LSTM more than 40% (it learns more slowly, and is still improving at the end), while the RNN stays below 30% — near the 12.5% of a guess among the eight keys. \
-The gradient's reach shows why (choose it in the comparison chart to overlay the three runs): it follows the gradient of the recall's loss back k steps — in the GRU it arrives at the key, 16 steps back, larger than it started, since the key is what the recall needs, while in the RNN it falls by a factor at every step and arrives with less than a tenth of the GRU's share (on most seeds a thousandth or less), too little to learn the key from.",
+The gradient's reach shows why (choose it in the comparison chart to overlay the three runs): it follows the gradient of the recall's loss back k steps — in the GRU it is larger at the key, 16 steps back, than at the recall itself, since the key is what the recall needs, while in the RNN it falls by a factor at every step and arrives with less than a tenth of the GRU's share (on most seeds a thousandth or less), too little to learn the key from.",
         shared: &[
             ("data", "recall-15"),
             ("hidden", "64"),
@@ -88,7 +88,7 @@ The gradient's reach shows why (choose it in the comparison chart to overlay the
             LessonRun { label: "LSTM", settings: &[("preset", "d2l-lstm")] },
         ],
         claim: Claim {
-            says: "held-out recall: GRU above 90%, LSTM above 40%, RNN below 30%; the recall's gradient reaches the key 16 steps back larger than it started in the GRU, with under a tenth of the GRU's share in the RNN",
+            says: "held-out recall: GRU above 90%, LSTM above 40%, RNN below 30%; the recall's gradient is larger at the key, 16 steps back, than at the recall itself in the GRU, and under a tenth of the GRU's share in the RNN",
             conditions: &[
                 above(of(1, Accuracy), Bound::Value(0.9)),
                 above(of(2, Accuracy), Bound::Value(0.4)),

@@ -4,6 +4,7 @@
 //! the runs, whether it held and with which numbers.
 
 use crate::task::EpochReport;
+use rnnplay_engine::inspect::reach_shares;
 use serde::Serialize;
 
 /// What a claim reads from one run: its epochs' training values (perplexity, or an
@@ -79,7 +80,8 @@ pub enum Stat {
     /// task's records whose key the model recalls, a toy task's pairs translated exactly.
     Accuracy,
     /// How much of the last prediction's gradient is left k steps back after the last epoch:
-    /// ‖∂ℓ_T/∂h_{T−k}‖ / ‖∂ℓ_T/∂h_T‖ from the gradient's reach (`EpochReport::reach`).
+    /// the batch mean of ‖∂ℓ_T/∂h_{T−k}‖ over the batch mean of ‖∂ℓ_T/∂h_T‖, from the
+    /// gradient's reach (`EpochReport::reach`, `rnnplay_engine::inspect::reach_shares`).
     GradientBack(usize),
 }
 
@@ -110,10 +112,7 @@ impl Stat {
             Stat::FinalValid => outcome.valid.last().copied(),
             Stat::BestValid => best(&outcome.valid),
             Stat::Accuracy => outcome.accuracy,
-            Stat::GradientBack(k) => match (outcome.reach.first(), outcome.reach.get(k)) {
-                (Some(&last), Some(&back)) if last > 0.0 => Some(back / last),
-                _ => None,
-            },
+            Stat::GradientBack(k) => reach_shares(&outcome.reach).get(k).copied(),
         }
     }
 
@@ -231,7 +230,7 @@ impl Claim {
 pub fn number(x: f32) -> String {
     if x.is_infinite() {
         "∞ (diverged)".into()
-    } else if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) {
+    } else if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-2) {
         format!("{x:.2e}")
     } else if x.abs() >= 100.0 {
         format!("{x:.0}")
@@ -274,7 +273,7 @@ mod tests {
         assert_eq!(Stat::BestValid.read(&outcome(&[1.0])), None);
         assert_eq!(number(f32::INFINITY), "∞ (diverged)");
         assert_eq!(number(1.25e17), "1.25e17");
-        assert_eq!(number(4.28e-8), "4.28e-8");
+        assert_eq!((number(4.28e-8), number(0.00123)), ("4.28e-8".into(), "1.23e-3".into()));
         assert_eq!((number(0.0), number(0.121), number(6.1836)), ("0".into(), "0.121".into(), "6.184".into()));
     }
 }

@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
+use rnnplay_engine::inspect::reach_shares;
 use rnnplay_run::EpochReport;
 
 /// The chart's curves after an epoch: its report's as the latest, the run's first epoch's kept
@@ -75,19 +76,14 @@ type Line = (String, (u8, u8, u8), Vec<f32>);
 
 /// The curves drawn, in drawing order: the first epoch's (grey), then the latest (blue).
 fn lines(curves: &Reach) -> Vec<Line> {
-    if curves.last.is_empty() {
-        return Vec::new();
+    let last = (format!("after epoch {}", curves.last_epoch), (0, 0, 255), reach_shares(&curves.last));
+    match curves.first_epoch == curves.last_epoch {
+        _ if curves.last.is_empty() => Vec::new(),
+        true => vec![last],
+        false => {
+            vec![(format!("after epoch {}", curves.first_epoch), (150, 150, 150), reach_shares(&curves.first)), last]
+        }
     }
-    vec![
-        (format!("after epoch {}", curves.first_epoch), (150, 150, 150), shares(&curves.first)),
-        (format!("after epoch {}", curves.last_epoch), (0, 0, 255), shares(&curves.last)),
-    ]
-}
-
-/// Each value as a share of the first (k = 0).
-fn shares(values: &[f32]) -> Vec<f32> {
-    let start = values.first().copied().unwrap_or(1.0);
-    values.iter().map(|v| v / start).collect()
 }
 
 fn draw(root: &DrawingArea<CanvasBackend, Shift>, curves: &Reach) -> Result<(), Box<dyn std::error::Error>> {

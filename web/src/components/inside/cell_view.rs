@@ -139,12 +139,15 @@ pub fn CellStep(ui: Ui) -> impl IntoView {
             }
         }
         stages.sort_by_key(|(order, _, _)| *order);
+        // Above the first layer, x is the layer below's h at this position.
+        let x = match cell.layer {
+            0 => format!("x: the input read here, '{}'", visible(&cell.input)),
+            below => format!("x: layer {below}'s h at this position (the token read: '{}')", visible(&cell.input)),
+        };
         let stages = stages
             .into_iter()
             .map(|(order, title, rows)| {
-                let input = (order == 0).then(|| {
-                    view! { <p class="cell-input mono">{format!("x: the input read here, '{}'", visible(&cell.input))}</p> }
-                });
+                let input = (order == 0).then(|| view! { <p class="cell-input mono">{x.clone()}</p> });
                 view! { <div class="cell-stage"><p class="label">{title}</p>{input}{rows}</div> }
             })
             .collect_view();
