@@ -207,6 +207,23 @@ pub fn passage_len(kind: TokenKind) -> usize {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
+impl crate::view_signals::ViewContext<'_> {
+    /// A language model's run and the passage its views show ([`passage_len`] tokens
+    /// of the corpus's start); `None` for an encoder–decoder.
+    pub fn passage(&self) -> Option<(&rnnplay_run::LanguageRun, &[u32])> {
+        let run = self.session.language()?;
+        Some((run, run.passage(passage_len(run.token_kind))))
+    }
+
+    /// The passage with the position picked in it, when one is.
+    pub fn picked(&self) -> Option<(&rnnplay_run::LanguageRun, &[u32], usize)> {
+        let (run, passage) = self.passage()?;
+        let position = self.position.filter(|&p| p < passage.len())?;
+        Some((run, passage, position))
+    }
+}
+
 crate::view_signals::declare_views! {
     /// The teacher-forced and free-running views of a passage, and the continuation of the
     /// user's prefix (a language model).

@@ -14,21 +14,19 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// What one run of a lesson did.
+/// What one run of a lesson did: what the claim reads, and how long it took.
 struct RunFigures {
     label: &'static str,
-    epochs: usize,
-    diverged: bool,
     seconds: f64,
-    last_value: Option<f32>,
-    accuracy: Option<f32>,
+    outcome: RunOutcome,
 }
 
 impl RunFigures {
     fn json(&self) -> serde_json::Value {
+        let o = &self.outcome;
         serde_json::json!({
-            "label": self.label, "epochs": self.epochs, "diverged": self.diverged, "seconds": self.seconds,
-            "last_value": self.last_value, "accuracy": self.accuracy,
+            "label": self.label, "epochs": o.values.len(), "diverged": o.diverged, "seconds": self.seconds,
+            "last_value": o.values.last(), "accuracy": o.accuracy,
         })
     }
 }
@@ -46,7 +44,8 @@ pub fn check(lessons: &[&'static Lesson], seeds: &[u64], backend_name: &str, jso
         }
         let (mut per_seed, mut failed_seeds) = (Vec::new(), Vec::new());
         for &seed in seeds {
-            let (outcomes, figures) = train_runs(lesson, seed, &backend, &options)?;
+            let figures = train_runs(lesson, seed, &backend, &options)?;
+            let outcomes: Vec<RunOutcome> = figures.iter().map(|f| f.outcome.clone()).collect();
             let verdict = lesson
                 .claim
                 .verdict(&lesson.labels(), &outcomes)
@@ -88,8 +87,8 @@ fn train_runs(
     seed: u64,
     backend: &Rc<dyn Backend>,
     options: &EngineOptions,
-) -> Result<(Vec<RunOutcome>, Vec<RunFigures>)> {
-    let (mut outcomes, mut figures) = (Vec::new(), Vec::new());
+) -> Result<Vec<RunFigures>> {
+    let mut figures = Vec::new();
     for (index, run) in lesson.runs.iter().enumerate() {
         let spec = lesson
             .spec_with_seed(index, seed)
@@ -109,17 +108,10 @@ fn train_runs(
                 Err(err) => return Err(err).context(format!("{} / {} (seed {seed})", lesson.name, run.label)),
             }
         }
-        figures.push(RunFigures {
-            label: run.label,
-            epochs: reports.len(),
-            diverged,
-            seconds: started.elapsed().as_secs_f64(),
-            last_value: reports.last().map(|r| r.value),
-            accuracy: reports.last().and_then(|r| r.accuracy),
-        });
-        outcomes.push(RunOutcome::of_reports(&reports, diverged));
+        let seconds = started.elapsed().as_secs_f64();
+        figures.push(RunFigures { label: run.label, seconds, outcome: RunOutcome::of_reports(&reports, diverged) });
     }
-    Ok((outcomes, figures))
+    Ok(figures)
 }
 
 fn print_seed(seed: u64, verdict: &Verdict, figures: &[RunFigures]) {
@@ -127,8 +119,9 @@ fn print_seed(seed: u64, verdict: &Verdict, figures: &[RunFigures]) {
     let runs: Vec<String> = figures
         .iter()
         .map(|f| {
+            let epochs = f.outcome.values.len();
             let end =
-                if f.diverged { format!("diverged after epoch {}", f.epochs) } else { format!("{} epochs", f.epochs) };
+                if f.outcome.diverged { format!("diverged after epoch {epochs}") } else { format!("{epochs} epochs") };
             format!("{} {end} in {:.1} s", f.label, f.seconds)
         })
         .collect();

@@ -18,7 +18,7 @@ pub(crate) mod cell_view;
 use super::heatmap::{saliency_style, visible, Heatmap};
 use crate::ui::{Phase, Ui};
 use crate::view_signals::{ComputeView, ViewContext, When};
-use crate::views::{passage_len, view, ConnectView, InspectView};
+use crate::views::{view, ConnectView, InspectView};
 use cell_view::CellStep;
 use leptos::prelude::*;
 use rnnplay_engine::inspect::{connectivity as connectivity_of, inspect};
@@ -30,9 +30,8 @@ impl ComputeView for view::inspection {
     const WHEN: When = When::Inside;
 
     async fn compute(cx: &ViewContext<'_>) -> Result<Option<InspectView>, String> {
-        let Some(run) = cx.session.language() else { return Ok(None) };
+        let Some((run, passage)) = cx.passage() else { return Ok(None) };
         let token = |id: u32| run.vocab.token(id).to_string();
-        let passage = run.passage(passage_len(run.token_kind));
         let seen = inspect(&run.model, passage, 5).await.map_err(|e| e.to_string())?;
         let epoch = cx.session.epochs_done();
         Ok(Some(InspectView::new(epoch, passage, (seen.layers, seen.hidden), &seen.signals, &seen.next, &token)))
@@ -46,9 +45,7 @@ impl ComputeView for view::connectivity {
     const WHEN: When = When::Inside;
 
     async fn compute(cx: &ViewContext<'_>) -> Result<Option<ConnectView>, String> {
-        let Some(run) = cx.session.language() else { return Ok(None) };
-        let passage = run.passage(passage_len(run.token_kind));
-        let Some(position) = cx.position.filter(|&p| p < passage.len()) else { return Ok(None) };
+        let Some((run, passage, position)) = cx.picked() else { return Ok(None) };
         let link = connectivity_of(&run.model, passage, position).await.map_err(|e| e.to_string())?;
         Ok(Some(ConnectView {
             epoch: cx.session.epochs_done(),

@@ -6,7 +6,7 @@
 
 use crate::ui::{Phase, Ui};
 use crate::view_signals::{ComputeView, ViewContext, When};
-use crate::views::{passage_len, view, ForcedToken, Predictions};
+use crate::views::{view, ForcedToken, Predictions};
 use leptos::prelude::*;
 use rnnplay_engine::generate::{generate, teacher_forced, Decoding};
 
@@ -17,10 +17,9 @@ impl ComputeView for view::predictions {
     const WHEN: When = When::Refresh;
 
     async fn compute(cx: &ViewContext<'_>) -> Result<Option<Predictions>, String> {
-        let Some(run) = cx.session.language() else { return Ok(None) };
+        let Some((run, passage)) = cx.passage() else { return Ok(None) };
         let epoch = cx.session.epochs_done();
         let token = |id: u32| run.vocab.token(id).to_string();
-        let passage = run.passage(passage_len(run.token_kind));
         let forced = teacher_forced(&run.model, passage).await.map_err(|e| e.to_string())?;
         let own = generate(&run.model, &passage[..1], passage.len() - 1, Decoding::Greedy)
             .await

@@ -204,14 +204,12 @@ impl StepCore {
 
     /// The share tensor, made on first use in the metrics' layout.
     fn share_tensor(&mut self) -> Result<Tensor> {
-        match &self.share {
-            Some(share) if share.len() == self.metrics.len() => Ok(share.clone()),
-            _ => {
-                let share = Tensor::zeros(&self.backend, &[self.metrics.len()])?;
-                self.share = Some(share.clone());
-                Ok(share)
-            }
+        if let Some(share) = &self.share {
+            return Ok(share.clone());
         }
+        let share = Tensor::zeros(&self.backend, &[self.metrics.len()])?;
+        self.share = Some(share.clone());
+        Ok(share)
     }
 
     /// What [`StepCore::backward_share`] left, read back as one vector whose plain sum over

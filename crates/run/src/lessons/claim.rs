@@ -1,7 +1,7 @@
 //! A lesson's claim: what its runs will show, as data — conditions over numbers each run
 //! records (its per-epoch training values, validation perplexities, whether it diverged,
-//! held-out accuracy, how far back its gradient reaches) — so that the page and `rnnplay lessons --check` say, after
-//! the runs, whether it held and with which numbers.
+//! held-out accuracy, how far back its gradient reaches) — so that the page and
+//! `rnnplay lessons --check` say, after the runs, whether it held and with which numbers.
 
 use crate::task::EpochReport;
 use rnnplay_engine::inspect::reach_shares;

@@ -9,7 +9,7 @@
 use super::super::heatmap::{colour, css, level, visible};
 use crate::ui::Ui;
 use crate::view_signals::{ComputeView, ViewContext, When};
-use crate::views::{passage_len, view, CellView};
+use crate::views::{view, CellView};
 use leptos::prelude::*;
 use rnnplay_engine::inspect::{cell_equation, inspect, CellVector};
 
@@ -20,9 +20,7 @@ impl ComputeView for view::cell {
     const WHEN: When = When::Inside;
 
     async fn compute(cx: &ViewContext<'_>) -> Result<Option<CellView>, String> {
-        let Some(run) = cx.session.language() else { return Ok(None) };
-        let passage = run.passage(passage_len(run.token_kind));
-        let Some(position) = cx.position.filter(|&p| p < passage.len()) else { return Ok(None) };
+        let Some((run, passage, position)) = cx.picked() else { return Ok(None) };
         let seen = inspect(&run.model, &passage[..=position], 1).await.map_err(|e| e.to_string())?;
         let (config, layer) = (run.model.config(), seen.layers.saturating_sub(1));
         let vectors = seen.cell_step(layer, position);
