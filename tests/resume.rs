@@ -18,7 +18,6 @@ fn cpu() -> Rc<dyn Backend> {
     Rc::new(CpuBackend::new())
 }
 
-/// Steps to the end; every epoch's report.
 /// Every epoch's report, without the held-out accuracy a toy task scores after a run's last
 /// epoch only (a run cut short scores an epoch the whole run does not): what training did.
 fn reports(session: &mut Session) -> Vec<EpochReport> {
@@ -26,7 +25,7 @@ fn reports(session: &mut Session) -> Vec<EpochReport> {
     while !session.finished() {
         reports.extend(pollster::block_on(session.step()).unwrap());
     }
-    reports.into_iter().map(|r| EpochReport { accuracy: None, ..r }).collect()
+    reports.into_iter().map(|r| EpochReport { accuracy: None, accuracy_by_position: Vec::new(), ..r }).collect()
 }
 
 fn weights(session: &Session) -> Vec<Vec<f32>> {

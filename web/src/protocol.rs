@@ -26,7 +26,7 @@ pub enum Phase {
 
 /// One point of the charts: the epoch's training value (perplexity for a language model, the
 /// per-token cross-entropy for an encoder–decoder) and its mean pre-clip gradient norm.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochPoint {
     pub epoch: usize,
     pub value: f32,
@@ -38,6 +38,10 @@ pub struct EpochPoint {
     /// task after the last).
     #[serde(default)]
     pub accuracy: Option<f32>,
+    /// A toy task's held-out accuracy at each output position, free-running (after the last
+    /// epoch; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accuracy_by_position: Vec<f32>,
 }
 
 /// Where the run stands, counting finished minibatches only.
@@ -324,7 +328,14 @@ mod tests {
         saved.put_bytes(vec![0, 255, 7]);
         assert_eq!(FromWorker::from_json(&saved.to_json()).unwrap(), saved);
         assert!(saved.to_json().contains("\"AP8H\""), "bytes travel as base64: {}", saved.to_json());
-        let point = EpochPoint { epoch: 1, value: 3.0, grad_norm: 0.5, valid: Some(4.0), accuracy: None };
+        let point = EpochPoint {
+            epoch: 1,
+            value: 3.0,
+            grad_norm: 0.5,
+            valid: Some(4.0),
+            accuracy: None,
+            accuracy_by_position: Vec::new(),
+        };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
         let view = FromWorker::View(ViewValue::sentence_translation(Some("go . ⇒ va !".into())));

@@ -259,7 +259,15 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             Ok(Some(report)) => {
                 let epoch = report.epoch;
                 let (valid, accuracy) = (report.valid_perplexity, report.accuracy);
-                let point = EpochPoint { epoch, value: report.value, grad_norm: report.grad_norm, valid, accuracy };
+                let accuracy_by_position = report.accuracy_by_position.clone();
+                let point = EpochPoint {
+                    epoch,
+                    value: report.value,
+                    grad_norm: report.grad_norm,
+                    valid,
+                    accuracy,
+                    accuracy_by_position,
+                };
                 ui.curve.update(|c| c.push(point));
                 let cx = view_context(&run.session, ui);
                 if let Err(err) = ui.views.compute(When::Epoch, &cx, Some(&report)).await {

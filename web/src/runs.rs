@@ -92,6 +92,7 @@ impl RunRecord {
             valid: self.curve.iter().filter_map(|p| p.valid).collect(),
             diverged: self.diverged,
             accuracy: self.curve.last().and_then(|p| p.accuracy),
+            accuracy_by_position: self.curve.last().map(|p| p.accuracy_by_position.clone()).unwrap_or_default(),
             reach: match self.reach.last_epoch == self.epochs_done() {
                 true => self.reach.last.clone(),
                 false => Vec::new(),
@@ -187,6 +188,12 @@ fn checked(record: RunRecord) -> Result<RunRecord, String> {
     if record.curve.iter().any(|p| p.epoch == 0 || p.epoch > MAX_EPOCHS) {
         return Err(bad("it counts epochs from 1"));
     }
+    let share = |v: &f32| v.is_nan() || (0.0..=1.0).contains(v);
+    // A target and its <eos> fit the padded length.
+    let positions = |p: &EpochPoint| p.accuracy_by_position.len() < record.spec.num_steps;
+    if !record.curve.iter().all(|p| positions(p) && p.accuracy_by_position.iter().all(share)) {
+        return Err(bad("its accuracy by output position is not a list of shares between 0 and 1, one per position"));
+    }
     Ok(record)
 }
 
@@ -252,6 +259,11 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
             grad_norm: number("grad_norm").unwrap_or(f64::NAN) as f32,
             valid: number("valid_perplexity").map(|v| v as f32),
             accuracy: number("accuracy").map(|v| v as f32),
+            accuracy_by_position: row
+                .get("accuracy_by_position")
+                .and_then(|t| t.as_array())
+                .map(|t| t.iter().map(|v| v.as_f64().map_or(f32::NAN, |v| v as f32)).collect())
+                .unwrap_or_default(),
         });
         record.tokens_per_s = number("tokens_per_s").unwrap_or(record.tokens_per_s);
         record.wall_s = number("seconds").unwrap_or(record.wall_s);
@@ -284,7 +296,14 @@ mod tests {
     #[test]
     fn a_finished_run_has_an_outcome_once_its_reach_caught_up() {
         let mut record = RunRecord::new(7, "gru".into(), spec(&[("epochs", "2")]), "cpu");
-        let point = |epoch| EpochPoint { epoch, value: 5.0, grad_norm: 1.0, valid: None, accuracy: None };
+        let point = |epoch| EpochPoint {
+            epoch,
+            value: 5.0,
+            grad_norm: 1.0,
+            valid: None,
+            accuracy: None,
+            accuracy_by_position: Vec::new(),
+        };
         record.curve = vec![point(1)];
         record.reach = Reach { first: vec![1.0, 0.5], first_epoch: 1, last: vec![1.0, 0.5], last_epoch: 1 };
         assert_eq!(record.outcome(), None, "one epoch of two");
@@ -308,7 +327,14 @@ mod tests {
     fn a_page_export_imports_as_a_new_run_without_its_checkpoint() {
         let mut record = RunRecord::new(7, "mine".into(), spec(&[("epochs", "3")]), "webgpu");
         record.curve = (1..=3)
-            .map(|e| EpochPoint { epoch: e, value: 10.0 / e as f32, grad_norm: 0.5, valid: None, accuracy: None })
+            .map(|e| EpochPoint {
+                epoch: e,
+                value: 10.0 / e as f32,
+                grad_norm: 0.5,
+                valid: None,
+                accuracy: None,
+                accuracy_by_position: Vec::new(),
+            })
             .collect();
         record.saved_epoch = Some(3);
         let imported = import(&record.to_json(), "mine.json", 9).unwrap();
@@ -331,7 +357,14 @@ mod tests {
         assert_eq!(record.spec, spec);
         assert_eq!(
             record.curve[1],
-            EpochPoint { epoch: 2, value: 15.0, grad_norm: 0.7, valid: Some(17.5), accuracy: None }
+            EpochPoint {
+                epoch: 2,
+                value: 15.0,
+                grad_norm: 0.7,
+                valid: Some(17.5),
+                accuracy: None,
+                accuracy_by_position: Vec::new()
+            }
         );
         assert_eq!((record.reach.first.clone(), record.reach.last.clone()), (vec![0.1, 0.2], vec![0.3, 0.4]));
         assert_eq!((record.tokens_per_s, record.wall_s), (1000.0, 3.0));
@@ -356,6 +389,18 @@ mod tests {
         bad_spec.lr = -1.0;
         let text = serde_json::json!({"spec": bad_spec}).to_string();
         assert!(import(&text, "f.jsonl", 1).unwrap_err().contains("learning rate"));
+        let toy = RunSpec { epochs: 1, ..RunSpec::preset("toy-reverse").unwrap() };
+        let toy = serde_json::json!({ "spec": toy }).to_string();
+        let line = |by_position: &str| {
+            format!("{toy}\n{{\"epoch\":1,\"per_token_ce\":0.5,\"accuracy_by_position\":{by_position}}}")
+        };
+        let record = import(&line("[1.0,0.75,null]"), "f.jsonl", 1).unwrap();
+        let kept = &record.curve[0].accuracy_by_position;
+        assert!(kept[..2] == [1.0, 0.75] && kept[2].is_nan(), "{kept:?}");
+        assert_eq!(record.outcome().unwrap().accuracy_by_position.len(), 3);
+        assert!(import(&line("[1.5]"), "f.jsonl", 1).unwrap_err().contains("accuracy by output position"));
+        let too_many = format!("[{}]", ["1"; 8].join(","));
+        assert!(import(&line(&too_many), "f.jsonl", 1).unwrap_err().contains("one per position"));
     }
 
     #[test]

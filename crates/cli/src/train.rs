@@ -74,7 +74,7 @@ impl Loaded {
         Ok(match spec.source() {
             DataSource::TimeMachine => Self::Text(Hub::from_env().read_text(Dataset::TimeMachine)?),
             DataSource::FraEng => Self::Zip(Hub::from_env().read(Dataset::FraEng)?),
-            DataSource::Toy(_) | DataSource::Recall(_) => Self::Generated,
+            DataSource::Toy(..) | DataSource::Recall(_) => Self::Generated,
             DataSource::Text(path) => {
                 let what = if spec.is_seq2seq() {
                     "fra-eng, a toy task, or a UTF-8 file of source<TAB>target lines"
@@ -157,6 +157,8 @@ fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds
         true => serde_json::json!({
             "per_token_ce": report.value, "d2l_loss": report.d2l_loss,
             "scheduled_sampling": report.scheduled_sampling,
+            // A toy task's held-out accuracy at each output position, after the last epoch.
+            "accuracy_by_position": report.accuracy_by_position,
         }),
         // reach[k]: the gradient of a window's last prediction at the state k steps earlier.
         false => serde_json::json!({

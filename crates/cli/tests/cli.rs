@@ -484,6 +484,12 @@ fn a_toy_task_reports_held_out_exact_match() {
     let rate = summary["exact_match"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&rate), "{rate}");
     assert_eq!(summary["translations"].as_array().unwrap().len(), 4);
+    // One share per output position of the longest target (5 letters); a string translated
+    // exactly has every position right, so none is below the exact-match rate.
+    let by_position: Vec<f64> =
+        summary["accuracy_by_position"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(by_position.len(), 5, "{by_position:?}");
+    assert!(by_position.iter().all(|a| (rate..=1.0).contains(a)), "{rate} {by_position:?}");
 }
 
 #[test]

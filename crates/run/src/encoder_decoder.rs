@@ -4,7 +4,7 @@
 
 use super::data::RunData;
 use super::shard::Shard;
-use super::spec::{DataSource, RunSpec, TOY_HELD_OUT, TOY_LENGTHS};
+use super::spec::{DataSource, RunSpec, ToyLengths, TOY_HELD_OUT};
 use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::toy::ToyTask;
@@ -31,6 +31,17 @@ pub const D2L_EXAMPLES: [(&str, &str); 4] = [
     ("i'm home .", "je suis chez moi ."),
 ];
 
+/// A model's free-running answers to a toy task's held-out pairs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldOutScore {
+    /// The share translated exactly.
+    pub exact: f32,
+    /// For each output position, the share of the references that long whose token there the
+    /// model wrote: after one wrong token a decoder fed its own output may stay wrong (exposure
+    /// bias), so this falls with the position faster than a per-token error rate would.
+    pub by_position: Vec<f32>,
+}
+
 /// An encoder–decoder's run.
 pub struct Seq2SeqRun {
     pub model: Seq2Seq,
@@ -54,7 +65,7 @@ impl RunSpec {
                 let text = preprocess_nmt(&from_data(read_fra_eng(zip))?);
                 (tokenize_nmt(&text, Some(self.num_examples)), Vec::new())
             }
-            (DataSource::Toy(task), _) => toy_pairs(task, self.num_examples, self.seed)?,
+            (DataSource::Toy(task, lengths), _) => toy_pairs(task, lengths, self.num_examples, self.seed)?,
             (DataSource::Text(name), RunData::Text(text)) => {
                 (from_data(pairs_from_file(text, &name, self.num_examples))?, Vec::new())
             }
@@ -97,24 +108,41 @@ pub(super) fn unknown_words_note(data: &PairDataset, min_freq: usize) -> Option<
 }
 
 /// A toy task's training pairs and held-out pairs that share no source with them.
-pub(crate) fn toy_pairs(task: ToyTask, count: usize, seed: u64) -> Result<(Vec<Pair>, Vec<Pair>)> {
-    let (min, max) = TOY_LENGTHS;
+pub(crate) fn toy_pairs(
+    task: ToyTask,
+    (min, max): ToyLengths,
+    count: usize,
+    seed: u64,
+) -> Result<(Vec<Pair>, Vec<Pair>)> {
     let pairs = from_data(task.pairs(count, min, max, seed, &[]))?;
     let held_out = from_data(task.pairs(TOY_HELD_OUT, min, max, seed.wrapping_add(1_000_003), &pairs))?;
     Ok((pairs, held_out))
 }
 
 impl Seq2SeqRun {
-    /// The share of the held-out pairs (toy tasks) the model translates exactly, greedily.
-    pub async fn exact_match(&self) -> Result<f32> {
+    /// How well the model translates the held-out pairs (toy tasks), greedily and free-running.
+    pub async fn held_out_score(&self) -> Result<HeldOutScore> {
         let mut exact = 0;
+        // Per output position: (tokens right, references that long).
+        let mut positions: Vec<(usize, usize)> = Vec::new();
         for (src, tgt) in &self.held_out {
             let source = encode_source(&self.data.src_vocab, &src.join(" "), self.data.num_steps);
             let output = translate(&self.model, &self.data.tgt_vocab, &source.ids, self.data.num_steps).await?;
             let reference: Vec<u32> = tgt.iter().map(|t| self.data.tgt_vocab.index(t)).collect();
             exact += usize::from(output == reference);
+
+            if positions.len() < reference.len() {
+                positions.resize(reference.len(), (0, 0));
+            }
+            for (at, &token) in reference.iter().enumerate() {
+                positions[at].0 += usize::from(output.get(at) == Some(&token));
+                positions[at].1 += 1;
+            }
         }
-        Ok(exact as f32 / self.held_out.len().max(1) as f32)
+        Ok(HeldOutScore {
+            exact: exact as f32 / self.held_out.len().max(1) as f32,
+            by_position: positions.iter().map(|&(right, all)| right as f32 / all as f32).collect(),
+        })
     }
 
     /// The next minibatch of pairs, the epoch begun first (its scheduled-sampling coins seeded
@@ -160,8 +188,8 @@ impl TaskTraining for Seq2SeqRun {
                 return Ok(None);
             };
             let metrics = self.trainer.finish_epoch(batches, tokens, self.data.num_steps).await?;
-            let accuracy = match epoch.last && !self.held_out.is_empty() {
-                true => Some(self.exact_match().await?),
+            let score = match epoch.last && !self.held_out.is_empty() {
+                true => Some(self.held_out_score().await?),
                 false => None,
             };
             Ok(Some(EpochReport {
@@ -173,7 +201,8 @@ impl TaskTraining for Seq2SeqRun {
                 tokens,
                 batches,
                 valid_perplexity: None,
-                accuracy,
+                accuracy: score.as_ref().map(|s| s.exact),
+                accuracy_by_position: score.map(|s| s.by_position).unwrap_or_default(),
                 d2l_loss: Some(metrics.d2l_loss),
                 scheduled_sampling: Some(epoch.sampling),
             }))

@@ -60,7 +60,9 @@ pub fn pytorch_script(checkpoint: &Checkpoint, checkpoint_path: &str) -> Result<
 pub fn pytorch_seq2seq_script(checkpoint: &Seq2SeqCheckpoint, checkpoint_path: &str) -> Result<String> {
     let (spec, epochs) = run_of(&checkpoint.extra)?;
     let pairs = match spec.source() {
-        DataSource::Toy(task) => Some(crate::encoder_decoder::toy_pairs(task, spec.num_examples, spec.seed)?.0),
+        DataSource::Toy(task, lengths) => {
+            Some(crate::encoder_decoder::toy_pairs(task, lengths, spec.num_examples, spec.seed)?.0)
+        }
         _ => None,
     };
     let mut values = common_values(&spec, epochs, checkpoint_path)?;
@@ -201,7 +203,7 @@ mod tests {
         assert!(script.contains("NUM_STEPS = 7") && script.contains("EPOCHS_DONE = 0"));
         let pairs = script.lines().find(|l| l.starts_with("PAIRS = ")).unwrap();
         let (source, _) =
-            crate::encoder_decoder::toy_pairs(rnnplay_data::toy::ToyTask::Reverse, 50, spec.seed).unwrap();
+            crate::encoder_decoder::toy_pairs(rnnplay_data::toy::ToyTask::Reverse, (3, 5), 50, spec.seed).unwrap();
         let first = serde_json::to_string(&source[0]).unwrap().replace('"', "\\\"");
         assert!(pairs.contains(&first), "{first} in {}", &pairs[..200.min(pairs.len())]);
         spec.data = "fra-eng".into();

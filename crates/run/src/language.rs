@@ -233,6 +233,7 @@ impl TaskTraining for LanguageRun {
                 tokens,
                 batches,
                 valid_perplexity,
+                accuracy_by_position: Vec::new(),
                 d2l_loss: None,
                 scheduled_sampling: None,
             }))

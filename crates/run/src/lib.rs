@@ -26,7 +26,7 @@ pub mod task;
 
 pub use data::{DataFingerprint, RunData};
 pub use data_parallel::sum_shares;
-pub use encoder_decoder::{Seq2SeqRun, D2L_EXAMPLES};
+pub use encoder_decoder::{HeldOutScore, Seq2SeqRun, D2L_EXAMPLES};
 pub use language::LanguageRun;
 pub use resume::SavedRun;
 pub use session::Session;

@@ -53,6 +53,9 @@ pub struct EpochReport {
     /// the model recalls after the marker (each epoch), a toy task's pairs translated exactly
     /// (after the run's last epoch).
     pub accuracy: Option<f32>,
+    /// A toy task's held-out accuracy at each output position, free-running (after the run's
+    /// last epoch; `HeldOutScore::by_position`); empty otherwise.
+    pub accuracy_by_position: Vec<f32>,
     /// Encoder–decoders: d2l's printed loss (per-token CE / num_steps).
     pub d2l_loss: Option<f32>,
     /// Encoder–decoders: the scheduled-sampling probability it trained with.

@@ -9,8 +9,10 @@ use crate::ui::{Phase, Ui};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use rnnplay_data::toy::ToyTask;
 use rnnplay_data::{Corpus, Dataset};
 use rnnplay_run::fields::Panel;
+use rnnplay_run::spec::{toy_data, DataSource};
 use rnnplay_run::RunSpec;
 
 /// Where the page looks for The Time Machine first: the copy the build put beside it.
@@ -136,9 +138,38 @@ pub fn DatasetPanel(
         })
     };
     let seq2seq = move || settings.with(RunSpec::is_seq2seq);
+    // A toy task keeps the source lengths it had when another task is picked.
+    let toy = move || match settings.with(RunSpec::source) {
+        DataSource::Toy(task, lengths) => Some((task, lengths)),
+        _ => None,
+    };
     let on_task = move |ev: leptos::ev::Event| {
-        let task = event_target_value(&ev);
-        settings.update(|s| s.data = task);
+        let picked = event_target_value(&ev);
+        let data = match (ToyTask::parse(&picked), toy()) {
+            (Ok(task), Some((_, lengths))) => toy_data(task, lengths),
+            _ => picked,
+        };
+        settings.update(|s| s.data = data);
+    };
+    let task_shown =
+        move || toy().map_or_else(|| settings.with(|s| s.data.clone()), |(task, _)| task.name().to_string());
+    let lengths_problem = RwSignal::new(None::<String>);
+    let on_lengths = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        let parsed =
+            text.trim().split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+        match (parsed, toy()) {
+            (Some(lengths), Some((task, _))) => {
+                lengths_problem.set(None);
+                settings.update(|s| s.data = toy_data(task, lengths));
+            }
+            _ => lengths_problem.set(Some(format!("'{}' is not MIN-MAX, e.g. 3-5 or 10-10", text.trim()))),
+        }
+    };
+    let lengths_error = move || {
+        lengths_problem
+            .get()
+            .or_else(|| settings.with(|s| s.validate().into_iter().find(|p| p.field == "data").map(|p| p.message)))
     };
     view! {
         <section class="panel" aria-label="Dataset">
@@ -149,11 +180,21 @@ pub fn DatasetPanel(
                     <select name="task" on:change=on_task disabled=locked>
                         {["fra-eng", "reverse", "copy", "sort-digits", "add"]
                             .into_iter()
-                            .map(|t| view! { <option value=t selected=move || settings.with(|s| s.data == t)>{t}</option> })
+                            .map(|t| view! { <option value=t selected=move || task_shown() == t>{t}</option> })
                             .collect_view()}
                     </select>
                 </label>
-                <p class="note">"fra-eng: English–French pairs from Tatoeba (d2l's copy, sha1-checked), word tokens. Toy tasks are generated: reverse, copy or sort strings of 3–5 symbols, or add two numbers."</p>
+                <Show when=move || toy().is_some()>
+                    <label class="field" title="The shortest and longest source, in symbols (add: MAX / 2 digits per number).">
+                        <span>"source lengths (MIN-MAX)"</span>
+                        <input type="text" name="toy-lengths" disabled=locked on:change=on_lengths
+                            prop:value=move || toy().map(|(_, (min, max))| format!("{min}-{max}")).unwrap_or_default()/>
+                        <Show when=move || lengths_error().is_some()>
+                            <span class="error" role="alert">{move || lengths_error().unwrap_or_default()}</span>
+                        </Show>
+                    </label>
+                </Show>
+                <p class="note">"fra-eng: English–French pairs from Tatoeba (d2l's copy, sha1-checked), word tokens. Toy tasks are generated: reverse, copy or sort strings of the source lengths asked for (3–5 symbols unless you change them), or add two numbers."</p>
             </Show>
             <Show when=move || !seq2seq()>
             <div class="row">

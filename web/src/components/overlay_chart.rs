@@ -1,7 +1,8 @@
 //! The comparison chart: the picked runs' curves overlaid, each in its own colour, with a
 //! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, the
-//! validation perplexity or the held-out accuracy, per epoch; or the gradient's reach after
-//! each run's last epoch, against the steps back. How many series it drew and their names are
+//! validation perplexity or the held-out accuracy, per epoch; or after each run's last epoch,
+//! the gradient's reach against the steps back, or a toy task's accuracy at each output
+//! position. How many series it drew and their names are
 //! in the element's `data-series` and `data-names` attributes (the browser test reads them).
 
 use crate::runs::{RunRecord, COLOURS};
@@ -23,6 +24,9 @@ pub enum Metric {
     /// The gradient's reach after the run's last epoch: log₁₀ of the share of the last
     /// prediction's gradient left k steps back, against k.
     Reach,
+    /// A toy task's free-running held-out accuracy after the run's last epoch, against the
+    /// output position.
+    PositionAccuracy,
 }
 
 impl Metric {
@@ -32,7 +36,7 @@ impl Metric {
             Self::GradNorm => Some(point.grad_norm),
             Self::Valid => point.valid,
             Self::Accuracy => point.accuracy,
-            Self::Reach => None,
+            Self::Reach | Self::PositionAccuracy => None,
         }
         .filter(|v| v.is_finite())
     }
@@ -44,13 +48,16 @@ impl Metric {
             Self::Valid => "validation perplexity",
             Self::Accuracy => "held-out accuracy",
             Self::Reach => "share of the gradient left (log)",
+            Self::PositionAccuracy => "held-out accuracy",
         }
     }
 
     /// What a lesson's comparison shows first: what its claim reads.
     pub fn for_lesson(lesson: Option<&Lesson>) -> Self {
         let stats: Vec<Stat> = lesson.map(|l| l.claim.runs().map(|q| q.stat).collect()).unwrap_or_default();
-        if stats.contains(&Stat::Accuracy) {
+        if stats.iter().any(|s| matches!(s, Stat::PositionAccuracy(_))) {
+            Self::PositionAccuracy
+        } else if stats.contains(&Stat::Accuracy) {
             Self::Accuracy
         } else if stats.iter().any(|s| s.needs_validation()) {
             Self::Valid
@@ -66,6 +73,7 @@ impl Metric {
             Self::Valid => "valid",
             Self::Accuracy => "accuracy",
             Self::Reach => "reach",
+            Self::PositionAccuracy => "position-accuracy",
         }
     }
 }
@@ -81,6 +89,7 @@ fn series(runs: &[RunRecord], metric: Metric) -> Vec<Line> {
             let (r, g, b) = COLOURS[i % COLOURS.len()];
             let points = match metric {
                 Metric::Reach => reach_points(&run.reach.last),
+                Metric::PositionAccuracy => position_points(run),
                 _ => run.curve.iter().filter_map(|p| metric.of(p).map(|v| (p.epoch as f32, v))).collect(),
             };
             (run.name.clone(), RGBColor(r, g, b), points)
@@ -93,6 +102,12 @@ fn series(runs: &[RunRecord], metric: Metric) -> Vec<Line> {
 fn reach_points(reach: &[f32]) -> Vec<(f32, f32)> {
     let shares = rnnplay_engine::inspect::reach_shares(reach).into_iter().enumerate();
     shares.filter(|(_, v)| v.is_finite() && *v > 0.0).map(|(k, v)| (k as f32, v.log10())).collect()
+}
+
+/// (output position from 1, accuracy there) after the run's last epoch.
+fn position_points(run: &RunRecord) -> Vec<(f32, f32)> {
+    let by_position = run.curve.last().map(|p| p.accuracy_by_position.as_slice()).unwrap_or_default();
+    by_position.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(at, &v)| ((at + 1) as f32, v)).collect()
 }
 
 #[component]
@@ -118,6 +133,7 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
             "valid" => Metric::Valid,
             "accuracy" => Metric::Accuracy,
             "reach" => Metric::Reach,
+            "position-accuracy" => Metric::PositionAccuracy,
             _ => Metric::Value,
         })
     };
@@ -128,7 +144,8 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
                     <select id="overlay-metric" on:change=pick>
                         {[(Metric::Value, "training perplexity / cross-entropy"), (Metric::GradNorm, "gradient norm"),
                           (Metric::Valid, "validation perplexity"), (Metric::Accuracy, "held-out accuracy"),
-                          (Metric::Reach, "gradient's reach (after the last epoch)")]
+                          (Metric::Reach, "gradient's reach (after the last epoch)"),
+                          (Metric::PositionAccuracy, "accuracy by output position (after the last epoch)")]
                             .into_iter()
                             .map(|(m, text)| view! { <option value=m.key() selected=move || metric.get() == m>{text}</option> })
                             .collect_view()}
@@ -137,6 +154,7 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
             </div>
             <canvas node_ref=canvas width="640" height="300" aria-label="runs compared" style="display: block"></canvas>
             <figcaption>{move || match metric.get() {
+                Metric::PositionAccuracy => "The runs ticked in the table, one colour each: after each run's last epoch, the share of held-out strings whose letter at each output position its decoder got right, feeding itself its own guesses. A curve that falls toward the end is mistakes piling up.",
                 Metric::Reach => "The runs ticked in the table, one colour each: after each run's last epoch, the share of its last prediction's gradient left k steps back (log scale; 1e-2 is a hundredth). A curve that falls steeply is a gradient that vanishes before it reaches what the prediction needs.",
                 _ => "The runs ticked in the table, one colour each, epoch by epoch: where two runs differ in one setting, the gap between their curves is what that setting does.",
             }}</figcaption>
@@ -158,6 +176,7 @@ fn draw(
                 "tick runs of the recall task (every epoch) or a toy task (after the last) to compare their held-out accuracy here"
             }
             Metric::Reach => "tick language-model runs to compare how far back their gradients reach here",
+            Metric::PositionAccuracy => "tick finished runs of a toy task to compare their accuracy at each output position here",
             _ => "tick runs in the table to compare them here",
         };
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
@@ -171,7 +190,9 @@ fn draw(
     // The values' own range (not from 0), so close runs stay apart.
     let span = (top - bottom).max(top.abs() * 0.05).max(1e-3);
     let floor = if metric == Metric::Reach { f32::NEG_INFINITY } else { 0.0 };
-    let (bottom, top) = ((bottom - span * 0.05).max(floor), top + span * 0.05);
+    // Accuracy by position: room below the curves for the legend, which would hide a dip.
+    let below = if metric == Metric::PositionAccuracy { 0.6 } else { 0.05 };
+    let (bottom, top) = ((bottom - span * below).max(floor), top + span * 0.05);
     let whole = |x: &f32| if (x - x.round()).abs() < 1e-3 { format!("{}", x.round() as i64) } else { String::new() };
     let mut chart = ChartBuilder::on(root)
         .margin(10)
@@ -184,6 +205,7 @@ fn draw(
     mesh.x_labels(x_labels).x_label_formatter(&whole).y_desc(metric.label());
     match metric {
         Metric::Reach => mesh.x_desc("k: steps back from the last prediction").y_label_formatter(&power),
+        Metric::PositionAccuracy => mesh.x_desc("output position (letter)"),
         _ => mesh.x_desc("epoch"),
     };
     mesh.draw()?;
@@ -199,8 +221,8 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        // The reach curves start at the top left and fall toward the right.
-        .position(if metric == Metric::Reach {
+        // The reach and position curves start at the top left and fall toward the right.
+        .position(if matches!(metric, Metric::Reach | Metric::PositionAccuracy) {
             SeriesLabelPosition::LowerLeft
         } else {
             SeriesLabelPosition::UpperRight

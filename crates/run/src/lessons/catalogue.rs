@@ -2,7 +2,7 @@
 //! enough to train in a minute or two in the page's CPU fallback, and each claim holds for seeds
 //! 0–4 (`rnnplay lessons --check NAME --seeds 0,1,2,3,4`; the figures are in docs/LESSONS.md).
 
-use super::claim::Stat::{Accuracy, BestValid, Final, FinalValid, First, GradientBack, Peak};
+use super::claim::Stat::{Accuracy, BestValid, Final, FinalValid, First, GradientBack, Peak, PositionAccuracy};
 use super::claim::{above, below, of, Bound, Claim};
 use super::{Lesson, LessonRun};
 
@@ -175,19 +175,22 @@ Set the free-running temperature and press Predict now, and slide the temperatur
         name: "teacher-forcing",
         title: "Teacher forcing against scheduled sampling",
         section: "10.7 sequence to sequence (teacher forcing)",
-        text: "An encoder–decoder learns to reverse strings of 3 to 5 letters, trained with teacher forcing — the decoder is fed the true previous token — and then with scheduled sampling, which feeds it its own guess up to half of the time. \
-Teacher forcing trains the decoder on inputs it never sees when it runs free, so one early mistake could derail the rest (exposure bias); scheduled sampling trains it on its own mistakes. \
-On outputs this short a mistake is rare, and you should see both runs translate more than 90% of held-out strings exactly: exposure bias grows with the length of the output. \
+        text: "An encoder–decoder learns to reverse strings of 10 letters, trained first with teacher forcing — the decoder is always fed the true previous letter — then with scheduled sampling, which feeds it its own previous guess instead, more and more often: never in the first epoch, always in the last. \
+When it translates, the decoder is fed its own guesses. The teacher-forced decoder never saw one in training, so a wrong letter can lead it further astray, and its mistakes pile up toward the end of the string (exposure bias); the scheduled-sampling decoder was trained on its own mistakes. \
+You should see, in the comparison of accuracy at each output position, the teacher-forced decoder's accuracy fall from about 100% at the first letter to 88–96% at the tenth, and the scheduled-sampling decoder's end higher (96–100%). (In the middle of the string scheduled sampling is sometimes the weaker: it was fed worse inputs while it learned.) \
 For a language model the same gap shows in the prediction panel: the teacher-forced passage against the free-running one.",
-        shared: &[("preset", "toy-reverse"), ("epochs", "10")],
+        shared: &[("preset", "toy-reverse"), ("data", "reverse-10-10"), ("num_steps", "12"), ("epochs", "10")],
         runs: &[
             LessonRun { label: "teacher forcing", settings: &[] },
-            LessonRun { label: "scheduled sampling 0.5", settings: &[("scheduled_sampling", "0.5")] },
+            LessonRun { label: "scheduled sampling 0 → 1", settings: &[("scheduled_sampling", "1")] },
         ],
         claim: Claim {
-            says: "both runs translate more than 90% of held-out strings exactly",
-            conditions: &[above(of(0, Accuracy), Bound::Value(0.9)), above(of(1, Accuracy), Bound::Value(0.9))],
-            if_not: "a run had not finished learning the task; train more epochs",
+            says: "the teacher-forced decoder's accuracy at the 10th letter is at least 3% below its accuracy at the 1st, and the scheduled-sampling decoder's at the 10th is higher than teacher forcing's",
+            conditions: &[
+                below(of(0, PositionAccuracy(10)), Bound::Times(0.97, of(0, PositionAccuracy(1)))),
+                above(of(1, PositionAccuracy(10)), Bound::Times(1.0, of(0, PositionAccuracy(10)))),
+            ],
+            if_not: "with 200 held-out strings a position's accuracy moves by a few percent from seed to seed; both decoders may have learned the end of the string equally well this time",
         },
     },
     Lesson {

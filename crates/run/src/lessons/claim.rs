@@ -17,6 +17,9 @@ pub struct RunOutcome {
     /// The run stopped because its loss diverged (its recorded epochs are those before).
     pub diverged: bool,
     pub accuracy: Option<f32>,
+    /// A toy task's held-out accuracy at each output position after its last epoch
+    /// (`EpochReport::accuracy_by_position`).
+    pub accuracy_by_position: Vec<f32>,
     /// A language model's gradient reach after its last epoch (`EpochReport::reach`).
     pub reach: Vec<f32>,
     /// What its training value is: "perplexity" (language models) or "cross-entropy"
@@ -31,6 +34,7 @@ impl Default for RunOutcome {
             valid: Vec::new(),
             diverged: false,
             accuracy: None,
+            accuracy_by_position: Vec::new(),
             reach: Vec::new(),
             value_name: "perplexity",
         }
@@ -47,6 +51,7 @@ impl RunOutcome {
             valid: reports.iter().filter_map(|r| r.valid_perplexity).collect(),
             diverged,
             accuracy: reports.last().and_then(|r| r.accuracy),
+            accuracy_by_position: reports.last().map(|r| r.accuracy_by_position.clone()).unwrap_or_default(),
             reach: reports.last().map(|r| r.reach.clone()).unwrap_or_default(),
         }
     }
@@ -79,6 +84,10 @@ pub enum Stat {
     /// The share of held-out examples answered exactly after the last epoch: the recall
     /// task's records whose key the model recalls, a toy task's pairs translated exactly.
     Accuracy,
+    /// A toy task's free-running held-out accuracy at output position n (counting from 1)
+    /// after the last epoch: the share of held-out targets at least n long whose n-th token
+    /// the greedy translation got right.
+    PositionAccuracy(usize),
     /// How much of the last prediction's gradient is left k steps back after the last epoch:
     /// the batch mean of ‖∂ℓ_T/∂h_{T−k}‖ over the batch mean of ‖∂ℓ_T/∂h_T‖, from the
     /// gradient's reach (`EpochReport::reach`, `rnnplay_engine::inspect::reach_shares`).
@@ -95,6 +104,7 @@ impl Stat {
             Stat::FinalValid => "final validation perplexity".into(),
             Stat::BestValid => "best validation perplexity".into(),
             Stat::Accuracy => "held-out accuracy".into(),
+            Stat::PositionAccuracy(n) => format!("accuracy at output position {n}"),
             Stat::GradientBack(k) => format!("gradient {k} steps back ÷ at the last step"),
         }
     }
@@ -112,6 +122,7 @@ impl Stat {
             Stat::FinalValid => outcome.valid.last().copied(),
             Stat::BestValid => best(&outcome.valid),
             Stat::Accuracy => outcome.accuracy,
+            Stat::PositionAccuracy(n) => outcome.accuracy_by_position.get(n.checked_sub(1)?).copied(),
             Stat::GradientBack(k) => reach_shares(&outcome.reach).get(k).copied(),
         }
     }
@@ -271,6 +282,9 @@ mod tests {
         assert_eq!(Stat::Peak.read(&run), Some(f32::INFINITY));
         assert_eq!(Stat::Peak.read(&outcome(&[20.0, 18.0, 30.0])), Some(30.0));
         assert_eq!(Stat::BestValid.read(&outcome(&[1.0])), None);
+        let toy = RunOutcome { accuracy_by_position: vec![1.0, 0.5], ..RunOutcome::default() };
+        let at = |n| Stat::PositionAccuracy(n).read(&toy);
+        assert_eq!((at(0), at(1), at(2), at(3)), (None, Some(1.0), Some(0.5), None));
         assert_eq!(number(f32::INFINITY), "∞ (diverged)");
         assert_eq!(number(1.25e17), "1.25e17");
         assert_eq!((number(4.28e-8), number(0.00123)), ("4.28e-8".into(), "1.23e-3".into()));

@@ -116,8 +116,13 @@ mod tests {
                     assert!(spec.valid_fraction > 0.0, "{}: run {} holds nothing out", each.name, q.run);
                 }
                 if q.stat == Stat::Accuracy {
-                    let scored = matches!(spec.source(), DataSource::Toy(_) | DataSource::Recall(_));
+                    let scored = matches!(spec.source(), DataSource::Toy(..) | DataSource::Recall(_));
                     assert!(scored, "{}: a held-out accuracy needs a toy task or the recall task", each.name);
+                }
+                if let Stat::PositionAccuracy(n) = q.stat {
+                    // Every held-out target reaches position n (sources of n letters or more).
+                    let long_enough = matches!(spec.source(), DataSource::Toy(_, (min, _)) if min >= n && n >= 1);
+                    assert!(long_enough, "{}: not every held-out target has an output position {n}", each.name);
                 }
             }
         }
