@@ -253,9 +253,53 @@ async function seq2seq(name, args) {
       && /the decoder expects/.test(document.querySelector('#translation-pick')?.textContent || ''), null, { timeout: 120000 });
     const shaded = await page.$$eval('#source-saliency span', (spans) => spans.filter((s) => /rgba/.test(s.style.background)).length);
     if (shaded < 2) throw new Error(`the source saliency shades ${shaded} words`);
+    // Beam search: k = 3 draws the search as a tree, at most 3 hypotheses kept a step, the chosen
+    // output's path one node a step; a forced start begins the translation with it.
+    await page.fill('#beam-size', '3');
+    await page.press('#beam-size', 'Tab');
+    await page.fill('#forced-start', 'd');
+    await page.press('#forced-start', 'Tab');
+    await page.click('#translate');
+    await page.waitForFunction(() => document.querySelector('#beam-tree')?.dataset.beam === '3'
+      && (document.querySelector('#sentence-translation')?.textContent || '').startsWith('a b c ⇒ d'), null, { timeout: 120000 });
+    const tree = await page.evaluate(() => {
+      const t = document.querySelector('#beam-tree');
+      return { steps: Number(t.dataset.steps), kept: t.querySelectorAll('text.kept, text.chosen').length - 1, chosen: t.querySelectorAll('text.chosen').length };
+    });
+    if (!(tree.steps > 0 && tree.chosen >= 1 && tree.chosen <= tree.steps && tree.kept <= 3 * tree.steps)) throw new Error(`beam tree: ${JSON.stringify(tree)}`);
+    await (await page.$('#beam-tree')).screenshot({ path: path.join(shots, `beam-tree-${name}.png`) });
+    const beamed = await page.textContent('#sentence-translation');
     await (await page.$('section.inside')).screenshot({ path: path.join(shots, `inside-${name}.png`) });
     await page.screenshot({ path: path.join(shots, `screenshot-${name}.png`), fullPage: true });
-    console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'; ${await page.textContent('#translation-pick')}`);
+    console.log(`${name}: per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}, 'a b c' → '${translated}'; ${await page.textContent('#translation-pick')}; beam k = 3 forced to start with 'd': '${beamed}', a tree of ${tree.steps} steps`);
+  });
+}
+
+// The user's own sentence pairs: a bad line is refused with the CLI's message naming it; good
+// pairs train, and the translations table shows the first of them.
+async function pastedPairs(name, args) {
+  return inBrowser(name, args, async (page) => {
+    await page.goto(`http://127.0.0.1:${port}/?preset=toy-reverse&epochs=2&hidden=16&embedding=8`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#backend[data-backend]') !== null, null, { timeout: 60000 });
+    await page.fill('#pairs-text', 'one\tun\ntwo deux');
+    await page.click('#use-pairs');
+    const refused = await page.textContent('#pairs-error');
+    if (!/line 2 of the pasted pairs .* has no tab/.test(refused)) throw new Error(`bad pairs: '${refused}'`);
+    const words = ['one\tun', 'two\tdeux', 'three\ttrois', 'four\tquatre', 'five\tcinq', 'six\tsix'];
+    const pairs = Array.from({ length: 60 }, (_, i) => words[i % words.length]).join('\n');
+    await page.fill('#pairs-text', pairs);
+    await page.click('#use-pairs');
+    await page.waitForFunction(() => /60 sentence pairs/.test(document.body.textContent), null, { timeout: 10000 });
+    if ((await page.$eval('select[name="task"]', (s) => s.value)) !== 'your-pairs') throw new Error('the task select does not show your pairs');
+    await page.click('#start');
+    await page.waitForFunction(() => ['finished', 'stopped'].includes(document.querySelector('#status')?.dataset.phase), null, { timeout: 300000, polling: 500 });
+    const runError = await page.$('#run-error');
+    if (runError) throw new Error(`run error: ${await runError.textContent()}`);
+    const values = JSON.parse(await page.getAttribute('#perplexity-chart', 'data-values'));
+    await page.waitForFunction(() => document.querySelectorAll('#translations tbody tr').length === 4, null, { timeout: 120000 });
+    const first = await page.textContent('#translations tbody tr td');
+    if (values.length !== 2 || first.trim() !== 'one') throw new Error(`per-token CE ${values}, first example '${first}'`);
+    console.log(`${name}: a line without a tab refused ('${refused.slice(0, 60)}…'); 60 pasted pairs trained, per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}`);
   });
 }
 
@@ -689,6 +733,7 @@ async function benchPage(name, args) {
       ['webgpu', () => scenario('webgpu', [...baseArgs, '--enable-unsafe-webgpu'], 'gpu')],
       ['cpu-fallback', () => scenario('cpu-fallback', [...baseArgs, '--disable-gpu'], 'cpu')],
       ['seq2seq-webgpu', () => seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
+      ['pasted-pairs', () => pastedPairs('pasted-pairs', [...baseArgs, '--disable-gpu'])],
       ['load-checkpoint', () => loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])],
       ['settings-messages', () => settingsMessages('settings-messages', [...baseArgs, '--disable-gpu'])],
       ['lesson', () => lessonPage('lesson', [...baseArgs, '--disable-gpu'])],

@@ -63,6 +63,7 @@ fn tell_the_worker(page: Page) {
             length: ui.length.get_untracked(),
             temperature: ui.temperature.get_untracked(),
             sentence: ui.sentence.get_untracked(),
+            search: ui.search.get_untracked(),
         })
     });
     forward_requests(ui.connect_requests, move || {

@@ -113,7 +113,7 @@ impl Keeper {
         record.lesson = lesson_run.and(lesson).map(|l| l.name.to_string());
         self.put(record.clone());
         self.current.set(Some(id));
-        if let (Some(text), false) = (text, spec.is_seq2seq() || spec.generated() || spec.data == "timemachine") {
+        if let (Some(text), true) = (text, spec.own_text()) {
             spawn_local(async move {
                 if let Err(err) = storage::put_text(id, &text).await {
                     self.error.set(Some(err));

@@ -198,7 +198,8 @@ impl Page {
         ui.run_error.set(None);
         ui.curve.set(Vec::new());
         ui.views.clear();
-        let text = if spec.is_seq2seq() { None } else { self.text.get_untracked() };
+        // An encoder–decoder carries a text only when it trains on the user's own pairs.
+        let text = if spec.is_seq2seq() && !spec.own_text() { None } else { self.text.get_untracked() };
         let use_cpu = self.use_cpu.get_untracked();
         let command = ToWorker::Start { spec, text, running, use_cpu, measure: plan.measure };
         if worker_link::active() {
@@ -341,12 +342,12 @@ impl Page {
         spawn_local(async move {
             let found = async {
                 let bytes = storage::checkpoint(id).await?.ok_or("its checkpoint is no longer kept")?;
-                let corpus = if record.spec.is_seq2seq() || record.spec.generated() {
-                    None
+                let corpus = if record.spec.own_text() {
+                    Some(storage::text(id).await?.ok_or("the text it trained on is no longer kept")?)
                 } else if record.spec.data == "timemachine" {
                     Some(self.text.get_untracked().ok_or("The Time Machine is still loading; try again in a moment")?)
                 } else {
-                    Some(storage::text(id).await?.ok_or("the text it trained on is no longer kept")?)
+                    None
                 };
                 Ok::<_, String>((bytes, corpus))
             };

@@ -121,7 +121,7 @@ pub enum ToWorker {
     /// Train one more minibatch while paused.
     Step,
     /// Compute the predictions with these options.
-    Predict { prefix: String, length: usize, temperature: f32, sentence: String },
+    Predict { prefix: String, length: usize, temperature: f32, sentence: String, search: crate::view_signals::Search },
     /// Send the model as a checkpoint.
     Save,
     /// Compute how far back the prediction at this position of the passage reaches.
@@ -338,7 +338,8 @@ mod tests {
         };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
-        let view = FromWorker::View(ViewValue::sentence_translation(Some("go . ⇒ va !".into())));
+        let translated = crate::views::SentenceTranslation { text: "go . ⇒ va !".into(), tree: None };
+        let view = FromWorker::View(ViewValue::sentence_translation(Some(translated)));
         assert_eq!(FromWorker::from_json(&view.to_json()).unwrap(), view);
         let measured =
             FromWorker::Measured(vec![BackendSpeed { backend: "CPU".into(), tokens_per_s: 17_378.5, steps: 4 }]);

@@ -164,6 +164,7 @@ fn view_context(session: &Session, ui: Ui) -> ViewContext<'_> {
         length: ui.length.get_untracked(),
         temperature: ui.temperature.get_untracked(),
         sentence: ui.sentence.get_untracked(),
+        search: ui.search.get_untracked(),
         position: ui.position.get_untracked(),
     }
 }

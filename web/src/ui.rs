@@ -40,6 +40,8 @@ pub struct Ui {
     pub clip: RwSignal<f32>,
     /// The encoder–decoder's sentence to translate.
     pub sentence: RwSignal<String>,
+    /// How to translate it: beam size, length penalty, forced start.
+    pub search: RwSignal<crate::view_signals::Search>,
 }
 
 impl Ui {
@@ -65,6 +67,7 @@ impl Ui {
             temperature: RwSignal::new(0.0),
             clip: RwSignal::new(1.0),
             sentence: RwSignal::new("go .".into()),
+            search: RwSignal::new(crate::view_signals::Search::default()),
         }
     }
 }

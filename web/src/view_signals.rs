@@ -77,6 +77,21 @@ pub enum When {
     Epoch,
 }
 
+/// How the translate box's sentence is translated: beam search keeping `beam` hypotheses (1:
+/// greedy) with length penalty α, its output forced to begin with `start` (empty: free).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Search {
+    pub beam: usize,
+    pub length_penalty: f32,
+    pub start: String,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Self { beam: 1, length_penalty: 0.75, start: String::new() }
+    }
+}
+
 /// What a view is computed from: the run and the page's options at the time.
 #[cfg(target_arch = "wasm32")]
 pub struct ViewContext<'a> {
@@ -85,8 +100,9 @@ pub struct ViewContext<'a> {
     pub prefix: String,
     pub length: usize,
     pub temperature: f32,
-    /// The translate box's sentence.
+    /// The translate box's sentence, and how to translate it.
     pub sentence: String,
+    pub search: Search,
     /// The position picked in the passage (or in the translation).
     pub position: Option<usize>,
 }

@@ -222,6 +222,68 @@ impl crate::view_signals::ViewContext<'_> {
         let position = self.position.filter(|&p| p < passage.len())?;
         Some((run, passage, position))
     }
+
+    /// The translate box's sentence as the encoder reads it, and its translation as the page
+    /// asks for it (beam size, length penalty, forced start); `None` for a language model or an
+    /// empty box. The translation's view and the view inside the encoder–decoder both read it.
+    pub async fn translate_box(&self) -> Result<Option<TranslateBox<'_>>, String> {
+        use rnnplay_engine::beam::{beam_search, BeamSettings};
+        let Some(run) = self.session.seq2seq() else { return Ok(None) };
+        let sentence = rnnplay_data::translation::preprocess_nmt(self.sentence.trim());
+        if sentence.trim().is_empty() {
+            return Ok(None);
+        }
+        let data = &run.data;
+        let source = rnnplay_engine::translate::encode_source(&data.src_vocab, &sentence, data.num_steps);
+        let start: Vec<String> = self.search.start.split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
+        if let Some(unknown) = start.iter().find(|w| data.tgt_vocab.get(w).is_none()) {
+            return Err(format!("'{unknown}' is not in the model's target vocabulary: start with words it knows"));
+        }
+        let ids: Vec<u32> = start.iter().map(|w| data.tgt_vocab.index(w)).collect();
+        let settings = BeamSettings {
+            beam: self.search.beam,
+            length_penalty: self.search.length_penalty,
+            max_len: data.num_steps,
+        };
+        let found =
+            beam_search(&run.model, &data.tgt_vocab, &source.ids, &ids, settings).await.map_err(|e| e.to_string())?;
+        Ok(Some(TranslateBox { run, sentence, source, start, settings, found }))
+    }
+}
+
+/// The translate box's sentence, translated (`ViewContext::translate_box`).
+#[cfg(target_arch = "wasm32")]
+pub struct TranslateBox<'a> {
+    pub run: &'a rnnplay_run::Seq2SeqRun,
+    pub sentence: String,
+    pub source: rnnplay_engine::translate::EncodedSource,
+    /// The forced start's words.
+    pub start: Vec<String>,
+    pub settings: rnnplay_engine::beam::BeamSettings,
+    pub found: rnnplay_engine::beam::BeamResult,
+}
+
+/// The translate box's sentence and its translation (with the words fed as `<unk>` and any cut
+/// to fit the window), and when beam search or a forced start made it, the search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SentenceTranslation {
+    pub text: String,
+    pub tree: Option<BeamTree>,
+}
+
+/// A beam search as the page draws it (`rnnplay_engine::beam::BeamResult` with words).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BeamTree {
+    pub beam: usize,
+    pub length_penalty: f32,
+    /// The forced start's words.
+    pub start: Vec<String>,
+    /// The chosen output's score (1/L^α)·log P.
+    pub score: f64,
+    /// Per step: (parent index in the step before, word, log P of the hypothesis, kept).
+    pub steps: Vec<Vec<(usize, String, f64, bool)>>,
+    /// The chosen output's node at each step.
+    pub path: Vec<usize>,
 }
 
 crate::view_signals::declare_views! {
@@ -239,8 +301,8 @@ crate::view_signals::declare_views! {
     cell: CellView,
     /// The encoder–decoder's example sentences, translated, with BLEU.
     translations: Vec<TranslationExample>,
-    /// The translate box's sentence, translated.
-    sentence_translation: String,
+    /// The translate box's sentence, translated (with the beam search's tree).
+    sentence_translation: SentenceTranslation,
     /// Inside the encoder–decoder for the translate box's sentence.
     translation_inspection: TranslationView,
 }

@@ -116,7 +116,8 @@ fn handle(ui: Ui, message: ToWorker) {
             }
         }
         ToWorker::Step => ui.pending_steps.update(|n| *n += 1),
-        ToWorker::Predict { prefix, length, temperature, sentence } => {
+        ToWorker::Predict { prefix, length, temperature, sentence, search } => {
+            ui.search.set(search);
             ui.prefix.set(prefix);
             ui.length.set(length);
             ui.temperature.set(temperature);

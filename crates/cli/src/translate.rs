@@ -1,13 +1,15 @@
-//! `rnnplay translate`: an encoder–decoder checkpoint translates a sentence free-running
-//! (greedy), and with `--reference` also shows the teacher-forced probability of every
+//! `rnnplay translate`: an encoder–decoder checkpoint translates a sentence free-running —
+//! greedily, or by beam search (`--beam K --length-penalty A`, d2l § 10.8), its start forced with
+//! `--prefix` — and with `--reference` also shows the teacher-forced probability of every
 //! reference token and the BLEU of the translation.
 
 use crate::terminal::printable;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::translation::{bleu, preprocess_nmt};
+use rnnplay_engine::beam::{beam_search, BeamResult, BeamSettings, MAX_BEAM};
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::translate::{encode_source, teacher_forced_reference, translate};
+use rnnplay_engine::translate::{encode_source, teacher_forced_reference};
 use rnnplay_engine::EngineOptions;
 use rnnplay_engine::{Checkpoint, Seq2SeqCheckpoint};
 use std::path::PathBuf;
@@ -22,6 +24,17 @@ pub struct TranslateArgs {
     /// A reference translation: adds the teacher-forced view and the BLEU score.
     #[arg(long)]
     reference: Option<String>,
+    /// Beam search keeping K hypotheses per step (1: greedy, d2l's predict_seq2seq).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    beam: usize,
+    /// α of beam search's score (1 / L^α) · log P: 0 picks the most probable output, larger α
+    /// favours longer ones (d2l: 0.75).
+    #[arg(long, default_value_t = 0.75, value_name = "A")]
+    length_penalty: f32,
+    /// Force the translation to start with these words, then run free ("what if it began
+    /// with …").
+    #[arg(long, value_name = "WORDS")]
+    prefix: Option<String>,
     #[command(flatten)]
     backend: crate::run_args::BackendArg,
     /// Print one JSON object instead of text.
@@ -59,7 +72,33 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
             checkpoint.num_steps, source.truncated
         );
     }
-    let ids = pollster::block_on(translate(&model, tgt_vocab, &source.ids, checkpoint.num_steps))?;
+    if !(1..=MAX_BEAM).contains(&args.beam) {
+        bail!("--beam: the beam size must be 1 to {MAX_BEAM} (got {}); 1 is greedy decoding", args.beam);
+    }
+    if !args.length_penalty.is_finite() || args.length_penalty < 0.0 {
+        bail!("--length-penalty: α must be a number ≥ 0 (got {}); d2l uses 0.75", args.length_penalty);
+    }
+    let prefix = match args.prefix.as_deref().map(|p| preprocess_nmt(p.trim())) {
+        None => Vec::new(),
+        Some(words) => {
+            let tokens: Vec<&str> = words.split(' ').filter(|t| !t.is_empty()).collect();
+            let unknown: Vec<&&str> = tokens.iter().filter(|t| tgt_vocab.get(t).is_none()).collect();
+            if !unknown.is_empty() {
+                bail!("--prefix: {unknown:?} not in the model's target vocabulary; start with words it knows");
+            }
+            if tokens.len() >= checkpoint.num_steps {
+                bail!(
+                    "--prefix: {} words leave no room in the model's {} steps; force fewer words",
+                    tokens.len(),
+                    checkpoint.num_steps
+                );
+            }
+            tokens.iter().map(|t| tgt_vocab.index(t)).collect()
+        }
+    };
+    let settings = BeamSettings { beam: args.beam, length_penalty: args.length_penalty, max_len: checkpoint.num_steps };
+    let search = pollster::block_on(beam_search(&model, tgt_vocab, &source.ids, &prefix, settings))?;
+    let ids = &search.tokens;
     let prediction = ids.iter().map(|&i| tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
     let reference = args.reference.as_deref().map(|r| preprocess_nmt(r.trim()));
     let forced = match &reference {
@@ -91,10 +130,16 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
                 })
                 .collect();
         }
+        if args.beam > 1 || !prefix.is_empty() {
+            out["beam"] = beam_json(&search, tgt_vocab, args);
+        }
         println!("{out}");
         return Ok(());
     }
     println!("{} => {}", printable(&sentence), printable(&prediction));
+    if args.beam > 1 || !prefix.is_empty() {
+        print_search(&search, tgt_vocab, args);
+    }
     if let (Some(r), Some(steps)) = (&reference, forced) {
         println!("reference: {}  (bleu {:.3})", printable(r), score.unwrap_or(0.0));
         println!("teacher-forced, fed the reference:");
@@ -105,4 +150,48 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The search as JSON: its settings, the chosen output's score, and per step the kept and the
+/// best pruned extensions (`parent`: index among the previous step's nodes).
+fn beam_json(search: &BeamResult, vocab: &rnnplay_data::Vocab, args: &TranslateArgs) -> serde_json::Value {
+    let steps: Vec<Vec<serde_json::Value>> = search
+        .steps
+        .iter()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .map(|n| serde_json::json!({"parent": n.parent, "token": vocab.token(n.token), "log_p": n.log_p, "kept": n.kept}))
+                .collect()
+        })
+        .collect();
+    let prefix: Vec<&str> = search.prefix.iter().map(|&t| vocab.token(t)).collect();
+    serde_json::json!({
+        "k": args.beam, "length_penalty": args.length_penalty, "prefix": prefix,
+        "score": search.score, "log_p": search.log_p, "steps": steps, "path": search.path,
+    })
+}
+
+/// The search as text: per step the kept hypotheses with their log P (the chosen output's
+/// marked *), then the best pruned ones in brackets.
+fn print_search(search: &BeamResult, vocab: &rnnplay_data::Vocab, args: &TranslateArgs) {
+    let prefix: Vec<&str> = search.prefix.iter().map(|&t| vocab.token(t)).collect();
+    if !prefix.is_empty() {
+        println!("forced start: {}", printable(&prefix.join(" ")));
+    }
+    println!(
+        "beam search, k = {}, α = {}: score (1/L^α)·log P = {:.3}, log P = {:.3}",
+        args.beam, args.length_penalty, search.score, search.log_p
+    );
+    for (step, nodes) in search.steps.iter().enumerate() {
+        let chosen = search.path.get(step).copied();
+        let word = |i: usize| {
+            let words: Vec<&str> = search.hypothesis(step, i).iter().map(|&t| vocab.token(t)).collect();
+            let mark = if Some(i) == chosen { "*" } else { "" };
+            format!("{mark}\"{}\" {:.2}", printable(&words.join(" ")), nodes[i].log_p)
+        };
+        let kept: Vec<String> = (0..nodes.len()).filter(|&i| nodes[i].kept).map(word).collect();
+        let pruned: Vec<String> = (0..nodes.len()).filter(|&i| !nodes[i].kept).map(word).collect();
+        println!("  step {:>2}: {}   [pruned: {}]", step + 1, kept.join(", "), pruned.join(", "));
+    }
 }

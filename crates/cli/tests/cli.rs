@@ -391,6 +391,31 @@ fn seq2seq_trains_on_fra_eng_saves_and_translate_loads_it() {
     assert!(String::from_utf8_lossy(&long.stderr).contains("token(s) were cut"));
     let empty = translate(&["   "]);
     assert!(!empty.status.success() && String::from_utf8_lossy(&empty.stderr).contains("the sentence is empty"));
+    // Beam search and a forced start: the search's steps and the chosen output's path.
+    let beam = json_line(&translate(&["go .", "--beam", "3", "--length-penalty", "0.75", "--json"]));
+    assert_eq!((beam["beam"]["k"].as_u64(), beam["beam"]["length_penalty"].as_f64()), (Some(3), Some(0.75)));
+    let steps = beam["beam"]["steps"].as_array().unwrap();
+    assert!(
+        !steps.is_empty()
+            && steps.iter().all(|s| s.as_array().unwrap().iter().filter(|n| n["kept"] == true).count() <= 3)
+    );
+    assert!(beam["beam"]["score"].as_f64().unwrap() <= 0.0, "a log-probability over a length");
+    let greedy = json_line(&translate(&["go .", "--beam", "1", "--json"]));
+    assert_eq!(greedy["pred"], translations[0]["pred"], "k = 1 is greedy");
+    let forced = json_line(&translate(&["go .", "--prefix", "je", "--beam", "2", "--json"]));
+    assert!(forced["pred"].as_str().unwrap().starts_with("je"), "{forced}");
+    let text = String::from_utf8_lossy(&translate(&["go .", "--beam", "2"]).stdout).to_string();
+    assert!(text.contains("beam search, k = 2, α = 0.75") && text.contains("step  1:"), "{text}");
+    for (flags, says) in [
+        (&["--beam", "0"][..], "the beam size must be 1 to 64"),
+        (&["--length-penalty=-1"][..], "α must be a number ≥ 0"),
+        (&["--prefix", "zebras"][..], "not in the model's target vocabulary"),
+    ] {
+        let mut args = vec!["go ."];
+        args.extend_from_slice(flags);
+        let out = translate(&args);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains(says), "{flags:?}");
+    }
 
     // Inside the encoder-decoder: the encoder over the source, the decoder over the reference,
     // and how much each source word matters to one target position.

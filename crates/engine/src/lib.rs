@@ -2,6 +2,7 @@
 //! optimizers and global-norm gradient clipping. See `docs/ARCHITECTURE.md`.
 
 pub mod backend;
+pub mod beam;
 pub mod checkpoint;
 pub mod clip;
 pub mod error;

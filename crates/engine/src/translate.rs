@@ -35,17 +35,24 @@ pub fn encode_source(vocab: &Vocab, sentence: &str, num_steps: usize) -> Encoded
     EncodedSource { ids, unknown, truncated }
 }
 
-/// Greedy free-running decoding: feed `<bos>`, then each predicted token, until `<eos>` or
-/// `max_len` tokens. Returns the predicted target tokens (without `<eos>`).
-pub async fn translate(model: &Seq2Seq, tgt_vocab: &Vocab, src_ids: &[u32], max_len: usize) -> Result<Vec<u32>> {
+/// The encoder's final state over `src_ids` (one sentence) and the decoder's context from it,
+/// computed in evaluation mode: where every decoding starts.
+pub(crate) fn encoded(model: &Seq2Seq, src_ids: &[u32]) -> Result<(Tensor, Tensor)> {
     let backend = model.params()[0].value().backend().clone();
-    let (bos, eos) = reserved(tgt_vocab);
     let mut tape = Tape::new(&backend, 0);
     tape.set_training(false);
     let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
     let state = model.encode(&mut tape, &src)?;
     let context = model.context(&mut tape, state)?;
-    let (mut state, context) = (tape.detach(state), tape.detach(context));
+    Ok((tape.detach(state), tape.detach(context)))
+}
+
+/// Greedy free-running decoding: feed `<bos>`, then each predicted token, until `<eos>` or
+/// `max_len` tokens. Returns the predicted target tokens (without `<eos>`).
+pub async fn translate(model: &Seq2Seq, tgt_vocab: &Vocab, src_ids: &[u32], max_len: usize) -> Result<Vec<u32>> {
+    let backend = model.params()[0].value().backend().clone();
+    let (bos, eos) = reserved(tgt_vocab);
+    let (mut state, context) = encoded(model, src_ids)?;
     let mut output = Vec::new();
     let mut next = bos;
     for _ in 0..max_len {

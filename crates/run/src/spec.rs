@@ -516,6 +516,12 @@ impl RunSpec {
         matches!(self.source(), DataSource::Toy(..) | DataSource::Recall(_))
     }
 
+    /// Whether it trains on a text its host holds and keeps with the run: the user's own text or
+    /// sentence pairs (not The Time Machine, fra-eng or generated data).
+    pub fn own_text(&self) -> bool {
+        matches!(self.source(), DataSource::Text(_))
+    }
+
     /// The learning-rate schedule (after [`RunSpec::validate`]; a bad one is a message).
     pub fn schedule(&self) -> Result<LrSchedule, String> {
         LrSchedule::parse(&self.lr_schedule)

@@ -29,6 +29,17 @@ pub async fn load_time_machine(url: &str) -> Result<String, String> {
     rnnplay_data::text::utf8(bytes, url).map_err(|e| e.to_string())
 }
 
+/// The data name of the user's own sentence pairs (the text travels with the run).
+const YOUR_PAIRS: &str = "your-pairs";
+
+/// Checks a user's sentence pairs: UTF-8, and every line `source<TAB>target` (the CLI's check
+/// of a pair file, with its messages).
+fn accept_pairs(bytes: Vec<u8>, what: &str, num_examples: usize) -> Result<(String, usize), String> {
+    let text = rnnplay_data::text::utf8(bytes, what).map_err(|e| e.to_string())?;
+    let pairs = rnnplay_data::translation::pairs_from_file(&text, what, num_examples).map_err(|e| e.to_string())?;
+    Ok((text, pairs.len()))
+}
+
 /// Checks a user's text: UTF-8, and at least one token after d2l's cleaning.
 fn accept_text(bytes: Vec<u8>, what: &str) -> Result<String, String> {
     let text = rnnplay_data::text::utf8(bytes, what).map_err(|e| e.to_string())?;
@@ -110,6 +121,29 @@ pub fn DatasetPanel(
             use_custom(browser::file_bytes(&file).await.and_then(|b| accept_text(b, &name)), &name);
         });
     };
+    // The user's own sentence pairs for an encoder–decoder: kept only when every line is a pair.
+    let pasted_pairs = RwSignal::new(String::new());
+    let pairs_input = NodeRef::<html::Input>::new();
+    let use_pairs = move |result: Result<(String, usize), String>, what: &str| match result {
+        Ok((t, count)) => {
+            settings.update(|s| s.data = YOUR_PAIRS.into());
+            note.set(Some(format!("{what}: {count} sentence pairs")));
+            text.set(Some(t));
+            error.set(None);
+        }
+        Err(err) => error.set(Some(err)),
+    };
+    let examples = move || settings.with_untracked(|s| s.num_examples);
+    let use_pasted_pairs = move |_| {
+        use_pairs(accept_pairs(pasted_pairs.get_untracked().into_bytes(), "the pasted pairs", examples()), "your pairs")
+    };
+    let on_pairs_file = move |_| {
+        let Some(file) = pairs_input.get_untracked().and_then(|i| i.files()).and_then(|f| f.get(0)) else { return };
+        spawn_local(async move {
+            let name = file.name();
+            use_pairs(browser::file_bytes(&file).await.and_then(|b| accept_pairs(b, &name, examples())), &name);
+        });
+    };
     let use_time_machine = move |_| {
         settings.update(|s| s.data = "timemachine".into());
         load_served();
@@ -145,6 +179,9 @@ pub fn DatasetPanel(
     };
     let on_task = move |ev: leptos::ev::Event| {
         let picked = event_target_value(&ev);
+        if picked == YOUR_PAIRS && text.with_untracked(|t| t.is_none()) {
+            error.set(Some("paste or upload your sentence pairs below first".into()));
+        }
         let data = match (ToyTask::parse(&picked), toy()) {
             (Ok(task), Some((_, lengths))) => toy_data(task, lengths),
             _ => picked,
@@ -178,7 +215,7 @@ pub fn DatasetPanel(
                 <label class="field">
                     <span>"data: English–French or a toy task"</span>
                     <select name="task" on:change=on_task disabled=locked>
-                        {["fra-eng", "reverse", "copy", "sort-digits", "add"]
+                        {["fra-eng", "reverse", "copy", "sort-digits", "add", YOUR_PAIRS]
                             .into_iter()
                             .map(|t| view! { <option value=t selected=move || task_shown() == t>{t}</option> })
                             .collect_view()}
@@ -194,6 +231,22 @@ pub fn DatasetPanel(
                         </Show>
                     </label>
                 </Show>
+                <label class="field">
+                    <span>"or paste your own sentence pairs, one source<TAB>target per line"</span>
+                    <textarea id="pairs-text" rows="3" prop:value=move || pasted_pairs.get()
+                        on:input=move |ev| pasted_pairs.set(event_target_value(&ev)) disabled=locked></textarea>
+                </label>
+                <div class="row">
+                    <button id="use-pairs" on:click=use_pasted_pairs disabled=locked>"Use pasted pairs"</button>
+                    <label>"or upload a .txt / .tsv file "
+                        <input type="file" accept=".txt,.tsv,text/plain,text/tab-separated-values" node_ref=pairs_input
+                            on:change=on_pairs_file disabled=locked/>
+                    </label>
+                </div>
+                <Show when=move || error.get().is_some()>
+                    <p class="error" role="alert" id="pairs-error">{move || error.get().unwrap_or_default()}</p>
+                </Show>
+                <p class="note">{move || note.get().unwrap_or_default()}</p>
                 <p class="note">"fra-eng: English–French pairs from Tatoeba (d2l's copy, sha1-checked), word tokens. Toy tasks are generated: reverse, copy or sort strings of the source lengths asked for (3–5 symbols unless you change them), or add two numbers."</p>
             </Show>
             <Show when=move || !seq2seq()>

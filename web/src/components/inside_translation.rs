@@ -7,11 +7,10 @@
 use super::heatmap::{saliency_style, Heatmap};
 use crate::ui::{Phase, Ui};
 use crate::view_signals::{ComputeView, ViewContext, When};
-use crate::views::{view, InspectView, TranslationView};
+use crate::views::{view, InspectView, TranslateBox, TranslationView};
 use leptos::prelude::*;
-use rnnplay_data::translation::preprocess_nmt;
 use rnnplay_engine::inspect::translation::{inspect_translation, translation_connectivity};
-use rnnplay_engine::translate::{encode_source, teacher_forcing_ids, translate};
+use rnnplay_engine::translate::teacher_forcing_ids;
 
 /// Inside the encoder–decoder for the translate box's sentence, teacher-forced on the model's
 /// own translation of it, with the picked target position's source saliency; nothing for an
@@ -21,15 +20,10 @@ impl ComputeView for view::translation_inspection {
     const WHEN: When = When::Inside;
 
     async fn compute(cx: &ViewContext<'_>) -> Result<Option<TranslationView>, String> {
-        let Some(run) = cx.session.seq2seq() else { return Ok(None) };
-        let sentence = preprocess_nmt(cx.sentence.trim());
-        if sentence.trim().is_empty() {
-            return Ok(None);
-        }
-        let data = &run.data;
+        // Teacher-forced on the output the translate box shows (greedy, or its beam search).
+        let Some(TranslateBox { run, source, found, .. }) = cx.translate_box().await? else { return Ok(None) };
+        let (data, source, own) = (&run.data, source.ids, found.tokens);
         let failed = |e: rnnplay_engine::EngineError| e.to_string();
-        let source = encode_source(&data.src_vocab, &sentence, data.num_steps).ids;
-        let own = translate(&run.model, &data.tgt_vocab, &source, data.num_steps).await.map_err(failed)?;
         let (target_in, labels) = teacher_forcing_ids(&data.tgt_vocab, &own);
         let seen = inspect_translation(&run.model, &source, &target_in, 5).await.map_err(failed)?;
         let (src_word, tgt_word) =
