@@ -7,7 +7,7 @@ use anyhow::Result;
 use rnnplay_engine::backend::Backend;
 use rnnplay_engine::generate::{generate, Decoding};
 use rnnplay_engine::translate::translation_example;
-use rnnplay_run::{BackendSpeed, EpochReport, HeldOutScore, LanguageRun, RunSpec, Session};
+use rnnplay_run::{BackendSpeed, EpochReport, LanguageRun, RunSpec, Session};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -152,14 +152,17 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                 }),
             );
             if !run.held_out.is_empty() {
-                let score = match (outcome.last.accuracy, &outcome.last.accuracy_by_position) {
-                    (Some(exact), by_position) if !by_position.is_empty() => {
-                        HeldOutScore { exact, by_position: by_position.clone() }
-                    }
-                    _ => pollster::block_on(run.held_out_score())?,
+                let score = match &run.last_score {
+                    Some(score) => score.clone(),
+                    None => pollster::block_on(run.held_out_score())?,
                 };
                 summary["exact_match"] = serde_json::json!(score.exact);
                 summary["accuracy_by_position"] = serde_json::json!(score.by_position);
+                summary["exact_match_by_length"] = score
+                    .by_length
+                    .iter()
+                    .map(|&(length, share, count)| serde_json::json!({"length": length, "exact_match": share, "count": count}))
+                    .collect();
                 lines.push(format!(
                     "exact match on {} held-out examples: {:.1}%",
                     run.held_out.len(),
@@ -167,6 +170,11 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                 ));
                 let positions: Vec<String> = score.by_position.iter().map(|a| format!("{:.0}", 100.0 * a)).collect();
                 lines.push(format!("free-running accuracy by output position (%): {}", positions.join(" ")));
+                if score.by_length.len() > 1 {
+                    let lengths: Vec<String> =
+                        score.by_length.iter().map(|(len, share, _)| format!("{len}: {:.0}", 100.0 * share)).collect();
+                    lines.push(format!("exact match by source length (%): {}", lengths.join(", ")));
+                }
             }
             if let (Some(path), Some((src, _))) = (outcome.save, run.examples.first()) {
                 let path = path.display();

@@ -515,6 +515,16 @@ fn a_toy_task_reports_held_out_exact_match() {
         summary["accuracy_by_position"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(by_position.len(), 5, "{by_position:?}");
     assert!(by_position.iter().all(|a| (rate..=1.0).contains(a)), "{rate} {by_position:?}");
+    // Exact match per source length: 3, 4 and 5 letters, the 200 held-out strings among them.
+    let by_length = summary["exact_match_by_length"].as_array().unwrap();
+    let lengths: Vec<u64> = by_length.iter().map(|l| l["length"].as_u64().unwrap()).collect();
+    assert_eq!(lengths, [3, 4, 5]);
+    assert_eq!(by_length.iter().map(|l| l["count"].as_u64().unwrap()).sum::<u64>(), 200);
+    // The dates task: its examples are dates in some format, their targets ISO dates.
+    let args = ["train", "--preset", "toy-reverse", "--backend", "cpu", "--num-examples", "300", "--epochs", "1"];
+    let dates = json_line(&rnnplay_offline(&[&args[..], &["--data", "dates", "--num-steps", "12", "--json"]].concat()));
+    let reference = dates["translations"][0]["reference"].as_str().unwrap().replace(' ', "");
+    assert!(reference.len() == 10 && reference.as_bytes()[4] == b'-', "{reference}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! `[^A-Za-z]+ → ' '`, stripped and lower-cased; char or word tokens; a `Vocab` with `<unk>` at 0;
 //! sequential and random minibatch sampling from a seeded generator.
 
+pub mod dates;
 pub mod error;
 pub mod hub;
 pub mod iter;

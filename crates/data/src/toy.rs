@@ -18,10 +18,13 @@ pub enum ToyTask {
     SortDigits,
     /// `27+15` → `42`: decimal addition.
     Add,
+    /// `20jan2019` → `2019-01-20`: a date in one of several formats to ISO (`crate::dates`);
+    /// the source lengths asked for do not apply.
+    Dates,
 }
 
 impl ToyTask {
-    pub const ALL: [ToyTask; 4] = [ToyTask::Reverse, ToyTask::Copy, ToyTask::SortDigits, ToyTask::Add];
+    pub const ALL: [ToyTask; 5] = [ToyTask::Reverse, ToyTask::Copy, ToyTask::SortDigits, ToyTask::Add, ToyTask::Dates];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,12 +32,15 @@ impl ToyTask {
             ToyTask::Copy => "copy",
             ToyTask::SortDigits => "sort-digits",
             ToyTask::Add => "add",
+            ToyTask::Dates => "dates",
         }
     }
 
     pub fn parse(name: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|t| t.name() == name).ok_or_else(|| {
-            DataError::InvalidArgument(format!("unknown toy task '{name}'; use reverse, copy, sort-digits or add"))
+            DataError::InvalidArgument(format!(
+                "unknown toy task '{name}'; use reverse, copy, sort-digits, add or dates"
+            ))
         })
     }
 
@@ -52,6 +58,7 @@ impl ToyTask {
                 let sum: u64 = source.split('+').filter_map(|n| n.parse::<u64>().ok()).sum();
                 sum.to_string()
             }
+            ToyTask::Dates => crate::dates::iso(source).unwrap_or_default(),
         }
     }
 
@@ -62,6 +69,7 @@ impl ToyTask {
         let power = |digits: usize| 10u64.checked_pow(digits.try_into().unwrap_or(u32::MAX)).unwrap_or(u64::MAX);
         match self {
             ToyTask::Add => power((max_len / 2).max(1)).saturating_mul(power((max_len / 2).max(1))),
+            ToyTask::Dates => crate::dates::days() * crate::dates::FORMATS as u64,
             _ => (min_len..=max_len).fold(0u64, |sum, len| sum.saturating_add(power(len))),
         }
     }
@@ -82,6 +90,9 @@ impl ToyTask {
                 let limit = 10u64.pow((max_len / 2).max(1) as u32);
                 (0..limit).flat_map(|a| (0..limit).map(move |b| format!("{a}+{b}"))).collect()
             }
+            ToyTask::Dates => (0..crate::dates::days())
+                .flat_map(|n| (0..crate::dates::FORMATS).map(move |f| crate::dates::write(f, crate::dates::date(n))))
+                .collect(),
             _ => {
                 let first = if self == ToyTask::SortDigits { b'0' } else { b'a' };
                 (min_len..=max_len)
@@ -104,6 +115,10 @@ impl ToyTask {
                 let digits = (max_len / 2).max(1) as u32;
                 let limit = 10u64.pow(digits);
                 format!("{}+{}", rng.random_range(0..limit), rng.random_range(0..limit))
+            }
+            ToyTask::Dates => {
+                let day = crate::dates::date(rng.random_range(0..crate::dates::days()));
+                crate::dates::write(rng.random_range(0..crate::dates::FORMATS), day)
             }
         }
     }
@@ -175,6 +190,9 @@ mod tests {
         assert_eq!(ToyTask::Copy.target("abc"), "abc");
         assert_eq!(ToyTask::SortDigits.target("3141"), "1134");
         assert_eq!(ToyTask::Add.target("27+15"), "42");
+        assert_eq!(ToyTask::Dates.target("jan20,2019"), "2019-01-20");
+        let dates = ToyTask::Dates.pairs(300, 3, 5, 4, &[]).unwrap();
+        assert!(dates.iter().all(|(s, t)| t.concat() == crate::dates::iso(&s.concat()).unwrap()));
         assert_eq!(ToyTask::parse("sort-digits").unwrap(), ToyTask::SortDigits);
         assert!(ToyTask::parse("multiply").unwrap_err().to_string().contains("unknown toy task"));
     }

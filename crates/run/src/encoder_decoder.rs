@@ -4,7 +4,7 @@
 
 use super::data::RunData;
 use super::shard::Shard;
-use super::spec::{DataSource, RunSpec, ToyLengths, TOY_HELD_OUT};
+use super::spec::{toy_held_out, DataSource, RunSpec, ToyLengths};
 use super::task::{from_data, invalid, EpochCursor, EpochReport, EpochSettings, TaskFuture, TaskTraining};
 use rand_chacha::ChaCha8Rng;
 use rnnplay_data::toy::ToyTask;
@@ -40,6 +40,9 @@ pub struct HeldOutScore {
     /// model wrote: after one wrong token a decoder fed its own output may stay wrong (exposure
     /// bias), so this falls with the position faster than a per-token error rate would.
     pub by_position: Vec<f32>,
+    /// For each source length (in tokens) of the held-out pairs: the share of them translated
+    /// exactly, and how many there are — where a fixed-size context fails as sources grow.
+    pub by_length: Vec<(usize, f32, usize)>,
 }
 
 /// An encoder–decoder's run.
@@ -52,6 +55,8 @@ pub struct Seq2SeqRun {
     pub examples: Vec<(String, String)>,
     /// Toy tasks: held-out pairs for the exact-match rate.
     pub held_out: Vec<Pair>,
+    /// Their score after the run's last epoch, once it is measured.
+    pub last_score: Option<HeldOutScore>,
     pub(super) trainer: Seq2SeqTrainer,
     batch_size: usize,
     pub(super) rng: ChaCha8Rng,
@@ -84,6 +89,7 @@ impl RunSpec {
             data: dataset,
             examples,
             held_out,
+            last_score: None,
             batch_size: self.batch_size,
             rng: epoch_rng(self.seed),
             cursor: EpochCursor::new(),
@@ -115,7 +121,7 @@ pub(crate) fn toy_pairs(
     seed: u64,
 ) -> Result<(Vec<Pair>, Vec<Pair>)> {
     let pairs = from_data(task.pairs(count, min, max, seed, &[]))?;
-    let held_out = from_data(task.pairs(TOY_HELD_OUT, min, max, seed.wrapping_add(1_000_003), &pairs))?;
+    let held_out = from_data(task.pairs(toy_held_out((min, max)), min, max, seed.wrapping_add(1_000_003), &pairs))?;
     Ok((pairs, held_out))
 }
 
@@ -125,11 +131,15 @@ impl Seq2SeqRun {
         let mut exact = 0;
         // Per output position: (tokens right, references that long).
         let mut positions: Vec<(usize, usize)> = Vec::new();
+        // Per source length: (exactly right, all).
+        let mut lengths: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
         for (src, tgt) in &self.held_out {
             let source = encode_source(&self.data.src_vocab, &src.join(" "), self.data.num_steps);
             let output = translate(&self.model, &self.data.tgt_vocab, &source.ids, self.data.num_steps).await?;
             let reference: Vec<u32> = tgt.iter().map(|t| self.data.tgt_vocab.index(t)).collect();
             exact += usize::from(output == reference);
+            let at_length = lengths.entry(src.len()).or_default();
+            (at_length.0, at_length.1) = (at_length.0 + usize::from(output == reference), at_length.1 + 1);
 
             if positions.len() < reference.len() {
                 positions.resize(reference.len(), (0, 0));
@@ -142,6 +152,7 @@ impl Seq2SeqRun {
         Ok(HeldOutScore {
             exact: exact as f32 / self.held_out.len().max(1) as f32,
             by_position: positions.iter().map(|&(right, all)| right as f32 / all as f32).collect(),
+            by_length: lengths.into_iter().map(|(len, (right, all))| (len, right as f32 / all as f32, all)).collect(),
         })
     }
 
@@ -192,6 +203,7 @@ impl TaskTraining for Seq2SeqRun {
                 true => Some(self.held_out_score().await?),
                 false => None,
             };
+            self.last_score.clone_from(&score);
             Ok(Some(EpochReport {
                 epoch: 0,
                 lr: epoch.lr,

@@ -100,7 +100,8 @@ pub const SETTINGS: [Field; 23] = [
         "Language models: timemachine (from the dataset hub), a UTF-8 text file, or recall-LAG (a generated memory \
          test: a key letter, LAG x's, z, the key again). Encoder-decoders: fra-eng, a \
          toy task (reverse, copy, sort-digits, add: sources of 3 to 5 symbols; reverse-MIN-MAX for other \
-         lengths, e.g. reverse-10-10) or a file of source<TAB>target lines.",
+         lengths, e.g. reverse-10-10; dates: a date in one of six formats to ISO) or a file of \
+         source<TAB>target lines.",
         Data,
     ),
     only(choice(field("tokens", "tokens", "char or word tokens.", Data), &["char", "word"]), LanguageModel),

@@ -126,8 +126,11 @@ pub type ToyLengths = (usize, usize);
 pub(crate) const TOY_LENGTHS: ToyLengths = (3, 5);
 /// The longest source a toy task's name may ask for (`reverse-3-30`).
 pub const MAX_TOY_LENGTH: usize = 30;
-/// Held-out toy examples (sharing no source with the training pairs).
-pub(crate) const TOY_HELD_OUT: usize = 200;
+/// Held-out toy examples (sharing no source with the training pairs): 200, or 20 per source
+/// length when the lengths span more than ten, so each length's exact match is measured.
+pub(crate) fn toy_held_out((min, max): ToyLengths) -> usize {
+    200usize.max(20 * (max.saturating_sub(min) + 1))
+}
 
 impl RunSpec {
     /// The settings no preset sets: what a run has unless it asks otherwise (a language model's
@@ -338,7 +341,7 @@ impl RunSpec {
             (true, DataSource::TimeMachine) => bad(
                 "data",
                 "timemachine is a language-model corpus; encoder-decoders train on fra-eng, a toy task (reverse, copy, \
-                 sort-digits, add) or a file of source<TAB>target lines"
+                 sort-digits, add, dates) or a file of source<TAB>target lines"
                     .into(),
             ),
             (_, DataSource::Text(name)) if name.trim().is_empty() => bad("data", "name the data to train on".into()),
@@ -399,8 +402,19 @@ impl RunSpec {
                 );
                 return errors;
             }
+            if task == ToyTask::Dates && (min, max) != TOY_LENGTHS {
+                bad(
+                    "data",
+                    "the dates task writes dates in its own formats, of 7 to 10 characters: use data dates".into(),
+                );
+                return errors;
+            }
             // A source or target longer than the padded length would be cut, changing the task.
-            let longest = if task == ToyTask::Add { 2 * (max / 2).max(1) + 1 } else { max };
+            let longest = match task {
+                ToyTask::Add => 2 * (max / 2).max(1) + 1,
+                ToyTask::Dates => rnnplay_data::dates::LONGEST,
+                _ => max,
+            };
             if seq2seq && self.num_steps <= longest {
                 bad(
                     "num_steps",
@@ -413,12 +427,13 @@ impl RunSpec {
                     ),
                 );
             }
-            let most = task.distinct(min, max).saturating_sub(TOY_HELD_OUT as u64);
+            let held_out = toy_held_out((min, max));
+            let most = task.distinct(min, max).saturating_sub(held_out as u64);
             if self.num_examples as u64 > most {
                 bad(
                     "num_examples",
                     format!(
-                        "the {} task has {} distinct examples of {min} to {max} symbols, {TOY_HELD_OUT} of them held out \
+                        "the {} task has {} distinct examples of {min} to {max} symbols, {held_out} of them held out \
                          for the exact-match score; ask for at most {most} pairs",
                         task.name(),
                         task.distinct(min, max)
@@ -730,6 +745,9 @@ mod tests {
         // Two numbers of 3 digits and '+': 7 symbols.
         assert!(toy("add-3-6", 7).validate()[0].message.contains("--num-steps 8"));
         assert!(toy("add-3-6", 8).validate().is_empty());
+        assert!(toy("dates", 12).validate().is_empty());
+        assert!(toy("dates", 8).validate()[0].message.contains("--num-steps 11"));
+        assert!(toy("dates-3-9", 12).validate()[0].message.contains("its own formats"));
     }
 
     #[test]

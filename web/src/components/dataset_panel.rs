@@ -183,10 +183,16 @@ pub fn DatasetPanel(
             error.set(Some("paste or upload your sentence pairs below first".into()));
         }
         let data = match (ToyTask::parse(&picked), toy()) {
-            (Ok(task), Some((_, lengths))) => toy_data(task, lengths),
+            (Ok(task), Some((_, lengths))) if task != ToyTask::Dates => toy_data(task, lengths),
             _ => picked,
         };
-        settings.update(|s| s.data = data);
+        settings.update(|s| {
+            // A date and its <eos> need 11 steps, more than the toy preset's 8.
+            if data == ToyTask::Dates.name() {
+                s.num_steps = s.num_steps.max(rnnplay_data::dates::LONGEST + 2);
+            }
+            s.data = data;
+        });
     };
     let task_shown =
         move || toy().map_or_else(|| settings.with(|s| s.data.clone()), |(task, _)| task.name().to_string());
@@ -215,13 +221,13 @@ pub fn DatasetPanel(
                 <label class="field">
                     <span>"data: English–French or a toy task"</span>
                     <select name="task" on:change=on_task disabled=locked>
-                        {["fra-eng", "reverse", "copy", "sort-digits", "add", YOUR_PAIRS]
+                        {["fra-eng", "reverse", "copy", "sort-digits", "add", "dates", YOUR_PAIRS]
                             .into_iter()
                             .map(|t| view! { <option value=t selected=move || task_shown() == t>{t}</option> })
                             .collect_view()}
                     </select>
                 </label>
-                <Show when=move || toy().is_some()>
+                <Show when=move || toy().is_some_and(|(task, _)| task != ToyTask::Dates)>
                     <label class="field" title="The shortest and longest source, in symbols (add: MAX / 2 digits per number).">
                         <span>"source lengths (MIN-MAX)"</span>
                         <input type="text" name="toy-lengths" disabled=locked on:change=on_lengths
@@ -247,7 +253,7 @@ pub fn DatasetPanel(
                     <p class="error" role="alert" id="pairs-error">{move || error.get().unwrap_or_default()}</p>
                 </Show>
                 <p class="note">{move || note.get().unwrap_or_default()}</p>
-                <p class="note">"fra-eng: English–French pairs from Tatoeba (d2l's copy, sha1-checked), word tokens. Toy tasks are generated: reverse, copy or sort strings of the source lengths asked for (3–5 symbols unless you change them), or add two numbers."</p>
+                <p class="note">"fra-eng: English–French pairs from Tatoeba (d2l's copy, sha1-checked), word tokens. Toy tasks are generated: reverse, copy or sort strings of the source lengths asked for (3–5 symbols unless you change them), add two numbers, or write a date (20jan2019, 01/20/2019, …) as 2019-01-20."</p>
             </Show>
             <Show when=move || !seq2seq()>
             <div class="row">
