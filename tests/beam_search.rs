@@ -7,7 +7,7 @@ use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_data::Vocab;
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::beam::{beam_search, BeamSettings};
+use rnnplay_engine::beam::{beam_search, start_ids, BeamSettings};
 use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::train::Seq2SeqTrainer;
@@ -164,5 +164,12 @@ fn bad_searches_are_refused_with_their_reason() {
     assert!(search(65, 0.75, &[]).contains("beam size"));
     assert!(search(2, -1.0, &[]).contains("length penalty"));
     assert!(search(2, f32::NAN, &[]).contains("length penalty"));
-    assert!(search(2, 0.75, &[4, 4, 4, 4, 4]).contains("more than the 4"));
+    assert!(search(2, 0.75, &[4, 4, 4, 4]).contains("leaving no room in the 4"));
+    let vocab = &data.tgt_vocab;
+    assert_eq!(start_ids(vocab, "a  b").unwrap(), [vocab.index("a"), vocab.index("b")]);
+    let refused = |words| start_ids(vocab, words).unwrap_err().to_string();
+    assert!(refused("a <eos>").contains("'<eos>' is a reserved token"));
+    assert!(refused("<unk>").contains("reserved token"));
+    assert!(refused("dcba").contains("separate them with spaces (d c b a)"));
+    assert!(refused("zebra").contains("not in the model's target vocabulary"));
 }

@@ -299,6 +299,14 @@ async function pastedPairs(name, args) {
     await page.waitForFunction(() => document.querySelectorAll('#translations tbody tr').length === 4, null, { timeout: 120000 });
     const first = await page.textContent('#translations tbody tr td');
     if (values.length !== 2 || first.trim() !== 'one') throw new Error(`per-token CE ${values}, first example '${first}'`);
+    // A language model never trains on the pasted pairs (they are kept apart from its corpus).
+    await page.click('#reset');
+    await page.selectOption('select[name="preset"]', 'd2l-gru');
+    await page.waitForTimeout(500);
+    const stats = await page.evaluate(() => document.querySelector('#corpus-stats')?.textContent || 'no corpus loaded');
+    if (/vocabulary of/.test(stats)) throw new Error(`the language model's corpus after pasted pairs: ${stats}`);
+    const pageErrors = await page.evaluate(() => document.querySelector('#run-error')?.textContent || '');
+    if (pageErrors) throw new Error(pageErrors);
     console.log(`${name}: a line without a tab refused ('${refused.slice(0, 60)}…'); 60 pasted pairs trained, per-token CE ${values.map((v) => v.toFixed(3)).join(' → ')}`);
   });
 }

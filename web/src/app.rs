@@ -148,7 +148,7 @@ pub fn App() -> impl IntoView {
         })}
         <main>
             <div class="column">
-                <DatasetPanel settings=page.settings ui=ui text=page.text/>
+                <DatasetPanel settings=page.settings ui=ui text=page.text pairs=page.pairs/>
                 <SettingsPanel settings=page.settings ui=ui/>
             </div>
             <div class="column wide">

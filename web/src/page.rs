@@ -34,6 +34,9 @@ pub(crate) struct Page {
     pub(crate) keeper: Keeper,
     /// The corpus a language model trains on (The Time Machine, pasted or uploaded text).
     pub(crate) text: RwSignal<Option<String>>,
+    /// The user's own sentence pairs an encoder–decoder trains on (pasted or uploaded): apart
+    /// from the corpus, so neither task ever trains on the other's text.
+    pub(crate) pairs: RwSignal<Option<String>>,
     pub(crate) backend_state: RwSignal<BackendState>,
     /// Train on the page's CPU backend rather than WebGPU (the only choice without WebGPU).
     pub(crate) use_cpu: RwSignal<bool>,
@@ -110,6 +113,7 @@ impl Page {
             ui,
             keeper,
             text: RwSignal::new(None),
+            pairs: RwSignal::new(None),
             backend_state: RwSignal::new(BackendState::Detecting),
             use_cpu: RwSignal::new(choice == Choice::Cpu),
             choice: RwSignal::new(choice),
@@ -151,9 +155,19 @@ impl Page {
         }
     }
 
+    /// The text a run of `spec` trains on: a language model's corpus, or an encoder–decoder's
+    /// own sentence pairs (none for fra-eng and toy tasks).
+    pub(crate) fn text_for(&self, spec: &RunSpec) -> Option<String> {
+        match (spec.is_seq2seq(), spec.own_text()) {
+            (false, _) => self.text.get_untracked(),
+            (true, true) => self.pairs.get_untracked(),
+            (true, false) => None,
+        }
+    }
+
     /// Runs `run`'s loop on the page's thread (without a worker), training or paused.
     fn launch(self, run: Run, running: bool) {
-        self.keeper.begin(run.spec(), self.backend_name(), self.lesson, self.text.get_untracked());
+        self.keeper.begin(run.spec(), self.backend_name(), self.lesson, self.text_for(run.spec()));
         let keeper = self.keeper;
         let run = run.autosaving(Box::new(move |epoch, bytes| keeper.autosaved(epoch, bytes)));
         self.load_error.set(None);
@@ -198,8 +212,7 @@ impl Page {
         ui.run_error.set(None);
         ui.curve.set(Vec::new());
         ui.views.clear();
-        // An encoder–decoder carries a text only when it trains on the user's own pairs.
-        let text = if spec.is_seq2seq() && !spec.own_text() { None } else { self.text.get_untracked() };
+        let text = self.text_for(&spec);
         let use_cpu = self.use_cpu.get_untracked();
         let command = ToWorker::Start { spec, text, running, use_cpu, measure: plan.measure };
         if worker_link::active() {

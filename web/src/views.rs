@@ -236,10 +236,7 @@ impl crate::view_signals::ViewContext<'_> {
         let data = &run.data;
         let source = rnnplay_engine::translate::encode_source(&data.src_vocab, &sentence, data.num_steps);
         let start: Vec<String> = self.search.start.split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
-        if let Some(unknown) = start.iter().find(|w| data.tgt_vocab.get(w).is_none()) {
-            return Err(format!("'{unknown}' is not in the model's target vocabulary: start with words it knows"));
-        }
-        let ids: Vec<u32> = start.iter().map(|w| data.tgt_vocab.index(w)).collect();
+        let ids = rnnplay_engine::beam::start_ids(&data.tgt_vocab, &self.search.start).map_err(|e| e.to_string())?;
         let settings = BeamSettings {
             beam: self.search.beam,
             length_penalty: self.search.length_penalty,

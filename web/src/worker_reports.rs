@@ -34,7 +34,7 @@ impl Page {
                 }
                 ui.clip.set(spec.clip);
                 ui.progress.set(progress);
-                self.keeper.begin(&spec, self.backend_name(), self.lesson, self.text.get_untracked());
+                self.keeper.begin(&spec, self.backend_name(), self.lesson, self.text_for(&spec));
                 if self.settings.get_untracked() != *spec {
                     self.settings.set(*spec);
                 }

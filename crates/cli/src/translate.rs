@@ -7,7 +7,7 @@ use crate::terminal::printable;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rnnplay_data::translation::{bleu, preprocess_nmt};
-use rnnplay_engine::beam::{beam_search, BeamResult, BeamSettings, MAX_BEAM};
+use rnnplay_engine::beam::{beam_search, start_ids, BeamResult, BeamSettings, MAX_BEAM};
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::translate::{encode_source, teacher_forced_reference};
 use rnnplay_engine::EngineOptions;
@@ -78,26 +78,11 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
     if !args.length_penalty.is_finite() || args.length_penalty < 0.0 {
         bail!("--length-penalty: α must be a number ≥ 0 (got {}); d2l uses 0.75", args.length_penalty);
     }
-    let prefix = match args.prefix.as_deref().map(|p| preprocess_nmt(p.trim())) {
-        None => Vec::new(),
-        Some(words) => {
-            let tokens: Vec<&str> = words.split(' ').filter(|t| !t.is_empty()).collect();
-            let unknown: Vec<&&str> = tokens.iter().filter(|t| tgt_vocab.get(t).is_none()).collect();
-            if !unknown.is_empty() {
-                bail!("--prefix: {unknown:?} not in the model's target vocabulary; start with words it knows");
-            }
-            if tokens.len() >= checkpoint.num_steps {
-                bail!(
-                    "--prefix: {} words leave no room in the model's {} steps; force fewer words",
-                    tokens.len(),
-                    checkpoint.num_steps
-                );
-            }
-            tokens.iter().map(|t| tgt_vocab.index(t)).collect()
-        }
-    };
+    let words = args.prefix.as_deref().map(|p| preprocess_nmt(p.trim())).unwrap_or_default();
+    let prefix = start_ids(tgt_vocab, &words).map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
     let settings = BeamSettings { beam: args.beam, length_penalty: args.length_penalty, max_len: checkpoint.num_steps };
-    let search = pollster::block_on(beam_search(&model, tgt_vocab, &source.ids, &prefix, settings))?;
+    let search = pollster::block_on(beam_search(&model, tgt_vocab, &source.ids, &prefix, settings))
+        .map_err(|e| anyhow::anyhow!("{}{e}", if prefix.is_empty() { "" } else { "--prefix: " }))?;
     let ids = &search.tokens;
     let prediction = ids.iter().map(|&i| tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
     let reference = args.reference.as_deref().map(|r| preprocess_nmt(r.trim()));

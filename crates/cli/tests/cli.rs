@@ -410,6 +410,7 @@ fn seq2seq_trains_on_fra_eng_saves_and_translate_loads_it() {
         (&["--beam", "0"][..], "the beam size must be 1 to 64"),
         (&["--length-penalty=-1"][..], "α must be a number ≥ 0"),
         (&["--prefix", "zebras"][..], "not in the model's target vocabulary"),
+        (&["--prefix", "<eos>"][..], "is a reserved token"),
     ] {
         let mut args = vec!["go ."];
         args.extend_from_slice(flags);

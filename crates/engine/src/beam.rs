@@ -9,16 +9,25 @@
 //! and α the length penalty (0: the most probable candidate; larger α favours longer ones).
 //! With k = 1 this is greedy decoding, token for token (`translate::translate`).
 //!
+//! A finished hypothesis takes its slot with it, so the beam narrows as hypotheses finish (the
+//! usual early stop; d2l § 10.8 instead keeps k open and scores every kept prefix too, which
+//! would make k = 1 differ from greedy decoding).
+//!
 //! A forced prefix is fed to the decoder before the search: its tokens are the output's first,
 //! whatever the model would have chosen, and their log-probabilities count in every candidate's
-//! score. The hypotheses of a step run as one batch: one decoder step and one read-back a step.
+//! score. The hypotheses of a step run as one batch: one decoder step a step, its logits and
+//! states read back, the kept rows' states uploaded for the next.
 
 use crate::error::{EngineError, Result};
 use crate::nn::Seq2Seq;
 use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::translate::{encoded, reserved};
+use rnnplay_data::translation::RESERVED;
 use rnnplay_data::Vocab;
+
+/// The unknown-word token, which no output is forced to say.
+const UNK_TOKEN: &str = "<unk>";
 
 /// The most hypotheses a search keeps (a bound on the batch of one decoder step).
 pub const MAX_BEAM: usize = 64;
@@ -81,6 +90,29 @@ impl BeamResult {
     }
 }
 
+/// The ids of a forced start's words (split on spaces), each one the model can write: in the
+/// target vocabulary, and not `<pad>`, `<bos>`, `<eos>` or `<unk>`. The message of a refused word
+/// says what to give instead.
+pub fn start_ids(tgt_vocab: &Vocab, words: &str) -> Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    for word in words.split(' ').filter(|w| !w.is_empty()) {
+        let reserved = RESERVED.contains(&word) || word == UNK_TOKEN;
+        let id = tgt_vocab.get(word).filter(|_| !reserved);
+        let Some(id) = id else {
+            let why = if reserved {
+                "is a reserved token, not a word the output can start with".to_string()
+            } else if word.chars().count() > 1 && word.chars().all(|c| tgt_vocab.get(&c.to_string()).is_some()) {
+                format!("is not in the model's target vocabulary, whose tokens are single symbols: separate them with spaces ({})", word.chars().map(String::from).collect::<Vec<_>>().join(" "))
+            } else {
+                "is not in the model's target vocabulary; start with words it knows".to_string()
+            };
+            return Err(EngineError::InvalidArgument(format!("'{word}' {why}")));
+        };
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 /// log softmax of one row, in f64.
 fn log_softmax(row: &[f32]) -> Vec<f64> {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
@@ -122,9 +154,9 @@ pub async fn beam_search(
             "the length penalty α must be a finite number ≥ 0 (got {length_penalty}); d2l uses 0.75"
         )));
     }
-    if prefix.len() > max_len {
+    if prefix.len() >= max_len {
         return Err(EngineError::InvalidArgument(format!(
-            "the forced start has {} tokens, more than the {max_len} an output may have",
+            "the forced start has {} tokens, leaving no room in the {max_len} an output may have; force fewer",
             prefix.len()
         )));
     }

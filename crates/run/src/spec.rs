@@ -126,8 +126,9 @@ pub type ToyLengths = (usize, usize);
 pub(crate) const TOY_LENGTHS: ToyLengths = (3, 5);
 /// The longest source a toy task's name may ask for (`reverse-3-30`).
 pub const MAX_TOY_LENGTH: usize = 30;
-/// Held-out toy examples (sharing no source with the training pairs): 200, or 20 per source
-/// length when the lengths span more than ten, so each length's exact match is measured.
+/// Held-out toy examples (sharing no source with the training pairs): 200, or 20 times the
+/// number of source lengths when they span more than ten (lengths are drawn at random, so about
+/// 20 per length), so that each length's exact match is measured.
 pub(crate) fn toy_held_out((min, max): ToyLengths) -> usize {
     200usize.max(20 * (max.saturating_sub(min) + 1))
 }
@@ -405,7 +406,7 @@ impl RunSpec {
             if task == ToyTask::Dates && (min, max) != TOY_LENGTHS {
                 bad(
                     "data",
-                    "the dates task writes dates in its own formats, of 7 to 10 characters: use data dates".into(),
+                    "the dates task writes dates in its own formats, of 6 to 10 characters: use data dates".into(),
                 );
                 return errors;
             }
@@ -429,11 +430,25 @@ impl RunSpec {
             }
             let held_out = toy_held_out((min, max));
             let most = task.distinct(min, max).saturating_sub(held_out as u64);
-            if self.num_examples as u64 > most {
+            let kind = match task {
+                ToyTask::Dates => "in six formats".to_string(),
+                _ => format!("of {min} to {max} symbols"),
+            };
+            if most == 0 {
+                bad(
+                    "data",
+                    format!(
+                        "the {} task has only {} distinct examples {kind}: too few to train on and hold {held_out} out \
+                         for the exact-match score; use longer sources",
+                        task.name(),
+                        task.distinct(min, max)
+                    ),
+                );
+            } else if self.num_examples as u64 > most {
                 bad(
                     "num_examples",
                     format!(
-                        "the {} task has {} distinct examples of {min} to {max} symbols, {held_out} of them held out \
+                        "the {} task has {} distinct examples {kind}, {held_out} of them held out \
                          for the exact-match score; ask for at most {most} pairs",
                         task.name(),
                         task.distinct(min, max)
@@ -748,6 +763,10 @@ mod tests {
         assert!(toy("dates", 12).validate().is_empty());
         assert!(toy("dates", 8).validate()[0].message.contains("--num-steps 11"));
         assert!(toy("dates-3-9", 12).validate()[0].message.contains("its own formats"));
+        let tiny = toy("reverse-1-1", 8).validate();
+        assert!(tiny[0].field == "data" && tiny[0].message.contains("only 10 distinct examples"), "{tiny:?}");
+        let many = RunSpec { num_examples: 300_000, ..toy("dates", 12) };
+        assert!(many.validate()[0].message.contains("219150 distinct examples in six formats"));
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub fn DatasetPanel(
     ui: Ui,
     /// The corpus text in use.
     text: RwSignal<Option<String>>,
+    /// The user's sentence pairs in use (an encoder–decoder's own data).
+    pairs: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let note = RwSignal::new(None::<String>);
@@ -128,7 +130,7 @@ pub fn DatasetPanel(
         Ok((t, count)) => {
             settings.update(|s| s.data = YOUR_PAIRS.into());
             note.set(Some(format!("{what}: {count} sentence pairs")));
-            text.set(Some(t));
+            pairs.set(Some(t));
             error.set(None);
         }
         Err(err) => error.set(Some(err)),
@@ -179,7 +181,7 @@ pub fn DatasetPanel(
     };
     let on_task = move |ev: leptos::ev::Event| {
         let picked = event_target_value(&ev);
-        if picked == YOUR_PAIRS && text.with_untracked(|t| t.is_none()) {
+        if picked == YOUR_PAIRS && pairs.with_untracked(Option::is_none) {
             error.set(Some("paste or upload your sentence pairs below first".into()));
         }
         let data = match (ToyTask::parse(&picked), toy()) {
