@@ -177,15 +177,23 @@ async function scenario(name, args, expectBackend) {
 }
 
 // The views inside the network, once predictions have arrived: returns a short description.
+// How many pixels `count` (run in the page) finds, once it finds at least `atLeast` or a minute
+// has passed. The page paints canvases in a later animation frame, within a per-frame budget,
+// so on a loaded machine the pixels follow the data attributes by a few frames.
+async function drawnPixels(page, count, atLeast) {
+  await page.waitForFunction(`(${count})() >= ${atLeast}`, null, { timeout: 60000, polling: 100 }).catch(() => {});
+  return page.evaluate(count);
+}
+
 async function checkInside(page, name, steps) {
   await page.waitForFunction(() => Number(document.querySelector('#heatmap')?.dataset.rows || 0) > 0, null, { timeout: 120000 });
-  const coloured = await page.evaluate(() => {
+  const coloured = await drawnPixels(page, () => {
     const c = document.querySelector('#heatmap');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0;
     for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 40) n++;
     return n;
-  });
+  }, 200);
   if (coloured < 200) throw new Error(`the heatmap has ${coloured} coloured pixels`);
   // A click on the third unit row colours the passage by that unit.
   await page.click('#heatmap', { position: { x: 20, y: 16 + 2 * 5 + 2 } });
@@ -224,13 +232,13 @@ async function seq2seq(name, args) {
     await page.click('#start');
     // After the first epoch the chart has one point, and it is drawn (blue pixels on the canvas).
     await page.waitForFunction(() => JSON.parse(document.querySelector('#perplexity-chart')?.dataset.values || '[]').length >= 1, null, { timeout: 300000, polling: 200 });
-    const blue = await page.evaluate(() => {
+    const blue = await drawnPixels(page, () => {
       const c = document.querySelector('#perplexity-chart canvas');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 200 && d[i] < 80 && d[i + 1] < 80) n++;
       return n;
-    });
+    }, 10);
     if (blue < 10) throw new Error(`the one-point chart drew ${blue} blue pixels`);
     const sentence = await page.inputValue('#sentence');
     if (sentence === 'go .') throw new Error("a toy task's translate box still holds fra-eng's 'go .'");
