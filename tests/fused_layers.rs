@@ -116,14 +116,16 @@ fn seq2seq_pass(backend: &Rc<dyn Backend>, fused: bool) -> Pass {
         hidden_size: 4,
         num_layers: 2,
         dropout: 0.0,
+        attention: None,
     };
     let model = Seq2Seq::new(backend, &config, 7).unwrap();
     let (steps, batch) = (4, 2);
     let src = Tensor::from_u32(backend, &[steps, batch], &[1, 2, 3, 4, 5, 1, 2, 3]).unwrap();
     let tgt = Tensor::from_u32(backend, &[steps, batch], &[0, 1, 2, 3, 4, 0, 1, 2]).unwrap();
     let labels = Tensor::from_u32(backend, &[steps * batch], &[1, 2, 3, 4, 0, 1, 2, 3]).unwrap();
+    let valid = Tensor::from_u32(backend, &[batch], &[4, 4]).unwrap();
     model.set_fused_layers(fused);
-    run_pass(backend, model.params(), &labels, 0, |tape| (model.forward(tape, &src, &tgt).unwrap(), vec![]))
+    run_pass(backend, model.params(), &labels, 0, |tape| (model.forward(tape, &src, &valid, &tgt).unwrap(), vec![]))
 }
 
 fn check_backend(backend: &Rc<dyn Backend>, name: &str) {

@@ -270,6 +270,7 @@ mod translation {
             hidden_size: 6,
             num_layers: 2,
             dropout: 0.0,
+            attention: None,
         };
         let model = Seq2Seq::new(backend, &config, 11).unwrap();
         model.set_fused_layers(fused);
@@ -285,7 +286,8 @@ mod translation {
     #[test]
     fn an_encoder_decoder_shows_both_stacks_the_same_on_every_path() {
         let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-        let seen = pollster::block_on(inspect_translation(&model(&cpu, true), &SOURCE, &TARGET_IN, 3)).unwrap();
+        let seen =
+            pollster::block_on(inspect_translation(&model(&cpu, true), &SOURCE, SOURCE.len(), &TARGET_IN, 3)).unwrap();
         let names = |signals: &[rnnplay_engine::inspect::Signal]| -> Vec<String> {
             signals.iter().map(|s| format!("{}{}", s.name, s.layer)).collect()
         };
@@ -296,18 +298,35 @@ mod translation {
         assert_eq!(seen.next.len(), TARGET_IN.len());
         let total: f32 = seen.next[0].iter().map(|c| c.p).sum();
         assert!((total - 1.0).abs() < 1e-5, "all 8 target tokens are candidates: {total}");
-        let composed = pollster::block_on(inspect_translation(&model(&cpu, false), &SOURCE, &TARGET_IN, 3)).unwrap();
+        let composed =
+            pollster::block_on(inspect_translation(&model(&cpu, false), &SOURCE, SOURCE.len(), &TARGET_IN, 3)).unwrap();
         let (a, b) = (flat(&seen), flat(&composed));
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-5), "fused against composed");
         if let Some(gpu) = gpu_or_skip("an_encoder_decoder_shows_both_stacks_the_same_on_every_path") {
             let gpu: Rc<dyn Backend> = Rc::new(gpu);
-            let on_gpu = pollster::block_on(inspect_translation(&model(&gpu, true), &SOURCE, &TARGET_IN, 3)).unwrap();
+            let on_gpu =
+                pollster::block_on(inspect_translation(&model(&gpu, true), &SOURCE, SOURCE.len(), &TARGET_IN, 3))
+                    .unwrap();
             let c = flat(&on_gpu);
             assert!(a.iter().zip(&c).all(|(x, y)| (x - y).abs() <= 1e-5), "GPU against CPU");
-            let here =
-                pollster::block_on(translation_connectivity(&model(&cpu, true), &SOURCE, &TARGET_IN, 2, 6)).unwrap();
-            let there =
-                pollster::block_on(translation_connectivity(&model(&gpu, true), &SOURCE, &TARGET_IN, 2, 6)).unwrap();
+            let here = pollster::block_on(translation_connectivity(
+                &model(&cpu, true),
+                &SOURCE,
+                SOURCE.len(),
+                &TARGET_IN,
+                2,
+                6,
+            ))
+            .unwrap();
+            let there = pollster::block_on(translation_connectivity(
+                &model(&gpu, true),
+                &SOURCE,
+                SOURCE.len(),
+                &TARGET_IN,
+                2,
+                6,
+            ))
+            .unwrap();
             assert!(
                 here.iter().zip(&there).all(|(x, y)| (x - y).abs() <= 1e-5 * x.abs().max(1.0)),
                 "{here:?} {there:?}"
@@ -321,11 +340,12 @@ mod translation {
         let model = model(&cpu, true);
         let (position, label) = (2, 6);
         let saliency =
-            pollster::block_on(translation_connectivity(&model, &SOURCE, &TARGET_IN, position, label)).unwrap();
+            pollster::block_on(translation_connectivity(&model, &SOURCE, SOURCE.len(), &TARGET_IN, position, label))
+                .unwrap();
         assert_eq!(saliency.len(), SOURCE.len());
         let table = model.params()[0].value().clone();
         let loss = || {
-            let seen = pollster::block_on(inspect_translation(&model, &SOURCE, &TARGET_IN, 1)).unwrap();
+            let seen = pollster::block_on(inspect_translation(&model, &SOURCE, SOURCE.len(), &TARGET_IN, 1)).unwrap();
             -f64::from(seen.next[position].iter().find(|c| c.token == label).unwrap().p).ln()
         };
         for (s, &token) in SOURCE.iter().enumerate() {

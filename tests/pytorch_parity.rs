@@ -149,3 +149,69 @@ fn optimizers_with_weight_decay_match_pytorch_on_the_gpu() {
     let Some(gpu) = gpu_or_skip("optimizers_with_weight_decay_match_pytorch_on_the_gpu") else { return };
     check_optimizers(&(Rc::new(gpu) as Rc<dyn Backend>));
 }
+
+/// d2l 11.4's encoder–decoder with additive or dot-product attention against PyTorch (fixtures
+/// by `tests/fixtures/make_attention_fixtures.py`): for fixed weights, sources of different
+/// valid lengths and a teacher-forced target, the logits, every decoder step's attention
+/// weights, the loss and every parameter's gradient, by d2l's parameter names.
+fn check_attention(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
+    use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
+    let f = fixture(case);
+    let config: Seq2SeqConfig = serde_json::from_value(f["config"].clone()).unwrap();
+    let model = Seq2Seq::new(backend, &config, 0).unwrap();
+    model.set_fused_layers(fused);
+    let mut ours: Vec<&str> = model.params().iter().map(|p| p.name()).collect();
+    let mut theirs: Vec<&str> = f["params"].as_object().unwrap().keys().map(String::as_str).collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs, "{case}: parameter names");
+    for param in model.params() {
+        let p = &f["params"][param.name()];
+        let shape: Vec<usize> = p["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(param.value().shape(), shape.as_slice(), "{case}: shape of {}", param.name());
+        param.value().write_f32(&floats(&p["values"])).unwrap();
+    }
+    let count = |key: &str| f[key].as_u64().unwrap() as usize;
+    let (batch, src_steps, tgt_steps) = (count("batch"), count("src_steps"), count("tgt_steps"));
+    let ids = |v: &Value| -> Vec<u32> { v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect() };
+    let src = Tensor::from_u32(backend, &[src_steps, batch], &ids(&f["src"])).unwrap();
+    let valid = Tensor::from_u32(backend, &[batch], &ids(&f["valid_lens"])).unwrap();
+    let tgt_in = Tensor::from_u32(backend, &[tgt_steps, batch], &ids(&f["tgt_in"])).unwrap();
+    let labels = Tensor::from_u32(backend, &[tgt_steps * batch], &ids(&f["labels"])).unwrap();
+
+    zero_grads(model.params()).unwrap();
+    let mut tape = Tape::new(backend, 0);
+    tape.set_training(false);
+    let (state, memory) = model.encode(&mut tape, &src, &valid).unwrap();
+    let decoded = model.decode(&mut tape, &tgt_in, state, &memory).unwrap();
+    let loss = tape.softmax_cross_entropy(decoded.logits, &labels).unwrap();
+    tape.backward(loss).unwrap();
+
+    let read = |t: &Tensor| pollster::block_on(t.to_vec()).unwrap();
+    assert_matches(case, "logits", &read(tape.value(decoded.logits)), &f["logits"]);
+    let weights: Vec<f32> = decoded.attention.iter().flat_map(read).collect();
+    assert_matches(case, "attention weights", &weights, &f["attention_weights"]);
+    assert_matches(case, "loss", &read(tape.value(loss)), &Value::Array(vec![f["loss"].clone()]));
+    for param in model.params() {
+        assert_matches(case, &format!("gradient of {}", param.name()), &read(param.grad()), &f["grads"][param.name()]);
+    }
+}
+
+fn check_attention_cases(backend: &Rc<dyn Backend>) {
+    for fused in [true, false] {
+        for case in ["attention_additive", "attention_dot"] {
+            check_attention(backend, case, fused);
+        }
+    }
+}
+
+#[test]
+fn attention_decoders_match_pytorch_on_the_cpu() {
+    check_attention_cases(&(Rc::new(CpuBackend::new()) as Rc<dyn Backend>));
+}
+
+#[test]
+fn attention_decoders_match_pytorch_on_the_gpu() {
+    let Some(gpu) = gpu_or_skip("attention_decoders_match_pytorch_on_the_gpu") else { return };
+    check_attention_cases(&(Rc::new(gpu) as Rc<dyn Backend>));
+}

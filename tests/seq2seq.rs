@@ -4,7 +4,7 @@
 use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_engine::backend::{Backend, CpuBackend};
-use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
+use rnnplay_engine::nn::{AttentionScoring, Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::train::Seq2SeqTrainer;
 use rnnplay_engine::translate::{encode_source, teacher_forced_reference, translate};
@@ -59,7 +59,13 @@ fn masked_cross_entropy_ignores_padded_positions() {
     assert!(loss_a > 0.0);
 }
 
-fn tiny_model(backend: &Rc<dyn Backend>, src: usize, tgt: usize, layers: usize) -> Seq2Seq {
+fn tiny_attending(
+    backend: &Rc<dyn Backend>,
+    src: usize,
+    tgt: usize,
+    layers: usize,
+    attention: Option<AttentionScoring>,
+) -> Seq2Seq {
     let config = Seq2SeqConfig {
         src_vocab_size: src,
         tgt_vocab_size: tgt,
@@ -67,22 +73,32 @@ fn tiny_model(backend: &Rc<dyn Backend>, src: usize, tgt: usize, layers: usize) 
         hidden_size: 4,
         num_layers: layers,
         dropout: 0.0,
+        attention,
     };
     Seq2Seq::new(backend, &config, 7).unwrap()
 }
 
+/// Every parameter's gradient against finite differences, for the plain decoder and both kinds
+/// of attention (the second source's last token masked).
 #[test]
 fn encoder_decoder_gradients_match_finite_differences() {
+    for attention in [None, Some(AttentionScoring::Additive), Some(AttentionScoring::Dot)] {
+        gradients_match_finite_differences(attention);
+    }
+}
+
+fn gradients_match_finite_differences(attention: Option<AttentionScoring>) {
     let backend = cpu();
-    let model = tiny_model(&backend, 6, 5, 2);
+    let model = tiny_attending(&backend, 6, 5, 2, attention);
     let src = Tensor::from_u32(&backend, &[3, 2], &[1, 4, 2, 5, 3, 0]).unwrap();
+    let valid = Tensor::from_u32(&backend, &[2], &[3, 2]).unwrap();
     let dec_in = Tensor::from_u32(&backend, &[3, 2], &[2, 2, 4, 1, 0, 3]).unwrap();
     let labels = Tensor::from_u32(&backend, &[6], &[4, 1, 0, 3, 3, 2]).unwrap();
     let weights = Tensor::from_f32(&backend, &[6], &[1.0, 1.0, 1.0, 1.0, 1.0, 0.0]).unwrap();
     let loss = || {
         let mut tape = Tape::new(&backend, 0);
         tape.set_training(false);
-        let logits = model.forward(&mut tape, &src, &dec_in).unwrap();
+        let logits = model.forward(&mut tape, &src, &valid, &dec_in).unwrap();
         let loss = tape.masked_softmax_cross_entropy(logits, &labels, Some(&weights), 3.0).unwrap();
         (tape, loss)
     };
@@ -109,7 +125,7 @@ fn encoder_decoder_gradients_match_finite_differences() {
             let err = (numeric - analytic[i]).abs();
             assert!(
                 err < 2e-3 + 2e-2 * analytic[i].abs(),
-                "{}[{i}]: analytic {}, numeric {numeric}",
+                "{attention:?} attention: {}[{i}]: analytic {}, numeric {numeric}",
                 param.name(),
                 analytic[i]
             );
@@ -129,6 +145,7 @@ fn train_reverse(backend: &Rc<dyn Backend>, count: usize, epochs: usize) -> (Seq
         hidden_size: 64,
         num_layers: 1,
         dropout: 0.0,
+        attention: None,
     };
     let model = Seq2Seq::new(backend, &config, 0).unwrap();
     let mut trainer = Seq2SeqTrainer::new(backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
@@ -198,9 +215,16 @@ fn a_seq2seq_checkpoint_round_trip_translates_the_same_and_kinds_are_not_mixed_u
 
 #[test]
 fn scheduled_sampling_with_no_coins_is_teacher_forcing_and_with_coins_feeds_the_models_guesses() {
+    for attention in [None, Some(AttentionScoring::Additive), Some(AttentionScoring::Dot)] {
+        scheduled_sampling_feeds(attention);
+    }
+}
+
+fn scheduled_sampling_feeds(attention: Option<AttentionScoring>) {
     let backend = cpu();
-    let model = tiny_model(&backend, 6, 5, 2);
+    let model = tiny_attending(&backend, 6, 5, 2, attention);
     let (steps, batch) = (3, 2);
+    let valid = Tensor::from_u32(&backend, &[batch], &[3, 2]).unwrap();
     let src = Tensor::from_u32(&backend, &[steps, batch], &[1, 4, 2, 5, 3, 0]).unwrap();
     let dec_in: Vec<u32> = vec![2, 2, 4, 1, 0, 3];
     let logits_of = |coins: &[u32]| {
@@ -212,13 +236,13 @@ fn scheduled_sampling_with_no_coins_is_teacher_forcing_and_with_coins_feeds_the_
         let coins: Vec<Tensor> = (0..steps)
             .map(|t| Tensor::from_u32(&backend, &[batch], &coins[t * batch..(t + 1) * batch]).unwrap())
             .collect();
-        let logits = model.forward_scheduled(&mut tape, &src, &inputs, &coins).unwrap();
+        let logits = model.forward_scheduled(&mut tape, &src, &valid, &inputs, &coins).unwrap();
         read(tape.value(logits))
     };
     let mut tape = Tape::new(&backend, 0);
     tape.set_training(false);
     let forced =
-        model.forward(&mut tape, &src, &Tensor::from_u32(&backend, &[steps, batch], &dec_in).unwrap()).unwrap();
+        model.forward(&mut tape, &src, &valid, &Tensor::from_u32(&backend, &[steps, batch], &dec_in).unwrap()).unwrap();
     let forced = read(tape.value(forced));
     let none = logits_of(&[0; 6]);
     for (a, b) in none.iter().zip(&forced) {
@@ -239,6 +263,7 @@ fn scheduled_sampling_with_no_coins_is_teacher_forcing_and_with_coins_feeds_the_
         hidden_size: 32,
         num_layers: 1,
         dropout: 0.0,
+        attention: None,
     };
     let model = Seq2Seq::new(&backend, &config, 0).unwrap();
     let mut trainer = Seq2SeqTrainer::new(&backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();

@@ -27,3 +27,6 @@ pub const OPTIMIZER: &str = include_str!("../optimizer.wgsl");
 pub const SAMPLING: &str = include_str!("../sampling.wgsl");
 /// One time step of a fused RNN, GRU or LSTM cell, forward and backward.
 pub const RECURRENT: &str = include_str!("../recurrent.wgsl");
+/// Attention over an encoder's outputs: scores (additive or dot), masked softmax and context,
+/// and their backward.
+pub const ATTENTION: &str = include_str!("../attention.wgsl");

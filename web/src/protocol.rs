@@ -338,7 +338,8 @@ mod tests {
         };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);
-        let translated = crate::views::SentenceTranslation { text: "go . ⇒ va !".into(), tree: None };
+        let translated =
+            crate::views::SentenceTranslation { text: "go . ⇒ va !".into(), tree: None, attention: None };
         let view = FromWorker::View(ViewValue::sentence_translation(Some(translated)));
         assert_eq!(FromWorker::from_json(&view.to_json()).unwrap(), view);
         let measured =

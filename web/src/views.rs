@@ -266,6 +266,8 @@ pub struct TranslateBox<'a> {
 pub struct SentenceTranslation {
     pub text: String,
     pub tree: Option<BeamTree>,
+    /// With attention: where the decoder looked while writing the translation.
+    pub attention: Option<rnnplay_engine::translate::AttentionMap>,
 }
 
 /// A beam search as the page draws it (`rnnplay_engine::beam::BeamResult` with words).

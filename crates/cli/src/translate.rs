@@ -9,7 +9,7 @@ use clap::Args;
 use rnnplay_data::translation::{bleu, preprocess_nmt};
 use rnnplay_engine::beam::{beam_search, start_ids, BeamResult, BeamSettings, MAX_BEAM};
 use rnnplay_engine::options::backend_by_name;
-use rnnplay_engine::translate::{encode_source, teacher_forced_reference};
+use rnnplay_engine::translate::{encode_source, teacher_forced_reference, AttentionMap};
 use rnnplay_engine::EngineOptions;
 use rnnplay_engine::{Checkpoint, Seq2SeqCheckpoint};
 use std::path::PathBuf;
@@ -35,6 +35,10 @@ pub struct TranslateArgs {
     /// with …").
     #[arg(long, value_name = "WORDS")]
     prefix: Option<String>,
+    /// Show where the decoder looked: the attention weights of every output word over the
+    /// source words, as a shaded grid (a model trained with --attention).
+    #[arg(long)]
+    attention: bool,
     #[command(flatten)]
     backend: crate::run_args::BackendArg,
     /// Print one JSON object instead of text.
@@ -101,6 +105,16 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
         None => None,
     };
     let score = reference.as_deref().map(|r| bleu(&prediction, r, 2));
+    if args.attention && checkpoint.config.attention.is_none() {
+        bail!(
+            "--attention: this model has no attention (its decoder reads the encoder's final state); train one \
+             with --attention additive or dot"
+        );
+    }
+    let attention = match args.attention {
+        true => pollster::block_on(AttentionMap::of(&model, (src_vocab, tgt_vocab), &source.ids, ids))?,
+        false => None,
+    };
     if args.json {
         let mut out = serde_json::json!({
             "src": sentence, "pred": prediction, "unknown": source.unknown, "truncated": source.truncated,
@@ -118,12 +132,18 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
         if args.beam > 1 || !prefix.is_empty() {
             out["beam"] = beam_json(&search, tgt_vocab, args);
         }
+        if let Some(map) = &attention {
+            out["attention"] = serde_json::json!(map);
+        }
         println!("{out}");
         return Ok(());
     }
     println!("{} => {}", printable(&sentence), printable(&prediction));
     if args.beam > 1 || !prefix.is_empty() {
         print_search(&search, tgt_vocab, args);
+    }
+    if let Some(map) = &attention {
+        print_attention(map);
     }
     if let (Some(r), Some(steps)) = (&reference, forced) {
         println!("reference: {}  (bleu {:.3})", printable(r), score.unwrap_or(0.0));
@@ -178,5 +198,34 @@ fn print_search(search: &BeamResult, vocab: &rnnplay_data::Vocab, args: &Transla
         let kept: Vec<String> = (0..nodes.len()).filter(|&i| nodes[i].kept).map(word).collect();
         let pruned: Vec<String> = (0..nodes.len()).filter(|&i| !nodes[i].kept).map(word).collect();
         println!("  step {:>2}: {}   [pruned: {}]", step + 1, kept.join(", "), pruned.join(", "));
+    }
+}
+
+/// Shades of a weight in [0, 1], darker for more, in fifths.
+const SHADES: [char; 5] = ['·', '░', '▒', '▓', '█'];
+
+/// The attention weights as a grid: a row per output word, a column per source word, each
+/// cell shaded by its weight (d2l's `show_heatmaps`, in a terminal).
+fn print_attention(AttentionMap { source, output, weights }: &AttentionMap) {
+    println!(
+        "attention (rows: the output, columns: the source; {} < 0.2 ≤ {} < 0.4 ≤ {} < 0.6 ≤ {} < 0.8 ≤ {}):",
+        SHADES[0], SHADES[1], SHADES[2], SHADES[3], SHADES[4]
+    );
+    let source: Vec<String> = source.iter().map(|w| printable(w)).collect();
+    let output: Vec<String> = output.iter().map(|w| printable(w)).collect();
+    let label = output.iter().map(|w| w.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = source.iter().map(|w| w.chars().count().max(3)).collect();
+    let header: Vec<String> = source.iter().zip(&widths).map(|(w, &n)| format!("{w:^n$}")).collect();
+    println!("  {:label$}  {}", "", header.join(" "));
+    for (word, row) in output.iter().zip(weights) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(&w, &n)| {
+                let shade = SHADES[((w.clamp(0.0, 1.0) * 5.0) as usize).min(4)];
+                format!("{:^n$}", shade.to_string().repeat(3))
+            })
+            .collect();
+        println!("  {word:label$}  {}", cells.join(" "));
     }
 }

@@ -848,7 +848,20 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         rnnplay_offline(&["export", "--pytorch", toy_script.to_str().unwrap(), "--checkpoint", toy.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("greedy translation"));
-    for script in [&script, &toy_script, &decayed_script, &recall_script] {
+    // And with attention (d2l 11.4's decoder), additive and dot.
+    let attending = |scoring: &str| {
+        let (checkpoint, script) = (dir.join(format!("{scoring}.safetensors")), dir.join(format!("{scoring}.py")));
+        let extra = ["--attention", scoring, "--epochs", "2", "--save", checkpoint.to_str().unwrap()];
+        let out = rnnplay_offline(&[&toy_args[..], &extra[..]].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (script_path, checkpoint_path) = (script.to_str().unwrap(), checkpoint.to_str().unwrap());
+        let out = rnnplay_offline(&["export", "--pytorch", script_path, "--checkpoint", checkpoint_path]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (checkpoint, script)
+    };
+    let (additive, additive_script) = attending("additive");
+    let (dot, dot_script) = attending("dot");
+    for script in [&script, &toy_script, &decayed_script, &recall_script, &additive_script, &dot_script] {
         let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
         match compiled {
             Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
@@ -917,10 +930,15 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
             .unwrap()
             .to_string()
     };
-    for sentence in ["a b c", "b e d f", "c a b e a"] {
-        let torch = run(&toy_script, &["--check", sentence])[0]["translation"].as_str().unwrap().to_string();
-        assert_eq!(torch, translate(&toy, sentence), "PyTorch and rnnplay translate '{sentence}' differently");
+    for (checkpoint, script) in [(&toy, &toy_script), (&additive, &additive_script), (&dot, &dot_script)] {
+        for sentence in ["a b c", "b e d f", "c a b e a"] {
+            let torch = run(script, &["--check", sentence])[0]["translation"].as_str().unwrap().to_string();
+            let ours = translate(checkpoint, sentence);
+            assert_eq!(torch, ours, "{checkpoint:?}: PyTorch and rnnplay translate '{sentence}' differently");
+        }
     }
+    let epochs = run(&additive_script, &["--epochs", "3", "--device", "cpu"]);
+    assert!(epochs.len() == 1 && epochs[0]["per_token_ce"].as_f64().unwrap().is_finite(), "{epochs:?}");
     let toy_continued = dir.join("toy-continued.safetensors");
     let epochs = run(&toy_script, &["--epochs", "3", "--device", "cpu", "--save", toy_continued.to_str().unwrap()]);
     assert_eq!(epochs.len(), 1, "one more epoch: {epochs:?}");

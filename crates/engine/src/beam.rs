@@ -20,9 +20,8 @@
 
 use crate::error::{EngineError, Result};
 use crate::nn::Seq2Seq;
-use crate::tape::Tape;
 use crate::tensor::Tensor;
-use crate::translate::{encoded, reserved};
+use crate::translate::{decode_step, encoded, reserved, source_valid};
 use rnnplay_data::translation::RESERVED;
 use rnnplay_data::Vocab;
 
@@ -163,25 +162,21 @@ pub async fn beam_search(
     let backend = model.params()[0].value().backend().clone();
     let (bos, eos) = reserved(tgt_vocab);
     let vocab = model.config().tgt_vocab_size;
-    let (mut state, context) = encoded(model, src_ids)?;
+    let (mut state, memory) = encoded(model, tgt_vocab, src_ids)?;
+    let valid = source_valid(tgt_vocab, src_ids);
     let (layers, hidden) = (model.config().num_layers, model.config().hidden_size);
 
     // Feed <bos> and the prefix to the one starting hypothesis, counting the prefix's log P.
     let mut prefix_log_p = 0.0;
-    let mut logits = Vec::new();
+    let mut logits: Vec<f32> = Vec::new();
     for &token in std::iter::once(&bos).chain(prefix) {
         if !logits.is_empty() {
             prefix_log_p += log_softmax(&logits)[token as usize];
         }
-        let mut tape = Tape::new(&backend, 0);
-        tape.set_training(false);
-        let input = Tensor::from_u32(&backend, &[1, 1], &[token])?;
-        let (s, c) = (tape.constant(state.clone()), tape.constant(context.clone()));
-        let (out, new_state) = model.decode(&mut tape, &input, s, c)?;
-        logits = tape.value(out).to_vec().await?;
-        state = tape.detach(new_state);
+        let step = decode_step(model, &state, &memory, &[token]).await?;
+        logits = step.logits;
+        state = step.state;
     }
-    let context_row = context.to_vec().await?;
     let mut states = state.to_vec().await?;
     let mut open = vec![Open { tokens: Vec::new(), log_p: prefix_log_p, node: None }];
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -236,16 +231,12 @@ pub async fn beam_search(
         if step + 1 == max_len - prefix.len() {
             break;
         }
-        let mut tape = Tape::new(&backend, 0);
-        tape.set_training(false);
         let last: Vec<u32> =
             open.iter().map(|h| *h.tokens.last().expect("invariant: an open hypothesis has a token")).collect();
-        let input = Tensor::from_u32(&backend, &[1, k], &last)?;
-        let s = tape.constant(Tensor::from_f32(&backend, &[layers, k, hidden], &batch_state)?);
-        let c = tape.constant(Tensor::from_f32(&backend, &[k, hidden], &context_row.repeat(k))?);
-        let (out, new_state) = model.decode(&mut tape, &input, s, c)?;
-        rows = tape.value(out).to_vec().await?;
-        states = tape.detach(new_state).to_vec().await?;
+        let batch_state = Tensor::from_f32(&backend, &[layers, k, hidden], &batch_state)?;
+        let step = decode_step(model, &batch_state, &memory.repeat(k, valid)?, &last).await?;
+        rows = step.logits;
+        states = step.state.to_vec().await?;
     }
     // Hypotheses still open when the length ran out are candidates too, without an <eos>.
     let last_step = steps.len().saturating_sub(1);

@@ -78,6 +78,8 @@ pub(crate) enum Op {
     },
     /// A fused recurrent layer over a whole window (ops/recurrent.rs).
     Recurrent(Box<crate::ops::RecurrentNode>),
+    /// One decoder step of attention (ops/attention.rs).
+    Attention(Box<crate::ops::AttentionNode>),
 }
 
 pub(crate) struct Node {

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::generate::{argmax, softmax};
-use crate::nn::Seq2Seq;
+use crate::nn::{Memory, Seq2Seq};
 use crate::tape::Tape;
 use crate::tensor::Tensor;
 use rnnplay_data::translation::RESERVED;
@@ -19,6 +19,8 @@ pub(crate) fn reserved(vocab: &Vocab) -> (u32, u32) {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedSource {
     pub ids: Vec<u32>,
+    /// How many of `ids` are the sentence and its `<eos>` (the rest is padding).
+    pub valid: usize,
     /// Tokens not in the source vocabulary (fed as `<unk>`).
     pub unknown: Vec<String>,
     /// Tokens cut because the sentence (with `<eos>`) is longer than num_steps.
@@ -31,38 +33,66 @@ pub fn encode_source(vocab: &Vocab, sentence: &str, num_steps: usize) -> Encoded
     let tokens: Vec<String> = sentence.split(' ').filter(|t| !t.is_empty()).map(String::from).collect();
     let unknown = tokens.iter().filter(|t| vocab.get(t).is_none()).cloned().collect();
     let truncated = (tokens.len() + 1).saturating_sub(num_steps);
-    let (ids, _) = rnnplay_data::translation::truncate_pad(vocab, &tokens, num_steps);
-    EncodedSource { ids, unknown, truncated }
+    let (ids, valid) = rnnplay_data::translation::truncate_pad(vocab, &tokens, num_steps);
+    EncodedSource { ids, valid, unknown, truncated }
 }
 
-/// The encoder's final state over `src_ids` (one sentence) and the decoder's context from it,
+/// The valid length of a prepared source (`encode_source`): its ids before the padding, at
+/// least 1. Source and target vocabularies reserve the same tokens at the same ids
+/// (`Vocab::new` with `RESERVED`), so the target vocabulary names the source's `<pad>` too.
+pub(crate) fn source_valid(vocab: &Vocab, src_ids: &[u32]) -> u32 {
+    let pad = vocab.index(RESERVED[0]);
+    src_ids.iter().position(|&id| id == pad).unwrap_or(src_ids.len()).max(1) as u32
+}
+
+/// The encoder's final state over `src_ids` (one sentence) and what the decoder reads from it,
 /// computed in evaluation mode: where every decoding starts.
-pub(crate) fn encoded(model: &Seq2Seq, src_ids: &[u32]) -> Result<(Tensor, Tensor)> {
+pub(crate) fn encoded(model: &Seq2Seq, vocab: &Vocab, src_ids: &[u32]) -> Result<(Tensor, Memory<Tensor>)> {
     let backend = model.params()[0].value().backend().clone();
     let mut tape = Tape::new(&backend, 0);
     tape.set_training(false);
     let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
-    let state = model.encode(&mut tape, &src)?;
-    let context = model.context(&mut tape, state)?;
-    Ok((tape.detach(state), tape.detach(context)))
+    let valid = Tensor::from_u32(&backend, &[1], &[source_valid(vocab, src_ids)])?;
+    let (state, memory) = model.encode(&mut tape, &src, &valid)?;
+    Ok((tape.detach(state), memory.detach(&tape)))
+}
+
+/// What one decoder step computed for each sequence of a batch.
+pub(crate) struct Step {
+    /// (batch, V_tgt) logits, read back.
+    pub logits: Vec<f32>,
+    /// The new state (layers, batch, hidden).
+    pub state: Tensor,
+}
+
+/// One decoder step in evaluation mode: feeds `tokens` (one per sequence) from `state`.
+pub(crate) async fn decode_step(
+    model: &Seq2Seq,
+    state: &Tensor,
+    memory: &Memory<Tensor>,
+    tokens: &[u32],
+) -> Result<Step> {
+    let backend = model.params()[0].value().backend().clone();
+    let mut tape = Tape::new(&backend, 0);
+    tape.set_training(false);
+    let input = Tensor::from_u32(&backend, &[1, tokens.len()], tokens)?;
+    let s = tape.constant(state.clone());
+    let memory = memory.on(&mut tape);
+    let decoded = model.decode(&mut tape, &input, s, &memory)?;
+    Ok(Step { logits: tape.value(decoded.logits).to_vec().await?, state: tape.detach(decoded.state) })
 }
 
 /// Greedy free-running decoding: feed `<bos>`, then each predicted token, until `<eos>` or
 /// `max_len` tokens. Returns the predicted target tokens (without `<eos>`).
 pub async fn translate(model: &Seq2Seq, tgt_vocab: &Vocab, src_ids: &[u32], max_len: usize) -> Result<Vec<u32>> {
-    let backend = model.params()[0].value().backend().clone();
     let (bos, eos) = reserved(tgt_vocab);
-    let (mut state, context) = encoded(model, src_ids)?;
+    let (mut state, memory) = encoded(model, tgt_vocab, src_ids)?;
     let mut output = Vec::new();
     let mut next = bos;
     for _ in 0..max_len {
-        let mut tape = Tape::new(&backend, 0);
-        tape.set_training(false);
-        let input = Tensor::from_u32(&backend, &[1, 1], &[next])?;
-        let (s, c) = (tape.constant(state.clone()), tape.constant(context.clone()));
-        let (logits, new_state) = model.decode(&mut tape, &input, s, c)?;
-        next = argmax(&tape.value(logits).to_vec().await?) as u32;
-        state = tape.detach(new_state);
+        let step = decode_step(model, &state, &memory, &[next]).await?;
+        next = argmax(&step.logits) as u32;
+        state = step.state;
         if next == eos {
             break;
         }
@@ -80,6 +110,27 @@ pub fn teacher_forcing_ids(tgt_vocab: &Vocab, reference: &[u32]) -> (Vec<u32>, V
     (inputs, labels)
 }
 
+/// The decoder teacher-forced on `tokens` (target ids) after `<bos>`, in evaluation mode: its
+/// logits at each position (the last predicts what follows `tokens`), (len + 1, V_tgt), and
+/// with attention each position's weights (1, source steps).
+async fn teacher_forced(
+    model: &Seq2Seq,
+    tgt_vocab: &Vocab,
+    src_ids: &[u32],
+    tokens: &[u32],
+) -> Result<(Vec<f32>, Vec<Tensor>)> {
+    let backend = model.params()[0].value().backend().clone();
+    let (dec_in, _) = teacher_forcing_ids(tgt_vocab, tokens);
+    let mut tape = Tape::new(&backend, 0);
+    tape.set_training(false);
+    let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
+    let valid = Tensor::from_u32(&backend, &[1], &[source_valid(tgt_vocab, src_ids)])?;
+    let dec_in = Tensor::from_u32(&backend, &[dec_in.len(), 1], &dec_in)?;
+    let (state, memory) = model.encode(&mut tape, &src, &valid)?;
+    let decoded = model.decode(&mut tape, &dec_in, state, &memory)?;
+    Ok((tape.value(decoded.logits).to_vec().await?, decoded.attention))
+}
+
 /// Teacher-forced view of a reference translation: the probability the model gives each
 /// reference token (then `<eos>`) when fed the true previous ones, and its top guess.
 pub async fn teacher_forced_reference(
@@ -88,20 +139,35 @@ pub async fn teacher_forced_reference(
     src_ids: &[u32],
     reference: &[u32],
 ) -> Result<Vec<(u32, u32, f32)>> {
-    let backend = model.params()[0].value().backend().clone();
-    let (dec_in, labels) = teacher_forcing_ids(tgt_vocab, reference);
-    let mut tape = Tape::new(&backend, 0);
-    tape.set_training(false);
-    let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
-    let dec_in = Tensor::from_u32(&backend, &[dec_in.len(), 1], &dec_in)?;
-    let logits = model.forward(&mut tape, &src, &dec_in)?;
-    let values = tape.value(logits).to_vec().await?;
+    let (_, labels) = teacher_forcing_ids(tgt_vocab, reference);
+    let (values, _) = teacher_forced(model, tgt_vocab, src_ids, reference).await?;
     let vocab = model.config().tgt_vocab_size;
     Ok(values
         .chunks_exact(vocab)
         .zip(&labels)
         .map(|(row, &truth)| (truth, argmax(row) as u32, softmax(row, 1.0)[truth as usize] as f32))
         .collect())
+}
+
+/// Where an attention decoder looked while writing `output` (target ids, as a translation
+/// found them): for each output token and the `<eos>` after it, its weights over the source's
+/// valid tokens (each row sums to 1). Empty for a decoder without attention. Feeding the output
+/// back teacher-forced repeats the free-running steps that wrote it, so these are its weights.
+pub async fn attention_weights(
+    model: &Seq2Seq,
+    tgt_vocab: &Vocab,
+    src_ids: &[u32],
+    output: &[u32],
+) -> Result<Vec<Vec<f32>>> {
+    let (_, attention) = teacher_forced(model, tgt_vocab, src_ids, output).await?;
+    let valid = source_valid(tgt_vocab, src_ids) as usize;
+    let mut rows = Vec::with_capacity(attention.len());
+    for row in attention {
+        let mut weights = row.to_vec().await?;
+        weights.truncate(valid);
+        rows.push(weights);
+    }
+    Ok(rows)
 }
 
 /// One example sentence as the hosts show it: the free-running translation with its BLEU
@@ -114,6 +180,43 @@ pub struct TranslationExample {
     pub bleu: f64,
     /// (reference token or `<eos>`, p(token), the model's top guess there).
     pub teacher_forced: Vec<(String, f32, String)>,
+    /// With attention: where the decoder looked while writing the translation, a row per
+    /// output word and `<eos>` over the source's words (`attention_weights`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionMap>,
+}
+
+/// Attention weights with the words they join: row i is output word i's weights over the
+/// source words (each row sums to 1).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AttentionMap {
+    pub source: Vec<String>,
+    pub output: Vec<String>,
+    pub weights: Vec<Vec<f32>>,
+}
+
+impl AttentionMap {
+    /// Where an attention decoder looked while writing `output` from `src_ids` (`None` for a
+    /// decoder without attention), with the words of both sides.
+    pub async fn of(
+        model: &Seq2Seq,
+        (src_vocab, tgt_vocab): (&Vocab, &Vocab),
+        src_ids: &[u32],
+        output: &[u32],
+    ) -> Result<Option<AttentionMap>> {
+        if model.config().attention.is_none() {
+            return Ok(None);
+        }
+        let weights = attention_weights(model, tgt_vocab, src_ids, output).await?;
+        let valid = source_valid(tgt_vocab, src_ids) as usize;
+        let source = src_ids[..valid.min(src_ids.len())].iter().map(|&i| src_vocab.token(i).to_string()).collect();
+        let output = output
+            .iter()
+            .map(|&i| tgt_vocab.token(i).to_string())
+            .chain(std::iter::once(RESERVED[2].to_string()))
+            .collect();
+        Ok(Some(AttentionMap { source, output, weights }))
+    }
 }
 
 /// Translates `src` with `model` and compares it with `reference`, both in `data`'s vocabularies.
@@ -128,7 +231,9 @@ pub async fn translation_example(
     let translation = ids.iter().map(|&i| data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
     let reference_ids: Vec<u32> = reference.split(' ').map(|t| data.tgt_vocab.index(t)).collect();
     let forced = teacher_forced_reference(model, &data.tgt_vocab, &source.ids, &reference_ids).await?;
+    let attention = AttentionMap::of(model, (&data.src_vocab, &data.tgt_vocab), &source.ids, &ids).await?;
     Ok(TranslationExample {
+        attention,
         src: src.to_string(),
         reference: reference.to_string(),
         bleu: rnnplay_data::translation::bleu(&translation, reference, 2),

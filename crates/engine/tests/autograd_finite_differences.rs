@@ -7,6 +7,7 @@
 //! here, so 1e-2 relative plus 2e-3 absolute; GPU vs CPU analytic gradients agree to 1e-4.
 
 use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::ops::Scores;
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
 use rnnplay_engine::{Param, Result, Tape, Tensor, Var};
 use std::rc::Rc;
@@ -218,6 +219,25 @@ fn cases() -> Vec<Case> {
                 "sum" => t.sum(v[0]),
                 "mean" => t.mean(v[0]),
                 _ => t.sum_squares(v[0]),
+            }),
+        });
+    }
+    // Attention: 3 queries over 5 time-major keys, the second and third masked after 2 and 1
+    // keys (their masked keys and values must get no gradient); additive scores through
+    // projected keys and w_v, dot scores against the values.
+    for additive in [true, false] {
+        let mut params = vec![(vec![3, 4], values(12, 22)), (vec![15, 4], values(60, 23))];
+        if additive {
+            params.extend([(vec![15, 4], values(60, 24)), (vec![1, 4], values(4, 25))]);
+        }
+        cases.push(Case {
+            name: if additive { "additive attention" } else { "dot attention" },
+            params,
+            build: Box::new(move |t, v| {
+                let valid = Tensor::from_u32(t.backend(), &[3], &[5, 2, 1])?;
+                let scores = if additive { Scores::Additive { keys: v[2], w_v: v[3] } } else { Scores::Dot };
+                let (context, _) = t.attention(v[0], v[1], scores, &valid)?;
+                project(t, context)
             }),
         });
     }

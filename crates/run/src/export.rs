@@ -187,6 +187,7 @@ mod tests {
             hidden_size: 2,
             num_layers: 1,
             dropout: 0.0,
+            attention: None,
         };
         let vocab = |tokens: &[&str]| Vocab::from_tokens(tokens.iter().map(|t| t.to_string()).collect());
         let mut extra = BTreeMap::new();

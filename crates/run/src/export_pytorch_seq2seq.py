@@ -1,7 +1,8 @@
 """Continue an rnnplay run on PyTorch: __DESCRIBE__.
 
 Written by `rnnplay export --pytorch` from __CHECKPOINT_NAME__ (__EPOCHS__ epoch(s) trained). d2l's
-GRU encoder-decoder (Seq2SeqEncoder, Seq2SeqDecoder with the encoder's final state as context)
+GRU encoder-decoder (Seq2SeqEncoder, and Seq2SeqDecoder with the encoder's final state as context
+or d2l 11.4's Seq2SeqAttentionDecoder with additive or dot-product attention, as the run had)
 with the checkpoint's parameter names, the same data pipeline (d2l's preprocess_nmt,
 tokenize_nmt and truncate_pad, the run's vocabularies, shuffled minibatches), teacher forcing
 (and scheduled sampling when the run used it), d2l's masked cross-entropy, global-norm clipping,
@@ -72,8 +73,8 @@ def truncate_pad(vocab, tokens):
 def arrays(pairs):
     src = [truncate_pad(SRC_VOCAB, s) for s, _ in pairs]
     tgt = [truncate_pad(TGT_VOCAB, t) for _, t in pairs]
-    return (torch.tensor([ids for ids, _ in src]), torch.tensor([ids for ids, _ in tgt]),
-            torch.tensor([valid for _, valid in tgt]))
+    return (torch.tensor([ids for ids, _ in src]), torch.tensor([valid for _, valid in src]),
+            torch.tensor([ids for ids, _ in tgt]), torch.tensor([valid for _, valid in tgt]))
 
 
 class Seq2SeqEncoder(nn.Module):
@@ -83,8 +84,8 @@ class Seq2SeqEncoder(nn.Module):
         self.rnn = nn.GRU(CONFIG["embed_size"], CONFIG["hidden_size"], CONFIG["num_layers"], dropout=CONFIG["dropout"])
 
     def forward(self, x):
-        _, state = self.rnn(self.embedding(x.T))
-        return state
+        """The last layer's outputs (steps, batch, hidden) and the final state."""
+        return self.rnn(self.embedding(x.T))
 
 
 class Seq2SeqDecoder(nn.Module):
@@ -98,32 +99,93 @@ class Seq2SeqDecoder(nn.Module):
         self.rnn = nn.GRU(embed + hidden, hidden, CONFIG["num_layers"], dropout=CONFIG["dropout"])
         self.dense = nn.Linear(hidden, CONFIG["tgt_vocab_size"])
 
+    def init_memory(self, outputs, state, src_valid):
+        return state[-1]
+
     def forward(self, x, state, context):
         x = self.embedding(x.T)
         y, state = self.rnn(torch.cat((x, context.repeat(x.shape[0], 1, 1)), 2), state)
         return self.dense(y).permute(1, 0, 2), state
 
 
+def masked_softmax(scores, valid):
+    """d2l's masked_softmax: keys at or past each source's valid length score -1e6."""
+    mask = torch.arange(scores.shape[-1], device=scores.device)[None, None, :] < valid[:, None, None]
+    return F.softmax(scores.masked_fill(~mask, -1e6), dim=-1)
+
+
+class AdditiveAttention(nn.Module):
+    """d2l's AdditiveAttention (Bahdanau): w_v . tanh(W_q q + W_k k), no biases. rnnplay does
+    not drop out attention weights, so neither does this."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self.W_k = nn.Linear(hidden, hidden, bias=False)
+        self.W_q = nn.Linear(hidden, hidden, bias=False)
+        self.w_v = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, queries, keys, values, valid):
+        features = torch.tanh(self.W_q(queries).unsqueeze(2) + self.W_k(keys).unsqueeze(1))
+        self.attention_weights = masked_softmax(self.w_v(features).squeeze(-1), valid)
+        return torch.bmm(self.attention_weights, values)
+
+
+class DotProductAttention(nn.Module):
+    """d2l's DotProductAttention: q . k / sqrt(d)."""
+
+    def forward(self, queries, keys, values, valid):
+        scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(queries.shape[-1])
+        self.attention_weights = masked_softmax(scores, valid)
+        return torch.bmm(self.attention_weights, values)
+
+
+class Seq2SeqAttentionDecoder(nn.Module):
+    """d2l 11.4's: at every step the previous top-layer state queries the encoder's outputs, and
+    the context is concatenated before the token's embedding."""
+
+    def __init__(self):
+        super().__init__()
+        embed, hidden = CONFIG["embed_size"], CONFIG["hidden_size"]
+        self.attention = AdditiveAttention(hidden) if CONFIG["attention"] == "additive" else DotProductAttention()
+        self.embedding = nn.Embedding(CONFIG["tgt_vocab_size"], embed)
+        self.rnn = nn.GRU(embed + hidden, hidden, CONFIG["num_layers"], dropout=CONFIG["dropout"])
+        self.dense = nn.Linear(hidden, CONFIG["tgt_vocab_size"])
+
+    def init_memory(self, outputs, state, src_valid):
+        return outputs.permute(1, 0, 2), src_valid
+
+    def forward(self, x, state, memory):
+        enc_outputs, src_valid = memory
+        outputs = []
+        for x_t in self.embedding(x.T):
+            query = state[-1].unsqueeze(1)
+            context = self.attention(query, enc_outputs, enc_outputs, src_valid)
+            y, state = self.rnn(torch.cat((context, x_t.unsqueeze(1)), -1).permute(1, 0, 2), state)
+            outputs.append(y)
+        return self.dense(torch.cat(outputs, 0)).permute(1, 0, 2), state
+
+
 class EncoderDecoder(nn.Module):
     def __init__(self):
         super().__init__()
-        self.encoder, self.decoder = Seq2SeqEncoder(), Seq2SeqDecoder()
+        self.encoder = Seq2SeqEncoder()
+        self.decoder = Seq2SeqAttentionDecoder() if CONFIG.get("attention") else Seq2SeqDecoder()
 
-    def forward(self, src, dec_in, sampling=0.0):
+    def forward(self, src, src_valid, dec_in, sampling=0.0):
         """Teacher forcing (`sampling` 0): the decoder reads <bos> and the true target; with
         scheduled sampling each later position reads the model's own previous prediction with
         probability `sampling`."""
-        state = self.encoder(src)
-        context = state[-1]
+        outputs, state = self.encoder(src)
+        memory = self.decoder.init_memory(outputs, state, src_valid)
         if sampling == 0.0:
-            return self.decoder(dec_in, state, context)[0]
+            return self.decoder(dec_in, state, memory)[0]
         outputs, x = [], dec_in[:, :1]
         for t in range(dec_in.shape[1]):
             if t > 0:
                 own = outputs[-1].argmax(dim=2)
                 coins = torch.rand(own.shape, device=own.device) < sampling
                 x = torch.where(coins, own, dec_in[:, t : t + 1])
-            y, state = self.decoder(x, state, context)
+            y, state = self.decoder(x, state, memory)
             outputs.append(y)
         return torch.cat(outputs, dim=1)
 
@@ -140,13 +202,14 @@ def masked_ce(logits, labels, valid):
 def translate(net, sentence, device):
     """Greedy decoding as `rnnplay translate`: <bos>, then the model's own argmax, until <eos>
     or num_steps tokens."""
-    ids, _ = truncate_pad(SRC_VOCAB, [t for t in preprocess_nmt(sentence.strip()).split(" ") if t])
+    ids, valid = truncate_pad(SRC_VOCAB, [t for t in preprocess_nmt(sentence.strip()).split(" ") if t])
     net.eval()
     with torch.no_grad():
-        state = net.encoder(torch.tensor([ids], device=device))
-        context, x, out = state[-1], torch.tensor([[BOS]], device=device), []
+        outputs, state = net.encoder(torch.tensor([ids], device=device))
+        memory = net.decoder.init_memory(outputs, state, torch.tensor([valid], device=device))
+        x, out = torch.tensor([[BOS]], device=device), []
         for _ in range(NUM_STEPS):
-            y, state = net.decoder(x, state, context)
+            y, state = net.decoder(x, state, memory)
             x = y.argmax(dim=2)
             if x.item() == EOS:
                 break
@@ -168,7 +231,7 @@ def main():
         print(json.dumps({"check": args.check, "translation": translate(net, args.check, device)}))
         return
 
-    src, tgt, valid = arrays(load_pairs(args.data))
+    src, src_valid, tgt, valid = arrays(load_pairs(args.data))
     model = torch.nn.parallel.DistributedDataParallel(net) if args.ddp else net
     batch_size = SPEC["batch_size"]
 
@@ -182,9 +245,10 @@ def main():
             if len(order[i : i + batch_size]) < world:
                 continue  # too few rows to give every process one (all skip it alike)
             rows = torch.tensor(order[i : i + batch_size][rank::world])
-            x, y, y_valid = src[rows].to(device), tgt[rows].to(device), valid[rows].to(device)
+            x, x_valid = src[rows].to(device), src_valid[rows].to(device)
+            y, y_valid = tgt[rows].to(device), valid[rows].to(device)
             dec_in = torch.cat((torch.full((len(rows), 1), BOS, device=device), y[:, :-1]), 1)
-            loss, ce = masked_ce(model(x, dec_in, sampling), y, y_valid)
+            loss, ce = masked_ce(model(x, x_valid, dec_in, sampling), y, y_valid)
             yield loss, ce, y_valid.sum().item()
 
     def epoch_line(epoch, per_token_ce, grad_norm):

@@ -73,7 +73,7 @@ use Applies::{EncoderDecoder, LanguageModel};
 use Panel::{Data, Model, Training};
 
 /// Every setting, in the order the address lists them.
-pub const SETTINGS: [Field; 23] = [
+pub const SETTINGS: [Field; 24] = [
     field(
         "preset",
         "preset",
@@ -190,6 +190,22 @@ pub const SETTINGS: [Field; 23] = [
             Training,
         ),
         "0",
+    ),
+    since(
+        only(
+            choice(
+                field(
+                    "attention",
+                    "attention",
+                    "The decoder's attention over the encoder's outputs (d2l 11.4): none (the encoder's final state \
+                     is the context, d2l 10.7), additive (Bahdanau's) or dot (scaled dot product).",
+                    Model,
+                ),
+                &["none", "additive", "dot"],
+            ),
+            EncoderDecoder,
+        ),
+        "none",
     ),
 ];
 

@@ -9,7 +9,7 @@ use rnnplay_data::recall::MAX_LAG;
 use rnnplay_data::toy::ToyTask;
 use rnnplay_data::{Sampling, TokenKind};
 use rnnplay_engine::clip::clip_problem;
-use rnnplay_engine::nn::{parse_model_name, ModelConfig, Seq2SeqConfig};
+use rnnplay_engine::nn::{parse_model_name, AttentionScoring, ModelConfig, Seq2SeqConfig};
 use rnnplay_engine::optim::{lr_problem, LrSchedule, Optimizer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,6 +69,8 @@ pub struct RunSpec {
     pub scheduled_sampling: f32,
     /// Weight decay λ: added to the gradient (sgd, adam) or decoupled (adamw).
     pub weight_decay: f32,
+    /// The encoder–decoder's attention: `none` (d2l 10.7), `additive` or `dot` (d2l 11.4).
+    pub attention: String,
 }
 
 /// The two kinds of run.
@@ -161,6 +163,7 @@ impl RunSpec {
             valid_fraction: 0.0,
             scheduled_sampling: 0.0,
             weight_decay: 0.0,
+            attention: "none".into(),
         }
     }
 
@@ -518,6 +521,9 @@ impl RunSpec {
                 );
             }
         }
+        if seq2seq && self.attention != "none" && AttentionScoring::parse(&self.attention).is_none() {
+            bad("attention", format!("unknown attention '{}'; use none, additive (Bahdanau) or dot", self.attention));
+        }
         if seq2seq && !(0.0..=1.0).contains(&self.scheduled_sampling) {
             bad(
                 "scheduled_sampling",
@@ -585,6 +591,7 @@ impl RunSpec {
             hidden_size: self.hidden,
             num_layers: self.layers,
             dropout: self.dropout,
+            attention: AttentionScoring::parse(&self.attention),
         }
     }
 
@@ -613,8 +620,12 @@ impl RunSpec {
             } else {
                 String::new()
             };
+            let attention = match self.attention.as_str() {
+                "none" => String::new(),
+                scoring => format!(", {scoring} attention"),
+            };
             return format!(
-                "{}: GRU encoder-decoder (embedding {}, hidden {}, {} layer(s), dropout {}), batch {}, num_steps {}, {} lr {}{schedule}, θ {}, {} epochs{sampling}",
+                "{}: GRU encoder-decoder (embedding {}, hidden {}, {} layer(s), dropout {}{attention}), batch {}, num_steps {}, {} lr {}{schedule}, θ {}, {} epochs{sampling}",
                 self.preset, self.embedding, self.hidden, self.layers, self.dropout, self.batch_size, self.num_steps,
                 self.optimizer, self.lr, self.clip, self.epochs
             );

@@ -22,15 +22,17 @@ impl ComputeView for view::translation_inspection {
     async fn compute(cx: &ViewContext<'_>) -> Result<Option<TranslationView>, String> {
         // Teacher-forced on the output the translate box shows (greedy, or its beam search).
         let Some(TranslateBox { run, source, found, .. }) = cx.translate_box().await? else { return Ok(None) };
-        let (data, source, own) = (&run.data, source.ids, found.tokens);
+        let (data, valid, source, own) = (&run.data, source.valid, source.ids, found.tokens);
         let failed = |e: rnnplay_engine::EngineError| e.to_string();
         let (target_in, labels) = teacher_forcing_ids(&data.tgt_vocab, &own);
-        let seen = inspect_translation(&run.model, &source, &target_in, 5).await.map_err(failed)?;
+        let seen = inspect_translation(&run.model, &source, valid, &target_in, 5).await.map_err(failed)?;
         let (src_word, tgt_word) =
             (|id: u32| data.src_vocab.token(id).to_string(), |id: u32| data.tgt_vocab.token(id).to_string());
         let position = cx.position.filter(|&p| p < target_in.len());
         let saliency = match position {
-            Some(p) => translation_connectivity(&run.model, &source, &target_in, p, labels[p]).await.map_err(failed)?,
+            Some(p) => {
+                translation_connectivity(&run.model, &source, valid, &target_in, p, labels[p]).await.map_err(failed)?
+            }
             None => Vec::new(),
         };
         let epoch = cx.session.epochs_done();

@@ -1,16 +1,19 @@
 //! The encoder–decoder's view: for each example, the free-running translation with its BLEU
 //! next to the teacher-forced view of the reference (each reference token shaded by the
-//! probability the model gave it, mistakes marked with the model's top guess); and a box that
-//! translates any sentence, greedily or by beam search (drawn as a tree), its start forced or
-//! free.
+//! probability the model gave it, mistakes marked with the model's top guess) and, with
+//! attention, where the decoder looked; and a box that translates any sentence, greedily or by
+//! beam search (drawn as a tree), its start forced or free, with its attention map.
+
+mod attention_map;
 
 use crate::ui::{Phase, Ui};
 use crate::view_signals::{ComputeView, Search, ViewContext, When};
 use crate::views::{view, BeamTree, SentenceTranslation, TranslateBox};
+use attention_map::attention_map_view;
 use leptos::prelude::*;
 use rnnplay_data::translation::preprocess_nmt;
 use rnnplay_engine::beam::MAX_BEAM;
-use rnnplay_engine::translate::{translation_example, TranslationExample};
+use rnnplay_engine::translate::{translation_example, AttentionMap, TranslationExample};
 
 /// An encoder–decoder's example sentences, each translated and compared with its reference.
 impl ComputeView for view::translations {
@@ -39,6 +42,9 @@ impl ComputeView for view::sentence_translation {
             return Ok(None);
         };
         let (data, vocab) = (&run.data, &run.data.tgt_vocab);
+        let vocabularies = (&data.src_vocab, &data.tgt_vocab);
+        let attention =
+            AttentionMap::of(&run.model, vocabularies, &source.ids, &found.tokens).await.map_err(|e| e.to_string())?;
         let translated = found.tokens.iter().map(|&i| vocab.token(i)).collect::<Vec<_>>().join(" ");
         let mut text = format!("{sentence} ⇒ {translated}");
         if !source.unknown.is_empty() {
@@ -61,7 +67,7 @@ impl ComputeView for view::sentence_translation {
                 .collect(),
             path: found.path.clone(),
         });
-        Ok(Some(SentenceTranslation { text, tree }))
+        Ok(Some(SentenceTranslation { text, tree, attention }))
     }
 }
 
@@ -138,10 +144,16 @@ fn set_search(ui: Ui, change: impl FnOnce(&mut Search)) {
 
 #[component]
 pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
+    let attending = move || ui.views.translations.with(|rows| rows.iter().flatten().any(|r| r.attention.is_some()));
     let rows = move || {
         ui.views.translations.get().map(|rows| {
             rows.into_iter()
-                .map(|row| {
+                .enumerate()
+                .map(|(i, row)| {
+                    let map = row
+                        .attention
+                        .clone()
+                        .map(|map| view! { <td>{attention_map_view(map, format!("attention-example-{i}"), false)}</td> });
                     let forced = row
                         .teacher_forced
                         .iter()
@@ -158,6 +170,7 @@ pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
                             <td class="free-running">{row.translation.clone()}</td>
                             <td class="bleu">{format!("{:.3}", row.bleu)}</td>
                             <td>{forced}</td>
+                            {map}
                         </tr>
                     }
                 })
@@ -171,7 +184,9 @@ pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
             <h2>"Translations"</h2>
             <p class="hint">"Free-running: the decoder feeds back its own argmax until <eos>. Teacher-forced: fed the reference; shading = probability of each reference token, red underline = the model's top guess differs (hover for it)."</p>
             <table id="translations">
-                <thead><tr><th>"source"</th><th>"free-running"</th><th>"BLEU"</th><th>"teacher-forced on the reference"</th></tr></thead>
+                <thead><tr><th>"source"</th><th>"free-running"</th><th>"BLEU"</th><th>"teacher-forced on the reference"</th>
+                    {move || attending().then(|| view! { <th title="Where the decoder looked while writing its translation: a row per output word, a column per source word, darker = more">"attention"</th> })}
+                </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
             <div class="row">
@@ -197,6 +212,7 @@ pub fn TranslationsPanel(ui: Ui) -> impl IntoView {
             </div>
             <div class="passage mono" id="sentence-translation">{move || ui.views.sentence_translation.get().map(|t| t.text)}</div>
             {move || ui.views.sentence_translation.get().and_then(|t| t.tree).map(tree_view)}
+            {move || ui.views.sentence_translation.get().and_then(|t| t.attention).map(|map| attention_map_view(map, "attention-map".into(), true))}
         </section>
     }
 }

@@ -52,9 +52,16 @@ pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
             target_in.len() - 1
         );
     }
-    let seen = pollster::block_on(inspect_translation(&model, &source.ids, &target_in, args.top_k))?;
+    let seen = pollster::block_on(inspect_translation(&model, &source.ids, source.valid, &target_in, args.top_k))?;
     let saliency = match args.position {
-        Some(p) => Some(pollster::block_on(translation_connectivity(&model, &source.ids, &target_in, p, labels[p]))?),
+        Some(p) => Some(pollster::block_on(translation_connectivity(
+            &model,
+            &source.ids,
+            source.valid,
+            &target_in,
+            p,
+            labels[p],
+        ))?),
         None => None,
     };
     let src_word = |id: u32| src_vocab.token(id).to_string();

@@ -317,6 +317,118 @@ fn cell_ranges(pool: &Pool, at: &super::CellStep) -> Vec<std::ops::Range<usize>>
     pool.ranges(at.batch, 1, PARALLEL_SITES.div_ceil(at.hidden.max(1)))
 }
 
+/// The attention kernels (cpu_attention.rs), after checking that every buffer covers its
+/// shape and no output is also an input.
+fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
+    use super::cpu_attention as attention;
+    let mut slab = backend.storage.borrow_mut();
+    let check = |at: &super::AttentionShape, slab: &Slab, needs: &[(BufId, usize)], outputs: &[BufId]| {
+        let short = needs.iter().any(|(buf, need)| slab.get(*buf).len() < *need);
+        let aliased = outputs
+            .iter()
+            .enumerate()
+            .any(|(i, o)| outputs[i + 1..].contains(o) || needs.iter().filter(|(b, _)| b == o).count() > 1);
+        if short || aliased {
+            return Err(EngineError::InvalidArgument(format!(
+                "an attention kernel (batch {}, steps {}, width {}) has a buffer {}",
+                at.batch,
+                at.steps,
+                at.width,
+                if short { "shorter than its shape" } else { "that is both read and written" }
+            )));
+        }
+        Ok(())
+    };
+    match kernel {
+        Kernel::AttentionScores { at, query, keys, w_v, valid_lens, scores } => {
+            let (rows, scored) = (at.batch * at.width, at.batch * at.steps);
+            let mut needs = vec![(query, rows), (keys, at.steps * rows), (valid_lens, at.batch), (scores, scored)];
+            needs.extend(w_v.map(|w| (w, at.width)));
+            check(&at, &slab, &needs, &[scores])?;
+            if (at.scoring == super::AttentionScoring::Additive) != w_v.is_some() {
+                return Err(EngineError::InvalidArgument("additive attention scores, and only they, read w_v".into()));
+            }
+            let mut out = slab.take(scores);
+            let w_v = w_v.map_or(&[][..], |w| slab.get(w));
+            attention::scores(&at, slab.get(query), slab.get(keys), w_v, slab.get(valid_lens), &mut out);
+            slab.put(scores, out);
+        }
+        Kernel::AttentionContext { at, scores, values, weights, context } => {
+            let scored = at.batch * at.steps;
+            let needs =
+                [(scores, scored), (values, scored * at.width), (weights, scored), (context, at.batch * at.width)];
+            check(&at, &slab, &needs, &[weights, context])?;
+            let (mut w, mut c) = (slab.take(weights), slab.take(context));
+            attention::context(&at, slab.get(scores), slab.get(values), &mut w, &mut c);
+            slab.put(weights, w);
+            slab.put(context, c);
+        }
+        Kernel::AttentionWeightsBackward { at, dcontext, values, dweights } => {
+            let needs = [
+                (dcontext, at.batch * at.width),
+                (values, at.steps * at.batch * at.width),
+                (dweights, at.batch * at.steps),
+            ];
+            check(&at, &slab, &needs, &[dweights])?;
+            let mut out = slab.take(dweights);
+            attention::weights_backward(&at, slab.get(dcontext), slab.get(values), &mut out);
+            slab.put(dweights, out);
+        }
+        Kernel::AttentionBackward { at, query, values, weights, dweights, dcontext, dquery, dvalues, additive } => {
+            let (rows, scored) = (at.batch * at.width, at.batch * at.steps);
+            let mut needs = vec![
+                (query, rows),
+                (values, at.steps * rows),
+                (weights, scored),
+                (dweights, scored),
+                (dcontext, rows),
+                (dquery, rows),
+                (dvalues, at.steps * rows),
+            ];
+            let mut outputs = vec![dquery, dvalues];
+            if let Some(a) = additive {
+                needs.extend([
+                    (a.keys, at.steps * rows),
+                    (a.w_v, at.width),
+                    (a.dkeys, at.steps * rows),
+                    (a.dw_v_rows, rows),
+                ]);
+                outputs.extend([a.dkeys, a.dw_v_rows]);
+            }
+            check(&at, &slab, &needs, &outputs)?;
+            if (at.scoring == super::AttentionScoring::Additive) != additive.is_some() {
+                return Err(EngineError::InvalidArgument(
+                    "additive attention's backward, and only it, has keys and w_v".into(),
+                ));
+            }
+            let (mut dq, mut dv) = (slab.take(dquery), slab.take(dvalues));
+            let mut extra = additive.map(|a| (slab.take(a.dkeys), slab.take(a.dw_v_rows)));
+            let inputs = attention::BackwardInputs {
+                query: slab.get(query),
+                values: slab.get(values),
+                weights: slab.get(weights),
+                dweights: slab.get(dweights),
+                dcontext: slab.get(dcontext),
+                additive: additive.map(|a| (slab.get(a.keys), slab.get(a.w_v))),
+            };
+            let outputs = attention::BackwardOutputs {
+                dquery: &mut dq,
+                dvalues: &mut dv,
+                additive: extra.as_mut().map(|(k, w)| (&mut k[..], &mut w[..])),
+            };
+            attention::backward(&at, &inputs, outputs);
+            slab.put(dquery, dq);
+            slab.put(dvalues, dv);
+            if let (Some(a), Some((k, w))) = (additive, extra) {
+                slab.put(a.dkeys, k);
+                slab.put(a.dw_v_rows, w);
+            }
+        }
+        other => return Err(EngineError::InvalidArgument(format!("{other:?} is not an attention kernel"))),
+    }
+    Ok(())
+}
+
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     match kernel {
         Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, offsets, variant: _ } => {
@@ -544,6 +656,10 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 }
             }
         }),
+        Kernel::AttentionScores { .. }
+        | Kernel::AttentionContext { .. }
+        | Kernel::AttentionWeightsBackward { .. }
+        | Kernel::AttentionBackward { .. } => run_attention(backend, kernel),
         Kernel::PickTokens { logits, truth, coins, out, rows, classes } => {
             backend.with_output(out, &[logits, truth, coins], |slab, out| {
                 let (logits, truth, coins) = (slab.get(logits), slab.get(truth), slab.get(coins));

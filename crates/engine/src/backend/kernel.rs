@@ -200,6 +200,41 @@ pub enum Kernel {
     /// `scalars` holds [lr, 1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
     /// before the step: the step count and the scheduled rate live on the device, so a recorded
     /// step replays.
+    /// Attention scores (d2l 11.4), one per (query, key): for query b (row b of `query`,
+    /// (batch, width)) and key s (row `s·batch + b` of `keys`, time-major (steps·batch, width)),
+    /// additive: Σ_j w_v[j] · tanh(query[b, j] + keys[s·batch + b, j]) (`w_v` present), dot:
+    /// Σ_j query[b, j] · keys[s·batch + b, j] / √width. Keys at or past `valid_lens[b]` (u32)
+    /// score -10⁶, d2l's `masked_softmax`. Writes `scores` (batch, steps).
+    AttentionScores {
+        at: AttentionShape,
+        query: BufId,
+        keys: BufId,
+        w_v: Option<BufId>,
+        valid_lens: BufId,
+        scores: BufId,
+    },
+    /// The softmax of each row of `scores` into `weights` (batch, steps), and the context
+    /// Σ_s weights[b, s] · values[s·batch + b, :] into `context` (batch, width).
+    AttentionContext { at: AttentionShape, scores: BufId, values: BufId, weights: BufId, context: BufId },
+    /// The gradient of the weights: dweights[b, s] = Σ_j dcontext[b, j] · values[s·batch + b, j].
+    AttentionWeightsBackward { at: AttentionShape, dcontext: BufId, values: BufId, dweights: BufId },
+    /// The rest of attention's backward, from the weights and their gradient: through the
+    /// softmax (ds = w ⊙ (dw − Σ_s w·dw)) and the scores into `dquery`, the keys and the values
+    /// (each added to), and for additive scores each query's share of d(w_v) into `dw_v_rows`
+    /// (batch, width; written, summed over the batch by a [`Kernel::ColumnSum`]). Dot scores
+    /// read their keys from `values` and add the keys' gradient into `dvalues`, so `keys`,
+    /// `w_v`, `dkeys` and `dw_v_rows` are absent.
+    AttentionBackward {
+        at: AttentionShape,
+        query: BufId,
+        values: BufId,
+        weights: BufId,
+        dweights: BufId,
+        dcontext: BufId,
+        dquery: BufId,
+        dvalues: BufId,
+        additive: Option<AdditiveGrads>,
+    },
     AdamUpdate {
         param: BufId,
         grad: BufId,
@@ -213,6 +248,50 @@ pub enum Kernel {
         decoupled: bool,
         scalars: BufId,
     },
+}
+
+/// How attention scores a query against a key (and how a model is built: `nn` re-exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionScoring {
+    /// Bahdanau's: w_vᵀ tanh(W_q q + W_k k), d2l's `AdditiveAttention`.
+    Additive,
+    /// Luong's scaled dot product qᵀk / √d, d2l's `DotProductAttention`.
+    Dot,
+}
+
+impl AttentionScoring {
+    pub const ALL: [AttentionScoring; 2] = [Self::Additive, Self::Dot];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Additive => "additive",
+            Self::Dot => "dot",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// The shapes of one attention step: `batch` queries of `width` values, each over `steps` keys
+/// and values stored time-major (row `s·batch + b`), as a recurrent encoder writes its outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionShape {
+    pub scoring: AttentionScoring,
+    pub batch: usize,
+    pub steps: usize,
+    pub width: usize,
+}
+
+/// What additive attention's backward reads and writes besides dot attention's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdditiveGrads {
+    pub keys: BufId,
+    pub w_v: BufId,
+    pub dkeys: BufId,
+    pub dw_v_rows: BufId,
 }
 
 /// The recurrent cell a fused kernel computes (and a model is built from: `nn` re-exports it).

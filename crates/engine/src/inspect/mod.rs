@@ -201,33 +201,44 @@ fn probed_forward(model: &LanguageModel, tokens: &[u32]) -> Result<(Tape, Var)> 
 /// A layer's signal as one (steps, hidden) matrix: rows cut from a fused layer's window, or
 /// the per-step values of a composed layer joined on the device (one read-back each way).
 enum Source {
-    /// `rows` rows of `tensor` from row `first`, columns `col..col + hidden` of `width`.
-    Rows {
-        tensor: Tensor,
-        first: usize,
-        width: usize,
-        col: usize,
-    },
+    /// Blocks of rows, in time order: each `count` rows of `tensor` from row `first`, columns
+    /// `col..col + hidden` of `width`. A fused layer's window is one block; a layer run one step
+    /// at a time (the attention decoder's) a block per step.
+    Rows(Vec<RowBlock>),
     Steps(Vec<Var>),
 }
 
+struct RowBlock {
+    tensor: Tensor,
+    first: usize,
+    count: usize,
+    width: usize,
+    col: usize,
+}
+
 /// The signals the probes show, in [`Inspection::signals`] order, without their values.
-fn sources(tape: &Tape, probes: &[Probe], steps: usize, hidden: usize) -> Vec<(usize, &'static str, Source)> {
+fn sources(tape: &Tape, probes: &[Probe], hidden: usize) -> Vec<(usize, &'static str, Source)> {
     let mut out: Vec<(usize, &'static str, Source)> = Vec::new();
     let mut composed: BTreeMap<(usize, usize), (&'static str, Vec<Var>)> = BTreeMap::new();
     for probe in probes {
         match probe {
-            Probe::Window { layer, states, gates, .. } => {
+            Probe::Window { layer, steps: count, states, gates } => {
                 let states = tape.value(*states).clone();
-                out.push((*layer, "h", Source::Rows { tensor: states.clone(), first: 1, width: hidden, col: 0 }));
-                if states.shape()[0] == 2 * (steps + 1) {
-                    out.push((*layer, "c", Source::Rows { tensor: states, first: steps + 2, width: hidden, col: 0 }));
+                let mut block = |name: &'static str, tensor: &Tensor, first: usize, width: usize, col: usize| {
+                    let block = RowBlock { tensor: tensor.clone(), first, count: *count, width, col };
+                    match out.iter_mut().find(|(l, n, _)| l == layer && *n == name) {
+                        Some((_, _, Source::Rows(blocks))) => blocks.push(block),
+                        _ => out.push((*layer, name, Source::Rows(vec![block]))),
+                    }
+                };
+                block("h", &states, 1, hidden, 0);
+                if states.shape()[0] == 2 * (count + 1) {
+                    block("c", &states, count + 2, hidden, 0);
                 }
                 if let Some((tensor, names)) = gates {
                     let width = names.len() * hidden;
                     for (g, name) in names.iter().enumerate() {
-                        let source = Source::Rows { tensor: tensor.clone(), first: 0, width, col: g * hidden };
-                        out.push((*layer, *name, source));
+                        block(name, tensor, 0, width, g * hidden);
                     }
                 }
             }
@@ -247,12 +258,17 @@ fn sources(tape: &Tape, probes: &[Probe], steps: usize, hidden: usize) -> Vec<(u
 /// Reads a source as (steps, hidden) row-major values.
 async fn read_source(tape: &mut Tape, source: Source, steps: usize, hidden: usize) -> Result<Vec<f32>> {
     match source {
-        Source::Rows { tensor, first, width, col } => {
-            let all = tensor.to_vec().await?;
+        Source::Rows(blocks) => {
             let mut values = Vec::with_capacity(steps * hidden);
-            for t in 0..steps {
-                let start = (first + t) * width + col;
-                values.extend_from_slice(all.get(start..start + hidden).ok_or_else(|| probe_mismatch(all.len()))?);
+            for RowBlock { tensor, first, count, width, col } in blocks {
+                let all = tensor.to_vec().await?;
+                for t in 0..count {
+                    let start = (first + t) * width + col;
+                    values.extend_from_slice(all.get(start..start + hidden).ok_or_else(|| probe_mismatch(all.len()))?);
+                }
+            }
+            if values.len() != steps * hidden {
+                return Err(probe_mismatch(values.len()));
             }
             Ok(values)
         }
@@ -290,7 +306,7 @@ pub async fn inspect(model: &LanguageModel, tokens: &[u32], top_k: usize) -> Res
 /// Every signal `probes` show, (steps, hidden) each, per layer: h, c, then the gates.
 async fn read_signals(tape: &mut Tape, probes: &[Probe], steps: usize, hidden: usize) -> Result<Vec<Signal>> {
     let mut signals = Vec::new();
-    for (layer, name, source) in sources(tape, probes, steps, hidden) {
+    for (layer, name, source) in sources(tape, probes, hidden) {
         let values = read_source(tape, source, steps, hidden).await?;
         signals.push(Signal { layer, name: name.to_string(), values });
     }

@@ -28,11 +28,25 @@ pub struct TranslationInspection {
     pub decoder: Vec<Signal>,
     /// Per target position: the most likely next tokens (at least the asked-for top k).
     pub next: Vec<Vec<Candidate>>,
+    /// With attention, per target position the weights over the source's valid tokens (each
+    /// row sums to 1); empty for the plain decoder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attention: Vec<Vec<f32>>,
 }
 
-/// Runs encoder and decoder on a probing tape in evaluation mode; returns the tape, the logits
-/// and how many probes the encoder pushed.
-fn probed(model: &Seq2Seq, source: &[u32], target_in: &[u32]) -> Result<(Tape, Var, usize)> {
+/// What [`probed`] ran.
+struct Probed {
+    tape: Tape,
+    logits: Var,
+    /// How many probes the encoder pushed.
+    split: usize,
+    /// The decoder's attention weights per target position (batch 1: one row each).
+    attention: Vec<Tensor>,
+}
+
+/// Runs encoder and decoder on a probing tape in evaluation mode, over `source` whose first
+/// `valid` ids are the sentence (the rest padding, which attention does not read).
+fn probed(model: &Seq2Seq, source: &[u32], valid: usize, target_in: &[u32]) -> Result<Probed> {
     let vocabularies = (model.config().src_vocab_size, model.config().tgt_vocab_size);
     for (ids, vocab, what) in [(source, vocabularies.0, "source"), (target_in, vocabularies.1, "target")] {
         check_len(ids.len(), what)?;
@@ -43,12 +57,12 @@ fn probed(model: &Seq2Seq, source: &[u32], target_in: &[u32]) -> Result<(Tape, V
     tape.set_training(false);
     tape.enable_probes();
     let src = Tensor::from_u32(&backend, &[source.len(), 1], source)?;
-    let state = model.encode(&mut tape, &src)?;
-    let encoder_probes = tape.probes().len();
-    let context = model.context(&mut tape, state)?;
+    let valid = Tensor::from_u32(&backend, &[1], &[valid.clamp(1, source.len()) as u32])?;
+    let (state, memory) = model.encode(&mut tape, &src, &valid)?;
+    let split = tape.probes().len();
     let dec_in = Tensor::from_u32(&backend, &[target_in.len(), 1], target_in)?;
-    let (logits, _) = model.decode(&mut tape, &dec_in, state, context)?;
-    Ok((tape, logits, encoder_probes))
+    let decoded = model.decode(&mut tape, &dec_in, state, &memory)?;
+    Ok(Probed { tape, logits: decoded.logits, split, attention: decoded.attention })
 }
 
 /// The encoder's and decoder's signals over `source` and `target_in`, and the decoder's most
@@ -56,10 +70,11 @@ fn probed(model: &Seq2Seq, source: &[u32], target_in: &[u32]) -> Result<(Tape, V
 pub async fn inspect_translation(
     model: &Seq2Seq,
     source: &[u32],
+    source_valid: usize,
     target_in: &[u32],
     top_k: usize,
 ) -> Result<TranslationInspection> {
-    let (mut tape, logits, split) = probed(model, source, target_in)?;
+    let Probed { mut tape, logits, split, attention } = probed(model, source, source_valid, target_in)?;
     let (layers, hidden) = (model.config().num_layers, model.config().hidden_size);
     let probes = tape.probes().to_vec();
     let encoder = read_signals(&mut tape, &probes[..split], source.len(), hidden).await?;
@@ -68,6 +83,12 @@ pub async fn inspect_translation(
     let keep = top_k.max(super::CANDIDATES).min(vocab);
     let values = tape.value(logits).to_vec().await?;
     let next = values.chunks_exact(vocab).map(|row| candidates(row, keep)).collect();
+    let mut weights = Vec::with_capacity(attention.len());
+    for row in &attention {
+        let mut w = row.to_vec().await?;
+        w.truncate(source_valid.clamp(1, source.len()));
+        weights.push(w);
+    }
     Ok(TranslationInspection {
         source: source.to_vec(),
         target_in: target_in.to_vec(),
@@ -76,6 +97,7 @@ pub async fn inspect_translation(
         encoder,
         decoder,
         next,
+        attention: weights,
     })
 }
 
@@ -84,6 +106,7 @@ pub async fn inspect_translation(
 pub async fn translation_connectivity(
     model: &Seq2Seq,
     source: &[u32],
+    source_valid: usize,
     target_in: &[u32],
     position: usize,
     label: u32,
@@ -97,7 +120,7 @@ pub async fn translation_connectivity(
     if label as usize >= model.config().tgt_vocab_size {
         return Err(EngineError::InvalidArgument(format!("label {label} is outside the target vocabulary")));
     }
-    let (mut tape, logits, split) = probed(model, source, &target_in[..=position])?;
+    let Probed { mut tape, logits, split, .. } = probed(model, source, source_valid, &target_in[..=position])?;
     let row = tape.slice(logits, 0, position, 1)?;
     let label = Tensor::from_u32(tape.backend(), &[1], &[label])?;
     let loss = tape.softmax_cross_entropy(row, &label)?;

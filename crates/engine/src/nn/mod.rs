@@ -7,10 +7,11 @@ pub mod recurrent;
 pub mod scratch;
 pub mod seq2seq;
 
+pub use crate::backend::AttentionScoring;
 pub use config::{parse_model_name, CellKind, ModelConfig};
 pub use recurrent::RecurrentModel;
 pub use scratch::ScratchModel;
-pub use seq2seq::{Seq2Seq, Seq2SeqConfig};
+pub use seq2seq::{Decoded, Memory, Seq2Seq, Seq2SeqConfig};
 
 use crate::backend::Backend;
 use crate::error::{EngineError, Result};

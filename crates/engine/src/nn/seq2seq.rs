@@ -9,12 +9,22 @@
 //! decoder's state starts as the encoder's final state. Weights of the GRUs and the dense layer
 //! are Xavier-uniform (d2l's `xavier_init_weights`); biases keep PyTorch's defaults; embeddings
 //! are N(0, 1).
+//!
+//! With attention it is d2l 11.4's `Seq2SeqAttentionDecoder`: at every step the decoder's
+//! top-layer state from the step before queries the encoder's last-layer outputs (masked to the
+//! source's valid length), and the context — their weighted sum — is concatenated *before* the
+//! embedding (d2l's order here, the reverse of the plain decoder's). Additive scores add
+//! `decoder.attention.W_k.weight`, `decoder.attention.W_q.weight` (H, H) and
+//! `decoder.attention.w_v.weight` (1, H), Xavier-uniform, without biases; dot scores
+//! (d2l's `DotProductAttention`, qᵀk / √H) add nothing. d2l drops out attention weights in
+//! training; this decoder does not (its dropout acts between stacked layers only).
 
 use super::config::CellKind;
 use super::recurrent::{layer_vars, push_layer_params, run_stack, LayerInput, StackShape};
-use crate::backend::{Backend, Kernel};
+use crate::backend::{AttentionScoring, Backend, Kernel};
 use crate::error::{EngineError, Result};
 use crate::init::{Init, InitRng};
+use crate::ops::Scores;
 use crate::param::Param;
 use crate::tape::{Tape, Var};
 use crate::tensor::{DType, Tensor};
@@ -31,6 +41,10 @@ pub struct Seq2SeqConfig {
     pub num_layers: usize,
     /// Dropout between stacked layers, in training mode.
     pub dropout: f32,
+    /// d2l 11.4's attention decoder (`Seq2SeqAttentionDecoder`) with additive or dot-product
+    /// scores; none: d2l 10.7's decoder, whose context is the encoder's final state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionScoring>,
 }
 
 impl Seq2SeqConfig {
@@ -46,7 +60,15 @@ impl Seq2SeqConfig {
             Some(total)
         };
         let dense = self.tgt_vocab_size.checked_mul(h)?.checked_add(self.tgt_vocab_size)?;
-        side(self.src_vocab_size, e)?.checked_add(side(self.tgt_vocab_size, e.checked_add(h)?)?)?.checked_add(dense)
+        // Additive attention's W_k and W_q (H × H) and w_v (1 × H).
+        let attention = match self.attention {
+            Some(AttentionScoring::Additive) => h.checked_mul(h)?.checked_mul(2)?.checked_add(h)?,
+            Some(AttentionScoring::Dot) | None => 0,
+        };
+        side(self.src_vocab_size, e)?
+            .checked_add(side(self.tgt_vocab_size, e.checked_add(h)?)?)?
+            .checked_add(dense)?
+            .checked_add(attention)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -136,6 +158,12 @@ impl Seq2Seq {
             Init::Uniform { low: -bound, high: bound },
             &mut rng,
         )?);
+        if config.attention == Some(AttentionScoring::Additive) {
+            for (name, rows) in [("W_k", hidden), ("W_q", hidden), ("w_v", 1)] {
+                let name = format!("decoder.attention.{name}.weight");
+                params.push(Param::new(backend, name, &[rows, hidden], Init::XavierUniform, &mut rng)?);
+            }
+        }
         Ok(Self { config: config.clone(), params, fused: std::cell::Cell::new(true) })
     }
 
@@ -158,7 +186,7 @@ impl Seq2Seq {
     }
 
     /// The parameters: encoder embedding, encoder layers, decoder embedding, decoder layers,
-    /// dense weight and bias.
+    /// dense weight and bias, and for additive attention W_k, W_q and w_v.
     pub fn params(&self) -> &[Param] {
         &self.params
     }
@@ -168,9 +196,16 @@ impl Seq2Seq {
         StackShape { cell: CellKind::Gru, steps, batch, hidden: c.hidden_size, dropout: c.dropout }
     }
 
-    /// Runs the encoder over `src` ids (steps, batch) from a zero state; returns its final
-    /// state (layers, batch, hidden).
-    pub fn encode(&self, tape: &mut Tape, src: &Tensor) -> Result<Var> {
+    /// The index of the decoder's first parameter (its embedding).
+    fn decoder_start(&self) -> usize {
+        1 + 4 * self.config.num_layers
+    }
+
+    /// Runs the encoder over `src` ids (steps, batch) from a zero state. Returns its final
+    /// state (layers, batch, hidden) and what the decoder reads from it: the context, or for
+    /// attention the last layer's outputs and the sources' valid lengths `src_valid` (u32,
+    /// batch; keys past them are masked).
+    pub fn encode(&self, tape: &mut Tape, src: &Tensor, src_valid: &Tensor) -> Result<(Var, Memory<Var>)> {
         let (steps, batch) = dims(src, "seq2seq encoder")?;
         let layers = self.config.num_layers;
         let table = tape.param(&self.params[0]);
@@ -178,7 +213,7 @@ impl Seq2Seq {
         let embedded = tape.gather(table, &src.reshape(&[steps * batch])?)?;
         let zeros = Tensor::zeros(tape.backend(), &[layers, batch, self.config.hidden_size])?;
         let zeros = tape.constant(zeros);
-        let (_, state) = run_stack(
+        let (outputs, state) = run_stack(
             tape,
             &layer_vars(&vars, layers),
             LayerInput::Dense(embedded),
@@ -186,40 +221,90 @@ impl Seq2Seq {
             self.stack_shape(steps, batch),
             self.fused.get(),
         )?;
-        Ok(state[0])
+        let state = state[0];
+        let memory = match self.config.attention {
+            None => Memory::Context(self.last_layer(tape, state)?),
+            Some(scoring) => {
+                if src_valid.dtype() != DType::U32 || src_valid.len() != batch {
+                    return Err(EngineError::ShapeMismatch {
+                        op: "seq2seq encoder",
+                        detail: format!("valid lengths must be {batch} u32 values, got {:?}", src_valid.shape()),
+                    });
+                }
+                let keys = match scoring {
+                    AttentionScoring::Additive => {
+                        let w_k = tape.param(&self.params[self.decoder_start() + 3 + 4 * layers]);
+                        Some(tape.matmul_t(outputs, w_k, false, true)?)
+                    }
+                    AttentionScoring::Dot => None,
+                };
+                Memory::Attention { values: outputs, keys, valid_lens: src_valid.clone() }
+            }
+        };
+        Ok((state, memory))
     }
 
-    /// The context of a state (layers, batch, hidden): its last layer, (batch, hidden).
-    pub fn context(&self, tape: &mut Tape, state: Var) -> Result<Var> {
+    /// The last layer of a state (layers, batch, hidden), (batch, hidden): the plain decoder's
+    /// context, and the attention decoder's query.
+    fn last_layer(&self, tape: &mut Tape, state: Var) -> Result<Var> {
         let (layers, batch) = (self.config.num_layers, tape.shape(state)[1]);
         let last = tape.slice(state, 0, layers - 1, 1)?;
         tape.reshape(last, &[batch, self.config.hidden_size])
     }
 
-    /// Runs the decoder over `tgt_in` ids (steps, batch) from `state` with `context`
-    /// (batch, hidden) fed at every step. Returns logits (steps·batch, V_tgt), time-major, and
-    /// the decoder's new state.
-    pub fn decode(&self, tape: &mut Tape, tgt_in: &Tensor, state: Var, context: Var) -> Result<(Var, Var)> {
+    /// Runs the decoder over `tgt_in` ids (steps, batch) from `state`, reading `memory` at
+    /// every step. Returns logits (steps·batch, V_tgt), time-major, the decoder's new state
+    /// and, with attention, the weights of every step (batch, source steps).
+    pub fn decode(&self, tape: &mut Tape, tgt_in: &Tensor, state: Var, memory: &Memory<Var>) -> Result<Decoded> {
         let (steps, batch) = dims(tgt_in, "seq2seq decoder")?;
         let layers = self.config.num_layers;
-        let start = 1 + 4 * layers;
+        let start = self.decoder_start();
         let table = tape.param(&self.params[start]);
         let vars: Vec<Var> = self.params[start + 1..start + 1 + 4 * layers].iter().map(|p| tape.param(p)).collect();
+        let vars = layer_vars(&vars, layers);
         let (dense_w, dense_b) =
             (tape.param(&self.params[start + 1 + 4 * layers]), tape.param(&self.params[start + 2 + 4 * layers]));
         let embedded = tape.gather(table, &tgt_in.reshape(&[steps * batch])?)?;
-        let repeated = tape.concat(&vec![context; steps], 0)?;
-        let input = tape.concat(&[embedded, repeated], 1)?;
-        let (top, new_state) = run_stack(
-            tape,
-            &layer_vars(&vars, layers),
-            LayerInput::Dense(input),
-            &[state],
-            self.stack_shape(steps, batch),
-            self.fused.get(),
-        )?;
+        let (top, state, attention) = match memory {
+            Memory::Context(context) => {
+                let repeated = tape.concat(&vec![*context; steps], 0)?;
+                let input = tape.concat(&[embedded, repeated], 1)?;
+                let shape = self.stack_shape(steps, batch);
+                let (top, state) = run_stack(tape, &vars, LayerInput::Dense(input), &[state], shape, self.fused.get())?;
+                (top, state[0], Vec::new())
+            }
+            Memory::Attention { values, keys, valid_lens } => {
+                let scores = match keys {
+                    Some(keys) => {
+                        let w_v = tape.param(&self.params[start + 5 + 4 * layers]);
+                        Some((*keys, tape.param(&self.params[start + 4 + 4 * layers]), w_v))
+                    }
+                    None => None,
+                };
+                let (mut state, mut tops, mut weights) = (state, Vec::with_capacity(steps), Vec::with_capacity(steps));
+                for t in 0..steps {
+                    let top = self.last_layer(tape, state)?;
+                    let (query, scores) = match scores {
+                        Some((keys, w_q, w_v)) => {
+                            (tape.matmul_t(top, w_q, false, true)?, Scores::Additive { keys, w_v })
+                        }
+                        None => (top, Scores::Dot),
+                    };
+                    let (context, w) = tape.attention(query, *values, scores, valid_lens)?;
+                    let embedding = tape.slice(embedded, 0, t * batch, batch)?;
+                    let input = tape.concat(&[context, embedding], 1)?;
+                    let shape = self.stack_shape(1, batch);
+                    let (out, new_state) =
+                        run_stack(tape, &vars, LayerInput::Dense(input), &[state], shape, self.fused.get())?;
+                    tops.push(out);
+                    weights.push(w);
+                    state = new_state[0];
+                }
+                (tape.concat(&tops, 0)?, state, weights)
+            }
+        };
         let logits = tape.matmul_t(top, dense_w, false, true)?;
-        Ok((tape.add_bias(logits, dense_b)?, new_state[0]))
+        Ok(Decoded { logits: tape.add_bias(logits, dense_b)?, state, attention })
     }
 
     /// Scheduled sampling: the decoder runs one step at a time; step 0 reads `step_inputs[0]`
@@ -231,6 +316,7 @@ impl Seq2Seq {
         &self,
         tape: &mut Tape,
         src: &Tensor,
+        src_valid: &Tensor,
         step_inputs: &[Tensor],
         step_coins: &[Tensor],
     ) -> Result<Var> {
@@ -241,8 +327,7 @@ impl Seq2Seq {
             });
         }
         let batch = dims(&step_inputs[0], "seq2seq scheduled sampling")?.1;
-        let mut state = self.encode(tape, src)?;
-        let context = self.context(tape, state)?;
+        let (mut state, memory) = self.encode(tape, src, src_valid)?;
         let mut outputs: Vec<Var> = Vec::with_capacity(step_inputs.len());
         for (t, truth) in step_inputs.iter().enumerate() {
             let ids = match outputs.last() {
@@ -261,18 +346,91 @@ impl Seq2Seq {
                     picked
                 }
             };
-            let (logits, new_state) = self.decode(tape, &ids, state, context)?;
-            outputs.push(logits);
-            state = new_state;
+            let decoded = self.decode(tape, &ids, state, &memory)?;
+            outputs.push(decoded.logits);
+            state = decoded.state;
         }
         tape.concat(&outputs, 0)
     }
 
     /// Teacher forcing: logits for every target position given the true previous tokens
     /// (`tgt_in` is `<bos>` followed by the target without its last token).
-    pub fn forward(&self, tape: &mut Tape, src: &Tensor, tgt_in: &Tensor) -> Result<Var> {
-        let state = self.encode(tape, src)?;
-        let context = self.context(tape, state)?;
-        Ok(self.decode(tape, tgt_in, state, context)?.0)
+    pub fn forward(&self, tape: &mut Tape, src: &Tensor, src_valid: &Tensor, tgt_in: &Tensor) -> Result<Var> {
+        let (state, memory) = self.encode(tape, src, src_valid)?;
+        Ok(self.decode(tape, tgt_in, state, &memory)?.logits)
+    }
+}
+
+/// What one decoder run computed.
+pub struct Decoded {
+    /// (steps·batch, V_tgt), time-major.
+    pub logits: Var,
+    /// The decoder's state after the last step, (layers, batch, hidden).
+    pub state: Var,
+    /// With attention, each step's weights over the source, (batch, source steps).
+    pub attention: Vec<Tensor>,
+}
+
+/// What the decoder reads from the encoder at every step, besides its state: values on a tape
+/// (`Memory<Var>`), or cut from it (`Memory<Tensor>`) to decode one step per tape.
+#[derive(Clone)]
+pub enum Memory<T> {
+    /// The plain decoder's context: the encoder's last-layer final state, (batch, hidden).
+    Context(T),
+    /// The attention decoder's values — the encoder's last-layer outputs, (source steps·batch,
+    /// hidden), time-major — additive scores' projected keys W_k·values, and the sources' valid
+    /// lengths (u32, batch).
+    Attention { values: T, keys: Option<T>, valid_lens: Tensor },
+}
+
+impl Memory<Var> {
+    /// The memory as plain tensors, cut from the tape.
+    pub fn detach(&self, tape: &Tape) -> Memory<Tensor> {
+        match self {
+            Memory::Context(c) => Memory::Context(tape.detach(*c)),
+            Memory::Attention { values, keys, valid_lens } => Memory::Attention {
+                values: tape.detach(*values),
+                keys: keys.map(|k| tape.detach(k)),
+                valid_lens: valid_lens.clone(),
+            },
+        }
+    }
+}
+
+impl Memory<Tensor> {
+    /// The memory as constants of `tape`.
+    pub fn on(&self, tape: &mut Tape) -> Memory<Var> {
+        match self {
+            Memory::Context(c) => Memory::Context(tape.constant(c.clone())),
+            Memory::Attention { values, keys, valid_lens } => Memory::Attention {
+                values: tape.constant(values.clone()),
+                keys: keys.as_ref().map(|k| tape.constant(k.clone())),
+                valid_lens: valid_lens.clone(),
+            },
+        }
+    }
+
+    /// The memory of one sequence whose valid length is `valid`, repeated for `copies`
+    /// sequences (the hypotheses of a beam).
+    pub fn repeat(&self, copies: usize, valid: u32) -> Result<Memory<Tensor>> {
+        let one = |t: &Tensor| -> Result<Tensor> {
+            let backend = t.backend().clone();
+            let mut tape = Tape::new(&backend, 0);
+            let (rows, width) = (t.shape()[0], t.shape()[1]);
+            let x = tape.constant(t.clone());
+            // Rows (steps, width) side by side: (steps, copies·width) is (steps·copies, width)
+            // time-major, each step's row once per copy.
+            let wide = tape.concat(&vec![x; copies], 1)?;
+            let tall = tape.reshape(wide, &[rows * copies, width])?;
+            Ok(tape.detach(tall))
+        };
+        Ok(match self {
+            Memory::Context(c) => Memory::Context(one(c)?),
+            Memory::Attention { values, keys, valid_lens } => Memory::Attention {
+                values: one(values)?,
+                keys: keys.as_ref().map(one).transpose()?,
+                valid_lens: Tensor::from_u32(valid_lens.backend(), &[copies], &vec![valid; copies])?,
+            },
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! Ops: each family's forward rules (methods on [`Tape`]) and backward rules, side by side.
 //! The file names mirror `shaders/` (`ops/matmul.rs` ↔ `shaders/matmul.wgsl`).
 
+mod attention;
 mod elementwise;
 mod embedding;
 mod loss;
@@ -13,6 +14,8 @@ use crate::error::{EngineError, Result};
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::Tensor;
 
+pub(crate) use attention::AttentionNode;
+pub use attention::Scores;
 pub(crate) use recurrent::RecurrentNode;
 
 /// Records the gradient kernels of the node `out` (produced by `op`), given its gradient.
@@ -33,6 +36,7 @@ pub(crate) fn backward(tape: &mut Tape, out: Var, op: &Op, grad: &Tensor) -> Res
             loss::softmax_cross_entropy_backward(tape, *logits, dlogits, grad)
         }
         Op::Sum { x, scale, squares } => reduce::sum_backward(tape, *x, *scale, *squares, grad),
+        Op::Attention(node) => attention::backward(tape, node, grad),
         Op::Recurrent(node) => {
             let states = tape.value(out).clone();
             recurrent::backward(tape, node, grad, &states)

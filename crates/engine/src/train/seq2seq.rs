@@ -48,6 +48,8 @@ struct PairInputs {
     /// The parameters these inputs were made for.
     model: Vec<Tensor>,
     src: Tensor,
+    /// The sources' valid lengths (u32, batch): attention masks the padding after them.
+    src_valid: Tensor,
     dec_in: Tensor,
     labels: Tensor,
     weights: Tensor,
@@ -66,6 +68,7 @@ impl PairInputs {
         Ok(Self {
             model: param_values(model.params()),
             src: ids(&[steps, b])?,
+            src_valid: ids(&[b])?,
             dec_in: ids(&[steps, b])?,
             labels: ids(&[steps * b])?,
             weights: Tensor::uninit(backend, &[steps * b], DType::F32)?,
@@ -83,6 +86,7 @@ impl PairInputs {
     fn write(&self, batch: &PairBatch, bos: u32) -> Result<Vec<u32>> {
         let (b, steps) = (batch.batch_size, batch.num_steps);
         self.src.write_u32(&time_major(&batch.src, b, steps))?;
+        self.src_valid.write_u32(&batch.src_valid.iter().map(|&v| v.clamp(1, steps) as u32).collect::<Vec<_>>())?;
         let dec_in: Vec<u32> = (0..b)
             .flat_map(|row| std::iter::once(bos).chain(batch.tgt[row * steps..(row + 1) * steps - 1].iter().copied()))
             .collect();
@@ -235,13 +239,13 @@ impl Seq2SeqTrainer {
         if scheduled {
             write_coins(&mut self.coins, self.sampling_probability, inputs, &dec_in, batch)?;
         }
-        let PairInputs { src, dec_in, labels, weights, step_inputs, step_coins, plans, .. } = inputs;
+        let PairInputs { src, src_valid, dec_in, labels, weights, step_inputs, step_coins, plans, .. } = inputs;
         let num_steps = batch.num_steps as f32;
         let forward = |tape: &mut Tape| {
             let logits = if scheduled {
-                model.forward_scheduled(tape, src, step_inputs, step_coins)?
+                model.forward_scheduled(tape, src, src_valid, step_inputs, step_coins)?
             } else {
-                model.forward(tape, src, dec_in)?
+                model.forward(tape, src, src_valid, dec_in)?
             };
             // d2l's gradient: of Σ_sequences mean_over_steps(masked CE) = Σ valid CE / num_steps.
             let loss = tape.masked_softmax_cross_entropy(logits, labels, Some(weights), num_steps)?;

@@ -3,7 +3,7 @@
 //! the grid. Each family here is one file of the `rnnplay-shaders` crate (`shaders/` at the top
 //! of the repository).
 
-use super::super::kernel::{CellStep, Kernel, MatmulVariant};
+use super::super::kernel::{AttentionShape, CellStep, Kernel, MatmulVariant};
 use super::super::BufId;
 use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
@@ -21,6 +21,7 @@ pub(crate) enum Family {
     Optimizer,
     Sampling,
     Recurrent,
+    Attention,
     /// Compiled only on devices opened with `Features::SUBGROUP`.
     ReduceSubgroup,
 }
@@ -38,6 +39,7 @@ impl Family {
             Family::Optimizer => rnnplay_shaders::OPTIMIZER,
             Family::Sampling => rnnplay_shaders::SAMPLING,
             Family::Recurrent => rnnplay_shaders::RECURRENT,
+            Family::Attention => rnnplay_shaders::ATTENTION,
             Family::ReduceSubgroup => rnnplay_shaders::REDUCE_SUBGROUP,
         }
     }
@@ -54,6 +56,7 @@ impl Family {
             Family::Optimizer => "optimizer",
             Family::Sampling => "sampling",
             Family::Recurrent => "recurrent",
+            Family::Attention => "attention",
             Family::ReduceSubgroup => "reduce_subgroup",
         }
     }
@@ -294,6 +297,43 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             vec![(1, x), (2, out)],
             grid_1d(rows * cols, 256)?,
         ),
+        Kernel::AttentionScores { at, query, keys, w_v, valid_lens, scores } => {
+            let (entry, mut bindings) = match w_v {
+                Some(w_v) => ("scores_additive", vec![(1, query), (2, keys), (3, w_v)]),
+                None => ("scores_dot", vec![(1, query), (4, keys)]),
+            };
+            bindings.extend([(5, valid_lens), (10, scores)]);
+            spec(Attention, entry, attention_params(&at)?, bindings, grid_1d(at.batch * at.steps, 64)?)
+        }
+        Kernel::AttentionContext { at, scores, values, weights, context } => spec(
+            Attention,
+            "context",
+            attention_params(&at)?,
+            vec![(4, values), (6, scores), (10, weights), (11, context)],
+            grid_1d(at.batch * at.width, 64)?,
+        ),
+        Kernel::AttentionWeightsBackward { at, dcontext, values, dweights } => spec(
+            Attention,
+            "weights_backward",
+            attention_params(&at)?,
+            vec![(4, values), (8, dcontext), (10, dweights)],
+            grid_1d(at.batch * at.steps, 64)?,
+        ),
+        Kernel::AttentionBackward { at, query, values, weights, dweights, dcontext, dquery, dvalues, additive } => {
+            let mut bindings =
+                vec![(1, query), (7, weights), (8, dcontext), (9, dweights), (10, dquery), (11, dvalues)];
+            let entry = match additive {
+                Some(a) => {
+                    bindings.extend([(2, a.keys), (3, a.w_v), (12, a.dkeys), (13, a.dw_v_rows)]);
+                    "backward_additive"
+                }
+                None => {
+                    bindings.push((4, values));
+                    "backward_dot"
+                }
+            };
+            spec(Attention, entry, attention_params(&at)?, bindings, grid_1d(at.batch * at.width, 64)?)
+        }
         Kernel::PickTokens { logits, truth, coins, out, rows, classes } => spec(
             Sampling,
             "pick_tokens",
@@ -348,6 +388,11 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             grid_1d(len, 256)?,
         ),
     })
+}
+
+/// The `Params` of shaders/attention.wgsl.
+fn attention_params(at: &AttentionShape) -> Result<Vec<u32>> {
+    Ok(vec![to_u32(at.batch, "batch")?, to_u32(at.steps, "steps")?, to_u32(at.width, "width")?, 0])
 }
 
 /// The `Params` of shaders/recurrent.wgsl.

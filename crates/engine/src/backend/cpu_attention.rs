@@ -1,0 +1,138 @@
+//! The CPU reference of the attention kernels (shaders/attention.wgsl computes the same, one
+//! thread per (query, key) or (query, column)). Keys and values are time-major: row
+//! `s·batch + b` is key s of query b. Callers checked every buffer's length.
+
+use super::kernel::{AttentionScoring, AttentionShape};
+
+/// The score of a key past a query's valid length: d2l's `masked_softmax` value, whose
+/// exponential is exactly 0 in f32 beside any unmasked score.
+pub(crate) const MASKED_SCORE: f32 = -1e6;
+
+/// Row `s·batch + b` of a time-major (steps·batch, width) buffer.
+fn row<'a>(data: &'a [f32], at: &AttentionShape, s: usize, b: usize) -> &'a [f32] {
+    let start = (s * at.batch + b) * at.width;
+    &data[start..start + at.width]
+}
+
+/// `scores` (batch, steps): additive w_vᵀ tanh(q + k), or dot qᵀk / √width; masked keys
+/// score [`MASKED_SCORE`].
+pub(crate) fn scores(
+    at: &AttentionShape,
+    query: &[f32],
+    keys: &[f32],
+    w_v: &[f32],
+    valid_lens: &[f32],
+    scores: &mut [f32],
+) {
+    let scale = 1.0 / (at.width as f32).sqrt();
+    for b in 0..at.batch {
+        let q = &query[b * at.width..(b + 1) * at.width];
+        let valid = valid_lens[b].to_bits() as usize;
+        for s in 0..at.steps {
+            let k = row(keys, at, s, b);
+            scores[b * at.steps + s] = if s >= valid {
+                MASKED_SCORE
+            } else {
+                match at.scoring {
+                    AttentionScoring::Additive => (0..at.width).map(|j| w_v[j] * (q[j] + k[j]).tanh()).sum(),
+                    AttentionScoring::Dot => q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale,
+                }
+            };
+        }
+    }
+}
+
+/// Row b's softmax of `scores`, into `out`.
+fn softmax(scores: &[f32], out: &mut [f32]) {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0;
+    for (o, &x) in out.iter_mut().zip(scores) {
+        *o = (x - max).exp();
+        total += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= total;
+    }
+}
+
+/// `weights` = the softmax of each row of `scores`; `context`[b] = Σ_s weights[b, s] · values
+/// row (s, b).
+pub(crate) fn context(at: &AttentionShape, scores: &[f32], values: &[f32], weights: &mut [f32], context: &mut [f32]) {
+    for b in 0..at.batch {
+        let w = &mut weights[b * at.steps..(b + 1) * at.steps];
+        softmax(&scores[b * at.steps..(b + 1) * at.steps], w);
+        let out = &mut context[b * at.width..(b + 1) * at.width];
+        out.fill(0.0);
+        for (s, &ws) in w.iter().enumerate() {
+            for (o, &v) in out.iter_mut().zip(row(values, at, s, b)) {
+                *o += ws * v;
+            }
+        }
+    }
+}
+
+/// dweights[b, s] = Σ_j dcontext[b, j] · values row (s, b)[j].
+pub(crate) fn weights_backward(at: &AttentionShape, dcontext: &[f32], values: &[f32], dweights: &mut [f32]) {
+    for b in 0..at.batch {
+        let dc = &dcontext[b * at.width..(b + 1) * at.width];
+        for s in 0..at.steps {
+            dweights[b * at.steps + s] = dc.iter().zip(row(values, at, s, b)).map(|(a, v)| a * v).sum();
+        }
+    }
+}
+
+/// What [`backward`] reads.
+pub(crate) struct BackwardInputs<'a> {
+    pub query: &'a [f32],
+    pub values: &'a [f32],
+    pub weights: &'a [f32],
+    pub dweights: &'a [f32],
+    pub dcontext: &'a [f32],
+    /// Additive scoring's keys and w_v.
+    pub additive: Option<(&'a [f32], &'a [f32])>,
+}
+
+/// What [`backward`] writes: dquery and dvalues are added to; additive scoring's dkeys is
+/// added to and dw_v_rows (batch, width) written.
+pub(crate) struct BackwardOutputs<'a> {
+    pub dquery: &'a mut [f32],
+    pub dvalues: &'a mut [f32],
+    pub additive: Option<(&'a mut [f32], &'a mut [f32])>,
+}
+
+/// Through the softmax and the scores, as the shader's thread (b, j) does.
+pub(crate) fn backward(at: &AttentionShape, x: &BackwardInputs, out: BackwardOutputs) {
+    let BackwardOutputs { dquery, dvalues, mut additive } = out;
+    let scale = 1.0 / (at.width as f32).sqrt();
+    for b in 0..at.batch {
+        let w = &x.weights[b * at.steps..(b + 1) * at.steps];
+        let dw = &x.dweights[b * at.steps..(b + 1) * at.steps];
+        let sigma: f32 = w.iter().zip(dw).map(|(a, d)| a * d).sum();
+        for j in 0..at.width {
+            let (q, dc) = (x.query[b * at.width + j], x.dcontext[b * at.width + j]);
+            let (mut dq, mut dwv) = (0.0, 0.0);
+            for s in 0..at.steps {
+                let ds = w[s] * (dw[s] - sigma);
+                let at_row = (s * at.batch + b) * at.width + j;
+                dvalues[at_row] += w[s] * dc;
+                match (x.additive, additive.as_mut()) {
+                    (Some((keys, w_v)), Some((dkeys, _))) => {
+                        let f = (q + keys[at_row]).tanh();
+                        let g = ds * w_v[j] * (1.0 - f * f);
+                        dkeys[at_row] += g;
+                        dq += g;
+                        dwv += ds * f;
+                    }
+                    _ => {
+                        dvalues[at_row] += ds * q * scale;
+                        dq += ds * x.values[at_row] * scale;
+                    }
+                }
+            }
+            dquery[b * at.width + j] += dq;
+            if let Some((_, dw_v_rows)) = additive.as_mut() {
+                dw_v_rows[b * at.width + j] = dwv;
+            }
+        }
+    }
+}
