@@ -25,7 +25,10 @@ fn reports(session: &mut Session) -> Vec<EpochReport> {
     while !session.finished() {
         reports.extend(pollster::block_on(session.step()).unwrap());
     }
-    reports.into_iter().map(|r| EpochReport { accuracy: None, accuracy_by_position: Vec::new(), ..r }).collect()
+    reports
+        .into_iter()
+        .map(|r| EpochReport { accuracy: None, accuracy_by_position: Vec::new(), exact_by_length: Vec::new(), ..r })
+        .collect()
 }
 
 fn weights(session: &Session) -> Vec<Vec<f32>> {

@@ -54,6 +54,7 @@ const shots = path.resolve(process.argv[3] || path.join(root, 'target', 'e2e-scr
 fs.mkdirSync(shots, { recursive: true });
 const { baseArgs, serve, launch } = require('./harness.cjs');
 const reliability = require('./reliability.cjs');
+const { attention } = require('./attention.cjs');
 
 let port = 0;
 // Every lesson (crates/run/src/lessons/catalogue.rs), in order: `rnnplay lessons --json` prints one a line.
@@ -744,12 +745,13 @@ async function benchPage(name, args) {
     // E2E_ONLY=name,name runs only those scenarios (while working on one).
     const want = (n) => !process.env.E2E_ONLY || process.env.E2E_ONLY.split(',').includes(n);
     // What the scenarios in other files need from this one.
-    const shared = { inBrowser, port: () => port, dist };
+    const shared = { inBrowser, port: () => port, dist, shots };
     const scenarios = [
       ['webgpu', () => scenario('webgpu', [...baseArgs, '--enable-unsafe-webgpu'], 'gpu')],
       ['cpu-fallback', () => scenario('cpu-fallback', [...baseArgs, '--disable-gpu'], 'cpu')],
       ['seq2seq-webgpu', () => seq2seq('seq2seq-webgpu', [...baseArgs, '--enable-unsafe-webgpu'])],
       ['pasted-pairs', () => pastedPairs('pasted-pairs', [...baseArgs, '--disable-gpu'])],
+      ['attention-webgpu', () => attention('attention-webgpu', [...baseArgs, '--enable-unsafe-webgpu'], shared)],
       ['load-checkpoint', () => loadCheckpoint('load-checkpoint', [...baseArgs, '--disable-gpu'])],
       ['settings-messages', () => settingsMessages('settings-messages', [...baseArgs, '--disable-gpu'])],
       ['lesson', () => lessonPage('lesson', [...baseArgs, '--disable-gpu'])],

@@ -42,6 +42,10 @@ pub struct EpochPoint {
     /// epoch; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accuracy_by_position: Vec<f32>,
+    /// A toy task's held-out exact match by source length, (length, share) (after the last
+    /// epoch; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exact_by_length: Vec<(usize, f32)>,
 }
 
 /// Where the run stands, counting finished minibatches only.
@@ -335,6 +339,7 @@ mod tests {
             valid: Some(4.0),
             accuracy: None,
             accuracy_by_position: Vec::new(),
+            exact_by_length: Vec::new(),
         };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);

@@ -260,14 +260,14 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
             Ok(Some(report)) => {
                 let epoch = report.epoch;
                 let (valid, accuracy) = (report.valid_perplexity, report.accuracy);
-                let accuracy_by_position = report.accuracy_by_position.clone();
                 let point = EpochPoint {
                     epoch,
                     value: report.value,
                     grad_norm: report.grad_norm,
                     valid,
                     accuracy,
-                    accuracy_by_position,
+                    accuracy_by_position: report.accuracy_by_position.clone(),
+                    exact_by_length: report.exact_by_length.clone(),
                 };
                 ui.curve.update(|c| c.push(point));
                 let cx = view_context(&run.session, ui);

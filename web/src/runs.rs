@@ -93,6 +93,7 @@ impl RunRecord {
             diverged: self.diverged,
             accuracy: self.curve.last().and_then(|p| p.accuracy),
             accuracy_by_position: self.curve.last().map(|p| p.accuracy_by_position.clone()).unwrap_or_default(),
+            exact_by_length: self.curve.last().map(|p| p.exact_by_length.clone()).unwrap_or_default(),
             reach: match self.reach.last_epoch == self.epochs_done() {
                 true => self.reach.last.clone(),
                 false => Vec::new(),
@@ -194,6 +195,14 @@ fn checked(record: RunRecord) -> Result<RunRecord, String> {
     if !record.curve.iter().all(|p| positions(p) && p.accuracy_by_position.iter().all(share)) {
         return Err(bad("its accuracy by output position is not a list of shares between 0 and 1, one per position"));
     }
+    // Source lengths, each once, in order, that fit the padded length.
+    let lengths = |p: &EpochPoint| {
+        p.exact_by_length.windows(2).all(|w| w[0].0 < w[1].0)
+            && p.exact_by_length.iter().all(|(l, s)| (1..record.spec.num_steps).contains(l) && share(s))
+    };
+    if !record.curve.iter().all(lengths) {
+        return Err(bad("its exact match by source length is not a list of [length, share] pairs, lengths rising and shorter than num_steps, shares between 0 and 1"));
+    }
     Ok(record)
 }
 
@@ -264,6 +273,12 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
                 .and_then(|t| t.as_array())
                 .map(|t| t.iter().map(|v| v.as_f64().map_or(f32::NAN, |v| v as f32)).collect())
                 .unwrap_or_default(),
+            exact_by_length: match row.get("exact_by_length") {
+                None => Vec::new(),
+                Some(pairs) => serde_json::from_value(pairs.clone()).map_err(|_| {
+                    bad(format!("line {}: exact_by_length is not a list of [length, share] pairs", index + 2))
+                })?,
+            },
         });
         record.tokens_per_s = number("tokens_per_s").unwrap_or(record.tokens_per_s);
         record.wall_s = number("seconds").unwrap_or(record.wall_s);
@@ -303,6 +318,7 @@ mod tests {
             valid: None,
             accuracy: None,
             accuracy_by_position: Vec::new(),
+            exact_by_length: Vec::new(),
         };
         record.curve = vec![point(1)];
         record.reach = Reach { first: vec![1.0, 0.5], first_epoch: 1, last: vec![1.0, 0.5], last_epoch: 1 };
@@ -334,6 +350,7 @@ mod tests {
                 valid: None,
                 accuracy: None,
                 accuracy_by_position: Vec::new(),
+                exact_by_length: Vec::new(),
             })
             .collect();
         record.saved_epoch = Some(3);
@@ -363,7 +380,8 @@ mod tests {
                 grad_norm: 0.7,
                 valid: Some(17.5),
                 accuracy: None,
-                accuracy_by_position: Vec::new()
+                accuracy_by_position: Vec::new(),
+                exact_by_length: Vec::new()
             }
         );
         assert_eq!((record.reach.first.clone(), record.reach.last.clone()), (vec![0.1, 0.2], vec![0.3, 0.4]));
@@ -401,6 +419,21 @@ mod tests {
         assert!(import(&line("[1.5]"), "f.jsonl", 1).unwrap_err().contains("accuracy by output position"));
         let too_many = format!("[{}]", ["1"; 8].join(","));
         assert!(import(&line(&too_many), "f.jsonl", 1).unwrap_err().contains("one per position"));
+        // Exact match by source length: [length, share] pairs, lengths rising and inside
+        // num_steps (8 for this preset).
+        let by_length =
+            |pairs: &str| format!("{toy}\n{{\"epoch\":1,\"per_token_ce\":0.5,\"exact_by_length\":{pairs}}}");
+        let record = import(&by_length("[[3,1.0],[5,0.5]]"), "f.jsonl", 1).unwrap();
+        assert_eq!(record.outcome().unwrap().exact_by_length, [(3, 1.0), (5, 0.5)]);
+        for (pairs, says) in [
+            ("\"all\"", "[length, share] pairs"),
+            ("[[3,1.0],[3,0.5]]", "lengths rising"),
+            ("[[9,1.0]]", "shorter than num_steps"),
+            ("[[3,2.0]]", "shares between 0 and 1"),
+        ] {
+            let err = import(&by_length(pairs), "f.jsonl", 1).unwrap_err();
+            assert!(err.contains(says), "{pairs}: {err}");
+        }
     }
 
     #[test]

@@ -159,6 +159,8 @@ fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds
             "scheduled_sampling": report.scheduled_sampling,
             // A toy task's held-out accuracy at each output position, after the last epoch.
             "accuracy_by_position": report.accuracy_by_position,
+            // And its exact match by source length: [length, share] pairs.
+            "exact_by_length": report.exact_by_length,
         }),
         // reach[k]: the gradient of a window's last prediction at the state k steps earlier.
         false => serde_json::json!({

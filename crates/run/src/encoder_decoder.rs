@@ -45,6 +45,13 @@ pub struct HeldOutScore {
     pub by_length: Vec<(usize, f32, usize)>,
 }
 
+impl HeldOutScore {
+    /// (source length, share translated exactly), shortest first.
+    pub fn exact_by_length(&self) -> Vec<(usize, f32)> {
+        self.by_length.iter().map(|&(length, share, _)| (length, share)).collect()
+    }
+}
+
 /// An encoder–decoder's run.
 pub struct Seq2SeqRun {
     pub model: Seq2Seq,
@@ -214,6 +221,7 @@ impl TaskTraining for Seq2SeqRun {
                 batches,
                 valid_perplexity: None,
                 accuracy: score.as_ref().map(|s| s.exact),
+                exact_by_length: score.as_ref().map(|s| s.exact_by_length()).unwrap_or_default(),
                 accuracy_by_position: score.map(|s| s.by_position).unwrap_or_default(),
                 d2l_loss: Some(metrics.d2l_loss),
                 scheduled_sampling: Some(epoch.sampling),

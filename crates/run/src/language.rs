@@ -234,6 +234,7 @@ impl TaskTraining for LanguageRun {
                 batches,
                 valid_perplexity,
                 accuracy_by_position: Vec::new(),
+                exact_by_length: Vec::new(),
                 d2l_loss: None,
                 scheduled_sampling: None,
             }))

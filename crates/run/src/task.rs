@@ -56,6 +56,9 @@ pub struct EpochReport {
     /// A toy task's held-out accuracy at each output position, free-running (after the run's
     /// last epoch; `HeldOutScore::by_position`); empty otherwise.
     pub accuracy_by_position: Vec<f32>,
+    /// A toy task's held-out exact match by source length, (length, share), shortest first
+    /// (after the run's last epoch; `HeldOutScore::by_length`); empty otherwise.
+    pub exact_by_length: Vec<(usize, f32)>,
     /// Encoder–decoders: d2l's printed loss (per-token CE / num_steps).
     pub d2l_loss: Option<f32>,
     /// Encoder–decoders: the scheduled-sampling probability it trained with.

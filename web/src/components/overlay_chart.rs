@@ -2,7 +2,7 @@
 //! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, the
 //! validation perplexity or the held-out accuracy, per epoch; or after each run's last epoch,
 //! the gradient's reach against the steps back, or a toy task's accuracy at each output
-//! position. How many series it drew and their names are
+//! position or exact match by source length. How many series it drew and their names are
 //! in the element's `data-series` and `data-names` attributes (the browser test reads them).
 
 use crate::runs::{RunRecord, COLOURS};
@@ -27,6 +27,9 @@ pub enum Metric {
     /// A toy task's free-running held-out accuracy after the run's last epoch, against the
     /// output position.
     PositionAccuracy,
+    /// A toy task's held-out exact match after the run's last epoch, against the source's
+    /// length: where a fixed-size context runs out.
+    ExactByLength,
 }
 
 impl Metric {
@@ -36,7 +39,7 @@ impl Metric {
             Self::GradNorm => Some(point.grad_norm),
             Self::Valid => point.valid,
             Self::Accuracy => point.accuracy,
-            Self::Reach | Self::PositionAccuracy => None,
+            Self::Reach | Self::PositionAccuracy | Self::ExactByLength => None,
         }
         .filter(|v| v.is_finite())
     }
@@ -49,13 +52,16 @@ impl Metric {
             Self::Accuracy => "held-out accuracy",
             Self::Reach => "share of the gradient left (log)",
             Self::PositionAccuracy => "held-out accuracy",
+            Self::ExactByLength => "held-out exact match",
         }
     }
 
     /// What a lesson's comparison shows first: what its claim reads.
     pub fn for_lesson(lesson: Option<&Lesson>) -> Self {
         let stats: Vec<Stat> = lesson.map(|l| l.claim.runs().map(|q| q.stat).collect()).unwrap_or_default();
-        if stats.iter().any(|s| matches!(s, Stat::PositionAccuracy(_))) {
+        if stats.iter().any(|s| matches!(s, Stat::ExactFromLength(_))) {
+            Self::ExactByLength
+        } else if stats.iter().any(|s| matches!(s, Stat::PositionAccuracy(_))) {
             Self::PositionAccuracy
         } else if stats.contains(&Stat::Accuracy) {
             Self::Accuracy
@@ -74,6 +80,7 @@ impl Metric {
             Self::Accuracy => "accuracy",
             Self::Reach => "reach",
             Self::PositionAccuracy => "position-accuracy",
+            Self::ExactByLength => "exact-by-length",
         }
     }
 }
@@ -90,6 +97,7 @@ fn series(runs: &[RunRecord], metric: Metric) -> Vec<Line> {
             let points = match metric {
                 Metric::Reach => reach_points(&run.reach.last),
                 Metric::PositionAccuracy => position_points(run),
+                Metric::ExactByLength => length_points(run),
                 _ => run.curve.iter().filter_map(|p| metric.of(p).map(|v| (p.epoch as f32, v))).collect(),
             };
             (run.name.clone(), RGBColor(r, g, b), points)
@@ -108,6 +116,12 @@ fn reach_points(reach: &[f32]) -> Vec<(f32, f32)> {
 fn position_points(run: &RunRecord) -> Vec<(f32, f32)> {
     let by_position = run.curve.last().map(|p| p.accuracy_by_position.as_slice()).unwrap_or_default();
     by_position.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(at, &v)| ((at + 1) as f32, v)).collect()
+}
+
+/// (source length, exact match of the held-out sources that long) after the run's last epoch.
+fn length_points(run: &RunRecord) -> Vec<(f32, f32)> {
+    let by_length = run.curve.last().map(|p| p.exact_by_length.as_slice()).unwrap_or_default();
+    by_length.iter().filter(|(_, v)| v.is_finite()).map(|&(length, v)| (length as f32, v)).collect()
 }
 
 #[component]
@@ -134,6 +148,7 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
             "accuracy" => Metric::Accuracy,
             "reach" => Metric::Reach,
             "position-accuracy" => Metric::PositionAccuracy,
+            "exact-by-length" => Metric::ExactByLength,
             _ => Metric::Value,
         })
     };
@@ -145,7 +160,8 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
                         {[(Metric::Value, "training perplexity / cross-entropy"), (Metric::GradNorm, "gradient norm"),
                           (Metric::Valid, "validation perplexity"), (Metric::Accuracy, "held-out accuracy"),
                           (Metric::Reach, "gradient's reach (after the last epoch)"),
-                          (Metric::PositionAccuracy, "accuracy by output position (after the last epoch)")]
+                          (Metric::PositionAccuracy, "accuracy by output position (after the last epoch)"),
+                          (Metric::ExactByLength, "exact match by source length (after the last epoch)")]
                             .into_iter()
                             .map(|(m, text)| view! { <option value=m.key() selected=move || metric.get() == m>{text}</option> })
                             .collect_view()}
@@ -155,6 +171,7 @@ pub fn OverlayChart(runs: Signal<Vec<RunRecord>>, metric: RwSignal<Metric>) -> i
             <canvas node_ref=canvas width="640" height="300" aria-label="runs compared" style="display: block"></canvas>
             <figcaption>{move || match metric.get() {
                 Metric::PositionAccuracy => "The runs ticked in the table, one colour each: after each run's last epoch, the share of held-out strings whose letter at each output position its decoder got right, feeding itself its own guesses. A curve that falls toward the end is mistakes piling up.",
+                Metric::ExactByLength => "The runs ticked in the table, one colour each: after each run's last epoch, the share of held-out sources of each length it translated exactly. A plain encoder–decoder squeezes the whole source into one state, so its curve falls as sources grow; attention reads every source position and holds up.",
                 Metric::Reach => "The runs ticked in the table, one colour each: after each run's last epoch, the share of its last prediction's gradient left k steps back (log scale; 1e-2 is a hundredth). A curve that falls steeply is a gradient that vanishes before it reaches what the prediction needs.",
                 _ => "The runs ticked in the table, one colour each, epoch by epoch: where two runs differ in one setting, the gap between their curves is what that setting does.",
             }}</figcaption>
@@ -177,6 +194,7 @@ fn draw(
             }
             Metric::Reach => "tick language-model runs to compare how far back their gradients reach here",
             Metric::PositionAccuracy => "tick finished runs of a toy task to compare their accuracy at each output position here",
+            Metric::ExactByLength => "tick finished runs of a toy task to compare their exact match by source length here",
             _ => "tick runs in the table to compare them here",
         };
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;
@@ -191,7 +209,7 @@ fn draw(
     let span = (top - bottom).max(top.abs() * 0.05).max(1e-3);
     let floor = if metric == Metric::Reach { f32::NEG_INFINITY } else { 0.0 };
     // Accuracy by position: room below the curves for the legend, which would hide a dip.
-    let below = if metric == Metric::PositionAccuracy { 0.6 } else { 0.05 };
+    let below = if matches!(metric, Metric::PositionAccuracy | Metric::ExactByLength) { 0.6 } else { 0.05 };
     let (bottom, top) = ((bottom - span * below).max(floor), top + span * 0.05);
     let whole = |x: &f32| if (x - x.round()).abs() < 1e-3 { format!("{}", x.round() as i64) } else { String::new() };
     let mut chart = ChartBuilder::on(root)
@@ -206,6 +224,7 @@ fn draw(
     match metric {
         Metric::Reach => mesh.x_desc("k: steps back from the last prediction").y_label_formatter(&power),
         Metric::PositionAccuracy => mesh.x_desc("output position (letter)"),
+        Metric::ExactByLength => mesh.x_desc("source length (tokens)"),
         _ => mesh.x_desc("epoch"),
     };
     mesh.draw()?;
@@ -222,7 +241,7 @@ fn draw(
     chart
         .configure_series_labels()
         // The reach and position curves start at the top left and fall toward the right.
-        .position(if matches!(metric, Metric::Reach | Metric::PositionAccuracy) {
+        .position(if matches!(metric, Metric::Reach | Metric::PositionAccuracy | Metric::ExactByLength) {
             SeriesLabelPosition::LowerLeft
         } else {
             SeriesLabelPosition::UpperRight

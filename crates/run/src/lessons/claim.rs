@@ -20,6 +20,9 @@ pub struct RunOutcome {
     /// A toy task's held-out accuracy at each output position after its last epoch
     /// (`EpochReport::accuracy_by_position`).
     pub accuracy_by_position: Vec<f32>,
+    /// A toy task's held-out exact match by source length after its last epoch
+    /// (`EpochReport::exact_by_length`).
+    pub exact_by_length: Vec<(usize, f32)>,
     /// A language model's gradient reach after its last epoch (`EpochReport::reach`).
     pub reach: Vec<f32>,
     /// What its training value is: "perplexity" (language models) or "cross-entropy"
@@ -35,6 +38,7 @@ impl Default for RunOutcome {
             diverged: false,
             accuracy: None,
             accuracy_by_position: Vec::new(),
+            exact_by_length: Vec::new(),
             reach: Vec::new(),
             value_name: "perplexity",
         }
@@ -52,6 +56,7 @@ impl RunOutcome {
             diverged,
             accuracy: reports.last().and_then(|r| r.accuracy),
             accuracy_by_position: reports.last().map(|r| r.accuracy_by_position.clone()).unwrap_or_default(),
+            exact_by_length: reports.last().map(|r| r.exact_by_length.clone()).unwrap_or_default(),
             reach: reports.last().map(|r| r.reach.clone()).unwrap_or_default(),
         }
     }
@@ -88,6 +93,9 @@ pub enum Stat {
     /// after the last epoch: the share of held-out targets at least n long whose n-th token
     /// the greedy translation got right.
     PositionAccuracy(usize),
+    /// A toy task's held-out exact match of the sources of length n and longer after the last
+    /// epoch, weighting each length alike (the mean of `EpochReport::exact_by_length` from n).
+    ExactFromLength(usize),
     /// How much of the last prediction's gradient is left k steps back after the last epoch:
     /// the batch mean of ‖∂ℓ_T/∂h_{T−k}‖ over the batch mean of ‖∂ℓ_T/∂h_T‖, from the
     /// gradient's reach (`EpochReport::reach`, `rnnplay_engine::inspect::reach_shares`).
@@ -105,6 +113,7 @@ impl Stat {
             Stat::BestValid => "best validation perplexity".into(),
             Stat::Accuracy => "held-out accuracy".into(),
             Stat::PositionAccuracy(n) => format!("accuracy at output position {n}"),
+            Stat::ExactFromLength(n) => format!("exact match of sources {n} or more long"),
             Stat::GradientBack(k) => format!("gradient {k} steps back ÷ at the last step"),
         }
     }
@@ -123,6 +132,11 @@ impl Stat {
             Stat::BestValid => best(&outcome.valid),
             Stat::Accuracy => outcome.accuracy,
             Stat::PositionAccuracy(n) => outcome.accuracy_by_position.get(n.checked_sub(1)?).copied(),
+            Stat::ExactFromLength(n) => {
+                let shares: Vec<f32> =
+                    outcome.exact_by_length.iter().filter(|(l, _)| *l >= n).map(|(_, s)| *s).collect();
+                (!shares.is_empty()).then(|| shares.iter().sum::<f32>() / shares.len() as f32)
+            }
             Stat::GradientBack(k) => reach_shares(&outcome.reach).get(k).copied(),
         }
     }
