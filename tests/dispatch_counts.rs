@@ -13,9 +13,15 @@ use std::rc::Rc;
 /// (preset, dispatches per training step). A language model's step ends with one copy per
 /// state tensor into the trainer's carried state (so every step reads and writes the same
 /// buffers, which plan replay needs). The gradient's reach is measured between epochs, not in
-/// the step.
-const EXPECTED: [(&str, u64); 4] =
-    [("d2l-rnn-scratch", 765), ("d2l-gru", 195), ("d2l-lstm", 200), ("d2l-seq2seq", 362)];
+/// the step. The attention decoder runs one step at a time (its input at step t reads the state
+/// of step t − 1), so each of its 9 steps and 2 layers pays its own projections, copies and cell.
+const EXPECTED: [(&str, u64); 5] = [
+    ("d2l-rnn-scratch", 765),
+    ("d2l-gru", 195),
+    ("d2l-lstm", 200),
+    ("d2l-seq2seq", 362),
+    ("d2l-seq2seq-attention", 886),
+];
 
 /// (dispatches, submits) of the second training step of `name` (the first creates pools and
 /// starts the epoch), built as `rnnplay train` builds it with small sizes.

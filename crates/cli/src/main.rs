@@ -105,7 +105,7 @@ enum BenchCommand {
     /// GEMM, dispatches and submits per step, host time per step, peak buffer memory.
     Presets {
         /// Presets to measure (repeat the flag); default d2l-rnn-scratch, d2l-gru, d2l-lstm,
-        /// d2l-seq2seq.
+        /// d2l-seq2seq, d2l-seq2seq-attention.
         #[arg(long = "preset")]
         presets: Vec<String>,
         #[command(flatten)]

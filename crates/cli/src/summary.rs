@@ -157,6 +157,7 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                     None => pollster::block_on(run.held_out_score())?,
                 };
                 summary["exact_match"] = serde_json::json!(score.exact);
+                summary["held_out_bleu"] = serde_json::json!(score.bleu);
                 summary["accuracy_by_position"] = serde_json::json!(score.by_position);
                 summary["exact_match_by_length"] = score
                     .by_length
@@ -164,9 +165,10 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                     .map(|&(length, share, count)| serde_json::json!({"length": length, "exact_match": share, "count": count}))
                     .collect();
                 lines.push(format!(
-                    "exact match on {} held-out examples: {:.1}%",
+                    "exact match on {} held-out examples: {:.1}%; their mean BLEU (k = 2) {:.3}",
                     run.held_out.len(),
-                    100.0 * score.exact
+                    100.0 * score.exact,
+                    score.bleu
                 ));
                 let positions: Vec<String> = score.by_position.iter().map(|a| format!("{:.0}", 100.0 * a)).collect();
                 lines.push(format!("free-running accuracy by output position (%): {}", positions.join(" ")));

@@ -619,8 +619,8 @@ fn every_lesson_command_runs() {
         "{text}"
     );
     assert!(text.contains("claim: the unclipped run's perplexity rises above 3×"), "{text}");
-    let unknown = rnnplay_offline(&["lessons", "attention"]);
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'attention'; the lessons are language-model,"));
+    let unknown = rnnplay_offline(&["lessons", "transformers"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'transformers'; the lessons are language-model,"));
 }
 
 #[test]

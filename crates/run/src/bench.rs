@@ -15,7 +15,8 @@ use rnnplay_engine::tensor::Tensor;
 use std::rc::Rc;
 
 /// The presets measured when none is named.
-pub const DEFAULT_PRESETS: [&str; 4] = ["d2l-rnn-scratch", "d2l-gru", "d2l-lstm", "d2l-seq2seq"];
+pub const DEFAULT_PRESETS: [&str; 5] =
+    ["d2l-rnn-scratch", "d2l-gru", "d2l-lstm", "d2l-seq2seq", "d2l-seq2seq-attention"];
 
 /// What the presets train on: The Time Machine's text and, for d2l-seq2seq, d2l's fra-eng.zip.
 pub struct BenchData<'a> {

@@ -43,6 +43,8 @@ pub struct HeldOutScore {
     /// For each source length (in tokens) of the held-out pairs: the share of them translated
     /// exactly, and how many there are — where a fixed-size context fails as sources grow.
     pub by_length: Vec<(usize, f32, usize)>,
+    /// The mean BLEU (k = 2, d2l's) of the translations against the references.
+    pub bleu: f32,
 }
 
 impl HeldOutScore {
@@ -60,7 +62,8 @@ pub struct Seq2SeqRun {
     /// Example (source, reference) pairs to show: d2l's four for fra-eng, held-out ones for toy
     /// tasks.
     pub examples: Vec<(String, String)>,
-    /// Toy tasks: held-out pairs for the exact-match rate.
+    /// Held-out pairs (toy tasks: generated apart from the training ones; fra-eng: the 128 after
+    /// them) for the exact-match rate and BLEU after the last epoch.
     pub held_out: Vec<Pair>,
     /// Their score after the run's last epoch, once it is measured.
     pub last_score: Option<HeldOutScore>,
@@ -75,7 +78,11 @@ impl RunSpec {
         let (pairs, held_out) = match (self.source(), data) {
             (DataSource::FraEng, RunData::FraEngZip(zip)) => {
                 let text = preprocess_nmt(&from_data(read_fra_eng(zip))?);
-                (tokenize_nmt(&text, Some(self.num_examples)), Vec::new())
+                let pairs = tokenize_nmt(&text, Some(self.num_examples));
+                // The pairs after the training ones, as d2l's MTFraEng holds out num_val.
+                let mut held_out = tokenize_nmt(&text, Some(self.num_examples + FRA_ENG_HELD_OUT));
+                held_out.drain(..pairs.len().min(held_out.len()));
+                (pairs, held_out)
             }
             (DataSource::Toy(task, lengths), _) => toy_pairs(task, lengths, self.num_examples, self.seed)?,
             (DataSource::Text(name), RunData::Text(text)) => {
@@ -103,6 +110,10 @@ impl RunSpec {
         })
     }
 }
+
+/// fra-eng pairs held out after the training pairs for the validation BLEU and exact match: d2l's
+/// `MTFraEng(num_val=128)`.
+pub const FRA_ENG_HELD_OUT: usize = 128;
 
 /// A note when most words of either side became `<unk>` for being rarer than `min_freq`.
 pub(super) fn unknown_words_note(data: &PairDataset, min_freq: usize) -> Option<String> {
@@ -133,9 +144,10 @@ pub(crate) fn toy_pairs(
 }
 
 impl Seq2SeqRun {
-    /// How well the model translates the held-out pairs (toy tasks), greedily and free-running.
+    /// How well the model translates the held-out pairs (toy tasks, fra-eng), greedily and
+    /// free-running.
     pub async fn held_out_score(&self) -> Result<HeldOutScore> {
-        let mut exact = 0;
+        let (mut exact, mut bleu) = (0, 0.0);
         // Per output position: (tokens right, references that long).
         let mut positions: Vec<(usize, usize)> = Vec::new();
         // Per source length: (exactly right, all).
@@ -145,6 +157,8 @@ impl Seq2SeqRun {
             let output = translate(&self.model, &self.data.tgt_vocab, &source.ids, self.data.num_steps).await?;
             let reference: Vec<u32> = tgt.iter().map(|t| self.data.tgt_vocab.index(t)).collect();
             exact += usize::from(output == reference);
+            let words = |ids: &[u32]| ids.iter().map(|&i| self.data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
+            bleu += rnnplay_data::translation::bleu(&words(&output), &tgt.join(" "), 2);
             let at_length = lengths.entry(src.len()).or_default();
             (at_length.0, at_length.1) = (at_length.0 + usize::from(output == reference), at_length.1 + 1);
 
@@ -160,6 +174,7 @@ impl Seq2SeqRun {
             exact: exact as f32 / self.held_out.len().max(1) as f32,
             by_position: positions.iter().map(|&(right, all)| right as f32 / all as f32).collect(),
             by_length: lengths.into_iter().map(|(len, (right, all))| (len, right as f32 / all as f32, all)).collect(),
+            bleu: (bleu / self.held_out.len().max(1) as f64) as f32,
         })
     }
 

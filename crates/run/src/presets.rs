@@ -89,6 +89,8 @@ pub struct Seq2SeqPreset {
     pub num_examples: usize,
     /// Vocabulary `min_freq`.
     pub min_freq: usize,
+    /// The decoder's attention: `none`, `additive` or `dot`.
+    pub attention: &'static str,
     pub section: &'static str,
 }
 
@@ -109,7 +111,28 @@ pub const SEQ2SEQ_PRESETS: &[Seq2SeqPreset] = &[
         epochs: 300,
         num_examples: 600,
         min_freq: 2,
+        attention: "none",
         section: "10.7 sequence to sequence learning (English-French)",
+    },
+    // d2l 11.4's settings (MTFraEng's 512 training pairs, 9 steps; d2l also drops out the
+    // attention weights, which rnnplay does not).
+    Seq2SeqPreset {
+        name: "d2l-seq2seq-attention",
+        data: "fra-eng",
+        embed: 256,
+        hidden: 256,
+        layers: 2,
+        dropout: 0.2,
+        batch_size: 128,
+        num_steps: 9,
+        lr: 0.005,
+        optimizer: "adam",
+        clip: 1.0,
+        epochs: 30,
+        num_examples: 512,
+        min_freq: 2,
+        attention: "additive",
+        section: "11.4 the Bahdanau attention mechanism (English-French)",
     },
     // Many fresh examples generalise better than many passes over few: 10 epochs of 20 000
     // pairs reverse 96% of held-out strings exactly (docs/RESULTS.md).
@@ -128,6 +151,7 @@ pub const SEQ2SEQ_PRESETS: &[Seq2SeqPreset] = &[
         epochs: 10,
         num_examples: 20_000,
         min_freq: 1,
+        attention: "none",
         section: "toy task: reverse strings of 3-5 letters",
     },
 ];

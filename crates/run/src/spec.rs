@@ -203,6 +203,7 @@ impl RunSpec {
             num_steps: p.num_steps,
             sampling: "random".into(),
             epochs: p.epochs,
+            attention: p.attention.into(),
             ..Self::neutral(p.name)
         }
     }
