@@ -7,6 +7,7 @@
 //   keys, values, dkeys, dvalues                  (steps · batch, width)
 //   scores, weights, dweights                     (batch, steps)
 //   valid_lens                                    (batch) u32: keys at or past it are masked
+//                                                 (0 counts as 1)
 // Dot scoring's keys are the values (binding 2 is not used).
 //
 // Bindings: 0 params (uniform), 1 query, 2 keys, 3 w_v, 4 values, 5 valid_lens (u32),
@@ -55,53 +56,62 @@ fn at_row(s: u32, b: u32, j: u32) -> u32 {
     return (s * p.batch + b) * p.width + j;
 }
 
+/// A thread's cell of a (batch, cols) grid: (index, b, column); b = p.batch past the grid.
+fn cell(gid: vec3<u32>, nwg: vec3<u32>, cols: u32) -> vec3<u32> {
+    let index = thread(gid, nwg);
+    if (index >= p.batch * cols) {
+        return vec3<u32>(index, p.batch, 0u);
+    }
+    return vec3<u32>(index, index / cols, index % cols);
+}
+
+/// Writes d2l's mask for thread (b, s) of the scores when key s is at or past query b's valid
+/// length (0 counts as 1, so a row always has a key); returns whether the thread is done (that,
+/// or past the grid).
+fn masked_or_outside(c: vec3<u32>) -> bool {
+    if (c.y >= p.batch) {
+        return true;
+    }
+    if (c.z >= max(valid_lens[c.y], 1u)) {
+        out_a[c.x] = MASKED;
+        return true;
+    }
+    return false;
+}
+
 @compute @workgroup_size(64)
 fn scores_additive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = thread(gid, nwg);
-    if (index >= p.batch * p.steps) {
-        return;
-    }
-    let b = index / p.steps;
-    let s = index % p.steps;
-    if (s >= valid_lens[b]) {
-        out_a[index] = MASKED;
+    let c = cell(gid, nwg, p.steps);
+    if (masked_or_outside(c)) {
         return;
     }
     var total = 0.0;
     for (var j = 0u; j < p.width; j = j + 1u) {
-        total = total + w_v[j] * tanh(query[b * p.width + j] + keys[at_row(s, b, j)]);
+        total = total + w_v[j] * tanh(query[c.y * p.width + j] + keys[at_row(c.z, c.y, j)]);
     }
-    out_a[index] = total;
+    out_a[c.x] = total;
 }
 
 @compute @workgroup_size(64)
 fn scores_dot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = thread(gid, nwg);
-    if (index >= p.batch * p.steps) {
-        return;
-    }
-    let b = index / p.steps;
-    let s = index % p.steps;
-    if (s >= valid_lens[b]) {
-        out_a[index] = MASKED;
+    let c = cell(gid, nwg, p.steps);
+    if (masked_or_outside(c)) {
         return;
     }
     var total = 0.0;
     for (var j = 0u; j < p.width; j = j + 1u) {
-        total = total + query[b * p.width + j] * values[at_row(s, b, j)];
+        total = total + query[c.y * p.width + j] * values[at_row(c.z, c.y, j)];
     }
-    out_a[index] = total / sqrt(f32(p.width));
+    out_a[c.x] = total / sqrt(f32(p.width));
 }
 
 @compute @workgroup_size(64)
 fn context(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = thread(gid, nwg);
-    if (index >= p.batch * p.width) {
+    let c = cell(gid, nwg, p.width);
+    if (c.y >= p.batch) {
         return;
     }
-    let b = index / p.width;
-    let j = index % p.width;
-    let row = b * p.steps;
+    let row = c.y * p.steps;
     var top = scores[row];
     for (var s = 1u; s < p.steps; s = s + 1u) {
         top = max(top, scores[row + s]);
@@ -113,27 +123,25 @@ fn context(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     var sum = 0.0;
     for (var s = 0u; s < p.steps; s = s + 1u) {
         let w = exp(scores[row + s] - top) / total;
-        if (j == 0u) {
+        if (c.z == 0u) {
             out_a[row + s] = w;
         }
-        sum = sum + w * values[at_row(s, b, j)];
+        sum = sum + w * values[at_row(s, c.y, c.z)];
     }
-    out_b[index] = sum;
+    out_b[c.x] = sum;
 }
 
 @compute @workgroup_size(64)
 fn weights_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = thread(gid, nwg);
-    if (index >= p.batch * p.steps) {
+    let c = cell(gid, nwg, p.steps);
+    if (c.y >= p.batch) {
         return;
     }
-    let b = index / p.steps;
-    let s = index % p.steps;
     var total = 0.0;
     for (var j = 0u; j < p.width; j = j + 1u) {
-        total = total + dcontext[b * p.width + j] * values[at_row(s, b, j)];
+        total = total + dcontext[c.y * p.width + j] * values[at_row(c.z, c.y, j)];
     }
-    out_a[index] = total;
+    out_a[c.x] = total;
 }
 
 /// Σ_s w·dw of query b: the softmax backward's shared term.
@@ -147,51 +155,45 @@ fn weighted_dweights(b: u32) -> f32 {
 
 @compute @workgroup_size(64)
 fn backward_additive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = thread(gid, nwg);
-    if (index >= p.batch * p.width) {
+    let c = cell(gid, nwg, p.width);
+    if (c.y >= p.batch) {
         return;
     }
-    let b = index / p.width;
-    let j = index % p.width;
-    let sigma = weighted_dweights(b);
-    let q = query[index];
-    let dc = dcontext[index];
+    let sigma = weighted_dweights(c.y);
+    let q = query[c.x];
     var dq = 0.0;
     var dwv = 0.0;
     for (var s = 0u; s < p.steps; s = s + 1u) {
-        let w = weights[b * p.steps + s];
-        let ds = w * (dweights[b * p.steps + s] - sigma);
-        let r = at_row(s, b, j);
-        out_b[r] = out_b[r] + w * dc;
+        let w = weights[c.y * p.steps + s];
+        let ds = w * (dweights[c.y * p.steps + s] - sigma);
+        let r = at_row(s, c.y, c.z);
+        out_b[r] = out_b[r] + w * dcontext[c.x];
         let f = tanh(q + keys[r]);
-        let g = ds * w_v[j] * (1.0 - f * f);
+        let g = ds * w_v[c.z] * (1.0 - f * f);
         out_c[r] = out_c[r] + g;
         dq = dq + g;
         dwv = dwv + ds * f;
     }
-    out_a[index] = out_a[index] + dq;
-    out_d[index] = dwv;
+    out_a[c.x] = out_a[c.x] + dq;
+    out_d[c.x] = dwv;
 }
 
 @compute @workgroup_size(64)
 fn backward_dot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let index = thread(gid, nwg);
-    if (index >= p.batch * p.width) {
+    let c = cell(gid, nwg, p.width);
+    if (c.y >= p.batch) {
         return;
     }
-    let b = index / p.width;
-    let j = index % p.width;
-    let sigma = weighted_dweights(b);
-    let q = query[index];
-    let dc = dcontext[index];
+    let sigma = weighted_dweights(c.y);
+    let q = query[c.x];
     let scale = 1.0 / sqrt(f32(p.width));
     var dq = 0.0;
     for (var s = 0u; s < p.steps; s = s + 1u) {
-        let w = weights[b * p.steps + s];
-        let ds = w * (dweights[b * p.steps + s] - sigma);
-        let r = at_row(s, b, j);
+        let w = weights[c.y * p.steps + s];
+        let ds = w * (dweights[c.y * p.steps + s] - sigma);
+        let r = at_row(s, c.y, c.z);
         dq = dq + ds * values[r] * scale;
-        out_b[r] = out_b[r] + w * dc + ds * q * scale;
+        out_b[r] = out_b[r] + w * dcontext[c.x] + ds * q * scale;
     }
-    out_a[index] = out_a[index] + dq;
+    out_a[c.x] = out_a[c.x] + dq;
 }

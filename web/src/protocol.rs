@@ -38,12 +38,12 @@ pub struct EpochPoint {
     /// task after the last).
     #[serde(default)]
     pub accuracy: Option<f32>,
-    /// A toy task's held-out accuracy at each output position, free-running (after the last
+    /// An encoder–decoder's held-out accuracy at each output position, free-running (after the last
     /// epoch; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accuracy_by_position: Vec<f32>,
-    /// A toy task's held-out exact match by source length, (length, share) (after the last
-    /// epoch; empty otherwise).
+    /// An encoder–decoder's held-out exact match by source length, (length, share) (after the
+    /// last epoch; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exact_by_length: Vec<(usize, f32)>,
 }

@@ -58,6 +58,12 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
     for warning in checkpoint.warnings() {
         crate::terminal::warn(&format!("{}: {warning}", path.display()));
     }
+    if args.attention && checkpoint.config.attention.is_none() {
+        bail!(
+            "--attention: this model has no attention (its decoder reads the encoder's final state); train one \
+             with --attention additive or dot"
+        );
+    }
     let sentence = preprocess_nmt(args.sentence.trim());
     if sentence.trim().is_empty() {
         bail!("the sentence is empty; give some words to translate, e.g. \"go .\"");
@@ -105,12 +111,6 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
         None => None,
     };
     let score = reference.as_deref().map(|r| bleu(&prediction, r, 2));
-    if args.attention && checkpoint.config.attention.is_none() {
-        bail!(
-            "--attention: this model has no attention (its decoder reads the encoder's final state); train one \
-             with --attention additive or dot"
-        );
-    }
     let attention = match args.attention {
         true => pollster::block_on(AttentionMap::of(&model, (src_vocab, tgt_vocab), &source.ids, ids))?,
         false => None,

@@ -374,6 +374,14 @@ fn seq2seq_trains_on_fra_eng_saves_and_translate_loads_it() {
     assert_eq!(translations.len(), 4);
     assert_eq!(translations[0]["src"], "go .");
     assert!(translations.iter().all(|t| (0.0..=1.0).contains(&t["bleu"].as_f64().unwrap())));
+    // The 128 pairs after the training ones are held out and scored after the last epoch; the
+    // source lengths they are counted under fit the 10 steps (a longer sentence is cut).
+    let bleu = summary["held_out_bleu"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&bleu), "held-out BLEU {bleu}");
+    let lengths = summary["exact_match_by_length"].as_array().unwrap();
+    assert_eq!(lengths.iter().map(|l| l["count"].as_u64().unwrap()).sum::<u64>(), 128);
+    assert!(lengths.iter().all(|l| (1..10).contains(&l["length"].as_u64().unwrap())), "{lengths:?}");
+    assert!(summary["accuracy_by_position"].as_array().unwrap().len() < 10);
 
     let translate = |extra: &[&str]| {
         let mut args = vec!["translate", "--checkpoint", ckpt.to_str().unwrap(), "--backend", "cpu"];
@@ -620,7 +628,9 @@ fn every_lesson_command_runs() {
     );
     assert!(text.contains("claim: the unclipped run's perplexity rises above 3×"), "{text}");
     let unknown = rnnplay_offline(&["lessons", "transformers"]);
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'transformers'; the lessons are language-model,"));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no lesson 'transformers'; the lessons are language-model,")
+    );
 }
 
 #[test]

@@ -37,12 +37,13 @@ pub fn encode_source(vocab: &Vocab, sentence: &str, num_steps: usize) -> Encoded
     EncodedSource { ids, valid, unknown, truncated }
 }
 
-/// The valid length of a prepared source (`encode_source`): its ids before the padding, at
-/// least 1. Source and target vocabularies reserve the same tokens at the same ids
-/// (`Vocab::new` with `RESERVED`), so the target vocabulary names the source's `<pad>` too.
+/// The valid length of a prepared source (`encode_source`), at least 1: its ids that are not
+/// `<pad>`, as `truncate_pad` and the training batches count it. Source and target
+/// vocabularies reserve the same tokens at the same ids (`Vocab::new` with `RESERVED`), so the
+/// target vocabulary names the source's `<pad>` too.
 pub(crate) fn source_valid(vocab: &Vocab, src_ids: &[u32]) -> u32 {
     let pad = vocab.index(RESERVED[0]);
-    src_ids.iter().position(|&id| id == pad).unwrap_or(src_ids.len()).max(1) as u32
+    src_ids.iter().filter(|&&id| id != pad).count().max(1) as u32
 }
 
 /// The encoder's final state over `src_ids` (one sentence) and what the decoder reads from it,

@@ -111,8 +111,9 @@ impl RunSpec {
     }
 }
 
-/// fra-eng pairs held out after the training pairs for the validation BLEU and exact match: d2l's
-/// `MTFraEng(num_val=128)`.
+/// fra-eng pairs held out after the training pairs for the validation BLEU and exact match, as
+/// many as d2l's `MTFraEng(num_val=128)` holds out (its vocabularies also count their words;
+/// rnnplay's count only the training pairs').
 pub const FRA_ENG_HELD_OUT: usize = 128;
 
 /// A note when most words of either side became `<unk>` for being rarer than `min_freq`.
@@ -148,6 +149,8 @@ impl Seq2SeqRun {
     /// free-running.
     pub async fn held_out_score(&self) -> Result<HeldOutScore> {
         let (mut exact, mut bleu) = (0, 0.0);
+        // The most words the decoder writes before its <eos>.
+        let longest = self.data.num_steps.saturating_sub(1).max(1);
         // Per output position: (tokens right, references that long).
         let mut positions: Vec<(usize, usize)> = Vec::new();
         // Per source length: (exactly right, all).
@@ -159,9 +162,11 @@ impl Seq2SeqRun {
             exact += usize::from(output == reference);
             let words = |ids: &[u32]| ids.iter().map(|&i| self.data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
             bleu += rnnplay_data::translation::bleu(&words(&output), &tgt.join(" "), 2);
-            let at_length = lengths.entry(src.len()).or_default();
+            // Keyed by the length the encoder saw (a longer fra-eng sentence is cut to fit).
+            let at_length = lengths.entry(src.len().min(longest)).or_default();
             (at_length.0, at_length.1) = (at_length.0 + usize::from(output == reference), at_length.1 + 1);
 
+            let reference = &reference[..reference.len().min(longest)];
             if positions.len() < reference.len() {
                 positions.resize(reference.len(), (0, 0));
             }

@@ -50,14 +50,14 @@ pub struct EpochReport {
     /// The validation perplexity, when the spec holds part of the corpus out.
     pub valid_perplexity: Option<f32>,
     /// The share of held-out examples answered exactly: the recall task's records whose key
-    /// the model recalls after the marker (each epoch), a toy task's pairs translated exactly
+    /// the model recalls after the marker (each epoch), an encoder–decoder's held-out pairs (toy tasks, fra-eng) translated exactly
     /// (after the run's last epoch).
     pub accuracy: Option<f32>,
-    /// A toy task's held-out accuracy at each output position, free-running (after the run's
+    /// An encoder–decoder's held-out accuracy at each output position, free-running (after the run's
     /// last epoch; `HeldOutScore::by_position`); empty otherwise.
     pub accuracy_by_position: Vec<f32>,
-    /// A toy task's held-out exact match by source length, (length, share), shortest first
-    /// (after the run's last epoch; `HeldOutScore::by_length`); empty otherwise.
+    /// An encoder–decoder's held-out exact match by source length, (length, share), shortest
+    /// first (after the run's last epoch; `HeldOutScore::by_length`); empty otherwise.
     pub exact_by_length: Vec<(usize, f32)>,
     /// Encoder–decoders: d2l's printed loss (per-token CE / num_steps).
     pub d2l_loss: Option<f32>,

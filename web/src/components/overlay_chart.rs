@@ -1,7 +1,7 @@
 //! The comparison chart: the picked runs' curves overlaid, each in its own colour, with a
 //! legend — perplexity (or per-token cross-entropy), the pre-clip gradient norm, the
 //! validation perplexity or the held-out accuracy, per epoch; or after each run's last epoch,
-//! the gradient's reach against the steps back, or a toy task's accuracy at each output
+//! the gradient's reach against the steps back, or an encoder–decoder's held-out accuracy at each output
 //! position or exact match by source length. How many series it drew and their names are
 //! in the element's `data-series` and `data-names` attributes (the browser test reads them).
 
@@ -24,10 +24,10 @@ pub enum Metric {
     /// The gradient's reach after the run's last epoch: log₁₀ of the share of the last
     /// prediction's gradient left k steps back, against k.
     Reach,
-    /// A toy task's free-running held-out accuracy after the run's last epoch, against the
+    /// An encoder–decoder's free-running held-out accuracy after the run's last epoch, against the
     /// output position.
     PositionAccuracy,
-    /// A toy task's held-out exact match after the run's last epoch, against the source's
+    /// An encoder–decoder's held-out exact match after the run's last epoch, against the source's
     /// length: where a fixed-size context runs out.
     ExactByLength,
 }
@@ -190,11 +190,11 @@ fn draw(
         let note = match metric {
             Metric::Valid => "tick runs with a validation split (validation fraction > 0) to compare them here",
             Metric::Accuracy => {
-                "tick runs of the recall task (every epoch) or a toy task (after the last) to compare their held-out accuracy here"
+                "tick runs of the recall task (every epoch) or an encoder–decoder (after the last) to compare their held-out accuracy here"
             }
             Metric::Reach => "tick language-model runs to compare how far back their gradients reach here",
-            Metric::PositionAccuracy => "tick finished runs of a toy task to compare their accuracy at each output position here",
-            Metric::ExactByLength => "tick finished runs of a toy task to compare their exact match by source length here",
+            Metric::PositionAccuracy => "tick finished encoder–decoder runs to compare their accuracy at each output position here",
+            Metric::ExactByLength => "tick finished encoder–decoder runs to compare their exact match by source length here",
             _ => "tick runs in the table to compare them here",
         };
         root.draw(&Text::new(note, (20, h as i32 / 2), ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90))))?;

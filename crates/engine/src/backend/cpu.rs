@@ -321,6 +321,7 @@ fn cell_ranges(pool: &Pool, at: &super::CellStep) -> Vec<std::ops::Range<usize>>
 /// shape and no output is also an input.
 fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     use super::cpu_attention as attention;
+    kernel.check_attention_scoring()?;
     let mut slab = backend.storage.borrow_mut();
     let check = |at: &super::AttentionShape, slab: &Slab, needs: &[(BufId, usize)], outputs: &[BufId]| {
         let short = needs.iter().any(|(buf, need)| slab.get(*buf).len() < *need);
@@ -345,9 +346,6 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             let mut needs = vec![(query, rows), (keys, at.steps * rows), (valid_lens, at.batch), (scores, scored)];
             needs.extend(w_v.map(|w| (w, at.width)));
             check(&at, &slab, &needs, &[scores])?;
-            if (at.scoring == super::AttentionScoring::Additive) != w_v.is_some() {
-                return Err(EngineError::InvalidArgument("additive attention scores, and only they, read w_v".into()));
-            }
             let mut out = slab.take(scores);
             let w_v = w_v.map_or(&[][..], |w| slab.get(w));
             attention::scores(&at, slab.get(query), slab.get(keys), w_v, slab.get(valid_lens), &mut out);

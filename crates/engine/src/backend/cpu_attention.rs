@@ -27,7 +27,8 @@ pub(crate) fn scores(
     let scale = 1.0 / (at.width as f32).sqrt();
     for b in 0..at.batch {
         let q = &query[b * at.width..(b + 1) * at.width];
-        let valid = valid_lens[b].to_bits() as usize;
+        // A valid length of 0 counts as 1: a row always attends to something.
+        let valid = (valid_lens[b].to_bits() as usize).max(1);
         for s in 0..at.steps {
             let k = row(keys, at, s, b);
             scores[b * at.steps + s] = if s >= valid {

@@ -194,16 +194,11 @@ pub enum Kernel {
     /// decay, PyTorch's `SGD(weight_decay=λ)`). The learning rate is a one-element buffer written
     /// before the step, so a recorded step (plan replay) follows a schedule.
     SgdUpdate { param: BufId, grad: BufId, len: usize, lr: BufId, batch_size: f32, weight_decay: f32 },
-    /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
-    /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g — or,
-    /// `decoupled`, PyTorch's AdamW: p ·= 1 - lr · weight_decay first, and g as it is.
-    /// `scalars` holds [lr, 1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
-    /// before the step: the step count and the scheduled rate live on the device, so a recorded
-    /// step replays.
     /// Attention scores (d2l 11.4), one per (query, key): for query b (row b of `query`,
     /// (batch, width)) and key s (row `s·batch + b` of `keys`, time-major (steps·batch, width)),
     /// additive: Σ_j w_v[j] · tanh(query[b, j] + keys[s·batch + b, j]) (`w_v` present), dot:
-    /// Σ_j query[b, j] · keys[s·batch + b, j] / √width. Keys at or past `valid_lens[b]` (u32)
+    /// Σ_j query[b, j] · keys[s·batch + b, j] / √width. Keys at or past `valid_lens[b]` (u32; 0
+    /// counts as 1, so a row always has a key)
     /// score -10⁶, d2l's `masked_softmax`. Writes `scores` (batch, steps).
     AttentionScores {
         at: AttentionShape,
@@ -235,6 +230,12 @@ pub enum Kernel {
         dvalues: BufId,
         additive: Option<AdditiveGrads>,
     },
+    /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
+    /// p -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps), with weight decay added to g — or,
+    /// `decoupled`, PyTorch's AdamW: p ·= 1 - lr · weight_decay first, and g as it is.
+    /// `scalars` holds [lr, 1-β1^t, 1-β2^t] ([`adam_bias_corrections`]), written by the host
+    /// before the step: the step count and the scheduled rate live on the device, so a recorded
+    /// step replays.
     AdamUpdate {
         param: BufId,
         grad: BufId,
@@ -409,6 +410,24 @@ pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
 impl Kernel {
     /// Floating-point operations of a matmul (2·m·n·k); 0 for every other kernel. Benchmarks
     /// divide the matmul FLOPs of a training step by its time.
+    /// An attention kernel's error when it reads additive scoring's operands (`w_v`, keys) and
+    /// its shape says dot scoring, or the reverse; both backends refuse it.
+    pub(crate) fn check_attention_scoring(&self) -> crate::error::Result<()> {
+        let (scoring, additive) = match self {
+            Kernel::AttentionScores { at, w_v, .. } => (at.scoring, w_v.is_some()),
+            Kernel::AttentionBackward { at, additive, .. } => (at.scoring, additive.is_some()),
+            _ => return Ok(()),
+        };
+        if (scoring == AttentionScoring::Additive) != additive {
+            return Err(crate::error::EngineError::InvalidArgument(format!(
+                "{} attention's kernels {} read w_v and projected keys",
+                scoring.name(),
+                if additive { "do not" } else { "must" }
+            )));
+        }
+        Ok(())
+    }
+
     pub fn matmul_flops(&self) -> u64 {
         match self {
             Kernel::Matmul { m, n, k, .. } => 2 * (*m as u64) * (*n as u64) * (*k as u64),

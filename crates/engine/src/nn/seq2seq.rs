@@ -413,6 +413,14 @@ impl Memory<Tensor> {
     /// The memory of one sequence whose valid length is `valid`, repeated for `copies`
     /// sequences (the hypotheses of a beam).
     pub fn repeat(&self, copies: usize, valid: u32) -> Result<Memory<Tensor>> {
+        if let Memory::Attention { valid_lens, .. } = self {
+            if valid_lens.len() != 1 {
+                return Err(EngineError::InvalidArgument(format!(
+                    "only one sequence's memory repeats, not {}",
+                    valid_lens.len()
+                )));
+            }
+        }
         let one = |t: &Tensor| -> Result<Tensor> {
             let backend = t.backend().clone();
             let mut tape = Tape::new(&backend, 0);

@@ -220,7 +220,7 @@ You should see the per-token cross-entropy end below a quarter of its first epoc
         text: "Two encoder–decoders learn to reverse strings of 5 to 10 letters, with the same sizes and the same 5 000 examples. \
 The plain one (d2l 10.7) squeezes the whole source into the encoder's final state, one vector of 64 numbers that must hold every letter until the decoder needs it. \
 The other (d2l 11.4) has additive attention: at every step the decoder's state is a query, scored against the encoder's output at each source position, and the decoder reads the softmax-weighted sum of those outputs — it can look back at any letter. \
-You should see, in the comparison of exact match by source length, the plain decoder fall as the strings grow — it reverses only a fifth to a quarter of the strings of 8 letters or more exactly — while the attention decoder reverses 85–97% of them. \
+You should see, in the comparison of exact match by source length, the plain decoder fall as the strings grow — it reverses only 17–28% of the strings of 8 letters or more exactly — while the attention decoder reverses 86–97% of them. \
 Then look at each example's attention map: where does the decoder look while it writes the first letter, and the last? Nobody told it where to look",
         shared: &[
             ("preset", "toy-reverse"),

@@ -17,10 +17,10 @@ pub struct RunOutcome {
     /// The run stopped because its loss diverged (its recorded epochs are those before).
     pub diverged: bool,
     pub accuracy: Option<f32>,
-    /// A toy task's held-out accuracy at each output position after its last epoch
+    /// An encoder–decoder's held-out accuracy at each output position after its last epoch
     /// (`EpochReport::accuracy_by_position`).
     pub accuracy_by_position: Vec<f32>,
-    /// A toy task's held-out exact match by source length after its last epoch
+    /// An encoder–decoder's held-out exact match by source length after its last epoch
     /// (`EpochReport::exact_by_length`).
     pub exact_by_length: Vec<(usize, f32)>,
     /// A language model's gradient reach after its last epoch (`EpochReport::reach`).
@@ -87,13 +87,13 @@ pub enum Stat {
     /// The lowest validation perplexity of any epoch.
     BestValid,
     /// The share of held-out examples answered exactly after the last epoch: the recall
-    /// task's records whose key the model recalls, a toy task's pairs translated exactly.
+    /// task's records whose key the model recalls, an encoder–decoder's held-out pairs (toy tasks, fra-eng) translated exactly.
     Accuracy,
-    /// A toy task's free-running held-out accuracy at output position n (counting from 1)
+    /// An encoder–decoder's free-running held-out accuracy at output position n (counting from 1)
     /// after the last epoch: the share of held-out targets at least n long whose n-th token
     /// the greedy translation got right.
     PositionAccuracy(usize),
-    /// A toy task's held-out exact match of the sources of length n and longer after the last
+    /// An encoder–decoder's held-out exact match of the sources of length n and longer after the last
     /// epoch, weighting each length alike (the mean of `EpochReport::exact_by_length` from n).
     ExactFromLength(usize),
     /// How much of the last prediction's gradient is left k steps back after the last epoch:

@@ -298,6 +298,7 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             grid_1d(rows * cols, 256)?,
         ),
         Kernel::AttentionScores { at, query, keys, w_v, valid_lens, scores } => {
+            kernel.check_attention_scoring()?;
             let (entry, mut bindings) = match w_v {
                 Some(w_v) => ("scores_additive", vec![(1, query), (2, keys), (3, w_v)]),
                 None => ("scores_dot", vec![(1, query), (4, keys)]),
@@ -320,6 +321,7 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             grid_1d(at.batch * at.steps, 64)?,
         ),
         Kernel::AttentionBackward { at, query, values, weights, dweights, dcontext, dquery, dvalues, additive } => {
+            kernel.check_attention_scoring()?;
             let mut bindings =
                 vec![(1, query), (7, weights), (8, dcontext), (9, dweights), (10, dquery), (11, dvalues)];
             let entry = match additive {
