@@ -127,11 +127,18 @@ pub(crate) fn panel_fields(settings: RwSignal<RunSpec>, ui: Ui, panel: Panel) ->
 #[component]
 pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
     let seq2seq = move || settings.with(RunSpec::is_seq2seq);
+    // Which of d2l's encoder–decoders the settings describe.
+    let architecture = move || {
+        settings.with(|s| match s.attention.as_str() {
+            "none" => "GRU encoder–decoder (d2l § 10.7)".to_string(),
+            scoring => format!("GRU encoder–decoder with {scoring} attention (d2l § 11.4)"),
+        })
+    };
     view! {
         <section class="panel" aria-label="Model and training">
             <h2>"Model"</h2>
             <Show when=seq2seq>
-                <p class="note">"GRU encoder–decoder (d2l § 10.7)"</p>
+                <p class="note">{architecture}</p>
             </Show>
             {panel_fields(settings, ui, Panel::Model)}
             <h2>"Training"</h2>
