@@ -871,6 +871,27 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
     };
     let (additive, additive_script) = attending("additive");
     let (dot, dot_script) = attending("dot");
+    // translate --attention: a row per output word (and the <eos> that ended it) over the
+    // source's words, each summing to 1; a model without attention is refused.
+    let shown = |checkpoint: &std::path::Path, json: bool| {
+        let path = checkpoint.to_str().unwrap();
+        let args = ["translate", "--backend", "cpu", "--checkpoint", path, "--attention", "a b c d"];
+        rnnplay_offline(&[&args[..], if json { &["--json"][..] } else { &[][..] }].concat())
+    };
+    let map = json_line(&shown(&additive, true))["attention"].clone();
+    let (source, output) = (map["source"].as_array().unwrap(), map["output"].as_array().unwrap());
+    assert_eq!(source.len(), 5, "a b c d <eos>: {map}");
+    let weights = map["weights"].as_array().unwrap();
+    assert_eq!(weights.len(), output.len());
+    for row in weights {
+        let row: Vec<f64> = row.as_array().unwrap().iter().map(|w| w.as_f64().unwrap()).collect();
+        assert!(row.len() == 5 && (row.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{row:?}");
+    }
+    assert!(String::from_utf8_lossy(&shown(&additive, false).stdout).contains("attention (rows: the output"));
+    let refused = shown(&toy, false);
+    assert!(
+        !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("this model has no attention")
+    );
     for script in [&script, &toy_script, &decayed_script, &recall_script, &additive_script, &dot_script] {
         let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
         match compiled {

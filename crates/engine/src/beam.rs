@@ -87,6 +87,12 @@ impl BeamResult {
         tokens.reverse();
         tokens
     }
+
+    /// Whether the chosen output ended with `token` (`<eos>`), rather than at the length limit.
+    pub fn ended_with(&self, token: u32) -> bool {
+        let end = self.path.len().checked_sub(1).zip(self.path.last());
+        end.and_then(|(step, &index)| self.steps.get(step)?.get(index)).is_some_and(|node| node.token == token)
+    }
 }
 
 /// The ids of a forced start's words (split on spaces), each one the model can write: in the

@@ -188,7 +188,8 @@ pub struct TranslationExample {
 }
 
 /// Attention weights with the words they join: row i is output word i's weights over the
-/// source words (each row sums to 1).
+/// source words (each row sums to 1), and the last row the `<eos>`'s when the output ended
+/// with one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AttentionMap {
     pub source: Vec<String>,
@@ -198,23 +199,28 @@ pub struct AttentionMap {
 
 impl AttentionMap {
     /// Where an attention decoder looked while writing `output` from `src_ids` (`None` for a
-    /// decoder without attention), with the words of both sides.
+    /// decoder without attention), with the words of both sides; `ended`: the output ended
+    /// with `<eos>` (not at the length limit), whose row is kept.
     pub async fn of(
         model: &Seq2Seq,
         (src_vocab, tgt_vocab): (&Vocab, &Vocab),
         src_ids: &[u32],
         output: &[u32],
+        ended: bool,
     ) -> Result<Option<AttentionMap>> {
         if model.config().attention.is_none() {
             return Ok(None);
         }
-        let weights = attention_weights(model, tgt_vocab, src_ids, output).await?;
+        let mut weights = attention_weights(model, tgt_vocab, src_ids, output).await?;
+        if !ended {
+            weights.truncate(output.len());
+        }
         let valid = source_valid(tgt_vocab, src_ids) as usize;
         let source = src_ids[..valid.min(src_ids.len())].iter().map(|&i| src_vocab.token(i).to_string()).collect();
         let output = output
             .iter()
             .map(|&i| tgt_vocab.token(i).to_string())
-            .chain(std::iter::once(RESERVED[2].to_string()))
+            .chain(ended.then(|| RESERVED[2].to_string()))
             .collect();
         Ok(Some(AttentionMap { source, output, weights }))
     }
@@ -232,7 +238,9 @@ pub async fn translation_example(
     let translation = ids.iter().map(|&i| data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
     let reference_ids: Vec<u32> = reference.split(' ').map(|t| data.tgt_vocab.index(t)).collect();
     let forced = teacher_forced_reference(model, &data.tgt_vocab, &source.ids, &reference_ids).await?;
-    let attention = AttentionMap::of(model, (&data.src_vocab, &data.tgt_vocab), &source.ids, &ids).await?;
+    // Greedy decoding stops at <eos> or after num_steps tokens.
+    let ended = ids.len() < data.num_steps;
+    let attention = AttentionMap::of(model, (&data.src_vocab, &data.tgt_vocab), &source.ids, &ids, ended).await?;
     Ok(TranslationExample {
         attention,
         src: src.to_string(),
