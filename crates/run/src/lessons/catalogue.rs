@@ -241,4 +241,32 @@ Then look at each example's attention map: where does the decoder look while it 
             if_not: "with about 20 held-out strings per length each share moves by several percent from seed to seed; more examples or epochs make the attention decoder surer",
         },
     },
+    Lesson {
+        name: "attention-scores",
+        title: "Additive against dot-product attention",
+        section: "11.3 attention scoring functions",
+        text: "The attention lesson's reversal again, with the two ways d2l scores a query against a key. \
+Additive attention (Bahdanau's) has parameters of its own: it projects the query and the key, adds them, squashes the sum with tanh and weighs it with a learned vector. \
+Dot-product attention (Luong's, scaled) has none: the score is the query's dot product with the key, divided by the square root of their width, so the encoder's outputs and the decoder's state must learn to line up themselves. \
+You should see the dot-product decoder do as well as the additive one — above 90% exact from 8 letters on, and at least 95% of the additive decoder's share — while each of its epochs takes less time: it has fewer parameters and no tanh per key. \
+Compare their attention maps: both find the anti-diagonal.",
+        shared: &[
+            ("preset", "toy-reverse"),
+            ("data", "reverse-5-10"),
+            ("num_steps", "12"),
+            ("num_examples", "5000"),
+        ],
+        runs: &[
+            LessonRun { label: "additive attention", settings: &[("attention", "additive")] },
+            LessonRun { label: "dot-product attention", settings: &[("attention", "dot")] },
+        ],
+        claim: Claim {
+            says: "the dot-product decoder's exact match of strings of 8 letters or more is above 90% and at least 95% of the additive decoder's",
+            conditions: &[
+                above(of(1, ExactFromLength(8)), Bound::Value(0.9)),
+                above(of(1, ExactFromLength(8)), Bound::Times(0.95, of(0, ExactFromLength(8)))),
+            ],
+            if_not: "with about 20 held-out strings per length each share moves by several percent from seed to seed",
+        },
+    },
 ];
