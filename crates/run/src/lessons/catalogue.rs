@@ -249,7 +249,7 @@ Then look at each example's attention map: where does the decoder look while it 
 Additive attention (Bahdanau's) has parameters of its own: it projects the query and the key, adds them, squashes the sum with tanh and weighs it with a learned vector. \
 Dot-product attention (Luong's, scaled) has none: the score is the query's dot product with the key, divided by the square root of their width, so the encoder's outputs and the decoder's state must learn to line up themselves. \
 You should see the dot-product decoder do as well as the additive one — above 90% exact from 8 letters on, and at least 95% of the additive decoder's share — while each of its epochs takes less time: it has fewer parameters and no tanh per key. \
-Compare their attention maps: both find the anti-diagonal.",
+Then compare their attention maps: where does each look while it writes the first letter, and the last?",
         shared: &[
             ("preset", "toy-reverse"),
             ("data", "reverse-5-10"),
