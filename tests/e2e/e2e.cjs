@@ -406,10 +406,10 @@ async function lessonPage(name, args) {
     if (!verdict.includes('✓ It showed') || !verdict.includes('∞ (diverged)')) throw new Error(`lesson verdict: ${verdict}`);
     const seconds = ((Date.now() - started) / 1000).toFixed(0);
     await (await page.$('#lesson')).screenshot({ path: path.join(shots, `lesson-${name}.png`) });
-    await page.goto(`http://127.0.0.1:${port}/?lesson=attention`, { waitUntil: 'load', timeout: 60000 });
+    await page.goto(`http://127.0.0.1:${port}/?lesson=transformers`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForSelector('#url-error', { timeout: 60000 });
     const banner = await page.textContent('#url-error');
-    if (!banner.includes("no lesson 'attention'; the lessons are language-model")) throw new Error(`unknown lesson: ${banner}`);
+    if (!banner.includes("no lesson 'transformers'; the lessons are language-model")) throw new Error(`unknown lesson: ${banner}`);
     console.log(`${name}: ?lesson=clipping sets up θ = 0.5, its second run θ = 10⁶; its two runs trained one after the other in ${seconds} s and its verdict holds; an unknown lesson is named`);
   });
 }
