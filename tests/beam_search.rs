@@ -16,7 +16,10 @@ use rnnplay_engine::{Optimizer, Tape, Tensor};
 use std::rc::Rc;
 
 /// A model trained briefly on reversal, so that its beams hold more than one likely hypothesis.
-fn half_trained(backend: &Rc<dyn Backend>, attention: Option<AttentionScoring>) -> (Seq2Seq, PairDataset) {
+fn half_trained(
+    backend: &Rc<dyn Backend>,
+    (attention, bidirectional): (Option<AttentionScoring>, bool),
+) -> (Seq2Seq, PairDataset) {
     let pairs = ToyTask::Reverse.pairs(1500, 3, 5, 1, &[]).unwrap();
     let data = PairDataset::new(&pairs, 8, 1).unwrap();
     let config = Seq2SeqConfig {
@@ -27,12 +30,14 @@ fn half_trained(backend: &Rc<dyn Backend>, attention: Option<AttentionScoring>) 
         num_layers: 2,
         dropout: 0.0,
         attention,
+        bidirectional,
     };
     let model = Seq2Seq::new(backend, &config, 3).unwrap();
     let mut trainer = Seq2SeqTrainer::new(backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
     let mut rng = epoch_rng(0);
-    // Attention learns reversal so fast that after three epochs its beams agree with greedy.
-    let epochs = if attention.is_some() { 1 } else { 3 };
+    // Attention and a bidirectional encoder learn reversal so fast that after three epochs their
+    // beams agree with greedy.
+    let epochs = if attention.is_some() || bidirectional { 1 } else { 3 };
     for _ in 0..epochs {
         let batches = data.epoch(32, &mut rng).unwrap();
         pollster::block_on(trainer.train_epoch(&model, &data.tgt_vocab, &batches)).unwrap();
@@ -106,13 +111,20 @@ fn reference(
 }
 
 fn check_on(backend: &Rc<dyn Backend>) {
-    for attention in [None, Some(AttentionScoring::Additive), Some(AttentionScoring::Dot)] {
-        check_model(backend, attention);
+    // Plain, additive and dot decoders; the plain and the dot one also on a bidirectional encoder.
+    for architecture in [
+        (None, false),
+        (Some(AttentionScoring::Additive), false),
+        (Some(AttentionScoring::Dot), false),
+        (None, true),
+        (Some(AttentionScoring::Dot), true),
+    ] {
+        check_model(backend, architecture);
     }
 }
 
-fn check_model(backend: &Rc<dyn Backend>, attention: Option<AttentionScoring>) {
-    let (model, data) = half_trained(backend, attention);
+fn check_model(backend: &Rc<dyn Backend>, architecture: (Option<AttentionScoring>, bool)) {
+    let (model, data) = half_trained(backend, architecture);
     let vocab = &data.tgt_vocab;
     let max_len = data.num_steps;
     let mut differs_from_greedy = 0;
@@ -126,7 +138,7 @@ fn check_model(backend: &Rc<dyn Backend>, attention: Option<AttentionScoring>) {
             let settings = BeamSettings { beam: k, length_penalty: alpha, max_len };
             let found = pollster::block_on(beam_search(&model, vocab, &src, &prefix, settings)).unwrap();
             let (tokens, log_p, score) = reference(&model, vocab, &src, &prefix, (k, f64::from(alpha), max_len));
-            let what = format!("{attention:?} attention: {sentence:?} prefix {prefix:?}, k = {k}, α = {alpha}");
+            let what = format!("{architecture:?}: {sentence:?} prefix {prefix:?}, k = {k}, α = {alpha}");
             assert_eq!(found.tokens, tokens, "{what}: the chosen output");
             assert!((found.log_p - log_p).abs() < 1e-4 && (found.score - score).abs() < 1e-4, "{what}: {found:?}");
             assert!(found.tokens.starts_with(&prefix), "{what}: the output starts with the forced prefix");
@@ -151,10 +163,7 @@ fn check_model(backend: &Rc<dyn Backend>, attention: Option<AttentionScoring>) {
         }
     }
     // Not a test that cannot fail: some beam found something greedy did not.
-    assert!(
-        differs_from_greedy > 0,
-        "{attention:?} attention: every beam chose greedy's output: the model is too sure"
-    );
+    assert!(differs_from_greedy > 0, "{architecture:?}: every beam chose greedy's output: the model is too sure");
 }
 
 #[test]
@@ -171,7 +180,7 @@ fn beam_search_equals_the_reference_and_k_1_is_greedy_on_gpu() {
 #[test]
 fn bad_searches_are_refused_with_their_reason() {
     let backend: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-    let (model, data) = half_trained(&backend, None);
+    let (model, data) = half_trained(&backend, (None, false));
     let src = encode_source(&data.src_vocab, "a b", data.num_steps).ids;
     let search = |beam, length_penalty, prefix: &[u32]| {
         let settings = BeamSettings { beam, length_penalty, max_len: 4 };

@@ -117,6 +117,7 @@ fn seq2seq_pass(backend: &Rc<dyn Backend>, fused: bool) -> Pass {
         num_layers: 2,
         dropout: 0.0,
         attention: None,
+        bidirectional: false,
     };
     let model = Seq2Seq::new(backend, &config, 7).unwrap();
     let (steps, batch) = (4, 2);

@@ -23,19 +23,23 @@ fn a_configs_parameter_count_is_what_its_model_holds() {
     let backend = cpu();
     for preset in PRESETS {
         let mut spec = RunSpec::preset(preset.name).unwrap();
-        spec.embedding = 7;
-        for embedding in [0, 7] {
-            spec.embedding = embedding;
+        for (embedding, bidirectional) in [(0, "no"), (7, "no"), (0, "yes"), (7, "yes")] {
+            (spec.embedding, spec.bidirectional) = (embedding, bidirectional.into());
             let Ok(config) = spec.model_config(28) else { continue };
             let model = LanguageModel::new(&backend, &config, 0).unwrap();
             let held: usize = model.params().iter().map(|p| p.len()).sum();
-            assert_eq!(config.param_count(), Some(held), "{} embedding {embedding}", preset.name);
+            assert_eq!(config.param_count(), Some(held), "{} embedding {embedding} {bidirectional}", preset.name);
         }
     }
     for preset in SEQ2SEQ_PRESETS {
-        let config = RunSpec::preset(preset.name).unwrap().seq2seq_config(30, 40);
-        let model = Seq2Seq::new(&backend, &config, 0).unwrap();
-        assert_eq!(config.param_count(), Some(model.params().iter().map(|p| p.len()).sum()), "{}", preset.name);
+        for bidirectional in ["no", "yes"] {
+            let mut spec = RunSpec::preset(preset.name).unwrap();
+            spec.bidirectional = bidirectional.into();
+            let config = spec.seq2seq_config(30, 40);
+            let model = Seq2Seq::new(&backend, &config, 0).unwrap();
+            let held: usize = model.params().iter().map(|p| p.len()).sum();
+            assert_eq!(config.param_count(), Some(held), "{} bidirectional {bidirectional}", preset.name);
+        }
     }
 }
 

@@ -263,6 +263,10 @@ mod translation {
     const TARGET_IN: [u32; 4] = [1, 5, 2, 6];
 
     fn model(backend: &Rc<dyn Backend>, fused: bool) -> Seq2Seq {
+        model_with(backend, fused, false)
+    }
+
+    fn model_with(backend: &Rc<dyn Backend>, fused: bool, bidirectional: bool) -> Seq2Seq {
         let config = Seq2SeqConfig {
             src_vocab_size: 9,
             tgt_vocab_size: 8,
@@ -271,6 +275,7 @@ mod translation {
             num_layers: 2,
             dropout: 0.0,
             attention: None,
+            bidirectional,
         };
         let model = Seq2Seq::new(backend, &config, 11).unwrap();
         model.set_fused_layers(fused);
@@ -334,18 +339,42 @@ mod translation {
         }
     }
 
+    /// A bidirectional encoder shows each layer's joined output (12 = 2 × 6 wide, no gates);
+    /// the decoder, 12 wide, shows h and its gates; fused and composed agree, and the source's
+    /// saliency matches finite differences through both directions.
+    #[test]
+    fn a_bidirectional_encoder_shows_its_joined_output() {
+        let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
+        let seen = |fused: bool| {
+            let model = model_with(&cpu, fused, true);
+            pollster::block_on(inspect_translation(&model, &SOURCE, SOURCE.len(), &TARGET_IN, 3)).unwrap()
+        };
+        let (fused, composed) = (seen(true), seen(false));
+        let names: Vec<String> = fused.encoder.iter().map(|s| format!("{}{}", s.name, s.layer)).collect();
+        assert_eq!(names, ["h0", "h1"]);
+        assert_eq!(fused.hidden, 12);
+        assert!(fused.encoder.iter().all(|s| s.values.len() == SOURCE.len() * 12));
+        assert!(fused.decoder.iter().all(|s| s.values.len() == TARGET_IN.len() * 12));
+        let (a, b) = (flat(&fused), flat(&composed));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-5), "fused against composed");
+        saliency_matches_finite_differences(&model_with(&cpu, true, true));
+    }
+
     #[test]
     fn source_saliency_equals_central_finite_differences() {
         let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-        let model = model(&cpu, true);
+        saliency_matches_finite_differences(&model(&cpu, true));
+    }
+
+    fn saliency_matches_finite_differences(model: &Seq2Seq) {
         let (position, label) = (2, 6);
         let saliency =
-            pollster::block_on(translation_connectivity(&model, &SOURCE, SOURCE.len(), &TARGET_IN, position, label))
+            pollster::block_on(translation_connectivity(model, &SOURCE, SOURCE.len(), &TARGET_IN, position, label))
                 .unwrap();
         assert_eq!(saliency.len(), SOURCE.len());
         let table = model.params()[0].value().clone();
         let loss = || {
-            let seen = pollster::block_on(inspect_translation(&model, &SOURCE, SOURCE.len(), &TARGET_IN, 1)).unwrap();
+            let seen = pollster::block_on(inspect_translation(model, &SOURCE, SOURCE.len(), &TARGET_IN, 1)).unwrap();
             -f64::from(seen.next[position].iter().find(|c| c.token == label).unwrap().p).ln()
         };
         for (s, &token) in SOURCE.iter().enumerate() {

@@ -205,6 +205,7 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
         num_layers: 2,
         dropout: 0.2,
         attention: None,
+        bidirectional: false,
     };
     let outcomes = [true, false].map(|replay| {
         gpu.reset_counters();

@@ -13,7 +13,18 @@ use rnnplay_engine::{zero_grads, Tape, Tensor};
 use serde_json::Value;
 use std::rc::Rc;
 
-const CASES: [&str; 5] = ["rnn", "gru", "lstm", "gru_2layers_embedding", "lstm_2layers"];
+const CASES: [&str; 8] = [
+    "rnn",
+    "gru",
+    "lstm",
+    "gru_2layers_embedding",
+    "lstm_2layers",
+    // Bidirectional layers (d2l 10.4); states in rnnplay's layout, each layer's two directions
+    // side by side.
+    "rnn_bidirectional",
+    "gru_bidirectional_2layers_embedding",
+    "lstm_bidirectional_2layers",
+];
 
 /// Relative tolerance: each value within 1e-5 of PyTorch's, relative to the largest magnitude
 /// in its tensor (so that values near zero are not held to an impossible standard).
@@ -60,7 +71,7 @@ fn check_case(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
     let ids = |v: &Value| -> Vec<u32> { v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect() };
     let inputs = Tensor::from_u32(backend, &[steps, batch], &ids(&f["inputs"])).unwrap();
     let labels = Tensor::from_u32(backend, &[steps * batch], &ids(&f["labels"])).unwrap();
-    let state_shape = [config.num_layers, batch, config.hidden_size];
+    let state_shape = [config.num_layers, batch, config.output_width()];
     let state: Vec<Tensor> = f["initial_state"]
         .as_array()
         .unwrap()
@@ -150,10 +161,11 @@ fn optimizers_with_weight_decay_match_pytorch_on_the_gpu() {
     check_optimizers(&(Rc::new(gpu) as Rc<dyn Backend>));
 }
 
-/// d2l 11.4's encoder–decoder with additive or dot-product attention against PyTorch (fixtures
-/// by `tests/fixtures/make_attention_fixtures.py`): for fixed weights, sources of different
-/// valid lengths and a teacher-forced target, the logits, every decoder step's attention
-/// weights, the loss and every parameter's gradient, by d2l's parameter names.
+/// d2l 11.4's encoder–decoder with additive or dot-product attention, and encoders with
+/// bidirectional GRUs under an attention or a plain decoder, against PyTorch (fixtures by
+/// `tests/fixtures/make_attention_fixtures.py`): for fixed weights, sources of different valid
+/// lengths and a teacher-forced target, the logits, every decoder step's attention weights, the
+/// loss and every parameter's gradient, by d2l's parameter names.
 fn check_attention(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
     use rnnplay_engine::nn::{Seq2Seq, Seq2SeqConfig};
     let f = fixture(case);
@@ -199,7 +211,7 @@ fn check_attention(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
 
 fn check_attention_cases(backend: &Rc<dyn Backend>) {
     for fused in [true, false] {
-        for case in ["attention_additive", "attention_dot"] {
+        for case in ["attention_additive", "attention_dot", "bidirectional_additive", "bidirectional_plain"] {
             check_attention(backend, case, fused);
         }
     }

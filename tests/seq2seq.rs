@@ -64,7 +64,7 @@ fn tiny_attending(
     src: usize,
     tgt: usize,
     layers: usize,
-    attention: Option<AttentionScoring>,
+    (attention, bidirectional): (Option<AttentionScoring>, bool),
 ) -> Seq2Seq {
     let config = Seq2SeqConfig {
         src_vocab_size: src,
@@ -74,22 +74,33 @@ fn tiny_attending(
         num_layers: layers,
         dropout: 0.0,
         attention,
+        bidirectional,
     };
     Seq2Seq::new(backend, &config, 7).unwrap()
 }
 
-/// Every parameter's gradient against finite differences, for the plain decoder and both kinds
-/// of attention (the second source's last token masked).
+/// The decoders and encoders the tests below run: plain, additive and dot attention with a
+/// one-direction encoder, and plain and dot with a bidirectional one.
+const ARCHITECTURES: [(Option<AttentionScoring>, bool); 5] = [
+    (None, false),
+    (Some(AttentionScoring::Additive), false),
+    (Some(AttentionScoring::Dot), false),
+    (None, true),
+    (Some(AttentionScoring::Dot), true),
+];
+
+/// Every parameter's gradient against finite differences, for every architecture (the second
+/// source's last token masked).
 #[test]
 fn encoder_decoder_gradients_match_finite_differences() {
-    for attention in [None, Some(AttentionScoring::Additive), Some(AttentionScoring::Dot)] {
-        gradients_match_finite_differences(attention);
+    for architecture in ARCHITECTURES {
+        gradients_match_finite_differences(architecture);
     }
 }
 
-fn gradients_match_finite_differences(attention: Option<AttentionScoring>) {
+fn gradients_match_finite_differences(architecture: (Option<AttentionScoring>, bool)) {
     let backend = cpu();
-    let model = tiny_attending(&backend, 6, 5, 2, attention);
+    let model = tiny_attending(&backend, 6, 5, 2, architecture);
     let src = Tensor::from_u32(&backend, &[3, 2], &[1, 4, 2, 5, 3, 0]).unwrap();
     let valid = Tensor::from_u32(&backend, &[2], &[3, 2]).unwrap();
     let dec_in = Tensor::from_u32(&backend, &[3, 2], &[2, 2, 4, 1, 0, 3]).unwrap();
@@ -125,7 +136,7 @@ fn gradients_match_finite_differences(attention: Option<AttentionScoring>) {
             let err = (numeric - analytic[i]).abs();
             assert!(
                 err < 2e-3 + 2e-2 * analytic[i].abs(),
-                "{attention:?} attention: {}[{i}]: analytic {}, numeric {numeric}",
+                "{architecture:?}: {}[{i}]: analytic {}, numeric {numeric}",
                 param.name(),
                 analytic[i]
             );
@@ -146,6 +157,7 @@ fn train_reverse(backend: &Rc<dyn Backend>, count: usize, epochs: usize) -> (Seq
         num_layers: 1,
         dropout: 0.0,
         attention: None,
+        bidirectional: false,
     };
     let model = Seq2Seq::new(backend, &config, 0).unwrap();
     let mut trainer = Seq2SeqTrainer::new(backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
@@ -215,14 +227,14 @@ fn a_seq2seq_checkpoint_round_trip_translates_the_same_and_kinds_are_not_mixed_u
 
 #[test]
 fn scheduled_sampling_with_no_coins_is_teacher_forcing_and_with_coins_feeds_the_models_guesses() {
-    for attention in [None, Some(AttentionScoring::Additive), Some(AttentionScoring::Dot)] {
-        scheduled_sampling_feeds(attention);
+    for architecture in ARCHITECTURES {
+        scheduled_sampling_feeds(architecture);
     }
 }
 
-fn scheduled_sampling_feeds(attention: Option<AttentionScoring>) {
+fn scheduled_sampling_feeds(architecture: (Option<AttentionScoring>, bool)) {
     let backend = cpu();
-    let model = tiny_attending(&backend, 6, 5, 2, attention);
+    let model = tiny_attending(&backend, 6, 5, 2, architecture);
     let (steps, batch) = (3, 2);
     let valid = Tensor::from_u32(&backend, &[batch], &[3, 2]).unwrap();
     let src = Tensor::from_u32(&backend, &[steps, batch], &[1, 4, 2, 5, 3, 0]).unwrap();
@@ -264,6 +276,7 @@ fn scheduled_sampling_feeds(attention: Option<AttentionScoring>) {
         num_layers: 1,
         dropout: 0.0,
         attention: None,
+        bidirectional: false,
     };
     let model = Seq2Seq::new(&backend, &config, 0).unwrap();
     let mut trainer = Seq2SeqTrainer::new(&backend, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();

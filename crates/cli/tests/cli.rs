@@ -858,19 +858,25 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         rnnplay_offline(&["export", "--pytorch", toy_script.to_str().unwrap(), "--checkpoint", toy.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("greedy translation"));
-    // And with attention (d2l 11.4's decoder), additive and dot.
-    let attending = |scoring: &str| {
-        let (checkpoint, script) = (dir.join(format!("{scoring}.safetensors")), dir.join(format!("{scoring}.py")));
-        let extra = ["--attention", scoring, "--epochs", "2", "--save", checkpoint.to_str().unwrap()];
-        let out = rnnplay_offline(&[&toy_args[..], &extra[..]].concat());
+    // And with attention (d2l 11.4's decoder), additive and dot, and bidirectional encoders.
+    let attending = |name: &str, architecture: &[&str]| {
+        let (checkpoint, script) = (dir.join(format!("{name}.safetensors")), dir.join(format!("{name}.py")));
+        let extra = ["--epochs", "2", "--save", checkpoint.to_str().unwrap()];
+        let out = rnnplay_offline(&[&toy_args[..], architecture, &extra[..]].concat());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let (script_path, checkpoint_path) = (script.to_str().unwrap(), checkpoint.to_str().unwrap());
         let out = rnnplay_offline(&["export", "--pytorch", script_path, "--checkpoint", checkpoint_path]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         (checkpoint, script)
     };
-    let (additive, additive_script) = attending("additive");
-    let (dot, dot_script) = attending("dot");
+    let (additive, additive_script) = attending("additive", &["--attention", "additive"]);
+    let (dot, dot_script) = attending("dot", &["--attention", "dot"]);
+    let (both_ways, both_ways_script) = attending("both-ways", &["--bidirectional", "yes"]);
+    let (both_ways_dot, both_ways_dot_script) =
+        attending("both-ways-dot", &["--bidirectional", "yes", "--attention", "dot"]);
+    // A bidirectional language model (the lesson's counter-example) exports too.
+    let (both_ways_lm, both_ways_lm_script) =
+        train_and_export("both-ways-lm", "d2l-gru", "1", &["--bidirectional", "yes"]);
     // translate --attention: a row per output word (and the <eos> that ended it) over the
     // source's words, each summing to 1; a model without attention is refused.
     let shown = |checkpoint: &std::path::Path, json: bool| {
@@ -892,7 +898,18 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
     assert!(
         !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("this model has no attention")
     );
-    for script in [&script, &toy_script, &decayed_script, &recall_script, &additive_script, &dot_script] {
+    let scripts = [
+        &script,
+        &toy_script,
+        &decayed_script,
+        &recall_script,
+        &additive_script,
+        &dot_script,
+        &both_ways_script,
+        &both_ways_dot_script,
+        &both_ways_lm_script,
+    ];
+    for script in scripts {
         let compiled = Command::new("python3").args(["-m", "py_compile", script.to_str().unwrap()]).output();
         match compiled {
             Ok(compiled) => assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr)),
@@ -932,6 +949,7 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
         assert!((torch - ours).abs() < 1e-3 * ours, "{path}: PyTorch {torch}, rnnplay {ours}");
     };
     check(&checkpoint, &script);
+    check(&both_ways_lm, &both_ways_lm_script);
     // d2l's from-scratch GRU, by its own equations and parameter names.
     let (scratch, scratch_script) = train_and_export("scratch", "d2l-gru-scratch", "1", &[]);
     check(&scratch, &scratch_script);
@@ -961,15 +979,23 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
             .unwrap()
             .to_string()
     };
-    for (checkpoint, script) in [(&toy, &toy_script), (&additive, &additive_script), (&dot, &dot_script)] {
+    for (checkpoint, script) in [
+        (&toy, &toy_script),
+        (&additive, &additive_script),
+        (&dot, &dot_script),
+        (&both_ways, &both_ways_script),
+        (&both_ways_dot, &both_ways_dot_script),
+    ] {
         for sentence in ["a b c", "b e d f", "c a b e a"] {
             let torch = run(script, &["--check", sentence])[0]["translation"].as_str().unwrap().to_string();
             let ours = translate(checkpoint, sentence);
             assert_eq!(torch, ours, "{checkpoint:?}: PyTorch and rnnplay translate '{sentence}' differently");
         }
     }
-    let epochs = run(&additive_script, &["--epochs", "3", "--device", "cpu"]);
-    assert!(epochs.len() == 1 && epochs[0]["per_token_ce"].as_f64().unwrap().is_finite(), "{epochs:?}");
+    for script in [&additive_script, &both_ways_dot_script] {
+        let epochs = run(script, &["--epochs", "3", "--device", "cpu"]);
+        assert!(epochs.len() == 1 && epochs[0]["per_token_ce"].as_f64().unwrap().is_finite(), "{epochs:?}");
+    }
     let toy_continued = dir.join("toy-continued.safetensors");
     let epochs = run(&toy_script, &["--epochs", "3", "--device", "cpu", "--save", toy_continued.to_str().unwrap()]);
     assert_eq!(epochs.len(), 1, "one more epoch: {epochs:?}");

@@ -170,7 +170,7 @@ pub async fn beam_search(
     let vocab = model.config().tgt_vocab_size;
     let (mut state, memory) = encoded(model, tgt_vocab, src_ids)?;
     let valid = source_valid(tgt_vocab, src_ids);
-    let (layers, hidden) = (model.config().num_layers, model.config().hidden_size);
+    let (layers, hidden) = (model.config().num_layers, model.config().decoder_width());
 
     // Feed <bos> and the prefix to the one starting hypothesis, counting the prefix's log P.
     let mut prefix_log_p = 0.0;

@@ -47,6 +47,9 @@ pub(crate) fn watch_layer(tape: &mut Tape, layer: usize, batch: usize, hidden: u
                 blocks: *steps,
                 slot: 0,
             }),
+            Probe::Output { layer: l, rows, steps } if *l == layer => {
+                watches.push(GradWatch { var: *rows, offset: 0, rows: batch, cols: hidden, blocks: *steps, slot: 0 })
+            }
             Probe::Step { layer: l, h, .. } if *l == layer => {
                 watches.push(GradWatch { var: *h, offset: 0, rows: batch, cols: hidden, blocks: 1, slot: step });
                 step += 1;
@@ -70,7 +73,7 @@ pub(crate) fn probed_layers(tape: &Tape) -> Vec<usize> {
 
 fn probe_layer(probe: &Probe) -> Option<usize> {
     match probe {
-        Probe::Window { layer, .. } | Probe::Step { layer, .. } => Some(*layer),
+        Probe::Window { layer, .. } | Probe::Step { layer, .. } | Probe::Output { layer, .. } => Some(*layer),
         Probe::Input { .. } => None,
     }
 }

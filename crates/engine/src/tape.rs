@@ -107,6 +107,9 @@ pub(crate) enum Probe {
     /// concise layers): the new h (batch, hidden), the LSTM's c, and the gates by name. A
     /// layer's steps are pushed in time order.
     Step { layer: usize, h: Var, c: Option<Var>, gates: Vec<(&'static str, Var)> },
+    /// A bidirectional layer's output, (steps·batch, 2·hidden): at every step the forward
+    /// direction's h and the reverse direction's side by side. Its gates (two sets) are not shown.
+    Output { layer: usize, steps: usize, rows: Var },
     /// The rows the first layer reads for every step, (steps·batch, width). With `table`, the
     /// rows were gathered from it with one-hot ids (`one_hot(x) · table`), so the gradient with
     /// respect to the one-hot input row is `d(rows) · tableᵀ`.

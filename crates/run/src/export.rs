@@ -188,6 +188,7 @@ mod tests {
             num_layers: 1,
             dropout: 0.0,
             attention: None,
+            bidirectional: false,
         };
         let vocab = |tokens: &[&str]| Vocab::from_tokens(tokens.iter().map(|t| t.to_string()).collect());
         let mut extra = BTreeMap::new();

@@ -69,8 +69,10 @@ class RNNModel(nn.Module):
         embedding = CONFIG.get("embedding_dim")
         if embedding:
             self.embedding = nn.Embedding(self.vocab_size, embedding)
-        self.rnn = cell(embedding or self.vocab_size, CONFIG["hidden_size"], CONFIG["num_layers"], dropout=CONFIG["dropout"])
-        self.dense = nn.Linear(CONFIG["hidden_size"], self.vocab_size)
+        self.directions = 2 if CONFIG.get("bidirectional") else 1
+        self.rnn = cell(embedding or self.vocab_size, CONFIG["hidden_size"], CONFIG["num_layers"],
+                        dropout=CONFIG["dropout"], bidirectional=self.directions == 2)
+        self.dense = nn.Linear(self.directions * CONFIG["hidden_size"], self.vocab_size)
 
     def forward(self, x, state):
         x = x.T.long()
@@ -79,7 +81,7 @@ class RNNModel(nn.Module):
         return self.dense(y.reshape(-1, y.shape[-1])), state
 
     def begin_state(self, batch_size, device):
-        shape = (CONFIG["num_layers"], batch_size, CONFIG["hidden_size"])
+        shape = (self.directions * CONFIG["num_layers"], batch_size, CONFIG["hidden_size"])
         zeros = torch.zeros(shape, device=device)
         return (zeros, zeros.clone()) if CONFIG["cell"] == "lstm" else zeros
 

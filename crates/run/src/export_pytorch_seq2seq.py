@@ -77,15 +77,26 @@ def arrays(pairs):
             torch.tensor([ids for ids, _ in tgt]), torch.tensor([valid for _, valid in tgt]))
 
 
+BIDIRECTIONAL = CONFIG.get("bidirectional", False)
+# The decoder's width: the encoder's outputs', both directions side by side when bidirectional.
+DECODER_WIDTH = CONFIG["hidden_size"] * (2 if BIDIRECTIONAL else 1)
+
+
 class Seq2SeqEncoder(nn.Module):
     def __init__(self):
         super().__init__()
         self.embedding = nn.Embedding(CONFIG["src_vocab_size"], CONFIG["embed_size"])
-        self.rnn = nn.GRU(CONFIG["embed_size"], CONFIG["hidden_size"], CONFIG["num_layers"], dropout=CONFIG["dropout"])
+        self.rnn = nn.GRU(CONFIG["embed_size"], CONFIG["hidden_size"], CONFIG["num_layers"],
+                          dropout=CONFIG["dropout"], bidirectional=BIDIRECTIONAL)
 
     def forward(self, x):
-        """The last layer's outputs (steps, batch, hidden) and the final state."""
-        return self.rnn(self.embedding(x.T))
+        """The last layer's outputs (steps, batch, DECODER_WIDTH) and the final state as the
+        decoder starts from it: a bidirectional GRU's h_n (2 layers, batch, hidden), directions
+        interleaved, becomes (layers, batch, 2 hidden), each layer's directions side by side."""
+        outputs, state = self.rnn(self.embedding(x.T))
+        if BIDIRECTIONAL:
+            state = torch.cat((state[0::2], state[1::2]), -1)
+        return outputs, state
 
 
 class Seq2SeqDecoder(nn.Module):
@@ -94,7 +105,7 @@ class Seq2SeqDecoder(nn.Module):
 
     def __init__(self):
         super().__init__()
-        embed, hidden = CONFIG["embed_size"], CONFIG["hidden_size"]
+        embed, hidden = CONFIG["embed_size"], DECODER_WIDTH
         self.embedding = nn.Embedding(CONFIG["tgt_vocab_size"], embed)
         self.rnn = nn.GRU(embed + hidden, hidden, CONFIG["num_layers"], dropout=CONFIG["dropout"])
         self.dense = nn.Linear(hidden, CONFIG["tgt_vocab_size"])
@@ -145,7 +156,7 @@ class Seq2SeqAttentionDecoder(nn.Module):
 
     def __init__(self):
         super().__init__()
-        embed, hidden = CONFIG["embed_size"], CONFIG["hidden_size"]
+        embed, hidden = CONFIG["embed_size"], DECODER_WIDTH
         self.attention = AdditiveAttention(hidden) if CONFIG["attention"] == "additive" else DotProductAttention()
         self.embedding = nn.Embedding(CONFIG["tgt_vocab_size"], embed)
         self.rnn = nn.GRU(embed + hidden, hidden, CONFIG["num_layers"], dropout=CONFIG["dropout"])

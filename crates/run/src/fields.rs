@@ -73,7 +73,7 @@ use Applies::{EncoderDecoder, LanguageModel};
 use Panel::{Data, Model, Training};
 
 /// Every setting, in the order the address lists them.
-pub const SETTINGS: [Field; 24] = [
+pub const SETTINGS: [Field; 25] = [
     field(
         "preset",
         "preset",
@@ -206,6 +206,20 @@ pub const SETTINGS: [Field; 24] = [
             EncoderDecoder,
         ),
         "none",
+    ),
+    since(
+        choice(
+            field(
+                "bidirectional",
+                "bidirectional",
+                "yes: every recurrent layer also reads its input from the end (d2l 10.4): the encoder's, whose \
+                 outputs then see the whole source; a language model's sees the token it predicts (the \
+                 bidirectional lesson shows why that fails). no: one direction.",
+                Model,
+            ),
+            &["no", "yes"],
+        ),
+        "no",
     ),
 ];
 

@@ -34,20 +34,27 @@ const RECALL_HELD_OUT_SEED: u64 = 1_000_003;
 
 /// The recall task's held-out records (keys from another seed than the training text's) and
 /// the marker's id: each epoch, the share of markers after which the model's most likely next
-/// letter is the record's key.
+/// letter, predicted from the letters before it, is the record's key.
 struct RecallCheck {
     tokens: Vec<u32>,
     marker: u32,
+    /// A record's letters: key, fillers, marker, key.
+    record: usize,
 }
 
 impl RecallCheck {
     fn new(lag: usize, vocab: &Vocab) -> Self {
         let text = recall_text(lag, RECALL_HELD_OUT, RECALL_HELD_OUT_SEED);
         let tokens = text.chars().map(|c| vocab.index(&c.to_string())).collect();
-        Self { tokens, marker: vocab.index(&MARKER.to_string()) }
+        Self { tokens, marker: vocab.index(&MARKER.to_string()), record: lag + 3 }
     }
 
     async fn accuracy(&self, model: &LanguageModel) -> Result<f32> {
+        if model.config().bidirectional {
+            return self.accuracy_record_by_record(model).await;
+        }
+        // One pass over the whole text: a one-direction model's prediction at each marker
+        // reads only the letters before it.
         let forced = teacher_forced(model, &self.tokens).await?;
         // steps[i] predicts tokens[i + 1] from tokens[..=i].
         let after_marker: Vec<bool> = (forced.steps.iter().zip(&self.tokens))
@@ -55,6 +62,31 @@ impl RecallCheck {
             .map(|(step, _)| step.predicted == step.truth)
             .collect();
         Ok(after_marker.iter().filter(|&&hit| hit).count() as f32 / after_marker.len().max(1) as f32)
+    }
+
+    /// A bidirectional model reading the whole text would read each key it is asked for (its
+    /// reverse direction starts past it), so each record is a window of its own, from its key
+    /// to its marker, all records in one batch: the prediction after the marker then comes
+    /// from the letters before it, as a language model's must.
+    async fn accuracy_record_by_record(&self, model: &LanguageModel) -> Result<f32> {
+        let records: Vec<&[u32]> = self.tokens.chunks_exact(self.record).collect();
+        let (steps, batch) = (self.record - 1, records.len());
+        // Time-major: step t of every record, then step t + 1.
+        let ids: Vec<u32> = (0..steps).flat_map(|t| records.iter().map(move |r| r[t])).collect();
+        let backend = model.backend().clone();
+        let mut tape = rnnplay_engine::Tape::new(&backend, 0);
+        tape.set_training(false);
+        let inputs = rnnplay_engine::Tensor::from_u32(&backend, &[steps, batch], &ids)?;
+        let state = model.begin_state(&backend, batch)?;
+        let (logits, _) = model.forward(&mut tape, &inputs, &state)?;
+        let vocab = model.vocab_size();
+        let last = tape.value(logits).to_vec().await?.split_off((steps - 1) * batch * vocab);
+        let hits = last
+            .chunks_exact(vocab)
+            .zip(&records)
+            .filter(|(row, r)| rnnplay_engine::generate::argmax(row) as u32 == r[steps])
+            .count();
+        Ok(hits as f32 / batch.max(1) as f32)
     }
 }
 

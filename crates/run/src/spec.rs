@@ -71,6 +71,9 @@ pub struct RunSpec {
     pub weight_decay: f32,
     /// The encoder–decoder's attention: `none` (d2l 10.7), `additive` or `dot` (d2l 11.4).
     pub attention: String,
+    /// `yes`: bidirectional layers (d2l 10.4) — the encoder's, or a language model's (which
+    /// then sees what it predicts; the `bidirectional` lesson); `no`: one direction.
+    pub bidirectional: String,
 }
 
 /// The two kinds of run.
@@ -164,6 +167,7 @@ impl RunSpec {
             scheduled_sampling: 0.0,
             weight_decay: 0.0,
             attention: "none".into(),
+            bidirectional: "no".into(),
         }
     }
 
@@ -525,6 +529,19 @@ impl RunSpec {
         if seq2seq && self.attention != "none" && AttentionScoring::parse(&self.attention).is_none() {
             bad("attention", format!("unknown attention '{}'; use none, additive (Bahdanau) or dot", self.attention));
         }
+        match self.bidirectional.as_str() {
+            "no" => {}
+            "yes" if self.model.ends_with("-scratch") => bad(
+                "bidirectional",
+                format!(
+                    "{} is d2l's one-direction scratch model; for bidirectional layers use the concise model '{}'",
+                    self.model,
+                    self.model.trim_end_matches("-scratch")
+                ),
+            ),
+            "yes" => {}
+            other => bad("bidirectional", format!("'{other}' is not a choice; use yes or no")),
+        }
         if seq2seq && !(0.0..=1.0).contains(&self.scheduled_sampling) {
             bad(
                 "scheduled_sampling",
@@ -579,6 +596,7 @@ impl RunSpec {
         config.num_layers = self.layers;
         config.dropout = self.dropout;
         config.embedding_dim = (self.embedding > 0).then_some(self.embedding);
+        config.bidirectional = self.bidirectional == "yes";
         config.validate()?;
         Ok(config)
     }
@@ -593,6 +611,7 @@ impl RunSpec {
             num_layers: self.layers,
             dropout: self.dropout,
             attention: AttentionScoring::parse(&self.attention),
+            bidirectional: self.bidirectional == "yes",
         }
     }
 
@@ -603,6 +622,7 @@ impl RunSpec {
         self.layers = config.num_layers;
         self.dropout = config.dropout;
         self.embedding = config.embedding_dim.unwrap_or(0);
+        self.bidirectional = if config.bidirectional { "yes" } else { "no" }.into();
         self.tokens = tokens.name().into();
     }
 
@@ -621,17 +641,23 @@ impl RunSpec {
             } else {
                 String::new()
             };
-            let attention = match self.attention.as_str() {
+            let mut attention = match self.attention.as_str() {
                 "none" => String::new(),
                 scoring => format!(", {scoring} attention"),
             };
+            if self.bidirectional == "yes" {
+                attention.push_str(", bidirectional encoder");
+            }
             return format!(
                 "{}: GRU encoder-decoder (embedding {}, hidden {}, {} layer(s), dropout {}{attention}), batch {}, num_steps {}, {} lr {}{schedule}, θ {}, {} epochs{sampling}",
                 self.preset, self.embedding, self.hidden, self.layers, self.dropout, self.batch_size, self.num_steps,
                 self.optimizer, self.lr, self.clip, self.epochs
             );
         }
-        let input = if self.embedding > 0 { format!("embedding {}", self.embedding) } else { "one-hot".into() };
+        let mut input = if self.embedding > 0 { format!("embedding {}", self.embedding) } else { "one-hot".into() };
+        if self.bidirectional == "yes" {
+            input.push_str(", bidirectional");
+        }
         format!(
             "{}: {} ({} layer(s), hidden {}, {input}, dropout {}), batch {} × {} steps, {} sampling, {} lr {}{schedule}, θ {}, {} epochs",
             self.preset, self.model, self.layers, self.hidden, self.dropout, self.batch_size, self.num_steps,

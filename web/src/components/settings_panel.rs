@@ -129,9 +129,15 @@ pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
     let seq2seq = move || settings.with(RunSpec::is_seq2seq);
     // Which of d2l's encoder–decoders the settings describe.
     let architecture = move || {
-        settings.with(|s| match s.attention.as_str() {
-            "none" => "GRU encoder–decoder (d2l § 10.7)".to_string(),
-            scoring => format!("GRU encoder–decoder with {scoring} attention (d2l § 11.4)"),
+        settings.with(|s| {
+            let encoder = match s.bidirectional.as_str() {
+                "yes" => "bidirectional GRU encoder (§ 10.4)",
+                _ => "GRU encoder",
+            };
+            match s.attention.as_str() {
+                "none" => format!("{encoder}, GRU decoder (d2l § 10.7)"),
+                scoring => format!("{encoder}, GRU decoder with {scoring} attention (d2l § 11.4)"),
+            }
         })
     };
     view! {

@@ -35,7 +35,7 @@ pub fn run(args: &InspectArgs, checkpoint: &Checkpoint) -> Result<()> {
         }
     }
     let layers = checkpoint.config.num_layers;
-    let layer = chosen_layer(args, layers, checkpoint.config.hidden_size)?;
+    let layer = chosen_layer(args, layers, checkpoint.config.output_width())?;
     let backend = pollster::block_on(backend_by_name(&args.backend.name, &EngineOptions::from_env()?))
         .context("opening the backend")?;
     let model = checkpoint.into_model(&backend).with_context(|| format!("loading {}", path.display()))?;

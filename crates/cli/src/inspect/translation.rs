@@ -33,7 +33,7 @@ pub fn run(args: &InspectArgs, checkpoint: &Seq2SeqCheckpoint) -> Result<()> {
     if !source.unknown.is_empty() {
         crate::terminal::warn(&format!("words outside the source vocabulary, fed as <unk>: {:?}", source.unknown));
     }
-    let (hidden, layers) = (checkpoint.config.hidden_size, checkpoint.config.num_layers);
+    let (hidden, layers) = (checkpoint.config.decoder_width(), checkpoint.config.num_layers);
     let layer = chosen_layer(args, layers, hidden)?;
     let backend = pollster::block_on(backend_by_name(&args.backend.name, &EngineOptions::from_env()?))
         .context("opening the backend")?;

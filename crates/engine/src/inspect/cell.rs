@@ -56,6 +56,17 @@ impl Inspection {
 /// text (⊙ elementwise, σ the logistic sigmoid, x the step's input, h₋₁ and c₋₁ the state
 /// before); `None` for a name the model does not compute.
 pub fn cell_equation(config: &ModelConfig, name: &str) -> Option<&'static str> {
+    if config.bidirectional {
+        // A bidirectional layer shows only its joined output (no gates: it has two sets).
+        return match name {
+            "h_prev" => Some("[h→, h←] at the previous position (zeros before the first)"),
+            "h" => Some(
+                "[h→, h←]: the forward state, which has read the window up to here, beside the reverse \
+                 state, which has read it from its end back to here — the next token included",
+            ),
+            _ => None,
+        };
+    }
     let equation = match (config.cell, config.scratch, name) {
         (_, _, "h_prev") => "h₋₁: the hidden state after the previous position (zeros before the first)",
         (_, _, "c_prev") => "c₋₁: the memory cell after the previous position (zeros before the first)",

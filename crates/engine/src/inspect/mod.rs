@@ -242,6 +242,11 @@ fn sources(tape: &Tape, probes: &[Probe], hidden: usize) -> Vec<(usize, &'static
                     }
                 }
             }
+            Probe::Output { layer, steps: count, rows } => {
+                let block =
+                    RowBlock { tensor: tape.value(*rows).clone(), first: 0, count: *count, width: hidden, col: 0 };
+                out.push((*layer, "h", Source::Rows(vec![block])));
+            }
             Probe::Step { layer, h, c, gates } => {
                 let named = std::iter::once(("h", *h)).chain(c.map(|c| ("c", c))).chain(gates.iter().copied());
                 for (order, (name, var)) in named.enumerate() {
@@ -292,7 +297,7 @@ fn probe_mismatch(len: usize) -> EngineError {
 pub async fn inspect(model: &LanguageModel, tokens: &[u32], top_k: usize) -> Result<Inspection> {
     check_passage(model, tokens)?;
     let config = model.config().clone();
-    let (steps, hidden) = (tokens.len(), config.hidden_size);
+    let (steps, hidden) = (tokens.len(), config.output_width());
     let (mut tape, logits) = probed_forward(model, tokens)?;
     let probes = tape.probes().to_vec();
     let signals = read_signals(&mut tape, &probes, steps, hidden).await?;
@@ -342,7 +347,7 @@ pub async fn connectivity(model: &LanguageModel, tokens: &[u32], position: usize
             tokens.len()
         )));
     }
-    let (steps, hidden) = (position + 1, model.config().hidden_size);
+    let (steps, hidden) = (position + 1, model.config().output_width());
     let (mut tape, logits) = probed_forward(model, &tokens[..steps])?;
     let last = tape.slice(logits, 0, position, 1)?;
     let (target, target_is_truth) = match tokens.get(steps) {

@@ -42,7 +42,7 @@ pub async fn gradient_reach(model: &LanguageModel, batch: &Batch) -> Result<Vec<
     let last = tape.slice(logits, 0, (steps - 1) * rows, rows)?;
     let labels = Tensor::from_u32(&backend, &[rows], &batch.labels_time_major()[(steps - 1) * rows..])?;
     let loss = tape.softmax_cross_entropy(last, &labels)?;
-    let watches = watch_top_layer(&mut tape, rows, model.config().hidden_size);
+    let watches = watch_top_layer(&mut tape, rows, model.config().output_width());
     tape.backward(loss)?;
     let norms = Tensor::zeros(&backend, &[steps])?;
     measure(&tape, &watches, &norms)?;

@@ -75,7 +75,7 @@ pub async fn inspect_translation(
     top_k: usize,
 ) -> Result<TranslationInspection> {
     let Probed { mut tape, logits, split, attention } = probed(model, source, source_valid, target_in)?;
-    let (layers, hidden) = (model.config().num_layers, model.config().hidden_size);
+    let (layers, hidden) = (model.config().num_layers, model.config().decoder_width());
     let probes = tape.probes().to_vec();
     let encoder = read_signals(&mut tape, &probes[..split], source.len(), hidden).await?;
     let decoder = read_signals(&mut tape, &probes[split..], target_in.len(), hidden).await?;

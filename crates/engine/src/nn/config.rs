@@ -40,12 +40,40 @@ pub struct ModelConfig {
     pub dropout: f32,
     /// Embedding width; `None` feeds one-hot vectors, as d2l does.
     pub embedding_dim: Option<usize>,
+    /// Bidirectional layers (d2l 10.4, PyTorch's `bidirectional=True`): each layer also reads
+    /// the window backwards, and the head sees both directions. Such a model sees the token it
+    /// is asked to predict, so it is no language model; the `bidirectional` lesson shows it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bidirectional: bool,
 }
 
 impl ModelConfig {
     /// A one-layer model with one-hot input and no dropout: d2l's chapters 9–10 setting.
     pub fn new(cell: CellKind, scratch: bool, vocab_size: usize, hidden_size: usize) -> Self {
-        Self { cell, scratch, vocab_size, hidden_size, num_layers: 1, dropout: 0.0, embedding_dim: None }
+        Self {
+            cell,
+            scratch,
+            vocab_size,
+            hidden_size,
+            num_layers: 1,
+            dropout: 0.0,
+            embedding_dim: None,
+            bidirectional: false,
+        }
+    }
+
+    /// 2 for bidirectional layers, else 1.
+    pub fn directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The width of a layer's output and of its state: the hidden size times the directions.
+    pub fn output_width(&self) -> usize {
+        self.directions() * self.hidden_size
     }
 
     /// The model's name: `gru`, `gru-scratch`, ….
@@ -68,15 +96,16 @@ impl ModelConfig {
             Some(e) => mul(v, e)?,
             None => 0,
         };
+        let width = mul(self.directions(), h)?;
         for layer in 0..self.num_layers {
             let input = match (layer, self.embedding_dim) {
                 (0, Some(e)) => e,
                 (0, None) => v,
-                _ => h,
+                _ => width,
             };
-            total = total.checked_add(layer_param_count(g, input, h)?)?;
+            total = total.checked_add(mul(self.directions(), layer_param_count(g, input, h)?)?)?;
         }
-        total.checked_add(mul(v, h)?)?.checked_add(v)
+        total.checked_add(mul(v, width)?)?.checked_add(v)
     }
 
     /// Rejects sizes of zero or past the bounds below, a dropout outside [0, 1), and options a
@@ -101,10 +130,12 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return invalid(format!("dropout {} must be in [0, 1)", self.dropout));
         }
-        if self.scratch && (self.num_layers != 1 || self.dropout != 0.0 || self.embedding_dim.is_some()) {
+        if self.scratch
+            && (self.num_layers != 1 || self.dropout != 0.0 || self.embedding_dim.is_some() || self.bidirectional)
+        {
             return invalid(format!(
-                "{} is d2l's one-layer scratch model with one-hot input; for layers, dropout or an embedding \
-                 use the concise model '{}'",
+                "{} is d2l's one-layer scratch model with one-hot input; for layers, dropout, an embedding or \
+                 bidirectional layers use the concise model '{}'",
                 self.model_name(),
                 self.cell.name()
             ));

@@ -16,6 +16,10 @@
 //! cuDNN does); only `gh` is computed step by step. One-hot input makes `gi` a row gather of
 //! `W_ihᵀ`. Initialisation is PyTorch's: U(±1/√H) for the recurrent weights, U(±1/√H) for the
 //! head (`kaiming_uniform_(a=√5)` on fan-in H), N(0, 1) for the embedding.
+//!
+//! Bidirectional layers (`bidirectional=True`) add `…_l{l}_reverse` weights after each layer's
+//! own, read the window backwards with them, and join the two directions' outputs (2H wide,
+//! the next layer's input and the head's); see [`run_stack`].
 
 use crate::backend::Backend;
 use crate::error::{EngineError, Result};
@@ -43,23 +47,22 @@ pub(crate) struct LayerVars {
     b_hh: Var,
 }
 
-/// The layers' vars from their parameters, four per layer in `push_layer_params`'s order.
-pub(crate) fn layer_vars(vars: &[Var], num_layers: usize) -> Vec<LayerVars> {
-    vars.chunks_exact(4)
-        .take(num_layers)
-        .map(|c| LayerVars { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] })
-        .collect()
+/// The vars of `count` layer directions (layers × directions, PyTorch's order: layer 0, its
+/// reverse, layer 1, …), four each in `push_layer_params`'s order.
+pub(crate) fn layer_vars(vars: &[Var], count: usize) -> Vec<LayerVars> {
+    vars.chunks_exact(4).take(count).map(|c| LayerVars { w_ih: c[0], w_hh: c[1], b_ih: c[2], b_hh: c[3] }).collect()
 }
 
-/// Appends layer `layer`'s parameters with PyTorch's names under `prefix`
-/// (`{prefix}.weight_ih_l{layer}`, …): weights (G·H, input) and (G·H, H) drawn from
-/// `weight_init`, biases (G·H) from U(±1/√H) as PyTorch does.
+/// Appends the parameters of layer `layer` (its reverse direction when `reverse`) with
+/// PyTorch's names under `prefix` (`{prefix}.weight_ih_l{layer}`, `…_l{layer}_reverse`):
+/// weights (G·H, input) and (G·H, H) drawn from `weight_init`, biases (G·H) from U(±1/√H) as
+/// PyTorch does.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn push_layer_params(
     params: &mut Vec<Param>,
     backend: &Rc<dyn Backend>,
     prefix: &str,
-    layer: usize,
+    (layer, reverse): (usize, bool),
     cell: CellKind,
     input: usize,
     hidden: usize,
@@ -69,14 +72,17 @@ pub(crate) fn push_layer_params(
     let gate_rows = cell.gates() * hidden;
     let bound = 1.0 / (hidden as f32).sqrt();
     let bias_init = Init::Uniform { low: -bound, high: bound };
-    params.push(Param::new(backend, format!("{prefix}.weight_ih_l{layer}"), &[gate_rows, input], weight_init, rng)?);
-    params.push(Param::new(backend, format!("{prefix}.weight_hh_l{layer}"), &[gate_rows, hidden], weight_init, rng)?);
-    params.push(Param::new(backend, format!("{prefix}.bias_ih_l{layer}"), &[gate_rows], bias_init, rng)?);
-    params.push(Param::new(backend, format!("{prefix}.bias_hh_l{layer}"), &[gate_rows], bias_init, rng)?);
+    let suffix = if reverse { "_reverse" } else { "" };
+    let name = |what: &str| format!("{prefix}.{what}_l{layer}{suffix}");
+    params.push(Param::new(backend, name("weight_ih"), &[gate_rows, input], weight_init, rng)?);
+    params.push(Param::new(backend, name("weight_hh"), &[gate_rows, hidden], weight_init, rng)?);
+    params.push(Param::new(backend, name("bias_ih"), &[gate_rows], bias_init, rng)?);
+    params.push(Param::new(backend, name("bias_hh"), &[gate_rows], bias_init, rng)?);
     Ok(())
 }
 
 /// What the first layer of a stack reads.
+#[derive(Clone, Copy)]
 pub(crate) enum LayerInput<'a> {
     /// Dense rows (steps·batch, input), time-major.
     Dense(Var),
@@ -93,11 +99,21 @@ pub(crate) struct StackShape {
     pub hidden: usize,
     /// Dropout on the outputs of every layer but the last (training mode only).
     pub dropout: f32,
+    /// 1, or 2 for bidirectional layers (d2l 10.4): a second set of weights reads the input
+    /// from its last step to its first, and a layer's output and state are the two
+    /// directions' side by side, (…, 2·hidden).
+    pub directions: usize,
 }
 
-/// Runs stacked layers over `input` from `state` ([H] or [H, C], each (layers, batch, hidden)).
-/// Returns the top layer's outputs (steps·batch, hidden), time-major, and the final state in
-/// the same layout as `state`.
+/// Runs stacked layers over `input` from `state` ([H] or [H, C], each (layers, batch,
+/// directions·hidden): a bidirectional layer's forward then reverse state). Returns the top
+/// layer's outputs (steps·batch, directions·hidden), time-major, and the final state in the
+/// same layout as `state`. `layers` holds every layer's directions in PyTorch's order.
+///
+/// The reverse direction runs the same kernels on its inputs' steps in reverse order (a row
+/// gather), and its outputs are put back in time order the same way; its final state is the
+/// one after reading step 0. Like PyTorch without packed sequences (and d2l), it reads a
+/// padded sequence's padding first.
 pub(crate) fn run_stack(
     tape: &mut Tape,
     layers: &[LayerVars],
@@ -106,61 +122,109 @@ pub(crate) fn run_stack(
     shape: StackShape,
     fused: bool,
 ) -> Result<(Var, Vec<Var>)> {
-    let StackShape { batch, hidden, dropout, .. } = shape;
+    let StackShape { steps, batch, hidden, dropout, directions, .. } = shape;
+    let width = directions * hidden;
+    // Row (t, b) of a time-major window ← row (steps − 1 − t, b): its own inverse.
+    let flip = match directions {
+        2 => {
+            let rows: Vec<u32> =
+                (0..steps).rev().flat_map(|t| (0..batch).map(move |b| (t * batch + b) as u32)).collect();
+            Some(Tensor::from_u32(tape.backend(), &[steps * batch], &rows)?)
+        }
+        _ => None,
+    };
     let mut layer_input = input;
     let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
     let mut top = None;
-    for (index, layer) in layers.iter().enumerate() {
-        // The input projections of all steps at once: the part that does not depend on the state.
-        let gi_all = match layer_input {
-            LayerInput::Dense(x) => {
-                if index == 0 {
-                    tape.probe(|| Probe::Input { rows: x, table: None });
+    let count = layers.len() / directions.max(1);
+    for (index, directed) in layers.chunks_exact(directions.max(1)).enumerate() {
+        let (mut outputs, mut hs, mut cs) = (Vec::new(), Vec::new(), Vec::new());
+        for (direction, layer) in directed.iter().enumerate() {
+            let reverse = direction == 1;
+            // The input projections of all steps at once: the part that does not depend on the state.
+            let gi_all = match layer_input {
+                LayerInput::Dense(x) => {
+                    if index == 0 && !reverse {
+                        tape.probe(|| Probe::Input { rows: x, table: None });
+                    }
+                    tape.matmul_t(x, layer.w_ih, false, true)?
                 }
-                tape.matmul_t(x, layer.w_ih, false, true)?
+                LayerInput::OneHot(ids) => {
+                    let w_t = tape.transpose(layer.w_ih)?;
+                    let rows = tape.gather(w_t, ids)?;
+                    if !reverse {
+                        tape.probe(|| Probe::Input { rows, table: Some(w_t) });
+                    }
+                    rows
+                }
+            };
+            let mut gi_all = tape.add_bias(gi_all, layer.b_ih)?;
+            if let (true, Some(flip)) = (reverse, &flip) {
+                gi_all = tape.gather(gi_all, flip)?;
             }
-            LayerInput::OneHot(ids) => {
-                let w_t = tape.transpose(layer.w_ih)?;
-                let rows = tape.gather(w_t, ids)?;
-                tape.probe(|| Probe::Input { rows, table: Some(w_t) });
-                rows
+            let initial = |tape: &mut Tape, s: Var| -> Result<Var> {
+                let slice = tape.slice(s, 0, index, 1)?;
+                let layer_state = tape.reshape(slice, &[batch, width])?;
+                match directions {
+                    1 => Ok(layer_state),
+                    _ => tape.slice(layer_state, 1, direction * hidden, hidden),
+                }
+            };
+            let h0 = initial(tape, state[0])?;
+            let c0 = match state.get(1) {
+                Some(&s) => Some(initial(tape, s)?),
+                None => None,
+            };
+            // A bidirectional layer shows its joined output instead (below).
+            let probe = directions == 1;
+            let (mut output, h, c) = if fused {
+                fused_layer(tape, index, layer, shape, gi_all, h0, c0, probe)?
+            } else {
+                unfused_layer(tape, index, layer, shape, gi_all, h0, c0, probe)?
+            };
+            if let (true, Some(flip)) = (reverse, &flip) {
+                output = tape.gather(output, flip)?;
             }
-        };
-        let gi_all = tape.add_bias(gi_all, layer.b_ih)?;
-        let initial = |tape: &mut Tape, s: Var| -> Result<Var> {
-            let slice = tape.slice(s, 0, index, 1)?;
-            tape.reshape(slice, &[batch, hidden])
-        };
-        let h0 = initial(tape, state[0])?;
-        let c0 = match state.get(1) {
-            Some(&s) => Some(initial(tape, s)?),
-            None => None,
-        };
-        let (mut output, h, c) = if fused {
-            fused_layer(tape, index, layer, shape, gi_all, h0, c0)?
-        } else {
-            unfused_layer(tape, index, layer, shape, gi_all, h0, c0)?
-        };
-        final_h.push(h);
-        final_c.extend(c);
-        if index + 1 < layers.len() {
+            outputs.push(output);
+            hs.push(h);
+            cs.extend(c);
+        }
+        let mut output = side_by_side(tape, &outputs)?;
+        if directions > 1 {
+            tape.probe(|| Probe::Output { layer: index, steps, rows: output });
+        }
+        final_h.push(side_by_side(tape, &hs)?);
+        if !cs.is_empty() {
+            final_c.push(side_by_side(tape, &cs)?);
+        }
+        if index + 1 < count {
             output = tape.dropout(output, dropout)?;
         }
         layer_input = LayerInput::Dense(output);
         top = Some(output);
     }
     let top = top.ok_or_else(|| EngineError::InvalidArgument("a recurrent stack needs at least one layer".into()))?;
-    let mut new_state = vec![stack_layers(tape, &final_h, batch, hidden)?];
+    let mut new_state = vec![stack_layers(tape, &final_h, batch, width)?];
     if !final_c.is_empty() {
-        new_state.push(stack_layers(tape, &final_c, batch, hidden)?);
+        new_state.push(stack_layers(tape, &final_c, batch, width)?);
     }
     Ok((top, new_state))
+}
+
+/// The directions' values of a layer joined along the last dimension (one direction: itself).
+fn side_by_side(tape: &mut Tape, parts: &[Var]) -> Result<Var> {
+    match parts {
+        [one] => Ok(*one),
+        _ => tape.concat(parts, 1),
+    }
 }
 
 /// The layer's outputs (steps·batch, hidden), final h and (LSTM) final c.
 type LayerOutputs = (Var, Var, Option<Var>);
 
-/// One layer as one fused node; outputs and final states are slices of its states.
+/// One layer as one fused node; outputs and final states are slices of its states. `probe`:
+/// show the window to inspection.
+#[allow(clippy::too_many_arguments)]
 fn fused_layer(
     tape: &mut Tape,
     index: usize,
@@ -169,10 +233,13 @@ fn fused_layer(
     gi_all: Var,
     h0: Var,
     c0: Option<Var>,
+    probe: bool,
 ) -> Result<LayerOutputs> {
     let states = tape.recurrent_layer(w.cell, w.steps, gi_all, layer.w_hh, layer.b_hh, h0, c0)?;
-    let gates = tape.saved_gates(states).map(|g| (g, w.cell.gate_names()));
-    tape.probe(|| Probe::Window { layer: index, steps: w.steps, states, gates });
+    if probe {
+        let gates = tape.saved_gates(states).map(|g| (g, w.cell.gate_names()));
+        tape.probe(|| Probe::Window { layer: index, steps: w.steps, states, gates });
+    }
     let rows = w.steps * w.batch;
     let output = tape.slice(states, 0, w.batch, rows)?;
     let h = tape.slice(states, 0, rows, w.batch)?;
@@ -184,7 +251,8 @@ fn fused_layer(
 }
 
 /// One layer from primitive ops, step by step: `gh = h W_hhᵀ + b_hh`, then the cell's
-/// equations (`cell_step`).
+/// equations (`cell_step`). `probe`: show every step to inspection.
+#[allow(clippy::too_many_arguments)]
 fn unfused_layer(
     tape: &mut Tape,
     index: usize,
@@ -193,6 +261,7 @@ fn unfused_layer(
     gi_all: Var,
     h0: Var,
     c0: Option<Var>,
+    probe: bool,
 ) -> Result<LayerOutputs> {
     let (mut h, mut c) = (h0, c0);
     let mut outputs = Vec::with_capacity(w.steps);
@@ -202,7 +271,9 @@ fn unfused_layer(
         let gh = tape.add_bias(gh, layer.b_hh)?;
         let gates;
         (h, c, gates) = cell_step(tape, w.cell, w.hidden, gi, gh, h, c)?;
-        tape.probe(|| Probe::Step { layer: index, h, c, gates });
+        if probe {
+            tape.probe(|| Probe::Step { layer: index, h, c, gates });
+        }
         outputs.push(h);
     }
     Ok((tape.concat(&outputs, 0)?, h, c))
@@ -226,12 +297,18 @@ impl RecurrentModel {
             let input = match (layer, config.embedding_dim) {
                 (0, Some(dim)) => dim,
                 (0, None) => vocab,
-                _ => hidden,
+                _ => config.output_width(),
             };
-            push_layer_params(&mut params, backend, "rnn", layer, config.cell, input, hidden, uniform, &mut rng)?;
+            for direction in 0..config.directions() {
+                let at = (layer, direction == 1);
+                push_layer_params(&mut params, backend, "rnn", at, config.cell, input, hidden, uniform, &mut rng)?;
+            }
         }
-        params.push(Param::new(backend, "dense.weight", &[vocab, hidden], uniform, &mut rng)?);
-        params.push(Param::new(backend, "dense.bias", &[vocab], uniform, &mut rng)?);
+        // PyTorch's Linear(directions·H, V) draws U(±1/√fan_in); a one-direction model's fan-in is H.
+        let head_bound = 1.0 / (config.output_width() as f32).sqrt();
+        let head = Init::Uniform { low: -head_bound, high: head_bound };
+        params.push(Param::new(backend, "dense.weight", &[vocab, config.output_width()], head, &mut rng)?);
+        params.push(Param::new(backend, "dense.bias", &[vocab], head, &mut rng)?);
         Ok(Self { config: config.clone(), params, fused: Cell::new(true) })
     }
 
@@ -257,9 +334,10 @@ impl RecurrentModel {
         &self.params
     }
 
-    /// Zero state: [H] or [H, C], each (num_layers, batch, hidden) as PyTorch's `h_0`/`c_0`.
+    /// Zero state: [H] or [H, C], each (num_layers, batch, directions·hidden) — PyTorch's
+    /// `h_0`/`c_0` with a layer's two directions side by side.
     pub fn begin_state(&self, backend: &Rc<dyn Backend>, batch: usize) -> Result<Vec<Tensor>> {
-        let shape = [self.config.num_layers, batch, self.config.hidden_size];
+        let shape = [self.config.num_layers, batch, self.config.output_width()];
         (0..self.config.cell.state_count()).map(|_| Tensor::zeros(backend, &shape)).collect()
     }
 
@@ -269,13 +347,13 @@ impl RecurrentModel {
         let config = &self.config;
         let (steps, batch) = super::input_dims(inputs)?;
         let hidden = config.hidden_size;
-        super::check_state(config, state, &[config.num_layers, batch, hidden])?;
+        super::check_state(config, state, &[config.num_layers, batch, config.output_width()])?;
         let vars: Vec<Var> = self.params.iter().map(|p| tape.param(p)).collect();
         let (embedding, rest) = match config.embedding_dim {
             Some(_) => (Some(vars[0]), &vars[1..]),
             None => (None, &vars[..]),
         };
-        let layers = layer_vars(rest, config.num_layers);
+        let layers = layer_vars(rest, config.num_layers * config.directions());
         let (dense_w, dense_b) = (vars[vars.len() - 2], vars[vars.len() - 1]);
         let flat_inputs = inputs.reshape(&[steps * batch])?;
         let input = match embedding {
@@ -283,7 +361,14 @@ impl RecurrentModel {
             None => LayerInput::OneHot(&flat_inputs),
         };
         let states: Vec<Var> = state.iter().map(|s| tape.constant(s.clone())).collect();
-        let shape = StackShape { cell: config.cell, steps, batch, hidden, dropout: config.dropout };
+        let shape = StackShape {
+            cell: config.cell,
+            steps,
+            batch,
+            hidden,
+            dropout: config.dropout,
+            directions: config.directions(),
+        };
         let (top, new_state) = run_stack(tape, &layers, input, &states, shape, self.fused.get())?;
         let logits = tape.matmul_t(top, dense_w, false, true)?;
         let logits = tape.add_bias(logits, dense_b)?;

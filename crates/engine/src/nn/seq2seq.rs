@@ -18,6 +18,13 @@
 //! `decoder.attention.w_v.weight` (1, H), Xavier-uniform, without biases; dot scores
 //! (d2l's `DotProductAttention`, qᵀk / √H) add nothing. d2l drops out attention weights in
 //! training; this decoder does not (its dropout acts between stacked layers only).
+//!
+//! With a bidirectional encoder (d2l 10.4, PyTorch's `nn.GRU(bidirectional=True)`, adding
+//! `encoder.rnn.*_l{k}_reverse`), each encoder layer's output and final state are its two
+//! directions' side by side, 2H wide. The decoder is then 2H wide: its state starts as the
+//! encoder's, layer by layer (PyTorch's `h_n` regrouped as `cat(h_n[0::2], h_n[1::2], -1)`),
+//! as d2l's decoder takes the encoder's state unchanged, and its context, keys and attention
+//! projections are 2H wide.
 
 use super::config::CellKind;
 use super::recurrent::{layer_vars, push_layer_params, run_stack, LayerInput, StackShape};
@@ -45,28 +52,49 @@ pub struct Seq2SeqConfig {
     /// scores; none: d2l 10.7's decoder, whose context is the encoder's final state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<AttentionScoring>,
+    /// A bidirectional encoder: each layer reads the source both ways (see the module's doc).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bidirectional: bool,
 }
 
 impl Seq2SeqConfig {
+    /// The encoder's directions: 2 when bidirectional, else 1.
+    pub fn encoder_directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The decoder's width (its state's, the context's, the keys'): the encoder's output width,
+    /// the hidden size times the encoder's directions.
+    pub fn decoder_width(&self) -> usize {
+        self.encoder_directions() * self.hidden_size
+    }
+
     /// The number of parameter values of the model (see `ModelConfig::param_count`).
     pub fn param_count(&self) -> Option<usize> {
         use super::config::layer_param_count;
         let (e, h, layers) = (self.embed_size, self.hidden_size, self.num_layers);
-        let side = |vocab: usize, first_input: usize| -> Option<usize> {
+        let side = |vocab: usize, first_input: usize, hidden: usize, directions: usize| -> Option<usize> {
             let mut total = vocab.checked_mul(e)?;
+            let width = hidden.checked_mul(directions)?;
             for layer in 0..layers {
-                total = total.checked_add(layer_param_count(3, if layer == 0 { first_input } else { h }, h)?)?;
+                let one = layer_param_count(3, if layer == 0 { first_input } else { width }, hidden)?;
+                total = total.checked_add(one.checked_mul(directions)?)?;
             }
             Some(total)
         };
-        let dense = self.tgt_vocab_size.checked_mul(h)?.checked_add(self.tgt_vocab_size)?;
-        // Additive attention's W_k and W_q (H × H) and w_v (1 × H).
+        let d = h.checked_mul(self.encoder_directions())?;
+        let dense = self.tgt_vocab_size.checked_mul(d)?.checked_add(self.tgt_vocab_size)?;
+        // Additive attention's W_k and W_q (D × D) and w_v (1 × D), D the decoder's width.
         let attention = match self.attention {
-            Some(AttentionScoring::Additive) => h.checked_mul(h)?.checked_mul(2)?.checked_add(h)?,
+            Some(AttentionScoring::Additive) => d.checked_mul(d)?.checked_mul(2)?.checked_add(d)?,
             Some(AttentionScoring::Dot) | None => 0,
         };
-        side(self.src_vocab_size, e)?
-            .checked_add(side(self.tgt_vocab_size, e.checked_add(h)?)?)?
+        side(self.src_vocab_size, e, h, self.encoder_directions())?
+            .checked_add(side(self.tgt_vocab_size, e.checked_add(d)?, d, 1)?)?
             .checked_add(dense)?
             .checked_add(attention)
     }
@@ -117,32 +145,36 @@ impl Seq2Seq {
     pub fn new(backend: &Rc<dyn Backend>, config: &Seq2SeqConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let mut rng = InitRng::new(seed);
-        let (embed, hidden) = (config.embed_size, config.hidden_size);
+        let embed = config.embed_size;
+        // The decoder's width, and the encoder's output width.
+        let hidden = config.decoder_width();
         let mut params = Vec::new();
         // An embedding (N(0, 1)) and a stack of GRU layers (Xavier-uniform weights) per side.
-        let mut side = |prefix: &str, vocab: usize, first_input: usize, rng: &mut InitRng| -> Result<()> {
+        let mut side = |prefix: &str, vocab: usize, first_input: usize, directions: usize, rng: &mut InitRng| {
             let name = format!("{prefix}.embedding.weight");
             params.push(Param::new(backend, name, &[vocab, embed], Init::Normal { std: 1.0 }, rng)?);
             for layer in 0..config.num_layers {
                 let input = if layer == 0 { first_input } else { hidden };
-                let rnn = format!("{prefix}.rnn");
-                push_layer_params(
-                    &mut params,
-                    backend,
-                    &rnn,
-                    layer,
-                    CellKind::Gru,
-                    input,
-                    hidden,
-                    Init::XavierUniform,
-                    rng,
-                )?;
+                for direction in 0..directions {
+                    let rnn = format!("{prefix}.rnn");
+                    push_layer_params(
+                        &mut params,
+                        backend,
+                        &rnn,
+                        (layer, direction == 1),
+                        CellKind::Gru,
+                        input,
+                        hidden / directions,
+                        Init::XavierUniform,
+                        rng,
+                    )?;
+                }
             }
-            Ok(())
+            Ok::<(), EngineError>(())
         };
-        side("encoder", config.src_vocab_size, embed, &mut rng)?;
+        side("encoder", config.src_vocab_size, embed, config.encoder_directions(), &mut rng)?;
         // The decoder's input is the embedding and the context.
-        side("decoder", config.tgt_vocab_size, embed + hidden, &mut rng)?;
+        side("decoder", config.tgt_vocab_size, embed + hidden, 1, &mut rng)?;
         params.push(Param::new(
             backend,
             "decoder.dense.weight",
@@ -191,14 +223,15 @@ impl Seq2Seq {
         &self.params
     }
 
+    /// The decoder's stack shape (one direction, the decoder's width).
     fn stack_shape(&self, steps: usize, batch: usize) -> StackShape {
         let c = &self.config;
-        StackShape { cell: CellKind::Gru, steps, batch, hidden: c.hidden_size, dropout: c.dropout }
+        StackShape { cell: CellKind::Gru, steps, batch, hidden: c.decoder_width(), dropout: c.dropout, directions: 1 }
     }
 
     /// The index of the decoder's first parameter (its embedding).
     fn decoder_start(&self) -> usize {
-        1 + 4 * self.config.num_layers
+        1 + 4 * self.config.num_layers * self.config.encoder_directions()
     }
 
     /// Runs the encoder over `src` ids (steps, batch) from a zero state. Returns its final
@@ -207,18 +240,19 @@ impl Seq2Seq {
     /// batch; keys past them are masked).
     pub fn encode(&self, tape: &mut Tape, src: &Tensor, src_valid: &Tensor) -> Result<(Var, Memory<Var>)> {
         let (steps, batch) = dims(src, "seq2seq encoder")?;
-        let layers = self.config.num_layers;
+        let (layers, directions) = (self.config.num_layers, self.config.encoder_directions());
         let table = tape.param(&self.params[0]);
-        let vars: Vec<Var> = self.params[1..1 + 4 * layers].iter().map(|p| tape.param(p)).collect();
+        let vars: Vec<Var> = self.params[1..self.decoder_start()].iter().map(|p| tape.param(p)).collect();
         let embedded = tape.gather(table, &src.reshape(&[steps * batch])?)?;
-        let zeros = Tensor::zeros(tape.backend(), &[layers, batch, self.config.hidden_size])?;
+        let zeros = Tensor::zeros(tape.backend(), &[layers, batch, self.config.decoder_width()])?;
         let zeros = tape.constant(zeros);
+        let shape = StackShape { hidden: self.config.hidden_size, directions, ..self.stack_shape(steps, batch) };
         let (outputs, state) = run_stack(
             tape,
-            &layer_vars(&vars, layers),
+            &layer_vars(&vars, layers * directions),
             LayerInput::Dense(embedded),
             &[zeros],
-            self.stack_shape(steps, batch),
+            shape,
             self.fused.get(),
         )?;
         let state = state[0];
@@ -249,7 +283,7 @@ impl Seq2Seq {
     fn last_layer(&self, tape: &mut Tape, state: Var) -> Result<Var> {
         let (layers, batch) = (self.config.num_layers, tape.shape(state)[1]);
         let last = tape.slice(state, 0, layers - 1, 1)?;
-        tape.reshape(last, &[batch, self.config.hidden_size])
+        tape.reshape(last, &[batch, self.config.decoder_width()])
     }
 
     /// Runs the decoder over `tgt_in` ids (steps, batch) from `state`, reading `memory` at
