@@ -817,7 +817,8 @@ fn bench_soak_samples_memory_and_finds_it_flat() {
 /// and of an encoder–decoder compile
 /// (python3 -m py_compile, in CI); with RNNPLAY_TORCH_PYTHON naming a Python that has torch, each
 /// loads its checkpoint (the loaded language model's perplexity on a text equals `rnnplay
-/// predict`'s; the encoder–decoder's greedy translations equal `rnnplay translate`'s), trains on
+/// predict`'s; the encoder–decoder's greedy and beam-search translations equal `rnnplay
+/// translate`'s), trains on
 /// one epoch and saves weights that `rnnplay predict` / `translate` read.
 #[test]
 fn export_writes_a_pytorch_script_that_continues_the_run() {
@@ -971,14 +972,12 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
 
     // The encoder–decoder: PyTorch's greedy translations of the loaded model are rnnplay's, and
     // the weights it trains on are read by `rnnplay translate`.
-    let translate = |checkpoint: &std::path::Path, sentence: &str| {
+    let translate_with = |checkpoint: &std::path::Path, sentence: &str, search: &[&str]| {
         let path = checkpoint.to_str().unwrap();
-        json_line(&rnnplay_offline(&["translate", "--backend", "cpu", "--checkpoint", path, "--json", sentence]))
-            ["pred"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let args = ["translate", "--backend", "cpu", "--checkpoint", path, "--json", sentence];
+        json_line(&rnnplay_offline(&[&args[..], search].concat()))["pred"].as_str().unwrap().to_string()
     };
+    let translate = |checkpoint: &std::path::Path, sentence: &str| translate_with(checkpoint, sentence, &[]);
     for (checkpoint, script) in [
         (&toy, &toy_script),
         (&additive, &additive_script),
@@ -990,6 +989,14 @@ fn export_writes_a_pytorch_script_that_continues_the_run() {
             let torch = run(script, &["--check", sentence])[0]["translation"].as_str().unwrap().to_string();
             let ours = translate(checkpoint, sentence);
             assert_eq!(torch, ours, "{checkpoint:?}: PyTorch and rnnplay translate '{sentence}' differently");
+            // Beam search (d2l 10.8) in the script is rnnplay's.
+            let search = ["--beam", "3", "--length-penalty", "0.75"];
+            let torch = run(script, &[&["--check", sentence][..], &search].concat())[0]["translation"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let ours = translate_with(checkpoint, sentence, &search);
+            assert_eq!(torch, ours, "{checkpoint:?}: PyTorch's and rnnplay's beam searches of '{sentence}' differ");
         }
     }
     for script in [&additive_script, &both_ways_dot_script] {

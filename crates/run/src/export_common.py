@@ -108,7 +108,8 @@ def train_epochs(args, rank, net, batches, epoch_line):
             print(json.dumps(epoch_line(epoch + 1, total / max(count, 1), sum(norms) / max(len(norms), 1))), flush=True)
 
 
-def command_line(data_default, data_help, check_help):
+def command_line(data_default, data_help, check_help, more=None):
+    """The scripts' flags; `more(parser)` adds a script's own."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default=CHECKPOINT, help="the weights to start from")
     parser.add_argument("--data", default=data_default, help=data_help)
@@ -117,6 +118,8 @@ def command_line(data_default, data_help, check_help):
     parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
     parser.add_argument("--check", default=None, help=check_help)
     parser.add_argument("--save", default=None, help="write the weights (safetensors, rnnplay's metadata) here")
+    if more is not None:
+        more(parser)
     return parser.parse_args()
 
 

@@ -229,8 +229,58 @@ def translate(net, sentence, device):
     return " ".join(out)
 
 
+def beam_search(net, sentence, device, k, alpha):
+    """d2l 10.8's beam search as `rnnplay translate --beam K --length-penalty A`: every step
+    extends each kept hypothesis by every token and keeps the k most probable extensions (ties:
+    the earlier hypothesis, then the lower token); one that ends with <eos> is finished and
+    leaves the beam. The answer is the candidate (finished, or open after num_steps tokens) of
+    highest log P / L^alpha, L its length counting its <eos>; the first of equal scores. With
+    k = 1 this is `translate`. Returns (translation, score, log P)."""
+    ids, valid = truncate_pad(SRC_VOCAB, [t for t in preprocess_nmt(sentence.strip()).split(" ") if t])
+    net.eval()
+    with torch.no_grad():
+        outputs, state = net.encoder(torch.tensor([ids], device=device))
+        memory = net.decoder.init_memory(outputs, state, torch.tensor([valid], device=device))
+
+        def step(token, state):
+            y, state = net.decoder(torch.tensor([[token]], device=device), state, memory)
+            return F.log_softmax(y[0, -1].double(), -1).tolist(), state
+
+        log_p, state = step(BOS, state)
+        beam = [([], 0.0, state, log_p)]  # tokens, log P, decoder state, log P of the next token
+        candidates = []  # tokens, log P, length
+        for t in range(NUM_STEPS):
+            extensions = [(lp + hyp[1], i, v) for i, hyp in enumerate(beam) for v, lp in enumerate(hyp[3])]
+            extensions.sort(key=lambda e: (-e[0], e[1], e[2]))
+            kept = []
+            for lp, i, v in extensions[:k]:
+                tokens = beam[i][0]
+                if v == EOS:
+                    candidates.append((tokens, lp, len(tokens) + 1))
+                else:
+                    kept.append((tokens + [v], lp, i))
+            if not kept or t + 1 == NUM_STEPS:
+                beam = kept
+                break
+            beam = [(tokens, lp, *step(tokens[-1], beam[i][2])[::-1]) for tokens, lp, i in kept]
+        candidates += [(hyp[0], hyp[1], max(len(hyp[0]), 1)) for hyp in beam]
+    net.train()
+    best = None
+    for tokens, lp, length in candidates:
+        score = lp / length**alpha
+        if best is None or score > best[1]:
+            best = (tokens, score, lp)
+    return " ".join(TGT_VOCAB[v] for v in best[0]), best[1], best[2]
+
+
+def search_flags(parser):
+    parser.add_argument("--beam", type=int, default=1, help="with --check: beam search keeping this many hypotheses (d2l 10.8; 1: greedy)")
+    parser.add_argument("--length-penalty", type=float, default=0.75, help="with --check: alpha of beam search's score log P / L^alpha")
+
+
 def main():
-    args = command_line(SPEC["data"], "fra-eng, or a file of source<TAB>target lines (default: the run's)", "print the loaded model's translation of this sentence and stop")
+    args = command_line(SPEC["data"], "fra-eng, or a file of source<TAB>target lines (default: the run's)",
+                        "print the loaded model's translation of this sentence and stop", search_flags)
     rank, world, device = start_processes(args)
     random.seed(SPEC["seed"])
     torch.manual_seed(SPEC["seed"] + rank)
@@ -239,7 +289,12 @@ def main():
     tensors, metadata = read_safetensors(args.checkpoint)
     net.load_state_dict(tensors)
     if args.check is not None:
-        print(json.dumps({"check": args.check, "translation": translate(net, args.check, device)}))
+        if args.beam > 1:
+            translation, score, log_p = beam_search(net, args.check, device, args.beam, args.length_penalty)
+            print(json.dumps({"check": args.check, "translation": translation, "beam": args.beam,
+                              "length_penalty": args.length_penalty, "score": score, "log_p": log_p}))
+        else:
+            print(json.dumps({"check": args.check, "translation": translate(net, args.check, device)}))
         return
 
     src, src_valid, tgt, valid = arrays(load_pairs(args.data))
