@@ -166,6 +166,7 @@ fn view_context(session: &Session, ui: Ui) -> ViewContext<'_> {
         sentence: ui.sentence.get_untracked(),
         search: ui.search.get_untracked(),
         position: ui.position.get_untracked(),
+        searched: Default::default(),
     }
 }
 

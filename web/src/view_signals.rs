@@ -105,6 +105,9 @@ pub struct ViewContext<'a> {
     pub search: Search,
     /// The position picked in the passage (or in the translation).
     pub position: Option<usize>,
+    /// The translate box's search, made by the first view of a refresh that reads it
+    /// (`ViewContext::translate_box`) for the others.
+    pub searched: std::cell::RefCell<Option<rnnplay_engine::beam::BeamResult>>,
 }
 
 /// How one view is computed, implemented by its component's file for the view's marker

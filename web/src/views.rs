@@ -225,7 +225,8 @@ impl crate::view_signals::ViewContext<'_> {
 
     /// The translate box's sentence as the encoder reads it, and its translation as the page
     /// asks for it (beam size, length penalty, forced start); `None` for a language model or an
-    /// empty box. The translation's view and the view inside the encoder–decoder both read it.
+    /// empty box. The translation's view and the view inside the encoder–decoder both read it;
+    /// the search runs once per refresh (`ViewContext::searched`).
     pub async fn translate_box(&self) -> Result<Option<TranslateBox<'_>>, String> {
         use rnnplay_engine::beam::{beam_search, BeamSettings};
         let Some(run) = self.session.seq2seq() else { return Ok(None) };
@@ -242,8 +243,17 @@ impl crate::view_signals::ViewContext<'_> {
             length_penalty: self.search.length_penalty,
             max_len: data.num_steps,
         };
-        let found =
-            beam_search(&run.model, &data.tgt_vocab, &source.ids, &ids, settings).await.map_err(|e| e.to_string())?;
+        let cached = self.searched.borrow().clone();
+        let found = match cached {
+            Some(found) => found,
+            None => {
+                let found = beam_search(&run.model, &data.tgt_vocab, &source.ids, &ids, settings)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *self.searched.borrow_mut() = Some(found.clone());
+                found
+            }
+        };
         Ok(Some(TranslateBox { run, sentence, source, start, settings, found }))
     }
 }

@@ -19,9 +19,9 @@
 //! states read back, the kept rows' states uploaded for the next.
 
 use crate::error::{EngineError, Result};
-use crate::nn::Seq2Seq;
+use crate::nn::{Memory, Seq2Seq};
 use crate::tensor::Tensor;
-use crate::translate::{decode_step, encoded, reserved, source_valid};
+use crate::translate::{decode_step, encoded, reserved, Start};
 use rnnplay_data::translation::RESERVED;
 use rnnplay_data::Vocab;
 
@@ -168,8 +168,7 @@ pub async fn beam_search(
     let backend = model.params()[0].value().backend().clone();
     let (bos, eos) = reserved(tgt_vocab);
     let vocab = model.config().tgt_vocab_size;
-    let (mut state, memory) = encoded(model, tgt_vocab, src_ids)?;
-    let valid = source_valid(tgt_vocab, src_ids);
+    let Start { mut state, memory, valid } = encoded(model, tgt_vocab, src_ids)?;
     let (layers, hidden) = (model.config().num_layers, model.config().decoder_width());
 
     // Feed <bos> and the prefix to the one starting hypothesis, counting the prefix's log P.
@@ -188,6 +187,7 @@ pub async fn beam_search(
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut steps: Vec<Vec<BeamNode>> = Vec::new();
     let mut rows = logits;
+    let mut repeated: Option<(usize, Memory<Tensor>)> = None;
     for step in 0..max_len - prefix.len() {
         // Every extension of every open hypothesis, most probable first (ties: the earlier
         // hypothesis, then the lower token — as greedy's argmax takes the first maximum).
@@ -240,7 +240,12 @@ pub async fn beam_search(
         let last: Vec<u32> =
             open.iter().map(|h| *h.tokens.last().expect("invariant: an open hypothesis has a token")).collect();
         let batch_state = Tensor::from_f32(&backend, &[layers, k, hidden], &batch_state)?;
-        let step = decode_step(model, &batch_state, &memory.repeat(k, valid)?, &last).await?;
+        // The memory repeated for the k hypotheses, made again only when k changes.
+        if repeated.as_ref().map(|(copies, _)| *copies) != Some(k) {
+            repeated = Some((k, memory.repeat(k, valid)?));
+        }
+        let (_, batch_memory) = repeated.as_ref().expect("invariant: made just above");
+        let step = decode_step(model, &batch_state, batch_memory, &last).await?;
         rows = step.logits;
         states = step.state.to_vec().await?;
     }

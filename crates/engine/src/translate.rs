@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::generate::{argmax, softmax};
 use crate::nn::{Memory, Seq2Seq};
-use crate::tape::Tape;
+use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
 use rnnplay_data::translation::RESERVED;
 use rnnplay_data::Vocab;
@@ -46,16 +46,42 @@ pub(crate) fn source_valid(vocab: &Vocab, src_ids: &[u32]) -> u32 {
     src_ids.iter().filter(|&&id| id != pad).count().max(1) as u32
 }
 
-/// The encoder's final state over `src_ids` (one sentence) and what the decoder reads from it,
-/// computed in evaluation mode: where every decoding starts.
-pub(crate) fn encoded(model: &Seq2Seq, vocab: &Vocab, src_ids: &[u32]) -> Result<(Tensor, Memory<Tensor>)> {
+/// One source sentence encoded on a new evaluation-mode tape: where decoding, teacher forcing
+/// and the inspection (`probes`: the tape collects the layers' signals) all start.
+pub(crate) struct OnTape {
+    pub tape: Tape,
+    /// The encoder's final state, (layers, 1, decoder width).
+    pub state: Var,
+    pub memory: Memory<Var>,
+}
+
+/// Encodes `src_ids`, of which the first `valid` (clamped to 1..=len, as the training batches
+/// count it) are the sentence and its `<eos>`, the rest padding that attention does not read.
+pub(crate) fn encode_on_tape(model: &Seq2Seq, src_ids: &[u32], valid: usize, probes: bool) -> Result<OnTape> {
     let backend = model.params()[0].value().backend().clone();
     let mut tape = Tape::new(&backend, 0);
     tape.set_training(false);
+    if probes {
+        tape.enable_probes();
+    }
     let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
-    let valid = Tensor::from_u32(&backend, &[1], &[source_valid(vocab, src_ids)])?;
+    let valid = Tensor::from_u32(&backend, &[1], &[valid.clamp(1, src_ids.len().max(1)) as u32])?;
     let (state, memory) = model.encode(&mut tape, &src, &valid)?;
-    Ok((tape.detach(state), memory.detach(&tape)))
+    Ok(OnTape { tape, state, memory })
+}
+
+/// Where every free-running decoding of one sentence starts: the encoder's final state and
+/// what the decoder reads, cut from the tape, and the source's valid length.
+pub(crate) struct Start {
+    pub state: Tensor,
+    pub memory: Memory<Tensor>,
+    pub valid: u32,
+}
+
+pub(crate) fn encoded(model: &Seq2Seq, vocab: &Vocab, src_ids: &[u32]) -> Result<Start> {
+    let valid = source_valid(vocab, src_ids);
+    let OnTape { tape, state, memory } = encode_on_tape(model, src_ids, valid as usize, false)?;
+    Ok(Start { state: tape.detach(state), memory: memory.detach(&tape), valid })
 }
 
 /// What one decoder step computed for each sequence of a batch.
@@ -87,7 +113,7 @@ pub(crate) async fn decode_step(
 /// `max_len` tokens. Returns the predicted target tokens (without `<eos>`).
 pub async fn translate(model: &Seq2Seq, tgt_vocab: &Vocab, src_ids: &[u32], max_len: usize) -> Result<Vec<u32>> {
     let (bos, eos) = reserved(tgt_vocab);
-    let (mut state, memory) = encoded(model, tgt_vocab, src_ids)?;
+    let Start { mut state, memory, .. } = encoded(model, tgt_vocab, src_ids)?;
     let mut output = Vec::new();
     let mut next = bos;
     for _ in 0..max_len {
@@ -111,23 +137,19 @@ pub fn teacher_forcing_ids(tgt_vocab: &Vocab, reference: &[u32]) -> (Vec<u32>, V
     (inputs, labels)
 }
 
-/// The decoder teacher-forced on `tokens` (target ids) after `<bos>`, in evaluation mode: its
-/// logits at each position (the last predicts what follows `tokens`), (len + 1, V_tgt), and
-/// with attention each position's weights (1, source steps).
+/// The decoder teacher-forced on `tokens` (target ids) after `<bos>`, in evaluation mode, the
+/// source's first `valid` ids its sentence: its logits at each position (the last predicts
+/// what follows `tokens`), (len + 1, V_tgt), and with attention each position's weights (1,
+/// source steps).
 async fn teacher_forced(
     model: &Seq2Seq,
     tgt_vocab: &Vocab,
-    src_ids: &[u32],
+    (src_ids, valid): (&[u32], usize),
     tokens: &[u32],
 ) -> Result<(Vec<f32>, Vec<Tensor>)> {
-    let backend = model.params()[0].value().backend().clone();
     let (dec_in, _) = teacher_forcing_ids(tgt_vocab, tokens);
-    let mut tape = Tape::new(&backend, 0);
-    tape.set_training(false);
-    let src = Tensor::from_u32(&backend, &[src_ids.len(), 1], src_ids)?;
-    let valid = Tensor::from_u32(&backend, &[1], &[source_valid(tgt_vocab, src_ids)])?;
-    let dec_in = Tensor::from_u32(&backend, &[dec_in.len(), 1], &dec_in)?;
-    let (state, memory) = model.encode(&mut tape, &src, &valid)?;
+    let OnTape { mut tape, state, memory } = encode_on_tape(model, src_ids, valid, false)?;
+    let dec_in = Tensor::from_u32(tape.backend(), &[dec_in.len(), 1], &dec_in)?;
     let decoded = model.decode(&mut tape, &dec_in, state, &memory)?;
     Ok((tape.value(decoded.logits).to_vec().await?, decoded.attention))
 }
@@ -141,7 +163,8 @@ pub async fn teacher_forced_reference(
     reference: &[u32],
 ) -> Result<Vec<(u32, u32, f32)>> {
     let (_, labels) = teacher_forcing_ids(tgt_vocab, reference);
-    let (values, _) = teacher_forced(model, tgt_vocab, src_ids, reference).await?;
+    let valid = source_valid(tgt_vocab, src_ids) as usize;
+    let (values, _) = teacher_forced(model, tgt_vocab, (src_ids, valid), reference).await?;
     let vocab = model.config().tgt_vocab_size;
     Ok(values
         .chunks_exact(vocab)
@@ -151,17 +174,17 @@ pub async fn teacher_forced_reference(
 }
 
 /// Where an attention decoder looked while writing `output` (target ids, as a translation
-/// found them): for each output token and the `<eos>` after it, its weights over the source's
-/// valid tokens (each row sums to 1). Empty for a decoder without attention. Feeding the output
-/// back teacher-forced repeats the free-running steps that wrote it, so these are its weights.
-pub async fn attention_weights(
+/// found them) from a source whose first `valid` ids are its sentence: for each output token
+/// and the `<eos>` after it, its weights over those ids (each row sums to 1). Empty for a
+/// decoder without attention. Feeding the output back teacher-forced repeats the free-running
+/// steps that wrote it, so these are its weights.
+async fn attention_weights(
     model: &Seq2Seq,
     tgt_vocab: &Vocab,
-    src_ids: &[u32],
+    (src_ids, valid): (&[u32], usize),
     output: &[u32],
 ) -> Result<Vec<Vec<f32>>> {
-    let (_, attention) = teacher_forced(model, tgt_vocab, src_ids, output).await?;
-    let valid = source_valid(tgt_vocab, src_ids) as usize;
+    let (_, attention) = teacher_forced(model, tgt_vocab, (src_ids, valid), output).await?;
     let mut rows = Vec::with_capacity(attention.len());
     for row in attention {
         let mut weights = row.to_vec().await?;
@@ -211,11 +234,11 @@ impl AttentionMap {
         if model.config().attention.is_none() {
             return Ok(None);
         }
-        let mut weights = attention_weights(model, tgt_vocab, src_ids, output).await?;
+        let valid = source_valid(tgt_vocab, src_ids) as usize;
+        let mut weights = attention_weights(model, tgt_vocab, (src_ids, valid), output).await?;
         if !ended {
             weights.truncate(output.len());
         }
-        let valid = source_valid(tgt_vocab, src_ids) as usize;
         let source = src_ids[..valid.min(src_ids.len())].iter().map(|&i| src_vocab.token(i).to_string()).collect();
         let output = output
             .iter()

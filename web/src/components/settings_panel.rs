@@ -131,7 +131,7 @@ pub fn SettingsPanel(settings: RwSignal<RunSpec>, ui: Ui) -> impl IntoView {
     let architecture = move || {
         settings.with(|s| {
             let encoder = match s.bidirectional.as_str() {
-                "yes" => "bidirectional GRU encoder (§ 10.4)",
+                "yes" => "bidirectional GRU encoder (d2l § 10.4)",
                 _ => "GRU encoder",
             };
             match s.attention.as_str() {

@@ -12,6 +12,7 @@ use crate::error::{EngineError, Result};
 use crate::nn::Seq2Seq;
 use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
+use crate::translate::{encode_on_tape, OnTape};
 use serde::{Deserialize, Serialize};
 
 /// What an encoder–decoder computed over a source sentence and a teacher-forced target.
@@ -52,15 +53,9 @@ fn probed(model: &Seq2Seq, source: &[u32], valid: usize, target_in: &[u32]) -> R
         check_len(ids.len(), what)?;
         crate::generate::check_ids(ids, vocab, what)?;
     }
-    let backend = model.params()[0].value().backend().clone();
-    let mut tape = Tape::new(&backend, 0);
-    tape.set_training(false);
-    tape.enable_probes();
-    let src = Tensor::from_u32(&backend, &[source.len(), 1], source)?;
-    let valid = Tensor::from_u32(&backend, &[1], &[valid.clamp(1, source.len()) as u32])?;
-    let (state, memory) = model.encode(&mut tape, &src, &valid)?;
+    let OnTape { mut tape, state, memory } = encode_on_tape(model, source, valid, true)?;
     let split = tape.probes().len();
-    let dec_in = Tensor::from_u32(&backend, &[target_in.len(), 1], target_in)?;
+    let dec_in = Tensor::from_u32(tape.backend(), &[target_in.len(), 1], target_in)?;
     let decoded = model.decode(&mut tape, &dec_in, state, &memory)?;
     Ok(Probed { tape, logits: decoded.logits, split, attention: decoded.attention })
 }
