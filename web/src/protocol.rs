@@ -46,6 +46,12 @@ pub struct EpochPoint {
     /// last epoch; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exact_by_length: Vec<(usize, f32)>,
+    /// An encoder–decoder's held-out mean BLEU and mean score (1/L^0.75)·log P (after the last
+    /// epoch; `None` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bleu: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
 }
 
 /// Where the run stands, counting finished minibatches only.
@@ -340,6 +346,8 @@ mod tests {
             accuracy: None,
             accuracy_by_position: Vec::new(),
             exact_by_length: Vec::new(),
+            bleu: None,
+            score: None,
         };
         let resume = ToWorker::Continue { checkpoint: vec![1, 2], text: None, history: vec![point], use_cpu: true };
         assert_eq!(ToWorker::from_json(&resume.to_json()).unwrap(), resume);

@@ -269,6 +269,8 @@ pub async fn drive(ui: Ui, generation: u64, mut run: Run) {
                     accuracy,
                     accuracy_by_position: report.accuracy_by_position.clone(),
                     exact_by_length: report.exact_by_length.clone(),
+                    bleu: report.bleu,
+                    score: report.score,
                 };
                 ui.curve.update(|c| c.push(point));
                 let cx = view_context(&run.session, ui);

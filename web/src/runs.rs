@@ -94,6 +94,8 @@ impl RunRecord {
             accuracy: self.curve.last().and_then(|p| p.accuracy),
             accuracy_by_position: self.curve.last().map(|p| p.accuracy_by_position.clone()).unwrap_or_default(),
             exact_by_length: self.curve.last().map(|p| p.exact_by_length.clone()).unwrap_or_default(),
+            bleu: self.curve.last().and_then(|p| p.bleu),
+            score: self.curve.last().and_then(|p| p.score),
             reach: match self.reach.last_epoch == self.epochs_done() {
                 true => self.reach.last.clone(),
                 false => Vec::new(),
@@ -203,6 +205,13 @@ fn checked(record: RunRecord) -> Result<RunRecord, String> {
     if !record.curve.iter().all(lengths) {
         return Err(bad("its exact match by source length is not a list of [length, share] pairs, lengths rising and shorter than num_steps, shares between 0 and 1"));
     }
+    // BLEU is a share; a score (1/L^α)·log P is at most 0.
+    if !record.curve.iter().all(|p| p.bleu.is_none_or(|b| share(&b)) && p.score.is_none_or(|s| s.is_nan() || s <= 0.0))
+    {
+        return Err(bad(
+            "its held-out BLEU is not between 0 and 1, or its held-out score (a log-probability) is above 0",
+        ));
+    }
     Ok(record)
 }
 
@@ -279,6 +288,8 @@ fn from_metrics(text: &str, file_name: &str, id: u64) -> Result<RunRecord, Strin
                     bad(format!("line {}: exact_by_length is not a list of [length, share] pairs", index + 2))
                 })?,
             },
+            bleu: number("bleu").map(|v| v as f32),
+            score: number("score").map(|v| v as f32),
         });
         record.tokens_per_s = number("tokens_per_s").unwrap_or(record.tokens_per_s);
         record.wall_s = number("seconds").unwrap_or(record.wall_s);
@@ -319,6 +330,8 @@ mod tests {
             accuracy: None,
             accuracy_by_position: Vec::new(),
             exact_by_length: Vec::new(),
+            bleu: None,
+            score: None,
         };
         record.curve = vec![point(1)];
         record.reach = Reach { first: vec![1.0, 0.5], first_epoch: 1, last: vec![1.0, 0.5], last_epoch: 1 };
@@ -351,6 +364,8 @@ mod tests {
                 accuracy: None,
                 accuracy_by_position: Vec::new(),
                 exact_by_length: Vec::new(),
+                bleu: None,
+                score: None,
             })
             .collect();
         record.saved_epoch = Some(3);
@@ -381,7 +396,9 @@ mod tests {
                 valid: Some(17.5),
                 accuracy: None,
                 accuracy_by_position: Vec::new(),
-                exact_by_length: Vec::new()
+                exact_by_length: Vec::new(),
+                bleu: None,
+                score: None
             }
         );
         assert_eq!((record.reach.first.clone(), record.reach.last.clone()), (vec![0.1, 0.2], vec![0.3, 0.4]));

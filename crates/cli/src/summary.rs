@@ -158,17 +158,25 @@ pub fn print(outcome: &Outcome, json: bool) -> Result<()> {
                 };
                 summary["exact_match"] = serde_json::json!(score.exact);
                 summary["held_out_bleu"] = serde_json::json!(score.bleu);
+                summary["held_out_score"] = serde_json::json!(score.score);
+                summary["held_out_beam"] = serde_json::json!(run.beam);
                 summary["accuracy_by_position"] = serde_json::json!(score.by_position);
                 summary["exact_match_by_length"] = score
                     .by_length
                     .iter()
                     .map(|&(length, share, count)| serde_json::json!({"length": length, "exact_match": share, "count": count}))
                     .collect();
+                let how = match run.beam {
+                    1 => "greedily".to_string(),
+                    k => format!("by beam search, k = {k}"),
+                };
                 lines.push(format!(
-                    "exact match on {} held-out examples: {:.1}%; their mean BLEU (k = 2) {:.3}",
+                    "exact match on {} held-out examples (translated {how}): {:.1}%; their mean BLEU (k = 2) {:.3}, \
+                     mean score (1/L^0.75)·log P {:.3}",
                     run.held_out.len(),
                     100.0 * score.exact,
-                    score.bleu
+                    score.bleu,
+                    score.score
                 ));
                 let positions: Vec<String> = score.by_position.iter().map(|a| format!("{:.0}", 100.0 * a)).collect();
                 lines.push(format!("free-running accuracy by output position (%): {}", positions.join(" ")));

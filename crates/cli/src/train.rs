@@ -161,6 +161,8 @@ fn metrics_line(spec: &RunSpec, report: &EpochReport, tokens_per_s: f64, seconds
             "accuracy_by_position": report.accuracy_by_position,
             // And its exact match by source length: [length, share] pairs.
             "exact_by_length": report.exact_by_length,
+            // Their mean BLEU and mean score (1/L^0.75)·log P, translated with --beam.
+            "bleu": report.bleu, "score": report.score,
         }),
         // reach[k]: the gradient of a window's last prediction at the state k steps earlier.
         false => serde_json::json!({

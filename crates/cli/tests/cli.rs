@@ -378,6 +378,9 @@ fn seq2seq_trains_on_fra_eng_saves_and_translate_loads_it() {
     // source lengths they are counted under fit the 10 steps (a longer sentence is cut).
     let bleu = summary["held_out_bleu"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&bleu), "held-out BLEU {bleu}");
+    // Translated greedily (no --beam), with the mean score (1/L^0.75)·log P of a log-probability.
+    assert_eq!(summary["held_out_beam"], 1);
+    assert!(summary["held_out_score"].as_f64().unwrap() < 0.0, "{summary}");
     let lengths = summary["exact_match_by_length"].as_array().unwrap();
     assert_eq!(lengths.iter().map(|l| l["count"].as_u64().unwrap()).sum::<u64>(), 128);
     assert!(lengths.iter().all(|l| (1..10).contains(&l["length"].as_u64().unwrap())), "{lengths:?}");

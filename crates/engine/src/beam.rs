@@ -31,6 +31,9 @@ const UNK_TOKEN: &str = "<unk>";
 /// The most hypotheses a search keeps (a bound on the batch of one decoder step).
 pub const MAX_BEAM: usize = 64;
 
+/// d2l § 10.8's length penalty α.
+pub const D2L_LENGTH_PENALTY: f32 = 0.75;
+
 /// How to search.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BeamSettings {

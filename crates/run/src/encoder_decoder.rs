@@ -12,6 +12,7 @@ use rnnplay_data::translation::{
     epoch_rng, pairs_from_file, preprocess_nmt, read_fra_eng, tokenize_nmt, Pair, PairBatch, PairDataset,
 };
 use rnnplay_engine::backend::Backend;
+use rnnplay_engine::beam::{beam_search, BeamSettings, D2L_LENGTH_PENALTY};
 use rnnplay_engine::checkpoint::Seq2SeqCheckpoint;
 use rnnplay_engine::error::Result;
 use rnnplay_engine::nn::Seq2Seq;
@@ -19,7 +20,7 @@ use rnnplay_engine::optim::OptimizerState;
 use rnnplay_engine::options::EngineOptions;
 use rnnplay_engine::param::Param;
 use rnnplay_engine::train::Seq2SeqTrainer;
-use rnnplay_engine::translate::{encode_source, translate};
+use rnnplay_engine::translate::encode_source;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -45,6 +46,9 @@ pub struct HeldOutScore {
     pub by_length: Vec<(usize, f32, usize)>,
     /// The mean BLEU (k = 2, d2l's) of the translations against the references.
     pub bleu: f32,
+    /// The mean of the translations' scores (1/L^α)·log P (d2l 10.8, α = 0.75): what beam
+    /// search maximises, and greedy decoding only approximately.
+    pub score: f32,
 }
 
 impl HeldOutScore {
@@ -67,6 +71,8 @@ pub struct Seq2SeqRun {
     pub held_out: Vec<Pair>,
     /// Their score after the run's last epoch, once it is measured.
     pub last_score: Option<HeldOutScore>,
+    /// The beam they are translated with (1: greedy).
+    pub beam: usize,
     pub(super) trainer: Seq2SeqTrainer,
     batch_size: usize,
     pub(super) rng: ChaCha8Rng,
@@ -104,6 +110,7 @@ impl RunSpec {
             examples,
             held_out,
             last_score: None,
+            beam: self.beam,
             batch_size: self.batch_size,
             rng: epoch_rng(self.seed),
             cursor: EpochCursor::new(),
@@ -145,10 +152,13 @@ pub(crate) fn toy_pairs(
 }
 
 impl Seq2SeqRun {
-    /// How well the model translates the held-out pairs (toy tasks, fra-eng), greedily and
-    /// free-running.
+    /// How well the model translates the held-out pairs (toy tasks, fra-eng), free-running:
+    /// greedily, or by beam search with the run's beam (k = 1 is greedy decoding, token for
+    /// token).
     pub async fn held_out_score(&self) -> Result<HeldOutScore> {
-        let (mut exact, mut bleu) = (0, 0.0);
+        let (mut exact, mut bleu, mut score) = (0, 0.0, 0.0);
+        let settings =
+            BeamSettings { beam: self.beam, length_penalty: D2L_LENGTH_PENALTY, max_len: self.data.num_steps };
         // The most words the decoder writes before its <eos>.
         let longest = self.data.num_steps.saturating_sub(1).max(1);
         // Per output position: (tokens right, references that long).
@@ -157,7 +167,9 @@ impl Seq2SeqRun {
         let mut lengths: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
         for (src, tgt) in &self.held_out {
             let source = encode_source(&self.data.src_vocab, &src.join(" "), self.data.num_steps);
-            let output = translate(&self.model, &self.data.tgt_vocab, &source.ids, self.data.num_steps).await?;
+            let found = beam_search(&self.model, &self.data.tgt_vocab, &source.ids, &[], settings).await?;
+            score += found.score;
+            let output = found.tokens;
             let reference: Vec<u32> = tgt.iter().map(|t| self.data.tgt_vocab.index(t)).collect();
             exact += usize::from(output == reference);
             let words = |ids: &[u32]| ids.iter().map(|&i| self.data.tgt_vocab.token(i)).collect::<Vec<_>>().join(" ");
@@ -180,6 +192,7 @@ impl Seq2SeqRun {
             by_position: positions.iter().map(|&(right, all)| right as f32 / all as f32).collect(),
             by_length: lengths.into_iter().map(|(len, (right, all))| (len, right as f32 / all as f32, all)).collect(),
             bleu: (bleu / self.held_out.len().max(1) as f64) as f32,
+            score: (score / self.held_out.len().max(1) as f64) as f32,
         })
     }
 
@@ -241,6 +254,8 @@ impl TaskTraining for Seq2SeqRun {
                 batches,
                 valid_perplexity: None,
                 accuracy: score.as_ref().map(|s| s.exact),
+                bleu: score.as_ref().map(|s| s.bleu),
+                score: score.as_ref().map(|s| s.score),
                 exact_by_length: score.as_ref().map(|s| s.exact_by_length()).unwrap_or_default(),
                 accuracy_by_position: score.map(|s| s.by_position).unwrap_or_default(),
                 d2l_loss: Some(metrics.d2l_loss),

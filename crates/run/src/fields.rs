@@ -73,7 +73,7 @@ use Applies::{EncoderDecoder, LanguageModel};
 use Panel::{Data, Model, Training};
 
 /// Every setting, in the order the address lists them.
-pub const SETTINGS: [Field; 25] = [
+pub const SETTINGS: [Field; 26] = [
     field(
         "preset",
         "preset",
@@ -220,6 +220,19 @@ pub const SETTINGS: [Field; 25] = [
             &["no", "yes"],
         ),
         "no",
+    ),
+    since(
+        only(
+            field(
+                "beam",
+                "held-out beam",
+                "How the held-out pairs are translated after the last epoch: 1 greedily, more by beam search keeping \
+                 this many hypotheses (d2l 10.8, score (1/L^0.75)·log P), for their exact match, BLEU and mean score.",
+                Training,
+            ),
+            EncoderDecoder,
+        ),
+        "1",
     ),
 ];
 

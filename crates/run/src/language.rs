@@ -267,6 +267,8 @@ impl TaskTraining for LanguageRun {
                 valid_perplexity,
                 accuracy_by_position: Vec::new(),
                 exact_by_length: Vec::new(),
+                bleu: None,
+                score: None,
                 d2l_loss: None,
                 scheduled_sampling: None,
             }))

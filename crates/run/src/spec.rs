@@ -74,6 +74,9 @@ pub struct RunSpec {
     /// `yes`: bidirectional layers (d2l 10.4) — the encoder's, or a language model's (which
     /// then sees what it predicts; the `bidirectional` lesson); `no`: one direction.
     pub bidirectional: String,
+    /// The beam the held-out pairs are translated with after the last epoch (1: greedy;
+    /// encoder–decoders).
+    pub beam: usize,
 }
 
 /// The two kinds of run.
@@ -168,6 +171,7 @@ impl RunSpec {
             weight_decay: 0.0,
             attention: "none".into(),
             bidirectional: "no".into(),
+            beam: 1,
         }
     }
 
@@ -542,6 +546,16 @@ impl RunSpec {
             "yes" => {}
             other => bad("bidirectional", format!("'{other}' is not a choice; use yes or no")),
         }
+        if seq2seq && !(1..=rnnplay_engine::beam::MAX_BEAM).contains(&self.beam) {
+            bad(
+                "beam",
+                format!(
+                    "the held-out beam must be 1 (greedy) to {} hypotheses (got {})",
+                    rnnplay_engine::beam::MAX_BEAM,
+                    self.beam
+                ),
+            );
+        }
         if seq2seq && !(0.0..=1.0).contains(&self.scheduled_sampling) {
             bad(
                 "scheduled_sampling",
@@ -636,7 +650,7 @@ impl RunSpec {
             schedule.push_str(&format!(", weight decay {}", self.weight_decay));
         }
         if self.is_seq2seq() {
-            let sampling = if self.scheduled_sampling > 0.0 {
+            let mut sampling = if self.scheduled_sampling > 0.0 {
                 format!(", scheduled sampling rising to {}", self.scheduled_sampling)
             } else {
                 String::new()
@@ -647,6 +661,9 @@ impl RunSpec {
             };
             if self.bidirectional == "yes" {
                 attention.push_str(", bidirectional encoder");
+            }
+            if self.beam > 1 {
+                sampling.push_str(&format!(", held-out pairs by beam search (k = {})", self.beam));
             }
             return format!(
                 "{}: GRU encoder-decoder (embedding {}, hidden {}, {} layer(s), dropout {}{attention}), batch {}, num_steps {}, {} lr {}{schedule}, θ {}, {} epochs{sampling}",
@@ -750,6 +767,17 @@ mod tests {
         assert_eq!(fields, ["hidden", "optimizer", "lr", "lr_schedule", "clip"]);
         let lr = spec.validate().into_iter().find(|e| e.field == "lr").unwrap();
         assert!(lr.message.starts_with("the learning rate must be a positive finite number (got 0)"), "{lr}");
+        // The encoder–decoder's own: a beam of 0, a direction that is not yes or no.
+        let mut spec = RunSpec::preset("toy-reverse").unwrap();
+        (spec.beam, spec.bidirectional) = (0, "both".into());
+        let errors = spec.validate();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["bidirectional", "beam"]);
+        assert!(errors[1].message.contains("1 (greedy) to 64"), "{}", errors[1]);
+        let mut scratch = RunSpec::preset("d2l-gru-scratch").unwrap();
+        scratch.bidirectional = "yes".into();
+        let errors = scratch.validate();
+        assert!(errors.len() == 1 && errors[0].message.contains("use the concise model 'gru'"), "{errors:?}");
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub struct EpochReport {
     /// An encoder–decoder's held-out exact match by source length, (length, share), shortest
     /// first (after the run's last epoch; `HeldOutScore::by_length`); empty otherwise.
     pub exact_by_length: Vec<(usize, f32)>,
+    /// An encoder–decoder's held-out pairs after the run's last epoch, translated with the spec's
+    /// beam: their mean BLEU (k = 2) and mean score (1/L^α)·log P (`HeldOutScore`).
+    pub bleu: Option<f32>,
+    pub score: Option<f32>,
     /// Encoder–decoders: d2l's printed loss (per-token CE / num_steps).
     pub d2l_loss: Option<f32>,
     /// Encoder–decoders: the scheduled-sampling probability it trained with.

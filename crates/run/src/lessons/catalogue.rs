@@ -3,7 +3,7 @@
 //! 0–4 (`rnnplay lessons --check NAME --seeds 0,1,2,3,4`; the figures are in docs/LESSONS.md).
 
 use super::claim::Stat::{
-    Accuracy, BestValid, ExactFromLength, Final, FinalValid, First, GradientBack, Peak, PositionAccuracy,
+    Accuracy, BestValid, ExactFromLength, Final, FinalValid, First, GradientBack, Peak, PositionAccuracy, Score,
 };
 use super::claim::{above, below, of, Bound, Claim};
 use super::{Lesson, LessonRun};
@@ -246,6 +246,29 @@ You should see the per-token cross-entropy end below a quarter of its first epoc
             says: "the final per-token cross-entropy is below a quarter of the first epoch's",
             conditions: &[below(of(0, Final), Bound::Times(0.25, of(0, First)))],
             if_not: "the model learns too slowly at this learning rate; train more epochs",
+        },
+    },
+    Lesson {
+        name: "beam-search",
+        title: "Greedy decoding against beam search",
+        section: "10.8 beam search",
+        text: "d2l's encoder–decoder learns English → French from 2 000 sentence pairs, and then translates the 128 pairs after them twice: greedily — at each step the most probable next word — and by beam search, which keeps the 4 most probable partial translations at each step and picks, among those that ended, the one of highest score (1/L^α)·log P (d2l 10.8, α = 0.75). \
+The two runs train the same model with the same seed; only how they translate differs. \
+A greedy decoder commits to a word before it sees what follows it; beam search keeps the runners-up. \
+You should see beam search's translations score higher on average than greedy's: it finds outputs the model itself finds more probable. \
+A more probable translation is not always a better one: over seeds 0–4 the held-out BLEU against the references rose with the beam on two seeds and fell on three (it is 0.03–0.10 either way: a young model). \
+In the playground the translate box draws a search as a tree: try a beam of 4 on a sentence of a few words.",
+        shared: &[("preset", "d2l-seq2seq"), ("num_examples", "2000"), ("epochs", "30")],
+        runs: &[
+            LessonRun { label: "greedy", settings: &[] },
+            LessonRun { label: "beam of 4", settings: &[("beam", "4")] },
+        ],
+        claim: Claim {
+            says: "beam search's held-out translations score higher on average than greedy's",
+            conditions: &[
+                above(of(1, Score), Bound::Times(1.0, of(0, Score))),
+            ],
+            if_not: "the two searches chose the same translations on this seed",
         },
     },
     Lesson {

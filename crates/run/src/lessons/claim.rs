@@ -23,6 +23,10 @@ pub struct RunOutcome {
     /// An encoder–decoder's held-out exact match by source length after its last epoch
     /// (`EpochReport::exact_by_length`).
     pub exact_by_length: Vec<(usize, f32)>,
+    /// An encoder–decoder's held-out mean BLEU and mean score (1/L^α)·log P after its last
+    /// epoch (`EpochReport::bleu`, `EpochReport::score`).
+    pub bleu: Option<f32>,
+    pub score: Option<f32>,
     /// A language model's gradient reach after its last epoch (`EpochReport::reach`).
     pub reach: Vec<f32>,
     /// What its training value is: "perplexity" (language models) or "cross-entropy"
@@ -39,6 +43,8 @@ impl Default for RunOutcome {
             accuracy: None,
             accuracy_by_position: Vec::new(),
             exact_by_length: Vec::new(),
+            bleu: None,
+            score: None,
             reach: Vec::new(),
             value_name: "perplexity",
         }
@@ -57,6 +63,8 @@ impl RunOutcome {
             accuracy: reports.last().and_then(|r| r.accuracy),
             accuracy_by_position: reports.last().map(|r| r.accuracy_by_position.clone()).unwrap_or_default(),
             exact_by_length: reports.last().map(|r| r.exact_by_length.clone()).unwrap_or_default(),
+            bleu: reports.last().and_then(|r| r.bleu),
+            score: reports.last().and_then(|r| r.score),
             reach: reports.last().map(|r| r.reach.clone()).unwrap_or_default(),
         }
     }
@@ -96,6 +104,11 @@ pub enum Stat {
     /// An encoder–decoder's held-out exact match of the sources of length n and longer after the last
     /// epoch, weighting each length alike (the mean of `EpochReport::exact_by_length` from n).
     ExactFromLength(usize),
+    /// An encoder–decoder's mean BLEU (k = 2) of its held-out translations after the last epoch.
+    Bleu,
+    /// An encoder–decoder's mean score (1/L^α)·log P (d2l 10.8, α = 0.75) of its held-out
+    /// translations after the last epoch: how probable the model finds what it wrote.
+    Score,
     /// How much of the last prediction's gradient is left k steps back after the last epoch:
     /// the batch mean of ‖∂ℓ_T/∂h_{T−k}‖ over the batch mean of ‖∂ℓ_T/∂h_T‖, from the
     /// gradient's reach (`EpochReport::reach`, `rnnplay_engine::inspect::reach_shares`).
@@ -114,6 +127,8 @@ impl Stat {
             Stat::Accuracy => "held-out accuracy".into(),
             Stat::PositionAccuracy(n) => format!("accuracy at output position {n}"),
             Stat::ExactFromLength(n) => format!("exact match of sources {n} or more long"),
+            Stat::Bleu => "held-out BLEU".into(),
+            Stat::Score => "held-out mean score (1/L^0.75)·log P".into(),
             Stat::GradientBack(k) => format!("gradient {k} steps back ÷ at the last step"),
         }
     }
@@ -137,6 +152,8 @@ impl Stat {
                     outcome.exact_by_length.iter().filter(|(l, _)| *l >= n).map(|(_, s)| *s).collect();
                 (!shares.is_empty()).then(|| shares.iter().sum::<f32>() / shares.len() as f32)
             }
+            Stat::Bleu => outcome.bleu,
+            Stat::Score => outcome.score,
             Stat::GradientBack(k) => reach_shares(&outcome.reach).get(k).copied(),
         }
     }
@@ -299,6 +316,9 @@ mod tests {
         let toy = RunOutcome { accuracy_by_position: vec![1.0, 0.5], ..RunOutcome::default() };
         let at = |n| Stat::PositionAccuracy(n).read(&toy);
         assert_eq!((at(0), at(1), at(2), at(3)), (None, Some(1.0), Some(0.5), None));
+        let translated = RunOutcome { bleu: Some(0.25), score: Some(-0.7), ..RunOutcome::default() };
+        assert_eq!((Stat::Bleu.read(&translated), Stat::Score.read(&translated)), (Some(0.25), Some(-0.7)));
+        assert_eq!(Stat::Score.read(&toy), None, "no held-out translations scored");
         assert_eq!(number(f32::INFINITY), "∞ (diverged)");
         assert_eq!(number(1.25e17), "1.25e17");
         assert_eq!((number(4.28e-8), number(0.00123)), ("4.28e-8".into(), "1.23e-3".into()));

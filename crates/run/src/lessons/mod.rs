@@ -115,6 +115,10 @@ mod tests {
                 if q.stat.needs_validation() {
                     assert!(spec.valid_fraction > 0.0, "{}: run {} holds nothing out", each.name, q.run);
                 }
+                if matches!(q.stat, Stat::Bleu | Stat::Score) {
+                    let scored = spec.is_seq2seq() && matches!(spec.source(), DataSource::Toy(..) | DataSource::FraEng);
+                    assert!(scored, "{}: a held-out BLEU or score needs held-out pairs", each.name);
+                }
                 if q.stat == Stat::Accuracy {
                     let scored = matches!(spec.source(), DataSource::Toy(..) | DataSource::Recall(_));
                     assert!(scored, "{}: a held-out accuracy needs a toy task or the recall task", each.name);
