@@ -87,8 +87,11 @@ fn replayed_language_model_training_is_recorded_training_bit_for_bit() {
     let vocab = corpus().vocab.len();
     let mut deep = ModelConfig::new(CellKind::Gru, false, vocab, 12);
     (deep.num_layers, deep.dropout, deep.embedding_dim) = (2, 0.3, Some(5));
+    let mut both_ways = ModelConfig::new(CellKind::Gru, false, vocab, 12);
+    (both_ways.num_layers, both_ways.bidirectional) = (2, true);
     let cases = [
         ("2-layer GRU, dropout, embedding, Adam", deep, ("adam", 0.01), Sampling::Sequential),
+        ("bidirectional 2-layer GRU", both_ways, ("adam", 0.01), Sampling::Sequential),
         ("LSTM, random sampling", ModelConfig::new(CellKind::Lstm, false, vocab, 12), ("sgd", 1.0), Sampling::Random),
         ("scratch RNN", ModelConfig::new(CellKind::Rnn, true, vocab, 12), ("sgd", 1.0), Sampling::Sequential),
     ];
@@ -197,20 +200,26 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
     };
     let pairs = ToyTask::Reverse.pairs(22, 2, 4, 0, &[]).unwrap();
     let data = PairDataset::new(&pairs, 6, 1).unwrap();
-    let config = Seq2SeqConfig {
-        src_vocab_size: data.src_vocab.len(),
-        tgt_vocab_size: data.tgt_vocab.len(),
-        embed_size: 4,
-        hidden_size: 8,
-        num_layers: 2,
-        dropout: 0.2,
-        attention: None,
-        bidirectional: false,
-    };
+    for bidirectional in [false, true] {
+        let config = Seq2SeqConfig {
+            src_vocab_size: data.src_vocab.len(),
+            tgt_vocab_size: data.tgt_vocab.len(),
+            embed_size: 4,
+            hidden_size: 8,
+            num_layers: 2,
+            dropout: 0.2,
+            attention: None,
+            bidirectional,
+        };
+        replays_encoder_decoder(&gpu, &data, &config);
+    }
+}
+
+fn replays_encoder_decoder(gpu: &Rc<dyn Backend>, data: &PairDataset, config: &Seq2SeqConfig) {
     let outcomes = [true, false].map(|replay| {
         gpu.reset_counters();
-        let model = Seq2Seq::new(&gpu, &config, 0).unwrap();
-        let mut trainer = Seq2SeqTrainer::new(&gpu, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
+        let model = Seq2Seq::new(gpu, config, 0).unwrap();
+        let mut trainer = Seq2SeqTrainer::new(gpu, Optimizer::by_name("adam", 0.01).unwrap(), 1.0).unwrap();
         trainer.set_plan_replay(replay);
         let mut rng = epoch_rng(0);
         let mut losses = Vec::new();
@@ -226,5 +235,6 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
         }
         Outcome { losses, params: values(model.params()), counters: gpu.counters() }
     });
-    assert_same("seq2seq", &outcomes);
+    let what = if config.bidirectional { "seq2seq, bidirectional encoder" } else { "seq2seq" };
+    assert_same(what, &outcomes);
 }

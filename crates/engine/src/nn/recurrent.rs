@@ -28,7 +28,7 @@ use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
 use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// A stack of PyTorch-layout recurrent layers with a linear head.
@@ -37,6 +37,8 @@ pub struct RecurrentModel {
     params: Vec<Param>,
     /// Layers run fused (see [`RecurrentModel::set_fused_layers`]).
     fused: Cell<bool>,
+    /// Bidirectional layers' step orders.
+    flips: Flips,
 }
 
 /// The vars of one layer's parameters.
@@ -105,6 +107,31 @@ pub(crate) struct StackShape {
     pub directions: usize,
 }
 
+/// The row orders that flip a window's steps (row (t, b) ← row (steps − 1 − t, b), its own
+/// inverse), one per (steps, batch), made once per model: an upload inside a training step
+/// would keep plan replay from capturing it (`crate::replay`).
+#[derive(Default)]
+pub(crate) struct Flips(RefCell<Vec<((usize, usize), Tensor)>>);
+
+impl Flips {
+    /// The few shapes a model meets (a batch shape or two, the inspection's passages).
+    const KEPT: usize = 8;
+
+    fn get(&self, backend: &Rc<dyn Backend>, steps: usize, batch: usize) -> Result<Tensor> {
+        if let Some((_, flip)) = self.0.borrow().iter().find(|(shape, _)| *shape == (steps, batch)) {
+            return Ok(flip.clone());
+        }
+        let rows: Vec<u32> = (0..steps).rev().flat_map(|t| (0..batch).map(move |b| (t * batch + b) as u32)).collect();
+        let flip = Tensor::from_u32(backend, &[steps * batch], &rows)?;
+        let mut kept = self.0.borrow_mut();
+        if kept.len() == Self::KEPT {
+            kept.remove(0);
+        }
+        kept.push(((steps, batch), flip.clone()));
+        Ok(flip)
+    }
+}
+
 /// Runs stacked layers over `input` from `state` ([H] or [H, C], each (layers, batch,
 /// directions·hidden): a bidirectional layer's forward then reverse state). Returns the top
 /// layer's outputs (steps·batch, directions·hidden), time-major, and the final state in the
@@ -120,17 +147,12 @@ pub(crate) fn run_stack(
     input: LayerInput,
     state: &[Var],
     shape: StackShape,
-    fused: bool,
+    (fused, flips): (bool, &Flips),
 ) -> Result<(Var, Vec<Var>)> {
     let StackShape { steps, batch, hidden, dropout, directions, .. } = shape;
     let width = directions * hidden;
-    // Row (t, b) of a time-major window ← row (steps − 1 − t, b): its own inverse.
     let flip = match directions {
-        2 => {
-            let rows: Vec<u32> =
-                (0..steps).rev().flat_map(|t| (0..batch).map(move |b| (t * batch + b) as u32)).collect();
-            Some(Tensor::from_u32(tape.backend(), &[steps * batch], &rows)?)
-        }
+        2 => Some(flips.get(tape.backend(), steps, batch)?),
         _ => None,
     };
     let mut layer_input = input;
@@ -309,7 +331,7 @@ impl RecurrentModel {
         let head = Init::Uniform { low: -head_bound, high: head_bound };
         params.push(Param::new(backend, "dense.weight", &[vocab, config.output_width()], head, &mut rng)?);
         params.push(Param::new(backend, "dense.bias", &[vocab], head, &mut rng)?);
-        Ok(Self { config: config.clone(), params, fused: Cell::new(true) })
+        Ok(Self { config: config.clone(), params, fused: Cell::new(true), flips: Flips::default() })
     }
 
     /// Chooses how the layers run: fused (the default: one tape node per layer per window, two
@@ -369,7 +391,7 @@ impl RecurrentModel {
             dropout: config.dropout,
             directions: config.directions(),
         };
-        let (top, new_state) = run_stack(tape, &layers, input, &states, shape, self.fused.get())?;
+        let (top, new_state) = run_stack(tape, &layers, input, &states, shape, (self.fused.get(), &self.flips))?;
         let logits = tape.matmul_t(top, dense_w, false, true)?;
         let logits = tape.add_bias(logits, dense_b)?;
         Ok((logits, new_state))

@@ -27,7 +27,7 @@
 //! projections are 2H wide.
 
 use super::config::CellKind;
-use super::recurrent::{layer_vars, push_layer_params, run_stack, LayerInput, StackShape};
+use super::recurrent::{layer_vars, push_layer_params, run_stack, Flips, LayerInput, StackShape};
 use crate::backend::{AttentionScoring, Backend, Kernel};
 use crate::error::{EngineError, Result};
 use crate::init::{Init, InitRng};
@@ -128,6 +128,8 @@ pub struct Seq2Seq {
     params: Vec<Param>,
     /// The GRU layers run fused (see [`Seq2Seq::set_fused_layers`]).
     fused: std::cell::Cell<bool>,
+    /// A bidirectional encoder's step orders.
+    flips: Flips,
 }
 
 /// (steps, batch) of a u32 id tensor.
@@ -196,7 +198,7 @@ impl Seq2Seq {
                 params.push(Param::new(backend, name, &[rows, hidden], Init::XavierUniform, &mut rng)?);
             }
         }
-        Ok(Self { config: config.clone(), params, fused: std::cell::Cell::new(true) })
+        Ok(Self { config: config.clone(), params, fused: std::cell::Cell::new(true), flips: Flips::default() })
     }
 
     /// Chooses how the layers run: fused (the default: one tape node per layer per window, two
@@ -253,7 +255,7 @@ impl Seq2Seq {
             LayerInput::Dense(embedded),
             &[zeros],
             shape,
-            self.fused.get(),
+            (self.fused.get(), &self.flips),
         )?;
         let state = state[0];
         let memory = match self.config.attention {
@@ -304,7 +306,8 @@ impl Seq2Seq {
                 let repeated = tape.concat(&vec![*context; steps], 0)?;
                 let input = tape.concat(&[embedded, repeated], 1)?;
                 let shape = self.stack_shape(steps, batch);
-                let (top, state) = run_stack(tape, &vars, LayerInput::Dense(input), &[state], shape, self.fused.get())?;
+                let (top, state) =
+                    run_stack(tape, &vars, LayerInput::Dense(input), &[state], shape, (self.fused.get(), &self.flips))?;
                 (top, state[0], Vec::new())
             }
             Memory::Attention { values, keys, valid_lens } => {
@@ -328,8 +331,14 @@ impl Seq2Seq {
                     let embedding = tape.slice(embedded, 0, t * batch, batch)?;
                     let input = tape.concat(&[context, embedding], 1)?;
                     let shape = self.stack_shape(1, batch);
-                    let (out, new_state) =
-                        run_stack(tape, &vars, LayerInput::Dense(input), &[state], shape, self.fused.get())?;
+                    let (out, new_state) = run_stack(
+                        tape,
+                        &vars,
+                        LayerInput::Dense(input),
+                        &[state],
+                        shape,
+                        (self.fused.get(), &self.flips),
+                    )?;
                     tops.push(out);
                     weights.push(w);
                     state = new_state[0];
