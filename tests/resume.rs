@@ -18,8 +18,8 @@ fn cpu() -> Rc<dyn Backend> {
     Rc::new(CpuBackend::new())
 }
 
-/// Every epoch's report, without the held-out accuracy a toy task scores after a run's last
-/// epoch only (a run cut short scores an epoch the whole run does not): what training did.
+/// Every epoch's report, without the held-out measures (accuracy, BLEU, score) a toy task
+/// scores after a run's last epoch only (a run cut short scores an epoch the whole run does not): what training did.
 fn reports(session: &mut Session) -> Vec<EpochReport> {
     let mut reports = Vec::new();
     while !session.finished() {
@@ -27,7 +27,14 @@ fn reports(session: &mut Session) -> Vec<EpochReport> {
     }
     reports
         .into_iter()
-        .map(|r| EpochReport { accuracy: None, accuracy_by_position: Vec::new(), exact_by_length: Vec::new(), ..r })
+        .map(|r| EpochReport {
+            accuracy: None,
+            accuracy_by_position: Vec::new(),
+            exact_by_length: Vec::new(),
+            bleu: None,
+            score: None,
+            ..r
+        })
         .collect()
 }
 
