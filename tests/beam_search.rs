@@ -152,7 +152,7 @@ fn check_model(backend: &Rc<dyn Backend>, architecture: (Option<AttentionScoring
             }
             assert!(found.steps.iter().all(|s| s.iter().filter(|n| n.kept).count() <= k), "{what}");
             // An output that did not end with <eos> ran to the length limit.
-            let ended = found.ended_with(vocab.index("<eos>"));
+            let ended = found.ended(vocab);
             assert_eq!(ended, found.tokens.len() < max_len, "{what}: ended with <eos>");
             if k == 1 && prefix.is_empty() {
                 assert_eq!(found.tokens, greedy, "{what}: beam search with k = 1 is greedy decoding");

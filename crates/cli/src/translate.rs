@@ -113,7 +113,7 @@ pub fn run(args: &TranslateArgs) -> Result<()> {
     let score = reference.as_deref().map(|r| bleu(&prediction, r, 2));
     let attention = match args.attention {
         true => {
-            let ended = search.ended_with(tgt_vocab.index(rnnplay_data::translation::RESERVED[2]));
+            let ended = search.ended(tgt_vocab);
             pollster::block_on(AttentionMap::of(&model, (src_vocab, tgt_vocab), &source.ids, ids, ended))?
         }
         false => None,

@@ -91,10 +91,12 @@ impl BeamResult {
         tokens
     }
 
-    /// Whether the chosen output ended with `token` (`<eos>`), rather than at the length limit.
-    pub fn ended_with(&self, token: u32) -> bool {
+    /// Whether the chosen output ended with `<eos>` (of `tgt_vocab`, the search's), rather than
+    /// at the length limit.
+    pub fn ended(&self, tgt_vocab: &Vocab) -> bool {
+        let (_, eos) = reserved(tgt_vocab);
         let end = self.path.len().checked_sub(1).zip(self.path.last());
-        end.and_then(|(step, &index)| self.steps.get(step)?.get(index)).is_some_and(|node| node.token == token)
+        end.and_then(|(step, &index)| self.steps.get(step)?.get(index)).is_some_and(|node| node.token == eos)
     }
 }
 

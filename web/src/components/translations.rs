@@ -43,15 +43,9 @@ impl ComputeView for view::sentence_translation {
         };
         let (data, vocab) = (&run.data, &run.data.tgt_vocab);
         let vocabularies = (&data.src_vocab, &data.tgt_vocab);
-        let attention = AttentionMap::of(
-            &run.model,
-            vocabularies,
-            &source.ids,
-            &found.tokens,
-            found.ended_with(vocab.index("<eos>")),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let attention = AttentionMap::of(&run.model, vocabularies, &source.ids, &found.tokens, found.ended(vocab))
+            .await
+            .map_err(|e| e.to_string())?;
         let translated = found.tokens.iter().map(|&i| vocab.token(i)).collect::<Vec<_>>().join(" ");
         let mut text = format!("{sentence} ⇒ {translated}");
         if !source.unknown.is_empty() {
