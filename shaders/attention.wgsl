@@ -1,6 +1,7 @@
 // Attention over a recurrent encoder's outputs (d2l 11.4), one decoder step at a time: scores,
-// masked softmax and context forward; the weights' gradient and the rest of the backward.
-// crates/engine/src/backend/cpu_attention.rs is the reference; ops/attention.rs the tape op.
+// masked softmax and context forward; the weighted sum's backward, then the softmax's and the
+// scores'. crates/engine/src/backend/cpu_attention.rs is the reference; ops/attention.rs the
+// tape op.
 //
 // Layouts (row = s · batch + b, time-major as the encoder writes them):
 //   query, dquery, dcontext, context, dw_v_rows   (batch, width)
@@ -8,25 +9,37 @@
 //   scores, weights, dweights                     (batch, steps)
 //   valid_lens                                    (batch) u32: keys at or past it are masked
 //                                                 (0 counts as 1)
-// Dot scoring's keys are the values (binding 2 is not used).
+// Dot scoring's keys are the values: its kernels read them from binding 4 and its dkeys are
+// the dvalues.
+//
+// Dropout of the weights (d2l's attention classes, in training): with p.prob > 0 the context
+// applies weight (b, s) as a = w · keep / (1 − prob), keep drawn from dropout_mask.wgsl's hash
+// at index b · steps + s (the mask the dropout kernel draws over the (batch, steps) weights),
+// and the sum's backward draws the same mask: dweights through it, dvalues from a. `weights`
+// stay whole, for the views and the softmax's backward.
 //
 // Bindings: 0 params (uniform), 1 query, 2 keys, 3 w_v, 4 values, 5 valid_lens (u32),
-// 6 scores, 7 weights, 8 dcontext, 9 dweights (read), 10 out_a, 11 out_b, 12 out_c,
-// 13 out_d (read_write). Each entry point uses only some of them.
+// 6 scores, 7 weights, 8 dcontext, 9 dweights (read), 10 out_a, 11 out_b, 12 out_c
+// (read_write), 13 seed (read, u32: the step's seed, for dropout). Each entry point uses only
+// some of them, at most eight storage buffers (WebGPU's default limit).
 // Entry points (2-D grid flattened with `num_workgroups`, 64 threads a workgroup):
-//   scores_additive, scores_dot    one thread per (b, s): out_a = scores
-//   context                        one thread per (b, j): out_a = weights (thread j = 0 writes
-//                                  row b), out_b = context
-//   weights_backward               one thread per (b, s): out_a = dweights
-//   backward_additive, backward_dot one thread per (b, j): out_a = dquery, out_b = dvalues
-//                                  (added to), additive: out_c = dkeys (added to),
-//                                  out_d = dw_v_rows (written)
+//   scores_additive, scores_dot     one thread per (b, s): out_a = scores
+//   context                         one thread per (b, j): out_a = weights (thread j = 0
+//                                   writes row b), out_b = context
+//   sum_backward                    one thread per (b, s): out_a = dweights (written), out_b =
+//                                   dvalues (row (s, b), added to)
+//   backward_additive, backward_dot one thread per (b, j): out_a = dquery, out_b = dkeys (both
+//                                   added to), additive: out_c = dw_v_rows (written)
 
 struct Params {
     batch: u32,
     steps: u32,
     width: u32,
+    salt: u32,
+    prob: f32,
     pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,13 +55,22 @@ struct Params {
 @group(0) @binding(10) var<storage, read_write> out_a: array<f32>;
 @group(0) @binding(11) var<storage, read_write> out_b: array<f32>;
 @group(0) @binding(12) var<storage, read_write> out_c: array<f32>;
-@group(0) @binding(13) var<storage, read_write> out_d: array<f32>;
+@group(0) @binding(13) var<storage, read> seed: array<u32>;
 
 /// d2l's masked_softmax value; its exponential is exactly 0 beside any unmasked score.
 const MASKED: f32 = -1e6;
 
 fn thread(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 64u;
+}
+
+/// Weight (b, s) worth `x` as the context applies it: dropped out when prob > 0.
+fn applied(b: u32, s: u32, x: f32) -> f32 {
+    if (p.prob == 0.0) {
+        return x;
+    }
+    let kept = dropout_uniform(dropout_mask_seed(seed[0], p.salt), b * p.steps + s) >= p.prob;
+    return select(0.0, x / (1.0 - p.prob), kept);
 }
 
 /// Element j of key/value row (s, b).
@@ -126,22 +148,26 @@ fn context(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         if (c.z == 0u) {
             out_a[row + s] = w;
         }
-        sum = sum + w * values[at_row(s, c.y, c.z)];
+        sum = sum + applied(c.y, s, w) * values[at_row(s, c.y, c.z)];
     }
     out_b[c.x] = sum;
 }
 
 @compute @workgroup_size(64)
-fn weights_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn sum_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = cell(gid, nwg, p.steps);
     if (c.y >= p.batch) {
         return;
     }
+    let a = applied(c.y, c.z, weights[c.x]);
     var total = 0.0;
     for (var j = 0u; j < p.width; j = j + 1u) {
-        total = total + dcontext[c.y * p.width + j] * values[at_row(c.z, c.y, j)];
+        let r = at_row(c.z, c.y, j);
+        let dc = dcontext[c.y * p.width + j];
+        total = total + dc * values[r];
+        out_b[r] = out_b[r] + a * dc;
     }
-    out_a[c.x] = total;
+    out_a[c.x] = applied(c.y, c.z, total);
 }
 
 /// Σ_s w·dw of query b: the softmax backward's shared term.
@@ -167,15 +193,14 @@ fn backward_additive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
         let w = weights[c.y * p.steps + s];
         let ds = w * (dweights[c.y * p.steps + s] - sigma);
         let r = at_row(s, c.y, c.z);
-        out_b[r] = out_b[r] + w * dcontext[c.x];
         let f = tanh(q + keys[r]);
         let g = ds * w_v[c.z] * (1.0 - f * f);
-        out_c[r] = out_c[r] + g;
+        out_b[r] = out_b[r] + g;
         dq = dq + g;
         dwv = dwv + ds * f;
     }
     out_a[c.x] = out_a[c.x] + dq;
-    out_d[c.x] = dwv;
+    out_c[c.x] = dwv;
 }
 
 @compute @workgroup_size(64)
@@ -193,7 +218,7 @@ fn backward_dot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         let ds = w * (dweights[c.y * p.steps + s] - sigma);
         let r = at_row(s, c.y, c.z);
         dq = dq + ds * values[r] * scale;
-        out_b[r] = out_b[r] + w * dcontext[c.x] + ds * q * scale;
+        out_b[r] = out_b[r] + ds * q * scale;
     }
     out_a[c.x] = out_a[c.x] + dq;
 }

@@ -8,7 +8,7 @@ use rnnplay_data::toy::ToyTask;
 use rnnplay_data::translation::{epoch_rng, PairDataset};
 use rnnplay_data::{BatchIter, Corpus, Sampling, TokenKind};
 use rnnplay_engine::backend::Backend;
-use rnnplay_engine::nn::{CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
+use rnnplay_engine::nn::{AttentionScoring, CellKind, LanguageModel, ModelConfig, Seq2Seq, Seq2SeqConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::train::Seq2SeqTrainer;
 use rnnplay_engine::train::Trainer;
@@ -200,7 +200,8 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
     };
     let pairs = ToyTask::Reverse.pairs(22, 2, 4, 0, &[]).unwrap();
     let data = PairDataset::new(&pairs, 6, 1).unwrap();
-    for bidirectional in [false, true] {
+    // The attention decoder drops out its weights too, by masks drawn from the step's seed.
+    for (attention, bidirectional) in [(None, false), (None, true), (Some(AttentionScoring::Additive), false)] {
         let config = Seq2SeqConfig {
             src_vocab_size: data.src_vocab.len(),
             tgt_vocab_size: data.tgt_vocab.len(),
@@ -208,7 +209,7 @@ fn replayed_encoder_decoder_training_with_scheduled_sampling_is_recorded_trainin
             hidden_size: 8,
             num_layers: 2,
             dropout: 0.2,
-            attention: None,
+            attention,
             bidirectional,
         };
         replays_encoder_decoder(&gpu, &data, &config);
@@ -235,6 +236,10 @@ fn replays_encoder_decoder(gpu: &Rc<dyn Backend>, data: &PairDataset, config: &S
         }
         Outcome { losses, params: values(model.params()), counters: gpu.counters() }
     });
-    let what = if config.bidirectional { "seq2seq, bidirectional encoder" } else { "seq2seq" };
+    let what = match (config.attention, config.bidirectional) {
+        (Some(_), _) => "seq2seq, attention",
+        (None, true) => "seq2seq, bidirectional encoder",
+        (None, false) => "seq2seq",
+    };
     assert_same(what, &outcomes);
 }

@@ -1,6 +1,7 @@
 //! rnnplay's WGSL kernels as text, one constant per shader family (the engine's
 //! `backend::gpu::encode::Family`). Each family is one file beside this crate's `src/`; the
-//! matmul and reduction families are their shared `Params` declaration followed by the kernels.
+//! matmul and reduction families are their shared `Params` declaration followed by the kernels;
+//! the element-wise and attention families share `dropout_mask.wgsl`, the hash dropout keeps by.
 //! The engine's CPU backend is the reference every kernel is tested against
 //! (`crates/engine/tests/kernels_gpu_vs_cpu.rs`).
 
@@ -9,7 +10,7 @@ pub const MATMUL: &str = concat!(include_str!("../matmul_params.wgsl"), include_
 /// Matrix multiply over `vec4` loads (the register-blocked variant's wide form).
 pub const MATMUL_VEC4: &str = concat!(include_str!("../matmul_params.wgsl"), include_str!("../matmul_vec4.wgsl"));
 /// Element-wise maps and their backward forms, bias add, dropout, scaling, fill.
-pub const ELEMENTWISE: &str = include_str!("../elementwise.wgsl");
+pub const ELEMENTWISE: &str = concat!(include_str!("../elementwise.wgsl"), include_str!("../dropout_mask.wgsl"));
 /// Sums, sums of squares and column sums, one workgroup tree per output.
 pub const REDUCE: &str = concat!(include_str!("../reduce_params.wgsl"), include_str!("../reduce.wgsl"));
 /// The same reductions with subgroup operations, for devices opened with `Features::SUBGROUP`.
@@ -28,5 +29,5 @@ pub const SAMPLING: &str = include_str!("../sampling.wgsl");
 /// One time step of a fused RNN, GRU or LSTM cell, forward and backward.
 pub const RECURRENT: &str = include_str!("../recurrent.wgsl");
 /// Attention over an encoder's outputs: scores (additive or dot), masked softmax and context,
-/// and their backward.
-pub const ATTENTION: &str = include_str!("../attention.wgsl");
+/// and their backward, with dropout of the weights in training (d2l's attention classes).
+pub const ATTENTION: &str = concat!(include_str!("../attention.wgsl"), include_str!("../dropout_mask.wgsl"));

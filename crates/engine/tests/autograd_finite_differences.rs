@@ -225,18 +225,24 @@ fn cases() -> Vec<Case> {
     // Attention: 3 queries over 5 time-major keys, the second and third masked after 2 and 1
     // keys (their masked keys and values must get no gradient); additive scores through
     // projected keys and w_v, dot scores against the values.
-    for additive in [true, false] {
+    // With dropout 0.5 the tape's seed drops some weights (the same ones at every evaluation).
+    for (additive, dropout) in [(true, 0.0), (false, 0.0), (true, 0.5), (false, 0.5)] {
         let mut params = vec![(vec![3, 4], values(12, 22)), (vec![15, 4], values(60, 23))];
         if additive {
             params.extend([(vec![15, 4], values(60, 24)), (vec![1, 4], values(4, 25))]);
         }
         cases.push(Case {
-            name: if additive { "additive attention" } else { "dot attention" },
+            name: match (additive, dropout > 0.0) {
+                (true, false) => "additive attention",
+                (false, false) => "dot attention",
+                (true, true) => "additive attention, weights dropped out",
+                (false, true) => "dot attention, weights dropped out",
+            },
             params,
             build: Box::new(move |t, v| {
                 let valid = Tensor::from_u32(t.backend(), &[3], &[5, 2, 1])?;
                 let scores = if additive { Scores::Additive { keys: v[2], w_v: v[3] } } else { Scores::Dot };
-                let (context, _) = t.attention(v[0], v[1], scores, &valid)?;
+                let (context, _) = t.attention(v[0], v[1], scores, &valid, dropout)?;
                 project(t, context)
             }),
         });
@@ -297,4 +303,57 @@ fn gpu_gradients_match_cpu_gradients() {
             assert_close(&format!("{} d/dp{i} gpu vs cpu", case.name), g, c, 1e-4, 1e-5);
         }
     }
+}
+
+/// Attention in training drops out its weights by the mask [`Tape::dropout`] draws for the same
+/// seed: the context is the sum under the dropped weights, the weights it returns stay whole,
+/// and in evaluation mode nothing is dropped. On the CPU, and on the GPU where there is one.
+fn attention_dropout_is_the_dropout_ops_mask(backend: &Rc<dyn Backend>) {
+    let (batch, steps, width, p) = (3, 5, 4, 0.5);
+    let query = values(batch * width, 31);
+    let keys = values(steps * batch * width, 32);
+    let read = |t: &Tensor| pollster::block_on(t.to_vec()).unwrap();
+    let run = |training: bool| {
+        let mut tape = Tape::new(backend, 7);
+        tape.set_training(training);
+        let q = tape.constant(Tensor::from_f32(backend, &[batch, width], &query).unwrap());
+        let v = tape.constant(Tensor::from_f32(backend, &[steps * batch, width], &keys).unwrap());
+        let valid = Tensor::from_u32(backend, &[batch], &[5, 2, 1]).unwrap();
+        let (context, weights) = tape.attention(q, v, Scores::Dot, &valid, p).unwrap();
+        (read(tape.value(context)), weights)
+    };
+    let (dropped_context, weights) = run(true);
+    let (whole_context, eval_weights) = run(false);
+    let whole = read(&weights);
+    assert_close("weights returned whole in training", &whole, &read(&eval_weights), 1e-6, 1e-7);
+    for row in whole.chunks(steps) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "a row of weights sums to {}", row.iter().sum::<f32>());
+    }
+    let mut tape = Tape::new(backend, 7);
+    let w = tape.constant(weights);
+    let applied = tape.dropout(w, p).unwrap();
+    let applied = read(tape.value(applied));
+    let dropped = applied.iter().zip(&whole).filter(|(a, w)| **a == 0.0 && **w > 1e-3).count();
+    assert!(dropped > 0 && dropped < batch * steps, "the mask dropped {dropped} of the weights that matter");
+    let sum = |a: &[f32]| -> Vec<f32> {
+        (0..batch * width)
+            .map(|i| {
+                let (b, j) = (i / width, i % width);
+                (0..steps).map(|s| a[b * steps + s] * keys[(s * batch + b) * width + j]).sum()
+            })
+            .collect()
+    };
+    assert_close("context under the dropout op's mask", &dropped_context, &sum(&applied), 1e-5, 1e-6);
+    assert_close("context in evaluation mode", &whole_context, &sum(&whole), 1e-5, 1e-6);
+}
+
+#[test]
+fn attention_dropout_is_the_dropout_ops_mask_on_the_cpu() {
+    attention_dropout_is_the_dropout_ops_mask(&(Rc::new(CpuBackend::new()) as Rc<dyn Backend>));
+}
+
+#[test]
+fn attention_dropout_is_the_dropout_ops_mask_on_the_gpu() {
+    let Some(gpu) = gpu_or_skip("attention_dropout_is_the_dropout_ops_mask_on_the_gpu") else { return };
+    attention_dropout_is_the_dropout_ops_mask(&(Rc::new(gpu) as Rc<dyn Backend>));
 }

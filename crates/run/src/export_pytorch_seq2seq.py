@@ -126,28 +126,33 @@ def masked_softmax(scores, valid):
 
 
 class AdditiveAttention(nn.Module):
-    """d2l's AdditiveAttention (Bahdanau): w_v . tanh(W_q q + W_k k), no biases. rnnplay does
-    not drop out attention weights, so neither does this."""
+    """d2l's AdditiveAttention (Bahdanau): w_v . tanh(W_q q + W_k k), no biases; in training the
+    weights are dropped out before the weighted sum, as in d2l and rnnplay."""
 
-    def __init__(self, hidden):
+    def __init__(self, hidden, dropout):
         super().__init__()
         self.W_k = nn.Linear(hidden, hidden, bias=False)
         self.W_q = nn.Linear(hidden, hidden, bias=False)
         self.w_v = nn.Linear(hidden, 1, bias=False)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, queries, keys, values, valid):
         features = torch.tanh(self.W_q(queries).unsqueeze(2) + self.W_k(keys).unsqueeze(1))
         self.attention_weights = masked_softmax(self.w_v(features).squeeze(-1), valid)
-        return torch.bmm(self.attention_weights, values)
+        return torch.bmm(self.dropout(self.attention_weights), values)
 
 
 class DotProductAttention(nn.Module):
-    """d2l's DotProductAttention: q . k / sqrt(d)."""
+    """d2l's DotProductAttention: q . k / sqrt(d), its weights dropped out in training."""
+
+    def __init__(self, dropout):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, queries, keys, values, valid):
         scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(queries.shape[-1])
         self.attention_weights = masked_softmax(scores, valid)
-        return torch.bmm(self.attention_weights, values)
+        return torch.bmm(self.dropout(self.attention_weights), values)
 
 
 class Seq2SeqAttentionDecoder(nn.Module):
@@ -157,7 +162,9 @@ class Seq2SeqAttentionDecoder(nn.Module):
     def __init__(self):
         super().__init__()
         embed, hidden = CONFIG["embed_size"], DECODER_WIDTH
-        self.attention = AdditiveAttention(hidden) if CONFIG["attention"] == "additive" else DotProductAttention()
+        dropout = CONFIG["dropout"]
+        additive = CONFIG["attention"] == "additive"
+        self.attention = AdditiveAttention(hidden, dropout) if additive else DotProductAttention(dropout)
         self.embedding = nn.Embedding(CONFIG["tgt_vocab_size"], embed)
         self.rnn = nn.GRU(embed + hidden, hidden, CONFIG["num_layers"], dropout=CONFIG["dropout"])
         self.dense = nn.Linear(hidden, CONFIG["tgt_vocab_size"])

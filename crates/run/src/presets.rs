@@ -114,8 +114,8 @@ pub const SEQ2SEQ_PRESETS: &[Seq2SeqPreset] = &[
         attention: "none",
         section: "10.7 sequence to sequence learning (English-French)",
     },
-    // d2l 11.4's settings (MTFraEng's 512 training pairs, 9 steps; d2l also drops out the
-    // attention weights, which rnnplay does not).
+    // d2l 11.4's settings (MTFraEng's 512 training pairs, 9 steps; the dropout acts between the
+    // GRU layers and on the attention weights, as in d2l).
     Seq2SeqPreset {
         name: "d2l-seq2seq-attention",
         data: "fra-eng",

@@ -5,7 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::cpu_pool::{default_threads, Pool, SharedMut};
-use super::kernel::{dropout_mask_seed, dropout_uniform, BinaryOp, Kernel, UnaryOp};
+use super::kernel::{dropout_mask_seed, dropped, BinaryOp, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse};
 use crate::error::{EngineError, Result};
@@ -323,7 +323,12 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     use super::cpu_attention as attention;
     kernel.check_attention_scoring()?;
     let mut slab = backend.storage.borrow_mut();
+    let dropout = match kernel {
+        Kernel::AttentionContext { dropout, .. } | Kernel::AttentionSumBackward { dropout, .. } => dropout,
+        _ => None,
+    };
     let check = |at: &super::AttentionShape, slab: &Slab, needs: &[(BufId, usize)], outputs: &[BufId]| {
+        let needs: Vec<_> = needs.iter().copied().chain(dropout.map(|d| (d.seed, 1))).collect();
         let short = needs.iter().any(|(buf, need)| slab.get(*buf).len() < *need);
         let aliased = outputs
             .iter()
@@ -340,6 +345,10 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         }
         Ok(())
     };
+    // The mask's seed is read from the device buffer here, as the shader reads it.
+    let mask = |slab: &Slab| {
+        dropout.map(|d| attention::Mask { p: d.p, seed: dropout_mask_seed(slab.get(d.seed)[0].to_bits(), d.salt) })
+    };
     match kernel {
         Kernel::AttentionScores { at, query, keys, w_v, valid_lens, scores } => {
             let (rows, scored) = (at.batch * at.width, at.batch * at.steps);
@@ -351,75 +360,63 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             attention::scores(&at, slab.get(query), slab.get(keys), w_v, slab.get(valid_lens), &mut out);
             slab.put(scores, out);
         }
-        Kernel::AttentionContext { at, scores, values, weights, context } => {
+        Kernel::AttentionContext { at, scores, values, weights, context, .. } => {
             let scored = at.batch * at.steps;
             let needs =
                 [(scores, scored), (values, scored * at.width), (weights, scored), (context, at.batch * at.width)];
             check(&at, &slab, &needs, &[weights, context])?;
             let (mut w, mut c) = (slab.take(weights), slab.take(context));
-            attention::context(&at, slab.get(scores), slab.get(values), &mut w, &mut c);
+            let mask = mask(&slab);
+            attention::context(&at, mask, slab.get(scores), slab.get(values), &mut w, &mut c);
             slab.put(weights, w);
             slab.put(context, c);
         }
-        Kernel::AttentionWeightsBackward { at, dcontext, values, dweights } => {
-            let needs = [
-                (dcontext, at.batch * at.width),
-                (values, at.steps * at.batch * at.width),
-                (dweights, at.batch * at.steps),
-            ];
-            check(&at, &slab, &needs, &[dweights])?;
-            let mut out = slab.take(dweights);
-            attention::weights_backward(&at, slab.get(dcontext), slab.get(values), &mut out);
-            slab.put(dweights, out);
-        }
-        Kernel::AttentionBackward { at, query, values, weights, dweights, dcontext, dquery, dvalues, additive } => {
+        Kernel::AttentionSumBackward { at, dcontext, values, weights, dweights, dvalues, .. } => {
             let (rows, scored) = (at.batch * at.width, at.batch * at.steps);
-            let mut needs = vec![
-                (query, rows),
+            let needs = [
+                (dcontext, rows),
                 (values, at.steps * rows),
                 (weights, scored),
                 (dweights, scored),
-                (dcontext, rows),
-                (dquery, rows),
                 (dvalues, at.steps * rows),
             ];
-            let mut outputs = vec![dquery, dvalues];
+            check(&at, &slab, &needs, &[dweights, dvalues])?;
+            let (mut dw, mut dv) = (slab.take(dweights), slab.take(dvalues));
+            let inputs = (slab.get(weights), slab.get(dcontext), slab.get(values));
+            attention::sum_backward(&at, mask(&slab), inputs, &mut dw, &mut dv);
+            slab.put(dweights, dw);
+            slab.put(dvalues, dv);
+        }
+        Kernel::AttentionBackward { at, query, keys, weights, dweights, dquery, dkeys, additive } => {
+            let (rows, scored) = (at.batch * at.width, at.batch * at.steps);
+            let mut needs = vec![
+                (query, rows),
+                (keys, at.steps * rows),
+                (weights, scored),
+                (dweights, scored),
+                (dquery, rows),
+                (dkeys, at.steps * rows),
+            ];
+            let mut outputs = vec![dquery, dkeys];
             if let Some(a) = additive {
-                needs.extend([
-                    (a.keys, at.steps * rows),
-                    (a.w_v, at.width),
-                    (a.dkeys, at.steps * rows),
-                    (a.dw_v_rows, rows),
-                ]);
-                outputs.extend([a.dkeys, a.dw_v_rows]);
+                needs.extend([(a.w_v, at.width), (a.dw_v_rows, rows)]);
+                outputs.push(a.dw_v_rows);
             }
             check(&at, &slab, &needs, &outputs)?;
-            if (at.scoring == super::AttentionScoring::Additive) != additive.is_some() {
-                return Err(EngineError::InvalidArgument(
-                    "additive attention's backward, and only it, has keys and w_v".into(),
-                ));
-            }
-            let (mut dq, mut dv) = (slab.take(dquery), slab.take(dvalues));
-            let mut extra = additive.map(|a| (slab.take(a.dkeys), slab.take(a.dw_v_rows)));
+            let (mut dq, mut dk) = (slab.take(dquery), slab.take(dkeys));
+            let mut rows_out = additive.map(|a| slab.take(a.dw_v_rows));
             let inputs = attention::BackwardInputs {
                 query: slab.get(query),
-                values: slab.get(values),
+                keys: slab.get(keys),
                 weights: slab.get(weights),
                 dweights: slab.get(dweights),
-                dcontext: slab.get(dcontext),
-                additive: additive.map(|a| (slab.get(a.keys), slab.get(a.w_v))),
+                w_v: additive.map(|a| slab.get(a.w_v)),
             };
-            let outputs = attention::BackwardOutputs {
-                dquery: &mut dq,
-                dvalues: &mut dv,
-                additive: extra.as_mut().map(|(k, w)| (&mut k[..], &mut w[..])),
-            };
-            attention::backward(&at, &inputs, outputs);
+            attention::backward(&at, &inputs, &mut dq, &mut dk, rows_out.as_deref_mut());
             slab.put(dquery, dq);
-            slab.put(dvalues, dv);
-            if let (Some(a), Some((k, w))) = (additive, extra) {
-                slab.put(a.dkeys, k);
-                slab.put(a.dw_v_rows, w);
+            slab.put(dkeys, dk);
+            if let (Some(a), Some(r)) = (additive, rows_out) {
+                slab.put(a.dw_v_rows, r);
             }
         }
         other => return Err(EngineError::InvalidArgument(format!("{other:?} is not an attention kernel"))),
@@ -656,7 +653,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         }),
         Kernel::AttentionScores { .. }
         | Kernel::AttentionContext { .. }
-        | Kernel::AttentionWeightsBackward { .. }
+        | Kernel::AttentionSumBackward { .. }
         | Kernel::AttentionBackward { .. } => run_attention(backend, kernel),
         Kernel::PickTokens { logits, truth, coins, out, rows, classes } => {
             backend.with_output(out, &[logits, truth, coins], |slab, out| {
@@ -742,8 +739,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             let (x, seed) = (slab.get(x), dropout_mask_seed(slab.get(seed)[0].to_bits(), salt));
             par_chunks(&backend.pool, &mut y[..len], PARALLEL_CHEAP, |start, y| {
                 for (i, y) in (start..).zip(y) {
-                    let kept = dropout_uniform(seed, i as u32) >= p;
-                    store(y, if kept { x[i] / (1.0 - p) } else { 0.0 }, accumulate);
+                    store(y, dropped(x[i], seed, i as u32, p), accumulate);
                 }
             });
         }),

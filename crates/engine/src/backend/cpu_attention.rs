@@ -2,7 +2,23 @@
 //! thread per (query, key) or (query, column)). Keys and values are time-major: row
 //! `s·batch + b` is key s of query b. Callers checked every buffer's length.
 
-use super::kernel::{AttentionScoring, AttentionShape};
+use super::kernel::{dropped, AttentionScoring, AttentionShape};
+
+/// The dropout mask of the weights, as the kernels draw it: (p, the mask's seed) — the seed
+/// already through `dropout_mask_seed`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mask {
+    pub p: f32,
+    pub seed: u32,
+}
+
+/// Weight (b, s) worth `x` as the context applies it: dropped out by `mask` if there is one.
+fn applied(mask: Option<Mask>, at: &AttentionShape, b: usize, s: usize, x: f32) -> f32 {
+    match mask {
+        Some(m) => dropped(x, m.seed, (b * at.steps + s) as u32, m.p),
+        None => x,
+    }
+}
 
 /// The score of a key past a query's valid length: d2l's `masked_softmax` value, whose
 /// exponential is exactly 0 in f32 beside any unmasked score.
@@ -56,83 +72,100 @@ fn softmax(scores: &[f32], out: &mut [f32]) {
     }
 }
 
-/// `weights` = the softmax of each row of `scores`; `context`[b] = Σ_s weights[b, s] · values
-/// row (s, b).
-pub(crate) fn context(at: &AttentionShape, scores: &[f32], values: &[f32], weights: &mut [f32], context: &mut [f32]) {
+/// `weights` = the softmax of each row of `scores`; `context`[b] = Σ_s a[b, s] · values
+/// row (s, b), a the weights as `mask` applies them.
+pub(crate) fn context(
+    at: &AttentionShape,
+    mask: Option<Mask>,
+    scores: &[f32],
+    values: &[f32],
+    weights: &mut [f32],
+    context: &mut [f32],
+) {
     for b in 0..at.batch {
         let w = &mut weights[b * at.steps..(b + 1) * at.steps];
         softmax(&scores[b * at.steps..(b + 1) * at.steps], w);
         let out = &mut context[b * at.width..(b + 1) * at.width];
         out.fill(0.0);
         for (s, &ws) in w.iter().enumerate() {
+            let a = applied(mask, at, b, s, ws);
             for (o, &v) in out.iter_mut().zip(row(values, at, s, b)) {
-                *o += ws * v;
+                *o += a * v;
             }
         }
     }
 }
 
-/// dweights[b, s] = Σ_j dcontext[b, j] · values row (s, b)[j].
-pub(crate) fn weights_backward(at: &AttentionShape, dcontext: &[f32], values: &[f32], dweights: &mut [f32]) {
+/// The weighted sum's backward: dweights[b, s] = Σ_j dcontext[b, j] · values row (s, b)[j],
+/// through `mask`; dvalues row (s, b) += a[b, s] · dcontext[b].
+pub(crate) fn sum_backward(
+    at: &AttentionShape,
+    mask: Option<Mask>,
+    x: (&[f32], &[f32], &[f32]),
+    dweights: &mut [f32],
+    dvalues: &mut [f32],
+) {
+    let (weights, dcontext, values) = x;
     for b in 0..at.batch {
         let dc = &dcontext[b * at.width..(b + 1) * at.width];
         for s in 0..at.steps {
-            dweights[b * at.steps + s] = dc.iter().zip(row(values, at, s, b)).map(|(a, v)| a * v).sum();
+            let total = dc.iter().zip(row(values, at, s, b)).map(|(a, v)| a * v).sum();
+            dweights[b * at.steps + s] = applied(mask, at, b, s, total);
+            let a = applied(mask, at, b, s, weights[b * at.steps + s]);
+            let start = (s * at.batch + b) * at.width;
+            for (d, &g) in dvalues[start..start + at.width].iter_mut().zip(dc) {
+                *d += a * g;
+            }
         }
     }
 }
 
-/// What [`backward`] reads.
+/// What [`backward`] reads: dot scoring's keys are the values; additive scoring has `w_v`.
 pub(crate) struct BackwardInputs<'a> {
     pub query: &'a [f32],
-    pub values: &'a [f32],
+    pub keys: &'a [f32],
     pub weights: &'a [f32],
     pub dweights: &'a [f32],
-    pub dcontext: &'a [f32],
-    /// Additive scoring's keys and w_v.
-    pub additive: Option<(&'a [f32], &'a [f32])>,
+    pub w_v: Option<&'a [f32]>,
 }
 
-/// What [`backward`] writes: dquery and dvalues are added to; additive scoring's dkeys is
-/// added to and dw_v_rows (batch, width) written.
-pub(crate) struct BackwardOutputs<'a> {
-    pub dquery: &'a mut [f32],
-    pub dvalues: &'a mut [f32],
-    pub additive: Option<(&'a mut [f32], &'a mut [f32])>,
-}
-
-/// Through the softmax and the scores, as the shader's thread (b, j) does.
-pub(crate) fn backward(at: &AttentionShape, x: &BackwardInputs, out: BackwardOutputs) {
-    let BackwardOutputs { dquery, dvalues, mut additive } = out;
+/// Through the softmax and the scores, as the shader's thread (b, j) does: dquery and dkeys
+/// are added to; additive scoring's `dw_v_rows` (batch, width) is written.
+pub(crate) fn backward(
+    at: &AttentionShape,
+    x: &BackwardInputs,
+    dquery: &mut [f32],
+    dkeys: &mut [f32],
+    mut dw_v_rows: Option<&mut [f32]>,
+) {
     let scale = 1.0 / (at.width as f32).sqrt();
     for b in 0..at.batch {
         let w = &x.weights[b * at.steps..(b + 1) * at.steps];
         let dw = &x.dweights[b * at.steps..(b + 1) * at.steps];
         let sigma: f32 = w.iter().zip(dw).map(|(a, d)| a * d).sum();
         for j in 0..at.width {
-            let (q, dc) = (x.query[b * at.width + j], x.dcontext[b * at.width + j]);
+            let q = x.query[b * at.width + j];
             let (mut dq, mut dwv) = (0.0, 0.0);
             for s in 0..at.steps {
                 let ds = w[s] * (dw[s] - sigma);
                 let at_row = (s * at.batch + b) * at.width + j;
-                dvalues[at_row] += w[s] * dc;
-                match (x.additive, additive.as_mut()) {
-                    (Some((keys, w_v)), Some((dkeys, _))) => {
-                        let f = (q + keys[at_row]).tanh();
+                match x.w_v {
+                    Some(w_v) => {
+                        let f = (q + x.keys[at_row]).tanh();
                         let g = ds * w_v[j] * (1.0 - f * f);
                         dkeys[at_row] += g;
                         dq += g;
                         dwv += ds * f;
                     }
-                    _ => {
-                        dvalues[at_row] += ds * q * scale;
-                        dq += ds * x.values[at_row] * scale;
+                    None => {
+                        dkeys[at_row] += ds * q * scale;
+                        dq += ds * x.keys[at_row] * scale;
                     }
                 }
             }
             dquery[b * at.width + j] += dq;
-            if let Some((_, dw_v_rows)) = additive.as_mut() {
-                dw_v_rows[b * at.width + j] = dwv;
+            if let Some(rows) = dw_v_rows.as_deref_mut() {
+                rows[b * at.width + j] = dwv;
             }
         }
     }

@@ -209,25 +209,44 @@ pub enum Kernel {
         scores: BufId,
     },
     /// The softmax of each row of `scores` into `weights` (batch, steps), and the context
-    /// Σ_s weights[b, s] · values[s·batch + b, :] into `context` (batch, width).
-    AttentionContext { at: AttentionShape, scores: BufId, values: BufId, weights: BufId, context: BufId },
-    /// The gradient of the weights: dweights[b, s] = Σ_j dcontext[b, j] · values[s·batch + b, j].
-    AttentionWeightsBackward { at: AttentionShape, dcontext: BufId, values: BufId, dweights: BufId },
-    /// The rest of attention's backward, from the weights and their gradient: through the
-    /// softmax (ds = w ⊙ (dw − Σ_s w·dw)) and the scores into `dquery`, the keys and the values
-    /// (each added to), and for additive scores each query's share of d(w_v) into `dw_v_rows`
-    /// (batch, width; written, summed over the batch by a [`Kernel::ColumnSum`]). Dot scores
-    /// read their keys from `values` and add the keys' gradient into `dvalues`, so `keys`,
-    /// `w_v`, `dkeys` and `dw_v_rows` are absent.
-    AttentionBackward {
+    /// Σ_s a[b, s] · values[s·batch + b, :] into `context` (batch, width), where a is the
+    /// weights, or with `dropout` the weights dropped out (a = w · keep / (1 − p), the mask
+    /// [`Kernel::Dropout`] would draw over the (batch, steps) weights). `weights` stay whole:
+    /// the views read them and the softmax's backward needs them.
+    AttentionContext {
         at: AttentionShape,
-        query: BufId,
+        scores: BufId,
+        values: BufId,
+        weights: BufId,
+        context: BufId,
+        dropout: Option<WeightDropout>,
+    },
+    /// The weighted sum's backward: the gradient of the weights as the context applied them,
+    /// dweights[b, s] = Σ_j dcontext[b, j] · values[s·batch + b, j] (through the forward's
+    /// dropout mask when it had one: · keep / (1 − p)), written; and the values' share
+    /// a[b, s] · dcontext[b, :], added into `dvalues` row s·batch + b.
+    AttentionSumBackward {
+        at: AttentionShape,
+        dcontext: BufId,
         values: BufId,
         weights: BufId,
         dweights: BufId,
-        dcontext: BufId,
-        dquery: BufId,
         dvalues: BufId,
+        dropout: Option<WeightDropout>,
+    },
+    /// The rest of attention's backward, from the weights and their gradient: through the
+    /// softmax (ds = w ⊙ (dw − Σ_s w·dw)) and the scores into `dquery` and `dkeys` (both added
+    /// to), and for additive scores each query's share of d(w_v) into `dw_v_rows` (batch,
+    /// width; written, summed over the batch by a [`Kernel::ColumnSum`]). Dot scores' keys are
+    /// the values (`keys` the values, `dkeys` their gradient).
+    AttentionBackward {
+        at: AttentionShape,
+        query: BufId,
+        keys: BufId,
+        weights: BufId,
+        dweights: BufId,
+        dquery: BufId,
+        dkeys: BufId,
         additive: Option<AdditiveGrads>,
     },
     /// PyTorch's Adam (no amsgrad): m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
@@ -286,12 +305,24 @@ pub struct AttentionShape {
     pub width: usize,
 }
 
+/// Dropout of attention weights in training, as d2l's `AdditiveAttention` and
+/// `DotProductAttention` apply it before the weighted sum: weight (b, s) is kept where
+/// `dropout_uniform(dropout_mask_seed(seed[0], salt), b·steps + s) ≥ p` and scaled by
+/// 1 / (1 − p) — the mask a [`Kernel::Dropout`] with the same seed and salt draws over the
+/// (batch, steps) weights. The kernels draw it where they need it, forward and backward, so
+/// dropout costs no dispatch and no buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightDropout {
+    pub p: f32,
+    /// The step's seed, one u32 on the device (so a replayed step draws a new mask).
+    pub seed: BufId,
+    pub salt: u32,
+}
+
 /// What additive attention's backward reads and writes besides dot attention's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdditiveGrads {
-    pub keys: BufId,
     pub w_v: BufId,
-    pub dkeys: BufId,
     pub dw_v_rows: BufId,
 }
 
@@ -385,7 +416,7 @@ impl CellStep {
 }
 
 /// The hash that decides which elements dropout keeps. The same integer arithmetic runs in
-/// `shaders/elementwise.wgsl`, so both backends drop the same elements for the same seed.
+/// `shaders/dropout_mask.wgsl`, so both backends drop the same elements for the same seed.
 pub fn dropout_uniform(seed: u32, index: u32) -> f32 {
     let mut state = index.wrapping_mul(747_796_405).wrapping_add(2_891_336_453)
         ^ seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -395,8 +426,18 @@ pub fn dropout_uniform(seed: u32, index: u32) -> f32 {
     (hashed >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// Inverted dropout of element `index`, worth `x`: x / (1 − p) where mask `mask_seed` keeps
+/// it, else 0.
+pub fn dropped(x: f32, mask_seed: u32, index: u32, p: f32) -> f32 {
+    if dropout_uniform(mask_seed, index) >= p {
+        x / (1.0 - p)
+    } else {
+        0.0
+    }
+}
+
 /// The seed of dropout mask number `salt` of a step seeded `step_seed` (the tape's seed, read
-/// from a device buffer). The same integer arithmetic runs in `shaders/elementwise.wgsl`.
+/// from a device buffer). The same integer arithmetic runs in `shaders/dropout_mask.wgsl`.
 pub fn dropout_mask_seed(step_seed: u32, salt: u32) -> u32 {
     step_seed.wrapping_mul(1_103_515_245).wrapping_add(12_345) ^ salt.wrapping_mul(0x9E37_79B9)
 }

@@ -17,8 +17,8 @@ pub use cpu::CpuBackend;
 pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CPU_THREADS};
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
-    adam_bias_corrections, dropout_mask_seed, dropout_uniform, AdditiveGrads, AttentionScoring, AttentionShape,
-    BinaryOp, CellKind, CellStep, Kernel, MatmulVariant, UnaryOp,
+    adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, AdditiveGrads, AttentionScoring,
+    AttentionShape, BinaryOp, CellKind, CellStep, Kernel, MatmulVariant, UnaryOp, WeightDropout,
 };
 
 use crate::error::{EngineError, Result};

@@ -16,8 +16,9 @@
 //! embedding (d2l's order here, the reverse of the plain decoder's). Additive scores add
 //! `decoder.attention.W_k.weight`, `decoder.attention.W_q.weight` (H, H) and
 //! `decoder.attention.w_v.weight` (1, H), Xavier-uniform, without biases; dot scores
-//! (d2l's `DotProductAttention`, qᵀk / √H) add nothing. d2l drops out attention weights in
-//! training; this decoder does not (its dropout acts between stacked layers only).
+//! (d2l's `DotProductAttention`, qᵀk / √H) add nothing. In training the attention weights are
+//! dropped out with the model's dropout before the weighted sum, as d2l's attention classes
+//! take the decoder's dropout.
 //!
 //! With a bidirectional encoder (d2l 10.4, PyTorch's `nn.GRU(bidirectional=True)`, adding
 //! `encoder.rnn.*_l{k}_reverse`), each encoder layer's output and final state are its two
@@ -327,7 +328,7 @@ impl Seq2Seq {
                         }
                         None => (top, Scores::Dot),
                     };
-                    let (context, w) = tape.attention(query, *values, scores, valid_lens)?;
+                    let (context, w) = tape.attention(query, *values, scores, valid_lens, self.config.dropout)?;
                     let embedding = tape.slice(embedded, 0, t * batch, batch)?;
                     let input = tape.concat(&[context, embedding], 1)?;
                     let shape = self.stack_shape(1, batch);

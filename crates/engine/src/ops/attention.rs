@@ -4,12 +4,16 @@
 //! primitive ops would take a broadcast add, tanh, a matmul, a mask, a softmax and a batched
 //! matmul, each with its own node and buffers.
 //!
+//! In training the node drops out the weights before the sum, as d2l's attention classes do
+//! (`self.dropout(self.attention_weights)`): the kernels draw the mask where they need it, so
+//! dropout adds no dispatch.
+//!
 //! The projections around it are ordinary tape matmuls: additive attention's `W_q q` per step
 //! and `W_k k` once for all keys (they do not change while decoding), as d2l's
 //! `AdditiveAttention` computes them.
 
 use super::ensure;
-use crate::backend::{AdditiveGrads, AttentionScoring, AttentionShape, Kernel};
+use crate::backend::{AdditiveGrads, AttentionScoring, AttentionShape, Kernel, WeightDropout};
 use crate::error::Result;
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::{DType, Tensor};
@@ -31,16 +35,30 @@ pub(crate) struct AttentionNode {
     pub query: Var,
     pub values: Var,
     pub scores: Scores,
-    /// The weights the forward computed, (batch, steps).
+    /// The weights the forward computed, (batch, steps), before dropout.
     pub weights: Tensor,
+    /// The mask the forward dropped the weights by, in training.
+    pub dropout: Option<WeightDropout>,
 }
 
 impl Tape {
     /// One step of attention: `query` (batch, width) attends over `values` (steps·batch, width),
     /// time-major as a recurrent layer writes them, keys at or past `valid_lens[b]` (u32,
-    /// batch) masked as d2l's `masked_softmax` does. Returns the context (batch, width) and the
-    /// attention weights (batch, steps), which views read and which carry no gradient.
-    pub fn attention(&mut self, query: Var, values: Var, scores: Scores, valid_lens: &Tensor) -> Result<(Var, Tensor)> {
+    /// batch) masked as d2l's `masked_softmax` does. In training mode the weights are dropped
+    /// out with probability `dropout` before the weighted sum (inverted dropout, as
+    /// [`Tape::dropout`]). Returns the context (batch, width) and the attention weights (batch,
+    /// steps) before dropout, which views read and which carry no gradient.
+    pub fn attention(
+        &mut self,
+        query: Var,
+        values: Var,
+        scores: Scores,
+        valid_lens: &Tensor,
+        dropout: f32,
+    ) -> Result<(Var, Tensor)> {
+        ensure((0.0..1.0).contains(&dropout), "attention", || {
+            format!("dropout probability {dropout} is outside [0, 1)")
+        })?;
         let (q, v) = (self.shape(query).to_vec(), self.shape(values).to_vec());
         ensure(q.len() == 2 && v.len() == 2 && q[1] == v[1] && q[0] > 0, "attention", || {
             format!("the query must be (batch, width) and the values (steps·batch, width), got {q:?} and {v:?}")
@@ -77,64 +95,72 @@ impl Tape {
         })?;
         let weights = self.alloc(&[batch, steps])?;
         let context = self.alloc(&[batch, width])?;
+        let dropout = match self.is_training() && dropout > 0.0 {
+            true => {
+                let (seed, salt) = self.next_dropout_mask()?;
+                Some(WeightDropout { p: dropout, seed, salt })
+            }
+            false => None,
+        };
         self.run(Kernel::AttentionContext {
             at,
             scores: raw.id(),
             values: self.value(values).id(),
             weights: weights.id(),
             context: context.id(),
+            dropout,
         })?;
         let mut inputs = vec![query, values];
         inputs.extend(w_v.iter().chain(matches!(scores, Scores::Additive { .. }).then_some(&keys)));
-        let node = AttentionNode { at, query, values, scores, weights: weights.clone() };
+        let node = AttentionNode { at, query, values, scores, weights: weights.clone(), dropout };
         Ok((self.record(context, Op::Attention(Box::new(node)), &inputs), weights))
     }
 }
 
 pub(super) fn backward(tape: &mut Tape, node: &AttentionNode, dcontext: &Tensor) -> Result<()> {
     let at = node.at;
-    let dweights = tape.alloc(&[at.batch, at.steps])?;
-    let values = tape.value(node.values).clone();
-    tape.run(Kernel::AttentionWeightsBackward {
-        at,
-        dcontext: dcontext.id(),
-        values: values.id(),
-        dweights: dweights.id(),
-    })?;
-    // The kernel adds into every gradient it writes; inputs that need none get scratch.
+    // The kernels add into every gradient they write; inputs that need none get scratch.
     let target = |tape: &mut Tape, var: Var| -> Result<Tensor> {
         match tape.grad_target_zeroed(var)? {
             Some(grad) => Ok(grad),
             None => tape.alloc(tape.shape(var)),
         }
     };
-    let dquery = target(tape, node.query)?;
+    let dweights = tape.alloc(&[at.batch, at.steps])?;
+    let values = tape.value(node.values).clone();
     let dvalues = target(tape, node.values)?;
-    let additive = match node.scores {
+    tape.run(Kernel::AttentionSumBackward {
+        at,
+        dcontext: dcontext.id(),
+        values: values.id(),
+        weights: node.weights.id(),
+        dweights: dweights.id(),
+        dvalues: dvalues.id(),
+        dropout: node.dropout,
+    })?;
+    let dquery = target(tape, node.query)?;
+    // Dot scores' keys are the values: their gradient goes where the values' went.
+    let (keys, dkeys, additive) = match node.scores {
         Scores::Additive { keys, w_v } => {
             let dkeys = target(tape, keys)?;
             let rows = tape.alloc(&[at.batch, at.width])?;
-            Some((keys, w_v, dkeys, rows))
+            (tape.value(keys).clone(), dkeys, Some((w_v, rows)))
         }
-        Scores::Dot => None,
+        Scores::Dot => (values, dvalues, None),
     };
     tape.run(Kernel::AttentionBackward {
         at,
         query: tape.value(node.query).id(),
-        values: values.id(),
+        keys: keys.id(),
         weights: node.weights.id(),
         dweights: dweights.id(),
-        dcontext: dcontext.id(),
         dquery: dquery.id(),
-        dvalues: dvalues.id(),
-        additive: additive.as_ref().map(|(keys, w_v, dkeys, rows)| AdditiveGrads {
-            keys: tape.value(*keys).id(),
-            w_v: tape.value(*w_v).id(),
-            dkeys: dkeys.id(),
-            dw_v_rows: rows.id(),
-        }),
+        dkeys: dkeys.id(),
+        additive: additive
+            .as_ref()
+            .map(|(w_v, rows)| AdditiveGrads { w_v: tape.value(*w_v).id(), dw_v_rows: rows.id() }),
     })?;
-    if let Some((_, w_v, _, rows)) = additive {
+    if let Some((w_v, rows)) = additive {
         if let Some(dw_v) = tape.grad_target_zeroed(w_v)? {
             tape.run(Kernel::ColumnSum {
                 x: rows.id(),

@@ -3,7 +3,7 @@
 //! the grid. Each family here is one file of the `rnnplay-shaders` crate (`shaders/` at the top
 //! of the repository).
 
-use super::super::kernel::{AttentionShape, CellStep, Kernel, MatmulVariant};
+use super::super::kernel::{AttentionShape, CellStep, Kernel, MatmulVariant, WeightDropout};
 use super::super::BufId;
 use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
@@ -304,37 +304,44 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
                 None => ("scores_dot", vec![(1, query), (4, keys)]),
             };
             bindings.extend([(5, valid_lens), (10, scores)]);
-            spec(Attention, entry, attention_params(&at)?, bindings, grid_1d(at.batch * at.steps, 64)?)
+            spec(Attention, entry, attention_params(&at, None)?, bindings, grid_1d(at.batch * at.steps, 64)?)
         }
-        Kernel::AttentionContext { at, scores, values, weights, context } => spec(
+        Kernel::AttentionContext { at, scores, values, weights, context, dropout } => spec(
             Attention,
             "context",
-            attention_params(&at)?,
-            vec![(4, values), (6, scores), (10, weights), (11, context)],
+            attention_params(&at, dropout)?,
+            // Without dropout the shader never reads the seed; the scores stand in for it.
+            vec![(4, values), (6, scores), (10, weights), (11, context), (13, dropout.map_or(scores, |d| d.seed))],
             grid_1d(at.batch * at.width, 64)?,
         ),
-        Kernel::AttentionWeightsBackward { at, dcontext, values, dweights } => spec(
+        Kernel::AttentionSumBackward { at, dcontext, values, weights, dweights, dvalues, dropout } => spec(
             Attention,
-            "weights_backward",
-            attention_params(&at)?,
-            vec![(4, values), (8, dcontext), (10, dweights)],
+            "sum_backward",
+            attention_params(&at, dropout)?,
+            vec![
+                (4, values),
+                (7, weights),
+                (8, dcontext),
+                (10, dweights),
+                (11, dvalues),
+                (13, dropout.map_or(weights, |d| d.seed)),
+            ],
             grid_1d(at.batch * at.steps, 64)?,
         ),
-        Kernel::AttentionBackward { at, query, values, weights, dweights, dcontext, dquery, dvalues, additive } => {
+        Kernel::AttentionBackward { at, query, keys, weights, dweights, dquery, dkeys, additive } => {
             kernel.check_attention_scoring()?;
-            let mut bindings =
-                vec![(1, query), (7, weights), (8, dcontext), (9, dweights), (10, dquery), (11, dvalues)];
+            let mut bindings = vec![(1, query), (7, weights), (9, dweights), (10, dquery), (11, dkeys)];
             let entry = match additive {
                 Some(a) => {
-                    bindings.extend([(2, a.keys), (3, a.w_v), (12, a.dkeys), (13, a.dw_v_rows)]);
+                    bindings.extend([(2, keys), (3, a.w_v), (12, a.dw_v_rows)]);
                     "backward_additive"
                 }
                 None => {
-                    bindings.push((4, values));
+                    bindings.push((4, keys));
                     "backward_dot"
                 }
             };
-            spec(Attention, entry, attention_params(&at)?, bindings, grid_1d(at.batch * at.width, 64)?)
+            spec(Attention, entry, attention_params(&at, None)?, bindings, grid_1d(at.batch * at.width, 64)?)
         }
         Kernel::PickTokens { logits, truth, coins, out, rows, classes } => spec(
             Sampling,
@@ -392,9 +399,19 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
     })
 }
 
-/// The `Params` of shaders/attention.wgsl.
-fn attention_params(at: &AttentionShape) -> Result<Vec<u32>> {
-    Ok(vec![to_u32(at.batch, "batch")?, to_u32(at.steps, "steps")?, to_u32(at.width, "width")?, 0])
+/// The `Params` of shaders/attention.wgsl: dropout probability 0 draws no mask.
+fn attention_params(at: &AttentionShape, dropout: Option<WeightDropout>) -> Result<Vec<u32>> {
+    let (p, salt) = dropout.map_or((0.0, 0), |d| (d.p, d.salt));
+    Ok(vec![
+        to_u32(at.batch, "batch")?,
+        to_u32(at.steps, "steps")?,
+        to_u32(at.width, "width")?,
+        salt,
+        p.to_bits(),
+        0,
+        0,
+        0,
+    ])
 }
 
 /// The `Params` of shaders/recurrent.wgsl.
