@@ -8,7 +8,7 @@
 #                                                  scripts/gpu-check.sh --out OUT
 #
 # It runs `rnnplay devices`, `rnnplay bench kernels` (every matmul variant: is the one picked
-# the fastest?), `rnnplay bench presets --layers both --replay both` on the GPU backend, every
+# the fastest?), `rnnplay bench presets --layers all --replay both` on the GPU backend, every
 # test that uses the GPU with RNNPLAY_REQUIRE_GPU=1 (so none skips), and, where python3 has
 # PyTorch with CUDA, d2l's PyTorch code on the same presets (bench/pytorch_cpu.py --device cuda).
 # The report, OUT/gpu-check.json (docs/TESTING.md, "The GPU check"), holds each step's JSON lines and the
@@ -89,13 +89,13 @@ echo "== devices"
 echo "== bench kernels"
 if [ $quick = 1 ]; then sizes=64,128; else sizes=64,128,256,512,1024,2048; fi
 "$rnnplay" bench kernels --sizes "$sizes" --json | tee "$out/kernels.jsonl"
-echo "== bench presets (fused and unfused, replay on and off)"
+echo "== bench presets (window kernels, per-step kernels and unfused; replay on and off)"
 if [ $quick = 1 ]; then
     presets=(--preset d2l-gru --warmup 2 --batches 1)
 else
     presets=(--preset d2l-rnn-scratch --preset d2l-gru --preset d2l-lstm --preset d2l-seq2seq --preset d2l-seq2seq-attention --warmup 3 --batches 20)
 fi
-"$rnnplay" bench presets --backend gpu "${presets[@]}" --layers both --replay both --json | tee "$out/presets.jsonl"
+"$rnnplay" bench presets --backend gpu "${presets[@]}" --layers all --replay both --json | tee "$out/presets.jsonl"
 
 : > "$out/tests.jsonl"
 if [ $quick = 0 ]; then

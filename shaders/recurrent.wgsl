@@ -36,10 +36,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dgi: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dgh: array<f32>;
 
-fn sigmoid(x: f32) -> f32 {
-    return 1.0 / (1.0 + exp(-x));
-}
-
 /// Where one thread works: `b` and `j` and the indices derived from them.
 struct Cell {
     valid: bool,
@@ -100,14 +96,17 @@ fn gru_cell(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let ir = gate(c, 0u);
     let iz = gate(c, 1u);
     let inn = gate(c, 2u);
-    let r = sigmoid(gi[ir] + gh[ir] + bias_hh[c.j]);
-    let z = sigmoid(gi[iz] + gh[iz] + bias_hh[p.hidden + c.j]);
-    let n = tanh(gi[inn] + r * (gh[inn] + bias_hh[2u * p.hidden + c.j]));
-    let h = states[c.prev];
-    states[c.prev + c.block] = n + z * (h - n);
-    gates[ir] = r;
-    gates[iz] = z;
-    gates[inn] = n;
+    let out = gru_forward(
+        gi[ir] + gh[ir] + bias_hh[c.j],
+        gi[iz] + gh[iz] + bias_hh[p.hidden + c.j],
+        gi[inn],
+        gh[inn] + bias_hh[2u * p.hidden + c.j],
+        states[c.prev],
+    );
+    states[c.prev + c.block] = out.w;
+    gates[ir] = out.x;
+    gates[iz] = out.y;
+    gates[inn] = out.z;
 }
 
 @compute @workgroup_size(64)
@@ -119,21 +118,16 @@ fn gru_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let ir = gate(c, 0u);
     let iz = gate(c, 1u);
     let inn = gate(c, 2u);
-    let r = gates[ir];
-    let z = gates[iz];
-    let n = gates[inn];
-    let h = states[c.prev];
+    let activated = vec3<f32>(gates[ir], gates[iz], gates[inn]);
     let dh = dstates[c.prev + c.block];
-    let dn = dh * (1.0 - z) * (1.0 - n * n);
-    let dz = dh * (h - n) * z * (1.0 - z);
-    let dr = dn * (gh[inn] + bias_hh[2u * p.hidden + c.j]) * r * (1.0 - r);
-    dgi[ir] = dr;
-    dgi[iz] = dz;
-    dgi[inn] = dn;
-    dgh[ir] = dr;
-    dgh[iz] = dz;
-    dgh[inn] = dn * r;
-    dstates[c.prev] = dstates[c.prev] + dh * z;
+    let d = gru_backward(activated, states[c.prev], dh, gh[inn] + bias_hh[2u * p.hidden + c.j]);
+    dgi[ir] = d.x;
+    dgi[iz] = d.y;
+    dgi[inn] = d.z;
+    dgh[ir] = d.x;
+    dgh[iz] = d.y;
+    dgh[inn] = d.z * activated.x;
+    dstates[c.prev] = dstates[c.prev] + dh * activated.y;
 }
 
 @compute @workgroup_size(64)
@@ -146,17 +140,19 @@ fn lstm_cell(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let i_f = gate(c, 1u);
     let ig = gate(c, 2u);
     let io = gate(c, 3u);
-    let i = sigmoid(gi[ii] + gh[ii] + bias_hh[c.j]);
-    let f = sigmoid(gi[i_f] + gh[i_f] + bias_hh[p.hidden + c.j]);
-    let g = tanh(gi[ig] + gh[ig] + bias_hh[2u * p.hidden + c.j]);
-    let o = sigmoid(gi[io] + gh[io] + bias_hh[3u * p.hidden + c.j]);
-    let cell = f * states[c.c_base + c.prev] + i * g;
-    states[c.c_base + c.prev + c.block] = cell;
-    states[c.prev + c.block] = o * tanh(cell);
-    gates[ii] = i;
-    gates[i_f] = f;
-    gates[ig] = g;
-    gates[io] = o;
+    let pre = vec4<f32>(
+        gi[ii] + gh[ii] + bias_hh[c.j],
+        gi[i_f] + gh[i_f] + bias_hh[p.hidden + c.j],
+        gi[ig] + gh[ig] + bias_hh[2u * p.hidden + c.j],
+        gi[io] + gh[io] + bias_hh[3u * p.hidden + c.j],
+    );
+    let out = lstm_forward(pre, states[c.c_base + c.prev]);
+    states[c.c_base + c.prev + c.block] = out.c;
+    states[c.prev + c.block] = out.h;
+    gates[ii] = out.gates.x;
+    gates[i_f] = out.gates.y;
+    gates[ig] = out.gates.z;
+    gates[io] = out.gates.w;
 }
 
 @compute @workgroup_size(64)
@@ -169,16 +165,12 @@ fn lstm_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     let i_f = gate(c, 1u);
     let ig = gate(c, 2u);
     let io = gate(c, 3u);
-    let i = gates[ii];
-    let f = gates[i_f];
-    let g = gates[ig];
-    let o = gates[io];
-    let squashed = tanh(states[c.c_base + c.prev + c.block]);
-    let dh = dstates[c.prev + c.block];
-    let dc = dstates[c.c_base + c.prev + c.block] + dh * o * (1.0 - squashed * squashed);
-    dgi[ii] = dc * g * i * (1.0 - i);
-    dgi[i_f] = dc * states[c.c_base + c.prev] * f * (1.0 - f);
-    dgi[ig] = dc * i * (1.0 - g * g);
-    dgi[io] = dh * squashed * o * (1.0 - o);
-    dstates[c.c_base + c.prev] = dstates[c.c_base + c.prev] + dc * f;
+    let activated = vec4<f32>(gates[ii], gates[i_f], gates[ig], gates[io]);
+    let cell = c.c_base + c.prev + c.block;
+    let d = lstm_backward(activated, states[cell], states[c.c_base + c.prev], dstates[c.prev + c.block], dstates[cell]);
+    dgi[ii] = d.dgi.x;
+    dgi[i_f] = d.dgi.y;
+    dgi[ig] = d.dgi.z;
+    dgi[io] = d.dgi.w;
+    dstates[c.c_base + c.prev] = dstates[c.c_base + c.prev] + d.dc * activated.y;
 }

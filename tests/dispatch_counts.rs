@@ -4,23 +4,27 @@
 //! presets' own. A change that adds dispatches fails here; update the numbers only on purpose
 //! (and say why in the commit). `rnnplay bench presets` prints the same counts.
 
-use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::backend::{Backend, CpuBackend, TimeLoop};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::EngineOptions;
 use rnnplay_run::{RunData, RunSpec};
 use std::rc::Rc;
 
-/// (preset, dispatches per training step). A language model's step ends with one copy per
-/// state tensor into the trainer's carried state (so every step reads and writes the same
-/// buffers, which plan replay needs). The gradient's reach is measured between epochs, not in
-/// the step. The attention decoder runs one step at a time (its input at step t reads the state
-/// of step t − 1), so each of its 9 steps and 2 layers pays its own projections, copies and cell.
-const EXPECTED: [(&str, u64); 5] = [
-    ("d2l-rnn-scratch", 765),
-    ("d2l-gru", 195),
-    ("d2l-lstm", 200),
-    ("d2l-seq2seq", 362),
-    ("d2l-seq2seq-attention", 886),
+/// (preset, dispatches per training step with the window kernels, with per-step kernels). A
+/// fused layer's time loop is one dispatch each way as a window, two per time step each way
+/// per step (`EngineOptions::time_loop`); scratch models are primitive ops either way. A
+/// language model's step ends with one copy per state tensor into the trainer's carried state
+/// (so every step reads and writes the same buffers, which plan replay needs). The gradient's
+/// reach is measured between epochs, not in the step. The attention decoder runs one step at a
+/// time (its input at step t reads the state of step t − 1), so each of its 9 steps and 2
+/// layers pays its own projections, copies and cell.
+const EXPECTED: [(&str, u64, u64); 6] = [
+    ("d2l-rnn-scratch", 765, 765),
+    ("d2l-rnn", 58, 195),
+    ("d2l-gru", 58, 195),
+    ("d2l-lstm", 63, 200),
+    ("d2l-seq2seq", 212, 362),
+    ("d2l-seq2seq-attention", 784, 886),
 ];
 
 /// (dispatches, submits) of the second training step of `name` (the first creates pools and
@@ -49,9 +53,12 @@ fn step_counts(backend: &Rc<dyn Backend>, name: &str) -> (u64, u64) {
 #[test]
 fn each_presets_training_step_has_the_recorded_number_of_dispatches() {
     let cpu: Rc<dyn Backend> = Rc::new(CpuBackend::new());
-    for (name, expected) in EXPECTED {
-        let (dispatches, _) = step_counts(&cpu, name);
-        assert_eq!(dispatches, expected, "{name}: dispatches per training step changed");
+    for (name, window, per_step) in EXPECTED {
+        for (time_loop, expected) in [(TimeLoop::Window, window), (TimeLoop::PerStep, per_step)] {
+            cpu.set_time_loop(time_loop);
+            let (dispatches, _) = step_counts(&cpu, name);
+            assert_eq!(dispatches, expected, "{name}, {}: dispatches per training step changed", time_loop.name());
+        }
     }
 }
 
@@ -59,7 +66,11 @@ fn each_presets_training_step_has_the_recorded_number_of_dispatches() {
 fn on_the_gpu_each_step_is_one_submit_with_the_same_dispatches() {
     let Some(gpu) = gpu_or_skip("on_the_gpu_each_step_is_one_submit_with_the_same_dispatches") else { return };
     let gpu: Rc<dyn Backend> = Rc::new(gpu);
-    for (name, expected) in EXPECTED {
-        assert_eq!(step_counts(&gpu, name), (expected, 1), "{name}: (dispatches, submits) per step");
+    for (name, window, per_step) in EXPECTED {
+        for (time_loop, expected) in [(TimeLoop::Window, window), (TimeLoop::PerStep, per_step)] {
+            gpu.set_time_loop(time_loop);
+            let what = format!("{name}, {}: (dispatches, submits) per step", time_loop.name());
+            assert_eq!(step_counts(&gpu, name), (expected, 1), "{what}");
+        }
     }
 }

@@ -2,11 +2,12 @@
 //! final states, loss and every weight gradient match what `torch.nn.RNN/GRU/LSTM` (with a
 //! one-hot or embedding input and a Linear head) computed. The numbers were recorded by
 //! `tests/fixtures/make_parity_fixtures.py` (in float64) and committed under
-//! `tests/fixtures/parity/`; running this needs no PyTorch. Both ways of running the layers are
-//! checked: fused (the default) and composed from primitive ops. The optimizers with weight
+//! `tests/fixtures/parity/`; running this needs no PyTorch. Every way of running the layers is
+//! checked: fused, with the time loop as one window kernel and per step, and composed from
+//! primitive ops. The optimizers with weight
 //! decay (SGD, Adam, AdamW) are checked the same way, step by step.
 
-use rnnplay_engine::backend::{Backend, CpuBackend};
+use rnnplay_engine::backend::{Backend, CpuBackend, TimeLoop};
 use rnnplay_engine::nn::{LanguageModel, ModelConfig};
 use rnnplay_engine::testing::gpu_or_skip;
 use rnnplay_engine::{zero_grads, Tape, Tensor};
@@ -97,12 +98,23 @@ fn check_case(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
     }
 }
 
+/// Runs `check` fused with each time loop, then composed (fused false).
+fn on_every_path(backend: &Rc<dyn Backend>, check: impl Fn(bool)) {
+    let chosen = backend.time_loop();
+    for time_loop in TimeLoop::ALL {
+        backend.set_time_loop(time_loop);
+        check(true);
+    }
+    backend.set_time_loop(chosen);
+    check(false);
+}
+
 fn check_both_paths(backend: &Rc<dyn Backend>) {
-    for fused in [true, false] {
+    on_every_path(backend, |fused| {
         for case in CASES {
             check_case(backend, case, fused);
         }
-    }
+    });
 }
 
 #[test]
@@ -210,11 +222,11 @@ fn check_attention(backend: &Rc<dyn Backend>, case: &str, fused: bool) {
 }
 
 fn check_attention_cases(backend: &Rc<dyn Backend>) {
-    for fused in [true, false] {
+    on_every_path(backend, |fused| {
         for case in ["attention_additive", "attention_dot", "bidirectional_additive", "bidirectional_plain"] {
             check_attention(backend, case, fused);
         }
-    }
+    });
 }
 
 #[test]

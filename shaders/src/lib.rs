@@ -1,7 +1,8 @@
 //! rnnplay's WGSL kernels as text, one constant per shader family (the engine's
 //! `backend::gpu::encode::Family`). Each family is one file beside this crate's `src/`; the
 //! matmul and reduction families are their shared `Params` declaration followed by the kernels;
-//! the element-wise and attention families share `dropout_mask.wgsl`, the hash dropout keeps by.
+//! the element-wise and attention families share `dropout_mask.wgsl`, the hash dropout keeps by,
+//! and the two recurrent families `cell_math.wgsl`, the gate arithmetic.
 //! The engine's CPU backend is the reference every kernel is tested against
 //! (`crates/engine/tests/kernels_gpu_vs_cpu.rs`).
 
@@ -27,7 +28,10 @@ pub const OPTIMIZER: &str = include_str!("../optimizer.wgsl");
 /// Scheduled sampling's choice between the true token and the model's own, on the device.
 pub const SAMPLING: &str = include_str!("../sampling.wgsl");
 /// One time step of a fused RNN, GRU or LSTM cell, forward and backward.
-pub const RECURRENT: &str = include_str!("../recurrent.wgsl");
+pub const RECURRENT: &str = concat!(include_str!("../recurrent.wgsl"), include_str!("../cell_math.wgsl"));
+/// A fused RNN, GRU or LSTM layer's whole window, forward and backward, one workgroup per
+/// sequence running the time loop.
+pub const RECURRENT_WINDOW: &str = concat!(include_str!("../recurrent_window.wgsl"), include_str!("../cell_math.wgsl"));
 /// Attention over an encoder's outputs: scores (additive or dot), masked softmax and context,
 /// and their backward, with dropout of the weights in training (d2l's attention classes).
 pub const ATTENTION: &str = concat!(include_str!("../attention.wgsl"), include_str!("../dropout_mask.wgsl"));

@@ -2,7 +2,7 @@
 //! minibatches, how the concise layers run and whether steps are replayed. Read from the URL;
 //! plain Rust, tested natively.
 //!
-//! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=2][&bench_batches=5][&bench_layers=fused|unfused|both][&bench_replay=on|off|both]`
+//! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=2][&bench_batches=5][&bench_layers=window,steps,unfused|fused|all][&bench_replay=on|off|both]`
 //!
 //! `?bench=1&bench_soak=N&preset=…&hidden=…` is the soak instead: the run the other keys of the
 //! address describe (as in the playground) trains N minibatches while its memory is sampled
@@ -11,7 +11,7 @@
 //! Every key of the mode is `bench` or starts with `bench_`: the training settings ignore such
 //! keys (`settings::from_query`).
 
-use rnnplay_run::bench::DEFAULT_PRESETS;
+use rnnplay_run::bench::{Layers, DEFAULT_PRESETS};
 use rnnplay_run::presets::{preset, preset_names, seq2seq_preset};
 use rnnplay_run::RunSpec;
 
@@ -23,8 +23,8 @@ pub struct BenchOptions {
     pub presets: Vec<String>,
     pub warmup: usize,
     pub batches: usize,
-    /// The fused flags to measure, in order: fused first when both.
-    pub fused: Vec<bool>,
+    /// How the concise layers run, each measured in turn (`Layers::parse_list`).
+    pub layers: Vec<Layers>,
     /// The plan-replay flags to measure, in order: on first when both.
     pub replay: Vec<bool>,
     /// A soak instead of the table: minibatches to train, and the run (the address's settings).
@@ -38,7 +38,7 @@ impl Default for BenchOptions {
             // Two warm-up steps: plan replay starts once two recorded steps were the same.
             warmup: 2,
             batches: 5,
-            fused: vec![true, false],
+            layers: vec![Layers::Window, Layers::Steps],
             replay: vec![true],
             soak: None,
         }
@@ -75,7 +75,9 @@ impl BenchOptions {
                 }
                 "bench_warmup" => options.warmup = count(key, value, 0)?,
                 "bench_batches" => options.batches = count(key, value, 1)?,
-                "bench_layers" => options.fused = one_or_both(key, value, ["fused", "unfused"])?,
+                "bench_layers" => {
+                    options.layers = Layers::parse_list(value).map_err(|e| format!("bench_layers: {e}"))?
+                }
                 "bench_replay" => options.replay = one_or_both(key, value, ["on", "off"])?,
                 "bench_soak" => {
                     let minibatches = match value.trim().parse::<usize>() {
@@ -136,8 +138,12 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(options.presets, ["d2l-gru", "d2l-seq2seq"]);
-        assert_eq!((options.warmup, options.batches, options.fused.as_slice()), (0, 2, &[false][..]));
+        assert_eq!((options.warmup, options.batches, options.layers.as_slice()), (0, 2, &[Layers::Unfused][..]));
         assert_eq!(options.replay, [true, false]);
+        let layers = |q: &str| BenchOptions::from_query(q).unwrap().unwrap().layers;
+        assert_eq!(layers("?bench=1&bench_layers=unfused,window"), [Layers::Window, Layers::Unfused]);
+        assert_eq!(layers("?bench=1&bench_layers=all"), Layers::ASKED);
+        assert_eq!(layers("?bench=1&bench_layers=fused"), [Layers::Window, Layers::Steps]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `rnnplay bench presets`: training throughput of the d2l presets on one backend — tokens/s,
 //! the GFLOP/s of the step's matmuls against the adapter's best GEMM measured in the same run,
 //! dispatches and submits per step, the host time of a step, and peak buffer memory — with the
-//! concise layers fused, unfused or both, and plan replay on, off or both. The measurement
+//! concise layers as window kernels, per-step kernels or unfused ops (any of them, in turn),
+//! and plan replay on, off or both. The measurement
 //! itself is `rnnplay_run::bench`, shared with the page's `?bench=1`; this file loads the
 //! data and prints.
 
@@ -17,8 +18,7 @@ use rnnplay_run::presets::seq2seq_preset;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Which of two ways a benchmark measures: `--layers fused|unfused|both`,
-/// `--replay on|off|both`.
+/// Which of two ways a benchmark measures: `--replay on|off|both`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Modes {
     First,
@@ -51,8 +51,8 @@ impl Modes {
 pub struct Options {
     pub warmup: usize,
     pub batches: usize,
-    /// Fused (first) or unfused layers.
-    pub layers: Modes,
+    /// How the concise layers run, each in turn.
+    pub layers: Vec<Layers>,
     /// Plan replay on (first) or off.
     pub replay: Modes,
     pub json: bool,
@@ -118,30 +118,25 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
         );
     }
     for name in &names {
-        let layer_runs: &[bool] = if has_concise_layers(name) { options.layers.runs() } else { &[true] };
-        // Tokens/s of the fused layers, by replay setting (index 1: on).
-        let mut fused_tokens_per_s = [None; 2];
-        for &fused in layer_runs {
+        let layer_runs: &[Layers] = if has_concise_layers(name) { &options.layers } else { &[Layers::Window] };
+        // The first way's tokens/s, by replay setting (index 1: on).
+        let mut first: [Option<(Layers, f64)>; 2] = [None; 2];
+        for &layers in layer_runs {
             let mut replayed: Option<Measurement> = None;
             for &replay in options.replay.runs() {
-                let run = Run { fused, replay, warmup: options.warmup, batches: options.batches };
+                let run = Run { layers, replay, warmup: options.warmup, batches: options.batches };
                 let m = pollster::block_on(measure_preset(&backend, name, &data, &run, &clocks))
                     .with_context(|| format!("measuring {name}"))?;
-                // Reported on an unfused row when both ran: how much faster the fused layers are
-                // (with the same replay setting).
-                let fused_speedup = match (m.layers, fused_tokens_per_s[usize::from(replay)]) {
-                    (Layers::Unfused, Some(f)) => Some(f / m.tokens_per_s),
-                    _ => None,
-                };
-                if m.layers == Layers::Fused {
-                    fused_tokens_per_s[usize::from(replay)] = Some(m.tokens_per_s);
-                }
+                // Reported on the later ways' rows: how much faster the first way is (with the
+                // same replay setting).
+                let speedup = first[usize::from(replay)].map(|(way, rate)| (way, rate / m.tokens_per_s));
+                first[usize::from(replay)].get_or_insert((m.layers, m.tokens_per_s));
                 // Reported on the row without replay when both ran: what replay saves.
                 let replay_gain = replayed
                     .as_ref()
                     .filter(|_| !replay)
                     .map(|r| (m.host_ms_per_step / r.host_ms_per_step.max(1e-9), r.tokens_per_s / m.tokens_per_s));
-                print_row(name, &m, &info, best_gemm, options, fused_speedup, replay_gain);
+                print_row(name, &m, &info, best_gemm, options, speedup, replay_gain);
                 if replay {
                     replayed = Some(m);
                 }
@@ -157,7 +152,7 @@ fn print_row(
     info: &rnnplay_engine::BackendInfo,
     best_gemm: f64,
     options: &Options,
-    fused_speedup: Option<f64>,
+    speedup: Option<(Layers, f64)>,
     replay_gain: Option<(f64, f64)>,
 ) {
     let replay = if m.replay { "on" } else { "off" };
@@ -172,7 +167,7 @@ fn print_row(
                 "dispatches_per_step": m.dispatches_per_step, "submits_per_step": m.submits_per_step,
                 "replayed": m.replayed, "host_ms_per_step": m.host_ms_per_step,
                 "peak_buffer_mib": m.peak_mib, "batches": options.batches, "seconds": m.seconds,
-                "fused_speedup": fused_speedup,
+                "speedup_of": speedup.map(|s| s.0.name()), "speedup": speedup.map(|s| s.1),
                 "replay_host_saving": replay_gain.map(|g| g.0), "replay_speedup": replay_gain.map(|g| g.1),
             })
         );
@@ -190,8 +185,8 @@ fn print_row(
         m.host_ms_per_step,
         m.peak_mib
     );
-    if let Some(speedup) = fused_speedup {
-        println!("{:<16} fused layers are {speedup:.1}× the tokens/s of unfused ones", "");
+    if let Some((way, speedup)) = speedup {
+        println!("{:<16} {} layers are {speedup:.2}× the tokens/s of {} ones", "", way.name(), m.layers.name());
     }
     if let Some((host, tokens)) = replay_gain {
         println!("{:<16} plan replay: {host:.1}× less host time per step, {tokens:.2}× the tokens/s", "");

@@ -116,10 +116,11 @@ enum BenchCommand {
         /// Minibatches timed.
         #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
         batches: usize,
-        /// How concise recurrent layers run: fused (one node per layer per window, two
-        /// dispatches per time step), unfused (composed from primitive ops per time step), or
-        /// both, with the speed-up of fused over unfused.
-        #[arg(long, default_value = "fused")]
+        /// How concise recurrent layers run: window (fused, the time loop inside one kernel
+        /// each way), steps (fused, two dispatches per time step), unfused (composed from
+        /// primitive ops per time step); a comma-separated list of them, fused (window,steps)
+        /// or all measures each in turn, with the first's speed-up over the others.
+        #[arg(long, default_value = "window")]
         layers: String,
         /// Plan replay: on (steady steps replay their recorded kernels), off (every step is
         /// built again), or both, with what replay saves.
@@ -186,7 +187,8 @@ fn run(cli: Cli) -> Result<()> {
             let options = bench_presets::Options {
                 warmup,
                 batches,
-                layers: bench_presets::Modes::parse("--layers", &layers, ["fused", "unfused"])?,
+                layers: rnnplay_run::bench::Layers::parse_list(&layers)
+                    .map_err(|e| anyhow::anyhow!("--layers: {e}"))?,
                 replay: bench_presets::Modes::parse("--replay", &replay, ["on", "off"])?,
                 json,
             };

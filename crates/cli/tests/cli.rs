@@ -552,6 +552,8 @@ fn bench_presets_json_reports_the_step_counts_and_the_host_time_with_and_without
         "1",
         "--batches",
         "1",
+        "--layers",
+        "fused",
         "--replay",
         "both",
         "--json",
@@ -559,18 +561,25 @@ fn bench_presets_json_reports_the_step_counts_and_the_host_time_with_and_without
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
-    assert_eq!(rows.len(), 2, "replay on, then off: {stdout}");
-    for (row, replay) in rows.iter().zip([true, false]) {
-        assert_eq!((&row["preset"], &row["replay"]), (&"d2l-gru".into(), &replay.into()), "{row}");
-        assert_eq!(row["dispatches_per_step"], 195.0, "{row}");
+    assert_eq!(rows.len(), 4, "window kernels, then per-step ones, each with replay on, then off: {stdout}");
+    let ways = [("window", true, 58.0), ("window", false, 58.0), ("steps", true, 195.0), ("steps", false, 195.0)];
+    for (row, (layers, replay, dispatches)) in rows.iter().zip(ways) {
+        assert_eq!(
+            (&row["preset"], &row["layers"], &row["replay"]),
+            (&"d2l-gru".into(), &layers.into(), &replay.into())
+        );
+        assert_eq!(row["dispatches_per_step"], dispatches, "{row}");
         // The CPU backend has no plans: every step is recorded (and run) as it comes.
         assert_eq!(row["replayed"], 0.0, "{row}");
         let host = row["host_ms_per_step"].as_f64().expect("host_ms_per_step is a number");
         assert!(host > 0.0, "a step takes host time: {row}");
     }
     assert!(rows[1]["replay_host_saving"].is_f64(), "the row without replay says what replay saved: {}", rows[1]);
+    assert!(rows[2]["speedup"].is_f64() && rows[2]["speedup_of"] == "window", "the first way's speed-up: {}", rows[2]);
     let bad = rnnplay_offline(&["bench", "presets", "--replay", "sometimes"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown --replay 'sometimes'; use on, off or both"));
+    let bad = rnnplay_offline(&["bench", "presets", "--layers", "fast"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--layers: 'fast' is not a way to run the layers"));
 }
 
 #[test]

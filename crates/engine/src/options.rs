@@ -1,10 +1,10 @@
 //! How the engine executes, as one value the host passes in: the matmul variant, subgroup
-//! kernels, fused recurrent layers and plan replay. None of these changes what a run computes
+//! kernels, fused recurrent layers and their time loop, and plan replay. None of these changes what a run computes
 //! (the tests compare each against its alternative), only how fast. A native host can read them
 //! from environment variables with [`EngineOptions::from_env`].
 
 use crate::backend::{
-    default_cpu_threads, require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant, MAX_CPU_THREADS,
+    default_cpu_threads, require_gpu, Backend, CpuBackend, GpuBackend, MatmulVariant, TimeLoop, MAX_CPU_THREADS,
 };
 use crate::error::{EngineError, Result};
 use std::rc::Rc;
@@ -20,6 +20,10 @@ pub struct EngineOptions {
     /// Run concise recurrent layers fused (one tape node per layer per window, two dispatches
     /// per time step each way) rather than composed from primitive ops per time step.
     pub fused_layers: bool,
+    /// Force how fused layers run their time loop (`RNNPLAY_TIME_LOOP=window|step`); `None`
+    /// leaves it to the backend (by adapter type, see `GpuBackend::new`). Backends made here
+    /// take it.
+    pub time_loop: Option<TimeLoop>,
     /// Replay a training step's recorded kernels once two steps in a row recorded the same
     /// ones (`RNNPLAY_REPLAY=0` records every step).
     pub plan_replay: bool,
@@ -30,7 +34,14 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { matmul: None, subgroups: true, fused_layers: true, plan_replay: true, cpu_threads: None }
+        Self {
+            matmul: None,
+            subgroups: true,
+            fused_layers: true,
+            time_loop: None,
+            plan_replay: true,
+            cpu_threads: None,
+        }
     }
 }
 
@@ -40,8 +51,9 @@ fn turned_off(name: &str) -> bool {
 }
 
 impl EngineOptions {
-    /// The defaults with `RNNPLAY_MATMUL`, `RNNPLAY_SUBGROUPS` and `RNNPLAY_REPLAY` applied; an
-    /// unknown matmul variant is an error that lists the known ones.
+    /// The defaults with `RNNPLAY_MATMUL`, `RNNPLAY_SUBGROUPS`, `RNNPLAY_TIME_LOOP` and
+    /// `RNNPLAY_REPLAY` applied; an unknown matmul variant or time loop is an error that lists
+    /// the known ones.
     pub fn from_env() -> Result<Self> {
         let matmul = match std::env::var("RNNPLAY_MATMUL") {
             Ok(name) => Some(MatmulVariant::parse(name.trim()).ok_or_else(|| {
@@ -51,10 +63,17 @@ impl EngineOptions {
             })?),
             Err(_) => None,
         };
+        let time_loop = match std::env::var("RNNPLAY_TIME_LOOP") {
+            Ok(name) => Some(TimeLoop::parse(name.trim()).ok_or_else(|| {
+                EngineError::InvalidArgument(format!("unknown RNNPLAY_TIME_LOOP '{name}'; use window or step"))
+            })?),
+            Err(_) => None,
+        };
         Ok(Self {
             matmul,
             subgroups: !turned_off("RNNPLAY_SUBGROUPS"),
             fused_layers: true,
+            time_loop,
             plan_replay: !turned_off("RNNPLAY_REPLAY"),
             cpu_threads: threads_from_env()?,
         })
@@ -72,15 +91,28 @@ fn threads_from_env() -> Result<Option<usize>> {
     }
 }
 
-/// The CPU backend with `options`' thread count.
+/// The CPU backend with `options`' thread count and time loop.
 pub fn cpu_backend(options: &EngineOptions) -> Rc<dyn Backend> {
-    Rc::new(CpuBackend::with_threads(options.cpu_threads.unwrap_or_else(default_cpu_threads)))
+    let cpu = CpuBackend::with_threads(options.cpu_threads.unwrap_or_else(default_cpu_threads));
+    if let Some(time_loop) = options.time_loop {
+        cpu.set_time_loop(time_loop);
+    }
+    Rc::new(cpu)
+}
+
+/// The GPU backend with `options`' matmul variant, subgroups and time loop.
+async fn gpu_backend(options: &EngineOptions) -> Result<GpuBackend> {
+    let gpu = GpuBackend::new(options.matmul, options.subgroups).await?;
+    if let Some(time_loop) = options.time_loop {
+        gpu.set_time_loop(time_loop);
+    }
+    Ok(gpu)
 }
 
 /// The GPU backend when an adapter opens; `None` when none does, unless `RNNPLAY_REQUIRE_GPU=1`
 /// makes that an error.
 pub async fn gpu_if_any(options: &EngineOptions) -> Result<Option<Rc<dyn Backend>>> {
-    match GpuBackend::new(options.matmul, options.subgroups).await {
+    match gpu_backend(options).await {
         Ok(gpu) => Ok(Some(Rc::new(gpu))),
         Err(err) if require_gpu() => Err(err),
         Err(_) => Ok(None),
@@ -104,7 +136,7 @@ pub async fn backend_from_env() -> Result<Rc<dyn Backend>> {
 pub async fn backend_by_name(name: &str, options: &EngineOptions) -> Result<Rc<dyn Backend>> {
     match name {
         "cpu" => Ok(cpu_backend(options)),
-        "gpu" => Ok(Rc::new(GpuBackend::new(options.matmul, options.subgroups).await?)),
+        "gpu" => Ok(Rc::new(gpu_backend(options).await?)),
         "" | "auto" => Ok(gpu_if_any(options).await?.unwrap_or_else(|| cpu_backend(options))),
         other => Err(EngineError::InvalidArgument(format!(
             "unknown backend '{other}'; the backend must be auto, gpu or cpu"

@@ -1,7 +1,7 @@
 //! Helpers shared by the engine's tests and the workspace tests: opening the GPU backend the
 //! way CI requires, and deterministic test data.
 
-use crate::backend::{require_gpu, GpuBackend};
+use crate::backend::{require_gpu, Backend, GpuBackend};
 use crate::options::EngineOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -11,11 +11,17 @@ use rand_chacha::ChaCha8Rng;
 ///
 /// # Panics
 /// With `RNNPLAY_REQUIRE_GPU=1` and no adapter, so that CI fails instead of skipping; and when
-/// the environment names an unknown matmul variant.
+/// the environment names an unknown matmul variant or time loop. `RNNPLAY_TIME_LOOP=step` runs
+/// the GPU tests with per-step recurrent kernels.
 pub fn gpu_or_skip(test: &str) -> Option<GpuBackend> {
     let options = EngineOptions::from_env().unwrap_or_else(|err| panic!("{test}: {err}"));
     match pollster::block_on(GpuBackend::new(options.matmul, options.subgroups)) {
-        Ok(gpu) => Some(gpu),
+        Ok(gpu) => {
+            if let Some(time_loop) = options.time_loop {
+                gpu.set_time_loop(time_loop);
+            }
+            Some(gpu)
+        }
         Err(err) if require_gpu() => panic!(
             "{test}: RNNPLAY_REQUIRE_GPU=1 but the GPU backend failed: {err}. \
              Install lavapipe with `apt-get install mesa-vulkan-drivers libvulkan1`."

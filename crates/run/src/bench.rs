@@ -8,7 +8,7 @@
 use crate::clock::Clock;
 use crate::presets::preset;
 use crate::{DataSource, RunData, RunSpec, Session};
-use rnnplay_engine::backend::{Backend, BackendKind, Kernel, MatmulVariant};
+use rnnplay_engine::backend::{Backend, BackendKind, Kernel, MatmulVariant, TimeLoop};
 use rnnplay_engine::error::{EngineError, Result};
 use rnnplay_engine::options::EngineOptions;
 use rnnplay_engine::tensor::Tensor;
@@ -50,22 +50,51 @@ pub fn has_concise_layers(name: &str) -> bool {
     preset(name).is_none_or(|p| !p.model.ends_with("-scratch"))
 }
 
-/// How a preset's concise layers ran in a measurement.
+/// How a preset's concise layers run in a measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layers {
-    Fused,
+    /// Fused, the time loop inside one window kernel each way.
+    Window,
+    /// Fused, two dispatches per time step each way.
+    Steps,
+    /// Composed from primitive ops per time step.
     Unfused,
     /// A scratch model: primitive ops, nothing to fuse.
     Scratch,
 }
 
 impl Layers {
+    /// The ways a measurement can ask for, in the order they are measured.
+    pub const ASKED: [Layers; 3] = [Self::Window, Self::Steps, Self::Unfused];
+
     pub fn name(self) -> &'static str {
         match self {
-            Self::Fused => "fused",
+            Self::Window => "window",
+            Self::Steps => "steps",
             Self::Unfused => "unfused",
             Self::Scratch => "scratch",
         }
+    }
+
+    /// A `--layers` (`bench_layers`) value: `window`, `steps`, `unfused`, a comma-separated
+    /// list of them, `fused` (window and steps) or `all`; measured in [`Layers::ASKED`]'s order.
+    pub fn parse_list(value: &str) -> std::result::Result<Vec<Layers>, String> {
+        let mut asked = Vec::new();
+        for word in value.split(',').map(str::trim) {
+            match word {
+                "fused" => asked.extend([Self::Window, Self::Steps]),
+                "all" => asked.extend(Self::ASKED),
+                _ => match Self::ASKED.into_iter().find(|l| l.name() == word) {
+                    Some(layers) => asked.push(layers),
+                    None => {
+                        return Err(format!(
+                            "'{word}' is not a way to run the layers; use window, steps, unfused (or a comma-separated list of them), fused or all"
+                        ))
+                    }
+                },
+            }
+        }
+        Ok(Self::ASKED.into_iter().filter(|l| asked.contains(l)).collect())
     }
 }
 
@@ -95,8 +124,8 @@ pub struct Measurement {
 /// How one preset is measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
-    /// Concise layers fused (ignored for scratch models, which are primitive ops).
-    pub fused: bool,
+    /// How concise layers run (ignored for scratch models, which are primitive ops).
+    pub layers: Layers,
     /// Plan replay on (see `rnnplay_engine::replay`).
     pub replay: bool,
     /// Minibatches trained before the timing starts.
@@ -124,11 +153,7 @@ pub async fn measure_preset(
     if run.batches == 0 {
         return Err(EngineError::InvalidArgument("the benchmark needs at least 1 timed minibatch".into()));
     }
-    let layers = match (has_concise_layers(name), run.fused) {
-        (false, _) => Layers::Scratch,
-        (true, true) => Layers::Fused,
-        (true, false) => Layers::Unfused,
-    };
+    let layers = if has_concise_layers(name) { run.layers } else { Layers::Scratch };
     let Timing { tokens, seconds, host_seconds, warm_peak } = timed(backend, name, data, run, clocks).await?;
     let batches = run.batches;
     let counters = backend.counters();
@@ -174,11 +199,31 @@ async fn timed(
     run: &Run,
     clocks: &Clocks,
 ) -> Result<Timing> {
-    let (now, host) = (&clocks.wall, &clocks.host);
     // Each preset's memory is its own: the previous one's buffers are freed by now.
     backend.reset_counters();
-    let options = EngineOptions { fused_layers: run.fused, plan_replay: run.replay, ..EngineOptions::default() };
-    let mut session = session(backend, name, data, &options)?;
+    let options = EngineOptions {
+        fused_layers: run.layers != Layers::Unfused,
+        plan_replay: run.replay,
+        ..EngineOptions::default()
+    };
+    // The backend's own time loop comes back after the measurement.
+    let time_loop = backend.time_loop();
+    backend.set_time_loop(if run.layers == Layers::Steps { TimeLoop::PerStep } else { TimeLoop::Window });
+    let timing = timed_session(backend, name, data, run, clocks, &options).await;
+    backend.set_time_loop(time_loop);
+    timing
+}
+
+async fn timed_session(
+    backend: &Rc<dyn Backend>,
+    name: &str,
+    data: &BenchData<'_>,
+    run: &Run,
+    clocks: &Clocks,
+    options: &EngineOptions,
+) -> Result<Timing> {
+    let now = &clocks.wall;
+    let mut session = session(backend, name, data, options)?;
     for _ in 0..run.warmup {
         session.step().await?;
     }
@@ -188,9 +233,9 @@ async fn timed(
     let started = now();
     let (tokens_before, mut host_seconds) = (session.tokens_trained(), 0.0);
     for _ in 0..run.batches {
-        let step_started = host();
+        let step_started = (clocks.host)();
         session.step().await?;
-        host_seconds += host() - step_started;
+        host_seconds += (clocks.host)() - step_started;
     }
     // The timing ends with a read-back, so queued GPU work is included.
     session.sync().await?;

@@ -5,9 +5,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::cpu_pool::{default_threads, Pool, SharedMut};
-use super::kernel::{dropout_mask_seed, dropped, BinaryOp, Kernel, UnaryOp};
+use super::kernel::{dropout_mask_seed, dropped, BinaryOp, CellStep, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
-use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse, TimeLoop};
 use crate::error::{EngineError, Result};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -18,6 +18,7 @@ pub struct CpuBackend {
     storage: RefCell<Slab>,
     counters: Cell<Counters>,
     pool: Pool,
+    time_loop: Cell<TimeLoop>,
 }
 
 impl Default for CpuBackend {
@@ -96,7 +97,12 @@ impl CpuBackend {
     /// A CPU backend on `threads` threads (clamped to 1..=[`MAX_CPU_THREADS`](super::MAX_CPU_THREADS)); the numbers it
     /// computes are the same for every count.
     pub fn with_threads(threads: usize) -> Self {
-        Self { storage: RefCell::default(), counters: Cell::default(), pool: Pool::new(threads) }
+        Self {
+            storage: RefCell::default(),
+            counters: Cell::default(),
+            pool: Pool::new(threads),
+            time_loop: Cell::new(TimeLoop::Window),
+        }
     }
 
     /// The threads its kernels run on.
@@ -241,6 +247,14 @@ impl super::Backend for CpuBackend {
 
     fn counters(&self) -> Counters {
         self.counters.get()
+    }
+
+    fn time_loop(&self) -> TimeLoop {
+        self.time_loop.get()
+    }
+
+    fn set_time_loop(&self, time_loop: TimeLoop) {
+        self.time_loop.set(time_loop);
     }
 
     fn reset_counters(&self) {
@@ -426,6 +440,61 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
 
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     match kernel {
+        // The CPU runs a window as the per-step kernels in order, which makes it the reference
+        // of the GPU's window kernels: the same numbers as the per-step path, exactly.
+        Kernel::RecurrentWindow { at, gi, w_t, bias_hh, states, gates, gh } => {
+            let (rows, block) = (at.cell.gates() * at.hidden, at.block());
+            for step in 0..at.steps {
+                run_kernel(
+                    backend,
+                    Kernel::Matmul {
+                        a: states,
+                        b: w_t,
+                        c: gh,
+                        m: at.batch,
+                        k: at.hidden,
+                        n: rows,
+                        trans_a: false,
+                        trans_b: false,
+                        accumulate: false,
+                        offsets: [step * block, 0, step * at.batch * rows],
+                        variant: None,
+                    },
+                )?;
+                run_kernel(
+                    backend,
+                    Kernel::RecurrentCell { at: CellStep { step, ..at }, gi, gh, bias_hh, states, gates },
+                )?;
+            }
+            Ok(())
+        }
+        Kernel::RecurrentWindowBackward { at, w_hh, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
+            let (rows, block) = (at.cell.gates() * at.hidden, at.block());
+            for step in (0..at.steps).rev() {
+                let at = CellStep { step, ..at };
+                run_kernel(
+                    backend,
+                    Kernel::RecurrentCellBackward { at, gh, bias_hh, states, gates, dstates, dgi, dgh },
+                )?;
+                run_kernel(
+                    backend,
+                    Kernel::Matmul {
+                        a: dgh.unwrap_or(dgi),
+                        b: w_hh,
+                        c: dstates,
+                        m: at.batch,
+                        k: rows,
+                        n: at.hidden,
+                        trans_a: false,
+                        trans_b: false,
+                        accumulate: true,
+                        offsets: [step * at.batch * rows, 0, step * block],
+                        variant: None,
+                    },
+                )?;
+            }
+            Ok(())
+        }
         Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, offsets, variant: _ } => {
             let (rsa, csa) = if trans_a { (1, m) } else { (k, 1) };
             let (rsb, csb) = if trans_b { (1, k) } else { (n, 1) };

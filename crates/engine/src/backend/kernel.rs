@@ -120,6 +120,35 @@ pub enum Kernel {
         dgi: BufId,
         dgh: Option<BufId>,
     },
+    /// A fused recurrent layer's whole window forward, in one dispatch: per step t (in
+    /// order), `gh` row t = h_t · W_hhᵀ (the recurrent projections without bias, as the
+    /// per-step matmul writes them) and the cell of [`Kernel::RecurrentCell`] at step t. `w_t` is
+    /// W_hhᵀ (hidden, G·hidden); `at.step` is not used. State block 0 (and the LSTM's c block 0)
+    /// holds the initial state.
+    RecurrentWindow {
+        at: CellStep,
+        gi: BufId,
+        w_t: BufId,
+        bias_hh: BufId,
+        states: BufId,
+        gates: Option<BufId>,
+        gh: BufId,
+    },
+    /// A fused recurrent layer's whole window backward, in one dispatch: per step from the
+    /// last, [`Kernel::RecurrentCellBackward`] at that step, then the matmul part of the
+    /// previous state's gradient, dgh_t · W_hh (`dgi` where there is no `dgh`), added into
+    /// block t of `dstates`. `w_hh` is W_hh (G·hidden, hidden); `at.step` is not used.
+    RecurrentWindowBackward {
+        at: CellStep,
+        w_hh: BufId,
+        gh: BufId,
+        bias_hh: BufId,
+        states: BufId,
+        gates: Option<BufId>,
+        dstates: BufId,
+        dgi: BufId,
+        dgh: Option<BufId>,
+    },
     /// out[i] = value
     Fill { out: BufId, len: usize, value: f32 },
     /// y[i] = f(x[i])
@@ -377,6 +406,31 @@ impl CellKind {
     }
 }
 
+/// How a fused recurrent layer runs its time loop: two dispatches per time step each way
+/// ([`Kernel::RecurrentCell`] and a matmul), or one dispatch per window each way with the loop
+/// inside the kernel ([`Kernel::RecurrentWindow`]). Both compute the same numbers, up to the
+/// order of the projections' sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeLoop {
+    PerStep,
+    Window,
+}
+
+impl TimeLoop {
+    pub const ALL: [TimeLoop; 2] = [Self::PerStep, Self::Window];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PerStep => "step",
+            Self::Window => "window",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
 /// Which time step of a fused recurrent layer a cell kernel computes, and the window's sizes.
 ///
 /// Layouts, all row-major f32, with G the cell's gate count (RNN 1, GRU 3, LSTM 4):
@@ -472,6 +526,11 @@ impl Kernel {
     pub fn matmul_flops(&self) -> u64 {
         match self {
             Kernel::Matmul { m, n, k, .. } => 2 * (*m as u64) * (*n as u64) * (*k as u64),
+            // The window kernels' recurrent products: a (batch, hidden) × (hidden, G·hidden)
+            // matmul per step each way, as the per-step path counts them.
+            Kernel::RecurrentWindow { at, .. } | Kernel::RecurrentWindowBackward { at, .. } => {
+                2 * (at.steps * at.batch * at.hidden * at.cell.gates() * at.hidden) as u64
+            }
             _ => 0,
         }
     }

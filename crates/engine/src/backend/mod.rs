@@ -18,7 +18,7 @@ pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CP
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
     adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, AdditiveGrads, AttentionScoring,
-    AttentionShape, BinaryOp, CellKind, CellStep, Kernel, MatmulVariant, UnaryOp, WeightDropout,
+    AttentionShape, BinaryOp, CellKind, CellStep, Kernel, MatmulVariant, TimeLoop, UnaryOp, WeightDropout,
 };
 
 use crate::error::{EngineError, Result};
@@ -155,6 +155,14 @@ pub trait Backend {
 
     /// Forgets a plan; its buffers go back to the pool once no tensor uses them.
     fn release_plan(&self, _plan: PlanId) {}
+
+    /// How fused recurrent layers run their time loop here (see [`TimeLoop`]): the window
+    /// kernels unless a host chose otherwise.
+    fn time_loop(&self) -> TimeLoop;
+
+    /// Chooses how later fused layers run their time loop (`EngineOptions::time_loop`, and
+    /// benchmarks that alternate the two).
+    fn set_time_loop(&self, time_loop: TimeLoop);
 }
 
 /// True when `RNNPLAY_REQUIRE_GPU=1`: GPU tests must fail, not skip, without an adapter.

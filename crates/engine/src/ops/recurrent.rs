@@ -2,12 +2,18 @@
 //! (shaders/recurrent.wgsl for the cells, matmul.wgsl for the rest).
 //!
 //! What cuDNN does, inside WebGPU's rules. The caller computes the input projections of all
-//! time steps as one GEMM (`gi`, they do not depend on the state). The node then runs, per
-//! time step, two dispatches: `h · W_hhᵀ` (a matmul reading the state block of the step, writing
-//! the step's block of `gh`) and the cell kernel (bias, gate arithmetic, new state). Backward
-//! mirrors it, per step from the last: the cell's backward kernel (pre-activation gradients and
-//! the element-wise part of the previous state's gradient) and `dh_prev += dgh · W_hh`; then one
-//! GEMM over all steps for `dW_hh` and one column sum for `db_hh`. The unfused path in
+//! time steps as one GEMM (`gi`, they do not depend on the state). The node then runs the time
+//! loop as the backend's [`TimeLoop`] says:
+//!
+//! - per step, two dispatches: `h · W_hhᵀ` (a matmul reading the state block of the step,
+//!   writing the step's block of `gh`) and the cell kernel (bias, gate arithmetic, new state).
+//!   Backward mirrors it, per step from the last: the cell's backward kernel (pre-activation
+//!   gradients and the element-wise part of the previous state's gradient) and
+//!   `dh_prev += dgh · W_hh`;
+//! - or the whole window in one dispatch each way (`shaders/recurrent_window.wgsl`: one
+//!   workgroup per sequence runs every step, with the same buffers in and out).
+//!
+//! Either way one GEMM over all steps then gives `dW_hh` and one column sum `db_hh`. The unfused path in
 //! `nn/recurrent.rs` builds the same equations from primitive ops, one node per operation, and
 //! is the oracle these rules are tested against.
 //!
@@ -17,10 +23,13 @@
 
 use super::ensure;
 use crate::backend::CellKind;
-use crate::backend::{CellStep, Kernel};
+use crate::backend::{CellStep, Kernel, TimeLoop};
 use crate::error::Result;
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::Tensor;
+
+/// The most sequences a window kernel runs (one workgroup each, in one grid dimension).
+const MAX_WINDOW_BATCH: usize = 65_535;
 
 /// What the backward rule of a fused layer needs besides its inputs' values.
 #[derive(Clone)]
@@ -40,6 +49,8 @@ pub(crate) struct RecurrentNode {
     /// Saved for backward: the recurrent projections without bias, and the activated gates.
     pub gh: Tensor,
     pub gates: Option<Tensor>,
+    /// How the forward ran its time loop; the backward runs it the same way.
+    pub time_loop: TimeLoop,
 }
 
 impl RecurrentNode {
@@ -131,7 +142,24 @@ impl Tape {
             _ => Some(self.alloc(&[steps * batch, rows])?),
         };
         let (gi_id, bias_id) = (self.value(gi).id(), self.value(b_hh).id());
-        for step in 0..steps {
+        let time_loop = match self.backend.time_loop() {
+            // One workgroup per sequence: a batch beyond one grid dimension takes the steps.
+            TimeLoop::Window if batch <= MAX_WINDOW_BATCH => TimeLoop::Window,
+            _ => TimeLoop::PerStep,
+        };
+        let gate_ids = gates.as_ref().map(Tensor::id);
+        if time_loop == TimeLoop::Window {
+            self.run(Kernel::RecurrentWindow {
+                at: probe,
+                gi: gi_id,
+                w_t: w_t.id(),
+                bias_hh: bias_id,
+                states: states.id(),
+                gates: gate_ids,
+                gh: gh.id(),
+            })?;
+        }
+        for step in (0..steps).filter(|_| time_loop == TimeLoop::PerStep) {
             self.run(Kernel::Matmul {
                 a: states.id(),
                 b: w_t.id(),
@@ -146,17 +174,16 @@ impl Tape {
                 variant: None,
             })?;
             let at = CellStep { step, ..probe };
-            let gates = gates.as_ref().map(Tensor::id);
             self.run(Kernel::RecurrentCell {
                 at,
                 gi: gi_id,
                 gh: gh.id(),
                 bias_hh: bias_id,
                 states: states.id(),
-                gates,
+                gates: gate_ids,
             })?;
         }
-        let node = RecurrentNode { cell, steps, batch, hidden, gi, w_hh, b_hh, h0, c0, gh, gates };
+        let node = RecurrentNode { cell, steps, batch, hidden, gi, w_hh, b_hh, h0, c0, gh, gates, time_loop };
         let inputs: Vec<Var> = [gi, w_hh, b_hh, h0].into_iter().chain(c0).collect();
         Ok(self.record(states, Op::Recurrent(Box::new(node)), &inputs))
     }
@@ -190,7 +217,20 @@ pub(super) fn backward(tape: &mut Tape, node: &RecurrentNode, dstates: &Tensor, 
     let dgh_all = dgh.as_ref().unwrap_or(&dgi).clone();
     let h0_needs_grad = tape.nodes[node.h0.0].needs_grad || node.c0.is_some_and(|c| tape.nodes[c.0].needs_grad);
     let w_hh = tape.value(node.w_hh).clone();
-    for step in (0..node.steps).rev() {
+    if node.time_loop == TimeLoop::Window {
+        tape.run(Kernel::RecurrentWindowBackward {
+            at: probe,
+            w_hh: w_hh.id(),
+            gh: node.gh.id(),
+            bias_hh: tape.value(node.b_hh).id(),
+            states: states.id(),
+            gates: node.gates.as_ref().map(Tensor::id),
+            dstates: dstates.id(),
+            dgi: dgi.id(),
+            dgh: dgh.as_ref().map(Tensor::id),
+        })?;
+    }
+    for step in (0..node.steps).rev().filter(|_| node.time_loop == TimeLoop::PerStep) {
         tape.run(Kernel::RecurrentCellBackward {
             at: node.at(step),
             gh: node.gh.id(),

@@ -21,6 +21,7 @@ pub(crate) enum Family {
     Optimizer,
     Sampling,
     Recurrent,
+    RecurrentWindow,
     Attention,
     /// Compiled only on devices opened with `Features::SUBGROUP`.
     ReduceSubgroup,
@@ -39,6 +40,7 @@ impl Family {
             Family::Optimizer => rnnplay_shaders::OPTIMIZER,
             Family::Sampling => rnnplay_shaders::SAMPLING,
             Family::Recurrent => rnnplay_shaders::RECURRENT,
+            Family::RecurrentWindow => rnnplay_shaders::RECURRENT_WINDOW,
             Family::Attention => rnnplay_shaders::ATTENTION,
             Family::ReduceSubgroup => rnnplay_shaders::REDUCE_SUBGROUP,
         }
@@ -56,6 +58,7 @@ impl Family {
             Family::Optimizer => "optimizer",
             Family::Sampling => "sampling",
             Family::Recurrent => "recurrent",
+            Family::RecurrentWindow => "recurrent_window",
             Family::Attention => "attention",
             Family::ReduceSubgroup => "reduce_subgroup",
         }
@@ -179,6 +182,27 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             bindings.extend(gates.map(|g| (5, g)));
             bindings.extend(dgh.map(|g| (8, g)));
             spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
+        }
+        Kernel::RecurrentWindow { at, gi, w_t, bias_hh, states, gates, gh } => {
+            let entry = match at.cell {
+                CellKind::Rnn => "rnn_window",
+                CellKind::Gru => "gru_window",
+                CellKind::Lstm => "lstm_window",
+            };
+            let mut bindings = vec![(1, gi), (2, w_t), (3, bias_hh), (4, states), (6, gh)];
+            bindings.extend(gates.map(|g| (5, g)));
+            spec(RecurrentWindow, entry, window_params(&at)?, bindings, window_grid(&at)?)
+        }
+        Kernel::RecurrentWindowBackward { at, w_hh, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
+            let (entry, mut bindings) = match at.cell {
+                CellKind::Rnn => ("rnn_window_backward", vec![]),
+                CellKind::Gru => ("gru_window_backward", vec![(6, gh), (3, bias_hh)]),
+                CellKind::Lstm => ("lstm_window_backward", vec![]),
+            };
+            bindings.extend([(2, w_hh), (4, states), (7, dstates), (8, dgi)]);
+            bindings.extend(gates.map(|g| (5, g)));
+            bindings.extend(dgh.map(|g| (9, g)));
+            spec(RecurrentWindow, entry, window_params(&at)?, bindings, window_grid(&at)?)
         }
         Kernel::Fill { out, len, value } => spec(
             Elementwise,
@@ -412,6 +436,22 @@ fn attention_params(at: &AttentionShape, dropout: Option<WeightDropout>) -> Resu
         0,
         0,
     ])
+}
+
+/// The `Params` of shaders/recurrent_window.wgsl.
+fn window_params(at: &CellStep) -> Result<Vec<u32>> {
+    Ok(vec![to_u32(at.batch, "batch")?, to_u32(at.hidden, "hidden")?, to_u32(at.steps, "steps")?, 0])
+}
+
+/// One workgroup per sequence: the batch must fit one grid dimension (the tape takes the
+/// per-step path beyond it).
+fn window_grid(at: &CellStep) -> Result<[u32; 3]> {
+    match to_u32(at.batch, "batch")? {
+        b if b <= MAX_GROUPS_PER_DIM => Ok([b, 1, 1]),
+        b => Err(EngineError::InvalidArgument(format!(
+            "a recurrent window runs one workgroup per sequence; {b} sequences exceed {MAX_GROUPS_PER_DIM}"
+        ))),
+    }
 }
 
 /// The `Params` of shaders/recurrent.wgsl.

@@ -115,6 +115,7 @@ pub struct GpuBackend {
     subgroups: bool,
     state: RefCell<State>,
     counters: Cell<Counters>,
+    time_loop: Cell<super::TimeLoop>,
     /// Errors the device reported outside any call (validation, out of memory).
     device_errors: Arc<Mutex<Vec<String>>>,
     /// Why the device was lost, once it has been (wgpu's device-lost callback; in the browser,
@@ -129,6 +130,18 @@ fn choose_matmul_variant(device_type: wgpu::DeviceType, forced: Option<MatmulVar
         wgpu::DeviceType::Cpu => MatmulVariant::Blocked4x4,
         _ => MatmulVariant::Tiled16,
     })
+}
+
+/// How fused layers run their time loop on an adapter, measured (docs/PERFORMANCE.md): per step
+/// on CPU-like adapters (lavapipe, SwiftShader), where the window kernel's one workgroup per
+/// sequence reads the recurrent weights once per sequence and step while the per-step matmul
+/// reads them once per block of sequences (the window was 0.15× the per-step tokens/s for
+/// d2l-gru on lavapipe); as a window on GPUs, where each dispatch's launch is what a step costs.
+fn choose_time_loop(device_type: wgpu::DeviceType) -> super::TimeLoop {
+    match device_type {
+        wgpu::DeviceType::Cpu => super::TimeLoop::PerStep,
+        _ => super::TimeLoop::Window,
+    }
 }
 
 impl GpuBackend {
@@ -149,6 +162,7 @@ impl GpuBackend {
         let adapter = adapters::pick_adapter(&instance).await?;
         let summary = AdapterSummary::of(&adapter);
         let matmul_variant = choose_matmul_variant(adapter.get_info().device_type, matmul);
+        let time_loop = choose_time_loop(adapter.get_info().device_type);
         // wgpu's WebGPU backend does not expose subgroups; natively they need the feature.
         let subgroups =
             allowed && !cfg!(target_arch = "wasm32") && adapter.features().contains(wgpu::Features::SUBGROUP);
@@ -187,6 +201,7 @@ impl GpuBackend {
             subgroups,
             state: RefCell::new(State::default()),
             counters: Cell::new(Counters::default()),
+            time_loop: Cell::new(time_loop),
             device_errors,
             lost,
         })
@@ -572,6 +587,14 @@ impl super::Backend for GpuBackend {
 
     fn counters(&self) -> Counters {
         self.counters.get()
+    }
+
+    fn time_loop(&self) -> super::TimeLoop {
+        self.time_loop.get()
+    }
+
+    fn set_time_loop(&self, time_loop: super::TimeLoop) {
+        self.time_loop.set(time_loop);
     }
 
     fn reset_counters(&self) {
