@@ -2,11 +2,16 @@
 //! `‖g‖ = sqrt(Σ_params Σ g²)`, then `g ← g · min(1, θ / ‖g‖)` for every parameter.
 //!
 //! Everything happens on the device: one sum-of-squares kernel per parameter accumulating
-//! into one scalar, one square root, one scale kernel per parameter. The pre-clip norm stays
-//! in a device buffer for the gradient-norm chart; nothing is read back inside a step. θ too is
-//! a device buffer, so a recorded step (plan replay) follows a change of θ.
+//! into one scalar, one square root, then the scale — one kernel per parameter ([`clip`]), or
+//! folded into the optimizer's update kernels, which is how the trainer clips ([`measure`],
+//! then the update with [`GradClipper::by`]). The pre-clip norm stays in a device buffer for the
+//! gradient-norm chart; nothing is read back inside a step. θ too is a device buffer, so a
+//! recorded step (plan replay) follows a change of θ.
+//!
+//! [`clip`]: GradClipper::clip
+//! [`measure`]: GradClipper::measure
 
-use crate::backend::{Backend, Kernel};
+use crate::backend::{Backend, ClipBy, Kernel};
 use crate::error::{EngineError, Result};
 use crate::param::Param;
 use crate::tensor::Tensor;
@@ -53,8 +58,24 @@ impl GradClipper {
         Ok(())
     }
 
-    /// Records the clipping of all `params`' gradients.
+    /// Records the clipping of all `params`' gradients, in place.
     pub fn clip(&self, params: &[Param]) -> Result<()> {
+        self.measure(params)?;
+        let backend = self.norm.backend();
+        for param in params {
+            backend.run(Kernel::ClipScale {
+                grad: param.grad().id(),
+                norm: self.norm.id(),
+                len: param.len(),
+                threshold: self.threshold.id(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records the global norm of `params`' gradients, for an update that clips with
+    /// [`GradClipper::by`].
+    pub fn measure(&self, params: &[Param]) -> Result<()> {
         let backend = self.norm.backend();
         for (index, param) in params.iter().enumerate() {
             backend.run(Kernel::Sum {
@@ -67,16 +88,12 @@ impl GradClipper {
                 accumulate: index > 0,
             })?;
         }
-        backend.run(Kernel::Sqrt { x: self.sum_squares.id(), out: self.norm.id() })?;
-        for param in params {
-            backend.run(Kernel::ClipScale {
-                grad: param.grad().id(),
-                norm: self.norm.id(),
-                len: param.len(),
-                threshold: self.threshold.id(),
-            })?;
-        }
-        Ok(())
+        backend.run(Kernel::Sqrt { x: self.sum_squares.id(), out: self.norm.id() })
+    }
+
+    /// What an update reads to clip the gradients [`GradClipper::measure`] measured.
+    pub fn by(&self) -> ClipBy {
+        ClipBy { norm: self.norm.id(), threshold: self.threshold.id() }
     }
 
     /// The pre-clip global norm of the last `clip`, as a one-element device tensor.

@@ -5,7 +5,7 @@
 //! is written into a small device buffer before the step (`advance`) and read there by the
 //! update kernels, never baked into a recorded kernel: so a replayed plan follows the schedule.
 
-use crate::backend::{adam_bias_corrections, Kernel};
+use crate::backend::{adam_bias_corrections, ClipBy, Kernel};
 use crate::error::{EngineError, Result};
 use crate::param::Param;
 use crate::tensor::Tensor;
@@ -62,7 +62,7 @@ impl Sgd {
     /// Writes the learning rate and records one update of every parameter.
     pub fn step(&mut self, params: &[Param]) -> Result<()> {
         self.advance(params)?;
-        self.record(params)
+        self.record(params, None)
     }
 
     /// Writes the current learning rate to the device, before the step is recorded or
@@ -76,8 +76,9 @@ impl Sgd {
         Ok(())
     }
 
-    /// Records the update kernels; they read the rate written by the last `advance`.
-    pub(crate) fn record(&self, params: &[Param]) -> Result<()> {
+    /// Records the update kernels, clipping the gradients on the way in with `clip`; they read
+    /// the rate written by the last `advance`.
+    pub(crate) fn record(&self, params: &[Param], clip: Option<ClipBy>) -> Result<()> {
         let Some(rate) = self.rate.as_ref().map(Tensor::id) else { return Ok(()) };
         for param in params {
             param.value().backend().run(Kernel::SgdUpdate {
@@ -87,6 +88,7 @@ impl Sgd {
                 lr: rate,
                 batch_size: self.batch_size,
                 weight_decay: self.weight_decay,
+                clip,
             })?;
         }
         Ok(())
@@ -135,7 +137,7 @@ impl Adam {
     /// passed at every step.
     pub fn step(&mut self, params: &[Param]) -> Result<()> {
         self.advance(params)?;
-        self.record(params)
+        self.record(params, None)
     }
 
     /// Counts a step and writes its learning rate and bias corrections to the device: the part
@@ -160,8 +162,9 @@ impl Adam {
         write_scalars(&mut self.scalars, params, &[self.lr, bias1, bias2])
     }
 
-    /// Records the update kernels of the step counted by the last `advance`.
-    pub(crate) fn record(&self, params: &[Param]) -> Result<()> {
+    /// Records the update kernels of the step counted by the last `advance`, clipping the
+    /// gradients on the way in with `clip`.
+    pub(crate) fn record(&self, params: &[Param], clip: Option<ClipBy>) -> Result<()> {
         let Some(scalars) = self.scalars.as_ref().map(Tensor::id) else { return Ok(()) };
         if self.moments.len() != params.len() {
             return Err(EngineError::InvalidArgument(format!(
@@ -183,6 +186,7 @@ impl Adam {
                 weight_decay: self.weight_decay,
                 decoupled: self.decoupled,
                 scalars,
+                clip,
             })?;
         }
         Ok(())
@@ -275,7 +279,7 @@ impl Optimizer {
     /// Writes the step's scalars and records one update of every parameter.
     pub fn step(&mut self, params: &[Param]) -> Result<()> {
         self.advance(params)?;
-        self.record(params)
+        self.record(params, None)
     }
 
     /// Reads the state back from the device (Adam's moments: two read-backs per parameter).
@@ -351,11 +355,11 @@ impl Optimizer {
         }
     }
 
-    /// Records the update of every parameter.
-    pub(crate) fn record(&self, params: &[Param]) -> Result<()> {
+    /// Records the update of every parameter, clipping its gradient on the way in with `clip`.
+    pub(crate) fn record(&self, params: &[Param], clip: Option<ClipBy>) -> Result<()> {
         match self {
-            Self::Sgd(sgd) => sgd.record(params),
-            Self::Adam(adam) => adam.record(params),
+            Self::Sgd(sgd) => sgd.record(params, clip),
+            Self::Adam(adam) => adam.record(params, clip),
         }
     }
 }

@@ -263,7 +263,8 @@ impl Tape {
             return Ok(None);
         }
         if let Some(param) = &node.param {
-            return Ok(Some((param.grad().clone(), true)));
+            // A forgotten gradient is replaced by its first write.
+            return Ok(Some((param.grad().clone(), !param.take_stale())));
         }
         if let Some(grad) = &node.grad {
             return Ok(Some((grad.clone(), true)));

@@ -4,7 +4,7 @@
 //! order yields the same `BufId`s and one `Kernel` value can be run on each.
 
 use rnnplay_engine::backend::{
-    adam_bias_corrections, f32_words, Backend, BinaryOp, BufId, CellStep, CpuBackend, GpuBackend, Kernel,
+    adam_bias_corrections, f32_words, Backend, BinaryOp, BufId, CellStep, ClipBy, CpuBackend, GpuBackend, Kernel,
     MatmulVariant, UnaryOp,
 };
 use rnnplay_engine::nn::CellKind;
@@ -244,14 +244,16 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             pair.check("clip_scale", Kernel::ClipScale { grad, norm, len, threshold }, &[(grad, len)], 1e-6, 1e-7);
         }
         let (param, grad, lr) = (pair.random(len, 1.0), pair.random(len, 1.0), pair.values(&[0.1]));
-        for weight_decay in [0.0, 0.05] {
-            let kernel = Kernel::SgdUpdate { param, grad, len, lr, batch_size: 32.0, weight_decay };
+        // Updates that clip on the way in: the norm (3) above θ = 1, below θ = 5, and none.
+        let clips = [None, Some(1.0), Some(5.0)].map(|t| t.map(|t| ClipBy { norm, threshold: pair.values(&[t]) }));
+        for (weight_decay, clip) in [0.0, 0.05].into_iter().flat_map(|w| clips.map(|c| (w, c))) {
+            let kernel = Kernel::SgdUpdate { param, grad, len, lr, batch_size: 32.0, weight_decay, clip };
             pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
         }
         let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
         let (bias1, bias2) = adam_bias_corrections(0.9, 0.999, 3);
         let scalars = pair.values(&[0.01, bias1, bias2]);
-        for decoupled in [false, true] {
+        for (decoupled, clip) in [false, true].into_iter().flat_map(|d| clips.map(|c| (d, c))) {
             let kernel = Kernel::AdamUpdate {
                 param,
                 grad,
@@ -264,6 +266,7 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
                 weight_decay: 0.01,
                 decoupled,
                 scalars,
+                clip,
             };
             pair.check(
                 if decoupled { "adamw" } else { "adam" },

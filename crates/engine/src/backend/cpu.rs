@@ -5,7 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::cpu_pool::{default_threads, Pool, SharedMut};
-use super::kernel::{dropout_mask_seed, dropped, BinaryOp, CellStep, Kernel, UnaryOp};
+use super::kernel::{dropout_mask_seed, dropped, BinaryOp, CellStep, ClipBy, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse, TimeLoop};
 use crate::error::{EngineError, Result};
@@ -438,6 +438,11 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     Ok(())
 }
 
+/// The clipping factor an update applies to its gradient (see [`ClipBy`]).
+fn clip_factor(slab: &Slab, clip: Option<ClipBy>) -> Option<f32> {
+    clip.and_then(|c| ClipBy::factor(slab.get(c.norm)[0], slab.get(c.threshold)[0]))
+}
+
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     match kernel {
         // The CPU runs a window as the per-step kernels in order, which makes it the reference
@@ -815,35 +820,37 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         Kernel::Sqrt { x, out } => backend.with_output(out, &[x], |slab, out| out[0] = slab.get(x)[0].sqrt()),
         Kernel::ClipScale { grad, norm, len, threshold } => {
             backend.with_output(grad, &[norm, threshold], |slab, grad| {
-                let (norm, max_norm) = (slab.get(norm)[0], slab.get(threshold)[0]);
-                if norm > max_norm {
-                    let factor = max_norm / norm;
+                if let Some(factor) = ClipBy::factor(slab.get(norm)[0], slab.get(threshold)[0]) {
                     par_chunks(&backend.pool, &mut grad[..len], PARALLEL_CHEAP, |_, grad| {
                         grad.iter_mut().for_each(|g| *g *= factor)
                     });
                 }
             })
         }
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay } => {
-            backend.with_output(param, &[grad, lr], |slab, param| {
-                let (grad, lr) = (slab.get(grad), slab.get(lr)[0]);
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay, clip } => {
+            let inputs: Vec<BufId> =
+                [grad, lr].into_iter().chain(clip.iter().flat_map(|c| [c.norm, c.threshold])).collect();
+            backend.with_output(param, &inputs, |slab, param| {
+                let (grad, lr, factor) = (slab.get(grad), slab.get(lr)[0], clip_factor(slab, clip));
                 par_chunks(&backend.pool, &mut param[..len], PARALLEL_CHEAP, |start, param| {
                     for (i, param) in (start..).zip(param) {
-                        *param -= lr * (grad[i] / batch_size + weight_decay * *param);
+                        let g = factor.map_or(grad[i], |f| grad[i] * f);
+                        *param -= lr * (g / batch_size + weight_decay * *param);
                     }
                 });
             })
         }
-        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars } => {
+        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars, clip } => {
             let mut slab = backend.storage.borrow_mut();
             let (mut p, mut mm, mut vv) = (slab.take(param), slab.take(m), slab.take(v));
             {
                 let g = slab.get(grad);
                 let (lr, bias1, bias2) = (slab.get(scalars)[0], slab.get(scalars)[1], slab.get(scalars)[2]);
                 let (coupled, shrink) = if decoupled { (0.0, 1.0 - lr * weight_decay) } else { (weight_decay, 1.0) };
+                let factor = clip_factor(&slab, clip);
                 for i in 0..len {
                     p[i] *= shrink;
-                    let gi = g[i] + coupled * p[i];
+                    let gi = factor.map_or(g[i], |f| g[i] * f) + coupled * p[i];
                     mm[i] = beta1 * mm[i] + (1.0 - beta1) * gi;
                     vv[i] = beta2 * vv[i] + (1.0 - beta2) * gi * gi;
                     let m_hat = mm[i] / bias1;

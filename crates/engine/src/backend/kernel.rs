@@ -221,8 +221,18 @@ pub enum Kernel {
     ClipScale { grad: BufId, norm: BufId, len: usize, threshold: BufId },
     /// p[i] -= lr[0] · (g[i] / batch_size + weight_decay · p[i]) (d2l's `sgd`; with weight
     /// decay, PyTorch's `SGD(weight_decay=λ)`). The learning rate is a one-element buffer written
-    /// before the step, so a recorded step (plan replay) follows a schedule.
-    SgdUpdate { param: BufId, grad: BufId, len: usize, lr: BufId, batch_size: f32, weight_decay: f32 },
+    /// before the step, so a recorded step (plan replay) follows a schedule. With `clip` the
+    /// gradient is clipped on the way in, as [`Kernel::ClipScale`] would have (the gradient's
+    /// buffer keeps the unclipped values).
+    SgdUpdate {
+        param: BufId,
+        grad: BufId,
+        len: usize,
+        lr: BufId,
+        batch_size: f32,
+        weight_decay: f32,
+        clip: Option<ClipBy>,
+    },
     /// Attention scores (d2l 11.4), one per (query, key): for query b (row b of `query`,
     /// (batch, width)) and key s (row `s·batch + b` of `keys`, time-major (steps·batch, width)),
     /// additive: Σ_j w_v[j] · tanh(query[b, j] + keys[s·batch + b, j]) (`w_v` present), dot:
@@ -296,7 +306,25 @@ pub enum Kernel {
         weight_decay: f32,
         decoupled: bool,
         scalars: BufId,
+        /// The gradient clipped on the way in, as for [`Kernel::SgdUpdate`].
+        clip: Option<ClipBy>,
     },
+}
+
+/// Global-norm clipping folded into an update: g · min(1, θ / norm) with norm = `norm[0]` and
+/// θ = `threshold[0]`, the arithmetic of [`Kernel::ClipScale`], so an update with it computes
+/// what a clip then an update did, one dispatch per parameter fewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipBy {
+    pub norm: BufId,
+    pub threshold: BufId,
+}
+
+impl ClipBy {
+    /// What the gradient is multiplied by, given the norm and θ: `None` leaves it as it is.
+    pub fn factor(norm: f32, threshold: f32) -> Option<f32> {
+        (norm > threshold).then(|| threshold / norm)
+    }
 }
 
 /// How attention scores a query against a key (and how a model is built: `nn` re-exports it).

@@ -18,7 +18,7 @@ pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CP
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
     adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, AdditiveGrads, AttentionScoring,
-    AttentionShape, BinaryOp, CellKind, CellStep, Kernel, MatmulVariant, TimeLoop, UnaryOp, WeightDropout,
+    AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, Kernel, MatmulVariant, TimeLoop, UnaryOp, WeightDropout,
 };
 
 use crate::error::{EngineError, Result};

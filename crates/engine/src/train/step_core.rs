@@ -7,7 +7,7 @@ use crate::backend::{Backend, BufId, Kernel};
 use crate::clip::GradClipper;
 use crate::error::{EngineError, Result};
 use crate::optim::Optimizer;
-use crate::param::{zero_grads, Param};
+use crate::param::{forget_grads, settle_grads, zero_grads, Param};
 use crate::replay::StepPlans;
 use crate::tape::{Tape, Var};
 use crate::tensor::Tensor;
@@ -249,8 +249,8 @@ impl StepCore {
             offset += param.len();
         }
         share.write_f32(&sum[offset..])?;
-        self.clipper.clip(params)?;
-        self.optimizer.record(params)?;
+        self.clipper.measure(params)?;
+        self.optimizer.record(params, Some(self.clipper.by()))?;
         self.backend.run(Kernel::Scale {
             x: share.id(),
             out: self.metrics.id(),
@@ -281,13 +281,17 @@ impl StepCore {
         sums: &Tensor,
         update: bool,
     ) -> Result<()> {
-        zero_grads(params)?;
+        // The backward pass's first write of each gradient replaces the last step's; only the
+        // gradients it does not reach are zeroed, after it.
+        forget_grads(params);
         let mut tape = Tape::with_seed_buffer(&self.backend, self.seed.clone());
         let StepLoss { loss, loss_scale, carry } = forward(&mut tape)?;
         tape.backward(loss)?;
+        settle_grads(params)?;
         if update {
-            self.clipper.clip(params)?;
-            self.optimizer.record(params)?;
+            // The updates clip the gradients as they read them.
+            self.clipper.measure(params)?;
+            self.optimizer.record(params, Some(self.clipper.by()))?;
         }
         self.backend.run(Kernel::Scale {
             x: tape.value(loss).id(),

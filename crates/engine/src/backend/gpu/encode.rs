@@ -3,7 +3,7 @@
 //! the grid. Each family here is one file of the `rnnplay-shaders` crate (`shaders/` at the top
 //! of the repository).
 
-use super::super::kernel::{AttentionShape, CellStep, Kernel, MatmulVariant, WeightDropout};
+use super::super::kernel::{AttentionShape, CellStep, ClipBy, Kernel, MatmulVariant, WeightDropout};
 use super::super::BufId;
 use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
@@ -406,20 +406,20 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
             vec![(1, norm), (2, grad), (5, threshold)],
             grid_1d(len, 256)?,
         ),
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay } => spec(
-            Optimizer,
-            "sgd",
-            optimizer(len, batch_size, [0.0, 0.0, 0.0, weight_decay], false)?,
-            vec![(1, grad), (2, param), (5, lr)],
-            grid_1d(len, 256)?,
-        ),
-        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars } => spec(
-            Optimizer,
-            "adam",
-            optimizer(len, 1.0, [beta1, beta2, eps, weight_decay], decoupled)?,
-            vec![(1, grad), (2, param), (3, m), (4, v), (5, scalars)],
-            grid_1d(len, 256)?,
-        ),
+        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay, clip } => {
+            let mut words = optimizer(len, batch_size, [0.0, 0.0, 0.0, weight_decay], false)?;
+            words[7] = flag(clip.is_some());
+            let mut bindings = vec![(1, grad), (2, param), (5, lr)];
+            bindings.extend(clip_bindings(clip, lr));
+            spec(Optimizer, "sgd", words, bindings, grid_1d(len, 256)?)
+        }
+        Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars, clip } => {
+            let mut words = optimizer(len, 1.0, [beta1, beta2, eps, weight_decay], decoupled)?;
+            words[7] = flag(clip.is_some());
+            let mut bindings = vec![(1, grad), (2, param), (3, m), (4, v), (5, scalars)];
+            bindings.extend(clip_bindings(clip, scalars));
+            spec(Optimizer, "adam", words, bindings, grid_1d(len, 256)?)
+        }
     })
 }
 
@@ -436,6 +436,13 @@ fn attention_params(at: &AttentionShape, dropout: Option<WeightDropout>) -> Resu
         0,
         0,
     ])
+}
+
+/// The clipping bindings of an update: its norm and θ, or without clipping `stand_in` (a
+/// read-only buffer of the same dispatch, never read).
+fn clip_bindings(clip: Option<ClipBy>, stand_in: BufId) -> [(u32, BufId); 2] {
+    let (norm, threshold) = clip.map_or((stand_in, stand_in), |c| (c.norm, c.threshold));
+    [(6, norm), (7, threshold)]
 }
 
 /// The `Params` of shaders/recurrent_window.wgsl.
