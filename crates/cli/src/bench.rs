@@ -25,7 +25,7 @@ fn measure(backend: &Rc<dyn Backend>, size: usize, variant: MatmulVariant) -> Re
 pub fn kernels(sizes: &[usize], json: bool) -> Result<()> {
     let backend = pollster::block_on(backend_from_env()).context("opening the backend")?;
     let info = backend.info();
-    let picked = info.matmul_variant;
+    let picked = |size: usize| info.matmul.variant_for(size, size);
     let mut rows = Vec::new();
     for &size in sizes {
         for variant in MatmulVariant::ALL {
@@ -35,7 +35,7 @@ pub fn kernels(sizes: &[usize], json: bool) -> Result<()> {
                     "{}",
                     serde_json::json!({
                         "bench": "matmul", "adapter": info.adapter, "api": info.api, "size": size,
-                        "variant": variant.name(), "picked": variant == picked,
+                        "variant": variant.name(), "picked": variant == picked(size),
                         "gflops": m.gflops, "repeats": m.repeats,
                     })
                 );
@@ -46,7 +46,7 @@ pub fn kernels(sizes: &[usize], json: bool) -> Result<()> {
     if json {
         return Ok(());
     }
-    println!("matmul GFLOP/s on {} ({}); the runtime picks {}", info.adapter, info.api, picked.name());
+    println!("matmul GFLOP/s on {} ({}); the runtime picks {}", info.adapter, info.api, info.matmul.describe());
     print!("{:>6}", "size");
     for variant in MatmulVariant::ALL {
         print!(" {:>12}", variant.name());
@@ -56,11 +56,11 @@ pub fn kernels(sizes: &[usize], json: bool) -> Result<()> {
         let cells: Vec<&Measurement> = rows.iter().filter(|m| m.size == size).collect();
         print!("{size:>6}");
         for m in &cells {
-            let mark = if m.variant == picked { "*" } else { " " };
+            let mark = if m.variant == picked(size) { "*" } else { " " };
             print!(" {:>11.2}{mark}", m.gflops);
         }
         let naive = cells.iter().find(|m| m.variant == MatmulVariant::Naive).map_or(f64::NAN, |m| m.gflops);
-        let chosen = cells.iter().find(|m| m.variant == picked).map_or(f64::NAN, |m| m.gflops);
+        let chosen = cells.iter().find(|m| m.variant == picked(size)).map_or(f64::NAN, |m| m.gflops);
         println!(" {:>15.1}×", chosen / naive);
     }
     Ok(())

@@ -98,7 +98,7 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
             info.adapter,
             info.api,
             if info.subgroups { ", subgroup kernels" } else { "" },
-            info.matmul_variant.name(),
+            info.matmul.variant_for(512, 512).name(),
             options.warmup,
             options.batches
         );

@@ -47,12 +47,13 @@ pub fn run(json: bool) -> Result<()> {
     let backend = pollster::block_on(backend_from_env()).context("opening the backend RNNPLAY_BACKEND selects")?;
     let info = backend.info();
     println!(
-        "selected backend: {:?} on {} ({}), matmul variant {}, subgroup kernels {} (set RNNPLAY_BACKEND=gpu|cpu, RNNPLAY_MATMUL=naive|blocked4x4|tiled16, RNNPLAY_SUBGROUPS=0)",
+        "selected backend: {:?} on {} ({}), matmul variant {}, subgroup kernels {}, recurrent time loop {} (set RNNPLAY_BACKEND=gpu|cpu, RNNPLAY_MATMUL=naive|blocked4x4|tiled16, RNNPLAY_SUBGROUPS=0, RNNPLAY_TIME_LOOP=window|step)",
         info.kind,
         info.adapter,
         info.api,
-        info.matmul_variant.name(),
-        if info.subgroups { "on" } else { "off" }
+        info.matmul.describe(),
+        if info.subgroups { "on" } else { "off" },
+        backend.time_loop().name()
     );
     Ok(())
 }

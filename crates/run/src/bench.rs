@@ -290,5 +290,5 @@ pub async fn gemm_gflops(
 /// GFLOP/s of the runtime's own matmul variant at 512³: the yardstick the presets' GFLOP/s are
 /// divided by.
 pub async fn best_gemm_gflops(backend: &Rc<dyn Backend>, now: &Clock) -> Result<f64> {
-    Ok(gemm_gflops(backend, 512, backend.info().matmul_variant, now).await?.0)
+    Ok(gemm_gflops(backend, 512, backend.info().matmul.variant_for(512, 512), now).await?.0)
 }

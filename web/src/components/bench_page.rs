@@ -78,7 +78,7 @@ pub async fn measure(options: BenchOptions, view: RwSignal<BenchView>) {
     view.update(|v| v.best = best);
     let header = format!(
         "on {adapter}; best GEMM (512³, {}) {best:.2} GFLOP/s; {} warm-up + {} timed minibatches",
-        backend.info().matmul_variant.name(),
+        backend.info().matmul.variant_for(512, 512).name(),
         options.warmup,
         options.batches
     );

@@ -7,7 +7,7 @@
 use super::cpu_pool::{default_threads, Pool, SharedMut};
 use super::kernel::{dropout_mask_seed, dropped, BinaryOp, CellStep, ClipBy, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
-use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulVariant, MemoryUse, TimeLoop};
+use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulPick, MatmulVariant, MemoryUse, TimeLoop};
 use crate::error::{EngineError, Result};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -147,7 +147,7 @@ impl super::Backend for CpuBackend {
             },
             api: "native".into(),
             max_buffer_bytes: MAX_BUFFER_BYTES,
-            matmul_variant: MatmulVariant::Blocked4x4,
+            matmul: MatmulPick::Always(MatmulVariant::Blocked4x4),
             subgroups: false,
         }
     }

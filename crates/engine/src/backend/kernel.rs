@@ -77,6 +77,43 @@ impl MatmulVariant {
     }
 }
 
+/// How a backend picks the variant of a matmul that names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulPick {
+    /// One variant for every shape: blocked4x4 on CPU-like adapters (fastest there at every
+    /// size measured), or the one `RNNPLAY_MATMUL` forces.
+    Always(MatmulVariant),
+    /// On GPUs: tiled16 for products of fewer than [`MatmulPick::LARGE_OUTPUTS`] outputs,
+    /// blocked4x4 from there.
+    BySize,
+}
+
+impl MatmulPick {
+    /// Where blocked4x4 takes over from tiled16 on a GPU, in outputs (m·n). Measured on an
+    /// NVIDIA H200 (docs/PERFORMANCE.md, square products): tiled16 is 1.5× faster at 256³
+    /// (65 536 outputs); blocked4x4 is 1.3× faster at 512³ (262 144 outputs), 3.8× at 1024³
+    /// and 4.1× at 2048³. Fewer outputs make fewer of blocked4x4's 4×8-output threads, too few
+    /// to fill a large GPU; tiled16's workgroups of 256 threads fill it sooner.
+    pub const LARGE_OUTPUTS: usize = 512 * 512;
+
+    /// The variant an m×n product runs with.
+    pub fn variant_for(self, m: usize, n: usize) -> MatmulVariant {
+        match self {
+            Self::Always(variant) => variant,
+            Self::BySize if m.saturating_mul(n) >= Self::LARGE_OUTPUTS => MatmulVariant::Blocked4x4,
+            Self::BySize => MatmulVariant::Tiled16,
+        }
+    }
+
+    /// How it picks, for logs and benchmark headers.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Always(variant) => variant.name().to_string(),
+            Self::BySize => "tiled16 below 512×512 outputs, blocked4x4 from there".to_string(),
+        }
+    }
+}
+
 /// One compute kernel with its operands. Lengths are element counts; all buffers hold f32
 /// except index buffers (u32), which are named `indices` or `labels`.
 #[derive(Debug, Clone, PartialEq)]

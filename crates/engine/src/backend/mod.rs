@@ -18,7 +18,8 @@ pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CP
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
     adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, AdditiveGrads, AttentionScoring,
-    AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, Kernel, MatmulVariant, TimeLoop, UnaryOp, WeightDropout,
+    AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, TimeLoop, UnaryOp,
+    WeightDropout,
 };
 
 use crate::error::{EngineError, Result};
@@ -96,8 +97,8 @@ pub struct BackendInfo {
     pub api: String,
     /// The largest buffer one storage binding may hold, in bytes.
     pub max_buffer_bytes: u64,
-    /// The matmul variant used when a kernel does not ask for one.
-    pub matmul_variant: MatmulVariant,
+    /// How a matmul that does not ask for a variant gets one.
+    pub matmul: MatmulPick,
     /// Whether kernels with subgroup operations run (native adapters that offer them; never
     /// in the browser, where wgpu does not expose them).
     pub subgroups: bool,

@@ -3,7 +3,7 @@
 //! the grid. Each family here is one file of the `rnnplay-shaders` crate (`shaders/` at the top
 //! of the repository).
 
-use super::super::kernel::{AttentionShape, CellStep, ClipBy, Kernel, MatmulVariant, WeightDropout};
+use super::super::kernel::{AttentionShape, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, WeightDropout};
 use super::super::BufId;
 use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
@@ -111,9 +111,9 @@ fn flag(value: bool) -> u32 {
     u32::from(value)
 }
 
-/// Builds the dispatch of `kernel`; `default_matmul` is the adapter's preferred variant;
+/// Builds the dispatch of `kernel`; `matmul` picks the variant of a matmul that names none;
 /// `subgroups` says whether kernels with subgroup operations may be used.
-pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: bool) -> Result<DispatchSpec> {
+pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Result<DispatchSpec> {
     use Family::*;
     let w = |v: usize, what: &str| to_u32(v, what);
     let f = f32::to_bits;
@@ -150,7 +150,7 @@ pub(crate) fn encode(kernel: &Kernel, default_matmul: MatmulVariant, subgroups: 
                 (false, true) if aligned && k % 4 == 0 => Some("matmul_blocked4x4_vec4_tb"),
                 _ => None,
             };
-            let (family, entry, grid) = match (variant.unwrap_or(default_matmul), vec4_entry) {
+            let (family, entry, grid) = match (variant.unwrap_or_else(|| matmul.variant_for(m, n)), vec4_entry) {
                 (MatmulVariant::Naive, _) => (Matmul, "matmul_naive", grid_2d(n, m, 16, 16)?),
                 (MatmulVariant::Blocked4x4, Some(entry)) => {
                     // The untransposed kernel covers 64 columns per workgroup, the others 32.

@@ -14,7 +14,7 @@ mod plan;
 
 pub use adapters::{list_adapters, AdapterSummary};
 
-use super::kernel::{Kernel, MatmulVariant};
+use super::kernel::{Kernel, MatmulPick, MatmulVariant};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MemoryUse, PlanId};
 use crate::error::{EngineError, Result};
 use encode::{DispatchSpec, Family};
@@ -110,7 +110,7 @@ pub struct GpuBackend {
     device: wgpu::Device,
     queue: wgpu::Queue,
     summary: AdapterSummary,
-    matmul_variant: MatmulVariant,
+    matmul: MatmulPick,
     /// Whether the device was opened with `Features::SUBGROUP` (see `encode`).
     subgroups: bool,
     state: RefCell<State>,
@@ -123,13 +123,15 @@ pub struct GpuBackend {
     lost: Arc<Mutex<Option<String>>>,
 }
 
-/// The matmul variant for an adapter: the options' choice when there is one, else register
-/// blocking on CPU-like adapters (measured fastest on lavapipe) and workgroup tiling on real GPUs.
-fn choose_matmul_variant(device_type: wgpu::DeviceType, forced: Option<MatmulVariant>) -> MatmulVariant {
-    forced.unwrap_or(match device_type {
-        wgpu::DeviceType::Cpu => MatmulVariant::Blocked4x4,
-        _ => MatmulVariant::Tiled16,
-    })
+/// How an adapter picks matmul variants: the options' variant when there is one, else register
+/// blocking on CPU-like adapters (measured fastest on lavapipe at every size) and, on real
+/// GPUs, by the product's size (see [`MatmulPick::LARGE_OUTPUTS`]).
+fn choose_matmul(device_type: wgpu::DeviceType, forced: Option<MatmulVariant>) -> MatmulPick {
+    match (forced, device_type) {
+        (Some(variant), _) => MatmulPick::Always(variant),
+        (None, wgpu::DeviceType::Cpu) => MatmulPick::Always(MatmulVariant::Blocked4x4),
+        (None, _) => MatmulPick::BySize,
+    }
 }
 
 /// How fused layers run their time loop on an adapter, measured (docs/PERFORMANCE.md): per step
@@ -161,7 +163,7 @@ impl GpuBackend {
         let instance = adapters::instance();
         let adapter = adapters::pick_adapter(&instance).await?;
         let summary = AdapterSummary::of(&adapter);
-        let matmul_variant = choose_matmul_variant(adapter.get_info().device_type, matmul);
+        let matmul_pick = choose_matmul(adapter.get_info().device_type, matmul);
         let time_loop = choose_time_loop(adapter.get_info().device_type);
         // wgpu's WebGPU backend does not expose subgroups; natively they need the feature.
         let subgroups =
@@ -197,7 +199,7 @@ impl GpuBackend {
             device,
             queue,
             summary,
-            matmul_variant,
+            matmul: matmul_pick,
             subgroups,
             state: RefCell::new(State::default()),
             counters: Cell::new(Counters::default()),
@@ -401,7 +403,7 @@ impl super::Backend for GpuBackend {
             adapter: self.summary.name.clone(),
             api: self.summary.backend.clone(),
             max_buffer_bytes: self.summary.max_storage_buffer_binding_size,
-            matmul_variant: self.matmul_variant,
+            matmul: self.matmul,
             subgroups: self.subgroups,
         }
     }
@@ -512,7 +514,7 @@ impl super::Backend for GpuBackend {
     }
 
     fn run(&self, kernel: Kernel) -> Result<()> {
-        let spec = encode::encode(&kernel, self.matmul_variant, self.subgroups)?;
+        let spec = encode::encode(&kernel, self.matmul, self.subgroups)?;
         self.record(spec);
         let flops = kernel.matmul_flops();
         if let Some(capture) = self.state.borrow_mut().capture.as_mut() {
@@ -624,5 +626,34 @@ impl super::Backend for GpuBackend {
 
     fn release_plan(&self, plan: PlanId) {
         self.release_plan_impl(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmuls_pick_by_adapter_and_size() {
+        let gpu = choose_matmul(wgpu::DeviceType::DiscreteGpu, None);
+        // d2l-gru's recurrent step (32 × 768) and weight gradient (768 × 256) stay tiled; a
+        // 512³ product and larger use register blocking (the H200's measurements).
+        assert_eq!(gpu.variant_for(32, 768), MatmulVariant::Tiled16);
+        assert_eq!(gpu.variant_for(768, 256), MatmulVariant::Tiled16);
+        assert_eq!(gpu.variant_for(256, 256), MatmulVariant::Tiled16);
+        assert_eq!(gpu.variant_for(512, 512), MatmulVariant::Blocked4x4);
+        assert_eq!(gpu.variant_for(2048, 2048), MatmulVariant::Blocked4x4);
+        let lavapipe = choose_matmul(wgpu::DeviceType::Cpu, None);
+        assert_eq!(lavapipe.variant_for(32, 768), MatmulVariant::Blocked4x4);
+        let forced = choose_matmul(wgpu::DeviceType::DiscreteGpu, Some(MatmulVariant::Naive));
+        assert_eq!(forced.variant_for(4096, 4096), MatmulVariant::Naive);
+    }
+
+    #[test]
+    fn the_time_loop_is_per_step_on_cpu_like_adapters_and_a_window_on_gpus() {
+        assert_eq!(choose_time_loop(wgpu::DeviceType::Cpu), super::super::TimeLoop::PerStep);
+        for gpu in [wgpu::DeviceType::DiscreteGpu, wgpu::DeviceType::IntegratedGpu, wgpu::DeviceType::Other] {
+            assert_eq!(choose_time_loop(gpu), super::super::TimeLoop::Window);
+        }
     }
 }
