@@ -73,6 +73,8 @@ fn run_pass(
 
 struct LmCase {
     cell: CellKind,
+    /// d2l's from-scratch model (its RNN and LSTM fuse; its GRU stays composed).
+    scratch: bool,
     layers: usize,
     /// Over 64 units, a window kernel's thread runs more than one.
     hidden: usize,
@@ -85,7 +87,7 @@ type Path = Option<TimeLoop>;
 
 fn language_model_pass(backend: &Rc<dyn Backend>, case: &LmCase, path: Path) -> Pass {
     let (vocab, hidden, steps, batch) = (7, case.hidden, 5, 3);
-    let mut config = ModelConfig::new(case.cell, false, vocab, hidden);
+    let mut config = ModelConfig::new(case.cell, case.scratch, vocab, hidden);
     config.num_layers = case.layers;
     config.embedding_dim = case.embedding;
     config.dropout = case.dropout;
@@ -94,7 +96,8 @@ fn language_model_pass(backend: &Rc<dyn Backend>, case: &LmCase, path: Path) -> 
     let labels: Vec<u32> = (0..steps * batch).map(|i| (i * 3 % vocab) as u32).collect();
     let inputs = Tensor::from_u32(backend, &[steps, batch], &ids).unwrap();
     let labels = Tensor::from_u32(backend, &[steps * batch], &labels).unwrap();
-    let shape = [case.layers, batch, hidden];
+    // Scratch models' states are (batch, hidden), d2l's; concise ones (layers, batch, hidden).
+    let shape = if case.scratch { vec![batch, hidden] } else { vec![case.layers, batch, hidden] };
     let state: Vec<Tensor> = (0..case.cell.state_count())
         .map(|s| Tensor::from_f32(backend, &shape, &random_values(shape.iter().product(), 0.8, 10 + s as u64)).unwrap())
         .collect();
@@ -107,9 +110,10 @@ fn language_model_pass(backend: &Rc<dyn Backend>, case: &LmCase, path: Path) -> 
 fn lm_cases() -> Vec<LmCase> {
     let mut cases = Vec::new();
     for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
-        cases.push(LmCase { cell, layers: 1, hidden: 8, embedding: None, dropout: 0.0 });
-        cases.push(LmCase { cell, layers: 2, hidden: 8, embedding: Some(4), dropout: 0.3 });
-        cases.push(LmCase { cell, layers: 1, hidden: 70, embedding: Some(4), dropout: 0.0 });
+        cases.push(LmCase { cell, scratch: false, layers: 1, hidden: 8, embedding: None, dropout: 0.0 });
+        cases.push(LmCase { cell, scratch: false, layers: 2, hidden: 8, embedding: Some(4), dropout: 0.3 });
+        cases.push(LmCase { cell, scratch: false, layers: 1, hidden: 70, embedding: Some(4), dropout: 0.0 });
+        cases.push(LmCase { cell, scratch: true, layers: 1, hidden: 8, embedding: None, dropout: 0.0 });
     }
     cases
 }

@@ -44,10 +44,10 @@ fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData, options: &En
     spec.build(backend, loaded, options)
 }
 
-/// Whether a preset has concise recurrent layers (which run fused or not); scratch models are
-/// always primitive ops.
-pub fn has_concise_layers(name: &str) -> bool {
-    preset(name).is_none_or(|p| !p.model.ends_with("-scratch"))
+/// Whether a preset's recurrent layers run fused or not: all but d2l's scratch GRU, whose reset
+/// gate applies before its matmul (`nn::ScratchModel`), which is always primitive ops.
+pub fn has_fused_layers(name: &str) -> bool {
+    preset(name).is_none_or(|p| p.model != "gru-scratch")
 }
 
 /// How a preset's concise layers run in a measurement.
@@ -59,7 +59,7 @@ pub enum Layers {
     Steps,
     /// Composed from primitive ops per time step.
     Unfused,
-    /// A scratch model: primitive ops, nothing to fuse.
+    /// d2l's scratch GRU: primitive ops, nothing to fuse.
     Scratch,
 }
 
@@ -124,7 +124,7 @@ pub struct Measurement {
 /// How one preset is measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
-    /// How concise layers run (ignored for scratch models, which are primitive ops).
+    /// How the recurrent layers run (ignored for d2l's scratch GRU, which is primitive ops).
     pub layers: Layers,
     /// Plan replay on (see `rnnplay_engine::replay`).
     pub replay: bool,
@@ -153,7 +153,7 @@ pub async fn measure_preset(
     if run.batches == 0 {
         return Err(EngineError::InvalidArgument("the benchmark needs at least 1 timed minibatch".into()));
     }
-    let layers = if has_concise_layers(name) { run.layers } else { Layers::Scratch };
+    let layers = if has_fused_layers(name) { run.layers } else { Layers::Scratch };
     let Timing { tokens, seconds, host_seconds, warm_peak } = timed(backend, name, data, run, clocks).await?;
     let batches = run.batches;
     let counters = backend.counters();

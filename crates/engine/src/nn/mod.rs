@@ -44,18 +44,20 @@ impl LanguageModel {
         }
     }
 
-    /// Runs concise layers fused or composed from primitive ops (see
-    /// [`RecurrentModel::set_fused_layers`]); scratch models are always primitive ops.
+    /// Runs the layers fused or composed from primitive ops (see
+    /// [`RecurrentModel::set_fused_layers`], [`ScratchModel::set_fused_layers`]; the scratch
+    /// GRU is always composed).
     pub fn set_fused_layers(&self, fused: bool) {
-        if let Self::Concise(m) = self {
-            m.set_fused_layers(fused);
+        match self {
+            Self::Scratch(m) => m.set_fused_layers(fused),
+            Self::Concise(m) => m.set_fused_layers(fused),
         }
     }
 
-    /// Whether the model runs fused layers (false for scratch models, which have none).
+    /// Whether the model runs fused layers.
     pub fn fused_layers(&self) -> bool {
         match self {
-            Self::Scratch(_) => false,
+            Self::Scratch(m) => m.fused_layers(),
             Self::Concise(m) => m.fused_layers(),
         }
     }

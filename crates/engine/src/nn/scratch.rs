@@ -11,6 +11,15 @@
 //!   `C = F ⊙ C + I ⊙ C̃`, `H = O ⊙ tanh(C)`
 //!
 //! and the output `Y = H W_hq + b_q` at every step.
+//!
+//! The RNN and the LSTM also run as one fused recurrent layer (`Tape::recurrent_layer`, the
+//! default; [`ScratchModel::set_fused_layers`]): their equations are PyTorch's, with one bias
+//! per gate and the LSTM's gates in another order, so the gates' `W_x` side by side are the
+//! layer's input table, their `W_h` side by side (transposed) its recurrent weight, their biases
+//! its `b_hh`, and the outputs of every step go through `W_hq` in one GEMM. The GRU's reset
+//! gate applies before its matmul, which the fused GRU cell (PyTorch's, reset after) does not
+//! compute: it stays composed. The composed path is the reference the fused one is tested
+//! against (`tests/fused_layers.rs`).
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -19,12 +28,15 @@ use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
 use crate::tape::{Probe, Tape, Var};
 use crate::tensor::Tensor;
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// A from-scratch model: gate parameters then the output layer.
 pub struct ScratchModel {
     config: ModelConfig,
     params: Vec<Param>,
+    /// Run as one fused layer where the cell allows it.
+    fused: Cell<bool>,
 }
 
 /// The tape vars of one gate group.
@@ -60,7 +72,17 @@ impl ScratchModel {
         }
         params.push(Param::new(backend, "W_hq", &[hidden_size, vocab_size], normal, &mut rng)?);
         params.push(Param::new(backend, "b_q", &[vocab_size], Init::Zeros, &mut rng)?);
-        Ok(Self { config, params })
+        Ok(Self { config, params, fused: Cell::new(true) })
+    }
+
+    /// Chooses fused (the default) or composed from primitive ops; the GRU is always composed.
+    pub fn set_fused_layers(&self, fused: bool) {
+        self.fused.set(fused);
+    }
+
+    /// Whether the model runs as one fused layer.
+    pub fn fused_layers(&self) -> bool {
+        self.fused.get() && self.config.cell != CellKind::Gru
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -90,6 +112,9 @@ impl ScratchModel {
     pub fn forward(&self, tape: &mut Tape, inputs: &Tensor, state: &[Tensor]) -> Result<(Var, Vec<Var>)> {
         let (steps, batch) = super::input_dims(inputs)?;
         super::check_state(&self.config, state, &[batch, self.config.hidden_size])?;
+        if self.fused_layers() {
+            return self.forward_fused(tape, inputs, state, (steps, batch));
+        }
         let flat_inputs = inputs.reshape(&[steps * batch])?;
         let vars: Vec<Var> = self.params.iter().map(|p| tape.param(p)).collect();
         let gates: Vec<Gate> = (0..self.config.cell.gates())
@@ -145,6 +170,55 @@ impl ScratchModel {
             outputs.push(tape.add_bias(y, b_q)?);
         }
         let logits = tape.concat(&outputs, 0)?;
+        Ok((logits, std::iter::once(h).chain(c).collect()))
+    }
+
+    /// [`ScratchModel::forward`] as one fused layer (RNN and LSTM; see the module's doc).
+    fn forward_fused(
+        &self,
+        tape: &mut Tape,
+        inputs: &Tensor,
+        state: &[Tensor],
+        (steps, batch): (usize, usize),
+    ) -> Result<(Var, Vec<Var>)> {
+        let cell = self.config.cell;
+        let vars: Vec<Var> = self.params.iter().map(|p| tape.param(p)).collect();
+        // The fused cell's gate columns are PyTorch's (LSTM i, f, g, o); d2l's gates are
+        // i, f, o, c — c is PyTorch's g.
+        let (order, names): (&[usize], &'static [&'static str]) = match cell {
+            CellKind::Lstm => (&[0, 1, 3, 2], &["i", "f", "c_tilde", "o"]),
+            _ => (&[0], &[]),
+        };
+        let side_by_side = |tape: &mut Tape, which: usize, dim: usize| -> Result<Var> {
+            let parts: Vec<Var> = order.iter().map(|g| vars[3 * g + which]).collect();
+            if parts.len() == 1 {
+                Ok(parts[0])
+            } else {
+                tape.concat(&parts, dim)
+            }
+        };
+        // one_hot(X)·[W_x…] for every step: a row gather of the gates' tables side by side.
+        let table = side_by_side(tape, 0, 1)?;
+        let x_all = tape.gather(table, &inputs.reshape(&[steps * batch])?)?;
+        tape.probe(|| Probe::Input { rows: x_all, table: Some(table) });
+        let w_h = side_by_side(tape, 1, 1)?;
+        let w_hh = tape.transpose(w_h)?;
+        let bias = side_by_side(tape, 2, 0)?;
+        let h0 = tape.constant(state[0].clone());
+        let c0 = state.get(1).map(|c| tape.constant(c.clone()));
+        let states = tape.recurrent_layer(cell, steps, x_all, w_hh, bias, h0, c0)?;
+        let gates = tape.saved_gates(states).map(|g| (g, names));
+        tape.probe(|| Probe::Window { layer: 0, steps, states, gates });
+        let rows = steps * batch;
+        let outputs = tape.slice(states, 0, batch, rows)?;
+        let h = tape.slice(states, 0, rows, batch)?;
+        let c = match c0 {
+            Some(_) => Some(tape.slice(states, 0, rows + batch + rows, batch)?),
+            None => None,
+        };
+        let (w_hq, b_q) = (vars[vars.len() - 2], vars[vars.len() - 1]);
+        let y = tape.matmul(outputs, w_hq)?;
+        let logits = tape.add_bias(y, b_q)?;
         Ok((logits, std::iter::once(h).chain(c).collect()))
     }
 }
