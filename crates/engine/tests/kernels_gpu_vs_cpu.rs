@@ -381,6 +381,41 @@ fn recurrent_cells_match_the_cpu_reference() {
     }
 }
 
+/// The window kernels (one dispatch a window, `shaders/recurrent_window.wgsl`) against the CPU,
+/// which runs a window as the per-step kernels and matmuls in order. Hidden sizes past 64 give
+/// a thread more than one unit; several sequences each take their own workgroup. The sums of
+/// the recurrent products run in another order, compounded over the steps: 1e-4 relative.
+#[test]
+fn recurrent_windows_match_the_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("recurrent_windows_match_the_cpu_reference") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 500 };
+    for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
+        for &(steps, batch, hidden) in &[(1, 1, 1), (3, 2, 17), (4, 3, 70), (2, 2, 130)] {
+            let at = CellStep { cell, step: 0, steps, batch, hidden };
+            let rows = cell.gates() * hidden;
+            let gi = pair.random(at.gates_len(), 1.0);
+            let (w_t, w_hh) = (pair.random(hidden * rows, 0.3), pair.random(rows * hidden, 0.3));
+            let bias = pair.random(rows, 0.5);
+            let states = pair.random(at.states_len(), 1.0);
+            let gates = (cell != CellKind::Rnn).then(|| pair.random(at.gates_len(), 1.0));
+            let gh = pair.random(at.gates_len(), 1.0);
+            let what = format!("{cell:?} window of {steps} steps, batch {batch}, hidden {hidden}");
+            let mut outputs = vec![(states, at.states_len()), (gh, at.gates_len())];
+            outputs.extend(gates.map(|g| (g, at.gates_len())));
+            let kernel = Kernel::RecurrentWindow { at, gi, w_t, bias_hh: bias, states, gates, gh };
+            pair.check(&what, kernel, &outputs, 1e-4, 1e-5);
+            let dstates = pair.random(at.states_len(), 1.0);
+            let dgi = pair.random(at.gates_len(), 1.0);
+            let dgh = (cell == CellKind::Gru).then(|| pair.random(at.gates_len(), 1.0));
+            let mut outputs = vec![(dstates, at.states_len()), (dgi, at.gates_len())];
+            outputs.extend(dgh.map(|g| (g, at.gates_len())));
+            let kernel =
+                Kernel::RecurrentWindowBackward { at, w_hh, gh, bias_hh: bias, states, gates, dstates, dgi, dgh };
+            pair.check(&format!("{what}, backward"), kernel, &outputs, 1e-4, 1e-5);
+        }
+    }
+}
+
 #[test]
 fn sums_match_the_cpu_with_and_without_subgroup_kernels() {
     for allowed in [true, false] {
