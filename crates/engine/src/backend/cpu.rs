@@ -5,7 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::cpu_pool::{default_threads, Pool, SharedMut};
-use super::kernel::{dropout_mask_seed, dropped, BinaryOp, CellStep, ClipBy, Kernel, UnaryOp};
+use super::kernel::{dropout_mask_seed, dropped, BinaryOp, ClipBy, Kernel, UnaryOp};
 use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulPick, MatmulVariant, MemoryUse, TimeLoop};
 use crate::error::{EngineError, Result};
@@ -447,58 +447,9 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
     match kernel {
         // The CPU runs a window as the per-step kernels in order, which makes it the reference
         // of the GPU's window kernels: the same numbers as the per-step path, exactly.
-        Kernel::RecurrentWindow { at, gi, w_t, bias_hh, states, gates, gh } => {
-            let (rows, block) = (at.cell.gates() * at.hidden, at.block());
-            for step in 0..at.steps {
-                run_kernel(
-                    backend,
-                    Kernel::Matmul {
-                        a: states,
-                        b: w_t,
-                        c: gh,
-                        m: at.batch,
-                        k: at.hidden,
-                        n: rows,
-                        trans_a: false,
-                        trans_b: false,
-                        accumulate: false,
-                        offsets: [step * block, 0, step * at.batch * rows],
-                        variant: None,
-                    },
-                )?;
-                run_kernel(
-                    backend,
-                    Kernel::RecurrentCell { at: CellStep { step, ..at }, gi, gh, bias_hh, states, gates },
-                )?;
-            }
-            Ok(())
-        }
-        Kernel::RecurrentWindowBackward { at, w_hh, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
-            let (rows, block) = (at.cell.gates() * at.hidden, at.block());
-            for step in (0..at.steps).rev() {
-                let at = CellStep { step, ..at };
-                run_kernel(
-                    backend,
-                    Kernel::RecurrentCellBackward { at, gh, bias_hh, states, gates, dstates, dgi, dgh },
-                )?;
-                run_kernel(
-                    backend,
-                    Kernel::Matmul {
-                        a: dgh.unwrap_or(dgi),
-                        b: w_hh,
-                        c: dstates,
-                        m: at.batch,
-                        k: rows,
-                        n: at.hidden,
-                        trans_a: false,
-                        trans_b: false,
-                        accumulate: true,
-                        offsets: [step * at.batch * rows, 0, step * block],
-                        variant: None,
-                    },
-                )?;
-            }
-            Ok(())
+        Kernel::RecurrentWindow { .. } | Kernel::RecurrentWindowBackward { .. } => {
+            let steps = kernel.per_step(true).expect("invariant: a window kernel has per-step kernels");
+            steps.into_iter().try_for_each(|step| run_kernel(backend, step))
         }
         Kernel::Matmul { a, b, c, m, k, n, trans_a, trans_b, accumulate, offsets, variant: _ } => {
             let (rsa, csa) = if trans_a { (1, m) } else { (k, 1) };

@@ -567,7 +567,69 @@ pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
     (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
 }
 
+/// The most sequences a window kernel runs: one workgroup each, in one grid dimension (WebGPU's
+/// 65 535). A larger batch takes the per-step kernels.
+pub const MAX_WINDOW_SEQUENCES: usize = 65_535;
+
 impl Kernel {
+    /// The per-step kernels a window kernel stands for, in the order they run: forward, per
+    /// step, the matmul writing `gh` and [`Kernel::RecurrentCell`]; backward, from the last
+    /// step, [`Kernel::RecurrentCellBackward`] and the matmul adding dgh · W_hh into the
+    /// previous state's gradient — at step 0 only `into_h0` (when the initial state needs a
+    /// gradient). The per-step time loop runs these; the CPU backend runs a window as them.
+    /// `None` for any other kernel.
+    pub fn per_step(&self, into_h0: bool) -> Option<Vec<Kernel>> {
+        let at = match self {
+            Kernel::RecurrentWindow { at, .. } | Kernel::RecurrentWindowBackward { at, .. } => *at,
+            _ => return None,
+        };
+        let (rows, block) = (at.cell.gates() * at.hidden, at.block());
+        let mut kernels = Vec::with_capacity(2 * at.steps);
+        match *self {
+            Kernel::RecurrentWindow { gi, w_t, bias_hh, states, gates, gh, .. } => {
+                for step in 0..at.steps {
+                    kernels.push(Kernel::Matmul {
+                        a: states,
+                        b: w_t,
+                        c: gh,
+                        m: at.batch,
+                        k: at.hidden,
+                        n: rows,
+                        trans_a: false,
+                        trans_b: false,
+                        accumulate: false,
+                        offsets: [step * block, 0, step * at.batch * rows],
+                        variant: None,
+                    });
+                    kernels.push(Kernel::RecurrentCell { at: CellStep { step, ..at }, gi, gh, bias_hh, states, gates });
+                }
+            }
+            Kernel::RecurrentWindowBackward { w_hh, gh, bias_hh, states, gates, dstates, dgi, dgh, .. } => {
+                for step in (0..at.steps).rev() {
+                    let at = CellStep { step, ..at };
+                    kernels.push(Kernel::RecurrentCellBackward { at, gh, bias_hh, states, gates, dstates, dgi, dgh });
+                    if step > 0 || into_h0 {
+                        kernels.push(Kernel::Matmul {
+                            a: dgh.unwrap_or(dgi),
+                            b: w_hh,
+                            c: dstates,
+                            m: at.batch,
+                            k: rows,
+                            n: at.hidden,
+                            trans_a: false,
+                            trans_b: false,
+                            accumulate: true,
+                            offsets: [step * at.batch * rows, 0, step * block],
+                            variant: None,
+                        });
+                    }
+                }
+            }
+            _ => unreachable!("matched above"),
+        }
+        Some(kernels)
+    }
+
     /// Floating-point operations of a matmul (2·m·n·k); 0 for every other kernel. Benchmarks
     /// divide the matmul FLOPs of a training step by its time.
     /// An attention kernel's error when it reads additive scoring's operands (`w_v`, keys) and

@@ -19,7 +19,7 @@ pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
     adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, AdditiveGrads, AttentionScoring,
     AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, TimeLoop, UnaryOp,
-    WeightDropout,
+    WeightDropout, MAX_WINDOW_SEQUENCES,
 };
 
 use crate::error::{EngineError, Result};

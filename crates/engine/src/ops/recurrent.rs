@@ -23,13 +23,22 @@
 
 use super::ensure;
 use crate::backend::CellKind;
-use crate::backend::{CellStep, Kernel, TimeLoop};
+use crate::backend::{CellStep, Kernel, TimeLoop, MAX_WINDOW_SEQUENCES};
 use crate::error::Result;
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::Tensor;
 
-/// The most sequences a window kernel runs (one workgroup each, in one grid dimension).
-const MAX_WINDOW_BATCH: usize = 65_535;
+/// Runs a window kernel as one dispatch, or as the per-step kernels it stands for
+/// ([`Kernel::per_step`]; `into_h0` as there).
+fn run_time_loop(tape: &Tape, window: Kernel, time_loop: TimeLoop, into_h0: bool) -> Result<()> {
+    match time_loop {
+        TimeLoop::Window => tape.run(window),
+        TimeLoop::PerStep => {
+            let steps = window.per_step(into_h0).expect("invariant: a window kernel has per-step kernels");
+            steps.into_iter().try_for_each(|step| tape.run(step))
+        }
+    }
+}
 
 /// What the backward rule of a fused layer needs besides its inputs' values.
 #[derive(Clone)]
@@ -144,45 +153,19 @@ impl Tape {
         let (gi_id, bias_id) = (self.value(gi).id(), self.value(b_hh).id());
         let time_loop = match self.backend.time_loop() {
             // One workgroup per sequence: a batch beyond one grid dimension takes the steps.
-            TimeLoop::Window if batch <= MAX_WINDOW_BATCH => TimeLoop::Window,
+            TimeLoop::Window if batch <= MAX_WINDOW_SEQUENCES => TimeLoop::Window,
             _ => TimeLoop::PerStep,
         };
-        let gate_ids = gates.as_ref().map(Tensor::id);
-        if time_loop == TimeLoop::Window {
-            self.run(Kernel::RecurrentWindow {
-                at: probe,
-                gi: gi_id,
-                w_t: w_t.id(),
-                bias_hh: bias_id,
-                states: states.id(),
-                gates: gate_ids,
-                gh: gh.id(),
-            })?;
-        }
-        for step in (0..steps).filter(|_| time_loop == TimeLoop::PerStep) {
-            self.run(Kernel::Matmul {
-                a: states.id(),
-                b: w_t.id(),
-                c: gh.id(),
-                m: batch,
-                k: hidden,
-                n: rows,
-                trans_a: false,
-                trans_b: false,
-                accumulate: false,
-                offsets: [step * block, 0, step * batch * rows],
-                variant: None,
-            })?;
-            let at = CellStep { step, ..probe };
-            self.run(Kernel::RecurrentCell {
-                at,
-                gi: gi_id,
-                gh: gh.id(),
-                bias_hh: bias_id,
-                states: states.id(),
-                gates: gate_ids,
-            })?;
-        }
+        let window = Kernel::RecurrentWindow {
+            at: probe,
+            gi: gi_id,
+            w_t: w_t.id(),
+            bias_hh: bias_id,
+            states: states.id(),
+            gates: gates.as_ref().map(Tensor::id),
+            gh: gh.id(),
+        };
+        run_time_loop(self, window, time_loop, true)?;
         let node = RecurrentNode { cell, steps, batch, hidden, gi, w_hh, b_hh, h0, c0, gh, gates, time_loop };
         let inputs: Vec<Var> = [gi, w_hh, b_hh, h0].into_iter().chain(c0).collect();
         Ok(self.record(states, Op::Recurrent(Box::new(node)), &inputs))
@@ -217,47 +200,18 @@ pub(super) fn backward(tape: &mut Tape, node: &RecurrentNode, dstates: &Tensor, 
     let dgh_all = dgh.as_ref().unwrap_or(&dgi).clone();
     let h0_needs_grad = tape.nodes[node.h0.0].needs_grad || node.c0.is_some_and(|c| tape.nodes[c.0].needs_grad);
     let w_hh = tape.value(node.w_hh).clone();
-    if node.time_loop == TimeLoop::Window {
-        tape.run(Kernel::RecurrentWindowBackward {
-            at: probe,
-            w_hh: w_hh.id(),
-            gh: node.gh.id(),
-            bias_hh: tape.value(node.b_hh).id(),
-            states: states.id(),
-            gates: node.gates.as_ref().map(Tensor::id),
-            dstates: dstates.id(),
-            dgi: dgi.id(),
-            dgh: dgh.as_ref().map(Tensor::id),
-        })?;
-    }
-    for step in (0..node.steps).rev().filter(|_| node.time_loop == TimeLoop::PerStep) {
-        tape.run(Kernel::RecurrentCellBackward {
-            at: node.at(step),
-            gh: node.gh.id(),
-            bias_hh: tape.value(node.b_hh).id(),
-            states: states.id(),
-            gates: node.gates.as_ref().map(Tensor::id),
-            dstates: dstates.id(),
-            dgi: dgi.id(),
-            dgh: dgh.as_ref().map(Tensor::id),
-        })?;
-        if step > 0 || h0_needs_grad {
-            // dh_prev += dgh · W_hh
-            tape.run(Kernel::Matmul {
-                a: dgh_all.id(),
-                b: w_hh.id(),
-                c: dstates.id(),
-                m: batch,
-                k: rows,
-                n: hidden,
-                trans_a: false,
-                trans_b: false,
-                accumulate: true,
-                offsets: [step * batch * rows, 0, step * block],
-                variant: None,
-            })?;
-        }
-    }
+    let window = Kernel::RecurrentWindowBackward {
+        at: probe,
+        w_hh: w_hh.id(),
+        gh: node.gh.id(),
+        bias_hh: tape.value(node.b_hh).id(),
+        states: states.id(),
+        gates: node.gates.as_ref().map(Tensor::id),
+        dstates: dstates.id(),
+        dgi: dgi.id(),
+        dgh: dgh.as_ref().map(Tensor::id),
+    };
+    run_time_loop(tape, window, node.time_loop, h0_needs_grad)?;
     if let Some((dw, acc)) = tape.grad_target(node.w_hh)? {
         // dW_hh = Σ_t dgh_tᵀ · h_{t-1}: one GEMM over the window (h blocks 0..steps).
         tape.run(Kernel::Matmul {

@@ -3,7 +3,9 @@
 //! the grid. Each family here is one file of the `rnnplay-shaders` crate (`shaders/` at the top
 //! of the repository).
 
-use super::super::kernel::{AttentionShape, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, WeightDropout};
+use super::super::kernel::{
+    AttentionShape, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, WeightDropout, MAX_WINDOW_SEQUENCES,
+};
 use super::super::BufId;
 use crate::backend::CellKind;
 use crate::error::{EngineError, Result};
@@ -453,12 +455,13 @@ fn window_params(at: &CellStep) -> Result<Vec<u32>> {
 /// One workgroup per sequence: the batch must fit one grid dimension (the tape takes the
 /// per-step path beyond it).
 fn window_grid(at: &CellStep) -> Result<[u32; 3]> {
-    match to_u32(at.batch, "batch")? {
-        b if b <= MAX_GROUPS_PER_DIM => Ok([b, 1, 1]),
-        b => Err(EngineError::InvalidArgument(format!(
-            "a recurrent window runs one workgroup per sequence; {b} sequences exceed {MAX_GROUPS_PER_DIM}"
-        ))),
+    if at.batch > MAX_WINDOW_SEQUENCES {
+        return Err(EngineError::InvalidArgument(format!(
+            "a recurrent window runs one workgroup per sequence; {} sequences exceed {MAX_WINDOW_SEQUENCES}",
+            at.batch
+        )));
     }
+    Ok([to_u32(at.batch, "batch")?, 1, 1])
 }
 
 /// The `Params` of shaders/recurrent.wgsl.
