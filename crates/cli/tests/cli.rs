@@ -562,7 +562,7 @@ fn bench_presets_json_reports_the_step_counts_and_the_host_time_with_and_without
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
     assert_eq!(rows.len(), 4, "window kernels, then per-step ones, each with replay on, then off: {stdout}");
-    let ways = [("window", true, 46.0), ("window", false, 46.0), ("steps", true, 183.0), ("steps", false, 183.0)];
+    let ways = [("window", true, 27.0), ("window", false, 27.0), ("steps", true, 164.0), ("steps", false, 164.0)];
     for (row, (layers, replay, dispatches)) in rows.iter().zip(ways) {
         assert_eq!(
             (&row["preset"], &row["layers"], &row["replay"]),

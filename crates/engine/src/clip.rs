@@ -1,17 +1,18 @@
 //! Global-norm gradient clipping, as d2l's `grad_clipping(net, θ)`:
 //! `‖g‖ = sqrt(Σ_params Σ g²)`, then `g ← g · min(1, θ / ‖g‖)` for every parameter.
 //!
-//! Everything happens on the device: one sum-of-squares kernel per parameter accumulating
-//! into one scalar, one square root, then the scale — one kernel per parameter ([`clip`]), or
-//! folded into the optimizer's update kernels, which is how the trainer clips ([`measure`],
-//! then the update with [`GradClipper::by`]). The pre-clip norm stays in a device buffer for the
-//! gradient-norm chart; nothing is read back inside a step. θ too is a device buffer, so a
-//! recorded step (plan replay) follows a change of θ.
+//! Everything happens on the device: one kernel sums the squares of up to six parameters'
+//! gradients ([`Kernel::GradNorm`]; a model with more takes one per six, adding up), and the
+//! last takes the square root and the factor min(1, θ / ‖g‖). Then the scale — one kernel per
+//! parameter ([`clip`]), or folded into the optimizer's update kernels, which is how the
+//! trainer clips ([`measure`], then the update with [`GradClipper::by`]). The pre-clip norm
+//! stays in a device buffer for the gradient-norm chart; nothing is read back inside a step.
+//! θ too is on the device, so a recorded step (plan replay) follows a change of θ.
 //!
 //! [`clip`]: GradClipper::clip
 //! [`measure`]: GradClipper::measure
 
-use crate::backend::{Backend, ClipBy, Kernel};
+use crate::backend::{groups_of, Backend, ClipBy, Kernel, NORM_GROUP};
 use crate::error::{EngineError, Result};
 use crate::param::Param;
 use crate::tensor::Tensor;
@@ -19,9 +20,8 @@ use std::rc::Rc;
 
 pub struct GradClipper {
     max_norm: f32,
-    /// [θ] on the device, read by the scale kernels.
-    threshold: Tensor,
-    sum_squares: Tensor,
+    /// [θ, Σ g², factor] on the device ([`ClipBy`]): θ written here, the rest by the norm kernels.
+    state: Tensor,
     norm: Tensor,
 }
 
@@ -38,10 +38,14 @@ impl GradClipper {
         }
         Ok(Self {
             max_norm,
-            threshold: Tensor::from_f32(backend, &[1], &[max_norm])?,
-            sum_squares: Tensor::zeros(backend, &[1])?,
+            state: Tensor::from_f32(backend, &[ClipBy::LEN], &Self::state_of(max_norm))?,
             norm: Tensor::zeros(backend, &[1])?,
         })
+    }
+
+    /// The state before any norm was measured: θ, no sum, a factor of 1.
+    fn state_of(max_norm: f32) -> [f32; ClipBy::LEN] {
+        [max_norm, 0.0, 1.0]
     }
 
     pub fn max_norm(&self) -> f32 {
@@ -53,7 +57,7 @@ impl GradClipper {
         if let Some(problem) = clip_problem(max_norm) {
             return Err(EngineError::InvalidArgument(problem));
         }
-        self.threshold.write_f32(&[max_norm])?;
+        self.state.write_f32(&Self::state_of(max_norm))?;
         self.max_norm = max_norm;
         Ok(())
     }
@@ -63,12 +67,7 @@ impl GradClipper {
         self.measure(params)?;
         let backend = self.norm.backend();
         for param in params {
-            backend.run(Kernel::ClipScale {
-                grad: param.grad().id(),
-                norm: self.norm.id(),
-                len: param.len(),
-                threshold: self.threshold.id(),
-            })?;
+            backend.run(Kernel::ClipScale { grad: param.grad().id(), len: param.len(), clip: self.by() })?;
         }
         Ok(())
     }
@@ -77,23 +76,23 @@ impl GradClipper {
     /// [`GradClipper::by`].
     pub fn measure(&self, params: &[Param]) -> Result<()> {
         let backend = self.norm.backend();
-        for (index, param) in params.iter().enumerate() {
-            backend.run(Kernel::Sum {
-                x: param.grad().id(),
-                out: self.sum_squares.id(),
-                out_index: 0,
-                len: param.len(),
-                scale: 1.0,
-                squares: true,
-                accumulate: index > 0,
+        let grads: Vec<_> = params.iter().map(|p| (p.grad().id(), p.len())).collect();
+        let count = grads.len().div_ceil(NORM_GROUP);
+        for (index, grads) in groups_of(&grads).enumerate() {
+            backend.run(Kernel::GradNorm {
+                grads,
+                clip: self.by(),
+                norm: self.norm.id(),
+                first: index == 0,
+                last: index + 1 == count,
             })?;
         }
-        backend.run(Kernel::Sqrt { x: self.sum_squares.id(), out: self.norm.id() })
+        Ok(())
     }
 
     /// What an update reads to clip the gradients [`GradClipper::measure`] measured.
     pub fn by(&self) -> ClipBy {
-        ClipBy { norm: self.norm.id(), threshold: self.threshold.id() }
+        ClipBy { state: self.state.id() }
     }
 
     /// The pre-clip global norm of the last `clip`, as a one-element device tensor.

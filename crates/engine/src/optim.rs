@@ -5,7 +5,7 @@
 //! is written into a small device buffer before the step (`advance`) and read there by the
 //! update kernels, never baked into a recorded kernel: so a replayed plan follows the schedule.
 
-use crate::backend::{adam_bias_corrections, ClipBy, Kernel};
+use crate::backend::{adam_bias_corrections, groups_of, ClipBy, Kernel, UpdateSlot};
 use crate::error::{EngineError, Result};
 use crate::param::Param;
 use crate::tensor::Tensor;
@@ -79,13 +79,14 @@ impl Sgd {
     /// Records the update kernels, clipping the gradients on the way in with `clip`; they read
     /// the rate written by the last `advance`.
     pub(crate) fn record(&self, params: &[Param], clip: Option<ClipBy>) -> Result<()> {
-        let Some(rate) = self.rate.as_ref().map(Tensor::id) else { return Ok(()) };
-        for param in params {
-            param.value().backend().run(Kernel::SgdUpdate {
-                param: param.value().id(),
-                grad: param.grad().id(),
-                len: param.len(),
-                lr: rate,
+        let (Some(rate), Some(first)) = (self.rate.as_ref(), params.first()) else { return Ok(()) };
+        let slots: Vec<UpdateSlot> =
+            params.iter().map(|p| UpdateSlot { param: p.value().id(), grad: p.grad().id(), len: p.len() }).collect();
+        // A few parameters per dispatch (`SGD_GROUP`): the update is launch-bound, not arithmetic.
+        for group in groups_of(&slots) {
+            first.value().backend().run(Kernel::SgdUpdate {
+                params: group,
+                lr: rate.id(),
                 batch_size: self.batch_size,
                 weight_decay: self.weight_decay,
                 clip,

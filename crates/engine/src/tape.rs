@@ -60,6 +60,7 @@ pub(crate) enum Op {
     Gather {
         table: Var,
         indices: Tensor,
+        transposed: bool,
     },
     /// Mask number `salt` of the tape (see `Tape::next_dropout_mask`).
     Dropout {
@@ -113,7 +114,16 @@ pub(crate) enum Probe {
     /// The rows the first layer reads for every step, (steps·batch, width). With `table`, the
     /// rows were gathered from it with one-hot ids (`one_hot(x) · table`), so the gradient with
     /// respect to the one-hot input row is `d(rows) · tableᵀ`.
-    Input { rows: Var, table: Option<Var> },
+    Input { rows: Var, table: Option<InputTable> },
+}
+
+/// The matrix a one-hot input picked its rows from ([`Probe::Input`]).
+#[derive(Clone, Copy)]
+pub(crate) enum InputTable {
+    /// (vocab, width): one row per token.
+    Rows(Var),
+    /// (width, vocab), a PyTorch-layout W_ih: one column per token.
+    Columns(Var),
 }
 
 /// One step's computation graph.
@@ -274,6 +284,25 @@ impl Tape {
         Ok(Some((grad, false)))
     }
 
+    /// Gives `var` the gradient `dy` of `from` (its output, whose backward rule is running)
+    /// unchanged, as an identity's rule does. When `var` has no gradient yet and `from`'s is
+    /// neither kept nor a parameter's, `var` takes over `dy`'s buffer: no kernel. Safe because
+    /// the walk is in reverse order — every reader of `from`'s gradient has run, and what
+    /// later adds into `var`'s gradient writes a buffer nothing else reads any more.
+    pub(crate) fn pass_grad(&mut self, from: Var, var: Var, dy: &Tensor) -> Result<()> {
+        let node = &self.nodes[var.0];
+        let takes_over =
+            node.needs_grad && node.param.is_none() && node.grad.is_none() && !self.nodes[from.0].retain_grad;
+        if takes_over {
+            self.nodes[var.0].grad = Some(dy.reshape(node.value.shape())?);
+            return Ok(());
+        }
+        if let Some((grad, accumulate)) = self.grad_target(var)? {
+            self.run(Kernel::Scale { x: dy.id(), out: grad.id(), len: dy.len(), alpha: 1.0, accumulate })?;
+        }
+        Ok(())
+    }
+
     /// Like `grad_target`, for rules that write only part of the gradient or only add: a
     /// new gradient buffer is zeroed first, so the caller always accumulates.
     pub(crate) fn grad_target_zeroed(&mut self, var: Var) -> Result<Option<Tensor>> {
@@ -299,9 +328,20 @@ impl Tape {
         if !self.nodes[loss.0].needs_grad {
             return Err(EngineError::InvalidArgument("backward: the loss does not depend on any parameter".into()));
         }
-        let seed = Tensor::full(&self.backend, &[1], 1.0)?;
-        self.nodes[loss.0].grad = Some(seed);
-        for index in (0..=loss.0).rev() {
+        // The loss's gradient is 1. A cross-entropy saved its logits' gradient for exactly that
+        // seed, so it is handed down as it is; any other loss gets a seed tensor.
+        let first = match &self.nodes[loss.0].op {
+            Op::SoftmaxCrossEntropy { logits, dlogits } => {
+                let (logits, dlogits) = (*logits, dlogits.clone());
+                self.pass_grad(loss, logits, &dlogits)?;
+                loss.0
+            }
+            _ => {
+                self.nodes[loss.0].grad = Some(Tensor::full(&self.backend, &[1], 1.0)?);
+                loss.0 + 1
+            }
+        };
+        for index in (0..first).rev() {
             let node = &self.nodes[index];
             let (Some(grad), true) = (node.grad.clone(), node.needs_grad) else { continue };
             let op = node.op.clone();

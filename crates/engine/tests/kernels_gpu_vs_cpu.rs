@@ -4,8 +4,8 @@
 //! order yields the same `BufId`s and one `Kernel` value can be run on each.
 
 use rnnplay_engine::backend::{
-    adam_bias_corrections, f32_words, Backend, BinaryOp, BufId, CellStep, ClipBy, CpuBackend, GpuBackend, Kernel,
-    MatmulVariant, UnaryOp,
+    adam_bias_corrections, f32_words, groups_of, Backend, BinaryOp, BufId, CellStep, ClipBy, CpuBackend, GpuBackend,
+    Kernel, MatmulVariant, UnaryOp, UpdateSlot, NORM_GROUP, SGD_GROUP,
 };
 use rnnplay_engine::nn::CellKind;
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
@@ -199,12 +199,28 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
             (0..num_indices).map(|i| if i == 1 { rows as u32 + 7 } else { ((i * 7) % rows) as u32 }).collect();
         let indices = pair.indices(&idx);
         let out = pair.random(num_indices * cols, 1.0);
-        let kernel = Kernel::Gather { table: x, indices, out, num_indices, dim: cols, table_rows: rows };
-        pair.check("gather", kernel, &[(out, num_indices * cols)], 0.0, 0.0);
-        let grad_out = pair.random(num_indices * cols, 1.0);
-        let grad_table = pair.random(rows * cols, 1.0);
-        let kernel = Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim: cols, table_rows: rows };
-        pair.check("scatter_add", kernel, &[(grad_table, rows * cols)], 1e-5, 1e-6);
+        // Both layouts: as stored, and transposed (columns of a cols×rows weight).
+        for transposed in [false, true] {
+            let kernel =
+                Kernel::Gather { table: x, indices, out, num_indices, dim: cols, table_rows: rows, transposed };
+            pair.check("gather", kernel, &[(out, num_indices * cols)], 0.0, 0.0);
+            // Added into a table holding values, or into zeros (the table's old values dropped).
+            for accumulate in [true, false] {
+                let grad_out = pair.random(num_indices * cols, 1.0);
+                let grad_table = pair.random(rows * cols, 1.0);
+                let kernel = Kernel::ScatterAdd {
+                    grad_out,
+                    indices,
+                    grad_table,
+                    num_indices,
+                    dim: cols,
+                    table_rows: rows,
+                    transposed,
+                    accumulate,
+                };
+                pair.check("scatter_add", kernel, &[(grad_table, rows * cols)], 1e-5, 1e-6);
+            }
+        }
         // Softmax cross-entropy with and without a padding mask.
         let labels: Vec<u32> = (0..rows).map(|r| ((r * 5 + 1) % cols) as u32).collect();
         let labels = pair.indices(&labels);
@@ -237,18 +253,42 @@ fn every_gpu_kernel_matches_the_cpu_reference() {
                 pair.check("sum", kernel, &[(out, 4)], 1e-5, 1e-5);
             }
         }
-        let (sum_sq, norm) = (pair.values(&[9.0]), pair.random(1, 1.0));
-        pair.check("sqrt", Kernel::Sqrt { x: sum_sq, out: norm }, &[(norm, 1)], 0.0, 0.0);
-        for max_norm in [1.0, 5.0] {
-            let (grad, threshold) = (pair.random(len, 1.0), pair.values(&[max_norm]));
-            pair.check("clip_scale", Kernel::ClipScale { grad, norm, len, threshold }, &[(grad, len)], 1e-6, 1e-7);
+        // The global norm over a group of gradients of unequal lengths, a full group and one
+        // of a single gradient; first (written) or not (added), last (the norm and the factor)
+        // or not; θ below and above the norm.
+        let lens = [len, len + 2, 5, 1, len / 2 + 1, 3];
+        let all: Vec<(BufId, usize)> = lens.iter().map(|&l| (pair.random(l, 1.0), l)).collect();
+        for grads in [groups_of::<_, NORM_GROUP>(&all).next().unwrap(), groups_of(&all[..1]).next().unwrap()] {
+            for (first, last, max_norm) in
+                [(true, true, 1.0), (false, true, 1e4), (true, false, 1.0), (false, false, 1.0)]
+            {
+                let (clip, norm) = (ClipBy { state: pair.values(&[max_norm, 2.5, 0.0]) }, pair.random(1, 1.0));
+                let kernel = Kernel::GradNorm { grads, clip, norm, first, last };
+                pair.check("grad_norm", kernel, &[(clip.state, ClipBy::LEN), (norm, 1)], 1e-5, 1e-6);
+            }
         }
-        let (param, grad, lr) = (pair.random(len, 1.0), pair.random(len, 1.0), pair.values(&[0.1]));
-        // Updates that clip on the way in: the norm (3) above θ = 1, below θ = 5, and none.
-        let clips = [None, Some(1.0), Some(5.0)].map(|t| t.map(|t| ClipBy { norm, threshold: pair.values(&[t]) }));
+        // What the clip and the updates read: the factor of a norm of 3 with θ = 1 (⅓) and
+        // θ = 5 (1); and no clipping.
+        let clips = [None, Some(1.0), Some(5.0)]
+            .map(|t| t.map(|t| ClipBy { state: pair.values(&[t, 9.0, ClipBy::factor(3.0, t)]) }));
+        for clip in clips.iter().flatten() {
+            let grad = pair.random(len, 1.0);
+            pair.check("clip_scale", Kernel::ClipScale { grad, len, clip: *clip }, &[(grad, len)], 1e-6, 1e-7);
+        }
+        let lr = pair.values(&[0.1]);
+        let slots: Vec<UpdateSlot> = [len, len + 3, 2]
+            .iter()
+            .map(|&len| UpdateSlot { param: pair.random(len, 1.0), grad: pair.random(len, 1.0), len })
+            .collect();
+        let (param, grad) = (slots[0].param, slots[0].grad);
         for (weight_decay, clip) in [0.0, 0.05].into_iter().flat_map(|w| clips.map(|c| (w, c))) {
-            let kernel = Kernel::SgdUpdate { param, grad, len, lr, batch_size: 32.0, weight_decay, clip };
-            pair.check("sgd", kernel, &[(param, len)], 1e-6, 1e-7);
+            // Groups of three, two and one parameters.
+            for count in [3, 2, 1] {
+                let params = groups_of::<_, SGD_GROUP>(&slots[..count]).next().unwrap();
+                let kernel = Kernel::SgdUpdate { params, lr, batch_size: 32.0, weight_decay, clip };
+                let outputs: Vec<(BufId, usize)> = slots[..count].iter().map(|s| (s.param, s.len)).collect();
+                pair.check("sgd", kernel, &outputs, 1e-6, 1e-7);
+            }
         }
         let (m, v) = (pair.random(len, 0.1), pair.values(&vec![0.01; len]));
         let (bias1, bias2) = adam_bias_corrections(0.9, 0.999, 3);

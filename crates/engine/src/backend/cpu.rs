@@ -5,7 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::cpu_pool::{default_threads, Pool, SharedMut};
-use super::kernel::{dropout_mask_seed, dropped, BinaryOp, ClipBy, Kernel, UnaryOp};
+use super::kernel::{dropout_mask_seed, dropped, BinaryOp, ClipBy, Kernel, UnaryOp, UpdateSlot};
 use super::{cpu_cells, cpu_math};
 use super::{BackendInfo, BackendKind, BufId, Counters, LocalFuture, MatmulPick, MatmulVariant, MemoryUse, TimeLoop};
 use crate::error::{EngineError, Result};
@@ -440,7 +440,13 @@ fn run_attention(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
 
 /// The clipping factor an update applies to its gradient (see [`ClipBy`]).
 fn clip_factor(slab: &Slab, clip: Option<ClipBy>) -> Option<f32> {
-    clip.and_then(|c| ClipBy::factor(slab.get(c.norm)[0], slab.get(c.threshold)[0]))
+    clip.map(|c| slab.get(c.state)[2])
+}
+
+/// Where element (row, c) of a gather's (table_rows × dim) table lies, stored as is or
+/// transposed (see [`Kernel::Gather`]).
+fn table_index(dim: usize, table_rows: usize, transposed: bool) -> impl Fn(usize, usize) -> usize {
+    move |row, c| if transposed { c * table_rows + row } else { row * dim + c }
 }
 
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
@@ -700,25 +706,30 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 }
             })
         }
-        Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => {
+        Kernel::Gather { table, indices, out, num_indices, dim, table_rows, transposed } => {
+            let at = table_index(dim, table_rows, transposed);
             backend.with_output(out, &[table, indices], |slab, out| {
                 let (table, indices) = (slab.get(table), slab.get(indices));
                 for i in 0..num_indices {
                     let row = indices[i].to_bits() as usize;
                     for c in 0..dim {
-                        out[i * dim + c] = if row < table_rows { table[row * dim + c] } else { 0.0 };
+                        out[i * dim + c] = if row < table_rows { table[at(row, c)] } else { 0.0 };
                     }
                 }
             })
         }
-        Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows } => {
+        Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows, transposed, accumulate } => {
+            let at = table_index(dim, table_rows, transposed);
             backend.with_output(grad_table, &[grad_out, indices], |slab, grad_table| {
                 let (grad_out, indices) = (slab.get(grad_out), slab.get(indices));
+                if !accumulate {
+                    grad_table[..dim * table_rows].fill(0.0);
+                }
                 for i in 0..num_indices {
                     let row = indices[i].to_bits() as usize;
                     if row < table_rows {
                         for c in 0..dim {
-                            grad_table[row * dim + c] += grad_out[i * dim + c];
+                            grad_table[at(row, c)] += grad_out[i * dim + c];
                         }
                     }
                 }
@@ -768,28 +779,45 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 }
             });
         }),
-        Kernel::Sqrt { x, out } => backend.with_output(out, &[x], |slab, out| out[0] = slab.get(x)[0].sqrt()),
-        Kernel::ClipScale { grad, norm, len, threshold } => {
-            backend.with_output(grad, &[norm, threshold], |slab, grad| {
-                if let Some(factor) = ClipBy::factor(slab.get(norm)[0], slab.get(threshold)[0]) {
-                    par_chunks(&backend.pool, &mut grad[..len], PARALLEL_CHEAP, |_, grad| {
-                        grad.iter_mut().for_each(|g| *g *= factor)
-                    });
-                }
-            })
+        Kernel::GradNorm { grads, clip, norm, first, last } => {
+            let mut slab = backend.storage.borrow_mut();
+            let group: f64 = grads
+                .iter()
+                .flatten()
+                .map(|&(grad, len)| slab.get(grad)[..len].iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
+                .sum();
+            let mut state = slab.take(clip.state);
+            state[1] = if first { group as f32 } else { state[1] + group as f32 };
+            if last {
+                let total = state[1].sqrt();
+                state[2] = ClipBy::factor(total, state[0]);
+                let mut out = slab.take(norm);
+                out[0] = total;
+                slab.put(norm, out);
+            }
+            slab.put(clip.state, state);
+            Ok(())
         }
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay, clip } => {
-            let inputs: Vec<BufId> =
-                [grad, lr].into_iter().chain(clip.iter().flat_map(|c| [c.norm, c.threshold])).collect();
-            backend.with_output(param, &inputs, |slab, param| {
-                let (grad, lr, factor) = (slab.get(grad), slab.get(lr)[0], clip_factor(slab, clip));
-                par_chunks(&backend.pool, &mut param[..len], PARALLEL_CHEAP, |start, param| {
-                    for (i, param) in (start..).zip(param) {
-                        let g = factor.map_or(grad[i], |f| grad[i] * f);
-                        *param -= lr * (g / batch_size + weight_decay * *param);
-                    }
-                });
-            })
+        Kernel::ClipScale { grad, len, clip } => backend.with_output(grad, &[clip.state], |slab, grad| {
+            let factor = slab.get(clip.state)[2];
+            par_chunks(&backend.pool, &mut grad[..len], PARALLEL_CHEAP, |_, grad| {
+                grad.iter_mut().for_each(|g| *g *= factor)
+            });
+        }),
+        Kernel::SgdUpdate { params, lr, batch_size, weight_decay, clip } => {
+            for UpdateSlot { param, grad, len } in params.into_iter().flatten() {
+                let inputs: Vec<BufId> = [grad, lr].into_iter().chain(clip.map(|c| c.state)).collect();
+                backend.with_output(param, &inputs, |slab, param| {
+                    let (grad, lr, factor) = (slab.get(grad), slab.get(lr)[0], clip_factor(slab, clip));
+                    par_chunks(&backend.pool, &mut param[..len], PARALLEL_CHEAP, |start, param| {
+                        for (i, param) in (start..).zip(param) {
+                            let g = factor.map_or(grad[i], |f| grad[i] * f);
+                            *param -= lr * (g / batch_size + weight_decay * *param);
+                        }
+                    });
+                })?;
+            }
+            Ok(())
         }
         Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars, clip } => {
             let mut slab = backend.storage.borrow_mut();

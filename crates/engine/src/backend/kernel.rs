@@ -227,10 +227,31 @@ pub enum Kernel {
     /// out[r] (u32) = coins[r] != 0 ? argmax_c logits[r, c] (first on ties) : truth[r]: the next
     /// decoder inputs under scheduled sampling, chosen on the device.
     PickTokens { logits: BufId, truth: BufId, coins: BufId, out: BufId, rows: usize, classes: usize },
-    /// out[i, :] = table[indices[i], :] (embedding lookup; one-hot input times a matrix)
-    Gather { table: BufId, indices: BufId, out: BufId, num_indices: usize, dim: usize, table_rows: usize },
-    /// grad_table[indices[i], :] += grad_out[i, :] for every i, in index order (deterministic)
-    ScatterAdd { grad_out: BufId, indices: BufId, grad_table: BufId, num_indices: usize, dim: usize, table_rows: usize },
+    /// out[i, :] = table[indices[i], :] (embedding lookup; one-hot input times a matrix). With
+    /// `transposed` the table is stored (dim, table_rows) and its columns are gathered: a one-hot
+    /// input times a PyTorch-layout weight, `one_hot · W_ihᵀ`, without a transpose.
+    Gather {
+        table: BufId,
+        indices: BufId,
+        out: BufId,
+        num_indices: usize,
+        dim: usize,
+        table_rows: usize,
+        transposed: bool,
+    },
+    /// grad_table[indices[i], :] += grad_out[i, :] for every i, in index order (deterministic),
+    /// in the layout `transposed` says as for [`Kernel::Gather`]. Without `accumulate` the
+    /// table is zeroed first (rows no index names get 0), so a fresh gradient needs no fill.
+    ScatterAdd {
+        grad_out: BufId,
+        indices: BufId,
+        grad_table: BufId,
+        num_indices: usize,
+        dim: usize,
+        table_rows: usize,
+        transposed: bool,
+        accumulate: bool,
+    },
     /// Per row r of a rows×classes `logits`: row_loss[r] = w_r · (logsumexp(logits[r]) - logits[r, labels[r]]),
     /// dlogits[r] = (softmax(logits[r]) - onehot(labels[r])) · w_r · grad_scale, with w_r = weights[r]
     /// or 1 when `weights` is absent (padding is masked by a weight of 0).
@@ -251,20 +272,23 @@ pub enum Kernel {
     /// `accumulate`). `seed` is a one-element u32 buffer holding the step's seed: it is read on
     /// the device, so a recorded step (plan replay) draws new masks when the buffer changes.
     Dropout { x: BufId, y: BufId, len: usize, p: f32, seed: BufId, salt: u32, accumulate: bool },
-    /// out[0] = sqrt(sum_sq[0]): the global gradient norm, kept for charts
-    Sqrt { x: BufId, out: BufId },
-    /// g[i] ·= min(1, θ / norm[0]) with θ = threshold[0] (d2l's grad_clipping; a zero norm
-    /// leaves g unchanged). θ is read on the device, like the learning rate below.
-    ClipScale { grad: BufId, norm: BufId, len: usize, threshold: BufId },
-    /// p[i] -= lr[0] · (g[i] / batch_size + weight_decay · p[i]) (d2l's `sgd`; with weight
-    /// decay, PyTorch's `SGD(weight_decay=λ)`). The learning rate is a one-element buffer written
-    /// before the step, so a recorded step (plan replay) follows a schedule. With `clip` the
-    /// gradient is clipped on the way in, as [`Kernel::ClipScale`] would have (the gradient's
-    /// buffer keeps the unclipped values).
+    /// The global norm of the gradients of several kernels' worth of parameters, a group of
+    /// up to [`NORM_GROUP`] at a time (one workgroup): `clip.state[1]` = Σ g² over the group's
+    /// `grads` (each (buffer, len)), plus what it held unless `first`. With `last`, the norm:
+    /// `norm[0]` = √state[1] (kept for charts) and `state[2]` = the factor
+    /// [`ClipBy::factor`] gives from it and θ = state[0], which the updates then read.
+    GradNorm { grads: [Option<(BufId, usize)>; NORM_GROUP], clip: ClipBy, norm: BufId, first: bool, last: bool },
+    /// g[i] ·= clip.state[2], the factor the last [`Kernel::GradNorm`] wrote (d2l's
+    /// grad_clipping, min(1, θ / ‖g‖)).
+    ClipScale { grad: BufId, len: usize, clip: ClipBy },
+    /// For each parameter of the group (up to [`SGD_GROUP`]): p[i] -= lr[0] · (g[i] /
+    /// batch_size + weight_decay · p[i]) (d2l's `sgd`; with weight decay, PyTorch's
+    /// `SGD(weight_decay=λ)`). The learning rate is a one-element buffer written before the
+    /// step, so a recorded step (plan replay) follows a schedule. With `clip` the gradient is
+    /// clipped on the way in, as [`Kernel::ClipScale`] would have (the gradient's buffer keeps
+    /// the unclipped values).
     SgdUpdate {
-        param: BufId,
-        grad: BufId,
-        len: usize,
+        params: [Option<UpdateSlot>; SGD_GROUP],
         lr: BufId,
         batch_size: f32,
         weight_decay: f32,
@@ -348,20 +372,48 @@ pub enum Kernel {
     },
 }
 
-/// Global-norm clipping folded into an update: g · min(1, θ / norm) with norm = `norm[0]` and
-/// θ = `threshold[0]`, the arithmetic of [`Kernel::ClipScale`], so an update with it computes
-/// what a clip then an update did, one dispatch per parameter fewer.
+/// Global-norm clipping's state on the device, `state` = [θ, Σ g², factor]: θ written by the
+/// host, the rest by [`Kernel::GradNorm`]. An update with it multiplies each gradient by the
+/// factor on the way in — what a clip then an update did, one dispatch per parameter fewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClipBy {
-    pub norm: BufId,
-    pub threshold: BufId,
+    pub state: BufId,
 }
 
 impl ClipBy {
-    /// What the gradient is multiplied by, given the norm and θ: `None` leaves it as it is.
-    pub fn factor(norm: f32, threshold: f32) -> Option<f32> {
-        (norm > threshold).then(|| threshold / norm)
+    /// The clipping state's length.
+    pub const LEN: usize = 3;
+
+    /// What the gradient is multiplied by, given its norm and θ: min(1, θ / norm), exactly 1
+    /// when the norm is within θ (so the gradient stays bit for bit as it was).
+    pub fn factor(norm: f32, threshold: f32) -> f32 {
+        if norm > threshold {
+            threshold / norm
+        } else {
+            1.0
+        }
     }
+}
+
+/// Parameters one [`Kernel::GradNorm`] reads: WebGPU lets a kernel bind 8 storage buffers,
+/// and the norm binds the clipping state and the norm besides the gradients.
+pub const NORM_GROUP: usize = 6;
+
+/// Parameters one [`Kernel::SgdUpdate`] updates: two buffers each, besides the learning rate
+/// and the clipping state, within WebGPU's 8 storage buffers.
+pub const SGD_GROUP: usize = 3;
+
+/// One parameter of a grouped update: its values, its gradient and their length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateSlot {
+    pub param: BufId,
+    pub grad: BufId,
+    pub len: usize,
+}
+
+/// `items` in groups of `N` slots, the last group's spare slots `None`.
+pub fn groups_of<T: Copy, const N: usize>(items: &[T]) -> impl Iterator<Item = [Option<T>; N]> + '_ {
+    items.chunks(N).map(|chunk| std::array::from_fn(|i| chunk.get(i).copied()))
 }
 
 /// How attention scores a query against a key (and how a model is built: `nn` re-exports it).

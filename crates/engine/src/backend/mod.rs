@@ -17,9 +17,9 @@ pub use cpu::CpuBackend;
 pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CPU_THREADS};
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
-    adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, AdditiveGrads, AttentionScoring,
+    adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, groups_of, AdditiveGrads, AttentionScoring,
     AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, TimeLoop, UnaryOp,
-    WeightDropout, MAX_WINDOW_SEQUENCES,
+    UpdateSlot, WeightDropout, MAX_WINDOW_SEQUENCES, NORM_GROUP, SGD_GROUP,
 };
 
 use crate::error::{EngineError, Result};

@@ -28,7 +28,7 @@ use crate::error::{EngineError, Result};
 use crate::generate::{argmax, check_tokens, softmax};
 use crate::nn::LanguageModel;
 use crate::state_grads::{measure, probed_layers, watch_layer, GradWatch};
-use crate::tape::{Probe, Tape, Var};
+use crate::tape::{InputTable, Probe, Tape, Var};
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -368,7 +368,7 @@ pub async fn connectivity(model: &LanguageModel, tokens: &[u32], position: usize
 /// ‖∂ loss / ∂ x_s‖ per step from the input probes: a one-hot input's gradient is
 /// `d(rows) · tableᵀ` summed over the probes (the scratch models gather one table per gate).
 async fn input_saliency(tape: &Tape, probes: &[Probe], steps: usize) -> Result<Vec<f32>> {
-    let inputs: Vec<(Var, Option<Var>)> = probes
+    let inputs: Vec<(Var, Option<InputTable>)> = probes
         .iter()
         .filter_map(|p| match p {
             Probe::Input { rows, table } => Some((*rows, *table)),
@@ -382,16 +382,21 @@ async fn input_saliency(tape: &Tape, probes: &[Probe], steps: usize) -> Result<V
             Some(g) => g.to_vec().await?,
             None => vec![0.0; steps * width],
         };
+        // The table as (values, vocabulary size, whether it is stored one column per token).
         let table = match table {
-            Some(t) => Some((tape.value(t).to_vec().await?, tape.shape(t)[0])),
+            Some(InputTable::Rows(t)) => Some((tape.value(t).to_vec().await?, tape.shape(t)[0], false)),
+            Some(InputTable::Columns(t)) => Some((tape.value(t).to_vec().await?, tape.shape(t)[1], true)),
             None => None,
         };
         for (s, acc) in per_step.iter_mut().enumerate() {
             let row = &grad[s * width..(s + 1) * width];
             let contribution: Vec<f64> = match &table {
                 // (d rows)_s · tableᵀ: one value per vocabulary entry.
-                Some((values, vocab)) => (0..*vocab)
-                    .map(|v| row.iter().zip(&values[v * width..(v + 1) * width]).map(|(a, b)| f64::from(a * b)).sum())
+                Some((values, vocab, columns)) => (0..*vocab)
+                    .map(|v| {
+                        let entry = |c: usize| if *columns { values[c * vocab + v] } else { values[v * width + c] };
+                        row.iter().enumerate().map(|(c, a)| f64::from(a * entry(c))).sum()
+                    })
                     .collect(),
                 None => row.iter().map(|&a| f64::from(a)).collect(),
             };

@@ -26,7 +26,7 @@ use crate::error::{EngineError, Result};
 use crate::init::{Init, InitRng};
 use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
-use crate::tape::{Probe, Tape, Var};
+use crate::tape::{InputTable, Probe, Tape, Var};
 use crate::tensor::Tensor;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -172,10 +172,9 @@ pub(crate) fn run_stack(
                     tape.matmul_t(x, layer.w_ih, false, true)?
                 }
                 LayerInput::OneHot(ids) => {
-                    let w_t = tape.transpose(layer.w_ih)?;
-                    let rows = tape.gather(w_t, ids)?;
+                    let rows = tape.gather_columns(layer.w_ih, ids)?;
                     if !reverse {
-                        tape.probe(|| Probe::Input { rows, table: Some(w_t) });
+                        tape.probe(|| Probe::Input { rows, table: Some(InputTable::Columns(layer.w_ih)) });
                     }
                     rows
                 }

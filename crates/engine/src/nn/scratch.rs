@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::init::{Init, InitRng};
 use crate::nn::config::{CellKind, ModelConfig};
 use crate::param::Param;
-use crate::tape::{Probe, Tape, Var};
+use crate::tape::{InputTable, Probe, Tape, Var};
 use crate::tensor::Tensor;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -121,7 +121,7 @@ impl ScratchModel {
             .map(|g| {
                 // one_hot(X)·W_x for every step: a row gather of W_x.
                 let x_all = tape.gather(vars[3 * g], &flat_inputs)?;
-                tape.probe(|| Probe::Input { rows: x_all, table: Some(vars[3 * g]) });
+                tape.probe(|| Probe::Input { rows: x_all, table: Some(InputTable::Rows(vars[3 * g])) });
                 Ok(Gate { x_all, w_h: vars[3 * g + 1], b: vars[3 * g + 2] })
             })
             .collect::<Result<_>>()?;
@@ -200,7 +200,7 @@ impl ScratchModel {
         // one_hot(X)·[W_x…] for every step: a row gather of the gates' tables side by side.
         let table = side_by_side(tape, 0, 1)?;
         let x_all = tape.gather(table, &inputs.reshape(&[steps * batch])?)?;
-        tape.probe(|| Probe::Input { rows: x_all, table: Some(table) });
+        tape.probe(|| Probe::Input { rows: x_all, table: Some(InputTable::Rows(table)) });
         let w_h = side_by_side(tape, 1, 1)?;
         let w_hh = tape.transpose(w_h)?;
         let bias = side_by_side(tape, 2, 0)?;

@@ -90,15 +90,12 @@ fn add_scaled(tape: &Tape, src: &Tensor, dst: &Tensor, alpha: f32, accumulate: b
     tape.run(Kernel::Scale { x: src.id(), out: dst.id(), len: src.len(), alpha, accumulate })
 }
 
-pub(super) fn add_bias_backward(tape: &mut Tape, x: Var, bias: Var, dy: &Tensor) -> Result<()> {
-    if let Some((dx, acc)) = tape.grad_target(x)? {
-        add_scaled(tape, dy, &dx, 1.0, acc)?;
-    }
+pub(super) fn add_bias_backward(tape: &mut Tape, out: Var, x: Var, bias: Var, dy: &Tensor) -> Result<()> {
     if let Some((db, acc)) = tape.grad_target(bias)? {
         let (rows, cols) = dy.matrix_dims();
         tape.run(Kernel::ColumnSum { x: dy.id(), out: db.id(), rows, cols, accumulate: acc })?;
     }
-    Ok(())
+    tape.pass_grad(out, x, dy)
 }
 
 pub(super) fn binary_backward(tape: &mut Tape, op: BinaryOp, a: Var, b: Var, dc: &Tensor) -> Result<()> {

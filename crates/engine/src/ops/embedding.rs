@@ -12,10 +12,23 @@ impl Tape {
     /// the output has the indices' shape plus `dim`. A one-hot input times a matrix is this
     /// gather of the matrix's rows. d(table)[indices[i]] += d(out)[i], in index order.
     pub fn gather(&mut self, table: Var, indices: &Tensor) -> Result<Var> {
+        self.gather_rows(table, indices, false)
+    }
+
+    /// The columns of a (dim × columns) `weight` picked by `indices`, as rows: `one_hot ·
+    /// weightᵀ`, what [`Tape::gather`] gives from the transposed weight, without transposing it.
+    pub fn gather_columns(&mut self, weight: Var, indices: &Tensor) -> Result<Var> {
+        self.gather_rows(weight, indices, true)
+    }
+
+    fn gather_rows(&mut self, table: Var, indices: &Tensor, transposed: bool) -> Result<Var> {
         let table_shape = self.shape(table).to_vec();
         ensure(table_shape.len() == 2, "gather", || format!("the table must be 2-D, got {table_shape:?}"))?;
         ensure(indices.dtype() == DType::U32, "gather", || "indices must be a u32 tensor".into())?;
-        let (table_rows, dim) = (table_shape[0], table_shape[1]);
+        let (table_rows, dim) = match transposed {
+            false => (table_shape[0], table_shape[1]),
+            true => (table_shape[1], table_shape[0]),
+        };
         let mut shape = indices.shape().to_vec();
         shape.push(dim);
         let out = self.alloc(&shape)?;
@@ -26,14 +39,24 @@ impl Tape {
             num_indices: indices.len(),
             dim,
             table_rows,
+            transposed,
         })?;
-        Ok(self.record(out, Op::Gather { table, indices: indices.clone() }, &[table]))
+        Ok(self.record(out, Op::Gather { table, indices: indices.clone(), transposed }, &[table]))
     }
 }
 
-pub(super) fn gather_backward(tape: &mut Tape, table: Var, indices: &Tensor, dy: &Tensor) -> Result<()> {
-    let (table_rows, dim) = (tape.shape(table)[0], tape.shape(table)[1]);
-    if let Some(grad) = tape.grad_target_zeroed(table)? {
+pub(super) fn gather_backward(
+    tape: &mut Tape,
+    table: Var,
+    indices: &Tensor,
+    transposed: bool,
+    dy: &Tensor,
+) -> Result<()> {
+    let (table_rows, dim) = match transposed {
+        false => (tape.shape(table)[0], tape.shape(table)[1]),
+        true => (tape.shape(table)[1], tape.shape(table)[0]),
+    };
+    if let Some((grad, accumulate)) = tape.grad_target(table)? {
         tape.run(Kernel::ScatterAdd {
             grad_out: dy.id(),
             indices: indices.id(),
@@ -41,6 +64,8 @@ pub(super) fn gather_backward(tape: &mut Tape, table: Var, indices: &Tensor, dy:
             num_indices: indices.len(),
             dim,
             table_rows,
+            transposed,
+            accumulate,
         })?;
     }
     Ok(())

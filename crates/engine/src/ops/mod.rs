@@ -23,15 +23,17 @@ pub(crate) fn backward(tape: &mut Tape, out: Var, op: &Op, grad: &Tensor) -> Res
     match op {
         Op::Leaf => Ok(()),
         Op::Matmul { a, b, trans_a, trans_b } => matmul::backward(tape, *a, *b, *trans_a, *trans_b, grad),
-        Op::AddBias { x, bias } => elementwise::add_bias_backward(tape, *x, *bias, grad),
+        Op::AddBias { x, bias } => elementwise::add_bias_backward(tape, out, *x, *bias, grad),
         Op::Binary { op, a, b } => elementwise::binary_backward(tape, *op, *a, *b, grad),
         Op::Unary { op, x } => elementwise::unary_backward(tape, *op, *x, out, grad),
         Op::Dropout { x, p, salt } => elementwise::dropout_backward(tape, *x, *p, *salt, grad),
         Op::Concat { inputs, dim } => shape::concat_backward(tape, inputs, *dim, grad),
         Op::Slice { x, dim, start } => shape::slice_backward(tape, *x, *dim, *start, grad),
-        Op::Reshape { x } => shape::reshape_backward(tape, *x, grad),
+        Op::Reshape { x } => shape::reshape_backward(tape, out, *x, grad),
         Op::Transpose { x } => shape::transpose_backward(tape, *x, grad),
-        Op::Gather { table, indices } => embedding::gather_backward(tape, *table, indices, grad),
+        Op::Gather { table, indices, transposed } => {
+            embedding::gather_backward(tape, *table, indices, *transposed, grad)
+        }
         Op::SoftmaxCrossEntropy { logits, dlogits } => {
             loss::softmax_cross_entropy_backward(tape, *logits, dlogits, grad)
         }

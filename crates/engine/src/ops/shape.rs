@@ -55,6 +55,10 @@ impl Tape {
         ensure(!inputs.is_empty(), "concat", || "nothing to concatenate".into())?;
         let first = self.shape(inputs[0]).to_vec();
         ensure(dim < first.len(), "concat", || format!("dimension {dim} of a {}-D value", first.len()))?;
+        if let [one] = inputs {
+            // Nothing to join: the same buffer under a new var, no copy either way.
+            return self.reshape(*one, &first);
+        }
         let mut shape = first.clone();
         shape[dim] = 0;
         for &input in inputs {
@@ -80,6 +84,10 @@ impl Tape {
         ensure(dim < shape.len() && len > 0 && start + len <= shape[dim], "slice", || {
             format!("{start}..{} of dimension {dim} of {shape:?}", start + len)
         })?;
+        if len == shape[dim] {
+            // The whole of it (a one-layer stack's state): the same buffer, no copy either way.
+            return self.reshape(x, &shape);
+        }
         let mut out_shape = shape.clone();
         out_shape[dim] = len;
         let out = self.alloc(&out_shape)?;
@@ -131,9 +139,6 @@ pub(super) fn transpose_backward(tape: &mut Tape, x: Var, dy: &Tensor) -> Result
     Ok(())
 }
 
-pub(super) fn reshape_backward(tape: &mut Tape, x: Var, dy: &Tensor) -> Result<()> {
-    if let Some((grad, acc)) = tape.grad_target(x)? {
-        tape.run(Kernel::Scale { x: dy.id(), out: grad.id(), len: dy.len(), alpha: 1.0, accumulate: acc })?;
-    }
-    Ok(())
+pub(super) fn reshape_backward(tape: &mut Tape, out: Var, x: Var, dy: &Tensor) -> Result<()> {
+    tape.pass_grad(out, x, dy)
 }

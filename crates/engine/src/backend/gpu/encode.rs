@@ -4,7 +4,8 @@
 //! of the repository).
 
 use super::super::kernel::{
-    AttentionShape, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, WeightDropout, MAX_WINDOW_SEQUENCES,
+    AttentionShape, CellStep, Kernel, MatmulPick, MatmulVariant, WeightDropout, MAX_WINDOW_SEQUENCES, NORM_GROUP,
+    SGD_GROUP,
 };
 use super::super::BufId;
 use crate::backend::CellKind;
@@ -376,20 +377,27 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             vec![(1, logits), (2, truth), (3, coins), (4, out)],
             grid_1d(rows, 64)?,
         ),
-        Kernel::Gather { table, indices, out, num_indices, dim, table_rows } => spec(
+        Kernel::Gather { table, indices, out, num_indices, dim, table_rows, transposed } => spec(
             Embedding,
             "gather",
-            vec![w(num_indices, "indices")?, w(dim, "dim")?, w(table_rows, "rows")?, 0],
+            vec![w(num_indices, "indices")?, w(dim, "dim")?, w(table_rows, "rows")?, u32::from(transposed)],
             vec![(1, table), (2, indices), (3, out)],
             grid_1d(num_indices * dim, 256)?,
         ),
-        Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows } => spec(
-            Embedding,
-            "scatter_add",
-            vec![w(num_indices, "indices")?, w(dim, "dim")?, w(table_rows, "rows")?, 0],
-            vec![(1, grad_out), (2, indices), (3, grad_table)],
-            grid_1d(dim, 256)?,
-        ),
+        Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows, transposed, accumulate } => {
+            spec(
+                Embedding,
+                "scatter_add",
+                vec![
+                    w(num_indices, "indices")?,
+                    w(dim, "dim")?,
+                    w(table_rows, "rows")?,
+                    u32::from(transposed) | u32::from(accumulate) << 1,
+                ],
+                vec![(1, grad_out), (2, indices), (3, grad_table)],
+                grid_1d(dim, 256)?,
+            )
+        }
         Kernel::SoftmaxCrossEntropy { logits, labels, weights, row_loss, dlogits, rows, classes, grad_scale } => spec(
             Loss,
             "softmax_cross_entropy",
@@ -398,28 +406,44 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             vec![(1, logits), (2, labels), (3, weights.unwrap_or(logits)), (4, row_loss), (5, dlogits)],
             grid_1d(rows, 64)?,
         ),
-        Kernel::Sqrt { x, out } => {
-            spec(Optimizer, "sqrt_scalar", optimizer(1, 1.0, [0.0; 4], false)?, vec![(1, x), (2, out)], [1, 1, 1])
+        Kernel::GradNorm { grads, clip, norm, first, last } => {
+            let Some((stand_in, _)) = grads[0] else {
+                return Err(EngineError::InvalidArgument("a gradient norm of no gradients".into()));
+            };
+            let lens = grads.map(|g| g.map_or(0, |(_, len)| len));
+            let words = optimizer(&lens, 1.0, [0.0; 4], false, false, flag(first) | flag(last) << 1)?;
+            let mut bindings: Vec<(u32, BufId)> =
+                GRAD_SLOTS.iter().zip(grads).map(|(&slot, g)| (slot, g.map_or(stand_in, |(id, _)| id))).collect();
+            bindings.extend([(14, clip.state), (15, norm)]);
+            spec(Optimizer, "grad_norm", words, bindings, [1, 1, 1])
         }
-        Kernel::ClipScale { grad, norm, len, threshold } => spec(
+        Kernel::ClipScale { grad, len, clip } => spec(
             Optimizer,
             "clip_scale",
-            optimizer(len, 1.0, [0.0; 4], false)?,
-            vec![(1, norm), (2, grad), (5, threshold)],
+            optimizer(&[len], 1.0, [0.0; 4], false, false, 0)?,
+            vec![(2, grad), (6, clip.state)],
             grid_1d(len, 256)?,
         ),
-        Kernel::SgdUpdate { param, grad, len, lr, batch_size, weight_decay, clip } => {
-            let mut words = optimizer(len, batch_size, [0.0, 0.0, 0.0, weight_decay], false)?;
-            words[7] = flag(clip.is_some());
-            let mut bindings = vec![(1, grad), (2, param), (5, lr)];
-            bindings.extend(clip_bindings(clip, lr));
-            spec(Optimizer, "sgd", words, bindings, grid_1d(len, 256)?)
+        Kernel::SgdUpdate { params, lr, batch_size, weight_decay, clip } => {
+            let slots: Vec<_> = params.iter().map_while(|slot| *slot).collect();
+            let lens: Vec<usize> = slots.iter().map(|s| s.len).collect();
+            let words = optimizer(&lens, batch_size, [0.0, 0.0, 0.0, weight_decay], false, clip.is_some(), 0)?;
+            let mut bindings = vec![(5, lr), (6, clip.map_or(lr, |c| c.state))];
+            for (slot, (grad_binding, param_binding)) in slots.iter().zip(GRAD_SLOTS.iter().zip(PARAM_SLOTS)) {
+                bindings.extend([(*grad_binding, slot.grad), (param_binding, slot.param)]);
+            }
+            let entry = match slots.len() {
+                1 => "sgd",
+                2 => "sgd2",
+                3 => "sgd3",
+                _ => return Err(EngineError::InvalidArgument("an SGD update of no parameters".into())),
+            };
+            spec(Optimizer, entry, words, bindings, grid_1d(lens.iter().copied().max().unwrap_or(0), 256)?)
         }
         Kernel::AdamUpdate { param, grad, m, v, len, beta1, beta2, eps, weight_decay, decoupled, scalars, clip } => {
-            let mut words = optimizer(len, 1.0, [beta1, beta2, eps, weight_decay], decoupled)?;
-            words[7] = flag(clip.is_some());
-            let mut bindings = vec![(1, grad), (2, param), (3, m), (4, v), (5, scalars)];
-            bindings.extend(clip_bindings(clip, scalars));
+            let words = optimizer(&[len], 1.0, [beta1, beta2, eps, weight_decay], decoupled, clip.is_some(), 0)?;
+            let bindings =
+                vec![(1, grad), (2, param), (3, m), (4, v), (5, scalars), (6, clip.map_or(scalars, |c| c.state))];
             spec(Optimizer, "adam", words, bindings, grid_1d(len, 256)?)
         }
     })
@@ -442,10 +466,9 @@ fn attention_params(at: &AttentionShape, dropout: Option<WeightDropout>) -> Resu
 
 /// The clipping bindings of an update: its norm and θ, or without clipping `stand_in` (a
 /// read-only buffer of the same dispatch, never read).
-fn clip_bindings(clip: Option<ClipBy>, stand_in: BufId) -> [(u32, BufId); 2] {
-    let (norm, threshold) = clip.map_or((stand_in, stand_in), |c| (c.norm, c.threshold));
-    [(6, norm), (7, threshold)]
-}
+/// shaders/optimizer.wgsl's bindings of the gradients and parameters of a group, by slot.
+const GRAD_SLOTS: [u32; NORM_GROUP] = [1, 7, 9, 11, 12, 13];
+const PARAM_SLOTS: [u32; SGD_GROUP] = [2, 8, 10];
 
 /// The `Params` of shaders/recurrent_window.wgsl.
 fn window_params(at: &CellStep) -> Result<Vec<u32>> {
@@ -490,9 +513,23 @@ fn elementwise(
 /// The `Params` of shaders/optimizer.wgsl; `adam` = [beta1, beta2, eps, weight_decay] (sgd
 /// reads the weight decay alone), `decoupled`: AdamW's. The learning rate and θ are not here:
 /// the kernels read them from device buffers.
-fn optimizer(len: usize, batch_size: f32, adam: [f32; 4], decoupled: bool) -> Result<Vec<u32>> {
-    let mut words = vec![to_u32(len, "len")?, batch_size.to_bits()];
+/// The `Params` of shaders/optimizer.wgsl: the slots' lengths (the first slot's, then up to
+/// five more), SGD's batch size, Adam's β1, β2, ε and the weight decay, and the flags.
+fn optimizer(
+    lens: &[usize],
+    batch_size: f32,
+    adam: [f32; 4],
+    decoupled: bool,
+    clip: bool,
+    flags: u32,
+) -> Result<Vec<u32>> {
+    let len = |slot: usize| to_u32(lens.get(slot).copied().unwrap_or(0), "len");
+    let mut words = vec![len(0)?, batch_size.to_bits()];
     words.extend(adam.iter().map(|v| v.to_bits()));
-    words.extend([flag(decoupled), 0]);
+    words.extend([flag(decoupled), flag(clip)]);
+    for slot in 1..NORM_GROUP {
+        words.push(len(slot)?);
+    }
+    words.extend([flags, 0, 0]);
     Ok(words)
 }
