@@ -735,6 +735,26 @@ async function benchPage(name, args) {
     if (!(await page.textContent('#bench-header')).includes('WebGPU')) throw new Error('the benchmark did not run on WebGPU');
     const host = rows.map((r) => `${r.layers}/${r.replay} ${Number(r.hostMsPerStep).toFixed(2)} ms`).join(', ');
     const rate = (i) => Number(rows[i].tokensPerS).toFixed(0);
+    // On a phone the twelve columns scroll in their own box: the page does not, no cell breaks.
+    await page.setViewportSize({ width: 420, height: 900 });
+    const narrow = await page.evaluate(() => {
+      const table = document.querySelector('#bench-table');
+      // The line boxes of a cell's text: more than one when it wraps.
+      const lines = [...table.querySelectorAll('td, th')].map((cell) => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        return range.getClientRects().length;
+      });
+      return {
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+        scrolls: table.parentElement.scrollWidth > table.parentElement.clientWidth,
+        mostLines: Math.max(...lines),
+      };
+    });
+    await page.screenshot({ path: path.join(shots, `screenshot-${name}-420px.png`), fullPage: true });
+    if (narrow.overflow > 0 || !narrow.scrolls || narrow.mostLines > 1) {
+      throw new Error(`at 420 px the benchmark table should scroll in its box with unbroken cells: ${JSON.stringify(narrow)}`);
+    }
     console.log(`${name}: d2l-gru tokens/s window ${rate(0)} (${window} dispatches/step), steps ${rate(2)} (${steps}), unfused ${rate(4)} (${unfused}); host per step: ${host}`);
   });
 }

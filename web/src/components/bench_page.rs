@@ -215,6 +215,9 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                 <p id="bench-header">{header}</p>
                 <p id="bench-status" data-phase=move || status().0 role="status">{move || status().1}</p>
                 <Show when=move || !soaking>
+                    // Twelve columns do not fit a phone: the table scrolls sideways in its
+                    // own box, its cells unbroken, and the page does not.
+                    <div class="table-scroll nowrap">
                     <table id="bench-table">
                         <thead><tr>
                             <th>"preset"</th><th>"layers"</th><th>"replay"</th><th>"tokens/s"</th><th>"GFLOP/s"</th><th>"of GEMM"</th>
@@ -245,10 +248,12 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                             </For>
                         </tbody>
                     </table>
+                    </div>
                 </Show>
                 <Show when=move || view.with(|v| !v.soak.is_empty())>
                     <h2>"Memory during the soak"</h2>
                     <p class="caption">"Sampled between minibatches: a leak shows as a column that keeps rising after the first few rows (the warm-up fills the pools and records the replayed step). The JS heap is Chromium's, and only on the page's own thread (add worker=0 to the address)."</p>
+                    <div class="table-scroll nowrap">
                     <table id="soak-table">
                         <thead><tr>
                             <th>"minibatches"</th><th>"seconds"</th><th>"live buffers"</th><th>"live buffer MiB"</th>
@@ -270,6 +275,7 @@ pub fn BenchPage(options: BenchOptions) -> impl IntoView {
                             </For>
                         </tbody>
                     </table>
+                    </div>
                     <ul id="soak-verdict">
                         <For each=move || view.with(|v| v.growth.clone()).into_iter().enumerate() key=|(i, _)| *i let:((_, g))>
                             <li data-name=g.name.clone() data-flat=if g.flat() { "yes" } else { "no" }>{g.describe()}</li>
