@@ -443,10 +443,15 @@ fn clip_factor(slab: &Slab, clip: Option<ClipBy>) -> Option<f32> {
     clip.map(|c| slab.get(c.state)[2])
 }
 
-/// Where element (row, c) of a gather's (table_rows × dim) table lies, stored as is or
-/// transposed (see [`Kernel::Gather`]).
-fn table_index(dim: usize, table_rows: usize, transposed: bool) -> impl Fn(usize, usize) -> usize {
-    move |row, c| if transposed { c * table_rows + row } else { row * dim + c }
+/// The transpose of a (rows × cols) row-major matrix.
+fn transposed_copy(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * cols];
+    for (r, row) in x.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
 }
 
 fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
@@ -707,31 +712,49 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             })
         }
         Kernel::Gather { table, indices, out, num_indices, dim, table_rows, transposed } => {
-            let at = table_index(dim, table_rows, transposed);
             backend.with_output(out, &[table, indices], |slab, out| {
-                let (table, indices) = (slab.get(table), slab.get(indices));
-                for i in 0..num_indices {
-                    let row = indices[i].to_bits() as usize;
-                    for c in 0..dim {
-                        out[i * dim + c] = if row < table_rows { table[at(row, c)] } else { 0.0 };
+                let indices = slab.get(indices);
+                // A transposed table is turned row-major first (a table is small next to the
+                // rows gathered from it), so every row is one contiguous copy.
+                let table = match transposed {
+                    false => std::borrow::Cow::Borrowed(&slab.get(table)[..table_rows * dim]),
+                    true => {
+                        std::borrow::Cow::Owned(transposed_copy(&slab.get(table)[..table_rows * dim], dim, table_rows))
+                    }
+                };
+                for (i, out) in out[..num_indices * dim].chunks_exact_mut(dim).enumerate() {
+                    match indices[i].to_bits() as usize {
+                        row if row < table_rows => out.copy_from_slice(&table[row * dim..(row + 1) * dim]),
+                        _ => out.fill(0.0),
                     }
                 }
             })
         }
         Kernel::ScatterAdd { grad_out, indices, grad_table, num_indices, dim, table_rows, transposed, accumulate } => {
-            let at = table_index(dim, table_rows, transposed);
             backend.with_output(grad_table, &[grad_out, indices], |slab, grad_table| {
                 let (grad_out, indices) = (slab.get(grad_out), slab.get(indices));
-                if !accumulate {
-                    grad_table[..dim * table_rows].fill(0.0);
-                }
-                for i in 0..num_indices {
-                    let row = indices[i].to_bits() as usize;
-                    if row < table_rows {
-                        for c in 0..dim {
-                            grad_table[at(row, c)] += grad_out[i * dim + c];
+                let grad_table = &mut grad_table[..dim * table_rows];
+                // Row by row into a row-major table, one contiguous row per index: the table
+                // itself, or for a transposed one fresh sums, then added across.
+                let scatter = |rows: &mut [f32]| {
+                    for i in 0..num_indices {
+                        let row = indices[i].to_bits() as usize;
+                        if row < table_rows {
+                            let from = &grad_out[i * dim..(i + 1) * dim];
+                            rows[row * dim..(row + 1) * dim].iter_mut().zip(from).for_each(|(t, g)| *t += g);
                         }
                     }
+                };
+                if transposed {
+                    let mut rows = vec![0.0; dim * table_rows];
+                    scatter(&mut rows);
+                    let columns = transposed_copy(&rows, table_rows, dim);
+                    grad_table.iter_mut().zip(columns).for_each(|(t, s)| store(t, s, accumulate));
+                } else {
+                    if !accumulate {
+                        grad_table.fill(0.0);
+                    }
+                    scatter(grad_table);
                 }
             })
         }
