@@ -140,7 +140,7 @@ fn clip_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
 }
 
-var<workgroup> partial: array<f32, 256>;
+// workgroup_sum comes from workgroup_sum.wgsl.
 
 @compute @workgroup_size(256)
 fn grad_norm(@builtin(local_invocation_index) lid: u32) {
@@ -163,16 +163,8 @@ fn grad_norm(@builtin(local_invocation_index) lid: u32) {
     for (var i = lid; i < p.len5; i = i + 256u) {
         acc = acc + grad5[i] * grad5[i];
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride = stride >> 1u) {
-        if (lid < stride) {
-            partial[lid] = partial[lid] + partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    var total = workgroup_sum(lid, acc);
     if (lid == 0u) {
-        var total = partial[0];
         if ((p.flags & 1u) == 0u) {
             total = total + clip_out[1];
         }

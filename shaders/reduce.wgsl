@@ -13,7 +13,7 @@
 
 // Params and bindings 0..2 come from reduce_params.wgsl.
 
-var<workgroup> partial: array<f32, 256>;
+// workgroup_sum comes from workgroup_sum.wgsl.
 
 @compute @workgroup_size(256)
 fn sum(@builtin(local_invocation_index) lid: u32) {
@@ -22,16 +22,9 @@ fn sum(@builtin(local_invocation_index) lid: u32) {
         let value = x[i];
         acc = acc + select(value, value * value, p.squares != 0u);
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride = stride >> 1u) {
-        if (lid < stride) {
-            partial[lid] = partial[lid] + partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
-        let value = p.scale * partial[0];
+        let value = p.scale * total;
         if (p.accumulate != 0u) {
             out[p.out_index] = out[p.out_index] + value;
         } else {

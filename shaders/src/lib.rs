@@ -2,7 +2,8 @@
 //! `backend::gpu::encode::Family`). Each family is one file beside this crate's `src/`; the
 //! matmul and reduction families are their shared `Params` declaration followed by the kernels;
 //! the element-wise and attention families share `dropout_mask.wgsl`, the hash dropout keeps by,
-//! and the two recurrent families `cell_math.wgsl`, the gate arithmetic.
+//! the two recurrent families `cell_math.wgsl`, the gate arithmetic, and the reduction and
+//! optimizer families `workgroup_sum.wgsl`, a workgroup's tree sum.
 //! The engine's CPU backend is the reference every kernel is tested against
 //! (`crates/engine/tests/kernels_gpu_vs_cpu.rs`).
 
@@ -13,7 +14,11 @@ pub const MATMUL_VEC4: &str = concat!(include_str!("../matmul_params.wgsl"), inc
 /// Element-wise maps and their backward forms, bias add, dropout, scaling, fill.
 pub const ELEMENTWISE: &str = concat!(include_str!("../elementwise.wgsl"), include_str!("../dropout_mask.wgsl"));
 /// Sums, sums of squares and column sums, one workgroup tree per output.
-pub const REDUCE: &str = concat!(include_str!("../reduce_params.wgsl"), include_str!("../reduce.wgsl"));
+pub const REDUCE: &str = concat!(
+    include_str!("../reduce_params.wgsl"),
+    include_str!("../reduce.wgsl"),
+    include_str!("../workgroup_sum.wgsl")
+);
 /// The same reductions with subgroup operations, for devices opened with `Features::SUBGROUP`.
 pub const REDUCE_SUBGROUP: &str =
     concat!(include_str!("../reduce_params.wgsl"), include_str!("../reduce_subgroup.wgsl"));
@@ -23,8 +28,8 @@ pub const SHAPE: &str = include_str!("../shape.wgsl");
 pub const EMBEDDING: &str = include_str!("../embedding.wgsl");
 /// Softmax cross-entropy, masked or not, forward and backward together.
 pub const LOSS: &str = include_str!("../loss.wgsl");
-/// SGD and Adam updates and the global-norm clipping scale.
-pub const OPTIMIZER: &str = include_str!("../optimizer.wgsl");
+/// SGD and Adam updates, a group of gradients' global norm and the clipping scale.
+pub const OPTIMIZER: &str = concat!(include_str!("../optimizer.wgsl"), include_str!("../workgroup_sum.wgsl"));
 /// Scheduled sampling's choice between the true token and the model's own, on the device.
 pub const SAMPLING: &str = include_str!("../sampling.wgsl");
 /// One time step of a fused RNN, GRU or LSTM cell, forward and backward.
