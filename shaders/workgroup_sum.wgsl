@@ -1,6 +1,7 @@
 
 // The sum over a 256-invocation workgroup of one value per invocation, by a tree in workgroup
-// memory. Every invocation must call it (it has barriers); each gets the total.
+// memory. Every invocation must call it (it has barriers); each gets the total, and the last
+// barrier lets a kernel call it again.
 var<workgroup> partial: array<f32, 256>;
 
 fn workgroup_sum(lid: u32, value: f32) -> f32 {
@@ -12,5 +13,7 @@ fn workgroup_sum(lid: u32, value: f32) -> f32 {
         }
         workgroupBarrier();
     }
-    return partial[0];
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
 }

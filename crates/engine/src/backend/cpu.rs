@@ -722,7 +722,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                         std::borrow::Cow::Owned(transposed_copy(&slab.get(table)[..table_rows * dim], dim, table_rows))
                     }
                 };
-                for (i, out) in out[..num_indices * dim].chunks_exact_mut(dim).enumerate() {
+                for (i, out) in out[..num_indices * dim].chunks_exact_mut(dim.max(1)).enumerate() {
                     match indices[i].to_bits() as usize {
                         row if row < table_rows => out.copy_from_slice(&table[row * dim..(row + 1) * dim]),
                         _ => out.fill(0.0),
