@@ -38,7 +38,7 @@ bash scripts/setup-browser.sh
 bash scripts/build-web.sh
 # A ceiling, not the goal: the module must not grow unnoticed while it is cut toward 700 KB
 # (docs/PERFORMANCE.md says where its bytes go).
-ceiling=1080000
+ceiling=1010000
 size=$(gzip -c dist/pkg/rnnplay_web_bg.wasm | wc -c)
 echo "== the page's wasm module: $size bytes gzipped (ceiling $ceiling)"
 if [ "$size" -gt "$ceiling" ]; then
