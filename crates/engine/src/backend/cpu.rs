@@ -443,14 +443,20 @@ fn clip_factor(slab: &Slab, clip: Option<ClipBy>) -> Option<f32> {
     clip.map(|c| slab.get(c.state)[2])
 }
 
+/// out (+)= the transpose of the (rows × cols) row-major matrix `x`: the transpose kernel,
+/// and the gather's and scatter's way between a transposed table and a row-major one.
+fn transpose_into(x: &[f32], rows: usize, cols: usize, out: &mut [f32], accumulate: bool) {
+    for r in 0..rows {
+        for c in 0..cols {
+            store(&mut out[c * rows + r], x[r * cols + c], accumulate);
+        }
+    }
+}
+
 /// The transpose of a (rows × cols) row-major matrix.
 fn transposed_copy(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; rows * cols];
-    for (r, row) in x.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
-        }
-    }
+    transpose_into(x, rows, cols, &mut out, false);
     out
 }
 
@@ -679,14 +685,9 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                     }
                 }
             }),
-        Kernel::Transpose { x, out, rows, cols, accumulate } => backend.with_output(out, &[x], |slab, out| {
-            let x = slab.get(x);
-            for r in 0..rows {
-                for c in 0..cols {
-                    store(&mut out[c * rows + r], x[r * cols + c], accumulate);
-                }
-            }
-        }),
+        Kernel::Transpose { x, out, rows, cols, accumulate } => {
+            backend.with_output(out, &[x], |slab, out| transpose_into(slab.get(x), rows, cols, out, accumulate))
+        }
         Kernel::AttentionScores { .. }
         | Kernel::AttentionContext { .. }
         | Kernel::AttentionSumBackward { .. }
@@ -748,8 +749,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                 if transposed {
                     let mut rows = vec![0.0; dim * table_rows];
                     scatter(&mut rows);
-                    let columns = transposed_copy(&rows, table_rows, dim);
-                    grad_table.iter_mut().zip(columns).for_each(|(t, s)| store(t, s, accumulate));
+                    transpose_into(&rows, table_rows, dim, grad_table, accumulate);
                 } else {
                     if !accumulate {
                         grad_table.fill(0.0);

@@ -25,10 +25,7 @@ impl Tape {
         let table_shape = self.shape(table).to_vec();
         ensure(table_shape.len() == 2, "gather", || format!("the table must be 2-D, got {table_shape:?}"))?;
         ensure(indices.dtype() == DType::U32, "gather", || "indices must be a u32 tensor".into())?;
-        let (table_rows, dim) = match transposed {
-            false => (table_shape[0], table_shape[1]),
-            true => (table_shape[1], table_shape[0]),
-        };
+        let (table_rows, dim) = table_dims(&table_shape, transposed);
         let mut shape = indices.shape().to_vec();
         shape.push(dim);
         let out = self.alloc(&shape)?;
@@ -45,6 +42,14 @@ impl Tape {
     }
 }
 
+/// (entries, width) of a gather's 2-D table, stored as is or transposed (one entry per column).
+fn table_dims(shape: &[usize], transposed: bool) -> (usize, usize) {
+    match transposed {
+        false => (shape[0], shape[1]),
+        true => (shape[1], shape[0]),
+    }
+}
+
 pub(super) fn gather_backward(
     tape: &mut Tape,
     table: Var,
@@ -52,10 +57,7 @@ pub(super) fn gather_backward(
     transposed: bool,
     dy: &Tensor,
 ) -> Result<()> {
-    let (table_rows, dim) = match transposed {
-        false => (tape.shape(table)[0], tape.shape(table)[1]),
-        true => (tape.shape(table)[1], tape.shape(table)[0]),
-    };
+    let (table_rows, dim) = table_dims(tape.shape(table), transposed);
     if let Some((grad, accumulate)) = tape.grad_target(table)? {
         tape.run(Kernel::ScatterAdd {
             grad_out: dy.id(),
