@@ -30,6 +30,19 @@ fn gru_backward(gates: vec3<f32>, h_prev: f32, dh: f32, ghn_b: f32) -> vec3<f32>
     return vec3<f32>(dr, dz, dn);
 }
 
+/// d2l's GRU (reset before its matmul), the candidate's half backward: the pre-activation
+/// gradients (dz, dn) from z, n, the previous state and the new state's gradient. The previous
+/// state's element-wise share is dh · z.
+fn reset_gru_candidate_backward(z: f32, n: f32, h_prev: f32, dh: f32) -> vec2<f32> {
+    return vec2<f32>(dh * (h_prev - n) * z * (1.0 - z), dh * (1.0 - z) * (1.0 - n * n));
+}
+
+/// d2l's GRU, the gates' half backward: r's pre-activation gradient from d(r ⊙ h_{t−1}). The
+/// previous state's share is d(r ⊙ h_{t−1}) · r.
+fn reset_gru_gates_backward(r: f32, h_prev: f32, d_reset_h: f32) -> f32 {
+    return d_reset_h * h_prev * r * (1.0 - r);
+}
+
 struct LstmStep {
     /// The activated gates (i, f, g, o).
     gates: vec4<f32>,

@@ -12,12 +12,17 @@
 // gh holds h · W_hhᵀ without the bias, which the cell adds.
 //
 // Bindings: 0 params (uniform), 1 gi, 2 gh, 3 bias_hh (read), 4 states, 5 gates, 6 dstates,
-// 7 dgi, 8 dgh (read_write). Each entry point uses only some of them.
+// 7 dgi, 8 dgh, 9 reset_h (read_write). Each entry point uses only some of them.
 // Entry points:
 //   rnn_cell, gru_cell, lstm_cell                              forward of step `step`
 //   rnn_cell_backward, gru_cell_backward, lstm_cell_backward   backward of step `step`:
 //     reads the complete gradient of state block step + 1, writes dgi (and the GRU's dgh),
 //     adds the element-wise part of the previous state's gradient into block `step`.
+//   gru_reset_gates, gru_reset_candidate                      d2l's GRU (reset before its matmul),
+//   gru_reset_candidate_backward, gru_reset_gates_backward    a step's two halves each way; its
+//     gh and dgh are blocked ((r, z) rows, then n rows: CellStep in kernel.rs), and r ⊙ h_{t−1}
+//     is saved in reset_h (steps · batch, hidden). The gates' half backward reads d(r ⊙ h_{t−1})
+//     from gh's n block.
 
 struct Params {
     batch: u32,
@@ -35,6 +40,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> dstates: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dgi: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dgh: array<f32>;
+@group(0) @binding(9) var<storage, read_write> reset_h: array<f32>;
 
 /// Where one thread works: `b` and `j` and the indices derived from them.
 struct Cell {
@@ -173,4 +179,78 @@ fn lstm_cell_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     dgi[ig] = d.dgi.z;
     dgi[io] = d.dgi.w;
     dstates[c.c_base + c.prev] = dstates[c.c_base + c.prev] + d.dc * activated.y;
+}
+
+/// Where a thread of d2l's GRU works in the blocked gh and dgh: its unit's r in the (r, z)
+/// block (z is `hidden` later), and its n, which lies as its state does (`c.prev`) after the
+/// (r, z) block. `reset_h` lies as the state too.
+struct ResetRows {
+    gates: u32,
+    candidate: u32,
+}
+
+fn reset_rows(c: Cell) -> ResetRows {
+    var r: ResetRows;
+    let b = (c.prev - p.step * c.block) / p.hidden;
+    r.gates = (p.step * p.batch + b) * 2u * p.hidden + c.j;
+    r.candidate = p.steps * p.batch * 2u * p.hidden + c.prev;
+    return r;
+}
+
+@compute @workgroup_size(64)
+fn gru_reset_gates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = locate(gid, nwg, 3u);
+    if (!c.valid) {
+        return;
+    }
+    let at = reset_rows(c);
+    let r = sigmoid(gi[gate(c, 0u)] + gh[at.gates] + bias_hh[c.j]);
+    let z = sigmoid(gi[gate(c, 1u)] + gh[at.gates + p.hidden] + bias_hh[p.hidden + c.j]);
+    gates[gate(c, 0u)] = r;
+    gates[gate(c, 1u)] = z;
+    reset_h[c.prev] = r * states[c.prev];
+}
+
+@compute @workgroup_size(64)
+fn gru_reset_candidate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = locate(gid, nwg, 3u);
+    if (!c.valid) {
+        return;
+    }
+    let at = reset_rows(c);
+    let n = tanh(gi[gate(c, 2u)] + gh[at.candidate] + bias_hh[2u * p.hidden + c.j]);
+    states[c.prev + c.block] = n + gates[gate(c, 1u)] * (states[c.prev] - n);
+    gates[gate(c, 2u)] = n;
+}
+
+@compute @workgroup_size(64)
+fn gru_reset_candidate_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = locate(gid, nwg, 3u);
+    if (!c.valid) {
+        return;
+    }
+    let at = reset_rows(c);
+    let dh = dstates[c.prev + c.block];
+    let z = gates[gate(c, 1u)];
+    let d = reset_gru_candidate_backward(z, gates[gate(c, 2u)], states[c.prev], dh);
+    dgi[gate(c, 1u)] = d.x;
+    dgi[gate(c, 2u)] = d.y;
+    dgh[at.gates + p.hidden] = d.x;
+    dgh[at.candidate] = d.y;
+    dstates[c.prev] = dstates[c.prev] + dh * z;
+}
+
+@compute @workgroup_size(64)
+fn gru_reset_gates_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = locate(gid, nwg, 3u);
+    if (!c.valid) {
+        return;
+    }
+    let at = reset_rows(c);
+    let d_reset_h = gh[at.candidate];
+    let r = gates[gate(c, 0u)];
+    let dr = reset_gru_gates_backward(r, states[c.prev], d_reset_h);
+    dgi[gate(c, 0u)] = dr;
+    dgh[at.gates] = dr;
+    dstates[c.prev] = dstates[c.prev] + d_reset_h * r;
 }

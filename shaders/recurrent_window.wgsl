@@ -18,11 +18,15 @@
 //   w                         forward: W_hhᵀ (hidden, G · hidden); backward: W_hh (G · hidden, hidden)
 //
 // Bindings: 0 params (uniform), 1 gi, 2 w, 3 bias_hh (read), 4 states, 5 gates, 6 gh,
-// 7 dstates, 8 dgi, 9 dgh (read_write). Each entry point uses only some of them, at most eight.
+// 7 dstates, 8 dgi, 9 dgh, 10 reset_h (read_write). Each entry point uses only some of them,
+// at most eight.
 // Entry points: rnn_window, gru_window, lstm_window (forward: states blocks 1..=steps, gates,
 // gh); rnn_window_backward, gru_window_backward, lstm_window_backward (from dstates holding the
 // gradients of every state from outside the layer: dgi (and the GRU's dgh) written, the
-// recurrence's share added into dstates blocks 0..steps).
+// recurrence's share added into dstates blocks 0..steps); gru_reset_window and
+// gru_reset_window_backward, the same for d2l's GRU, whose reset gate scales h before its
+// matmul: two projections per step with a barrier between them, w and gh/dgh in its blocked
+// layouts (CellStep in kernel.rs), r ⊙ h_{t−1} saved in reset_h (laid out as a state block).
 
 struct Params {
     batch: u32,
@@ -41,6 +45,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dstates: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dgi: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dgh: array<f32>;
+@group(0) @binding(10) var<storage, read_write> reset_h: array<f32>;
 
 const THREADS: u32 = 64u;
 
@@ -222,6 +227,99 @@ fn lstm_window_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_inv
         storageBarrier();
         for (var k = lid; k < p.hidden; k = k + THREADS) {
             dstates[a.prev + k] = dstates[a.prev + k] + recurrent_grad_dgi(a, k, 4u * p.hidden);
+        }
+    }
+}
+
+/// d2l's GRU: sequence `b`'s row of the (r, z) block of gh/dgh at step `t`.
+fn reset_gates_row(b: u32, t: u32) -> u32 {
+    return (t * p.batch + b) * 2u * p.hidden;
+}
+
+/// d2l's GRU: the sequence's row of the n block of gh/dgh at the step of `a`, laid out as its
+/// state after the (r, z) block.
+fn reset_candidate_row(a: At) -> u32 {
+    return p.steps * p.batch * 2u * p.hidden + a.prev;
+}
+
+@compute @workgroup_size(64)
+fn gru_reset_window(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let h = p.hidden;
+    for (var t = 0u; t < p.steps; t = t + 1u) {
+        let a = at(wg.x, t, 3u);
+        let rz = reset_gates_row(wg.x, t);
+        let nrow = reset_candidate_row(a);
+        // h_{t−1} · W_h(r,z)ᵀ, the gates and r ⊙ h_{t−1}.
+        for (var j = lid; j < h; j = j + THREADS) {
+            var acc = vec2<f32>(0.0);
+            for (var k = 0u; k < h; k = k + 1u) {
+                let hk = states[a.prev + k];
+                acc = acc + hk * vec2<f32>(w[k * 2u * h + j], w[k * 2u * h + h + j]);
+            }
+            gh[rz + j] = acc.x;
+            gh[rz + h + j] = acc.y;
+            let r = sigmoid(gi[a.row + j] + acc.x + bias_hh[j]);
+            let z = sigmoid(gi[a.row + h + j] + acc.y + bias_hh[h + j]);
+            gates[a.row + j] = r;
+            gates[a.row + h + j] = z;
+            reset_h[a.prev + j] = r * states[a.prev + j];
+        }
+        storageBarrier();
+        // (r ⊙ h_{t−1}) · W_hnᵀ, the candidate and the new state.
+        for (var j = lid; j < h; j = j + THREADS) {
+            var acc = 0.0;
+            for (var k = 0u; k < h; k = k + 1u) {
+                acc = acc + reset_h[a.prev + k] * w[2u * h * h + k * h + j];
+            }
+            gh[nrow + j] = acc;
+            let n = tanh(gi[a.row + 2u * h + j] + acc + bias_hh[2u * h + j]);
+            states[a.prev + a.block + j] = n + gates[a.row + h + j] * (states[a.prev + j] - n);
+            gates[a.row + 2u * h + j] = n;
+        }
+        storageBarrier();
+    }
+}
+
+@compute @workgroup_size(64)
+fn gru_reset_window_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let h = p.hidden;
+    for (var i = 0u; i < p.steps; i = i + 1u) {
+        let t = p.steps - 1u - i;
+        let a = at(wg.x, t, 3u);
+        let rz = reset_gates_row(wg.x, t);
+        let nrow = reset_candidate_row(a);
+        // The candidate's half: dz, dn.
+        for (var j = lid; j < h; j = j + THREADS) {
+            let dh = dstates[a.prev + a.block + j];
+            let z = gates[a.row + h + j];
+            let d = reset_gru_candidate_backward(z, gates[a.row + 2u * h + j], states[a.prev + j], dh);
+            dgi[a.row + h + j] = d.x;
+            dgi[a.row + 2u * h + j] = d.y;
+            dgh[rz + h + j] = d.x;
+            dgh[nrow + j] = d.y;
+            dstates[a.prev + j] = dstates[a.prev + j] + dh * z;
+        }
+        storageBarrier();
+        // d(r ⊙ h_{t−1}) = dn · W_hn, then the gates' half: dr.
+        for (var k = lid; k < h; k = k + THREADS) {
+            var d_reset_h = 0.0;
+            for (var r = 0u; r < h; r = r + 1u) {
+                d_reset_h = d_reset_h + dgh[nrow + r] * w[(2u * h + r) * h + k];
+            }
+            let reset = gates[a.row + k];
+            let dr = reset_gru_gates_backward(reset, states[a.prev + k], d_reset_h);
+            dgi[a.row + k] = dr;
+            dgh[rz + k] = dr;
+            dstates[a.prev + k] = dstates[a.prev + k] + d_reset_h * reset;
+        }
+        storageBarrier();
+        // d(r, z) · W_h(r,z) into the previous state's gradient.
+        for (var k = lid; k < h; k = k + THREADS) {
+            var total = 0.0;
+            for (var r = 0u; r < 2u * h; r = r + 1u) {
+                total = total + dgh[rz + r] * w[r * h + k];
+            }
+            dstates[a.prev + k] = dstates[a.prev + k] + total;
         }
     }
 }

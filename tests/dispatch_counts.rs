@@ -21,8 +21,10 @@ use std::rc::Rc;
 /// kernel measures the gradients' global norm for every six parameters (`Kernel::GradNorm`)
 /// and one SGD update serves three (Adam's, one each); identity rules (a bias's input, a
 /// reshape, the loss's seed) hand their gradient down without a copy (`Tape::pass_grad`).
-const EXPECTED: [(&str, u64, u64); 6] = [
+const EXPECTED: [(&str, u64, u64); 8] = [
     ("d2l-rnn-scratch", 27, 164),
+    ("d2l-gru-scratch", 51, 328),
+    ("d2l-lstm-scratch", 59, 196),
     ("d2l-rnn", 27, 164),
     ("d2l-gru", 27, 164),
     ("d2l-lstm", 30, 167),

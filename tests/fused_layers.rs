@@ -73,7 +73,7 @@ fn run_pass(
 
 struct LmCase {
     cell: CellKind,
-    /// d2l's from-scratch model (its RNN and LSTM fuse; its GRU stays composed).
+    /// d2l's from-scratch model (its GRU fused with the reset gate before the matmul).
     scratch: bool,
     layers: usize,
     /// Over 64 units, a window kernel's thread runs more than one.
@@ -114,6 +114,7 @@ fn lm_cases() -> Vec<LmCase> {
         cases.push(LmCase { cell, scratch: false, layers: 2, hidden: 8, embedding: Some(4), dropout: 0.3 });
         cases.push(LmCase { cell, scratch: false, layers: 1, hidden: 70, embedding: Some(4), dropout: 0.0 });
         cases.push(LmCase { cell, scratch: true, layers: 1, hidden: 8, embedding: None, dropout: 0.0 });
+        cases.push(LmCase { cell, scratch: true, layers: 1, hidden: 70, embedding: None, dropout: 0.0 });
     }
     cases
 }

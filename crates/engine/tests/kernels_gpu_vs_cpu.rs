@@ -5,7 +5,7 @@
 
 use rnnplay_engine::backend::{
     adam_bias_corrections, f32_words, groups_of, Backend, BinaryOp, BufId, CellStep, ClipBy, CpuBackend, GpuBackend,
-    Kernel, MatmulVariant, UnaryOp, UpdateSlot, NORM_GROUP, SGD_GROUP,
+    Kernel, MatmulVariant, ResetGruHalf, UnaryOp, UpdateSlot, NORM_GROUP, SGD_GROUP,
 };
 use rnnplay_engine::nn::CellKind;
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
@@ -392,7 +392,7 @@ fn recurrent_cells_match_the_cpu_reference() {
     let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 300 };
     for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
         for &(steps, batch, hidden) in &[(1, 1, 1), (3, 2, 17), (2, 65, 3), (2, 3, 257)] {
-            let probe = CellStep { cell, step: 0, steps, batch, hidden };
+            let probe = CellStep { cell, reset_before: false, step: 0, steps, batch, hidden };
             let rows = cell.gates() * hidden;
             let (gi, gh) = (pair.random(probe.gates_len(), 2.0), pair.random(probe.gates_len(), 2.0));
             let bias = pair.random(rows, 1.0);
@@ -421,6 +421,46 @@ fn recurrent_cells_match_the_cpu_reference() {
     }
 }
 
+/// The halves of d2l's GRU cell (reset before its matmul) against the CPU reference, each way.
+#[test]
+fn reset_gru_halves_match_the_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("reset_gru_halves_match_the_cpu_reference") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 350 };
+    for &(steps, batch, hidden) in &[(1, 1, 1), (3, 2, 17), (2, 65, 3), (2, 3, 257)] {
+        let probe = CellStep { cell: CellKind::Gru, reset_before: true, step: 0, steps, batch, hidden };
+        let (gi, gh) = (pair.random(probe.gates_len(), 2.0), pair.random(probe.gates_len(), 2.0));
+        let bias = pair.random(3 * hidden, 1.0);
+        let states = pair.random(probe.states_len(), 1.0);
+        let gates = pair.random(probe.gates_len(), 1.0);
+        let reset_h = pair.random(steps * probe.block(), 1.0);
+        let (dstates, dgi, dgh) = (
+            pair.random(probe.states_len(), 1.0),
+            pair.random(probe.gates_len(), 1.0),
+            pair.random(probe.gates_len(), 1.0),
+        );
+        for step in 0..steps {
+            let at = CellStep { step, ..probe };
+            for half in [ResetGruHalf::Gates, ResetGruHalf::Candidate] {
+                let what = format!("GRU {half:?} half, step {step} of {steps}, batch {batch}, hidden {hidden}");
+                let outputs =
+                    [(states, probe.states_len()), (gates, probe.gates_len()), (reset_h, steps * probe.block())];
+                let kernel = Kernel::ResetGruCell { at, half, gi, gh, bias_hh: bias, states, gates, reset_h };
+                pair.check(&what, kernel, &outputs, 1e-5, 1e-6);
+            }
+        }
+        for step in (0..steps).rev() {
+            let at = CellStep { step, ..probe };
+            for half in [ResetGruHalf::Candidate, ResetGruHalf::Gates] {
+                let what =
+                    format!("GRU {half:?} half backward, step {step} of {steps}, batch {batch}, hidden {hidden}");
+                let outputs = [(dstates, probe.states_len()), (dgi, probe.gates_len()), (dgh, probe.gates_len())];
+                let kernel = Kernel::ResetGruCellBackward { at, half, gh, states, gates, dstates, dgi, dgh };
+                pair.check(&what, kernel, &outputs, 1e-5, 1e-6);
+            }
+        }
+    }
+}
+
 /// The window kernels (one dispatch a window, `shaders/recurrent_window.wgsl`) against the CPU,
 /// which runs a window as the per-step kernels and matmuls in order. Hidden sizes past 64 give
 /// a thread more than one unit; several sequences each take their own workgroup. The sums of
@@ -429,9 +469,11 @@ fn recurrent_cells_match_the_cpu_reference() {
 fn recurrent_windows_match_the_cpu_reference() {
     let Some(gpu) = gpu_or_skip("recurrent_windows_match_the_cpu_reference") else { return };
     let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 500 };
-    for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
+    for (cell, reset_before) in
+        [(CellKind::Rnn, false), (CellKind::Gru, false), (CellKind::Gru, true), (CellKind::Lstm, false)]
+    {
         for &(steps, batch, hidden) in &[(1, 1, 1), (3, 2, 17), (4, 3, 70), (2, 2, 130)] {
-            let at = CellStep { cell, step: 0, steps, batch, hidden };
+            let at = CellStep { cell, reset_before, step: 0, steps, batch, hidden };
             let rows = cell.gates() * hidden;
             let gi = pair.random(at.gates_len(), 1.0);
             let (w_t, w_hh) = (pair.random(hidden * rows, 0.3), pair.random(rows * hidden, 0.3));
@@ -439,10 +481,14 @@ fn recurrent_windows_match_the_cpu_reference() {
             let states = pair.random(at.states_len(), 1.0);
             let gates = (cell != CellKind::Rnn).then(|| pair.random(at.gates_len(), 1.0));
             let gh = pair.random(at.gates_len(), 1.0);
-            let what = format!("{cell:?} window of {steps} steps, batch {batch}, hidden {hidden}");
+            let reset_h = reset_before.then(|| pair.random(steps * at.block(), 1.0));
+            let what = format!(
+                "{cell:?} (reset before: {reset_before}) window of {steps} steps, batch {batch}, hidden {hidden}"
+            );
             let mut outputs = vec![(states, at.states_len()), (gh, at.gates_len())];
             outputs.extend(gates.map(|g| (g, at.gates_len())));
-            let kernel = Kernel::RecurrentWindow { at, gi, w_t, bias_hh: bias, states, gates, gh };
+            outputs.extend(reset_h.map(|r| (r, steps * at.block())));
+            let kernel = Kernel::RecurrentWindow { at, gi, w_t, bias_hh: bias, states, gates, gh, reset_h };
             pair.check(&what, kernel, &outputs, 1e-4, 1e-5);
             let dstates = pair.random(at.states_len(), 1.0);
             let dgi = pair.random(at.gates_len(), 1.0);

@@ -287,6 +287,12 @@ fn check_cell_buffers(
     let mut needs: Vec<(BufId, usize)> = per_step.iter().chain(&gates).map(|b| (*b, at.gates_len())).collect();
     needs.extend(whole.iter().map(|b| (*b, at.states_len())));
     needs.push((bias, at.cell.gates() * at.hidden));
+    if at.reset_before {
+        return Err(EngineError::InvalidArgument(
+            "d2l's GRU (reset before its matmul) runs as the two halves of Kernel::ResetGruCell, not as one cell"
+                .into(),
+        ));
+    }
     let short = at.step >= at.steps || needs.iter().any(|(buf, need)| slab.get(*buf).len() < *need);
     if short {
         return Err(EngineError::InvalidArgument(format!(
@@ -329,6 +335,83 @@ const PARALLEL_SITES: usize = 2048;
 /// The batch's sequences cut into one range per thread, for a cell kernel.
 fn cell_ranges(pool: &Pool, at: &super::CellStep) -> Vec<std::ops::Range<usize>> {
     pool.ranges(at.batch, 1, PARALLEL_SITES.div_ceil(at.hidden.max(1)))
+}
+
+/// The halves of d2l's GRU cell (cpu_reset_gru.rs), after checking that every buffer covers
+/// the window and no output is also an input.
+fn run_reset_gru(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
+    use super::cpu_reset_gru as cell;
+    let (at, reads, writes) = match kernel {
+        Kernel::ResetGruCell { at, gi, gh, bias_hh, states, gates, reset_h, .. } => {
+            (at, vec![gi, gh, bias_hh], vec![states, gates, reset_h])
+        }
+        Kernel::ResetGruCellBackward { at, gh, states, gates, dstates, dgi, dgh, .. } => {
+            (at, vec![gh, states, gates], vec![dstates, dgi, dgh])
+        }
+        _ => unreachable!("only the GRU halves come here"),
+    };
+    let mut slab = backend.storage.borrow_mut();
+    let overlap = writes.iter().enumerate().any(|(i, w)| reads.contains(w) || writes[..i].contains(w));
+    if overlap {
+        return Err(EngineError::InvalidArgument("a GRU cell half's outputs overlap its inputs or each other".into()));
+    }
+    let (gates_len, states_len, reset_len) = (at.gates_len(), at.states_len(), at.steps * at.block());
+    let needs: Vec<(BufId, usize)> = match kernel {
+        Kernel::ResetGruCell { gi, gh, bias_hh, states, gates, reset_h, .. } => vec![
+            (gi, gates_len),
+            (gh, gates_len),
+            (bias_hh, 3 * at.hidden),
+            (states, states_len),
+            (gates, gates_len),
+            (reset_h, reset_len),
+        ],
+        Kernel::ResetGruCellBackward { gh, states, gates, dstates, dgi, dgh, .. } => vec![
+            (gh, gates_len),
+            (states, states_len),
+            (gates, gates_len),
+            (dstates, states_len),
+            (dgi, gates_len),
+            (dgh, gates_len),
+        ],
+        _ => unreachable!("matched above"),
+    };
+    let fits = at.cell == super::CellKind::Gru && at.reset_before && at.step < at.steps;
+    if !fits || needs.iter().any(|(buf, need)| slab.get(*buf).len() < *need) {
+        return Err(EngineError::InvalidArgument(format!(
+            "a GRU cell half (reset before its matmul) at step {} of {} (batch {}, hidden {}) has a buffer shorter than its window",
+            at.step, at.steps, at.batch, at.hidden
+        )));
+    }
+    let mut written: Vec<Vec<f32>> = writes.iter().map(|w| slab.take(*w)).collect();
+    let [first, second, third] = &mut written[..] else { unreachable!("three outputs") };
+    let (first, second, third) =
+        (SharedMut(first.as_mut_ptr()), SharedMut(second.as_mut_ptr()), SharedMut(third.as_mut_ptr()));
+    let sequences = cell_ranges(&backend.pool, &at);
+    match kernel {
+        Kernel::ResetGruCell { half, .. } => {
+            let x = cell::ForwardInputs { gi: slab.get(reads[0]), gh: slab.get(reads[1]), bias: slab.get(reads[2]) };
+            let out = cell::ForwardOutputs { states: first, gates: second, reset_h: third };
+            backend.pool.run(sequences.len(), |part| {
+                // SAFETY: the buffers were checked to cover the window, and each part writes
+                // only its own sequences.
+                unsafe { cell::forward(&at, half, sequences[part].clone(), &x, out) };
+            });
+        }
+        Kernel::ResetGruCellBackward { half, .. } => {
+            let x =
+                cell::BackwardInputs { gh: slab.get(reads[0]), states: slab.get(reads[1]), gates: slab.get(reads[2]) };
+            let out = cell::BackwardOutputs { dstates: first, dgi: second, dgh: third };
+            backend.pool.run(sequences.len(), |part| {
+                // SAFETY: as for the forward half.
+                unsafe { cell::backward(&at, half, sequences[part].clone(), &x, out) };
+            });
+        }
+        _ => unreachable!("matched above"),
+    }
+    for (buf, data) in writes.into_iter().zip(written) {
+        slab.put(buf, data);
+    }
+    Ok(())
 }
 
 /// The attention kernels (cpu_attention.rs), after checking that every buffer covers its
@@ -583,6 +666,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             }
             Ok(())
         }
+        Kernel::ResetGruCell { .. } | Kernel::ResetGruCellBackward { .. } => run_reset_gru(backend, kernel),
         Kernel::Fill { out, len, value } => backend.with_output(out, &[], |_, out| out[..len].fill(value)),
         Kernel::Unary { op, x, y, len } => backend.with_output(y, &[x], |slab, y| {
             let x = slab.get(x);

@@ -23,7 +23,7 @@ impl SharedMut {
     /// # Safety
     /// They lie inside the buffer and no thread writes them while the slice lives.
     #[inline]
-    unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a [f32] {
+    pub(super) unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a [f32] {
         unsafe { std::slice::from_raw_parts(self.ptr().add(start), len) }
     }
 
@@ -33,7 +33,7 @@ impl SharedMut {
     /// They lie inside the buffer and no other thread reads or writes them while the slice lives.
     #[inline]
     #[allow(clippy::mut_from_ref)] // the caller vouches that the elements are this slice's alone
-    unsafe fn slice_mut<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
+    pub(super) unsafe fn slice_mut<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
         unsafe { std::slice::from_raw_parts_mut(self.ptr().add(start), len) }
     }
 }

@@ -157,11 +157,45 @@ pub enum Kernel {
         dgi: BufId,
         dgh: Option<BufId>,
     },
+    /// One half of time step `at.step` of d2l's GRU (`at.reset_before`), forward. `Gates`: r
+    /// and z from `gi`, gh's (r, z) block and `bias_hh`, their activations into `gates`, and
+    /// r ⊙ h_{t−1} into `reset_h` (steps·batch, hidden). `Candidate`: n = tanh(gi_n + gh's n
+    /// block + b_n), with gh's n block (r ⊙ h_{t−1}) · W_hnᵀ, and the new state
+    /// n + z ⊙ (h_{t−1} − n) into block `step + 1`. Layouts in [`CellStep`].
+    ResetGruCell {
+        at: CellStep,
+        half: ResetGruHalf,
+        gi: BufId,
+        gh: BufId,
+        bias_hh: BufId,
+        states: BufId,
+        gates: BufId,
+        reset_h: BufId,
+    },
+    /// One half of time step `at.step` of d2l's GRU, backward, the halves in reverse order.
+    /// `Candidate`: from the complete gradient dh of block `step + 1`, the pre-activation
+    /// gradients of z and n into `dgi` and `dgh`, and dh ⊙ z added into block `step`.
+    /// `Gates`: from d(r ⊙ h_{t−1}) in gh's n block (the matmul dgh_n · W_hn wrote it there),
+    /// r's pre-activation gradient into `dgi` and `dgh`, and d(r ⊙ h_{t−1}) ⊙ r added into
+    /// block `step`. The rest of the previous state's gradient, dgh_rz · W_h(r,z), is a
+    /// [`Kernel::Matmul`].
+    ResetGruCellBackward {
+        at: CellStep,
+        half: ResetGruHalf,
+        gh: BufId,
+        states: BufId,
+        gates: BufId,
+        dstates: BufId,
+        dgi: BufId,
+        dgh: BufId,
+    },
     /// A fused recurrent layer's whole window forward, in one dispatch: per step t (in
     /// order), `gh` row t = h_t · W_hhᵀ (the recurrent projections without bias, as the
     /// per-step matmul writes them) and the cell of [`Kernel::RecurrentCell`] at step t. `w_t` is
     /// W_hhᵀ (hidden, G·hidden); `at.step` is not used. State block 0 (and the LSTM's c block 0)
-    /// holds the initial state.
+    /// holds the initial state. d2l's GRU (`at.reset_before`) runs the two halves of
+    /// [`Kernel::ResetGruCell`] per step, with `w_t` in its blocked layout ([`CellStep`]) and
+    /// r ⊙ h_{t−1} saved in `reset_h`.
     RecurrentWindow {
         at: CellStep,
         gi: BufId,
@@ -170,6 +204,7 @@ pub enum Kernel {
         states: BufId,
         gates: Option<BufId>,
         gh: BufId,
+        reset_h: Option<BufId>,
     },
     /// A fused recurrent layer's whole window backward, in one dispatch: per step from the
     /// last, [`Kernel::RecurrentCellBackward`] at that step, then the matmul part of the
@@ -555,9 +590,19 @@ impl TimeLoop {
 ///   blocks in PyTorch's order (GRU r, z, n; LSTM i, f, g, o);
 /// - `states`, `dstates`: (S, steps + 1, batch, hidden) with S = 1 (h) or 2 (h, c): block `t`
 ///   of h is the state after `t` steps (block 0 is the initial state), c follows all of h.
+///
+/// d2l's GRU (`reset_before`: n = tanh(x W_xh + (r ⊙ h) W_hh + b_h), the reset gate applied
+/// before the matmul) projects twice per step, h for r and z, then r ⊙ h for n, so its
+/// recurrent buffers are blocked by what they multiply: `gh` and `dgh` hold a (steps·batch,
+/// 2·hidden) (r, z) block, then a (steps·batch, hidden) n block ([`CellStep::gates_block`],
+/// [`CellStep::candidate_block`]); the forward's `w_t` is W_h(r,z)ᵀ (hidden, 2·hidden) then
+/// W_hnᵀ (hidden, hidden). `gi`, `gates` and `dgi` keep the rows above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CellStep {
     pub cell: CellKind,
+    /// d2l's GRU: the reset gate scales h before its matmul (a GRU only; PyTorch's applies it
+    /// after, to W_hn h + b_hn).
+    pub reset_before: bool,
     pub step: usize,
     pub steps: usize,
     pub batch: usize,
@@ -584,6 +629,25 @@ impl CellStep {
     pub fn gates_len(&self) -> usize {
         self.steps * self.batch * self.cell.gates() * self.hidden
     }
+
+    /// d2l's GRU: where step `step`'s (batch, 2·hidden) rows of the (r, z) block of `gh`/`dgh` start.
+    pub fn gates_block(&self, step: usize) -> usize {
+        step * self.batch * 2 * self.hidden
+    }
+
+    /// d2l's GRU: where step `step`'s (batch, hidden) rows of the n block of `gh`/`dgh` start.
+    pub fn candidate_block(&self, step: usize) -> usize {
+        self.gates_block(self.steps) + step * self.block()
+    }
+}
+
+/// The two halves of a time step of d2l's GRU, split by the matmul between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetGruHalf {
+    /// r and z, and r ⊙ h_{t−1}.
+    Gates,
+    /// n and the new state.
+    Candidate,
 }
 
 /// The hash that decides which elements dropout keeps. The same integer arithmetic runs in
@@ -619,6 +683,12 @@ pub fn adam_bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
     (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
 }
 
+/// One step's untransposed product of a window's per-step path: `c = a · b` (m, k) × (k, n)
+/// at the buffers' `offsets`, added into `c` when `accumulate`.
+fn step_matmul(m: usize, k: usize, n: usize, [a, b, c]: [BufId; 3], offsets: [usize; 3], accumulate: bool) -> Kernel {
+    Kernel::Matmul { a, b, c, m, k, n, trans_a: false, trans_b: false, accumulate, offsets, variant: None }
+}
+
 /// The most sequences a window kernel runs: one workgroup each, in one grid dimension (WebGPU's
 /// 65 535). A larger batch takes the per-step kernels.
 pub const MAX_WINDOW_SEQUENCES: usize = 65_535;
@@ -635,24 +705,22 @@ impl Kernel {
             Kernel::RecurrentWindow { at, .. } | Kernel::RecurrentWindowBackward { at, .. } => *at,
             _ => return None,
         };
+        if at.reset_before {
+            return Some(self.reset_gru_per_step(at, into_h0));
+        }
         let (rows, block) = (at.cell.gates() * at.hidden, at.block());
         let mut kernels = Vec::with_capacity(2 * at.steps);
         match *self {
             Kernel::RecurrentWindow { gi, w_t, bias_hh, states, gates, gh, .. } => {
                 for step in 0..at.steps {
-                    kernels.push(Kernel::Matmul {
-                        a: states,
-                        b: w_t,
-                        c: gh,
-                        m: at.batch,
-                        k: at.hidden,
-                        n: rows,
-                        trans_a: false,
-                        trans_b: false,
-                        accumulate: false,
-                        offsets: [step * block, 0, step * at.batch * rows],
-                        variant: None,
-                    });
+                    kernels.push(step_matmul(
+                        at.batch,
+                        at.hidden,
+                        rows,
+                        [states, w_t, gh],
+                        [step * block, 0, step * at.batch * rows],
+                        false,
+                    ));
                     kernels.push(Kernel::RecurrentCell { at: CellStep { step, ..at }, gi, gh, bias_hh, states, gates });
                 }
             }
@@ -661,25 +729,82 @@ impl Kernel {
                     let at = CellStep { step, ..at };
                     kernels.push(Kernel::RecurrentCellBackward { at, gh, bias_hh, states, gates, dstates, dgi, dgh });
                     if step > 0 || into_h0 {
-                        kernels.push(Kernel::Matmul {
-                            a: dgh.unwrap_or(dgi),
-                            b: w_hh,
-                            c: dstates,
-                            m: at.batch,
-                            k: rows,
-                            n: at.hidden,
-                            trans_a: false,
-                            trans_b: false,
-                            accumulate: true,
-                            offsets: [step * at.batch * rows, 0, step * block],
-                            variant: None,
-                        });
+                        let a = dgh.unwrap_or(dgi);
+                        kernels.push(step_matmul(
+                            at.batch,
+                            rows,
+                            at.hidden,
+                            [a, w_hh, dstates],
+                            [step * at.batch * rows, 0, step * block],
+                            true,
+                        ));
                     }
                 }
             }
             _ => unreachable!("matched above"),
         }
         Some(kernels)
+    }
+
+    /// [`Kernel::per_step`] for d2l's GRU: per step forward, h · W_h(r,z)ᵀ, the gates' half,
+    /// (r ⊙ h) · W_hnᵀ, the candidate's half; backward, from the last step, the candidate's
+    /// half, d(r ⊙ h) = dgh_n · W_hn (into gh's n block, which the backward no longer needs),
+    /// the gates' half, and dgh_rz · W_h(r,z) added into the previous state's gradient.
+    fn reset_gru_per_step(&self, at: CellStep, into_h0: bool) -> Vec<Kernel> {
+        let (h, block) = (at.hidden, at.block());
+        let mut kernels = Vec::with_capacity(4 * at.steps);
+        match *self {
+            Kernel::RecurrentWindow { gi, w_t, bias_hh, states, gates, gh, reset_h, .. } => {
+                let gates = gates.expect("invariant: a GRU window saves its gates");
+                let reset_h = reset_h.expect("invariant: d2l's GRU window saves r ⊙ h");
+                for step in 0..at.steps {
+                    let at = CellStep { step, ..at };
+                    let cell = |half| Kernel::ResetGruCell { at, half, gi, gh, bias_hh, states, gates, reset_h };
+                    kernels.push(step_matmul(
+                        at.batch,
+                        h,
+                        2 * h,
+                        [states, w_t, gh],
+                        [step * block, 0, at.gates_block(step)],
+                        false,
+                    ));
+                    kernels.push(cell(ResetGruHalf::Gates));
+                    kernels.push(step_matmul(
+                        at.batch,
+                        h,
+                        h,
+                        [reset_h, w_t, gh],
+                        [step * block, 2 * h * h, at.candidate_block(step)],
+                        false,
+                    ));
+                    kernels.push(cell(ResetGruHalf::Candidate));
+                }
+            }
+            Kernel::RecurrentWindowBackward { w_hh, gh, states, gates, dstates, dgi, dgh, .. } => {
+                let gates = gates.expect("invariant: a GRU window saves its gates");
+                let dgh = dgh.expect("invariant: a GRU window's backward writes dgh");
+                for step in (0..at.steps).rev() {
+                    let at = CellStep { step, ..at };
+                    let cell = |half| Kernel::ResetGruCellBackward { at, half, gh, states, gates, dstates, dgi, dgh };
+                    kernels.push(cell(ResetGruHalf::Candidate));
+                    let n_block = at.candidate_block(step);
+                    kernels.push(step_matmul(at.batch, h, h, [dgh, w_hh, gh], [n_block, 2 * h * h, n_block], false));
+                    kernels.push(cell(ResetGruHalf::Gates));
+                    if step > 0 || into_h0 {
+                        kernels.push(step_matmul(
+                            at.batch,
+                            2 * h,
+                            h,
+                            [dgh, w_hh, dstates],
+                            [at.gates_block(step), 0, step * block],
+                            true,
+                        ));
+                    }
+                }
+            }
+            _ => unreachable!("only window kernels have per-step kernels"),
+        }
+        kernels
     }
 
     /// Floating-point operations of a matmul (2·m·n·k); 0 for every other kernel. Benchmarks

@@ -45,8 +45,7 @@ impl LanguageModel {
     }
 
     /// Runs the layers fused or composed from primitive ops (see
-    /// [`RecurrentModel::set_fused_layers`], [`ScratchModel::set_fused_layers`]; the scratch
-    /// GRU is always composed).
+    /// [`RecurrentModel::set_fused_layers`], [`ScratchModel::set_fused_layers`]).
     pub fn set_fused_layers(&self, fused: bool) {
         match self {
             Self::Scratch(m) => m.set_fused_layers(fused),

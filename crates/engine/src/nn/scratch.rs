@@ -12,14 +12,13 @@
 //!
 //! and the output `Y = H W_hq + b_q` at every step.
 //!
-//! The RNN and the LSTM also run as one fused recurrent layer (`Tape::recurrent_layer`, the
-//! default; [`ScratchModel::set_fused_layers`]): their equations are PyTorch's, with one bias
-//! per gate and the LSTM's gates in another order, so the gates' `W_x` side by side are the
-//! layer's input table, their `W_h` side by side (transposed) its recurrent weight, their biases
-//! its `b_hh`, and the outputs of every step go through `W_hq` in one GEMM. The GRU's reset
-//! gate applies before its matmul, which the fused GRU cell (PyTorch's, reset after) does not
-//! compute: it stays composed. The composed path is the reference the fused one is tested
-//! against (`tests/fused_layers.rs`).
+//! Each also runs as one fused recurrent layer (the default; [`ScratchModel::set_fused_layers`]):
+//! the RNN and the LSTM through `Tape::recurrent_layer`, whose equations are PyTorch's with one
+//! bias per gate and the LSTM's gates in another order; the GRU through `Tape::reset_gru_layer`,
+//! the fused cell with the reset gate applied before the matmul, as d2l's. The gates' `W_x` side
+//! by side are the layer's input table, their `W_h` side by side (transposed) its recurrent
+//! weight, their biases its `b_hh`, and the outputs of every step go through `W_hq` in one GEMM.
+//! The composed path is the reference the fused one is tested against (`tests/fused_layers.rs`).
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -75,14 +74,14 @@ impl ScratchModel {
         Ok(Self { config, params, fused: Cell::new(true) })
     }
 
-    /// Chooses fused (the default) or composed from primitive ops; the GRU is always composed.
+    /// Chooses fused (the default) or composed from primitive ops.
     pub fn set_fused_layers(&self, fused: bool) {
         self.fused.set(fused);
     }
 
     /// Whether the model runs as one fused layer.
     pub fn fused_layers(&self) -> bool {
-        self.fused.get() && self.config.cell != CellKind::Gru
+        self.fused.get()
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -173,7 +172,7 @@ impl ScratchModel {
         Ok((logits, std::iter::once(h).chain(c).collect()))
     }
 
-    /// [`ScratchModel::forward`] as one fused layer (RNN and LSTM; see the module's doc).
+    /// [`ScratchModel::forward`] as one fused layer (see the module's doc).
     fn forward_fused(
         &self,
         tape: &mut Tape,
@@ -183,11 +182,12 @@ impl ScratchModel {
     ) -> Result<(Var, Vec<Var>)> {
         let cell = self.config.cell;
         let vars: Vec<Var> = self.params.iter().map(|p| tape.param(p)).collect();
-        // The fused cell's gate columns are PyTorch's (LSTM i, f, g, o); d2l's gates are
-        // i, f, o, c — c is PyTorch's g.
+        // The fused cell's gate columns are PyTorch's (GRU r, z, n; LSTM i, f, g, o); d2l's
+        // gates are z, r, h̃ and i, f, o, c — h̃ is PyTorch's n, c its g.
         let (order, names): (&[usize], &'static [&'static str]) = match cell {
+            CellKind::Rnn => (&[0], &[]),
+            CellKind::Gru => (&[1, 0, 2], &["r", "z", "h_tilde"]),
             CellKind::Lstm => (&[0, 1, 3, 2], &["i", "f", "c_tilde", "o"]),
-            _ => (&[0], &[]),
         };
         let side_by_side = |tape: &mut Tape, which: usize, dim: usize| -> Result<Var> {
             let parts: Vec<Var> = order.iter().map(|g| vars[3 * g + which]).collect();
@@ -206,7 +206,10 @@ impl ScratchModel {
         let bias = side_by_side(tape, 2, 0)?;
         let h0 = tape.constant(state[0].clone());
         let c0 = state.get(1).map(|c| tape.constant(c.clone()));
-        let states = tape.recurrent_layer(cell, steps, x_all, w_hh, bias, h0, c0)?;
+        let states = match cell {
+            CellKind::Gru => tape.reset_gru_layer(steps, x_all, w_hh, bias, h0)?,
+            _ => tape.recurrent_layer(cell, steps, x_all, w_hh, bias, h0, c0)?,
+        };
         let gates = tape.saved_gates(states).map(|g| (g, names));
         tape.probe(|| Probe::Window { layer: 0, steps, states, gates });
         let rows = steps * batch;

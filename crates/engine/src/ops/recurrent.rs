@@ -44,6 +44,8 @@ fn run_time_loop(tape: &Tape, window: Kernel, time_loop: TimeLoop, into_h0: bool
 #[derive(Clone)]
 pub(crate) struct RecurrentNode {
     pub cell: CellKind,
+    /// d2l's GRU: the reset gate applies before the matmul ([`Tape::reset_gru_layer`]).
+    pub reset_before: bool,
     pub steps: usize,
     pub batch: usize,
     pub hidden: usize,
@@ -58,13 +60,16 @@ pub(crate) struct RecurrentNode {
     /// Saved for backward: the recurrent projections without bias, and the activated gates.
     pub gh: Tensor,
     pub gates: Option<Tensor>,
+    /// d2l's GRU: r ⊙ h_{t−1} of every step, (steps·batch, hidden), the input of W_hn's product.
+    pub reset_h: Option<Tensor>,
     /// How the forward ran its time loop; the backward runs it the same way.
     pub time_loop: TimeLoop,
 }
 
 impl RecurrentNode {
     fn at(&self, step: usize) -> CellStep {
-        CellStep { cell: self.cell, step, steps: self.steps, batch: self.batch, hidden: self.hidden }
+        let (cell, reset_before) = (self.cell, self.reset_before);
+        CellStep { cell, reset_before, step, steps: self.steps, batch: self.batch, hidden: self.hidden }
     }
 }
 
@@ -108,6 +113,28 @@ impl Tape {
         h0: Var,
         c0: Option<Var>,
     ) -> Result<Var> {
+        self.fused_layer((cell, false), steps, gi, w_hh, b_hh, h0, c0)
+    }
+
+    /// [`Tape::recurrent_layer`] for d2l's GRU, whose reset gate scales h *before* its matmul:
+    /// n = tanh(gi_n + (r ⊙ h_{t−1}) W_hnᵀ + b_n), with r and z as PyTorch's and every bias
+    /// added to its pre-activation (so `b_hh` may hold all the gates' biases). The gate blocks
+    /// are in PyTorch's order r, z, n.
+    pub fn reset_gru_layer(&mut self, steps: usize, gi: Var, w_hh: Var, b_hh: Var, h0: Var) -> Result<Var> {
+        self.fused_layer((CellKind::Gru, true), steps, gi, w_hh, b_hh, h0, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fused_layer(
+        &mut self,
+        (cell, reset_before): (CellKind, bool),
+        steps: usize,
+        gi: Var,
+        w_hh: Var,
+        b_hh: Var,
+        h0: Var,
+        c0: Option<Var>,
+    ) -> Result<Var> {
         let h0_shape = self.shape(h0).to_vec();
         ensure(h0_shape.len() == 2 && steps > 0, "recurrent layer", || {
             format!("initial state of shape {h0_shape:?} over {steps} steps; expected (batch, hidden) and steps > 0")
@@ -135,7 +162,7 @@ impl Tape {
             format!("an initial memory cell of shape {h0_shape:?} is needed by the LSTM only")
         })?;
 
-        let probe = CellStep { cell, step: 0, steps, batch, hidden };
+        let probe = CellStep { cell, reset_before, step: 0, steps, batch, hidden };
         let block = probe.block();
         let states = self.alloc(&[cell.state_count() * (steps + 1) * batch, hidden])?;
         copy_block(self, self.value(h0), 0, &states, 0, block, false)?;
@@ -145,11 +172,13 @@ impl Tape {
         // W_hhᵀ once per window, so the per-step product is an untransposed (vec4) matmul.
         let w_t = self.alloc(&[hidden, rows])?;
         self.run(Kernel::Transpose { x: self.value(w_hh).id(), out: w_t.id(), rows, cols: hidden, accumulate: false })?;
+        let w_t = if reset_before { self.reset_gru_blocks(&w_t, hidden)? } else { w_t };
         let gh = self.alloc(&[steps * batch, rows])?;
         let gates = match cell {
             CellKind::Rnn => None,
             _ => Some(self.alloc(&[steps * batch, rows])?),
         };
+        let reset_h = if reset_before { Some(self.alloc(&[steps * batch, hidden])?) } else { None };
         let (gi_id, bias_id) = (self.value(gi).id(), self.value(b_hh).id());
         let time_loop = match self.backend.time_loop() {
             // One workgroup per sequence: a batch beyond one grid dimension takes the steps.
@@ -164,15 +193,51 @@ impl Tape {
             states: states.id(),
             gates: gates.as_ref().map(Tensor::id),
             gh: gh.id(),
+            reset_h: reset_h.as_ref().map(Tensor::id),
         };
         run_time_loop(self, window, time_loop, true)?;
-        let node = RecurrentNode { cell, steps, batch, hidden, gi, w_hh, b_hh, h0, c0, gh, gates, time_loop };
+        let node = RecurrentNode {
+            cell,
+            reset_before,
+            steps,
+            batch,
+            hidden,
+            gi,
+            w_hh,
+            b_hh,
+            h0,
+            c0,
+            gh,
+            gates,
+            reset_h,
+            time_loop,
+        };
         let inputs: Vec<Var> = [gi, w_hh, b_hh, h0].into_iter().chain(c0).collect();
         Ok(self.record(states, Op::Recurrent(Box::new(node)), &inputs))
     }
 }
 
 impl Tape {
+    /// d2l's GRU's blocked forward weights from W_hhᵀ (hidden, 3·hidden): W_h(r,z)ᵀ (hidden,
+    /// 2·hidden) then W_hnᵀ (hidden, hidden), each contiguous, as the per-step matmuls read them.
+    fn reset_gru_blocks(&mut self, w_t: &Tensor, hidden: usize) -> Result<Tensor> {
+        let blocked = self.alloc(&[hidden, 3 * hidden])?;
+        for (first, width, dst_offset) in [(0, 2 * hidden, 0), (2 * hidden, hidden, 2 * hidden * hidden)] {
+            self.run(Kernel::Copy2d {
+                src: w_t.id(),
+                dst: blocked.id(),
+                rows: hidden,
+                cols: width,
+                src_stride: 3 * hidden,
+                src_offset: first,
+                dst_stride: width,
+                dst_offset,
+                accumulate: false,
+            })?;
+        }
+        Ok(blocked)
+    }
+
     /// The activated gates a fused layer saved for backward, (steps·batch, G·hidden), given the
     /// layer's states var; `None` for the RNN (no gates) or a var no fused layer made.
     pub(crate) fn saved_gates(&self, states: Var) -> Option<Tensor> {
@@ -213,10 +278,11 @@ pub(super) fn backward(tape: &mut Tape, node: &RecurrentNode, dstates: &Tensor, 
     };
     run_time_loop(tape, window, node.time_loop, h0_needs_grad)?;
     if let Some((dw, acc)) = tape.grad_target(node.w_hh)? {
-        // dW_hh = Σ_t dgh_tᵀ · h_{t-1}: one GEMM over the window (h blocks 0..steps).
-        tape.run(Kernel::Matmul {
+        // dW_hh = Σ_t dgh_tᵀ · h_{t-1}: one GEMM over the window (h blocks 0..steps). d2l's
+        // GRU multiplies W_hn by r ⊙ h_{t−1}: its blocked dgh takes two, (r, z) rows and n rows.
+        let weight_grad = |rows: usize, a_offset: usize, b: &Tensor, c_offset: usize| Kernel::Matmul {
             a: dgh_all.id(),
-            b: states.id(),
+            b: b.id(),
             c: dw.id(),
             m: rows,
             k: node.steps * batch,
@@ -224,13 +290,22 @@ pub(super) fn backward(tape: &mut Tape, node: &RecurrentNode, dstates: &Tensor, 
             trans_a: true,
             trans_b: false,
             accumulate: acc,
-            offsets: [0; 3],
+            offsets: [a_offset, 0, c_offset],
             variant: None,
-        })?;
+        };
+        match &node.reset_h {
+            None => tape.run(weight_grad(rows, 0, states, 0))?,
+            Some(reset_h) => {
+                tape.run(weight_grad(2 * hidden, 0, states, 0))?;
+                tape.run(weight_grad(hidden, probe.candidate_block(0), reset_h, 2 * hidden * hidden))?;
+            }
+        }
     }
     if let Some((db, acc)) = tape.grad_target(node.b_hh)? {
+        // d2l's GRU adds every bias to its pre-activation: db is dgi's column sum.
+        let pre_activations = if node.reset_before { &dgi } else { &dgh_all };
         tape.run(Kernel::ColumnSum {
-            x: dgh_all.id(),
+            x: pre_activations.id(),
             out: db.id(),
             rows: node.steps * batch,
             cols: rows,

@@ -4,8 +4,8 @@
 //! of the repository).
 
 use super::super::kernel::{
-    AttentionShape, CellStep, Kernel, MatmulPick, MatmulVariant, WeightDropout, MAX_WINDOW_SEQUENCES, NORM_GROUP,
-    SGD_GROUP,
+    AttentionShape, CellStep, Kernel, MatmulPick, MatmulVariant, ResetGruHalf, WeightDropout, MAX_WINDOW_SEQUENCES,
+    NORM_GROUP, SGD_GROUP,
 };
 use super::super::BufId;
 use crate::backend::CellKind;
@@ -165,6 +165,12 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             };
             spec(family, entry, params, vec![(1, a), (2, b), (3, c)], grid)
         }
+        Kernel::RecurrentCell { at, .. } | Kernel::RecurrentCellBackward { at, .. } if at.reset_before => {
+            return Err(EngineError::InvalidArgument(
+                "d2l's GRU (reset before its matmul) runs as the two halves of Kernel::ResetGruCell, not as one cell"
+                    .into(),
+            ))
+        }
         Kernel::RecurrentCell { at, gi, gh, bias_hh, states, gates } => {
             let entry = match at.cell {
                 CellKind::Rnn => "rnn_cell",
@@ -186,19 +192,40 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             bindings.extend(dgh.map(|g| (8, g)));
             spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
         }
-        Kernel::RecurrentWindow { at, gi, w_t, bias_hh, states, gates, gh } => {
+        Kernel::ResetGruCell { at, half, gi, gh, bias_hh, states, gates, reset_h } => {
+            let entry = match half {
+                ResetGruHalf::Gates => "gru_reset_gates",
+                ResetGruHalf::Candidate => "gru_reset_candidate",
+            };
+            let mut bindings = vec![(1, gi), (2, gh), (3, bias_hh), (4, states), (5, gates)];
+            bindings.extend((half == ResetGruHalf::Gates).then_some((9, reset_h)));
+            spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
+        }
+        Kernel::ResetGruCellBackward { at, half, gh, states, gates, dstates, dgi, dgh } => {
+            let entry = match half {
+                ResetGruHalf::Gates => "gru_reset_gates_backward",
+                ResetGruHalf::Candidate => "gru_reset_candidate_backward",
+            };
+            let mut bindings = vec![(4, states), (5, gates), (6, dstates), (7, dgi), (8, dgh)];
+            bindings.extend((half == ResetGruHalf::Gates).then_some((2, gh)));
+            spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
+        }
+        Kernel::RecurrentWindow { at, gi, w_t, bias_hh, states, gates, gh, reset_h } => {
             let entry = match at.cell {
                 CellKind::Rnn => "rnn_window",
+                CellKind::Gru if at.reset_before => "gru_reset_window",
                 CellKind::Gru => "gru_window",
                 CellKind::Lstm => "lstm_window",
             };
             let mut bindings = vec![(1, gi), (2, w_t), (3, bias_hh), (4, states), (6, gh)];
             bindings.extend(gates.map(|g| (5, g)));
+            bindings.extend(reset_h.map(|r| (10, r)));
             spec(RecurrentWindow, entry, window_params(&at)?, bindings, window_grid(&at)?)
         }
         Kernel::RecurrentWindowBackward { at, w_hh, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
             let (entry, mut bindings) = match at.cell {
                 CellKind::Rnn => ("rnn_window_backward", vec![]),
+                CellKind::Gru if at.reset_before => ("gru_reset_window_backward", vec![]),
                 CellKind::Gru => ("gru_window_backward", vec![(6, gh), (3, bias_hh)]),
                 CellKind::Lstm => ("lstm_window_backward", vec![]),
             };
