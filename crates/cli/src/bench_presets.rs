@@ -11,7 +11,7 @@ use rnnplay_data::{Dataset, Hub};
 use rnnplay_engine::options::backend_by_name;
 use rnnplay_engine::EngineOptions;
 use rnnplay_run::bench::{
-    best_gemm_gflops, has_fused_layers, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
+    best_gemm_gflops, measure_preset, BenchData, Clocks, Layers, Measurement, Run, DEFAULT_PRESETS,
 };
 use rnnplay_run::clock::wall_clock;
 use rnnplay_run::presets::seq2seq_preset;
@@ -118,7 +118,7 @@ pub fn presets(names: &[String], backend_name: &str, options: &Options) -> Resul
         );
     }
     for name in &names {
-        let layer_runs: &[Layers] = if has_fused_layers(name) { &options.layers } else { &[Layers::Window] };
+        let layer_runs: &[Layers] = &options.layers;
         // The first way's tokens/s, by replay setting (index 1: on).
         let mut first: [Option<(Layers, f64)>; 2] = [None; 2];
         for &layers in layer_runs {

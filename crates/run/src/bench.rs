@@ -6,7 +6,6 @@
 //! `performance.now()` in the page), so the module has no platform code.
 
 use crate::clock::Clock;
-use crate::presets::preset;
 use crate::{DataSource, RunData, RunSpec, Session};
 use rnnplay_engine::backend::{Backend, BackendKind, Kernel, MatmulVariant, TimeLoop};
 use rnnplay_engine::error::{EngineError, Result};
@@ -44,12 +43,6 @@ fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData, options: &En
     spec.build(backend, loaded, options)
 }
 
-/// Whether a preset's recurrent layers run fused or not: all but d2l's scratch GRU, whose reset
-/// gate applies before its matmul (`nn::ScratchModel`), which is always primitive ops.
-pub fn has_fused_layers(name: &str) -> bool {
-    preset(name).is_none_or(|p| p.model != "gru-scratch")
-}
-
 /// How a preset's concise layers run in a measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layers {
@@ -59,8 +52,6 @@ pub enum Layers {
     Steps,
     /// Composed from primitive ops per time step.
     Unfused,
-    /// d2l's scratch GRU: primitive ops, nothing to fuse.
-    Scratch,
 }
 
 impl Layers {
@@ -72,7 +63,6 @@ impl Layers {
             Self::Window => "window",
             Self::Steps => "steps",
             Self::Unfused => "unfused",
-            Self::Scratch => "scratch",
         }
     }
 
@@ -124,7 +114,7 @@ pub struct Measurement {
 /// How one preset is measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
-    /// How the recurrent layers run (ignored for d2l's scratch GRU, which is primitive ops).
+    /// How the recurrent layers run.
     pub layers: Layers,
     /// Plan replay on (see `rnnplay_engine::replay`).
     pub replay: bool,
@@ -153,7 +143,7 @@ pub async fn measure_preset(
     if run.batches == 0 {
         return Err(EngineError::InvalidArgument("the benchmark needs at least 1 timed minibatch".into()));
     }
-    let layers = if has_fused_layers(name) { run.layers } else { Layers::Scratch };
+    let layers = run.layers;
     let Timing { tokens, seconds, host_seconds, warm_peak } = timed(backend, name, data, run, clocks).await?;
     let batches = run.batches;
     let counters = backend.counters();

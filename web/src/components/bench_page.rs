@@ -14,7 +14,7 @@ use leptos::task::spawn_local;
 use rnnplay_data::Dataset;
 use rnnplay_engine::backend::LocalFuture;
 use rnnplay_engine::{Backend, EngineOptions};
-use rnnplay_run::bench::{best_gemm_gflops, has_fused_layers, measure_preset, BenchData, Clocks, Layers, Run};
+use rnnplay_run::bench::{best_gemm_gflops, measure_preset, BenchData, Clocks, Layers, Run};
 use rnnplay_run::presets::seq2seq_preset;
 use rnnplay_run::soak::{endless, growing, growth, soak, MemorySample, SoakHost, Span};
 use rnnplay_run::{DataSource, RunSpec};
@@ -84,7 +84,7 @@ pub async fn measure(options: BenchOptions, view: RwSignal<BenchView>) {
     );
     view.update(|v| v.header = header);
     for name in &presets {
-        let runs: &[Layers] = if has_fused_layers(name) { &options.layers } else { &[Layers::Window] };
+        let runs: &[Layers] = &options.layers;
         // The first way's tokens/s, by replay setting (index 1: on).
         let mut first_rate = [None; 2];
         for (&layers, &replay) in runs.iter().flat_map(|l| options.replay.iter().map(move |r| (l, r))) {
