@@ -12,7 +12,9 @@ use std::rc::Rc;
 
 /// (preset, dispatches per training step with the window kernels, with per-step kernels). A
 /// fused layer's time loop is one dispatch each way as a window, two per time step each way
-/// per step (`EngineOptions::time_loop`); d2l's scratch RNN fuses too (its GRU would not). A
+/// per step (`EngineOptions::time_loop`); d2l's scratch models fuse too, their GRU with two
+/// projections a step (four dispatches a step each way per step), and they join their gates'
+/// separate parameters each step (a copy per part each way). A
 /// language model's step ends with one copy per state tensor into the trainer's carried state
 /// (so every step reads and writes the same buffers, which plan replay needs). The gradient's
 /// reach is measured between epochs, not in the step. The attention decoder runs one step at a

@@ -17,6 +17,10 @@
 //! `nn/recurrent.rs` builds the same equations from primitive ops, one node per operation, and
 //! is the oracle these rules are tested against.
 //!
+//! d2l's scratch GRU ([`Tape::reset_gru_layer`]) applies its reset gate before the matmul, so
+//! its step is two halves around a second product, (r ⊙ h) · W_hnᵀ: four dispatches per step
+//! each way, or its own window kernels, and two GEMMs for `dW_hh` (see [`CellStep`]).
+//!
 //! The node's value is every state of the window, (S·(steps + 1)·batch, hidden): the h blocks
 //! 0..=steps (block 0 is the initial state), then for the LSTM the c blocks. Outputs and final
 //! states are slices of it; see [`CellStep`] for the layouts.
