@@ -398,9 +398,9 @@ fn run_reset_gru(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
             });
         }
         Kernel::ResetGruCellBackward { half, .. } => {
-            let x =
-                cell::BackwardInputs { gh: slab.get(reads[0]), states: slab.get(reads[1]), gates: slab.get(reads[2]) };
-            let out = cell::BackwardOutputs { dstates: first, dgi: second, dgh: third };
+            let (gh, states, gates) = (slab.get(reads[0]), slab.get(reads[1]), slab.get(reads[2]));
+            let x = cpu_cells::BackwardInputs { gh, bias: &[], states, gates };
+            let out = cpu_cells::BackwardOutputs { dstates: first, dgi: second, dgh: third };
             backend.pool.run(sequences.len(), |part| {
                 // SAFETY: as for the forward half.
                 unsafe { cell::backward(&at, half, sequences[part].clone(), &x, out) };

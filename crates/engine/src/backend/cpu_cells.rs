@@ -131,7 +131,7 @@ pub(super) unsafe fn forward(
     }
 }
 
-/// What a backward step reads.
+/// What a backward step reads (d2l's GRU's halves too, `cpu_reset_gru.rs`, without the bias).
 pub(super) struct BackwardInputs<'a> {
     pub gh: &'a [f32],
     pub bias: &'a [f32],

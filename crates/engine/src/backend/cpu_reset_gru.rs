@@ -7,6 +7,7 @@
 // The loops index several rows with one unit index, like the shader they mirror.
 #![allow(clippy::needless_range_loop)]
 
+use super::cpu_cells::{BackwardInputs, BackwardOutputs};
 use super::cpu_math::{sigmoid, tanh};
 use super::cpu_pool::SharedMut;
 use super::kernel::{CellStep, ResetGruHalf};
@@ -97,22 +98,8 @@ pub(super) unsafe fn forward(
     }
 }
 
-/// What a backward half reads: `gh`'s n block holds d(r ⊙ h) for the gates' half.
-pub(super) struct BackwardInputs<'a> {
-    pub gh: &'a [f32],
-    pub states: &'a [f32],
-    pub gates: &'a [f32],
-}
-
-/// What a backward half writes.
-#[derive(Clone, Copy)]
-pub(super) struct BackwardOutputs {
-    pub dstates: SharedMut,
-    pub dgi: SharedMut,
-    pub dgh: SharedMut,
-}
-
-/// Backward `half` of step `at.step` for the batch's `sequences`.
+/// Backward `half` of step `at.step` for the batch's `sequences` (`x.bias` unused; `x.gh`'s
+/// n block holds d(r ⊙ h) for the gates' half).
 ///
 /// # Safety
 /// The buffers cover the window (`dstates` `at.states_len()`, `dgi` and `dgh`
