@@ -14,7 +14,8 @@ use std::rc::Rc;
 /// fused layer's time loop is one dispatch each way as a window, two per time step each way
 /// per step (`EngineOptions::time_loop`); d2l's scratch models fuse too, their GRU with two
 /// projections a step (four dispatches a step each way per step), and they join their gates'
-/// separate parameters each step (a copy per part each way). A
+/// separate parameters each step (a concatenation moves up to four parts in one dispatch each
+/// way). A
 /// language model's step ends with one copy per state tensor into the trainer's carried state
 /// (so every step reads and writes the same buffers, which plan replay needs). The gradient's
 /// reach is measured between epochs, not in the step. The attention decoder runs one step at a
@@ -25,13 +26,13 @@ use std::rc::Rc;
 /// reshape, the loss's seed) hand their gradient down without a copy (`Tape::pass_grad`).
 const EXPECTED: [(&str, u64, u64); 8] = [
     ("d2l-rnn-scratch", 27, 164),
-    ("d2l-gru-scratch", 51, 328),
-    ("d2l-lstm-scratch", 59, 196),
+    ("d2l-gru-scratch", 39, 316),
+    ("d2l-lstm-scratch", 41, 178),
     ("d2l-rnn", 27, 164),
     ("d2l-gru", 27, 164),
     ("d2l-lstm", 30, 167),
-    ("d2l-seq2seq", 144, 294),
-    ("d2l-seq2seq-attention", 660, 762),
+    ("d2l-seq2seq", 139, 289),
+    ("d2l-seq2seq-attention", 611, 713),
 ];
 
 /// (dispatches, submits) of the second training step of `name` (the first creates pools and

@@ -24,6 +24,8 @@ pub const REDUCE_SUBGROUP: &str =
     concat!(include_str!("../reduce_params.wgsl"), include_str!("../reduce_subgroup.wgsl"));
 /// Strided copies: slices, concatenation, transposition.
 pub const SHAPE: &str = include_str!("../shape.wgsl");
+/// Concatenation of up to four parts in one dispatch, and its gradient.
+pub const JOIN: &str = include_str!("../join.wgsl");
 /// Row gather and its deterministic scatter-add backward (embeddings, one-hot input).
 pub const EMBEDDING: &str = include_str!("../embedding.wgsl");
 /// Softmax cross-entropy, masked or not, forward and backward together.

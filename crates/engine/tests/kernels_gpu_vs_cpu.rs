@@ -5,7 +5,7 @@
 
 use rnnplay_engine::backend::{
     adam_bias_corrections, f32_words, groups_of, Backend, BinaryOp, BufId, CellStep, ClipBy, CpuBackend, GpuBackend,
-    Kernel, MatmulVariant, ResetGruHalf, UnaryOp, UpdateSlot, NORM_GROUP, SGD_GROUP,
+    JoinPart, Kernel, MatmulVariant, ResetGruHalf, UnaryOp, UpdateSlot, JOIN_PARTS, NORM_GROUP, SGD_GROUP,
 };
 use rnnplay_engine::nn::CellKind;
 use rnnplay_engine::testing::{assert_close, gpu_or_skip, random_values};
@@ -417,6 +417,35 @@ fn recurrent_cells_match_the_cpu_reference() {
                 let kernel = Kernel::RecurrentCellBackward { at, gh, bias_hh: bias, states, gates, dstates, dgi, dgh };
                 pair.check(&what, kernel, &outputs, 1e-5, 1e-6);
             }
+        }
+    }
+}
+
+/// Joins and splits of 2 to 4 parts of unequal widths, over several rows (a concatenation along
+/// an inner dimension) and one row (along the first), each split part accumulating or not.
+#[test]
+fn joins_match_the_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("joins_match_the_cpu_reference") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 320 };
+    for rows in [1, 3, 257] {
+        for count in 2..=JOIN_PARTS {
+            let widths: Vec<usize> = (0..count).map(|k| [1, 17, 5, 300][k]).collect();
+            let whole_stride: usize = widths.iter().sum::<usize>() + 2;
+            let whole = pair.random(rows * whole_stride, 1.0);
+            let mut offset = 1;
+            let mut slots = Vec::new();
+            for (k, cols) in widths.iter().enumerate() {
+                let buf = pair.random(rows * cols, 1.0);
+                slots.push(JoinPart { buf, cols: *cols, offset, accumulate: k % 2 == 1 });
+                offset += cols;
+            }
+            let parts = std::array::from_fn(|k| slots.get(k).copied());
+            let what = format!("join of {count} parts, {rows} rows");
+            let kernel = Kernel::Join { whole, rows, whole_stride, parts, split: false };
+            pair.check(&what, kernel, &[(whole, rows * whole_stride)], 0.0, 0.0);
+            let outputs: Vec<(BufId, usize)> = slots.iter().map(|s| (s.buf, rows * s.cols)).collect();
+            let kernel = Kernel::Join { whole, rows, whole_stride, parts, split: true };
+            pair.check(&format!("split of {count} parts, {rows} rows"), kernel, &outputs, 1e-6, 1e-6);
         }
     }
 }

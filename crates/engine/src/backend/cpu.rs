@@ -337,6 +337,61 @@ fn cell_ranges(pool: &Pool, at: &super::CellStep) -> Vec<std::ops::Range<usize>>
     pool.ranges(at.batch, 1, PARALLEL_SITES.div_ceil(at.hidden.max(1)))
 }
 
+/// [`Kernel::Join`], after checking that every part's block lies inside both buffers and that
+/// no buffer is there twice.
+fn run_join(
+    backend: &CpuBackend,
+    whole: BufId,
+    rows: usize,
+    whole_stride: usize,
+    parts: [Option<super::JoinPart>; super::JOIN_PARTS],
+    split: bool,
+) -> Result<()> {
+    let parts: Vec<super::JoinPart> = parts.iter().map_while(|slot| *slot).collect();
+    {
+        let slab = backend.storage.borrow();
+        let fits = |part: &super::JoinPart| {
+            let last_row = rows.saturating_sub(1) * whole_stride;
+            part.offset + part.cols <= whole_stride
+                && slab.get(part.buf).len() >= rows * part.cols
+                && (rows == 0 || slab.get(whole).len() >= last_row + part.offset + part.cols)
+        };
+        let distinct = parts
+            .iter()
+            .enumerate()
+            .all(|(k, part)| part.buf != whole && parts[..k].iter().all(|other| other.buf != part.buf));
+        if !(2..=super::JOIN_PARTS).contains(&parts.len()) || !distinct || !parts.iter().all(fits) {
+            return Err(EngineError::InvalidArgument(format!(
+                "a join of {} parts into {rows} rows of {whole_stride}: it takes 2 to {} distinct buffers, each block inside both",
+                parts.len(),
+                super::JOIN_PARTS
+            )));
+        }
+    }
+    for part in parts {
+        let block = |r: usize| r * whole_stride + part.offset;
+        if split {
+            backend.with_output(part.buf, &[whole], |slab, out| {
+                let whole = slab.get(whole);
+                for r in 0..rows {
+                    let (from, to) = (&whole[block(r)..][..part.cols], &mut out[r * part.cols..][..part.cols]);
+                    for (o, v) in to.iter_mut().zip(from) {
+                        store(o, *v, part.accumulate);
+                    }
+                }
+            })?;
+        } else {
+            backend.with_output(whole, &[part.buf], |slab, out| {
+                let from = slab.get(part.buf);
+                for r in 0..rows {
+                    out[block(r)..][..part.cols].copy_from_slice(&from[r * part.cols..][..part.cols]);
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The halves of d2l's GRU cell (cpu_reset_gru.rs), after checking that every buffer covers
 /// the window and no output is also an input.
 fn run_reset_gru(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
@@ -769,6 +824,9 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
                     }
                 }
             }),
+        Kernel::Join { whole, rows, whole_stride, parts, split } => {
+            run_join(backend, whole, rows, whole_stride, parts, split)
+        }
         Kernel::Transpose { x, out, rows, cols, accumulate } => {
             backend.with_output(out, &[x], |slab, out| transpose_into(slab.get(x), rows, cols, out, accumulate))
         }

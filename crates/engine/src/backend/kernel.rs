@@ -256,6 +256,11 @@ pub enum Kernel {
         dst_offset: usize,
         accumulate: bool,
     },
+    /// Concatenation in one dispatch, or its gradient: part k (2 to [`JOIN_PARTS`] of them, no
+    /// buffer twice, none the whole) is a (rows × cols) block at column `offset` of each of the
+    /// `rows` rows of `whole` (rows × whole_stride). A join writes the parts into `whole`; a
+    /// `split` adds (or, without the part's `accumulate`, writes) whole's blocks into the parts.
+    Join { whole: BufId, rows: usize, whole_stride: usize, parts: [Option<JoinPart>; JOIN_PARTS], split: bool },
     /// out[c, r] (+)= x[r, c] for an x of rows × cols: the transpose (one-hot input through a
     /// PyTorch-layout weight gathers rows of its transpose).
     Transpose { x: BufId, out: BufId, rows: usize, cols: usize, accumulate: bool },
@@ -444,6 +449,19 @@ pub struct UpdateSlot {
     pub param: BufId,
     pub grad: BufId,
     pub len: usize,
+}
+
+/// Parts one [`Kernel::Join`] joins or splits: one buffer each besides the whole.
+pub const JOIN_PARTS: usize = 4;
+
+/// One part of a [`Kernel::Join`]: its buffer, its (rows × cols) block's column in the whole,
+/// and, when split, whether it accumulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinPart {
+    pub buf: BufId,
+    pub cols: usize,
+    pub offset: usize,
+    pub accumulate: bool,
 }
 
 /// `items` in groups of `N` slots, the last group's spare slots `None`.

@@ -19,8 +19,8 @@ pub use cpu_pool::{default_threads as default_cpu_threads, MAX_THREADS as MAX_CP
 pub use gpu::{list_adapters, AdapterSummary, GpuBackend};
 pub use kernel::{
     adam_bias_corrections, dropout_mask_seed, dropout_uniform, dropped, groups_of, AdditiveGrads, AttentionScoring,
-    AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, Kernel, MatmulPick, MatmulVariant, ResetGruHalf, TimeLoop,
-    UnaryOp, UpdateSlot, WeightDropout, MAX_WINDOW_SEQUENCES, NORM_GROUP, SGD_GROUP,
+    AttentionShape, BinaryOp, CellKind, CellStep, ClipBy, JoinPart, Kernel, MatmulPick, MatmulVariant, ResetGruHalf,
+    TimeLoop, UnaryOp, UpdateSlot, WeightDropout, JOIN_PARTS, MAX_WINDOW_SEQUENCES, NORM_GROUP, SGD_GROUP,
 };
 
 use crate::error::{EngineError, Result};

@@ -1,11 +1,13 @@
-//! Concatenation, slicing, transposition and reshaping: forward and backward (shaders/shape.wgsl).
+//! Concatenation, slicing, transposition and reshaping: forward and backward (shaders/shape.wgsl,
+//! shaders/join.wgsl).
 //!
 //! A tensor seen along dimension `dim` is `outer × size(dim) × inner` with `outer` the product
 //! of the dimensions before and `inner` of those after; a slice or a concatenation part is then
-//! a strided 2-D block copy of `outer` rows of `part × inner` elements.
+//! a strided 2-D block copy of `outer` rows of `part × inner` elements. A concatenation moves up
+//! to [`JOIN_PARTS`] parts in one dispatch each way ([`Kernel::Join`]).
 
 use super::ensure;
-use crate::backend::Kernel;
+use crate::backend::{JoinPart, Kernel, JOIN_PARTS};
 use crate::error::Result;
 use crate::tape::{Op, Tape, Var};
 use crate::tensor::Tensor;
@@ -48,6 +50,48 @@ fn copy_block(
     })
 }
 
+/// One part of a concatenation: its tensor, where it starts along the joined dimension, and
+/// (its gradient) whether it accumulates.
+struct Block {
+    part: Tensor,
+    offset: usize,
+    accumulate: bool,
+}
+
+/// Moves `blocks` into `whole` (a concatenation) or, `split`, out of it (its gradient), along
+/// `dim`: [`Kernel::Join`]s of up to [`JOIN_PARTS`] parts, a new one wherever a buffer would be
+/// there twice (two writes of one element in one dispatch); a lone part is a copy.
+fn join_blocks(tape: &Tape, whole: &Tensor, dim: usize, blocks: &[Block], split: bool) -> Result<()> {
+    let (outer, inner) = outer_inner(whole.shape(), dim);
+    let mut runs: Vec<Vec<&Block>> = Vec::new();
+    for block in blocks {
+        match runs.last_mut() {
+            Some(run) if run.len() < JOIN_PARTS && run.iter().all(|b| b.part.id() != block.part.id()) => {
+                run.push(block)
+            }
+            _ => runs.push(vec![block]),
+        }
+    }
+    for run in runs {
+        if let [one] = run[..] {
+            let part = one.part.shape()[dim];
+            copy_block(tape, whole, &one.part, dim, one.offset, part, split, one.accumulate)?;
+            continue;
+        }
+        let parts = std::array::from_fn(|k| {
+            run.get(k).map(|b| JoinPart {
+                buf: b.part.id(),
+                cols: b.part.shape()[dim] * inner,
+                offset: b.offset * inner,
+                accumulate: b.accumulate,
+            })
+        });
+        let whole_stride = whole.shape()[dim] * inner;
+        tape.run(Kernel::Join { whole: whole.id(), rows: outer, whole_stride, parts, split })?;
+    }
+    Ok(())
+}
+
 impl Tape {
     /// Joins values along `dim`; all other dimensions must agree. The gradient of each input
     /// is its block of the output's gradient.
@@ -69,12 +113,14 @@ impl Tape {
         }
         let out = self.alloc(&shape)?;
         let mut offset = 0;
+        let mut blocks = Vec::with_capacity(inputs.len());
         for &input in inputs {
-            let value = self.value(input).clone();
-            let part = value.shape()[dim];
-            copy_block(self, &out, &value, dim, offset, part, false, false)?;
-            offset += part;
+            let part = self.value(input).clone();
+            let size = part.shape()[dim];
+            blocks.push(Block { part, offset, accumulate: false });
+            offset += size;
         }
+        join_blocks(self, &out, dim, &blocks, false)?;
         Ok(self.record(out, Op::Concat { inputs: inputs.to_vec(), dim }, inputs))
     }
 
@@ -114,14 +160,15 @@ impl Tape {
 
 pub(super) fn concat_backward(tape: &mut Tape, inputs: &[Var], dim: usize, dy: &Tensor) -> Result<()> {
     let mut offset = 0;
+    let mut blocks = Vec::with_capacity(inputs.len());
     for &input in inputs {
-        let part = tape.shape(input)[dim];
-        if let Some((grad, acc)) = tape.grad_target(input)? {
-            copy_block(tape, dy, &grad, dim, offset, part, true, acc)?;
+        let size = tape.shape(input)[dim];
+        if let Some((part, accumulate)) = tape.grad_target(input)? {
+            blocks.push(Block { part, offset, accumulate });
         }
-        offset += part;
+        offset += size;
     }
-    Ok(())
+    join_blocks(tape, dy, dim, &blocks, true)
 }
 
 pub(super) fn slice_backward(tape: &mut Tape, x: Var, dim: usize, start: usize, dy: &Tensor) -> Result<()> {

@@ -4,8 +4,8 @@
 //! of the repository).
 
 use super::super::kernel::{
-    AttentionShape, CellStep, Kernel, MatmulPick, MatmulVariant, ResetGruHalf, WeightDropout, MAX_WINDOW_SEQUENCES,
-    NORM_GROUP, SGD_GROUP,
+    AttentionShape, CellStep, JoinPart, Kernel, MatmulPick, MatmulVariant, ResetGruHalf, WeightDropout, JOIN_PARTS,
+    MAX_WINDOW_SEQUENCES, NORM_GROUP, SGD_GROUP,
 };
 use super::super::BufId;
 use crate::backend::CellKind;
@@ -26,6 +26,7 @@ pub(crate) enum Family {
     Recurrent,
     RecurrentWindow,
     Attention,
+    Join,
     /// Compiled only on devices opened with `Features::SUBGROUP`.
     ReduceSubgroup,
 }
@@ -45,6 +46,7 @@ impl Family {
             Family::Recurrent => rnnplay_shaders::RECURRENT,
             Family::RecurrentWindow => rnnplay_shaders::RECURRENT_WINDOW,
             Family::Attention => rnnplay_shaders::ATTENTION,
+            Family::Join => rnnplay_shaders::JOIN,
             Family::ReduceSubgroup => rnnplay_shaders::REDUCE_SUBGROUP,
         }
     }
@@ -63,6 +65,7 @@ impl Family {
             Family::Recurrent => "recurrent",
             Family::RecurrentWindow => "recurrent_window",
             Family::Attention => "attention",
+            Family::Join => "join",
             Family::ReduceSubgroup => "reduce_subgroup",
         }
     }
@@ -344,6 +347,34 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             grid_1d(rows * cols, 256)?,
         ),
         // The transpose is a copy whose source walks down columns: out row c is x column c.
+        Kernel::Join { whole, rows, whole_stride, parts, split } => {
+            let slots: Vec<JoinPart> = parts.iter().map_while(|slot| *slot).collect();
+            let entry = match (split, slots.len()) {
+                (false, 2) => "join2",
+                (false, 3) => "join3",
+                (false, 4) => "join4",
+                (true, 2) => "split2",
+                (true, 3) => "split3",
+                (true, 4) => "split4",
+                (_, count) => {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "a join of {count} parts; it takes 2 to {JOIN_PARTS}"
+                    )))
+                }
+            };
+            let mut words = vec![w(rows, "rows")?, w(whole_stride, "stride")?, 0, 0];
+            let (mut cols, mut offsets) = ([0; JOIN_PARTS], [0; JOIN_PARTS]);
+            for (k, slot) in slots.iter().enumerate() {
+                words[2] |= u32::from(split && slot.accumulate) << k;
+                (cols[k], offsets[k]) = (w(slot.cols, "cols")?, w(slot.offset, "offset")?);
+            }
+            words.extend(cols.into_iter().chain(offsets));
+            let mut bindings = vec![(1, whole)];
+            bindings.extend(slots.iter().zip(2..).map(|(slot, binding)| (binding, slot.buf)));
+            let widest = slots.iter().map(|s| s.cols).max().unwrap_or(0);
+            let [x, y, _] = grid_1d(rows * widest, 256)?;
+            spec(Join, entry, words, bindings, [x, y, slots.len() as u32])
+        }
         Kernel::Transpose { x, out, rows, cols, accumulate } => spec(
             Shape,
             "copy2d",
