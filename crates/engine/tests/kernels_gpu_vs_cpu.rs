@@ -450,6 +450,40 @@ fn joins_match_the_cpu_reference() {
     }
 }
 
+/// A window kernel whose optional buffers do not fit its cell is refused by both backends, not
+/// run (nor a panic): d2l's GRU without r ⊙ h's buffer, an RNN with it, an LSTM asking for d2l's
+/// reset.
+#[test]
+fn window_kernels_with_the_wrong_buffers_for_their_cell_are_refused() {
+    let Some(gpu) = gpu_or_skip("window_kernels_with_the_wrong_buffers_for_their_cell_are_refused") else { return };
+    let mut pair = Pair { cpu: CpuBackend::new(), gpu, seed: 360 };
+    let (steps, batch, hidden) = (2, 2, 3);
+    let buf = |pair: &mut Pair| pair.random(4 * steps * batch * 4 * hidden, 1.0);
+    let (gi, w_t, bias, states, gates, gh, reset_h) = (
+        buf(&mut pair),
+        buf(&mut pair),
+        buf(&mut pair),
+        buf(&mut pair),
+        buf(&mut pair),
+        buf(&mut pair),
+        buf(&mut pair),
+    );
+    let wrong = [
+        (CellKind::Gru, true, Some(gates), None),
+        (CellKind::Rnn, false, None, Some(reset_h)),
+        (CellKind::Lstm, true, Some(gates), Some(reset_h)),
+    ];
+    for (cell, reset_before, gates, reset_h) in wrong {
+        let at = CellStep { cell, reset_before, step: 0, steps, batch, hidden };
+        let kernel = Kernel::RecurrentWindow { at, gi, w_t, bias_hh: bias, states, gates, gh, reset_h };
+        for (name, backend) in [("cpu", &pair.cpu as &dyn Backend), ("gpu", &pair.gpu)] {
+            let error =
+                backend.run(kernel.clone()).expect_err(&format!("{name}: {cell:?} window, reset {reset_before}"));
+            assert!(error.to_string().contains("window kernel"), "{name}: {error}");
+        }
+    }
+}
+
 /// The halves of d2l's GRU cell (reset before its matmul) against the CPU reference, each way.
 #[test]
 fn reset_gru_halves_match_the_cpu_reference() {

@@ -603,6 +603,7 @@ fn run_kernel(backend: &CpuBackend, kernel: Kernel) -> Result<()> {
         // The CPU runs a window as the per-step kernels in order, which makes it the reference
         // of the GPU's window kernels: the same numbers as the per-step path, exactly.
         Kernel::RecurrentWindow { .. } | Kernel::RecurrentWindowBackward { .. } => {
+            kernel.check_window_buffers()?;
             let steps = kernel.per_step(true).expect("invariant: a window kernel has per-step kernels");
             steps.into_iter().try_for_each(|step| run_kernel(backend, step))
         }

@@ -209,7 +209,9 @@ pub enum Kernel {
     /// A fused recurrent layer's whole window backward, in one dispatch: per step from the
     /// last, [`Kernel::RecurrentCellBackward`] at that step, then the matmul part of the
     /// previous state's gradient, dgh_t · W_hh (`dgi` where there is no `dgh`), added into
-    /// block t of `dstates`. `w_hh` is W_hh (G·hidden, hidden); `at.step` is not used.
+    /// block t of `dstates`. `w_hh` is W_hh (G·hidden, hidden); `at.step` is not used. d2l's
+    /// GRU's per-step path (and so the CPU's) leaves d(r ⊙ h) in `gh`'s n block, its scratch
+    /// there; the window kernel leaves `gh` alone: after a backward, `gh` is not to be read.
     RecurrentWindowBackward {
         at: CellStep,
         w_hh: BufId,
@@ -827,6 +829,30 @@ impl Kernel {
 
     /// Floating-point operations of a matmul (2·m·n·k); 0 for every other kernel. Benchmarks
     /// divide the matmul FLOPs of a training step by its time.
+    /// A window kernel's error when its optional buffers do not match its cell: the GRU and
+    /// LSTM save gates, the GRU's backward writes `dgh`, and d2l's GRU (`reset_before`, a GRU
+    /// only) saves r ⊙ h; no other cell has `reset_h`. Both backends refuse such a kernel
+    /// before running it (and [`Kernel::per_step`] relies on it).
+    pub(crate) fn check_window_buffers(&self) -> crate::error::Result<()> {
+        let (at, fits) = match *self {
+            Kernel::RecurrentWindow { at, gates, reset_h, .. } => {
+                (at, gates.is_some() == (at.cell != CellKind::Rnn) && reset_h.is_some() == at.reset_before)
+            }
+            Kernel::RecurrentWindowBackward { at, gates, dgh, .. } => {
+                (at, gates.is_some() == (at.cell != CellKind::Rnn) && dgh.is_some() == (at.cell == CellKind::Gru))
+            }
+            _ => return Ok(()),
+        };
+        if fits && (!at.reset_before || at.cell == CellKind::Gru) {
+            return Ok(());
+        }
+        Err(crate::error::EngineError::InvalidArgument(format!(
+            "a {} window kernel (reset before its matmul: {}) with buffers another cell needs: gates for the GRU and LSTM, dgh for the GRU's backward, reset_h for d2l's GRU only",
+            at.cell.name(),
+            at.reset_before
+        )))
+    }
+
     /// An attention kernel's error when it reads additive scoring's operands (`w_v`, keys) and
     /// its shape says dot scoring, or the reverse; both backends refuse it.
     pub(crate) fn check_attention_scoring(&self) -> crate::error::Result<()> {

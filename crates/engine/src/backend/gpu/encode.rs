@@ -214,6 +214,7 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             spec(Recurrent, entry, cell_params(&at)?, bindings, grid_1d(at.block(), 64)?)
         }
         Kernel::RecurrentWindow { at, gi, w_t, bias_hh, states, gates, gh, reset_h } => {
+            kernel.check_window_buffers()?;
             let entry = match at.cell {
                 CellKind::Rnn => "rnn_window",
                 CellKind::Gru if at.reset_before => "gru_reset_window",
@@ -226,6 +227,7 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             spec(RecurrentWindow, entry, window_params(&at)?, bindings, window_grid(&at)?)
         }
         Kernel::RecurrentWindowBackward { at, w_hh, gh, bias_hh, states, gates, dstates, dgi, dgh } => {
+            kernel.check_window_buffers()?;
             let (entry, mut bindings) = match at.cell {
                 CellKind::Rnn => ("rnn_window_backward", vec![]),
                 CellKind::Gru if at.reset_before => ("gru_reset_window_backward", vec![]),
@@ -346,7 +348,6 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             vec![(1, src), (2, dst)],
             grid_1d(rows * cols, 256)?,
         ),
-        // The transpose is a copy whose source walks down columns: out row c is x column c.
         Kernel::Join { whole, rows, whole_stride, parts, split } => {
             let slots: Vec<JoinPart> = parts.iter().map_while(|slot| *slot).collect();
             let entry = match (split, slots.len()) {
@@ -375,6 +376,7 @@ pub(crate) fn encode(kernel: &Kernel, matmul: MatmulPick, subgroups: bool) -> Re
             let [x, y, _] = grid_1d(rows * widest, 256)?;
             spec(Join, entry, words, bindings, [x, y, slots.len() as u32])
         }
+        // The transpose is a copy whose source walks down columns: out row c is x column c.
         Kernel::Transpose { x, out, rows, cols, accumulate } => spec(
             Shape,
             "copy2d",
