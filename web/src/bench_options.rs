@@ -1,5 +1,5 @@
 //! The page's benchmark mode, `?bench=1`: which presets, how many warm-up and timed
-//! minibatches, how the concise layers run and whether steps are replayed. Read from the URL;
+//! minibatches, how the recurrent layers run and whether steps are replayed. Read from the URL;
 //! plain Rust, tested natively.
 //!
 //! `?bench=1[&bench_presets=d2l-gru,d2l-lstm][&bench_warmup=2][&bench_batches=5][&bench_layers=window,steps,unfused|fused|all][&bench_replay=on|off|both]`
@@ -23,7 +23,7 @@ pub struct BenchOptions {
     pub presets: Vec<String>,
     pub warmup: usize,
     pub batches: usize,
-    /// How the concise layers run, each measured in turn (`Layers::parse_list`).
+    /// How the recurrent layers run, each measured in turn (`Layers::parse_list`).
     pub layers: Vec<Layers>,
     /// The plan-replay flags to measure, in order: on first when both.
     pub replay: Vec<bool>,

@@ -1,7 +1,7 @@
 //! `rnnplay bench presets`: training throughput of the d2l presets on one backend — tokens/s,
 //! the GFLOP/s of the step's matmuls against the adapter's best GEMM measured in the same run,
 //! dispatches and submits per step, the host time of a step, and peak buffer memory — with the
-//! concise layers as window kernels, per-step kernels or unfused ops (any of them, in turn),
+//! recurrent layers as window kernels, per-step kernels or unfused ops (any of them, in turn),
 //! and plan replay on, off or both. The measurement
 //! itself is `rnnplay_run::bench`, shared with the page's `?bench=1`; this file loads the
 //! data and prints.
@@ -51,7 +51,7 @@ impl Modes {
 pub struct Options {
     pub warmup: usize,
     pub batches: usize,
-    /// How the concise layers run, each in turn.
+    /// How the recurrent layers run, each in turn.
     pub layers: Vec<Layers>,
     /// Plan replay on (first) or off.
     pub replay: Modes,

@@ -116,7 +116,7 @@ enum BenchCommand {
         /// Minibatches timed.
         #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
         batches: usize,
-        /// How concise recurrent layers run: window (fused, the time loop inside one kernel
+        /// How recurrent layers run: window (fused, the time loop inside one kernel
         /// each way), steps (fused, two dispatches per time step), unfused (composed from
         /// primitive ops per time step); a comma-separated list of them, fused (window,steps)
         /// or all measures each in turn, with the first's speed-up over the others.

@@ -43,7 +43,7 @@ fn session(backend: &Rc<dyn Backend>, name: &str, data: &BenchData, options: &En
     spec.build(backend, loaded, options)
 }
 
-/// How a preset's concise layers run in a measurement.
+/// How a preset's recurrent layers run in a measurement (the scratch models' too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layers {
     /// Fused, the time loop inside one window kernel each way.
