@@ -93,7 +93,7 @@ echo "== bench presets (window kernels, per-step kernels and unfused; replay on 
 if [ $quick = 1 ]; then
     presets=(--preset d2l-gru --warmup 2 --batches 1)
 else
-    presets=(--preset d2l-rnn-scratch --preset d2l-gru --preset d2l-lstm --preset d2l-seq2seq --preset d2l-seq2seq-attention --warmup 3 --batches 20)
+    presets=(--preset d2l-rnn-scratch --preset d2l-gru-scratch --preset d2l-gru --preset d2l-lstm --preset d2l-seq2seq --preset d2l-seq2seq-attention --warmup 3 --batches 20)
 fi
 "$rnnplay" bench presets --backend gpu "${presets[@]}" --layers all --replay both --json | tee "$out/presets.jsonl"
 
