@@ -219,7 +219,8 @@ pub fn Heatmap(
                         <select id=format!("{id}-signal") on:change=move |ev| name.set(event_target_value(&ev))>
                             {names.into_iter().map(|n| {
                                 let selected = n == current;
-                                view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
+                                let label = super::inside::cell_view::symbol(&n).to_string();
+                                view! { <option value=n.clone() selected=selected>{label}</option> }
                             }).collect_view()}
                         </select>
                     </label>

@@ -53,8 +53,8 @@ fn is_gate(name: &str) -> bool {
     matches!(name, "r" | "z" | "i" | "f" | "o")
 }
 
-/// How a vector is written in the equations.
-fn symbol(name: &str) -> &str {
+/// How a vector is written in the equations (and named in the heatmap's choice).
+pub(crate) fn symbol(name: &str) -> &str {
     match name {
         "h_prev" => "h₋₁",
         "c_prev" => "c₋₁",
