@@ -11,6 +11,17 @@ use rnnplay_engine::inspect::gate_meaning;
 use std::sync::Arc;
 use wasm_bindgen::{Clamped, JsCast, JsValue};
 
+/// How a vector is written in the equations: the signal choice here and the cell view's strips.
+pub(crate) fn symbol(name: &str) -> &str {
+    match name {
+        "h_prev" => "h₋₁",
+        "c_prev" => "c₋₁",
+        "h_tilde" => "H̃",
+        "c_tilde" => "C̃",
+        other => other,
+    }
+}
+
 /// Pixels per character column and per unit row of the heatmap, and the characters' band.
 /// (Character models; word models get wider columns, see `cell_width`.)
 const CELL_W: u32 = 9;
@@ -219,7 +230,7 @@ pub fn Heatmap(
                         <select id=format!("{id}-signal") on:change=move |ev| name.set(event_target_value(&ev))>
                             {names.into_iter().map(|n| {
                                 let selected = n == current;
-                                let label = super::inside::cell_view::symbol(&n).to_string();
+                                let label = symbol(&n).to_string();
                                 view! { <option value=n.clone() selected=selected>{label}</option> }
                             }).collect_view()}
                         </select>

@@ -6,7 +6,7 @@
 //! h. The numbers are the engine's (`Inspection::cell_step`), the ones `rnnplay inspect --cell`
 //! prints; the figure's `data-vectors` attribute carries them (JSON) for the browser test.
 
-use super::super::heatmap::{colour, css, level, visible};
+use super::super::heatmap::{colour, css, level, symbol, visible};
 use crate::ui::Ui;
 use crate::view_signals::{ComputeView, ViewContext, When};
 use crate::views::{view, CellView};
@@ -51,17 +51,6 @@ fn stage(name: &str) -> (usize, &'static str) {
 /// Gates are sigmoids in (0, 1), drawn white to blue; the rest are signed, red–white–blue.
 fn is_gate(name: &str) -> bool {
     matches!(name, "r" | "z" | "i" | "f" | "o")
-}
-
-/// How a vector is written in the equations (and named in the heatmap's choice).
-pub(crate) fn symbol(name: &str) -> &str {
-    match name {
-        "h_prev" => "h₋₁",
-        "c_prev" => "c₋₁",
-        "h_tilde" => "H̃",
-        "c_tilde" => "C̃",
-        other => other,
-    }
 }
 
 /// The cell's arithmetic for one unit, with its numbers: how the new c and h follow from the
